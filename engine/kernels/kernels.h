@@ -1,0 +1,64 @@
+#pragma once
+// The compute kernels behind every matmul and attention step, as one table of function pointers
+// per instruction set. The scalar table is the reference: every SIMD table is tested against it.
+// kernels::active() is chosen once, at first use, from CPUID (dispatch.cpp); HEARTH_KERNELS=scalar
+// (or avx2) forces a lesser set for comparison.
+//
+// Matmul convention: y[i][j] = dot(x row i, w row j) for i < m activation rows, j < n weight rows,
+// each row k elements long. Weights stay in their stored type; activations are first converted to
+// that type's activation format (act_format_of). Each output element is computed by the same
+// sequence of operations whatever m, n and the tiling are: a row's result never depends on which
+// other rows share the batch.
+#include <cstddef>
+#include <cstdint>
+
+#include "gguf/ggml_type.h"
+
+namespace hearth::kernels {
+
+enum class act_format { f32, f16, bf16, q8_0 };
+
+// The activation format a weight type multiplies with, and bytes of one converted row.
+// Precondition: is_matmul_type(t).
+act_format act_format_of(ggml_type t);
+size_t act_row_bytes(act_format f, int64_t k);
+bool is_matmul_type(ggml_type t);
+
+// y[i*ldy + j] = dot(x_i, w_j); x rows are x_stride bytes apart, w rows w_stride bytes apart.
+using gemm_fn = void (*)(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x,
+                         size_t x_stride, int64_t m, float* y, size_t ldy);
+// Converts one row of k floats into an activation format.
+using convert_fn = void (*)(const float* x, void* y, int64_t k);
+// Dequantizes one stored row of k elements to floats.
+using dequant_fn = void (*)(const void* w, float* y, int64_t k);
+
+struct kernel_set {
+  const char* name;
+  convert_fn to_q8_0;
+  convert_fn to_f16;
+  convert_fn to_bf16;
+  gemm_fn gemm_f32;
+  gemm_fn gemm_f16;
+  gemm_fn gemm_bf16;
+  gemm_fn gemm_q8_0;
+  gemm_fn gemm_q4_0;
+  // Attention: sum_j q[j]*k[j] over an f16 key row, and y += a * v over an f16 value row.
+  float (*dot_f32_f16)(const float* q, const uint16_t* k, int64_t n);
+  void (*axpy_f16)(float a, const uint16_t* v, float* y, int64_t n);
+};
+
+const kernel_set& scalar();
+const kernel_set* avx2();    // nullptr when not compiled in
+const kernel_set* avx512();  // nullptr when not compiled in
+// The best set this CPU supports (or the one HEARTH_KERNELS names). Chosen once.
+const kernel_set& active();
+
+gemm_fn gemm_for(const kernel_set& ks, ggml_type t);
+convert_fn convert_for(const kernel_set& ks, act_format f);  // nullptr for f32
+dequant_fn dequant_for(ggml_type t);  // scalar; nullptr if unsupported
+
+// Row-quantization of activations to Q8_0 blocks, reference version (llama.cpp's rule:
+// d = max|x| / 127, q = round(x / d)).
+void quantize_row_q8_0_ref(const float* x, void* y, int64_t k);
+
+}  // namespace hearth::kernels

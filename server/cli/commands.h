@@ -1,0 +1,13 @@
+#pragma once
+// The `hearth` subcommands. Each takes its own arguments (after the command name) and returns
+// the process exit code; errors go to stderr.
+#include <span>
+#include <string_view>
+
+namespace hearth::cli {
+
+int cmd_info(std::span<char* const> args);
+int cmd_tokenize(std::span<char* const> args);
+int cmd_run(std::span<char* const> args);
+
+}  // namespace hearth::cli

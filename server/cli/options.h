@@ -1,0 +1,56 @@
+#pragma once
+// Command-line options of one subcommand: a table of (long name, short name, value, help) that
+// both parses the arguments and prints --help. Numbers are checked strictly: "--top-k 4x" is an
+// error, not 4.
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace hearth::cli {
+
+// A usage error: printed to stderr with exit code 2.
+class usage_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct option_spec {
+  std::string_view name;        // long name without "--"
+  char short_name = 0;          // 0: none
+  std::string_view value_name;  // empty: a flag that takes no value
+  std::string_view help;
+};
+
+class options {
+ public:
+  options(std::string_view usage, std::string_view summary, std::vector<option_spec> specs);
+
+  // Parses args; throws usage_error. Returns false if --help was given (help already printed).
+  bool parse(std::span<char* const> args);
+
+  bool has(std::string_view name) const { return values_.count(std::string(name)) > 0; }
+  std::optional<std::string> get(std::string_view name) const;
+  std::string get_or(std::string_view name, std::string fallback) const;
+  int64_t get_int(std::string_view name, int64_t fallback) const;
+  uint64_t get_u64(std::string_view name, uint64_t fallback) const;
+  double get_double(std::string_view name, double fallback) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+
+  std::string help() const;
+
+ private:
+  const option_spec* find_long(std::string_view name) const;
+  const option_spec* find_short(char c) const;
+
+  std::string usage_;
+  std::string summary_;
+  std::vector<option_spec> specs_;
+  std::unordered_map<std::string, std::string> values_;
+  std::vector<std::string> positional_;
+};
+
+}  // namespace hearth::cli

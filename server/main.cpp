@@ -1,0 +1,40 @@
+// hearth: a local LLM inference daemon. This file only dispatches to a subcommand.
+#include <cstdio>
+#include <cstring>
+#include <span>
+#include <string_view>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr const char* usage =
+    "usage: hearth <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run        generate text from a prompt, streaming to stdout\n"
+    "  info       print a model's architecture, hyperparameters and tensors\n"
+    "  tokenize   print the token ids of a text\n"
+    "\n"
+    "`hearth <command> --help` describes each command's options.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(usage, stderr);
+    return 2;
+  }
+  std::string_view cmd = argv[1];
+  std::span<char* const> rest(argv + 2, argc - 2);
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::fputs(usage, stdout);
+    return 0;
+  }
+  if (cmd == "info") return hearth::cli::cmd_info(rest);
+  if (cmd == "tokenize") return hearth::cli::cmd_tokenize(rest);
+  if (cmd == "run") return hearth::cli::cmd_run(rest);
+  std::fprintf(stderr, "hearth: unknown command '%.*s'\n\n%s", static_cast<int>(cmd.size()),
+               cmd.data(), usage);
+  return 2;
+}
