@@ -4,6 +4,7 @@
 //
 // Immutable after construction; safe to use from any thread.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,43 +33,81 @@ class vocab {
   bool add_bos() const { return add_bos_; }
   bool add_eos() const { return add_eos_; }
 
+  // These four take an id in [0, size()).
   std::string_view piece(token_id id) const { return pieces_[id]; }
   token_type type(token_id id) const { return types_[id]; }
   float score(token_id id) const { return scores_[id]; }
-  // End of generation: EOS, EOT and the like.
-  bool is_eog(token_id id) const;
   bool is_control(token_id id) const { return types_[id] == token_type::control; }
+  // End of generation: EOS, EOT, EOM and the end-of-turn markers of known chat formats.
+  // False for ids out of range.
+  bool is_eog(token_id id) const;
 
   // Text to token ids. add_special adds BOS (and EOS) as the model asks; parse_special lets
-  // control and user-defined token texts in `text` become those tokens (used for rendered chat
-  // templates); without it they are tokenized as plain text.
+  // control (and unknown-type) token texts in `text` become those tokens (used for rendered
+  // chat templates); without it they are tokenized as plain text. User-defined tokens are
+  // atomic pieces of the vocabulary and are always split out, as in llama.cpp and HF tokenizers.
+  // Throws std::length_error for texts over 1 GiB.
   std::vector<token_id> tokenize(std::string_view text, bool add_special,
                                  bool parse_special = false) const;
 
   // The exact bytes a token stands for: "▁" becomes a space, <0xNN> the byte NN; control tokens
-  // give "" unless render_special, when they give their text.
+  // give "" unless render_special, when they give their text. Ids out of range give "".
   std::string token_to_bytes(token_id id, bool render_special = false) const;
 
   // Tokens back to text; drops the space the tokenizer prefixes to the first word when the
-  // sequence starts at the beginning of the text (SentencePiece's add_space_prefix).
+  // sequence starts at the beginning of the text (SentencePiece's add_space_prefix): the first
+  // token, or the second if the first is BOS, loses one leading space.
   std::string detokenize(const std::vector<token_id>& tokens, bool render_special = false) const;
 
  private:
+  // Lets index_ be searched with a string_view, without building a std::string per lookup.
+  struct piece_hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // A run of the input: raw text (token == -1) or a token split out of it.
+  struct fragment {
+    token_id token;
+    size_t offset, length;
+  };
+
+  // from_gguf() stages (vocab_load.cpp).
+  void read_specials(const gguf_file& f);
+  void build_byte_tokens(const gguf_file& f);
+  void build_special_index();
+  // The byte a "<0xNN>" piece stands for, or -1 if the piece is not of that form.
+  static int byte_value(std::string_view piece);
+
+  // tokenize() stages; their contracts are in vocab.cpp and spm.cpp.
+  void split_special(std::string_view text, bool parse_special, std::vector<fragment>& out) const;
+  void split_on(token_id special, std::string_view text, std::vector<fragment>& frags) const;
+  void tokenize_text(std::string_view text, bool add_prefix, std::vector<token_id>& out) const;
+  token_id mergeable(std::string_view text) const;
+  void byte_fallback(std::string_view symbol, std::vector<token_id>& out) const;
+  void append_bytes(token_id id, bool render_special, std::string& out) const;
+
   std::vector<std::string> pieces_;
   std::vector<float> scores_;
   std::vector<token_type> types_;
-  std::unordered_map<std::string, token_id> index_;
+  std::unordered_map<std::string, token_id, piece_hash, std::equal_to<>> index_;
   std::vector<token_id> eog_;
   token_id bos_ = -1, eos_ = -1, unk_ = -1;
   bool add_bos_ = true, add_eos_ = false, add_space_prefix_ = true;
   token_id byte_tokens_[256];  // <0xNN> ids, -1 if absent
-  // Control / user-defined tokens, longest first, for parse_special.
+  // Control / user-defined / unknown-type tokens, longest first, for splitting them out.
   std::vector<token_id> special_by_length_;
+  // Byte trie over the texts of special_by_length_: transitions keyed (node << 8 | byte), and
+  // the token ending at each node (-1 if none). Finds which special texts occur in an input.
+  std::unordered_map<uint64_t, uint32_t> special_trie_;
+  std::vector<token_id> special_trie_token_;
+  // Tokens whose match also swallows the whitespace after them (Phi-3's added tokens).
+  std::vector<bool> rstrip_;
 };
 
 // Incremental decoding for streams: push a token's bytes, get back only complete UTF-8
 // characters; the bytes of a character split across tokens are held until it completes.
 // Invalid sequences are passed through as U+FFFD once they can no longer become valid.
+// One stream per output; not thread-safe.
 class utf8_stream {
  public:
   std::string push(std::string_view bytes);

@@ -1,0 +1,272 @@
+// The tokenizer against llama.cpp's test vectors and reference outputs in ../shared.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gguf/gguf_file.h"
+#include "tokenizer/vocab.h"
+
+using namespace hearth;
+
+namespace {
+
+const std::string shared_dir = HEARTH_SHARED_DIR;
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+vocab load_vocab(const std::string& path) {
+  gguf_file f = gguf_file::open(path);
+  return vocab::from_gguf(f);
+}
+
+struct vocab_case {
+  std::string input;
+  std::vector<token_id> expected;
+};
+
+// llama.cpp's test-tokenizer-0 convention: the .inp content is cut at every
+// "\n__ggml_vocab_test__\n"; the text after the last separator (empty here) is not a case, an
+// empty text between two separators is. The .out has one line of ids per case.
+std::vector<vocab_case> read_vocab_cases(const std::string& gguf_path) {
+  const std::string raw = read_all(gguf_path + ".inp");
+  const std::string sep = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> inputs;
+  for (size_t pos = 0; pos < raw.size();) {
+    size_t next = raw.find(sep, pos);
+    if (next == std::string::npos) {
+      inputs.push_back(raw.substr(pos));
+      break;
+    }
+    inputs.push_back(raw.substr(pos, next - pos));
+    pos = next + sep.size();
+  }
+  std::ifstream out(gguf_path + ".out");
+  REQUIRE(out);
+  std::vector<vocab_case> cases;
+  std::string line;
+  for (size_t i = 0; std::getline(out, line); ++i) {
+    REQUIRE(i < inputs.size());
+    std::istringstream ids(line);
+    vocab_case c{inputs[i], {}};
+    for (token_id id; ids >> id;) c.expected.push_back(id);
+    REQUIRE(ids.eof());  // the whole line was ids
+    cases.push_back(std::move(c));
+  }
+  REQUIRE(cases.size() == inputs.size());
+  return cases;
+}
+
+void check_vocab_vectors(const std::string& name) {
+  const std::string path = shared_dir + "/vocab/ggml-vocab-" + name + ".gguf";
+  vocab v = load_vocab(path);
+  std::vector<vocab_case> cases = read_vocab_cases(path);
+  REQUIRE(cases.size() >= 40);
+  // The round trip below holds only if no text can fall back to <unk>: every byte has a token.
+  std::set<std::string_view> pieces;
+  for (token_id id = 0; id < v.size(); ++id) pieces.insert(v.piece(id));
+  for (int b = 0; b < 256; ++b) {
+    char text[8];
+    std::snprintf(text, sizeof text, "<0x%02X>", b);
+    REQUIRE(pieces.count(text) == 1);
+  }
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const vocab_case& c = cases[i];
+    INFO(name << " case " << i << ": \"" << c.input << "\"");
+    CHECK(v.tokenize(c.input, false, false) == c.expected);
+    // SentencePiece with byte fallback is lossless: the ids' bytes are "▁" + text with every
+    // space as "▁", and detokenize removes the one prefixed space.
+    CHECK(v.detokenize(c.expected) == c.input);
+    CHECK(v.detokenize(v.tokenize(c.input, false, false)) == c.input);
+    // With BOS the ids are BOS + the same ids, and the text is the same.
+    std::vector<token_id> with_bos{v.bos()};
+    with_bos.insert(with_bos.end(), c.expected.begin(), c.expected.end());
+    CHECK(v.tokenize(c.input, true, false) == with_bos);
+    CHECK(v.detokenize(with_bos) == c.input);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("llama-spm vocab passes llama.cpp's tokenizer vectors", "[tokenizer]") {
+  check_vocab_vectors("llama-spm");
+}
+
+TEST_CASE("phi-3 vocab passes llama.cpp's tokenizer vectors", "[tokenizer]") {
+  check_vocab_vectors("phi-3");
+}
+
+TEST_CASE("llama-spm vocab metadata", "[tokenizer]") {
+  vocab v = load_vocab(shared_dir + "/vocab/ggml-vocab-llama-spm.gguf");
+  CHECK(v.size() == 32000);
+  CHECK(v.bos() == 1);
+  CHECK(v.eos() == 2);
+  CHECK(v.unk() == 0);
+  CHECK(v.add_bos());
+  CHECK_FALSE(v.add_eos());
+  CHECK(v.piece(1) == "<s>");
+  CHECK(v.type(1) == token_type::control);
+  CHECK(v.type(3) == token_type::byte);  // <0x00>
+  CHECK(v.is_eog(2));
+  CHECK_FALSE(v.is_eog(1));
+  CHECK_FALSE(v.is_eog(-1));
+  CHECK_FALSE(v.is_eog(32000));
+  CHECK(v.tokenize("", true) == std::vector<token_id>{1});
+  CHECK(v.tokenize("", false).empty());
+}
+
+TEST_CASE("stories260K prompts tokenize as llama.cpp did", "[tokenizer]") {
+  vocab v = load_vocab(shared_dir + "/models/stories260K-f32.gguf");
+  CHECK(v.tokenize("Once upon a time", true) == std::vector<token_id>{1, 403, 407, 261, 378});
+  size_t n = 0;
+  for (const char* name : {"stories260K-f32.greedy.jsonl", "stories260K-f32.greedy200.jsonl",
+                           "stories260K-q8_0.greedy.jsonl", "stories260K-q4_0.greedy.jsonl"}) {
+    std::ifstream in(shared_dir + "/reference/" + name);
+    REQUIRE(in);
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      auto j = nlohmann::json::parse(line);
+      const std::string prompt = j.at("prompt").get<std::string>();
+      const auto expected = j.at("prompt_tokens").get<std::vector<token_id>>();
+      INFO(name << ": \"" << prompt << "\"");
+      CHECK(v.tokenize(prompt, true) == expected);
+      CHECK(v.detokenize(expected) == prompt);
+      // The generated text is the plain concatenation of the generated tokens' bytes.
+      std::string text;
+      for (token_id id : j.at("greedy_tokens").get<std::vector<token_id>>()) text += v.token_to_bytes(id);
+      CHECK(text == j.at("greedy_text").get<std::string>());
+      ++n;
+    }
+  }
+  CHECK(n >= 7);
+}
+
+TEST_CASE("tiny architecture models carry the stories tokenizer", "[tokenizer]") {
+  for (const auto& entry : std::filesystem::directory_iterator(shared_dir + "/reference/arch")) {
+    const std::string file = entry.path().filename().string();
+    const std::string model = file.substr(0, file.find(".greedy"));
+    vocab v = load_vocab(shared_dir + "/models/arch/" + model + ".gguf");
+    std::ifstream in(entry.path());
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      // These models write gibberish: greedy_text holds raw, possibly ill-formed bytes, which
+      // nlohmann::json refuses. Only the prompt fields are used, and they are plain ASCII.
+      utf8_stream clean;
+      line = clean.push(line) + clean.flush();
+      auto j = nlohmann::json::parse(line);
+      INFO(file << ": " << j.at("prompt"));
+      CHECK(v.tokenize(j.at("prompt").get<std::string>(), true) ==
+            j.at("prompt_tokens").get<std::vector<token_id>>());
+    }
+  }
+}
+
+TEST_CASE("control tokens come from text only with parse_special", "[tokenizer]") {
+  vocab v = load_vocab(shared_dir + "/vocab/ggml-vocab-phi-3.gguf");
+  // Ids read from the vocab file with an independent GGUF reader.
+  const token_id user = 32010, end = 32007, assistant = 32001, bos = 1;
+  REQUIRE(v.piece(user) == "<|user|>");
+  REQUIRE(v.piece(end) == "<|end|>");
+  REQUIRE(v.piece(assistant) == "<|assistant|>");
+  REQUIRE(v.is_control(user));
+
+  CHECK(v.tokenize("<|user|>", false, true) == std::vector<token_id>{user});
+  std::vector<token_id> plain = v.tokenize("<|user|>", false, false);
+  CHECK(plain.size() > 1);
+  CHECK(std::find(plain.begin(), plain.end(), user) == plain.end());
+  CHECK(v.detokenize(plain) == "<|user|>");
+
+  for (const std::string& path : {shared_dir + "/vocab/ggml-vocab-phi-3.gguf",
+                                 shared_dir + "/vocab/ggml-vocab-llama-spm.gguf"}) {
+    vocab w = load_vocab(path);
+    std::vector<token_id> ids = w.tokenize("<s>", false, false);
+    CHECK(std::find(ids.begin(), ids.end(), bos) == ids.end());
+    CHECK(w.detokenize(ids) == "<s>");
+    ids = w.tokenize("x <s> y", true, false);
+    CHECK(std::count(ids.begin(), ids.end(), bos) == 1);  // only the added one
+    CHECK(w.tokenize("<s>", false, true) == std::vector<token_id>{bos});
+  }
+
+  // After a special token the next text fragment gets SentencePiece's "▁" prefix, as at the
+  // start of the text (llama.cpp): "Hello" continues as the "▁Hello" of the vectors' "Hello".
+  std::vector<vocab_case> cases = read_vocab_cases(shared_dir + "/vocab/ggml-vocab-phi-3.gguf");
+  auto hello = std::find_if(cases.begin(), cases.end(), [](const vocab_case& c) { return c.input == "Hello"; });
+  REQUIRE(hello != cases.end());
+  std::vector<token_id> expected{user};
+  expected.insert(expected.end(), hello->expected.begin(), hello->expected.end());
+  CHECK(v.tokenize("<|user|>Hello", false, true) == expected);
+  // Phi-3's added tokens swallow the whitespace after them (rstrip in its tokenizer.json).
+  expected.push_back(end);
+  expected.push_back(assistant);
+  CHECK(v.tokenize("<|user|>\nHello<|end|>\n<|assistant|>\n", false, true) == expected);
+
+  CHECK(v.detokenize({user}) == "");
+  CHECK(v.detokenize({user}, true) == "<|user|>");
+  CHECK(v.token_to_bytes(user) == "");
+  CHECK(v.token_to_bytes(user, true) == "<|user|>");
+}
+
+TEST_CASE("end of generation", "[tokenizer]") {
+  vocab v = load_vocab(shared_dir + "/vocab/ggml-vocab-phi-3.gguf");
+  CHECK(v.eos() == 32000);
+  CHECK(v.is_eog(32000));  // <|endoftext|>
+  CHECK(v.is_eog(32007));  // <|end|>, Phi-3's end of turn
+  CHECK_FALSE(v.is_eog(32010));
+  CHECK_FALSE(v.is_eog(1));
+}
+
+TEST_CASE("token_to_bytes", "[tokenizer]") {
+  vocab v = load_vocab(shared_dir + "/vocab/ggml-vocab-llama-spm.gguf");
+  CHECK(v.token_to_bytes(15043) == " Hello");  // "▁Hello"
+  CHECK(v.token_to_bytes(13) == "\n");         // <0x0A>
+  CHECK(v.token_to_bytes(3 + 0xE2) == "\xE2");
+  CHECK(v.token_to_bytes(1) == "");
+  CHECK(v.token_to_bytes(1, true) == "<s>");
+  CHECK(v.token_to_bytes(0) == "");  // <unk>
+  CHECK(v.token_to_bytes(-1) == "");
+  CHECK(v.token_to_bytes(v.size()) == "");
+  // Only the first word after the start loses its space.
+  CHECK(v.detokenize({1, 15043, 15043}) == "Hello Hello");
+  CHECK(v.detokenize({1, 15043, 15043}, true) == "<s>Hello Hello");
+  CHECK(v.detokenize({15043, 15043}) == "Hello Hello");
+  CHECK(v.detokenize({1}) == "");
+  CHECK(v.detokenize({}) == "");
+}
+
+TEST_CASE("tokenize is fast and thread-safe", "[tokenizer]") {
+  vocab v = load_vocab(shared_dir + "/vocab/ggml-vocab-llama-spm.gguf");
+  const std::string story = read_all(shared_dir + "/text/little-stories.txt");
+  std::string big;
+  while (big.size() < 64 * 1024) big += story;
+  const std::vector<token_id> reference = v.tokenize(big, true);
+  CHECK(v.detokenize(reference) == big);
+
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<token_id> small = v.tokenize(story, true);
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  // A few KB in well under a frame; generous enough for sanitizer builds on a shared machine.
+  CHECK(std::chrono::duration<double>(elapsed).count() < 0.25);
+  CHECK(small.size() > 100);
+
+  std::vector<std::thread> threads;
+  std::vector<int> ok(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] { ok[t] = v.tokenize(big, true) == reference; });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(ok == std::vector<int>(4, 1));
+}
