@@ -5,7 +5,8 @@
 //
 // Symbols live in a vector as a doubly linked list; candidate merges wait in a priority queue
 // and are dropped when popped if either side has changed since they were queued. The cost is
-// O(n log n) in the number of characters.
+// O(n log n) in the number of characters of a word (or of the text, see tokenize_text).
+#include <bit>
 #include <queue>
 #include <vector>
 
@@ -15,26 +16,43 @@
 namespace hearth {
 
 namespace {
-
 constexpr std::string_view space_marker = "\xE2\x96\x81";  // U+2581 "▁"
+}  // namespace
+
+// Named, not anonymous: vocab::merge_state holds these.
+namespace spm {
 
 struct symbol {
   int32_t prev, next;       // neighbours in the list, -1 at the ends
   uint32_t start, length;   // bytes of the escaped text; length 0 once merged into prev
 };
 
+// A candidate merge of the symbol `left` with its right neighbour. The queue orders by one
+// integer key, which keeps the heap's comparisons branch-free: the score mapped to an unsigned
+// integer of the same order in the high half, the left index inverted in the low half, so the
+// top is the highest score and, among equal scores, the leftmost pair.
 struct merge_candidate {
-  float score;
-  int32_t left, right;
-  uint32_t length;  // of the merged text, to recognise a stale candidate
+  uint64_t key;
+  int32_t left;
+  uint32_t length;  // of the merged text: a candidate is stale unless the two sides still sum to it
+
+  bool operator<(const merge_candidate& o) const { return key < o.key; }
 };
 
-// The top of the queue is the highest score, and among equal scores the leftmost pair.
-struct lower_priority {
-  bool operator()(const merge_candidate& a, const merge_candidate& b) const {
-    return a.score < b.score || (a.score == b.score && a.left > b.left);
-  }
-};
+inline uint64_t merge_key(float score, int32_t left) {
+  if (score == 0.0f) score = 0.0f;  // -0 ties with +0, as in float comparison
+  uint32_t bits = std::bit_cast<uint32_t>(score);
+  bits = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);  // NaN is rejected at load
+  return (uint64_t{bits} << 32) | (0xFFFFFFFFu - static_cast<uint32_t>(left));
+}
+
+}  // namespace spm
+
+namespace {
+
+using spm::merge_candidate;
+using spm::merge_key;
+using spm::symbol;
 
 // SentencePiece's whitespace escaping: every space becomes "▁", and with add_prefix the text
 // gets one in front.
@@ -67,14 +85,9 @@ std::vector<symbol> split_characters(std::string_view text) {
 
 }  // namespace
 
-// SentencePiece only merges into pieces that stand for text: control, unknown and byte tokens
-// are never formed from text (so "<s>" typed by a user is never BOS).
 token_id vocab::mergeable(std::string_view text) const {
-  auto it = index_.find(text);
-  if (it == index_.end()) return -1;
-  token_type t = types_[it->second];
-  if (t == token_type::control || t == token_type::unknown || t == token_type::byte) return -1;
-  return it->second;
+  token_id id = index_.find(text, pieces_);
+  return id >= 0 && forms_from_text(types_[id]) ? id : -1;
 }
 
 void vocab::byte_fallback(std::string_view symbol, std::vector<token_id>& out) const {
@@ -87,27 +100,55 @@ void vocab::byte_fallback(std::string_view symbol, std::vector<token_id>& out) c
   for (unsigned char c : symbol) out.push_back(byte_tokens_[c]);
 }
 
+// One call's working state: the escaped text, its symbols and the queue, reused across runs.
+struct vocab::merge_state {
+  std::string text;
+  std::vector<spm::symbol> syms;
+  std::priority_queue<spm::merge_candidate> queue;
+};
+
 void vocab::tokenize_text(std::string_view raw, bool add_prefix, std::vector<token_id>& out) const {
-  const std::string text = escape_spaces(raw, add_prefix);
-  std::vector<symbol> syms = split_characters(text);
-  std::priority_queue<merge_candidate, std::vector<merge_candidate>, lower_priority> queue;
+  merge_state st;
+  st.text = escape_spaces(raw, add_prefix);
+  st.syms = split_characters(st.text);
+  // When no piece has "▁" after anything but "▁" (SentencePiece's whitespace splitting, true
+  // of Llama's vocabularies), no merge can join a symbol to a following "▁": each word merges
+  // on its own, with a small queue instead of one over the whole text. Same result, faster.
+  auto is_marker = [&](size_t i) {
+    return std::string_view(st.text).substr(st.syms[i].start, st.syms[i].length) == space_marker;
+  };
+  size_t begin = 0;
+  for (size_t i = 1; i < st.syms.size(); ++i) {
+    if (words_merge_alone_ && is_marker(i) && !is_marker(i - 1)) {
+      merge_range(st, begin, i, out);
+      begin = i;
+    }
+  }
+  if (begin < st.syms.size()) merge_range(st, begin, st.syms.size(), out);
+}
+
+// Runs the merge over syms[begin, end), cut from its neighbours, and appends its tokens.
+void vocab::merge_range(merge_state& st, size_t begin, size_t end, std::vector<token_id>& out) const {
+  std::vector<symbol>& syms = st.syms;
+  syms[begin].prev = -1;
+  syms[end - 1].next = -1;
   auto try_merge = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
-    std::string_view s(text.data() + syms[left].start, syms[left].length + syms[right].length);
+    std::string_view s(st.text.data() + syms[left].start, syms[left].length + syms[right].length);
     token_id id = mergeable(s);
-    if (id >= 0) queue.push({scores_[id], left, right, static_cast<uint32_t>(s.size())});
+    if (id >= 0) st.queue.push({merge_key(scores_[id], left), left, static_cast<uint32_t>(s.size())});
   };
-  for (size_t i = 1; i < syms.size(); ++i) try_merge(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
+  for (size_t i = begin + 1; i < end; ++i) try_merge(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
 
-  while (!queue.empty()) {
-    merge_candidate c = queue.top();
-    queue.pop();
+  while (!st.queue.empty()) {
+    merge_candidate c = st.queue.top();
+    st.queue.pop();
     symbol& left = syms[c.left];
-    symbol& right = syms[c.right];
-    if (left.length == 0 || right.length == 0 || left.next != c.right ||
-        left.length + right.length != c.length) {
-      continue;  // stale: one side has been merged since
-    }
+    // A symbol only grows by absorbing its right neighbour, and is only absorbed by its left
+    // one: if either side changed since the candidate was queued, the lengths no longer sum up.
+    if (left.length == 0 || left.next < 0) continue;
+    symbol& right = syms[left.next];
+    if (left.length + right.length != c.length) continue;
     left.length += right.length;
     right.length = 0;
     left.next = right.next;
@@ -116,9 +157,9 @@ void vocab::tokenize_text(std::string_view raw, bool add_prefix, std::vector<tok
     try_merge(c.left, left.next);
   }
 
-  // The first symbol is never merged away (merges absorb the right side), so the list starts at 0.
-  for (int32_t i = syms.empty() ? -1 : 0; i >= 0; i = syms[i].next) {
-    std::string_view s(text.data() + syms[i].start, syms[i].length);
+  // The first symbol is never merged away (merges absorb the right side): the run starts there.
+  for (auto i = static_cast<int32_t>(begin); i >= 0; i = syms[i].next) {
+    std::string_view s(st.text.data() + syms[i].start, syms[i].length);
     token_id id = mergeable(s);
     if (id >= 0) out.push_back(id);
     else byte_fallback(s, out);

@@ -4,11 +4,12 @@
 //
 // Immutable after construction; safe to use from any thread.
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "tokenizer/piece_index.h"
 
 namespace hearth {
 
@@ -60,11 +61,6 @@ class vocab {
   std::string detokenize(const std::vector<token_id>& tokens, bool render_special = false) const;
 
  private:
-  // Lets index_ be searched with a string_view, without building a std::string per lookup.
-  struct piece_hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   // A run of the input: raw text (token == -1) or a token split out of it.
   struct fragment {
     token_id token;
@@ -75,6 +71,7 @@ class vocab {
   void read_specials(const gguf_file& f);
   void build_byte_tokens(const gguf_file& f);
   void build_special_index();
+  void check_word_merges();
   // The byte a "<0xNN>" piece stands for, or -1 if the piece is not of that form.
   static int byte_value(std::string_view piece);
 
@@ -82,6 +79,13 @@ class vocab {
   void split_special(std::string_view text, bool parse_special, std::vector<fragment>& out) const;
   void split_on(token_id special, std::string_view text, std::vector<fragment>& frags) const;
   void tokenize_text(std::string_view text, bool add_prefix, std::vector<token_id>& out) const;
+  struct merge_state;
+  void merge_range(merge_state& st, size_t begin, size_t end, std::vector<token_id>& out) const;
+  // SentencePiece merges only into pieces that stand for text: control, unknown and byte
+  // tokens are never formed from text (so a user typing "<s>" never gets BOS).
+  static bool forms_from_text(token_type t) {
+    return t != token_type::control && t != token_type::unknown && t != token_type::byte;
+  }
   token_id mergeable(std::string_view text) const;
   void byte_fallback(std::string_view symbol, std::vector<token_id>& out) const;
   void append_bytes(token_id id, bool render_special, std::string& out) const;
@@ -89,10 +93,12 @@ class vocab {
   std::vector<std::string> pieces_;
   std::vector<float> scores_;
   std::vector<token_type> types_;
-  std::unordered_map<std::string, token_id, piece_hash, std::equal_to<>> index_;
+  piece_index index_;  // every non-empty piece
   std::vector<token_id> eog_;
   token_id bos_ = -1, eos_ = -1, unk_ = -1;
   bool add_bos_ = true, add_eos_ = false, add_space_prefix_ = true;
+  // No mergeable piece has "▁" after anything but "▁": words can be merged one at a time.
+  bool words_merge_alone_ = false;
   token_id byte_tokens_[256];  // <0xNN> ids, -1 if absent
   // Control / user-defined / unknown-type tokens, longest first, for splitting them out.
   std::vector<token_id> special_by_length_;

@@ -150,15 +150,16 @@ vocab vocab::from_gguf(const gguf_file& f) {
                     printable(p) + "\" is not of the form <0xNN>");
     }
     if (p.empty()) continue;  // matches no text; decodes to ""
-    auto [it, fresh] = v.index_.emplace(p, static_cast<token_id>(i));
-    if (!fresh) {
+    token_id existing = v.index_.insert(static_cast<token_id>(i), v.pieces_);
+    if (existing >= 0) {
       throw f.error(meta(key_tokens) + ": entry " + std::to_string(i) + " duplicates entry " +
-                    std::to_string(it->second) + " (\"" + printable(p) + "\")");
+                    std::to_string(existing) + " (\"" + printable(p) + "\")");
     }
   }
   v.read_specials(f);
   v.build_byte_tokens(f);
   v.build_special_index();
+  v.check_word_merges();
   v.rstrip_ = phi3_rstrip(f, v.pieces_, v.types_);
   return v;
 }
@@ -197,8 +198,7 @@ void vocab::build_byte_tokens(const gguf_file& f) {
   bool complete = true;
   for (int b = 0; b < 256; ++b) {
     const char text[] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'};
-    auto it = index_.find(std::string_view(text, sizeof text));
-    byte_tokens_[b] = it == index_.end() ? -1 : it->second;
+    byte_tokens_[b] = index_.find(std::string_view(text, sizeof text), pieces_);
     complete = complete && byte_tokens_[b] >= 0;
   }
   if (!complete && unk_ < 0) {
@@ -228,6 +228,20 @@ void vocab::build_special_index() {
     }
     special_trie_token_[node] = id;  // pieces are unique, so each end node holds one token
   }
+}
+
+void vocab::check_word_merges() {
+  constexpr std::string_view marker = "\xE2\x96\x81";  // "▁"
+  for (size_t i = 0; i < pieces_.size(); ++i) {
+    if (!forms_from_text(types_[i])) continue;
+    std::string_view p = pieces_[i];
+    while (p.starts_with(marker)) p.remove_prefix(marker.size());
+    if (p.find(marker) != std::string_view::npos) {
+      words_merge_alone_ = false;
+      return;
+    }
+  }
+  words_merge_alone_ = true;
 }
 
 }  // namespace hearth

@@ -316,6 +316,23 @@ TEST_CASE("spaces become the prefix marker and unknown text falls back to bytes"
   (void)a;
 }
 
+TEST_CASE("pieces with an inner space marker merge across words", "[tokenizer]") {
+  // Llama's pieces only ever start with "▁", so words can be merged one by one; this vocab
+  // has "a▁" and "a▁b", and must see the whole text at once.
+  vocab_spec spec;
+  const token_id marker = spec.add("\xE2\x96\x81", 0);
+  const token_id a = spec.add("a", 0), b = spec.add("b", 0);
+  spec.add("a\xE2\x96\x81", 1);
+  const token_id a_marker_b = spec.add("a\xE2\x96\x81" "b", 2);
+  gguf_writer w = spec.writer();
+  w.add_bool("tokenizer.ggml.add_space_prefix", false);
+  vocab v = load(w);
+  CHECK(v.tokenize("a b", false) == std::vector<token_id>{a_marker_b});
+  CHECK(v.tokenize("b a b", false) == std::vector<token_id>{b, marker, a_marker_b});
+  CHECK(v.detokenize({b, marker, a_marker_b}) == "b a b");
+  (void)a;
+}
+
 TEST_CASE("control tokens are never formed by merging", "[tokenizer]") {
   vocab_spec spec;
   const token_id lt = spec.add("<", 0), s = spec.add("s", 0), gt = spec.add(">", 0);
