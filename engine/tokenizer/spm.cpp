@@ -68,7 +68,7 @@ std::string escape_spaces(std::string_view raw, bool add_prefix) {
 }
 
 // One symbol per valid UTF-8 character; each byte of an invalid or truncated sequence is a
-// symbol of its own (it can only leave as a byte token).
+// symbol of its own, so a stray byte never swallows the character after it.
 std::vector<symbol> split_characters(std::string_view text) {
   std::vector<symbol> syms;
   syms.reserve(text.size());
@@ -94,7 +94,9 @@ void vocab::byte_fallback(std::string_view symbol, std::vector<token_id>& out) c
   bool all_bytes = true;
   for (unsigned char c : symbol) all_bytes = all_bytes && byte_tokens_[c] >= 0;
   if (!all_bytes) {
-    out.push_back(unk_);  // from_gguf guarantees an unknown token when byte tokens are missing
+    // from_gguf guarantees an unknown token when byte tokens are missing; only an empty,
+    // default-constructed vocab has neither, and it drops the text.
+    if (unk_ >= 0) out.push_back(unk_);
     return;
   }
   for (unsigned char c : symbol) out.push_back(byte_tokens_[c]);

@@ -40,7 +40,7 @@ std::vector<token_id> vocab::tokenize(std::string_view text, bool add_special,
   split_special(text, parse_special, frags);
   std::vector<token_id> out;
   out.reserve(text.size() / 2 + 2);
-  if (add_special && add_bos_) out.push_back(bos_);
+  if (add_special && add_bos_ && bos_ >= 0) out.push_back(bos_);  // bos_ < 0: empty vocab
   // SentencePiece prefixes "▁" to the text; llama.cpp does so for the first fragment and for
   // every text fragment that follows a special token, so we do too.
   bool after_special = true;
@@ -53,7 +53,7 @@ std::vector<token_id> vocab::tokenize(std::string_view text, bool add_special,
       after_special = false;
     }
   }
-  if (add_special && add_eos_) out.push_back(eos_);
+  if (add_special && add_eos_ && eos_ >= 0) out.push_back(eos_);
   return out;
 }
 
@@ -69,6 +69,7 @@ void vocab::split_special(std::string_view text, bool parse_special,
   out.push_back({-1, 0, text.size()});
   std::vector<token_id> present;
   for (size_t i = 0; i < text.size() && !special_trie_.empty(); ++i) {
+    if (!special_first_byte_[static_cast<unsigned char>(text[i])]) continue;
     uint32_t node = 0;
     for (size_t j = i; j < text.size(); ++j) {
       auto it = special_trie_.find((uint64_t{node} << 8) | static_cast<unsigned char>(text[j]));

@@ -3,6 +3,7 @@
 // Supported: tokenizer.ggml.model == "llama" (SentencePiece BPE by score, byte fallback).
 //
 // Immutable after construction; safe to use from any thread.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -99,13 +100,19 @@ class vocab {
   bool add_bos_ = true, add_eos_ = false, add_space_prefix_ = true;
   // No mergeable piece has "▁" after anything but "▁": words can be merged one at a time.
   bool words_merge_alone_ = false;
-  token_id byte_tokens_[256];  // <0xNN> ids, -1 if absent
+  static constexpr std::array<token_id, 256> no_byte_tokens() {
+    std::array<token_id, 256> a{};
+    for (token_id& id : a) id = -1;
+    return a;
+  }
+  std::array<token_id, 256> byte_tokens_ = no_byte_tokens();  // <0xNN> ids, -1 if absent
   // Control / user-defined / unknown-type tokens, longest first, for splitting them out.
   std::vector<token_id> special_by_length_;
   // Byte trie over the texts of special_by_length_: transitions keyed (node << 8 | byte), and
   // the token ending at each node (-1 if none). Finds which special texts occur in an input.
   std::unordered_map<uint64_t, uint32_t> special_trie_;
   std::vector<token_id> special_trie_token_;
+  bool special_first_byte_[256] = {};  // bytes that start some special text
   // Tokens whose match also swallows the whitespace after them (Phi-3's added tokens).
   std::vector<bool> rstrip_;
 };

@@ -219,6 +219,7 @@ void vocab::build_special_index() {
                    [&](token_id a, token_id b) { return pieces_[a].size() > pieces_[b].size(); });
   special_trie_token_.assign(1, -1);  // the root
   for (token_id id : special_by_length_) {
+    special_first_byte_[static_cast<unsigned char>(pieces_[id][0])] = true;
     uint32_t node = 0;
     for (unsigned char c : pieces_[id]) {
       uint64_t key = (uint64_t{node} << 8) | c;

@@ -148,7 +148,7 @@ using Catch::Matchers::Contains;
 
 }  // namespace
 
-TEST_CASE("vocab load errors name the key", "[tokenizer]") {
+TEST_CASE("tokenizer: vocab load errors name the key", "[tokenizer]") {
   vocab_spec spec;
 
   SECTION("scores shorter than tokens") {
@@ -247,7 +247,7 @@ TEST_CASE("vocab load errors name the key", "[tokenizer]") {
   }
 }
 
-TEST_CASE("vocab defaults follow llama.cpp's SentencePiece defaults", "[tokenizer]") {
+TEST_CASE("tokenizer: vocab defaults follow llama.cpp's SentencePiece defaults", "[tokenizer]") {
   vocab_spec spec;
   vocab v = load(spec.writer(false, false));  // no scores, no types: all normal, score 0
   CHECK(v.bos() == 1);
@@ -259,7 +259,7 @@ TEST_CASE("vocab defaults follow llama.cpp's SentencePiece defaults", "[tokenize
   CHECK(v.score(5) == 0.0f);
 }
 
-TEST_CASE("merges follow score, then position", "[tokenizer]") {
+TEST_CASE("tokenizer: merges follow score, then position", "[tokenizer]") {
   vocab_spec spec;
   const token_id a = spec.add("a", 0), b = spec.add("b", 0), c = spec.add("c", 0), d = spec.add("d", 0);
   const token_id ab = spec.add("ab", 1), bc = spec.add("bc", 1), cd = spec.add("cd", 1);
@@ -281,7 +281,7 @@ TEST_CASE("merges follow score, then position", "[tokenizer]") {
   (void)b;
 }
 
-TEST_CASE("a higher score wins over position", "[tokenizer]") {
+TEST_CASE("tokenizer: a higher score wins over position", "[tokenizer]") {
   vocab_spec spec;
   const token_id a = spec.add("a", 0), c = spec.add("c", 0);
   spec.add("ab", 1);
@@ -294,7 +294,7 @@ TEST_CASE("a higher score wins over position", "[tokenizer]") {
   (void)c;
 }
 
-TEST_CASE("spaces become the prefix marker and unknown text falls back to bytes", "[tokenizer]") {
+TEST_CASE("tokenizer: spaces become the prefix marker and unknown text falls back to bytes", "[tokenizer]") {
   vocab_spec spec;
   const token_id marker = spec.add("\xE2\x96\x81", 0);  // "▁"
   const token_id a = spec.add("a", 0), b = spec.add("b", 0);
@@ -316,7 +316,7 @@ TEST_CASE("spaces become the prefix marker and unknown text falls back to bytes"
   (void)a;
 }
 
-TEST_CASE("pieces with an inner space marker merge across words", "[tokenizer]") {
+TEST_CASE("tokenizer: pieces with an inner space marker merge across words", "[tokenizer]") {
   // Llama's pieces only ever start with "▁", so words can be merged one by one; this vocab
   // has "a▁" and "a▁b", and must see the whole text at once.
   vocab_spec spec;
@@ -333,7 +333,7 @@ TEST_CASE("pieces with an inner space marker merge across words", "[tokenizer]")
   (void)a;
 }
 
-TEST_CASE("control tokens are never formed by merging", "[tokenizer]") {
+TEST_CASE("tokenizer: control tokens are never formed by merging", "[tokenizer]") {
   vocab_spec spec;
   const token_id lt = spec.add("<", 0), s = spec.add("s", 0), gt = spec.add(">", 0);
   const token_id lt_s = spec.add("<s", 1);
@@ -347,7 +347,7 @@ TEST_CASE("control tokens are never formed by merging", "[tokenizer]") {
   (void)s;
 }
 
-TEST_CASE("user-defined tokens are always split out; control ones only on request",
+TEST_CASE("tokenizer: user-defined tokens are always split out, control ones only on request",
           "[tokenizer]") {
   vocab_spec spec;
   const token_id a = spec.add("a", 0), b = spec.add("b", 0);
@@ -372,7 +372,7 @@ TEST_CASE("user-defined tokens are always split out; control ones only on reques
   CHECK(v.tokenize("mnmn", false) == std::vector<token_id>{mn, mn});
 }
 
-TEST_CASE("eot and end-of-turn tokens end generation", "[tokenizer]") {
+TEST_CASE("tokenizer: eot and end-of-turn tokens end generation", "[tokenizer]") {
   vocab_spec spec;
   const token_id im_end = spec.add("<|im_end|>", 0, 3);
   const token_id other = spec.add("<|other|>", 0, 3);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -102,15 +103,15 @@ void check_vocab_vectors(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("llama-spm vocab passes llama.cpp's tokenizer vectors", "[tokenizer]") {
+TEST_CASE("tokenizer: llama-spm vocab passes llama.cpp's tokenizer vectors", "[tokenizer]") {
   check_vocab_vectors("llama-spm");
 }
 
-TEST_CASE("phi-3 vocab passes llama.cpp's tokenizer vectors", "[tokenizer]") {
+TEST_CASE("tokenizer: phi-3 vocab passes llama.cpp's tokenizer vectors", "[tokenizer]") {
   check_vocab_vectors("phi-3");
 }
 
-TEST_CASE("llama-spm vocab metadata", "[tokenizer]") {
+TEST_CASE("tokenizer: llama-spm vocab metadata", "[tokenizer]") {
   vocab v = load_vocab(shared_dir + "/vocab/ggml-vocab-llama-spm.gguf");
   CHECK(v.size() == 32000);
   CHECK(v.bos() == 1);
@@ -129,7 +130,7 @@ TEST_CASE("llama-spm vocab metadata", "[tokenizer]") {
   CHECK(v.tokenize("", false).empty());
 }
 
-TEST_CASE("stories260K prompts tokenize as llama.cpp did", "[tokenizer]") {
+TEST_CASE("tokenizer: stories260K prompts tokenize as llama.cpp did", "[tokenizer]") {
   vocab v = load_vocab(shared_dir + "/models/stories260K-f32.gguf");
   CHECK(v.tokenize("Once upon a time", true) == std::vector<token_id>{1, 403, 407, 261, 378});
   size_t n = 0;
@@ -155,7 +156,7 @@ TEST_CASE("stories260K prompts tokenize as llama.cpp did", "[tokenizer]") {
   CHECK(n >= 7);
 }
 
-TEST_CASE("tiny architecture models carry the stories tokenizer", "[tokenizer]") {
+TEST_CASE("tokenizer: tiny architecture models carry the stories tokenizer", "[tokenizer]") {
   for (const auto& entry : std::filesystem::directory_iterator(shared_dir + "/reference/arch")) {
     const std::string file = entry.path().filename().string();
     const std::string model = file.substr(0, file.find(".greedy"));
@@ -175,7 +176,7 @@ TEST_CASE("tiny architecture models carry the stories tokenizer", "[tokenizer]")
   }
 }
 
-TEST_CASE("control tokens come from text only with parse_special", "[tokenizer]") {
+TEST_CASE("tokenizer: control tokens come from text only with parse_special", "[tokenizer]") {
   vocab v = load_vocab(shared_dir + "/vocab/ggml-vocab-phi-3.gguf");
   // Ids read from the vocab file with an independent GGUF reader.
   const token_id user = 32010, end = 32007, assistant = 32001, bos = 1;
@@ -220,7 +221,7 @@ TEST_CASE("control tokens come from text only with parse_special", "[tokenizer]"
   CHECK(v.token_to_bytes(user, true) == "<|user|>");
 }
 
-TEST_CASE("end of generation", "[tokenizer]") {
+TEST_CASE("tokenizer: end of generation", "[tokenizer]") {
   vocab v = load_vocab(shared_dir + "/vocab/ggml-vocab-phi-3.gguf");
   CHECK(v.eos() == 32000);
   CHECK(v.is_eog(32000));  // <|endoftext|>
@@ -229,7 +230,7 @@ TEST_CASE("end of generation", "[tokenizer]") {
   CHECK_FALSE(v.is_eog(1));
 }
 
-TEST_CASE("token_to_bytes", "[tokenizer]") {
+TEST_CASE("tokenizer: token_to_bytes", "[tokenizer]") {
   vocab v = load_vocab(shared_dir + "/vocab/ggml-vocab-llama-spm.gguf");
   CHECK(v.token_to_bytes(15043) == " Hello");  // "▁Hello"
   CHECK(v.token_to_bytes(13) == "\n");         // <0x0A>
@@ -247,7 +248,7 @@ TEST_CASE("token_to_bytes", "[tokenizer]") {
   CHECK(v.detokenize({}) == "");
 }
 
-TEST_CASE("tokenize is fast and thread-safe", "[tokenizer]") {
+TEST_CASE("tokenizer: tokenize is fast and thread-safe", "[tokenizer]") {
   vocab v = load_vocab(shared_dir + "/vocab/ggml-vocab-llama-spm.gguf");
   const std::string story = read_all(shared_dir + "/text/little-stories.txt");
   std::string big;
@@ -269,4 +270,42 @@ TEST_CASE("tokenize is fast and thread-safe", "[tokenizer]") {
   }
   for (auto& th : threads) th.join();
   CHECK(ok == std::vector<int>(4, 1));
+}
+
+TEST_CASE("tokenizer: any bytes survive tokenize and detokenize", "[tokenizer]") {
+  // SentencePiece with byte fallback loses nothing, whatever the input: valid or broken UTF-8,
+  // spaces, NULs, and special-token texts (plain text without parse_special). The one exception
+  // is "▁" (U+2581) itself, which is how spaces are written inside pieces: it decodes as a space.
+  vocab v = load_vocab(shared_dir + "/vocab/ggml-vocab-llama-spm.gguf");
+  vocab phi3 = load_vocab(shared_dir + "/vocab/ggml-vocab-phi-3.gguf");
+  const std::vector<std::string> parts = {
+      " ", "  ", "\n", "\t", "a", "the", "Hello", "\xC3\xA9", "\xE6\x97\xA5",
+      "\xF0\x9F\xA6\x99", "<s>", "<unk>", "<0x41>", "<|user|>", "<|end|>", "\xFF", "\x80",
+      "\xE2\x96", "\xF0\x9F", std::string(1, '\0')};
+  std::mt19937 rng(20240601);
+  for (int iter = 0; iter < 400; ++iter) {
+    std::string text;
+    for (int k = std::uniform_int_distribution<int>(0, 12)(rng); k > 0; --k) {
+      text += parts[std::uniform_int_distribution<size_t>(0, parts.size() - 1)(rng)];
+    }
+    INFO("text: \"" << text << "\"");
+    CHECK(v.detokenize(v.tokenize(text, false)) == text);
+    CHECK(v.detokenize(v.tokenize(text, true)) == text);
+    // Parsed specials and Phi-3's whitespace stripping are not lossless; they must only be safe.
+    for (const vocab* w : {&v, &phi3}) {
+      for (token_id id : w->tokenize(text, true, true)) {
+        CHECK(id >= 0);
+        CHECK(id < w->size());
+      }
+    }
+  }
+  CHECK(v.detokenize(v.tokenize("a\xE2\x96\x81" "b", false)) == "a b");
+}
+
+TEST_CASE("tokenizer: a default-constructed vocab is empty and safe", "[tokenizer]") {
+  vocab v;
+  CHECK(v.size() == 0);
+  CHECK(v.tokenize("abc", true, true).empty());
+  CHECK(v.detokenize({0, 1, 2}) == "");
+  CHECK_FALSE(v.is_eog(0));
 }

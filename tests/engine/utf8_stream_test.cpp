@@ -10,7 +10,7 @@ namespace {
 const std::string fffd = "\xEF\xBF\xBD";
 }  // namespace
 
-TEST_CASE("utf8_stream holds a 4-byte emoji until it is complete", "[tokenizer]") {
+TEST_CASE("tokenizer: utf8_stream holds a 4-byte emoji until it is complete", "[tokenizer]") {
   const std::string emoji = "\xF0\x9F\xA6\x99";  // U+1F999
   utf8_stream s;
   CHECK(s.push(emoji.substr(0, 1)) == "");
@@ -22,7 +22,7 @@ TEST_CASE("utf8_stream holds a 4-byte emoji until it is complete", "[tokenizer]"
   CHECK(s.flush() == "");
 }
 
-TEST_CASE("utf8_stream passes complete text through and splits around a partial character",
+TEST_CASE("tokenizer: utf8_stream passes complete text through and splits around a partial character",
           "[tokenizer]") {
   utf8_stream s;
   CHECK(s.push("Hello") == "Hello");
@@ -32,7 +32,7 @@ TEST_CASE("utf8_stream passes complete text through and splits around a partial 
   CHECK(s.flush() == "");
 }
 
-TEST_CASE("utf8_stream replaces invalid bytes with U+FFFD", "[tokenizer]") {
+TEST_CASE("tokenizer: utf8_stream replaces invalid bytes with U+FFFD", "[tokenizer]") {
   SECTION("lone continuation byte") {
     utf8_stream s;
     CHECK(s.push("a\x80z") == "a" + fffd + "z");
@@ -59,7 +59,7 @@ TEST_CASE("utf8_stream replaces invalid bytes with U+FFFD", "[tokenizer]") {
   }
 }
 
-TEST_CASE("utf8_stream flush releases an incomplete character as U+FFFD", "[tokenizer]") {
+TEST_CASE("tokenizer: utf8_stream flush releases an incomplete character as U+FFFD", "[tokenizer]") {
   utf8_stream s;
   CHECK(s.push("ok\xF0\x9F\xA6") == "ok");
   CHECK(s.holding());
@@ -69,7 +69,7 @@ TEST_CASE("utf8_stream flush releases an incomplete character as U+FFFD", "[toke
   CHECK(s.push("x") == "x");  // usable again after flush
 }
 
-TEST_CASE("utf8_stream output is the same however the input is cut", "[tokenizer]") {
+TEST_CASE("tokenizer: utf8_stream output is the same however the input is cut", "[tokenizer]") {
   const std::string text = "a\xC3\xA9\xE2\x96\x81\xF0\x9F\x98\x81z\x80\xE2\x82";
   const std::string expected = "a\xC3\xA9\xE2\x96\x81\xF0\x9F\x98\x81z" + fffd + fffd;
   for (size_t cut = 0; cut <= text.size(); ++cut) {
