@@ -331,6 +331,8 @@ TEST_CASE("sampler: top_k, top_p and min_p keep exactly the expected tokens", "[
   // cumulative .444 .722, so 0.7 keeps two where it keeps three without top_k.
   CHECK(kept([](sampling_params& p) { p.top_k = 4; p.top_p = 0.7f; }) == ids{3, 1});
   CHECK(kept([](sampling_params& p) { p.top_p = 0.85f; p.min_p = 0.3f; }) == ids{3, 1, 5});
+  // p >= .28 drops id 1 (.25) but keeps id 3 (.40), which comes after it in id order.
+  CHECK(kept([](sampling_params& p) { p.top_p = 0.85f; p.min_p = 0.7f; }) == ids{3});
   CHECK(kept([](sampling_params& p) { p.top_k = 2; p.min_p = 0.2f; }) == ids{3, 1});
 }
 
@@ -342,6 +344,13 @@ TEST_CASE("sampler: truncation ties break toward lower ids, masked tokens are ne
   p = plain(1.0f, 3);
   p.top_p = 0.3f;  // 3 of 8 equal tokens reach .375
   CHECK(ids_drawn(p, flat, 2000) == std::set<int32_t>{0, 1, 2});
+  // Reaching top_p exactly is enough (cumulative >= p): equal weights are exactly 1, so 2 of 8
+  // tokens reach 0.25 exactly, and 2 of the top 4 reach 0.5 exactly.
+  p.top_p = 0.25f;
+  CHECK(ids_drawn(p, flat, 2000) == std::set<int32_t>{0, 1});
+  p.top_k = 4;
+  p.top_p = 0.5f;
+  CHECK(ids_drawn(p, flat, 2000) == std::set<int32_t>{0, 1});
 
   const std::vector<float> masked = {0.0f, -inf_f, 0.0f, nan_f, -inf_f};
   CHECK(ids_drawn(plain(1.0f), masked, 2000) == std::set<int32_t>{0, 2});

@@ -57,6 +57,11 @@ TEST_CASE("stop_matcher: a failed partial match can overlap the real one", "[sto
   // "aa" could start the stop; "aaa" keeps only its last "aa"; "b" completes "aab" at offset 1.
   CHECK(feed(m, {"aa", "a", "b"}) == strings{"", "a", ""});
   CHECK(m.stopped());
+  // "aabaaa" fails on "b", but its suffix "aab" still starts the stop (a shorter border than the
+  // longest one must be tried); "aaaa" then completes it.
+  stop_matcher n({"aabaaaa"});
+  CHECK(feed(n, {"aabaaa", "b", "aaaa"}) == strings{"", "aaba", ""});
+  CHECK(n.stopped());
 }
 
 TEST_CASE("stop_matcher: text before the stop is emitted, nothing after it", "[stop]") {
@@ -112,6 +117,7 @@ TEST_CASE("stop_matcher: flush releases the held text", "[stop]") {
   CHECK_FALSE(m.stopped());
   // After a flush the matcher starts afresh: the released "</" is not part of a new match.
   CHECK(m.push("s>") == "s>");
+  CHECK_FALSE(m.stopped());
 }
 
 TEST_CASE("stop_matcher: a stop at the very start emits nothing", "[stop]") {
@@ -172,48 +178,73 @@ size_t reference_hold(const std::string& text, const strings& stops) {
 
 bool continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
+// Streams `pieces` through a matcher and checks, after every piece, the contract from first
+// principles: if some stop occurs in the text so far, the output is that text up to the earliest
+// occurrence; otherwise everything but the longest suffix that could still start a stop has been
+// emitted. Every cut lies on a character boundary; flush releases the rest.
+void check_stream(const strings& stops, const strings& pieces, const std::string& label) {
+  stop_matcher m(stops);
+  strings nonempty;
+  for (const auto& s : stops)
+    if (!s.empty()) nonempty.push_back(s);
+  std::string seen, emitted;
+  bool expect_stop = false;
+  for (const std::string& piece : pieces) {
+    seen += piece;
+    emitted += m.push(piece);
+    INFO(label << ": seen '" << seen << "' emitted '" << emitted << "'");
+    if (emitted.size() < seen.size()) CHECK_FALSE(continuation_byte(seen[emitted.size()]));
+    size_t first = std::string::npos;
+    for (const auto& s : nonempty) first = std::min(first, seen.find(s));
+    if (first != std::string::npos) {
+      expect_stop = true;
+      CHECK(emitted == seen.substr(0, first));
+    } else {
+      CHECK(emitted == seen.substr(0, seen.size() - reference_hold(seen, nonempty)));
+    }
+    CHECK(m.stopped() == expect_stop);
+    if (expect_stop) break;
+  }
+  emitted += m.flush();
+  if (!expect_stop) CHECK(emitted == seen);
+}
+
 }  // namespace
 
-// Streaming semantics from first principles: after each piece, if some stop occurs in the text
-// so far, the output is that text up to the earliest occurrence; otherwise everything but the
-// longest suffix that could still start a stop has been emitted.
 TEST_CASE("stop_matcher: random streams agree with a brute-force reference", "[stop]") {
   const strings alphabet = {"a", "b", "c", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80"};
   std::mt19937 gen(2718);
   auto pick = [&](size_t lo, size_t hi) { return lo + gen() % (hi - lo + 1); };
+  // Mostly "a" and "b", so that stops and text overlap with themselves in many ways (this is what
+  // exercises the partial-match fallbacks); sometimes "c" or a multi-byte character.
   auto word = [&](size_t lo, size_t hi) {
     std::string w;
-    for (size_t n = pick(lo, hi); n > 0; --n) w += alphabet[gen() % 3 + (gen() % 4 == 0 ? 3 : 0)];
+    for (size_t n = pick(lo, hi); n > 0; --n)
+      w += alphabet[gen() % 5 == 0 ? 2 + gen() % 4 : gen() % 2];
     return w;
   };
-  for (int round = 0; round < 3000; ++round) {
-    strings stops;
-    for (size_t n = pick(1, 3); n > 0; --n) stops.push_back(word(0, 4));
-    stop_matcher m(stops);
-    strings nonempty;
-    for (const auto& s : stops) if (!s.empty()) nonempty.push_back(s);
+  for (int round = 0; round < 5000; ++round) {
+    strings stops, pieces;
+    for (size_t n = pick(1, 3); n > 0; --n) stops.push_back(word(0, 7));
+    for (size_t n = pick(1, 16); n > 0; --n) pieces.push_back(word(1, 3));
+    check_stream(stops, pieces, "round " + std::to_string(round));
+  }
+}
 
-    std::string seen, emitted;
-    bool expect_stop = false;
-    for (size_t piece_count = pick(1, 12); piece_count > 0 && !expect_stop; --piece_count) {
-      const std::string piece = word(1, 3);
-      seen += piece;
-      const std::string out = m.push(piece);
-      INFO("round " << round << " seen '" << seen << "' emitted '" << emitted << "'");
-      emitted += out;
-      // Every cut (end of what has been emitted) lies on a character boundary.
-      if (emitted.size() < seen.size()) CHECK_FALSE(continuation_byte(seen[emitted.size()]));
-      size_t first = std::string::npos;
-      for (const auto& s : nonempty) first = std::min(first, seen.find(s));
-      if (first != std::string::npos) {
-        expect_stop = true;
-        CHECK(emitted == seen.substr(0, first));
-      } else {
-        CHECK(emitted == seen.substr(0, seen.size() - reference_hold(seen, nonempty)));
-      }
-      CHECK(m.stopped() == expect_stop);
+TEST_CASE("stop_matcher: self-overlapping stops against a brute-force reference", "[stop]") {
+  // Stops whose prefixes recur inside them: a partial match must fall back to the longest
+  // shorter partial match, not restart from scratch.
+  const strings candidates = {"aabaaab", "aabaaaa", "abab", "aaaa", "abaabab", "aabaabaaa", "baab"};
+  std::mt19937 gen(31415);
+  for (int round = 0; round < 3000; ++round) {
+    strings stops = {candidates[gen() % candidates.size()]};
+    if (gen() % 2) stops.push_back(candidates[gen() % candidates.size()]);
+    strings pieces;
+    for (size_t n = 1 + gen() % 20; n > 0; --n) {
+      std::string piece;
+      for (size_t len = 1 + gen() % 3; len > 0; --len) piece += gen() % 3 ? 'a' : 'b';  // 'a' twice as likely
+      pieces.push_back(piece);
     }
-    emitted += m.flush();
-    if (!expect_stop) CHECK(emitted == seen);
+    check_stream(stops, pieces, "round " + std::to_string(round));
   }
 }
