@@ -121,6 +121,12 @@ int32_t sampler::sample(std::span<const float> logits) {
   // Drawn first so that every path below, including the degenerate ones, consumes one output.
   const double u = unit_interval(rng_());
   select_top_k();
+  if (!listed_ && cand_.capacity() < logits_.size()) {
+    // Without top_k the survivors can be any part of the vocabulary: size the buffers for all of
+    // it once, rather than growing them whenever a call keeps more tokens than any before.
+    cand_.reserve(logits_.size());
+    weights_.reserve(logits_.size());
+  }
   const float max_l = listed_ ? cand_.front().logit : max_logit();
   if (max_l == neg_inf) return argmax();  // nothing has any probability: deterministic fallback
 

@@ -74,8 +74,8 @@ class sampler {
   std::vector<int32_t> window_;    // ring of the last repeat_last_n tokens (whole history for -1)
   size_t window_head_ = 0;         // oldest entry of window_ once the ring is full
   std::vector<int32_t> counts_;    // occurrences of each token id inside window_ (n_vocab entries)
-  // Per-call state. Buffers are reused across calls and only grow, so sample() does not allocate
-  // in steady state; the candidate buffers grow to the largest set a call needed (k with top_k).
+  // Per-call state. Buffers are reused across calls, so sample() allocates only on its first
+  // call: the candidate buffers hold k entries with top_k, else the whole vocabulary.
   std::vector<float> logits_;      // sanitized, penalized logits, indexed by id
   bool listed_ = false;            // the surviving tokens are cand_ (else: every id of logits_)
   bool sorted_ = false;            // cand_ is in total order (else in id order)

@@ -252,26 +252,44 @@ TEST_CASE("sampler: same seed gives the same 1000 draws, different seeds differ"
   CHECK(differ > 900);
 }
 
-TEST_CASE("sampler: draws are the inverse CDF of the top 53 bits of mt19937_64", "[sampler]") {
-  // The documented, portable draw: u = (x >> 11) * 2^-53 with x from std::mt19937_64(seed), then
-  // the first token (in id order when nothing was truncated) whose cumulative probability
-  // exceeds u. Replayed here with its own generator.
-  const std::vector<float> logits = {std::log(0.1f), std::log(0.2f), std::log(0.3f), std::log(0.4f)};
-  const double cdf[] = {0.1, 0.3, 0.6, 1.0};
-  for (uint64_t seed : {0ull, 1ull, 0xFFFFFFFFull, 123456789ull}) {
-    sampler s(plain(1.0f, seed), 4);
-    std::mt19937_64 ref(seed);
-    for (int i = 0; i < 1000; ++i) {
-      const double u = static_cast<double>(ref() >> 11) * 0x1.0p-53;
-      int32_t expected = 0;
-      while (expected < 3 && !(u < cdf[expected])) ++expected;
-      if (std::abs(u - cdf[expected]) < 1e-6 || (expected > 0 && std::abs(u - cdf[expected - 1]) < 1e-6)) {
-        (void)s.sample(logits);  // within float rounding of a boundary: not decidable here
-        continue;
-      }
-      INFO("seed " << seed << " draw " << i << " u " << u);
-      REQUIRE(s.sample(logits) == expected);
+namespace {
+
+// Replays the documented draw with an independent generator: u = (x >> 11) * 2^-53 with x from
+// std::mt19937_64(seed); the pick is the first token, in `walk` order, whose cumulative
+// probability (`cdf`, parallel to `walk`) exceeds u.
+void check_replayed_draws(const sampling_params& params, const std::vector<float>& logits,
+                          const std::vector<int32_t>& walk, const std::vector<double>& cdf) {
+  sampler s(params, static_cast<int32_t>(logits.size()));
+  std::mt19937_64 ref(params.seed);
+  for (int i = 0; i < 1000; ++i) {
+    const double u = static_cast<double>(ref() >> 11) * 0x1.0p-53;
+    size_t pos = 0;
+    while (pos + 1 < cdf.size() && !(u < cdf[pos])) ++pos;
+    const bool near_boundary = std::abs(u - cdf[pos]) < 1e-6 ||
+                               (pos > 0 && std::abs(u - cdf[pos - 1]) < 1e-6);
+    if (near_boundary) {
+      (void)s.sample(logits);  // within float rounding of a boundary: not decidable here
+      continue;
     }
+    INFO("seed " << params.seed << " draw " << i << " u " << u);
+    REQUIRE(s.sample(logits) == walk[pos]);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("sampler: draws are the inverse CDF of the top 53 bits of mt19937_64", "[sampler]") {
+  for (uint64_t seed : {0ull, 1ull, 0xFFFFFFFFull, 123456789ull}) {
+    // Nothing truncated: the walk is in id order.
+    const std::vector<float> logits = {std::log(0.1f), std::log(0.2f), std::log(0.3f),
+                                       std::log(0.4f)};
+    check_replayed_draws(plain(1.0f, seed), logits, {0, 1, 2, 3}, {0.1, 0.3, 0.6, 1.0});
+    // top_k cut (id 4): the walk is in total order, most probable first.
+    const std::vector<float> shuffled = {std::log(0.3f), std::log(0.1f), std::log(0.4f),
+                                         std::log(0.2f), -50.0f};
+    sampling_params p = plain(1.0f, seed);
+    p.top_k = 4;
+    check_replayed_draws(p, shuffled, {2, 0, 3, 1}, {0.4, 0.7, 0.9, 1.0});
   }
 }
 
@@ -336,7 +354,7 @@ TEST_CASE("sampler: top_k, top_p and min_p keep exactly the expected tokens", "[
   CHECK(kept([](sampling_params& p) { p.top_k = 2; p.min_p = 0.2f; }) == ids{3, 1});
 }
 
-TEST_CASE("sampler: truncation ties break toward lower ids, masked tokens are never drawn", "[sampler]") {
+TEST_CASE("sampler: truncation ties go to lower ids, masked tokens are never drawn", "[sampler]") {
   const std::vector<float> flat(8, 1.0f);
   sampling_params p = plain(1.0f, 3);
   p.top_k = 3;
@@ -382,13 +400,14 @@ TEST_CASE("sampler: top_k keeps the k best in total order on random tied logits"
 
 // 150k vocabulary, no top_k: the sampler avoids a full sort and must still cut exactly where a
 // full sort would.
-TEST_CASE("sampler: top_p and min_p over a large vocabulary match a full-sort reference", "[sampler]") {
+TEST_CASE("sampler: top_p and min_p over 150k tokens match a full-sort reference", "[sampler]") {
   const int32_t n = 150000;
   std::mt19937_64 gen(11);
   std::vector<float> logits(n);
   for (float& l : logits) l = static_cast<float>(gen() % 1000) / 1000.0f;  // the tail: [0, 1)
   // 120 strong tokens at scattered ids, logits 10.00 .. 11.19.
-  for (int j = 0; j < 120; ++j) logits[(static_cast<size_t>(j) * 1237 + 17) % n] = 10.0f + 0.01f * j;
+  for (int j = 0; j < 120; ++j)
+    logits[(static_cast<size_t>(j) * 1237 + 17) % n] = 10.0f + 0.01f * static_cast<float>(j);
 
   std::vector<int32_t> order(n);
   std::iota(order.begin(), order.end(), 0);
@@ -429,7 +448,7 @@ TEST_CASE("sampler: top_p and min_p over a large vocabulary match a full-sort re
   }
 }
 
-TEST_CASE("sampler: repetition penalty divides positive logits and multiplies negative ones", "[sampler]") {
+TEST_CASE("sampler: repetition penalty divides positive logits, multiplies others", "[sampler]") {
   sampling_params p = plain(0.0f);
   p.repeat_penalty = 2.0f;
   // 2.0 / 2 = 1.0 < 1.5: the repeated token loses.

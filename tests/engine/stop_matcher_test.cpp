@@ -242,7 +242,8 @@ TEST_CASE("stop_matcher: self-overlapping stops against a brute-force reference"
     strings pieces;
     for (size_t n = 1 + gen() % 20; n > 0; --n) {
       std::string piece;
-      for (size_t len = 1 + gen() % 3; len > 0; --len) piece += gen() % 3 ? 'a' : 'b';  // 'a' twice as likely
+      // 'a' twice as likely as 'b'
+      for (size_t len = 1 + gen() % 3; len > 0; --len) piece += gen() % 3 ? 'a' : 'b';
       pieces.push_back(piece);
     }
     check_stream(stops, pieces, "round " + std::to_string(round));
