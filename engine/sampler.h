@@ -3,13 +3,12 @@
 // seeded draw; temperature 0 is greedy (argmax after penalties).
 //
 // One sampler per sequence; not thread-safe (the scheduler thread alone uses it).
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <random>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace hearth {
@@ -31,23 +30,58 @@ std::optional<std::string> validate(const sampling_params& p);
 
 class sampler {
  public:
-  // Precondition: validate(p) is nullopt.
+  // Precondition: validate(p) is nullopt and n_vocab > 0; otherwise throws std::invalid_argument.
   sampler(const sampling_params& p, int32_t n_vocab);
 
   // Picks the next token from logits (n_vocab values). Does not record it: call accept().
+  // Throws std::invalid_argument if logits.size() != n_vocab.
+  //
+  // Contracts beyond the chain itself:
+  // - Ordering is total: higher logit first, lower id first among equal logits. So greedy picks the
+  //   lowest id of tied maxima, top_k = 1 equals greedy, and truncation at a tie is deterministic.
+  // - top_p and min_p work on the softmax at temperature 1 of the tokens that survived the previous
+  //   stage (renormalized); the temperature only shapes the final draw.
+  // - Logits are sanitized before use: NaN counts as -inf (never drawn), +inf as the largest finite
+  //   float. If every logit is -inf (or NaN), the lowest id is returned.
+  // - The draw is portable: with temperature > 0 every call takes exactly one output x of
+  //   std::mt19937_64(seed), u = (x >> 11) * 2^-53, and returns the first survivor whose cumulative
+  //   weight exceeds u * total, walking survivors in total order if top_k cut, else in id order.
+  //   So the tokens depend only on the seed and the sequence of logits and accepted tokens.
   int32_t sample(std::span<const float> logits);
   // Records a token (prompt or generated) in the penalty history.
+  // Throws std::out_of_range if token is not in [0, n_vocab).
   void accept(int32_t token);
 
  private:
+  struct candidate { int32_t id; float logit; };
+
+  void load_logits(std::span<const float> logits);
+  void apply_penalties();
+  int32_t argmax() const;
+  float max_logit() const;
+  void select_top_k();
+  void top_p_listed(float max_l);
+  void top_p_all(float max_l);
+  void min_p(float max_l);
+  void list_all();
+  int32_t draw(float max_l, double u);
+
   sampling_params params_;
   int32_t n_vocab_;
   std::mt19937_64 rng_;
-  std::deque<int32_t> window_;
-  std::unordered_map<int32_t, int32_t> counts_;  // occurrences of each token inside window_
-  struct candidate { int32_t id; float logit; };
+  // Penalty history, kept only when some penalty is active and repeat_last_n != 0.
+  bool track_history_ = false;
+  std::vector<int32_t> window_;    // ring of the last repeat_last_n tokens (whole history for -1)
+  size_t window_head_ = 0;         // oldest entry of window_ once the ring is full
+  std::vector<int32_t> counts_;    // occurrences of each token id inside window_ (n_vocab entries)
+  // Per-call state. Buffers are reused across calls, so sample() allocates only on its first
+  // call: the candidate buffers hold k entries with top_k, else the whole vocabulary.
+  std::vector<float> logits_;      // sanitized, penalized logits, indexed by id
+  bool listed_ = false;            // the surviving tokens are cand_ (else: every id of logits_)
+  bool sorted_ = false;            // cand_ is in total order (else in id order)
   std::vector<candidate> cand_;
-  std::vector<float> probs_;
+  std::vector<float> weights_;     // draw weights, parallel to cand_
+  std::vector<double> bucket_mass_;  // top_p over the whole vocabulary: mass per logit bucket
 };
 
 }  // namespace hearth
