@@ -3,10 +3,13 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "gguf/gguf_file.h"
+#include "gguf/gguf_writer.h"
 
 namespace hearth::test {
 
@@ -53,7 +56,7 @@ void check_message(const std::string& msg, const std::filesystem::path& p,
                    const std::vector<std::string>& parts);
 
 // Reads every tensor byte and every metadata byte of `f` (so ASan sees any out-of-bounds view)
-// and returns a checksum that depends on all of them.
+// and returns their sum.
 uint64_t touch_everything(const gguf_file& f);
 
 // Raw bytes of a vector of trivially copyable values.
@@ -63,5 +66,20 @@ std::vector<uint8_t> bytes_of(const std::vector<T>& v) {
   if (!v.empty()) std::memcpy(out.data(), v.data(), out.size());
   return out;
 }
+
+std::vector<uint8_t> le64(uint64_t v);
+std::vector<uint8_t> concat(std::vector<uint8_t> a, const std::vector<uint8_t>& b);
+
+// An unchecked tensor record whose bytes (nbytes of 0x5a) really are written; `offset` overrides
+// the offset the header records.
+gguf_tensor_record record(std::string name, uint32_t type_id, std::vector<uint64_t> dims,
+                          uint64_t nbytes, std::optional<uint64_t> offset = std::nullopt);
+
+// Writes `w` to a temp file and checks its load_error (see check_message).
+void expect_error(const gguf_writer& w, const std::vector<std::string>& parts);
+
+// Applies `edit` to a copy of the q8_0 fixture and checks its load_error (see check_message).
+void expect_patched_error(const std::function<void(std::vector<uint8_t>&)>& edit,
+                          const std::vector<std::string>& parts);
 
 }  // namespace hearth::test
