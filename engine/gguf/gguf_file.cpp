@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -20,6 +21,12 @@ namespace {
 constexpr uint32_t gguf_magic = 0x46554747;  // "GGUF"
 constexpr int max_array_depth = 8;
 constexpr size_t max_name_length = 1024;
+// The most entries reserved ahead of parsing them. A count is only bounded by the bytes left,
+// which in a file of many gigabytes still allows reservations larger than memory: vectors grow
+// past this as entries actually parse, so memory follows what the file really contains.
+constexpr uint64_t max_reserve = 1 << 16;
+
+size_t reserve_size(uint64_t count) { return static_cast<size_t>(std::min(count, max_reserve)); }
 
 size_t scalar_size(gguf_value_type t) {
   switch (t) {
@@ -113,12 +120,12 @@ std::shared_ptr<gguf_array> read_array(reader& r, const gguf_file& f, const std:
   if (es) {
     arr->raw = r.skip(arr->count * es, what + " elements");
   } else if (arr->elem_type == gguf_value_type::string) {
-    arr->strings.reserve(arr->count);
+    arr->strings.reserve(reserve_size(arr->count));
     for (uint64_t k = 0; k < arr->count; ++k) {
       arr->strings.push_back(r.read_string(what + "[" + std::to_string(k) + "]"));
     }
   } else {
-    arr->arrays.reserve(arr->count);
+    arr->arrays.reserve(reserve_size(arr->count));
     for (uint64_t k = 0; k < arr->count; ++k) {
       arr->arrays.push_back(read_value(r, f, gguf_value_type::array,
                                        what + "[" + std::to_string(k) + "]", depth + 1));
@@ -270,7 +277,7 @@ void gguf_file::parse() {
                 std::to_string(r.left()) + " bytes left");
   }
 
-  kv_.reserve(n_kv);
+  kv_.reserve(reserve_size(n_kv));
   for (uint64_t k = 0; k < n_kv; ++k) {
     std::string what = "metadata entry " + std::to_string(k);
     std::string_view key = r.read_string(what + " key");
@@ -296,7 +303,7 @@ void gguf_file::parse() {
     alignment_ = a->u;
   }
 
-  tensors_.reserve(n_tensors);
+  tensors_.reserve(reserve_size(n_tensors));
   for (uint64_t k = 0; k < n_tensors; ++k) {
     std::string what = "tensor info " + std::to_string(k);
     gguf_tensor t;
