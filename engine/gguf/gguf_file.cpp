@@ -92,6 +92,16 @@ class reader {
 gguf_value read_value(reader& r, const gguf_file& f, gguf_value_type type, const std::string& what,
                       int depth);
 
+// A bool array's elements obey the rule of a single bool: 0 or 1.
+void check_bools(const gguf_file& f, const gguf_array& a, const std::string& what) {
+  for (uint64_t k = 0; k < a.count; ++k) {
+    if (a.raw[k] > 1) {
+      throw f.error(what + "[" + std::to_string(k) + "]: bool value " + std::to_string(a.raw[k]) +
+                    " (expected 0 or 1)");
+    }
+  }
+}
+
 std::shared_ptr<gguf_array> read_array(reader& r, const gguf_file& f, const std::string& what,
                                        int depth) {
   if (depth > max_array_depth) {
@@ -119,6 +129,7 @@ std::shared_ptr<gguf_array> read_array(reader& r, const gguf_file& f, const std:
   }
   if (es) {
     arr->raw = r.skip(arr->count * es, what + " elements");
+    if (arr->elem_type == gguf_value_type::boolean) check_bools(f, *arr, what);
   } else if (arr->elem_type == gguf_value_type::string) {
     arr->strings.reserve(reserve_size(arr->count));
     for (uint64_t k = 0; k < arr->count; ++k) {

@@ -205,6 +205,10 @@ TEST_CASE("gguf corruption: unknown value types and bad values", "[gguf]") {
     expect_error(with_kv("flag", mv::raw(7, {v})),
                  {"metadata 'flag'", "bool value " + std::to_string(v), "expected 0 or 1"});
   }
+  // Elements of a bool array are held to the same rule as a single bool.
+  std::vector<uint8_t> bool_elems = {7, 0, 0, 0};  // element type bool
+  expect_error(with_kv("flags", mv::raw(9, concat(concat(bool_elems, le64(3)), {1, 0, 2}))),
+               {"metadata 'flags'[2]", "bool value 2", "expected 0 or 1"});
   gguf_writer dup;
   dup.add_kv("k", mv::u32(1));
   dup.add_kv("other", mv::u32(2));
