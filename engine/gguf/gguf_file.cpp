@@ -461,7 +461,8 @@ std::vector<float> gguf_file::get_f32_array(std::string_view key) const {
   if (!a) return {};
   std::vector<float> out(a->count);
   if (a->elem_type == gguf_value_type::f32) {
-    std::memcpy(out.data(), a->raw, a->count * sizeof(float));
+    // Guarded: an empty vector's data() may be null, and memcpy's pointers must not be.
+    if (a->count) std::memcpy(out.data(), a->raw, a->count * sizeof(float));
   } else if (a->elem_type == gguf_value_type::f64) {
     for (uint64_t k = 0; k < a->count; ++k) {
       double d;
@@ -481,7 +482,7 @@ std::vector<int32_t> gguf_file::get_i32_array(std::string_view key) const {
   std::vector<int32_t> out(a->count);
   switch (a->elem_type) {
     case gguf_value_type::i32: case gguf_value_type::u32:
-      std::memcpy(out.data(), a->raw, a->count * 4);
+      if (a->count) std::memcpy(out.data(), a->raw, a->count * 4);  // see get_f32_array
       break;
     case gguf_value_type::i8: for (uint64_t k = 0; k < a->count; ++k) out[k] = static_cast<int8_t>(a->raw[k]); break;
     case gguf_value_type::u8: for (uint64_t k = 0; k < a->count; ++k) out[k] = a->raw[k]; break;
