@@ -25,20 +25,29 @@ struct outcome {
   int rejected = 0;
 };
 
-// Values that sit on the reader's bounds when written over a count, length, dim or offset.
-uint64_t interesting_u64(std::mt19937_64& rng, uint64_t file_size) {
+// Values that sit on the reader's bounds when written at `at` over a count, length, dim or
+// offset, including string lengths that end exactly at, or one byte past, the end of the file.
+uint64_t interesting_u64(std::mt19937_64& rng, uint64_t file_size, uint64_t at) {
+  const uint64_t left = file_size - std::min(file_size, at + 8);
   const uint64_t picks[] = {0, 1, 2, 3, 4, 5, 31, 32, 33, 255, 256, 1ULL << 31, 1ULL << 32,
-                            file_size, file_size + 1, (1ULL << 62) + 1, 1ULL << 63, ~0ULL, ~0ULL - 1};
+                            file_size, file_size + 1, left - 1, left, left + 1, left / 4 + 1,
+                            (1ULL << 62) + 1, 1ULL << 63, ~0ULL, ~0ULL - 1};
   return rng() % 3 == 0 ? rng() : picks[rng() % std::size(picks)];
 }
 
 // Overwrites `edits` in the file at fd, opens `p`, then restores the original bytes.
 void try_mutation(int fd, const fs::path& p, const std::vector<std::pair<size_t, std::vector<uint8_t>>>& edits,
                   const std::vector<uint8_t>& original, outcome& out, uint64_t iteration) {
-  for (const auto& [at, bytes] : edits) REQUIRE(::pwrite(fd, bytes.data(), bytes.size(), at) == ssize_t(bytes.size()));
+  std::vector<uint8_t> mutated = original;
+  for (const auto& [at, bytes] : edits) {
+    REQUIRE(::pwrite(fd, bytes.data(), bytes.size(), at) == ssize_t(bytes.size()));
+    std::memcpy(mutated.data() + at, bytes.data(), bytes.size());
+  }
   try {
     gguf_file f = gguf_file::open(p);
     (void)touch_everything(f);
+    const std::string why = check_views(f, mutated);
+    if (!why.empty()) FAIL("iteration " << iteration << ": opened, but " << why);
     ++out.opened;
   } catch (const load_error&) {
     ++out.rejected;
@@ -71,9 +80,9 @@ outcome mutate(const fs::path& p, const std::vector<uint8_t>& original, size_t r
       switch (rng() % 4) {
         case 0: bytes = {static_cast<uint8_t>(original[at] ^ (1u << (rng() % 8)))}; break;
         case 1: bytes = {static_cast<uint8_t>(rng())}; break;
-        case 2: bytes = le64(interesting_u64(rng, original.size())); break;
+        case 2: bytes = le64(interesting_u64(rng, original.size(), at)); break;
         default: {
-          uint32_t v = static_cast<uint32_t>(interesting_u64(rng, original.size()));
+          uint32_t v = static_cast<uint32_t>(interesting_u64(rng, original.size(), at));
           bytes.resize(4);
           std::memcpy(bytes.data(), &v, 4);
         }

@@ -59,6 +59,13 @@ void check_message(const std::string& msg, const std::filesystem::path& p,
 // and returns their sum.
 uint64_t touch_everything(const gguf_file& f);
 
+// Checks every view `f` hands out against the bytes of the file it mapped (`file`): each tensor
+// lies inside the file at data_offset + offset and holds exactly those bytes, and every key,
+// string and scalar array lies inside the mapping. (ASan does not police mmap'd memory, so
+// reading the views alone would miss a view that runs a few bytes past the end.) Returns an
+// empty string, or what is wrong.
+std::string check_views(const gguf_file& f, const std::vector<uint8_t>& file);
+
 // Raw bytes of a vector of trivially copyable values.
 template <class T>
 std::vector<uint8_t> bytes_of(const std::vector<T>& v) {
