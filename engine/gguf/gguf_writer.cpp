@@ -13,7 +13,8 @@
 
 namespace hearth {
 
-static_assert(std::endian::native == std::endian::little, "hearth writes GGUF on little-endian hosts");
+static_assert(std::endian::native == std::endian::little,
+              "hearth writes GGUF on little-endian hosts");
 
 namespace {
 
@@ -41,15 +42,25 @@ void put_string(std::vector<uint8_t>& out, std::string_view s) {
   put_bytes(out, s.data(), s.size());
 }
 
-uint64_t align_up(uint64_t n, uint64_t alignment) { return (n + alignment - 1) / alignment * alignment; }
+uint64_t align_up(uint64_t n, uint64_t alignment) {
+  return (n + alignment - 1) / alignment * alignment;
+}
 
 size_t scalar_size(gguf_value_type t) {
   switch (t) {
-    case gguf_value_type::u8: case gguf_value_type::i8: case gguf_value_type::boolean: return 1;
-    case gguf_value_type::u16: case gguf_value_type::i16: return 2;
-    case gguf_value_type::u32: case gguf_value_type::i32: case gguf_value_type::f32: return 4;
-    case gguf_value_type::u64: case gguf_value_type::i64: case gguf_value_type::f64: return 8;
-    case gguf_value_type::string: case gguf_value_type::array: return 0;
+    case gguf_value_type::u8:
+    case gguf_value_type::i8:
+    case gguf_value_type::boolean: return 1;
+    case gguf_value_type::u16:
+    case gguf_value_type::i16: return 2;
+    case gguf_value_type::u32:
+    case gguf_value_type::i32:
+    case gguf_value_type::f32: return 4;
+    case gguf_value_type::u64:
+    case gguf_value_type::i64:
+    case gguf_value_type::f64: return 8;
+    case gguf_value_type::string:
+    case gguf_value_type::array: return 0;
   }
   return 0;
 }
@@ -108,7 +119,9 @@ class file_out {
     flush();
     int fd = std::exchange(fd_, -1);
     if (::close(fd) != 0) fail("close failed");
-    if (::rename(path_.c_str(), final_path.c_str()) != 0) fail("cannot rename to " + final_path.string());
+    if (::rename(path_.c_str(), final_path.c_str()) != 0) {
+      fail("cannot rename to " + final_path.string());
+    }
     committed_ = true;
   }
 
@@ -142,11 +155,11 @@ class file_out {
 
 // ---- gguf_meta_value ----
 
-#define HEARTH_GGUF_SCALAR(NAME, CTYPE)                  \
-  gguf_meta_value gguf_meta_value::NAME(CTYPE v) {       \
-    gguf_meta_value m(gguf_value_type::NAME);            \
-    put<CTYPE>(m.payload_, v);                           \
-    return m;                                            \
+#define HEARTH_GGUF_SCALAR(NAME, CTYPE)            \
+  gguf_meta_value gguf_meta_value::NAME(CTYPE v) { \
+    gguf_meta_value m(gguf_value_type::NAME);      \
+    put<CTYPE>(m.payload_, v);                     \
+    return m;                                      \
   }
 HEARTH_GGUF_SCALAR(u8, uint8_t)
 HEARTH_GGUF_SCALAR(i8, int8_t)
@@ -244,7 +257,8 @@ gguf_meta_value gguf_meta_value::raw(uint32_t type_id, std::vector<uint8_t> payl
 
 void gguf_writer::add_kv(std::string key, gguf_meta_value value) {
   if (!value.well_formed()) {
-    throw std::invalid_argument("gguf metadata '" + key + "': raw values only via add_kv_unchecked");
+    throw std::invalid_argument("gguf metadata '" + key +
+                                "': raw values only via add_kv_unchecked");
   }
   for (const auto& kv : kv_) {
     if (kv.first == key) throw std::invalid_argument("gguf metadata '" + key + "': duplicate key");
@@ -255,7 +269,8 @@ void gguf_writer::add_kv(std::string key, gguf_meta_value value) {
       std::memcpy(&a, value.payload().data(), sizeof a);
     }
     if (!std::has_single_bit(a)) {
-      throw std::invalid_argument("gguf metadata 'general.alignment' must be a uint32 power of two");
+      throw std::invalid_argument(
+          "gguf metadata 'general.alignment' must be a uint32 power of two");
     }
   }
   add_kv_unchecked(std::move(key), std::move(value));
@@ -267,7 +282,9 @@ void gguf_writer::add_kv_unchecked(std::string key, gguf_meta_value value) {
 
 uint64_t gguf_writer::tensor_size_checked(const std::string& name, ggml_type type,
                                           const std::vector<int64_t>& ne) const {
-  auto bad = [&](const std::string& why) { return std::invalid_argument("gguf tensor '" + name + "': " + why); };
+  auto bad = [&](const std::string& why) {
+    return std::invalid_argument("gguf tensor '" + name + "': " + why);
+  };
   if (name.size() > max_tensor_name) {
     throw bad("name longer than " + std::to_string(max_tensor_name) + " bytes");
   }
@@ -280,7 +297,8 @@ uint64_t gguf_writer::tensor_size_checked(const std::string& name, ggml_type typ
   uint64_t elements = 1;
   for (int64_t n : ne) {
     if (n < 1) throw bad("dim " + std::to_string(n) + " (expected >= 1)");
-    if (static_cast<uint64_t>(n) > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / elements) {
+    if (static_cast<uint64_t>(n) >
+        static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / elements) {
       throw bad("element count exceeds 2^63-1");
     }
     elements *= static_cast<uint64_t>(n);
@@ -290,7 +308,9 @@ uint64_t gguf_writer::tensor_size_checked(const std::string& name, ggml_type typ
               std::to_string(info->block_size));
   }
   uint64_t blocks = elements / static_cast<uint64_t>(info->block_size);
-  if (blocks > std::numeric_limits<uint64_t>::max() / info->type_size) throw bad("byte size exceeds 2^64");
+  if (blocks > std::numeric_limits<uint64_t>::max() / info->type_size) {
+    throw bad("byte size exceeds 2^64");
+  }
   return blocks * info->type_size;
 }
 
@@ -299,7 +319,8 @@ void gguf_writer::add_tensor(std::string name, ggml_type type, std::vector<int64
   uint64_t nbytes = tensor_size_checked(name, type, ne);
   if (data.size() != nbytes) {
     throw std::invalid_argument("gguf tensor '" + name + "': " + std::to_string(data.size()) +
-                                " bytes of data, its type and shape need " + std::to_string(nbytes));
+                                " bytes of data, its type and shape need " +
+                                std::to_string(nbytes));
   }
   // The vector moves into the producer: the writer owns these bytes until it is destroyed.
   auto bytes = std::make_shared<const std::vector<uint8_t>>(std::move(data));
@@ -318,7 +339,9 @@ void gguf_writer::add_tensor(std::string name, ggml_type type, std::vector<int64
   add_tensor_unchecked(std::move(r));
 }
 
-void gguf_writer::add_tensor_unchecked(gguf_tensor_record record) { tensors_.push_back(std::move(record)); }
+void gguf_writer::add_tensor_unchecked(gguf_tensor_record record) {
+  tensors_.push_back(std::move(record));
+}
 
 uint64_t gguf_writer::alignment() const {
   for (const auto& [key, value] : kv_) {
@@ -382,8 +405,9 @@ void gguf_writer::write(const std::filesystem::path& path) const {
     };
     if (t.produce) t.produce(sink);
     if (written != t.nbytes) {
-      throw std::logic_error("gguf tensor '" + t.name + "': producer wrote " + std::to_string(written) +
-                             " of its " + std::to_string(t.nbytes) + " bytes");
+      throw std::logic_error("gguf tensor '" + t.name + "': producer wrote " +
+                             std::to_string(written) + " of its " + std::to_string(t.nbytes) +
+                             " bytes");
     }
     out.put_zeros(align_up(t.nbytes, align) - t.nbytes);
   }

@@ -8,9 +8,12 @@
 // streams them at write() time, so a multi-gigabyte file needs no more memory than one I/O
 // buffer: the header is computed from the tensor infos alone (sizes are known up front).
 //
-// add_kv() and add_tensor() reject, with std::invalid_argument, anything hearth's reader or
-// ggml would reject, so a file built only through them loads in both. The *_unchecked variants
-// record whatever they are given: they exist so tests can build malformed files.
+// Tensors are packed in the order added, each at the next aligned offset: ggml requires exactly
+// that order. add_kv() and add_tensor() reject, with std::invalid_argument, anything hearth's
+// reader or ggml would reject, with one exception: nested arrays (array_of_arrays) are valid
+// GGUF and hearth reads them, but ggml's loader refuses them, so keep them out of files meant
+// for llama.cpp. The *_unchecked variants record whatever they are given: they exist so tests
+// can build malformed files.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -32,17 +35,28 @@ namespace hearth {
 // through bool_array, since std::vector<bool> has no contiguous storage).
 template <class T>
 constexpr gguf_value_type gguf_scalar_type_of() {
-  if constexpr (std::is_same_v<T, uint8_t>) return gguf_value_type::u8;
-  else if constexpr (std::is_same_v<T, int8_t>) return gguf_value_type::i8;
-  else if constexpr (std::is_same_v<T, uint16_t>) return gguf_value_type::u16;
-  else if constexpr (std::is_same_v<T, int16_t>) return gguf_value_type::i16;
-  else if constexpr (std::is_same_v<T, uint32_t>) return gguf_value_type::u32;
-  else if constexpr (std::is_same_v<T, int32_t>) return gguf_value_type::i32;
-  else if constexpr (std::is_same_v<T, uint64_t>) return gguf_value_type::u64;
-  else if constexpr (std::is_same_v<T, int64_t>) return gguf_value_type::i64;
-  else if constexpr (std::is_same_v<T, float>) return gguf_value_type::f32;
-  else if constexpr (std::is_same_v<T, double>) return gguf_value_type::f64;
-  else static_assert(sizeof(T) == 0, "not a GGUF scalar type");
+  if constexpr (std::is_same_v<T, uint8_t>)
+    return gguf_value_type::u8;
+  else if constexpr (std::is_same_v<T, int8_t>)
+    return gguf_value_type::i8;
+  else if constexpr (std::is_same_v<T, uint16_t>)
+    return gguf_value_type::u16;
+  else if constexpr (std::is_same_v<T, int16_t>)
+    return gguf_value_type::i16;
+  else if constexpr (std::is_same_v<T, uint32_t>)
+    return gguf_value_type::u32;
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return gguf_value_type::i32;
+  else if constexpr (std::is_same_v<T, uint64_t>)
+    return gguf_value_type::u64;
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return gguf_value_type::i64;
+  else if constexpr (std::is_same_v<T, float>)
+    return gguf_value_type::f32;
+  else if constexpr (std::is_same_v<T, double>)
+    return gguf_value_type::f64;
+  else
+    static_assert(sizeof(T) == 0, "not a GGUF scalar type");
 }
 
 // One metadata value, already encoded: its type id and the bytes that follow the type id on
@@ -80,7 +94,7 @@ class gguf_meta_value {
     return v;
   }
   // An array whose elements are arrays (each with its own element type). Throws
-  // std::invalid_argument if an element is not an array.
+  // std::invalid_argument if an element is not an array. Not loadable by ggml (see above).
   static gguf_meta_value array_of_arrays(std::span<const gguf_meta_value> elems);
 
   // A deep copy of a value read by gguf_file, e.g. to carry a tokenizer into a new file.

@@ -47,19 +47,22 @@ TEST_CASE("gguf corruption: tensor offsets past the end, overflowing or misalign
   for (uint64_t off : std::vector<uint64_t>{96, 128, 1ULL << 40, max64 - 31}) {
     INFO("offset " << off);
     expect_error(with_tensor(record("t", f32_id, {8}, 32, off)),
-                 {"tensor 't'", "offset " + std::to_string(off) + " + size 32", "exceeds the data section of 96 bytes"});
+                 {"tensor 't'", "offset " + std::to_string(off) + " + size 32",
+                  "exceeds the data section of 96 bytes"});
   }
   // Inside the section but running past its end.
   expect_error(with_tensor(record("t", f32_id, {16}, 32, 64)),
                {"tensor 't'", "offset 64 + size 64", "exceeds the data section of 96 bytes"});
   // offset + size wraps past 2^64 to 32: an unguarded `offset + size <= data size` would pass.
   // F32 [2^62 - 8] claims 2^64 - 32 bytes.
-  expect_error(with_tensor(record("wrap", f32_id, {(1ULL << 62) - 8}, 32, 64)),
-               {"tensor 'wrap'", "offset 64 + size 18446744073709551584", "exceeds the data section"});
+  expect_error(
+      with_tensor(record("wrap", f32_id, {(1ULL << 62) - 8}, 32, 64)),
+      {"tensor 'wrap'", "offset 64 + size 18446744073709551584", "exceeds the data section"});
   for (uint64_t off : std::vector<uint64_t>{1, 16, 48, 65}) {
     INFO("offset " << off);
-    expect_error(with_tensor(record("t", f32_id, {4}, 16, off)),
-                 {"tensor 't'", "offset " + std::to_string(off) + " is not a multiple of the alignment 32"});
+    expect_error(
+        with_tensor(record("t", f32_id, {4}, 16, off)),
+        {"tensor 't'", "offset " + std::to_string(off) + " is not a multiple of the alignment 32"});
   }
   // general.alignment is honoured: 32 is aligned for the default but not for 64.
   gguf_writer w;
@@ -71,7 +74,8 @@ TEST_CASE("gguf corruption: tensor offsets past the end, overflowing or misalign
 
 TEST_CASE("gguf corruption: tensor byte size overflowing 64 bits", "[gguf]") {
   // F64 [2^62]: 2^62 elements fit in int64, 2^65 bytes do not.
-  expect_error(with_tensor(record("big", 28, {1ULL << 62}, 32)), {"tensor 'big'", "byte size overflows 64 bits"});
+  expect_error(with_tensor(record("big", 28, {1ULL << 62}, 32)),
+               {"tensor 'big'", "byte size overflows 64 bits"});
 }
 
 TEST_CASE("gguf corruption: unknown tensor types", "[gguf]") {
@@ -79,19 +83,23 @@ TEST_CASE("gguf corruption: unknown tensor types", "[gguf]") {
   // (since-removed repacked types), and ids past the end.
   for (uint32_t id : {4u, 5u, 31u, 36u, 40u, 1000u, 0xffffffffu}) {
     INFO("type id " << id);
-    expect_error(with_tensor(record("t", id, {32}, 32)), {"tensor 't'", "unknown tensor type id " + std::to_string(id)});
+    expect_error(with_tensor(record("t", id, {32}, 32)),
+                 {"tensor 't'", "unknown tensor type id " + std::to_string(id)});
   }
 }
 
 TEST_CASE("gguf corruption: bad tensor dimensions", "[gguf]") {
-  expect_error(with_tensor(record("t", f32_id, {}, 32)), {"tensor 't'", "n_dims 0", "expected 1..4"});
-  expect_error(with_tensor(record("t", f32_id, {8, 1, 1, 1, 1}, 32)), {"tensor 't'", "n_dims 5", "expected 1..4"});
+  expect_error(with_tensor(record("t", f32_id, {}, 32)),
+               {"tensor 't'", "n_dims 0", "expected 1..4"});
+  expect_error(with_tensor(record("t", f32_id, {8, 1, 1, 1, 1}, 32)),
+               {"tensor 't'", "n_dims 5", "expected 1..4"});
   const gguf_map m = map_gguf(read_bytes(shared_model("stories260K-q8_0.gguf")));
   const size_t n_dims_at = m.tensor_infos[0].begin + 8 + std::string("output_norm.weight").size();
   expect_patched_error([&](auto& b) { patch<uint32_t>(b, n_dims_at, 0xffffffffu); },
                        {"tensor 'output_norm.weight'", "n_dims 4294967295", "expected 1..4"});
 
-  expect_error(with_tensor(record("t", f32_id, {0}, 32)), {"tensor 't'", "dim 0 is 0", "expected 1..2^63-1"});
+  expect_error(with_tensor(record("t", f32_id, {0}, 32)),
+               {"tensor 't'", "dim 0 is 0", "expected 1..2^63-1"});
   expect_error(with_tensor(record("t", f32_id, {8, 0}, 32)), {"tensor 't'", "dim 1 is 0"});
   expect_error(with_tensor(record("t", f32_id, {1, 1, 1, 0}, 32)), {"tensor 't'", "dim 3 is 0"});
   for (uint64_t d : {two63, max64}) {
@@ -106,9 +114,9 @@ TEST_CASE("gguf corruption: tensor element counts overflowing 64 bits", "[gguf]"
     int at;
   };
   const one cases[] = {
-      {{1ULL << 32, 1ULL << 32}, 1},             // 2^64
-      {{2, 1ULL << 62}, 1},                      // 2^63: one past int64
-      {{1ULL << 31, 1ULL << 31, 1ULL << 31}, 2}, // 2^93
+      {{1ULL << 32, 1ULL << 32}, 1},              // 2^64
+      {{2, 1ULL << 62}, 1},                       // 2^63: one past int64
+      {{1ULL << 31, 1ULL << 31, 1ULL << 31}, 2},  // 2^93
       {{3, 5, 7, two63 - 1}, 3},
   };
   for (const one& c : cases) {
@@ -116,7 +124,8 @@ TEST_CASE("gguf corruption: tensor element counts overflowing 64 bits", "[gguf]"
                  {"tensor 't'", "element count overflows 64 bits at dim " + std::to_string(c.at)});
   }
   // The largest count that fits still parses its shape; it then fails on the data size.
-  expect_error(with_tensor(record("t", 24, {two63 - 1}, 32)), {"tensor 't'", "exceeds the data section"});  // I8
+  expect_error(with_tensor(record("t", 24, {two63 - 1}, 32)),
+               {"tensor 't'", "exceeds the data section"});  // I8
 }
 
 TEST_CASE("gguf corruption: rows not a multiple of the block size", "[gguf]") {
@@ -138,5 +147,6 @@ TEST_CASE("gguf corruption: duplicate tensor names", "[gguf]") {
   // Rename blk.0.attn_q.weight to blk.0.attn_k.weight (same length) in the real file.
   const gguf_span& q = m.tensor_infos[5];
   REQUIRE(q.subject == "blk.0.attn_q.weight");
-  expect_patched_error([&](auto& b) { b[q.begin + 8 + 11] = 'k'; }, {"duplicate tensor name 'blk.0.attn_k.weight'"});
+  expect_patched_error([&](auto& b) { b[q.begin + 8 + 11] = 'k'; },
+                       {"duplicate tensor name 'blk.0.attn_k.weight'"});
 }

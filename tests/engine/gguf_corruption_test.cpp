@@ -53,7 +53,8 @@ TEST_CASE("gguf corruption: the unmodified builders load", "[gguf]") {
 TEST_CASE("gguf corruption: magic and version", "[gguf]") {
   expect_patched_error([](auto& b) { std::memcpy(b.data(), "GGML", 4); },
                        {"not a GGUF file", "magic \"GGML\"", "expected \"GGUF\""});
-  expect_patched_error([](auto& b) { std::memcpy(b.data(), "\x7f" "ELF", 4); }, {"not a GGUF file", "?ELF"});
+  expect_patched_error([](auto& b) { std::memcpy(b.data(), "\177ELF", 4); },
+                       {"not a GGUF file", "?ELF"});
   expect_patched_error([](auto& b) { patch<uint32_t>(b, 0, 0); }, {"not a GGUF file", "magic"});
   for (uint32_t v : {0u, 1u, 4u, 0xffffffffu}) {
     INFO("version " << v);
@@ -88,8 +89,9 @@ TEST_CASE("gguf corruption: huge tensor and metadata counts", "[gguf]") {
   }
   for (uint64_t n : {two63, max64, left / 13 + 1}) {
     INFO("metadata count " << n);
-    expect_patched_error([n](auto& b) { patch<uint64_t>(b, 16, n); },
-                         {"metadata count " + std::to_string(n), "cannot fit", std::to_string(left)});
+    expect_patched_error(
+        [n](auto& b) { patch<uint64_t>(b, 16, n); },
+        {"metadata count " + std::to_string(n), "cannot fit", std::to_string(left)});
   }
   // One more than the file really holds: parsing runs into the next section and fails there.
   // A 48th tensor info is read from the zero padding before the data: an empty name, 0 dims.
@@ -101,9 +103,9 @@ TEST_CASE("gguf corruption: huge tensor and metadata counts", "[gguf]") {
 
 TEST_CASE("gguf corruption: huge string lengths", "[gguf]") {
   const gguf_map m = map_gguf(read_bytes(shared_model("stories260K-q8_0.gguf")));
-  const size_t key0 = m.kvs[0].begin;           // key length of general.architecture
-  const size_t value0 = key0 + 8 + 20 + 4;      // its string value's length
-  const size_t name0 = m.tensor_infos[0].begin; // name length of output_norm.weight
+  const size_t key0 = m.kvs[0].begin;            // key length of general.architecture
+  const size_t value0 = key0 + 8 + 20 + 4;       // its string value's length
+  const size_t name0 = m.tensor_infos[0].begin;  // name length of output_norm.weight
   for (uint64_t n : {two63, max64}) {
     INFO("length " << n);
     const std::string len = "string length " + std::to_string(n);
@@ -138,8 +140,8 @@ TEST_CASE("gguf corruption: a string length one past the end of the file", "[ggu
   patch<uint64_t>(b, at, left + 1);
   write_bytes(p, b);
   check_message(open_error(p), p,
-                {"metadata 's'", "string length " + std::to_string(left + 1), "exceeds the " +
-                 std::to_string(left) + " bytes left"});
+                {"metadata 's'", "string length " + std::to_string(left + 1),
+                 "exceeds the " + std::to_string(left) + " bytes left"});
 }
 
 TEST_CASE("gguf corruption: huge array counts", "[gguf]") {
@@ -164,7 +166,8 @@ TEST_CASE("gguf corruption: huge array counts", "[gguf]") {
   };
   for (const one& c : cases) {
     INFO("element type " << c.elem << ", count " << c.count);
-    expect_error(with_kv("a", arr(c.elem, c.count)), {"metadata 'a'", "array of " + std::to_string(c.count), c.need});
+    expect_error(with_kv("a", arr(c.elem, c.count)),
+                 {"metadata 'a'", "array of " + std::to_string(c.count), c.need});
   }
 }
 

@@ -68,20 +68,21 @@ TEST_CASE("gguf huge file: string array count bounded only by a terabyte", "[ggu
   temp_dir dir;
   const fs::path p = dir.file("huge.gguf");
   header_bytes h = gguf_start(0, 1);
-  h.put_string("a").put<uint32_t>(9).put<uint32_t>(8);  // array of strings
+  h.put_string("a").put<uint32_t>(9).put<uint32_t>(8);      // array of strings
   const uint64_t count = (huge_size - h.b.size() - 8) / 8;  // at 8 bytes per empty string
   h.put<uint64_t>(count);
   h.b.resize(h.b.size() + 10 * 8);  // ten empty strings, then one too long
   h.put<uint64_t>(1ULL << 63);
   if (!make_sparse(p, h.b)) return;
-  check_message(open_error(p), p, {"metadata 'a'[10]", "string length 9223372036854775808", "exceeds"});
+  check_message(open_error(p), p,
+                {"metadata 'a'[10]", "string length 9223372036854775808", "exceeds"});
 }
 
 TEST_CASE("gguf huge file: nested array count bounded only by a terabyte", "[gguf]") {
   temp_dir dir;
   const fs::path p = dir.file("huge.gguf");
   header_bytes h = gguf_start(0, 1);
-  h.put_string("a").put<uint32_t>(9).put<uint32_t>(9);  // array of arrays
+  h.put_string("a").put<uint32_t>(9).put<uint32_t>(9);       // array of arrays
   const uint64_t count = (huge_size - h.b.size() - 8) / 12;  // at 12 bytes per empty array
   h.put<uint64_t>(count);
   h.put<uint32_t>(13);  // element 0: an array of an unknown type

@@ -29,14 +29,17 @@ struct outcome {
 // offset, including string lengths that end exactly at, or one byte past, the end of the file.
 uint64_t interesting_u64(std::mt19937_64& rng, uint64_t file_size, uint64_t at) {
   const uint64_t left = file_size - std::min(file_size, at + 8);
+  // clang-format off
   const uint64_t picks[] = {0, 1, 2, 3, 4, 5, 31, 32, 33, 255, 256, 1ULL << 31, 1ULL << 32,
                             file_size, file_size + 1, left - 1, left, left + 1, left / 4 + 1,
                             (1ULL << 62) + 1, 1ULL << 63, ~0ULL, ~0ULL - 1};
+  // clang-format on
   return rng() % 3 == 0 ? rng() : picks[rng() % std::size(picks)];
 }
 
 // Overwrites `edits` in the file at fd, opens `p`, then restores the original bytes.
-void try_mutation(int fd, const fs::path& p, const std::vector<std::pair<size_t, std::vector<uint8_t>>>& edits,
+void try_mutation(int fd, const fs::path& p,
+                  const std::vector<std::pair<size_t, std::vector<uint8_t>>>& edits,
                   const std::vector<uint8_t>& original, outcome& out, uint64_t iteration) {
   std::vector<uint8_t> mutated = original;
   for (const auto& [at, bytes] : edits) {
@@ -52,7 +55,8 @@ void try_mutation(int fd, const fs::path& p, const std::vector<std::pair<size_t,
   } catch (const load_error&) {
     ++out.rejected;
   } catch (const std::exception& e) {
-    FAIL("iteration " << iteration << ": " << typeid(e).name() << " instead of load_error: " << e.what());
+    FAIL("iteration " << iteration << ": " << typeid(e).name()
+                      << " instead of load_error: " << e.what());
   }
   for (const auto& [at, bytes] : edits) {
     REQUIRE(::pwrite(fd, original.data() + at, bytes.size(), at) == ssize_t(bytes.size()));
@@ -61,13 +65,15 @@ void try_mutation(int fd, const fs::path& p, const std::vector<std::pair<size_t,
 
 // Runs `iterations` random mutations of the first `region` bytes of the file at `p` (whose
 // bytes are `original`): bit flips, random bytes, and boundary u64/u32 values.
-outcome mutate(const fs::path& p, const std::vector<uint8_t>& original, size_t region, int iterations,
-               uint64_t seed) {
+outcome mutate(const fs::path& p, const std::vector<uint8_t>& original, size_t region,
+               int iterations, uint64_t seed) {
   std::mt19937_64 rng(seed);
   outcome out;
   struct fd_guard {
     int fd;
-    ~fd_guard() { if (fd >= 0) ::close(fd); }
+    ~fd_guard() {
+      if (fd >= 0) ::close(fd);
+    }
   } guard{::open(p.c_str(), O_RDWR | O_CLOEXEC)};
   const int fd = guard.fd;
   REQUIRE(fd >= 0);
@@ -125,8 +131,10 @@ TEST_CASE("gguf mutation: random corruption of a file with every value type", "[
   w.add_kv("a_bool", mv::bool_array({true, false}));
   w.add_kv("a_i64", mv::array(std::vector<int64_t>{1, -1}));
   w.add_kv("a_str", mv::string_array(std::vector<std::string>{"x", "yz", ""}));
-  std::vector<mv> inner = {mv::array(std::vector<uint16_t>{7, 8}), mv::string_array(std::vector<std::string>{"q"})};
-  w.add_kv("a_nested", mv::array_of_arrays(std::vector<mv>{mv::array_of_arrays(inner), mv::array(std::vector<float>{1})}));
+  std::vector<mv> inner = {mv::array(std::vector<uint16_t>{7, 8}),
+                           mv::string_array(std::vector<std::string>{"q"})};
+  w.add_kv("a_nested", mv::array_of_arrays(std::vector<mv>{mv::array_of_arrays(inner),
+                                                           mv::array(std::vector<float>{1})}));
   w.add_tensor("a", ggml_type::f32, {4, 3}, std::vector<uint8_t>(48, 1));
   w.add_tensor("b", ggml_type::q8_0, {64, 2}, std::vector<uint8_t>(136, 2));
   w.write(p);

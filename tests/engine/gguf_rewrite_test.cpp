@@ -37,11 +37,13 @@ bool same_array(const gguf_array& a, const gguf_array& b) {
 // mapping in 1000-byte pieces, as the synth command will stream generated weights.
 gguf_writer copy_of_file(const gguf_file& src) {
   gguf_writer w;
-  for (const auto& [key, v] : src.metadata()) w.add_kv(std::string(key), gguf_meta_value::copy_of(v));
+  for (const auto& [key, v] : src.metadata())
+    w.add_kv(std::string(key), gguf_meta_value::copy_of(v));
   for (const gguf_tensor& t : src.tensors()) {
     std::vector<int64_t> ne(t.ne, t.ne + t.n_dims);
     w.add_tensor(std::string(t.name), t.type, ne, [&t](const gguf_byte_sink& sink) {
-      for (size_t at = 0; at < t.nbytes; at += 1000) sink(t.data + at, std::min<size_t>(1000, t.nbytes - at));
+      for (size_t at = 0; at < t.nbytes; at += 1000)
+        sink(t.data + at, std::min<size_t>(1000, t.nbytes - at));
     });
   }
   return w;

@@ -32,7 +32,9 @@ class walker {
     fetch(s.data(), len, subject);
     return s;
   }
-  void bound(uint64_t need, const std::string& subject) { map_.spans.push_back({pos_, pos_ + need, subject}); }
+  void bound(uint64_t need, const std::string& subject) {
+    map_.spans.push_back({pos_, pos_ + need, subject});
+  }
 
   // A value of type `type`; `name` is how the reader names it ("metadata 'k'", "...[3]").
   void value(uint32_t type, const std::string& name) {
@@ -80,18 +82,19 @@ struct tensor_extent {
 };
 
 uint64_t tensor_bytes(uint32_t type, const std::vector<uint64_t>& ne) {
-  // Block geometry of the types the fixtures use, from ggml's type table.
-  uint64_t block = 1, size = 0;
-  switch (type) {
-    case 0: size = 4; break;               // F32
-    case 1: size = 2; break;               // F16
-    case 2: block = 32; size = 18; break;  // Q4_0
-    case 8: block = 32; size = 34; break;  // Q8_0
-    default: throw std::runtime_error("map_gguf: tensor type " + std::to_string(type) + " not mapped");
+  // Block geometry (elements, bytes) of the types the fixtures use, from ggml's type table.
+  struct geometry {
+    uint32_t id;
+    uint64_t block, size;
+  };
+  static constexpr geometry known[] = {{0, 1, 4}, {1, 1, 2}, {2, 32, 18}, {8, 32, 34}};
+  for (const geometry& g : known) {
+    if (g.id != type) continue;
+    uint64_t n = 1;
+    for (uint64_t d : ne) n *= d;
+    return n / g.block * g.size;
   }
-  uint64_t n = 1;
-  for (uint64_t d : ne) n *= d;
-  return n / block * size;
+  throw std::runtime_error("map_gguf: tensor type " + std::to_string(type) + " not mapped");
 }
 
 }  // namespace
@@ -104,16 +107,19 @@ gguf_map map_gguf(const std::vector<uint8_t>& bytes) {
   w.take<uint32_t>(header);
   uint64_t n_tensors = w.take<uint64_t>(header);
   uint64_t n_kv = w.take<uint64_t>(header);
-  w.bound(13 * n_kv, "metadata count");       // key length + type + one byte
-  w.bound(32 * n_tensors, "tensor count");    // name length + n_dims + one dim + type + offset
+  w.bound(13 * n_kv, "metadata count");     // key length + type + one byte
+  w.bound(32 * n_tensors, "tensor count");  // name length + n_dims + one dim + type + offset
   uint64_t alignment = 32;
   for (uint64_t k = 0; k < n_kv; ++k) {
     size_t begin = w.pos();
     std::string key = w.take_string("metadata entry " + std::to_string(k) + " key");
     std::string name = "metadata '" + key + "'";
     uint32_t type = w.take<uint32_t>(name + " type");
-    if (key == "general.alignment") alignment = w.take<uint32_t>(name);
-    else w.value(type, name);
+    if (key == "general.alignment") {
+      alignment = w.take<uint32_t>(name);
+    } else {
+      w.value(type, name);
+    }
     m.kvs.push_back({begin, w.pos(), key});
   }
   std::vector<tensor_extent> extents;
@@ -131,11 +137,15 @@ gguf_map map_gguf(const std::vector<uint8_t>& bytes) {
   }
   m.header_end = w.pos();
   m.data_offset = (m.header_end + alignment - 1) / alignment * alignment;
-  if (n_tensors > 0) m.spans.push_back({m.header_end, m.data_offset, "truncated before the data section"});
+  if (n_tensors > 0) {
+    m.spans.push_back({m.header_end, m.data_offset, "truncated before the data section"});
+  }
   // The reader checks tensors in info order, each against the whole data section.
   for (const tensor_extent& t : extents) {
     size_t end = m.data_offset + t.offset + t.nbytes;
-    if (end > bytes.size()) throw std::runtime_error("map_gguf: tensor '" + t.name + "' past the end");
+    if (end > bytes.size()) {
+      throw std::runtime_error("map_gguf: tensor '" + t.name + "' past the end");
+    }
     m.spans.push_back({m.data_offset, end, "tensor '" + t.name + "'"});
     m.tensor_data.push_back({m.data_offset + t.offset, end, t.name});
     m.data_end = std::max(m.data_end, end);

@@ -26,7 +26,7 @@ struct gguf_map {
   std::vector<gguf_span> tensor_data;   // each tensor's bytes (absolute); subject: its name
   size_t header_end = 0;                // end of the last tensor info
   size_t data_offset = 0;
-  size_t data_end = 0;                  // end of the last byte any tensor uses
+  size_t data_end = 0;  // end of the last byte any tensor uses
 };
 
 // Walks `bytes`, which must be a valid GGUF v2/v3 file (throws std::runtime_error otherwise).

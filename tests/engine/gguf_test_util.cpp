@@ -31,7 +31,8 @@ std::vector<uint8_t> read_bytes(const std::filesystem::path& p) {
 
 void write_bytes(const std::filesystem::path& p, const std::vector<uint8_t>& bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   if (!out.flush()) throw std::runtime_error("cannot write " + p.string());
 }
 
@@ -111,7 +112,8 @@ uint64_t touch_array(uint64_t h, const gguf_array& a) {
   static constexpr size_t sizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
   size_t es = sizes[static_cast<uint32_t>(a.elem_type)];
   if (es) h = mix(h, a.raw, a.count * es);
-  for (std::string_view s : a.strings) h = mix(h, reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  for (std::string_view s : a.strings)
+    h = mix(h, reinterpret_cast<const uint8_t*>(s.data()), s.size());
   for (const gguf_value& v : a.arrays) h = touch_array(h, *v.arr);
   return h;
 }
@@ -122,10 +124,13 @@ bool inside(const void* p, uint64_t n, uintptr_t base, uint64_t size) {
   return a >= base && a - base <= size && n <= size - (a - base);
 }
 
-std::string check_array_views(const gguf_array& a, uintptr_t base, uint64_t size, const std::string& key) {
+std::string check_array_views(const gguf_array& a, uintptr_t base, uint64_t size,
+                              const std::string& key) {
   static constexpr size_t sizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
   size_t es = sizes[static_cast<uint32_t>(a.elem_type)];
-  if (es && a.count && !inside(a.raw, a.count * es, base, size)) return "array '" + key + "' outside the file";
+  if (es && a.count && !inside(a.raw, a.count * es, base, size)) {
+    return "array '" + key + "' outside the file";
+  }
   for (std::string_view s : a.strings) {
     if (!inside(s.data(), s.size(), base, size)) return "string in '" + key + "' outside the file";
   }
@@ -140,11 +145,15 @@ std::string check_array_views(const gguf_array& a, uintptr_t base, uint64_t size
 
 std::string check_views(const gguf_file& f, const std::vector<uint8_t>& file) {
   const uint64_t size = file.size();
-  if (f.file_size() != size) return "file_size " + std::to_string(f.file_size()) + " != " + std::to_string(size);
+  if (f.file_size() != size) {
+    return "file_size " + std::to_string(f.file_size()) + " != " + std::to_string(size);
+  }
   if (f.data_offset() > size) return "data_offset past the end";
   for (const gguf_tensor& t : f.tensors()) {
     const uint64_t room = size - f.data_offset();
-    if (t.offset > room || t.nbytes > room - t.offset) return "tensor '" + std::string(t.name) + "' past the end";
+    if (t.offset > room || t.nbytes > room - t.offset) {
+      return "tensor '" + std::string(t.name) + "' past the end";
+    }
     if (std::memcmp(t.data, file.data() + f.data_offset() + t.offset, t.nbytes) != 0) {
       return "tensor '" + std::string(t.name) + "' does not view its own bytes";
     }
@@ -155,7 +164,9 @@ std::string check_views(const gguf_file& f, const std::vector<uint8_t>& file) {
   for (const auto& [key, v] : f.metadata()) {
     if (!inside(key.data(), key.size(), base, size)) return "a key outside the file";
     const std::string k(key);
-    if (!inside(v.s.data(), v.s.size(), base, size) && !v.s.empty()) return "string '" + k + "' outside the file";
+    if (!inside(v.s.data(), v.s.size(), base, size) && !v.s.empty()) {
+      return "string '" + k + "' outside the file";
+    }
     if (v.arr) {
       std::string why = check_array_views(*v.arr, base, size, k);
       if (!why.empty()) return why;

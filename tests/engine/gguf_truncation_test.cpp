@@ -35,7 +35,9 @@ std::string check_cut(const fs::path& p, const gguf_map& m, size_t len) {
   if (!subject) return msg.empty() ? "" : "expected to open, got: " + msg;
   if (msg.empty()) return "opened; expected an error naming " + *subject;
   if (msg.rfind(p.string() + ": ", 0) != 0) return "message does not start with the path: " + msg;
-  if (msg.find(*subject) == std::string::npos) return "message does not name " + *subject + ": " + msg;
+  if (msg.find(*subject) == std::string::npos) {
+    return "message does not name " + *subject + ": " + msg;
+  }
   for (const char* word : problem_words) {
     if (msg.find(word) != std::string::npos) return "";
   }
@@ -75,8 +77,11 @@ TEST_CASE("gguf truncation: at each section boundary", "[gguf]") {
     size_t len;
     std::string where;
   };
-  std::vector<cut> cuts = {{0, "empty file"}, {4, "after magic"}, {8, "after version"},
-                           {16, "after the tensor count"}, {24, "after the counts"}};
+  std::vector<cut> cuts = {{0, "empty file"},
+                           {4, "after magic"},
+                           {8, "after version"},
+                           {16, "after the tensor count"},
+                           {24, "after the counts"}};
   for (size_t k = 0; k < m.kvs.size(); ++k) {
     const gguf_span& kv = m.kvs[k];
     std::string name = "kv " + std::to_string(k) + " '" + kv.subject + "'";
@@ -109,8 +114,14 @@ TEST_CASE("gguf truncation: at each section boundary", "[gguf]") {
     REQUIRE(truncation_subject(m, c.len).has_value());
     CHECK(check_cut(p, m, c.len) == "");
   }
+}
 
-  // A few messages in full, computed from the layout.
+TEST_CASE("gguf truncation: full messages at a few cuts", "[gguf]") {
+  fixture fx;
+  const gguf_map& m = fx.map;
+  const gguf_span& last = m.tensor_data.back();
+  temp_dir dir;
+  const fs::path p = dir.file("cut.gguf");
   auto cut_to = [&](size_t len) {
     write_bytes(p, std::vector<uint8_t>(fx.bytes.begin(), fx.bytes.begin() + len));
     return open_error(p);
@@ -124,7 +135,8 @@ TEST_CASE("gguf truncation: at each section boundary", "[gguf]") {
                                          std::to_string(m.data_offset - 1));
   const size_t data_size = m.data_end - 1 - m.data_offset;
   CHECK(cut_to(m.data_end - 1) ==
-        path + "tensor 'blk.4.ffn_up.weight': offset " + std::to_string(last.begin - m.data_offset) +
+        path + "tensor 'blk.4.ffn_up.weight': offset " +
+            std::to_string(last.begin - m.data_offset) +
             " + size 11696 exceeds the data section of " + std::to_string(data_size) +
             " bytes (expected offset + size <= " + std::to_string(data_size) + ")");
 

@@ -58,6 +58,7 @@ TEST_CASE("gguf writer: exact bytes of a minimal file", "[gguf]") {
   w.write(dir.file("m.gguf"));
 
   // Written out by hand from the GGUF v3 spec.
+  // clang-format off
   const uint8_t head[] = {
       'G', 'G', 'U', 'F', 3, 0, 0, 0,   // magic, version
       1, 0, 0, 0, 0, 0, 0, 0,           // tensor count
@@ -70,6 +71,7 @@ TEST_CASE("gguf writer: exact bytes of a minimal file", "[gguf]") {
       0, 0, 0, 0,                       // F32
       0, 0, 0, 0, 0, 0, 0, 0,           // offset
   };
+  // clang-format on
   const uint8_t data[] = {0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0x40};  // 1.0f, 2.0f
   std::vector<uint8_t> expected(128, 0);  // header padded to 96, the tensor to 128
   std::memcpy(expected.data(), head, sizeof head);
@@ -80,7 +82,7 @@ TEST_CASE("gguf writer: exact bytes of a minimal file", "[gguf]") {
   CHECK_FALSE(fs::exists(dir.file("m.gguf.tmp")));
 }
 
-TEST_CASE("gguf writer: every metadata type round-trips through gguf_file", "[gguf]") {
+TEST_CASE("gguf writer: every scalar type and strings round-trip through gguf_file", "[gguf]") {
   temp_dir dir;
   gguf_writer w;
   w.add_kv("u8", mv::u8(200));
@@ -98,6 +100,44 @@ TEST_CASE("gguf writer: every metadata type round-trips through gguf_file", "[gg
   w.add_kv("str", mv::string("h\xc3\xa9llo"));
   w.add_kv("empty_str", mv::string(""));
   w.add_kv("nul_str", mv::string(std::string_view("a\0b", 3)));
+  w.write(dir.file("kv.gguf"));
+
+  gguf_file f = gguf_file::open(dir.file("kv.gguf"));
+  REQUIRE(f.metadata().size() == 15);
+  CHECK(f.metadata()[0].first == "u8");
+  CHECK(f.metadata()[14].first == "nul_str");
+  CHECK(f.tensors().empty());
+  const std::pair<const char*, gguf_value_type> types[] = {
+      {"u8", gguf_value_type::u8},        {"i8", gguf_value_type::i8},
+      {"u16", gguf_value_type::u16},      {"i16", gguf_value_type::i16},
+      {"u32", gguf_value_type::u32},      {"i32", gguf_value_type::i32},
+      {"u64", gguf_value_type::u64},      {"i64", gguf_value_type::i64},
+      {"f32", gguf_value_type::f32},      {"f64", gguf_value_type::f64},
+      {"true", gguf_value_type::boolean}, {"str", gguf_value_type::string}};
+  for (const auto& [key, type] : types) {
+    INFO(key);
+    CHECK(value(f, key).type == type);
+  }
+  CHECK(f.get_int("u8") == 200);
+  CHECK(f.get_int("i8") == -100);
+  CHECK(f.get_int("u16") == 60000);
+  CHECK(f.get_int("i16") == -30000);
+  CHECK(f.get_int("u32") == 4000000000LL);
+  CHECK(f.get_int("i32") == -2000000000);
+  CHECK(value(f, "u64").u == std::numeric_limits<uint64_t>::max());
+  CHECK(f.get_int("i64") == std::numeric_limits<int64_t>::min());
+  CHECK(f.get_float("f32") == static_cast<double>(-1.25e-3f));
+  CHECK(f.get_float("f64") == 1e300);
+  CHECK(f.get_bool("true") == true);
+  CHECK(f.get_bool("false") == false);
+  CHECK(f.get_string("str") == "h\xc3\xa9llo");
+  CHECK(f.get_string("empty_str") == "");
+  CHECK(f.get_string("nul_str") == std::string_view("a\0b", 3));
+}
+
+TEST_CASE("gguf writer: arrays of every scalar type and of strings round-trip", "[gguf]") {
+  temp_dir dir;
+  gguf_writer w;
   w.add_kv("a_u8", mv::array(std::vector<uint8_t>{0, 1, 255}));
   w.add_kv("a_i8", mv::array(std::vector<int8_t>{-128, 0, 127}));
   w.add_kv("a_u16", mv::array(std::vector<uint16_t>{0, 65535}));
@@ -112,51 +152,21 @@ TEST_CASE("gguf writer: every metadata type round-trips through gguf_file", "[gg
   w.add_kv("a_str", mv::string_array(std::vector<std::string>{"x", "", "yz"}));
   w.add_kv("a_empty_f32", mv::array(std::vector<float>{}));
   w.add_kv("a_empty_i32", mv::array(std::vector<int32_t>{}));
-  std::vector<mv> inner = {mv::array(std::vector<int32_t>{1, 2}),
-                           mv::string_array(std::vector<std::string_view>{"p", "q"}),
-                           mv::array(std::vector<uint8_t>{})};
-  std::vector<mv> outer = {mv::array_of_arrays(inner), mv::array(std::vector<double>{9.5})};
-  w.add_kv("a_nested", mv::array_of_arrays(outer));
   w.write(dir.file("kv.gguf"));
 
   gguf_file f = gguf_file::open(dir.file("kv.gguf"));
-  REQUIRE(f.metadata().size() == 30);
-  CHECK(f.metadata()[0].first == "u8");
-  CHECK(f.metadata()[29].first == "a_nested");
-  CHECK(f.tensors().empty());
-  CHECK(f.get_int("u8") == 200);
-  CHECK(value(f, "u8").type == gguf_value_type::u8);
-  CHECK(f.get_int("i8") == -100);
-  CHECK(value(f, "i8").type == gguf_value_type::i8);
-  CHECK(f.get_int("u16") == 60000);
-  CHECK(value(f, "u16").type == gguf_value_type::u16);
-  CHECK(f.get_int("i16") == -30000);
-  CHECK(value(f, "i16").type == gguf_value_type::i16);
-  CHECK(f.get_int("u32") == 4000000000LL);
-  CHECK(value(f, "u32").type == gguf_value_type::u32);
-  CHECK(f.get_int("i32") == -2000000000);
-  CHECK(value(f, "i32").type == gguf_value_type::i32);
-  CHECK(value(f, "u64").u == std::numeric_limits<uint64_t>::max());
-  CHECK(value(f, "u64").type == gguf_value_type::u64);
-  CHECK(f.get_int("i64") == std::numeric_limits<int64_t>::min());
-  CHECK(value(f, "i64").type == gguf_value_type::i64);
-  CHECK(f.get_float("f32") == static_cast<double>(-1.25e-3f));
-  CHECK(value(f, "f32").type == gguf_value_type::f32);
-  CHECK(f.get_float("f64") == 1e300);
-  CHECK(value(f, "f64").type == gguf_value_type::f64);
-  CHECK(f.get_bool("true") == true);
-  CHECK(f.get_bool("false") == false);
-  CHECK(f.get_string("str") == "h\xc3\xa9llo");
-  CHECK(f.get_string("empty_str") == "");
-  CHECK(f.get_string("nul_str") == std::string_view("a\0b", 3));
-
+  REQUIRE(f.metadata().size() == 14);
   CHECK(elems<uint8_t>(array(f, "a_u8", gguf_value_type::u8)) == std::vector<uint8_t>{0, 1, 255});
   CHECK(elems<int8_t>(array(f, "a_i8", gguf_value_type::i8)) == std::vector<int8_t>{-128, 0, 127});
-  CHECK(elems<uint16_t>(array(f, "a_u16", gguf_value_type::u16)) == std::vector<uint16_t>{0, 65535});
-  CHECK(elems<int16_t>(array(f, "a_i16", gguf_value_type::i16)) == std::vector<int16_t>{-32768, 32767});
-  CHECK(elems<uint32_t>(array(f, "a_u32", gguf_value_type::u32)) == std::vector<uint32_t>{1, 4294967295u});
+  CHECK(elems<uint16_t>(array(f, "a_u16", gguf_value_type::u16)) ==
+        std::vector<uint16_t>{0, 65535});
+  CHECK(elems<int16_t>(array(f, "a_i16", gguf_value_type::i16)) ==
+        std::vector<int16_t>{-32768, 32767});
+  CHECK(elems<uint32_t>(array(f, "a_u32", gguf_value_type::u32)) ==
+        std::vector<uint32_t>{1, 4294967295u});
   CHECK(f.get_i32_array("a_i32") == std::vector<int32_t>{-7, 2147483647});
-  CHECK(elems<uint64_t>(array(f, "a_u64", gguf_value_type::u64)) == std::vector<uint64_t>{1ULL << 63});
+  CHECK(elems<uint64_t>(array(f, "a_u64", gguf_value_type::u64)) ==
+        std::vector<uint64_t>{1ULL << 63});
   CHECK(elems<int64_t>(array(f, "a_i64", gguf_value_type::i64)) ==
         std::vector<int64_t>{-1, std::numeric_limits<int64_t>::max()});
   CHECK(f.get_f32_array("a_f32") == std::vector<float>{0.5f, -2.0f, 3.25f});
@@ -170,7 +180,21 @@ TEST_CASE("gguf writer: every metadata type round-trips through gguf_file", "[gg
   CHECK(f.get_string_array("a_str") == std::vector<std::string_view>{"x", "", "yz"});
   CHECK(f.get_f32_array("a_empty_f32").empty());
   CHECK(f.get_i32_array("a_empty_i32").empty());
+}
 
+TEST_CASE("gguf writer: nested arrays round-trip", "[gguf]") {
+  temp_dir dir;
+  gguf_writer w;
+  std::vector<mv> inner = {mv::array(std::vector<int32_t>{1, 2}),
+                           mv::string_array(std::vector<std::string_view>{"p", "q"}),
+                           mv::array(std::vector<uint8_t>{})};
+  std::vector<mv> outer = {mv::array_of_arrays(inner), mv::array(std::vector<double>{9.5})};
+  w.add_kv("a_nested", mv::array_of_arrays(outer));
+  w.add_kv("after", mv::u8(1));  // parsing resumes at the right place after the nesting
+  w.write(dir.file("kv.gguf"));
+
+  gguf_file f = gguf_file::open(dir.file("kv.gguf"));
+  CHECK(f.get_int("after") == 1);
   const gguf_array& nested = array(f, "a_nested", gguf_value_type::array);
   REQUIRE(nested.count == 2);
   REQUIRE(nested.arrays.size() == 2);
@@ -323,7 +347,8 @@ TEST_CASE("gguf writer: a failed rewrite keeps the previous file", "[gguf]") {
   good.write(p);
   gguf_writer bad;
   bad.add_kv("k", mv::string("new"));
-  bad.add_tensor("t", ggml_type::f32, {1}, [](const gguf_byte_sink&) { throw std::runtime_error("x"); });
+  bad.add_tensor("t", ggml_type::f32, {1},
+                 [](const gguf_byte_sink&) { throw std::runtime_error("x"); });
   CHECK_THROWS(bad.write(p));
   CHECK(gguf_file::open(p).get_string("k") == "old");
   CHECK_FALSE(fs::exists(dir.file("m.gguf.tmp")));
@@ -343,15 +368,20 @@ TEST_CASE("gguf writer: the checked API refuses what a reader would reject", "[g
                   std::invalid_argument);
   CHECK_THROWS_AS(mv::array_of_arrays(std::vector<mv>{mv::u8(1)}), std::invalid_argument);
   CHECK_THROWS_AS(w.add_tensor("t", ggml_type::f32, {1}, f32s(1)), std::invalid_argument);
-  CHECK_THROWS_AS(w.add_tensor(std::string(64, 'n'), ggml_type::f32, {1}, f32s(1)), std::invalid_argument);
+  CHECK_THROWS_AS(w.add_tensor(std::string(64, 'n'), ggml_type::f32, {1}, f32s(1)),
+                  std::invalid_argument);
   CHECK_NOTHROW(w.add_tensor(std::string(63, 'n'), ggml_type::f32, {1}, f32s(1)));
   CHECK_THROWS_AS(w.add_tensor("u", ggml_type::f32, {}, f32s(1)), std::invalid_argument);
-  CHECK_THROWS_AS(w.add_tensor("u", ggml_type::f32, {1, 1, 1, 1, 1}, f32s(1)), std::invalid_argument);
+  CHECK_THROWS_AS(w.add_tensor("u", ggml_type::f32, {1, 1, 1, 1, 1}, f32s(1)),
+                  std::invalid_argument);
   CHECK_THROWS_AS(w.add_tensor("u", ggml_type::f32, {4, 0}, f32s(0)), std::invalid_argument);
   CHECK_THROWS_AS(w.add_tensor("u", ggml_type::f32, {-4}, f32s(0)), std::invalid_argument);
-  CHECK_THROWS_AS(w.add_tensor("u", ggml_type::f32, {1LL << 32, 1LL << 31}, f32s(0)), std::invalid_argument);
-  CHECK_THROWS_AS(w.add_tensor("u", ggml_type::q8_0, {33}, std::vector<uint8_t>(34)), std::invalid_argument);
-  CHECK_THROWS_AS(w.add_tensor("u", static_cast<ggml_type>(31), {1}, f32s(1)), std::invalid_argument);
+  CHECK_THROWS_AS(w.add_tensor("u", ggml_type::f32, {1LL << 32, 1LL << 31}, f32s(0)),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(w.add_tensor("u", ggml_type::q8_0, {33}, std::vector<uint8_t>(34)),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(w.add_tensor("u", static_cast<ggml_type>(31), {1}, f32s(1)),
+                  std::invalid_argument);
   CHECK_THROWS_AS(w.add_tensor("u", ggml_type::f32, {3}, f32s(2)), std::invalid_argument);
   CHECK_NOTHROW(w.add_tensor("u", ggml_type::q8_0, {32, 2}, std::vector<uint8_t>(68)));
 }
