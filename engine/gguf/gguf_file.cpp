@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -20,6 +21,12 @@ namespace {
 constexpr uint32_t gguf_magic = 0x46554747;  // "GGUF"
 constexpr int max_array_depth = 8;
 constexpr size_t max_name_length = 1024;
+// The most entries reserved ahead of parsing them. A count is only bounded by the bytes left,
+// which in a file of many gigabytes still allows reservations larger than memory: vectors grow
+// past this as entries actually parse, so memory follows what the file really contains.
+constexpr uint64_t max_reserve = 1 << 16;
+
+size_t reserve_size(uint64_t count) { return static_cast<size_t>(std::min(count, max_reserve)); }
 
 size_t scalar_size(gguf_value_type t) {
   switch (t) {
@@ -85,6 +92,16 @@ class reader {
 gguf_value read_value(reader& r, const gguf_file& f, gguf_value_type type, const std::string& what,
                       int depth);
 
+// A bool array's elements obey the rule of a single bool: 0 or 1.
+void check_bools(const gguf_file& f, const gguf_array& a, const std::string& what) {
+  for (uint64_t k = 0; k < a.count; ++k) {
+    if (a.raw[k] > 1) {
+      throw f.error(what + "[" + std::to_string(k) + "]: bool value " + std::to_string(a.raw[k]) +
+                    " (expected 0 or 1)");
+    }
+  }
+}
+
 std::shared_ptr<gguf_array> read_array(reader& r, const gguf_file& f, const std::string& what,
                                        int depth) {
   if (depth > max_array_depth) {
@@ -112,13 +129,14 @@ std::shared_ptr<gguf_array> read_array(reader& r, const gguf_file& f, const std:
   }
   if (es) {
     arr->raw = r.skip(arr->count * es, what + " elements");
+    if (arr->elem_type == gguf_value_type::boolean) check_bools(f, *arr, what);
   } else if (arr->elem_type == gguf_value_type::string) {
-    arr->strings.reserve(arr->count);
+    arr->strings.reserve(reserve_size(arr->count));
     for (uint64_t k = 0; k < arr->count; ++k) {
       arr->strings.push_back(r.read_string(what + "[" + std::to_string(k) + "]"));
     }
   } else {
-    arr->arrays.reserve(arr->count);
+    arr->arrays.reserve(reserve_size(arr->count));
     for (uint64_t k = 0; k < arr->count; ++k) {
       arr->arrays.push_back(read_value(r, f, gguf_value_type::array,
                                        what + "[" + std::to_string(k) + "]", depth + 1));
@@ -270,7 +288,7 @@ void gguf_file::parse() {
                 std::to_string(r.left()) + " bytes left");
   }
 
-  kv_.reserve(n_kv);
+  kv_.reserve(reserve_size(n_kv));
   for (uint64_t k = 0; k < n_kv; ++k) {
     std::string what = "metadata entry " + std::to_string(k);
     std::string_view key = r.read_string(what + " key");
@@ -296,7 +314,7 @@ void gguf_file::parse() {
     alignment_ = a->u;
   }
 
-  tensors_.reserve(n_tensors);
+  tensors_.reserve(reserve_size(n_tensors));
   for (uint64_t k = 0; k < n_tensors; ++k) {
     std::string what = "tensor info " + std::to_string(k);
     gguf_tensor t;
@@ -443,7 +461,8 @@ std::vector<float> gguf_file::get_f32_array(std::string_view key) const {
   if (!a) return {};
   std::vector<float> out(a->count);
   if (a->elem_type == gguf_value_type::f32) {
-    std::memcpy(out.data(), a->raw, a->count * sizeof(float));
+    // Guarded: an empty vector's data() may be null, and memcpy's pointers must not be.
+    if (a->count) std::memcpy(out.data(), a->raw, a->count * sizeof(float));
   } else if (a->elem_type == gguf_value_type::f64) {
     for (uint64_t k = 0; k < a->count; ++k) {
       double d;
@@ -463,7 +482,7 @@ std::vector<int32_t> gguf_file::get_i32_array(std::string_view key) const {
   std::vector<int32_t> out(a->count);
   switch (a->elem_type) {
     case gguf_value_type::i32: case gguf_value_type::u32:
-      std::memcpy(out.data(), a->raw, a->count * 4);
+      if (a->count) std::memcpy(out.data(), a->raw, a->count * 4);  // see get_f32_array
       break;
     case gguf_value_type::i8: for (uint64_t k = 0; k < a->count; ++k) out[k] = static_cast<int8_t>(a->raw[k]); break;
     case gguf_value_type::u8: for (uint64_t k = 0; k < a->count; ++k) out[k] = a->raw[k]; break;
