@@ -2,12 +2,29 @@
 
 #include <immintrin.h>
 
+#include <chrono>
+
 namespace hearth {
 
 namespace {
-// About 50-100 microseconds of spinning before a worker sleeps: longer than the gap between the
-// ops of one forward pass, far shorter than the gap between requests.
-constexpr int spin_iterations = 20000;
+
+using clock_type = std::chrono::steady_clock;
+
+// How long an idle worker polls for the next job before it sleeps on the futex: longer than the
+// gap between the ops of one forward pass, far shorter than the gap between requests.
+constexpr auto spin_budget = std::chrono::microseconds(200);
+
+// One polling step. After a short burst of pauses it yields the core, so that on an
+// oversubscribed machine (more runnable threads than cores) a spinning thread does not hold the
+// CPU that the thread it waits for needs.
+void relax(int& spins) {
+  if (++spins < 64) {
+    _mm_pause();
+  } else {
+    std::this_thread::yield();
+  }
+}
+
 }  // namespace
 
 thread_pool::thread_pool(int n_threads) {
@@ -45,9 +62,10 @@ void thread_pool::run(int64_t n_tasks, void* ctx, task_fn call) {
   // Every worker checks in before we return, so none can still be reading this job's fields
   // when the next job overwrites them.
   const int64_t workers = static_cast<int64_t>(workers_.size());
+  int spins = 0;
   while (done_.load(std::memory_order_acquire) < n_tasks ||
          checked_in_.load(std::memory_order_acquire) < workers) {
-    _mm_pause();
+    relax(spins);
   }
 }
 
@@ -55,9 +73,13 @@ void thread_pool::worker_loop() {
   uint32_t seen = 0;
   for (;;) {
     uint32_t g = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; g == seen && spin < spin_iterations; ++spin) {
-      _mm_pause();
-      g = generation_.load(std::memory_order_acquire);
+    if (g == seen) {
+      const auto deadline = clock_type::now() + spin_budget;
+      int spins = 0;
+      while (g == seen && (spins % 64 != 0 || clock_type::now() < deadline)) {
+        relax(spins);
+        g = generation_.load(std::memory_order_acquire);
+      }
     }
     if (g == seen) {
       generation_.wait(seen, std::memory_order_acquire);

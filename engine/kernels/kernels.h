@@ -42,9 +42,11 @@ struct kernel_set {
   gemm_fn gemm_bf16;
   gemm_fn gemm_q8_0;
   gemm_fn gemm_q4_0;
-  // Attention: sum_j q[j]*k[j] over an f16 key row, and y += a * v over an f16 value row.
-  float (*dot_f32_f16)(const float* q, const uint16_t* k, int64_t n);
-  void (*axpy_f16)(float a, const uint16_t* v, float* y, int64_t n);
+  // Attention (online softmax over an F16 cache, as ggml's CPU flash attention computes it):
+  // q·k of F16 rows; y = f16(fma(v, a, y)) and y = f16(y * a) on an F16 accumulator row.
+  float (*dot_f16)(const uint16_t* q, const uint16_t* k, int64_t n);
+  void (*mad_f16)(uint16_t* y, const uint16_t* v, float a, int64_t n);
+  void (*scale_f16)(uint16_t* y, float a, int64_t n);
 };
 
 const kernel_set& scalar();
@@ -57,8 +59,7 @@ gemm_fn gemm_for(const kernel_set& ks, ggml_type t);
 convert_fn convert_for(const kernel_set& ks, act_format f);  // nullptr for f32
 dequant_fn dequant_for(ggml_type t);  // scalar; nullptr if unsupported
 
-// Row-quantization of activations to Q8_0 blocks, reference version (llama.cpp's rule:
-// d = max|x| / 127, q = round(x / d)).
+// Row-quantization of activations to Q8_0 blocks, reference version.
 void quantize_row_q8_0_ref(const float* x, void* y, int64_t k);
 
 }  // namespace hearth::kernels

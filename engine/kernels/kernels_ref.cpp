@@ -1,4 +1,10 @@
 // Scalar reference kernels: plain loops, the truth the SIMD kernels are tested against.
+//
+// Each dot product follows a fixed *recipe*: which lanes accumulate which products, in which order,
+// and how the lanes are summed at the end. The recipes are the ones ggml's CPU backend uses on
+// x86 (tinyBLAS for whole-vector rows, ggml_vec_dot otherwise), so results agree with llama.cpp to
+// float rounding; and since SIMD twins implement the same recipes, they agree with this file bit
+// for bit. A row's result depends only on its own inputs, never on the tile it was computed in.
 #include <cmath>
 #include <cstring>
 
@@ -10,55 +16,95 @@ namespace hearth::kernels {
 
 namespace {
 
-void to_f16_ref(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<uint16_t*>(y);
-  for (int64_t i = 0; i < k; ++i) out[i] = fp32_to_fp16(x[i]);
+// Pairwise halving sum of N lanes: lane i + lane i+N/2, and so on down to one (what a vector
+// horizontal add does).
+template <int N>
+float hsum_lanes(float* lanes) {
+  for (int w = N / 2; w >= 1; w /= 2) {
+    for (int l = 0; l < w; ++l) lanes[l] += lanes[l + w];
+  }
+  return lanes[0];
 }
 
-void to_bf16_ref(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<uint16_t*>(y);
-  for (int64_t i = 0; i < k; ++i) out[i] = fp32_to_bf16(x[i]);
-}
-
-float dot_f32(const float* w, const float* x, int64_t k) {
+// Recipe "L16" (k % 16 == 0): one 16-lane accumulator, lane l takes elements i with i % 16 == l
+// by fused multiply-add, then hsum_lanes<16>. Other k: float products summed in double, in order.
+template <class T, float (*Load)(T)>
+float dot_recipe(const T* w, const T* x, int64_t k) {
+  if (k % 16 == 0) {
+    float acc[16] = {};
+    for (int64_t i = 0; i < k; i += 16) {
+      for (int l = 0; l < 16; ++l) acc[l] = std::fma(Load(w[i + l]), Load(x[i + l]), acc[l]);
+    }
+    return hsum_lanes<16>(acc);
+  }
   double s = 0;
-  for (int64_t i = 0; i < k; ++i) s += static_cast<double>(w[i]) * x[i];
+  for (int64_t i = 0; i < k; ++i) s += static_cast<double>(Load(w[i]) * Load(x[i]));
   return static_cast<float>(s);
 }
 
-float dot_f16(const uint16_t* w, const uint16_t* x, int64_t k) {
+// Recipe "G64", for attention's q·k: four 16-lane accumulators over the first k & ~63 elements
+// (accumulator a takes elements [i + 16a, i + 16a + 16) of each 64-element step), reduced as
+// a0+a2, a1+a3, then their sum, then hsum_lanes<16>; the rest is added in double, one (exact)
+// product at a time.
+template <class T, float (*Load)(T)>
+float dot_g64(const T* w, const T* x, int64_t k) {
+  const int64_t np = k & ~int64_t{63};
   double s = 0;
-  for (int64_t i = 0; i < k; ++i) s += static_cast<double>(fp16_to_fp32(w[i])) * fp16_to_fp32(x[i]);
+  if (np > 0) {
+    float acc[4][16] = {};
+    for (int64_t i = 0; i < np; i += 64) {
+      for (int a = 0; a < 4; ++a) {
+        for (int l = 0; l < 16; ++l) {
+          acc[a][l] = std::fma(Load(w[i + 16 * a + l]), Load(x[i + 16 * a + l]), acc[a][l]);
+        }
+      }
+    }
+    for (int l = 0; l < 16; ++l) {
+      acc[0][l] += acc[2][l];
+      acc[1][l] += acc[3][l];
+    }
+    for (int l = 0; l < 16; ++l) acc[0][l] += acc[1][l];
+    s = hsum_lanes<16>(acc[0]);
+  }
+  for (int64_t i = np; i < k; ++i) s += static_cast<double>(Load(w[i]) * Load(x[i]));
   return static_cast<float>(s);
 }
 
-float dot_bf16(const uint16_t* w, const uint16_t* x, int64_t k) {
-  double s = 0;
-  for (int64_t i = 0; i < k; ++i) s += static_cast<double>(bf16_to_fp32(w[i])) * bf16_to_fp32(x[i]);
-  return static_cast<float>(s);
+float load_f32(float v) { return v; }
+float load_f16(uint16_t v) { return fp16_to_fp32(v); }
+float load_bf16(uint16_t v) { return bf16_to_fp32(v); }
+
+float dot_f32(const float* w, const float* x, int64_t k) { return dot_recipe<float, load_f32>(w, x, k); }
+float dot_f16(const uint16_t* w, const uint16_t* x, int64_t k) { return dot_recipe<uint16_t, load_f16>(w, x, k); }
+float dot_bf16(const uint16_t* w, const uint16_t* x, int64_t k) { return dot_recipe<uint16_t, load_bf16>(w, x, k); }
+float dot_attn_f16(const uint16_t* q, const uint16_t* k, int64_t n) { return dot_g64<uint16_t, load_f16>(q, k, n); }
+
+// Recipe "Q8L" for 32-element blocks of int8 products: lane l (of 8) sums the 4 products of
+// elements 4l..4l+3 exactly in int32, converts to float and accumulates by fused multiply-add with
+// the block's scale product dw*dx; the 8 lanes end in hsum_lanes<8>.
+// `w_at(b, j)` gives weight element j of block b as an int.
+template <class WBlock, class Unpack>
+float dot_q8l(const WBlock* w, const block_q8_0* x, int64_t k, Unpack w_at) {
+  float acc[8] = {};
+  for (int64_t b = 0; b < k / 32; ++b) {
+    const float d = fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d);
+    for (int l = 0; l < 8; ++l) {
+      int32_t s = 0;
+      for (int j = 4 * l; j < 4 * l + 4; ++j) s += w_at(w[b], j) * x[b].qs[j];
+      acc[l] = std::fma(d, static_cast<float>(s), acc[l]);
+    }
+  }
+  return hsum_lanes<8>(acc);
 }
 
 float dot_q8_0(const block_q8_0* w, const block_q8_0* x, int64_t k) {
-  float s = 0;
-  for (int64_t b = 0; b < k / qk8_0; ++b) {
-    int sum = 0;
-    for (int j = 0; j < qk8_0; ++j) sum += w[b].qs[j] * x[b].qs[j];
-    s += static_cast<float>(sum) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
-  }
-  return s;
+  return dot_q8l(w, x, k, [](const block_q8_0& b, int j) { return int{b.qs[j]}; });
 }
 
 float dot_q4_0(const block_q4_0* w, const block_q8_0* x, int64_t k) {
-  float s = 0;
-  for (int64_t b = 0; b < k / qk4_0; ++b) {
-    int sum = 0;
-    for (int j = 0; j < qk4_0 / 2; ++j) {
-      sum += ((w[b].qs[j] & 0x0f) - 8) * x[b].qs[j];
-      sum += ((w[b].qs[j] >> 4) - 8) * x[b].qs[j + qk4_0 / 2];
-    }
-    s += static_cast<float>(sum) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
-  }
-  return s;
+  return dot_q8l(w, x, k, [](const block_q4_0& b, int j) {
+    return (j < 16 ? (b.qs[j] & 0x0f) : (b.qs[j - 16] >> 4)) - 8;
+  });
 }
 
 template <class W, class X, float (*Dot)(const W*, const X*, int64_t)>
@@ -74,14 +120,22 @@ void gemm_ref(int64_t k, const void* w, size_t w_stride, int64_t n, const void* 
   }
 }
 
-float dot_f32_f16_ref(const float* q, const uint16_t* k, int64_t n) {
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(q[i]) * fp16_to_fp32(k[i]);
-  return static_cast<float>(s);
+void to_f16_ref(const float* x, void* y, int64_t k) {
+  auto* out = static_cast<uint16_t*>(y);
+  for (int64_t i = 0; i < k; ++i) out[i] = fp32_to_fp16(x[i]);
 }
 
-void axpy_f16_ref(float a, const uint16_t* v, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * fp16_to_fp32(v[i]);
+void to_bf16_ref(const float* x, void* y, int64_t k) {
+  auto* out = static_cast<uint16_t*>(y);
+  for (int64_t i = 0; i < k; ++i) out[i] = fp32_to_bf16(x[i]);
+}
+
+void mad_f16_ref(uint16_t* y, const uint16_t* v, float a, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(std::fma(fp16_to_fp32(v[i]), a, fp16_to_fp32(y[i])));
+}
+
+void scale_f16_ref(uint16_t* y, float a, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(fp16_to_fp32(y[i]) * a);
 }
 
 void dequant_f32(const void* w, float* y, int64_t k) { std::memcpy(y, w, k * sizeof(float)); }
@@ -117,14 +171,15 @@ void dequant_q4_0(const void* w, float* y, int64_t k) {
 
 }  // namespace
 
+// d = max|x| / 127 stored as fp16; q = x * (127 / max|x|) rounded to nearest even (what
+// llama.cpp's x86 quantizer computes).
 void quantize_row_q8_0_ref(const float* x, void* y, int64_t k) {
   auto* out = static_cast<block_q8_0*>(y);
   for (int64_t b = 0; b < k / qk8_0; ++b) {
     float amax = 0;
     for (int j = 0; j < qk8_0; ++j) amax = std::max(amax, std::fabs(x[b * qk8_0 + j]));
-    float d = amax / 127.0f;
-    float id = d != 0 ? 1.0f / d : 0.0f;
-    out[b].d = fp32_to_fp16(d);
+    const float id = amax != 0 ? 127.0f / amax : 0.0f;
+    out[b].d = fp32_to_fp16(amax / 127.0f);
     for (int j = 0; j < qk8_0; ++j) {
       out[b].qs[j] = static_cast<int8_t>(std::nearbyint(x[b * qk8_0 + j] * id));
     }
@@ -142,8 +197,9 @@ const kernel_set& scalar() {
       .gemm_bf16 = gemm_ref<uint16_t, uint16_t, dot_bf16>,
       .gemm_q8_0 = gemm_ref<block_q8_0, block_q8_0, dot_q8_0>,
       .gemm_q4_0 = gemm_ref<block_q4_0, block_q8_0, dot_q4_0>,
-      .dot_f32_f16 = dot_f32_f16_ref,
-      .axpy_f16 = axpy_f16_ref,
+      .dot_f16 = dot_attn_f16,
+      .mad_f16 = mad_f16_ref,
+      .scale_f16 = scale_f16_ref,
   };
   return ks;
 }

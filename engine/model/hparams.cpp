@@ -61,6 +61,10 @@ hparams read_hparams(const gguf_file& f) {
     throw f.error("metadata '" + p + "attention.value_length': " + std::to_string(v_len) +
                   " differs from key_length " + std::to_string(hp.head_dim) + " (not supported)");
   }
+  if (hp.head_dim > max_head_dim) {
+    throw f.error("head dimension " + std::to_string(hp.head_dim) + " (at most " +
+                  std::to_string(max_head_dim) + " supported)");
+  }
   if (hp.head_dim % 2 != 0) {
     throw f.error("head dimension " + std::to_string(hp.head_dim) + " is odd (RoPE needs pairs)");
   }

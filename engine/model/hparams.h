@@ -7,6 +7,8 @@ namespace hearth {
 
 class gguf_file;
 
+constexpr int64_t max_head_dim = 1024;
+
 enum class model_arch { llama };
 enum class rope_style { norm, neox };  // adjacent pairs (LLaMA) / split halves (NeoX)
 

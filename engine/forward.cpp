@@ -1,0 +1,185 @@
+#include "forward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/fp16.h"
+
+namespace hearth {
+
+namespace {
+
+// RMSNorm of one row, as ggml computes it: the sum of squares accumulates in double, the scale
+// is applied before the weight.
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+}
+
+// SiLU as ggml computes it in the reference outputs: x / (1 + expf(-x)) with the C library's expf.
+// SiLU as ggml computes it in the reference outputs: x / (1 + expf(-x)) with the C library's expf.
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+}  // namespace
+
+forward_pass::forward_pass(const model& m, thread_pool& pool, int64_t max_batch, int64_t max_logit_rows)
+    : model_(m),
+      hp_(m.hp()),
+      mm_(pool, kernels::active()),
+      max_batch_(max_batch),
+      max_logit_rows_(max_logit_rows),
+      attn_scale_(1.0f / std::sqrt(static_cast<float>(m.hp().head_dim))),
+      rope_theta_scale_(std::pow(m.hp().rope_freq_base, -2.0f / static_cast<float>(m.hp().rope_dim))) {
+  x_.resize(max_batch * hp_.n_embd);
+  xn_.resize(max_batch * std::max(hp_.n_embd, hp_.q_dim()));
+  q_.resize(max_batch * hp_.q_dim());
+  k_.resize(max_batch * hp_.kv_dim());
+  v_.resize(max_batch * hp_.kv_dim());
+  att_.resize(max_batch * std::max(hp_.q_dim(), hp_.n_embd));
+  gate_.resize(max_batch * hp_.n_ff);
+  up_.resize(max_batch * hp_.n_ff);
+  logits_.resize(max_logit_rows * hp_.n_vocab);
+}
+
+void forward_pass::embed(std::span<const batch_entry> batch) {
+  const weight& e = model_.tok_embd();
+  kernels::dequant_fn dq = kernels::dequant_for(e.type);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    dq(e.data + static_cast<size_t>(batch[i].token) * e.row_bytes, &x_[i * hp_.n_embd], hp_.n_embd);
+  }
+}
+
+// Rotates each head's first rope_dim dimensions by position-dependent angles. Angles follow
+// ggml's recurrence (theta_i = pos * theta_scale^i, built by repeated multiplication) so
+// positions match the reference implementation to the last bit of the angle.
+void forward_pass::rope(float* x, int64_t n_heads, int32_t pos) const {
+  const int64_t half = hp_.rope_dim / 2;
+  float cs[max_head_dim / 2], sn[max_head_dim / 2];
+  float theta = static_cast<float>(pos);
+  for (int64_t i = 0; i < half; ++i) {
+    cs[i] = std::cos(theta);
+    sn[i] = std::sin(theta);
+    theta *= rope_theta_scale_;
+  }
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * hp_.head_dim;
+    for (int64_t i = 0; i < half; ++i) {
+      const int64_t a = hp_.rope == rope_style::norm ? 2 * i : i;
+      const int64_t b = hp_.rope == rope_style::norm ? 2 * i + 1 : i + half;
+      const float x0 = v[a], x1 = v[b];
+      v[a] = x0 * cs[i] - x1 * sn[i];
+      v[b] = x0 * sn[i] + x1 * cs[i];
+    }
+  }
+}
+
+// One head of one row: softmax(q·K / sqrt(d)) · V over positions 0..pos of the row's sequence,
+// in a single pass with a running maximum (online softmax). Precision follows ggml's CPU flash
+// attention, which produced the reference outputs: q is rounded to F16 like the cache, and the
+// weighted sum of values accumulates in an F16 row, rescaled whenever the maximum grows.
+void forward_pass::attend(const kv_cache& kv, const batch_entry& e, int64_t layer, int64_t head,
+                          const float* q, float* out) const {
+  const int64_t g = head / (hp_.n_head / hp_.n_head_kv);
+  const int64_t hd = hp_.head_dim;
+  const int32_t bs = kv.block_size();
+  const auto& blocks = kv.seq_blocks(e.seq);
+  const kernels::kernel_set& ks = mm_.kernels();
+  uint16_t qh[max_head_dim], acc[max_head_dim];
+  ks.to_f16(q, qh, hd);
+  std::fill(acc, acc + hd, uint16_t{0});
+  float m = -INFINITY, sum = 0.0f;
+  const int64_t n = e.pos + 1;
+  for (int64_t t0 = 0; t0 < n; t0 += bs) {
+    const int32_t block = blocks[t0 / bs];
+    const uint16_t* keys = kv.keys(block, layer, g);
+    const uint16_t* values = kv.values(block, layer, g);
+    const int64_t tn = std::min<int64_t>(bs, n - t0);
+    for (int64_t t = 0; t < tn; ++t) {
+      const float s = ks.dot_f16(qh, keys + t * hd, hd) * attn_scale_;
+      float ms = 1.0f, vs = 1.0f;
+      if (s > m) {
+        ms = std::exp(m - s);
+        m = s;
+        ks.scale_f16(acc, ms, hd);
+      } else {
+        vs = std::exp(s - m);
+      }
+      ks.mad_f16(acc, values + t * hd, vs, hd);
+      sum = sum * ms + vs;
+    }
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < hd; ++j) out[j] = fp16_to_fp32(acc[j]) * inv;
+}
+
+void forward_pass::attention_block(kv_cache& kv, std::span<const batch_entry> batch, int64_t layer) {
+  const layer_weights& L = model_.layers()[layer];
+  const int64_t m = static_cast<int64_t>(batch.size());
+  const int64_t d = hp_.n_embd, qd = hp_.q_dim(), kvd = hp_.kv_dim();
+  for (int64_t i = 0; i < m; ++i) rms_norm(&x_[i * d], L.attn_norm.data(), &xn_[i * d], d, hp_.rms_eps);
+  mm_.run(L.wq, xn_.data(), m, q_.data());
+  mm_.run(L.wk, xn_.data(), m, k_.data());
+  mm_.run(L.wv, xn_.data(), m, v_.data());
+  const int32_t bs = kv.block_size();
+  for (int64_t i = 0; i < m; ++i) {
+    const batch_entry& e = batch[i];
+    if (!L.bq.empty()) for (int64_t j = 0; j < qd; ++j) q_[i * qd + j] += L.bq[j];
+    if (!L.bk.empty()) for (int64_t j = 0; j < kvd; ++j) k_[i * kvd + j] += L.bk[j];
+    if (!L.bv.empty()) for (int64_t j = 0; j < kvd; ++j) v_[i * kvd + j] += L.bv[j];
+    rope(&q_[i * qd], hp_.n_head, e.pos);
+    rope(&k_[i * kvd], hp_.n_head_kv, e.pos);
+    const int32_t block = kv.seq_blocks(e.seq)[e.pos / bs];
+    for (int64_t g = 0; g < hp_.n_head_kv; ++g) {
+      uint16_t* kd = kv.keys(block, layer, g) + (e.pos % bs) * hp_.head_dim;
+      uint16_t* vd = kv.values(block, layer, g) + (e.pos % bs) * hp_.head_dim;
+      for (int64_t j = 0; j < hp_.head_dim; ++j) {
+        kd[j] = fp32_to_fp16(k_[i * kvd + g * hp_.head_dim + j]);
+        vd[j] = fp32_to_fp16(v_[i * kvd + g * hp_.head_dim + j]);
+      }
+    }
+  }
+  mm_.pool().parallel_for(m * hp_.n_head, [&](int64_t task) {
+    const int64_t i = task / hp_.n_head, h = task % hp_.n_head;
+    attend(kv, batch[i], layer, h, &q_[i * qd + h * hp_.head_dim], &att_[i * qd + h * hp_.head_dim]);
+  });
+  mm_.run(L.wo, att_.data(), m, xn_.data());
+  for (int64_t i = 0; i < m * d; ++i) x_[i] += xn_[i];
+}
+
+void forward_pass::ffn_block(int64_t m, int64_t layer) {
+  const layer_weights& L = model_.layers()[layer];
+  const int64_t d = hp_.n_embd, ff = hp_.n_ff;
+  for (int64_t i = 0; i < m; ++i) rms_norm(&x_[i * d], L.ffn_norm.data(), &xn_[i * d], d, hp_.rms_eps);
+  mm_.run(L.ffn_gate, xn_.data(), m, gate_.data());
+  mm_.run(L.ffn_up, xn_.data(), m, up_.data());
+  for (int64_t i = 0; i < m * ff; ++i) gate_[i] = silu(gate_[i]) * up_[i];
+  mm_.run(L.ffn_down, gate_.data(), m, att_.data());
+  for (int64_t i = 0; i < m * d; ++i) x_[i] += att_[i];
+}
+
+std::span<const float> forward_pass::run(kv_cache& kv, std::span<const batch_entry> batch) {
+  const int64_t m = static_cast<int64_t>(batch.size());
+  if (m == 0) return {};
+  embed(batch);
+  for (int64_t l = 0; l < hp_.n_layer; ++l) {
+    attention_block(kv, batch, l);
+    ffn_block(m, l);
+  }
+  // Final norm and output projection, for the rows that asked for logits only.
+  const int64_t d = hp_.n_embd;
+  int64_t r = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    if (!batch[i].logits) continue;
+    rms_norm(&x_[i * d], model_.output_norm().data(), &xn_[r * d], d, hp_.rms_eps);
+    ++r;
+  }
+  if (r == 0) return {};
+  mm_.run(model_.output(), xn_.data(), r, logits_.data());
+  return {logits_.data(), static_cast<size_t>(r * hp_.n_vocab)};
+}
+
+}  // namespace hearth

@@ -1,0 +1,59 @@
+#pragma once
+// One forward pass of a transformer over a batch drawn from any number of sequences: prompt
+// chunks of new sequences and single decode tokens of running ones, together.
+//
+// Every operation works row by row (matmuls compute each output from its own row, attention
+// reads only its own sequence's cache), so a row's result never depends on which other rows share
+// the batch: a request gives the same tokens alone or batched.
+//
+// Owned and called by one thread (the scheduler's); holds scratch buffers sized for max_batch.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "kv_cache.h"
+#include "matmul.h"
+#include "model/model.h"
+
+namespace hearth {
+
+struct batch_entry {
+  token_id token = 0;
+  int32_t pos = 0;      // position in its sequence
+  int32_t seq = 0;      // kv_cache sequence id
+  bool logits = false;  // produce this row's logits
+};
+
+class forward_pass {
+ public:
+  forward_pass(const model& m, thread_pool& pool, int64_t max_batch, int64_t max_logit_rows);
+
+  // Runs the batch. Preconditions: batch.size() <= max_batch, at most max_logit_rows entries
+  // want logits, each entry's sequence has kv capacity > pos, no two entries share (seq, pos).
+  // Every entry's key and value are stored before attention runs, so an entry attends to all
+  // positions <= its own of its sequence, including those earlier in this batch.
+  // Returns one n_vocab row of logits per entry with logits=true, in batch order.
+  std::span<const float> run(kv_cache& kv, std::span<const batch_entry> batch);
+
+  int64_t max_batch() const { return max_batch_; }
+  const model& get_model() const { return model_; }
+
+ private:
+  void embed(std::span<const batch_entry> batch);
+  void attention_block(kv_cache& kv, std::span<const batch_entry> batch, int64_t layer);
+  void ffn_block(int64_t m, int64_t layer);
+  void rope(float* x, int64_t n_heads, int32_t pos) const;
+  void attend(const kv_cache& kv, const batch_entry& e, int64_t layer, int64_t head, const float* q,
+              float* out) const;
+
+  const model& model_;
+  const hparams& hp_;
+  matmul_runner mm_;
+  int64_t max_batch_;
+  int64_t max_logit_rows_;
+  float attn_scale_;
+  float rope_theta_scale_;  // freq_base^(-2/rope_dim): the angle ratio of consecutive pairs
+  std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_, logits_;
+};
+
+}  // namespace hearth

@@ -1,0 +1,111 @@
+#include "model/model.h"
+
+#include <cmath>
+
+#include "kernels/kernels.h"
+
+namespace hearth {
+
+std::unique_ptr<model> model::load(const std::filesystem::path& path) {
+  gguf_file f = gguf_file::open(path);
+  hparams hp = read_hparams(f);
+  class vocab v = vocab::from_gguf(f);
+  std::unique_ptr<model> m(new model(std::move(f), std::move(hp), std::move(v)));
+  m->bind_weights();
+  return m;
+}
+
+model::model(gguf_file f, hparams hp, class vocab v)
+    : file_(std::move(f)), hp_(std::move(hp)), vocab_(std::move(v)) {}
+
+namespace {
+
+std::string supported_types() { return "F32, F16, BF16, Q8_0, Q4_0"; }
+
+}  // namespace
+
+weight model::matrix(const std::string& name, int64_t rows, int64_t cols) const {
+  const gguf_tensor* t = file_.find_tensor(name);
+  if (!t) throw file_.error("missing tensor '" + name + "'");
+  if (t->n_dims != 2 || t->ne[0] != cols || t->ne[1] != rows) {
+    throw file_.error("tensor '" + name + "': shape " + t->shape_string() + " (expected [" +
+                      std::to_string(cols) + ", " + std::to_string(rows) + "])");
+  }
+  if (!kernels::is_matmul_type(t->type)) {
+    throw file_.error("tensor '" + name + "': type " + std::string(ggml_type_name(t->type)) +
+                      " is not supported (supported: " + supported_types() + ")");
+  }
+  weight w;
+  w.tensor = t;
+  w.type = t->type;
+  w.data = t->data;
+  w.rows = rows;
+  w.cols = cols;
+  w.row_bytes = ggml_row_size(t->type, cols);
+  return w;
+}
+
+std::vector<float> model::vector(const std::string& name, int64_t n, bool required) const {
+  const gguf_tensor* t = file_.find_tensor(name);
+  if (!t) {
+    if (required) throw file_.error("missing tensor '" + name + "'");
+    return {};
+  }
+  if (t->n_dims != 1 || t->ne[0] != n) {
+    throw file_.error("tensor '" + name + "': shape " + t->shape_string() + " (expected [" +
+                      std::to_string(n) + "])");
+  }
+  kernels::dequant_fn dq = kernels::dequant_for(t->type);
+  if (!dq) {
+    throw file_.error("tensor '" + name + "': type " + std::string(ggml_type_name(t->type)) +
+                      " is not supported (supported: " + supported_types() + ")");
+  }
+  std::vector<float> out(n);
+  dq(t->data, out.data(), n);
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(out[i])) {
+      throw file_.error("tensor '" + name + "': element " + std::to_string(i) + " is not finite");
+    }
+  }
+  return out;
+}
+
+void model::bind_weights() {
+  const gguf_tensor* embd = file_.find_tensor("token_embd.weight");
+  if (!embd) throw file_.error("missing tensor 'token_embd.weight'");
+  if (embd->n_dims != 2 || embd->ne[0] != hp_.n_embd) {
+    throw file_.error("tensor 'token_embd.weight': shape " + embd->shape_string() + " (expected [" +
+                      std::to_string(hp_.n_embd) + ", n_vocab])");
+  }
+  hp_.n_vocab = embd->ne[1];
+  if (hp_.n_vocab != vocab_.size()) {
+    throw file_.error("tensor 'token_embd.weight': " + std::to_string(hp_.n_vocab) +
+                      " rows, but the vocabulary has " + std::to_string(vocab_.size()) + " tokens");
+  }
+  if (auto vs = file_.get_int(hp_.arch_name + ".vocab_size"); vs && *vs != hp_.n_vocab) {
+    throw file_.error("metadata '" + hp_.arch_name + ".vocab_size': " + std::to_string(*vs) +
+                      " (expected " + std::to_string(hp_.n_vocab) + ", the rows of token_embd.weight)");
+  }
+  tok_embd_ = matrix("token_embd.weight", hp_.n_vocab, hp_.n_embd);
+  output_norm_ = vector("output_norm.weight", hp_.n_embd);
+  tied_output_ = file_.find_tensor("output.weight") == nullptr;
+  output_ = tied_output_ ? tok_embd_ : matrix("output.weight", hp_.n_vocab, hp_.n_embd);
+
+  layers_.resize(hp_.n_layer);
+  for (int64_t l = 0; l < hp_.n_layer; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    layer_weights& L = layers_[l];
+    L.attn_norm = vector(p + "attn_norm.weight", hp_.n_embd);
+    L.wq = matrix(p + "attn_q.weight", hp_.q_dim(), hp_.n_embd);
+    L.wk = matrix(p + "attn_k.weight", hp_.kv_dim(), hp_.n_embd);
+    L.wv = matrix(p + "attn_v.weight", hp_.kv_dim(), hp_.n_embd);
+    L.wo = matrix(p + "attn_output.weight", hp_.n_embd, hp_.q_dim());
+    L.ffn_norm = vector(p + "ffn_norm.weight", hp_.n_embd);
+    L.ffn_gate = matrix(p + "ffn_gate.weight", hp_.n_ff, hp_.n_embd);
+    L.ffn_up = matrix(p + "ffn_up.weight", hp_.n_ff, hp_.n_embd);
+    L.ffn_down = matrix(p + "ffn_down.weight", hp_.n_embd, hp_.n_ff);
+  }
+  for (const gguf_tensor& t : file_.tensors()) weight_bytes_ += t.nbytes;
+}
+
+}  // namespace hearth

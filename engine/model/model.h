@@ -1,0 +1,71 @@
+#pragma once
+// A loaded model: the mapped GGUF file, its hyperparameters, its vocabulary and every weight
+// bound by name, type and shape. Weights point into the mapping and stay in their stored type.
+//
+// Immutable after load(); shared read-only by every thread.
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "gguf/gguf_file.h"
+#include "model/hparams.h"
+#include "tokenizer/vocab.h"
+
+namespace hearth {
+
+// A matrix of `rows` rows, each `cols` elements of `type`, rows `row_bytes` apart (ggml's ne[1]
+// and ne[0]). Vectors (norms, biases) are copied to float at load.
+struct weight {
+  const gguf_tensor* tensor = nullptr;
+  ggml_type type = ggml_type::f32;
+  const uint8_t* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  size_t row_bytes = 0;
+};
+
+struct layer_weights {
+  std::vector<float> attn_norm;          // (n_embd)
+  weight wq, wk, wv, wo;                 // (q_dim, n_embd), (kv_dim, n_embd) x2, (n_embd, q_dim)
+  std::vector<float> bq, bk, bv;         // optional biases; empty when absent
+  std::vector<float> ffn_norm;           // (n_embd)
+  weight ffn_gate, ffn_up, ffn_down;     // (n_ff, n_embd) x2, (n_embd, n_ff)
+};
+
+class model {
+ public:
+  // Maps, validates and binds. Throws load_error naming the file and the key or tensor.
+  static std::unique_ptr<model> load(const std::filesystem::path& path);
+
+  const gguf_file& file() const { return file_; }
+  const hparams& hp() const { return hp_; }
+  const class vocab& vocab() const { return vocab_; }
+
+  const weight& tok_embd() const { return tok_embd_; }  // (n_vocab, n_embd)
+  const std::vector<float>& output_norm() const { return output_norm_; }
+  const weight& output() const { return output_; }      // (n_vocab, n_embd); tok_embd when tied
+  const std::vector<layer_weights>& layers() const { return layers_; }
+  bool tied_output() const { return tied_output_; }
+
+  // Bytes of all weight tensors (what one decode step streams at most).
+  size_t weight_bytes() const { return weight_bytes_; }
+
+ private:
+  model(gguf_file f, hparams hp, class vocab v);
+  void bind_weights();
+  weight matrix(const std::string& name, int64_t rows, int64_t cols) const;
+  std::vector<float> vector(const std::string& name, int64_t n, bool required = true) const;
+
+  gguf_file file_;
+  hparams hp_;
+  class vocab vocab_;
+  weight tok_embd_;
+  std::vector<float> output_norm_;
+  weight output_;
+  bool tied_output_ = false;
+  std::vector<layer_weights> layers_;
+  size_t weight_bytes_ = 0;
+};
+
+}  // namespace hearth

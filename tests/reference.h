@@ -1,0 +1,23 @@
+#pragma once
+// Reading llama.cpp's reference outputs (../shared/reference/*.jsonl) for golden tests.
+#include <string>
+#include <vector>
+
+#include "tokenizer/vocab.h"
+
+namespace hearth::test {
+
+struct reference_case {
+  std::string prompt;
+  std::vector<token_id> prompt_tokens;
+  std::vector<token_id> greedy_tokens;
+  std::string greedy_text;  // invalid UTF-8 in the file is replaced by U+FFFD
+  std::vector<float> first_logits;
+};
+
+// name is relative to ../shared/reference, e.g. "stories260K-f32.greedy.jsonl".
+std::vector<reference_case> read_reference(const std::string& name);
+
+std::string shared_path(const std::string& relative);
+
+}  // namespace hearth::test
