@@ -6,58 +6,99 @@
 #include "cli/options.h"
 #include "gguf/gguf_file.h"
 #include "load_error.h"
+#include "model/model.h"
 
 namespace hearth::cli {
 
+namespace {
+
+void print_metadata(const gguf_file& f) {
+  std::printf("metadata: %zu keys\n", f.metadata().size());
+  for (const auto& [key, v] : f.metadata()) {
+    std::printf("  %-44.*s ", static_cast<int>(key.size()), key.data());
+    if (v.type == gguf_value_type::string) {
+      std::string_view s = v.s.substr(0, 60);
+      std::printf("\"%.*s\"%s\n", static_cast<int>(s.size()), s.data(), v.s.size() > 60 ? "..." : "");
+    } else if (v.type == gguf_value_type::array) {
+      std::printf("[%lu x %s]\n", static_cast<unsigned long>(v.arr->count),
+                  std::string(gguf_value_type_name(v.arr->elem_type)).c_str());
+    } else if (v.is_float()) {
+      std::printf("%g\n", v.f);
+    } else if (v.is_integer()) {
+      std::printf("%lld\n", static_cast<long long>(*f.get_int(key)));
+    } else {
+      std::printf("%s\n", v.u ? "true" : "false");
+    }
+  }
+}
+
+void print_tensors(const gguf_file& f, bool each) {
+  std::map<std::string_view, std::pair<size_t, size_t>> by_type;
+  size_t total = 0;
+  for (const auto& t : f.tensors()) {
+    auto& e = by_type[ggml_type_name(t.type)];
+    e.first++;
+    e.second += t.nbytes;
+    total += t.nbytes;
+  }
+  std::printf("tensors: %zu, %zu bytes (%.1f MiB)\n", f.tensors().size(), total, total / 1048576.0);
+  for (const auto& [name, e] : by_type) {
+    std::printf("  %-8.*s %5zu tensors %14zu bytes\n", static_cast<int>(name.size()), name.data(), e.first, e.second);
+  }
+  if (!each) return;
+  for (const auto& t : f.tensors()) {
+    std::printf("  %-36.*s %-6s %-20s %12zu bytes\n", static_cast<int>(t.name.size()), t.name.data(),
+                std::string(ggml_type_name(t.type)).c_str(), t.shape_string().c_str(), t.nbytes);
+  }
+}
+
+void print_model(const model& m) {
+  const hparams& hp = m.hp();
+  auto name = m.file().get_string("general.name");
+  std::printf("architecture: %s%s%.*s%s\n", hp.arch_name.c_str(), name ? " (" : "",
+              name ? static_cast<int>(name->size()) : 0, name ? name->data() : "", name ? ")" : "");
+  std::printf("  context length  %lld\n", static_cast<long long>(hp.n_ctx_train));
+  std::printf("  embedding       %lld\n", static_cast<long long>(hp.n_embd));
+  std::printf("  layers          %lld\n", static_cast<long long>(hp.n_layer));
+  std::printf("  heads           %lld (%lld KV heads, head dim %lld)\n", static_cast<long long>(hp.n_head),
+              static_cast<long long>(hp.n_head_kv), static_cast<long long>(hp.head_dim));
+  std::printf("  feed-forward    %lld\n", static_cast<long long>(hp.n_ff));
+  std::printf("  rope            %s, %lld dims, base %g\n", hp.rope == rope_style::norm ? "adjacent pairs" : "neox",
+              static_cast<long long>(hp.rope_dim), hp.rope_freq_base);
+  std::printf("  rms norm eps    %g\n", hp.rms_eps);
+  std::printf("  output          %s\n", m.tied_output() ? "tied to token embeddings" : "output.weight");
+  const vocab& v = m.vocab();
+  std::printf("vocabulary: %d tokens (SentencePiece), BOS %d, EOS %d, add BOS %s\n", v.size(), v.bos(), v.eos(),
+              v.add_bos() ? "yes" : "no");
+}
+
+}  // namespace
+
 int cmd_info(std::span<char* const> args) {
-  options opts("hearth info -m MODEL", "Print a model's architecture, hyperparameters, vocabulary and tensors.",
-               {{"model", 'm', "FILE", "GGUF model file"}});
+  options opts("hearth info -m MODEL [--metadata] [--tensors]",
+               "Print a model's architecture, hyperparameters, vocabulary and tensors.",
+               {{"model", 'm', "FILE", "GGUF model file"},
+                {"metadata", 0, "", "also list every metadata key"},
+                {"tensors", 0, "", "also list every tensor"}});
   try {
     if (!opts.parse(args)) return 0;
     auto path = opts.get("model");
     if (!path) throw usage_error("missing -m MODEL");
-    gguf_file f = gguf_file::open(*path);
+    auto m = model::load(*path);
+    const gguf_file& f = m->file();
     std::printf("file: %s\nformat: GGUF v%u, %zu bytes, alignment %lu\n", f.path().c_str(), f.version(),
                 f.file_size(), static_cast<unsigned long>(f.alignment()));
-    std::printf("metadata: %zu keys\n", f.metadata().size());
-    for (const auto& [key, v] : f.metadata()) {
-      std::printf("  %-40.*s ", static_cast<int>(key.size()), key.data());
-      if (v.type == gguf_value_type::string) {
-        std::string_view s = v.s.substr(0, 60);
-        std::printf("\"%.*s\"%s\n", static_cast<int>(s.size()), s.data(), v.s.size() > 60 ? "..." : "");
-      } else if (v.type == gguf_value_type::array) {
-        std::printf("[%lu x %s]\n", static_cast<unsigned long>(v.arr->count),
-                    std::string(gguf_value_type_name(v.arr->elem_type)).c_str());
-      } else if (v.is_float()) {
-        std::printf("%g\n", v.f);
-      } else if (v.is_integer()) {
-        std::printf("%lld\n", static_cast<long long>(*f.get_int(key)));
-      } else {
-        std::printf("%s\n", v.u ? "true" : "false");
-      }
-    }
-    std::map<std::string_view, std::pair<size_t, size_t>> by_type;
-    size_t total = 0;
-    for (const auto& t : f.tensors()) {
-      auto& e = by_type[ggml_type_name(t.type)];
-      e.first++;
-      e.second += t.nbytes;
-      total += t.nbytes;
-    }
-    std::printf("tensors: %zu, %zu bytes\n", f.tensors().size(), total);
-    for (const auto& [name, e] : by_type) std::printf("  %-6.*s %4zu tensors %12zu bytes\n",
-        static_cast<int>(name.size()), name.data(), e.first, e.second);
+    print_model(*m);
+    print_tensors(f, opts.has("tensors"));
+    if (opts.has("metadata")) print_metadata(f);
     return 0;
   } catch (const usage_error& e) {
-    std::fprintf(stderr, "hearth info: %s\n", e.what());
+    std::fprintf(stderr, "hearth info: %s\n(see hearth info --help)\n", e.what());
     return 2;
   } catch (const load_error& e) {
     std::fprintf(stderr, "hearth info: %s\n", e.what());
     return 1;
   }
 }
-
-int cmd_tokenize(std::span<char* const>) { return 1; }
-int cmd_run(std::span<char* const>) { return 1; }
 
 }  // namespace hearth::cli

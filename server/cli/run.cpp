@@ -1,0 +1,134 @@
+// `hearth run -m MODEL -p PROMPT`: generate a completion on the CPU and stream it to stdout.
+#include <unistd.h>
+
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "forward.h"
+#include "load_error.h"
+#include "model/model.h"
+#include "sampler.h"
+
+namespace hearth::cli {
+
+namespace {
+
+struct run_config {
+  std::string model_path;
+  std::string prompt;
+  int64_t n_predict = -1;  // -1: until end of generation or the context is full
+  int threads = 0;
+  sampling_params sampling;
+};
+
+run_config parse_run(const options& opts) {
+  run_config c;
+  auto m = opts.get("model");
+  if (!m) throw usage_error("missing -m MODEL");
+  c.model_path = *m;
+  auto p = opts.get("prompt");
+  if (!p) throw usage_error("missing -p PROMPT");
+  c.prompt = *p;
+  c.n_predict = opts.get_int("n-predict", -1);
+  if (c.n_predict < -1) throw usage_error("--n-predict must be >= -1 (got " + std::to_string(c.n_predict) + ")");
+  c.threads = static_cast<int>(opts.get_int("threads", std::max(1u, std::thread::hardware_concurrency())));
+  if (c.threads < 1 || c.threads > 256) throw usage_error("--threads must be in 1..256");
+  sampling_params& s = c.sampling;
+  s.temperature = static_cast<float>(opts.get_double("temp", s.temperature));
+  s.top_k = static_cast<int32_t>(opts.get_int("top-k", s.top_k));
+  s.top_p = static_cast<float>(opts.get_double("top-p", s.top_p));
+  s.min_p = static_cast<float>(opts.get_double("min-p", s.min_p));
+  s.repeat_penalty = static_cast<float>(opts.get_double("repeat-penalty", s.repeat_penalty));
+  // Without --seed every run differs, as users of a sampling CLI expect; with one it repeats.
+  s.seed = opts.has("seed") ? opts.get_u64("seed", 0) : std::random_device{}();
+  if (auto err = validate(s)) throw usage_error(*err);
+  return c;
+}
+
+// Prefill the prompt in chunks of the forward pass's batch size, then decode one token at a time.
+int generate(const run_config& c) {
+  auto m = model::load(c.model_path);
+  const hparams& hp = m->hp();
+  const class vocab& v = m->vocab();
+  std::vector<token_id> prompt = v.tokenize(c.prompt, true);
+  if (prompt.empty()) throw usage_error("the prompt is empty");
+  if (static_cast<int64_t>(prompt.size()) >= hp.n_ctx_train) {
+    throw usage_error("the prompt is " + std::to_string(prompt.size()) + " tokens, the context is " +
+                      std::to_string(hp.n_ctx_train));
+  }
+  int64_t n_ctx = hp.n_ctx_train;
+  int64_t n_gen = c.n_predict < 0 ? n_ctx - static_cast<int64_t>(prompt.size())
+                                  : std::min<int64_t>(c.n_predict, n_ctx - static_cast<int64_t>(prompt.size()));
+  thread_pool pool(c.threads);
+  const int32_t block = 16;
+  kv_cache kv(hp, kv_cache::blocks_needed(n_ctx, block), block);
+  const int64_t max_batch = 512;
+  forward_pass fwd(*m, pool, max_batch, 1);
+  sampler smp(c.sampling, static_cast<int32_t>(hp.n_vocab));
+  for (token_id t : prompt) smp.accept(t);
+  int32_t seq = kv.seq_create();
+  kv.seq_reserve(seq, n_ctx);
+
+  std::fwrite(c.prompt.data(), 1, c.prompt.size(), stdout);
+  std::fflush(stdout);
+  std::vector<batch_entry> batch;
+  std::span<const float> logits;
+  for (size_t i0 = 0; i0 < prompt.size(); i0 += max_batch) {
+    batch.clear();
+    size_t i1 = std::min(prompt.size(), i0 + static_cast<size_t>(max_batch));
+    for (size_t i = i0; i < i1; ++i) {
+      batch.push_back({prompt[i], static_cast<int32_t>(i), seq, i + 1 == prompt.size()});
+    }
+    logits = fwd.run(kv, batch);
+  }
+  utf8_stream text;
+  int32_t pos = static_cast<int32_t>(prompt.size());
+  for (int64_t n = 0; n < n_gen; ++n) {
+    token_id t = smp.sample(logits);
+    smp.accept(t);
+    if (v.is_eog(t)) break;
+    std::string out = text.push(v.token_to_bytes(t));
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+    if (n + 1 == n_gen) break;
+    batch_entry e{t, pos++, seq, true};
+    logits = fwd.run(kv, std::span(&e, 1));
+  }
+  std::string rest = text.flush();
+  std::fwrite(rest.data(), 1, rest.size(), stdout);
+  // Output is exactly prompt + completion; a terminal also gets a final newline.
+  if (isatty(STDOUT_FILENO)) std::fputc('\n', stdout);
+  return 0;
+}
+
+}  // namespace
+
+int cmd_run(std::span<char* const> args) {
+  options opts("hearth run -m MODEL -p PROMPT [options]",
+               "Generate a completion of PROMPT and stream it to stdout (after the prompt itself).",
+               {{"model", 'm', "FILE", "GGUF model file"},
+                {"prompt", 'p', "TEXT", "the prompt"},
+                {"n-predict", 'n', "N", "tokens to generate (default -1: until end of text or context)"},
+                {"threads", 't', "N", "compute threads (default: all cores)"},
+                {"temp", 0, "T", "temperature; 0 is greedy (default 0.8)"},
+                {"top-k", 0, "K", "keep the K most likely tokens; 0 keeps all (default 40)"},
+                {"top-p", 0, "P", "keep the most likely tokens up to probability P (default 0.95)"},
+                {"min-p", 0, "P", "drop tokens below P x the top probability (default 0.05)"},
+                {"repeat-penalty", 0, "R", "penalize recently seen tokens; 1 is off (default 1)"},
+                {"seed", 's', "S", "random seed; the same seed gives the same text (default: random)"}});
+  try {
+    if (!opts.parse(args)) return 0;
+    return generate(parse_run(opts));
+  } catch (const usage_error& e) {
+    std::fprintf(stderr, "hearth run: %s\n(see hearth run --help)\n", e.what());
+    return 2;
+  } catch (const load_error& e) {
+    std::fprintf(stderr, "hearth run: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace hearth::cli

@@ -1,0 +1,82 @@
+// The `hearth` CLI as a user runs it: a real process, its stdout, stderr and exit code.
+#include <catch2/catch.hpp>
+
+#include "process.h"
+#include "reference.h"
+
+using namespace hearth::test;
+
+namespace {
+const std::string hearth_bin = HEARTH_BINARY;
+const std::string stories_f32 = shared_path("models/stories260K-f32.gguf");
+}  // namespace
+
+TEST_CASE("run: 200 greedy tokens equal llama.cpp's, printed after the prompt", "[cli]") {
+  auto ref = read_reference("stories260K-f32.greedy200.jsonl").at(0);
+  auto r = run_process({hearth_bin, "run", "-m", stories_f32, "-p", ref.prompt, "-n", "200", "--temp", "0"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out == ref.prompt + ref.greedy_text);
+}
+
+TEST_CASE("run: the same seed gives the same text, another seed other text", "[cli]") {
+  auto gen = [](const char* seed) {
+    return run_process({hearth_bin, "run", "-m", stories_f32, "-p", "Once upon a time", "-n", "48",
+                        "--temp", "1.0", "--top-k", "0", "--top-p", "1", "--min-p", "0", "--seed", seed});
+  };
+  auto a = gen("42"), b = gen("42"), c = gen("43");
+  REQUIRE(a.exit_code == 0);
+  CHECK(a.out == b.out);
+  CHECK(a.out != c.out);
+}
+
+TEST_CASE("run: out-of-range sampling parameters are rejected, not clamped", "[cli]") {
+  for (auto [flag, value, field] : {std::tuple{"--temp", "-1", "temperature"}, {"--top-p", "1.5", "top_p"},
+                                    {"--top-k", "-3", "top_k"}, {"--min-p", "2", "min_p"}}) {
+    auto r = run_process({hearth_bin, "run", "-m", stories_f32, "-p", "x", flag, value});
+    INFO(flag << " " << value << ": " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(field) != std::string::npos);
+    CHECK(r.out.empty());
+  }
+}
+
+TEST_CASE("tokenize: prompt tokens equal llama.cpp's", "[cli]") {
+  for (const auto& c : read_reference("stories260K-f32.greedy.jsonl")) {
+    auto r = run_process({hearth_bin, "tokenize", "-m", stories_f32, c.prompt});
+    REQUIRE(r.exit_code == 0);
+    std::string expected;
+    for (size_t i = 0; i < c.prompt_tokens.size(); ++i) expected += (i ? " " : "") + std::to_string(c.prompt_tokens[i]);
+    CHECK(r.out == expected + "\n");
+  }
+  auto nobos = run_process({hearth_bin, "tokenize", "-m", stories_f32, "--no-bos", "Once upon a time"});
+  CHECK(nobos.out == "403 407 261 378\n");
+}
+
+TEST_CASE("info: architecture, hyperparameters, vocabulary and tensors", "[cli]") {
+  auto r = run_process({hearth_bin, "info", "-m", shared_path("models/stories260K-q4_0.gguf")});
+  REQUIRE(r.exit_code == 0);
+  for (const char* want : {"architecture: llama", "layers          5", "8 (4 KV heads, head dim 8)",
+                           "feed-forward    172", "vocabulary: 512 tokens", "tensors: 47", "Q4_0", "Q8_0"}) {
+    INFO(want << "\n" << r.out);
+    CHECK(r.out.find(want) != std::string::npos);
+  }
+}
+
+TEST_CASE("every command has --help, and errors go to stderr with a non-zero exit", "[cli]") {
+  for (const char* cmd : {"run", "info", "tokenize"}) {
+    auto h = run_process({hearth_bin, cmd, "--help"});
+    CHECK(h.exit_code == 0);
+    CHECK(h.out.find("usage: hearth " + std::string(cmd)) != std::string::npos);
+    auto bad = run_process({hearth_bin, cmd, "--no-such-flag"});
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("--no-such-flag") != std::string::npos);
+  }
+  auto missing = run_process({hearth_bin, "run", "-m", "/nonexistent/model.gguf", "-p", "x"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("/nonexistent/model.gguf") != std::string::npos);
+  auto unsupported = run_process({hearth_bin, "info", "-m", shared_path("models/arch/tiny-llama-q4_k_m.gguf")});
+  CHECK(unsupported.exit_code == 1);
+  CHECK(unsupported.err.find("Q4_K") != std::string::npos);
+  CHECK(run_process({hearth_bin, "frobnicate"}).exit_code == 2);
+}
