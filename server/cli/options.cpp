@@ -51,7 +51,7 @@ bool options::parse(std::span<char* const> args) {
     }
     if (spec->value_name.empty()) {
       if (inline_value) throw usage_error("option '--" + std::string(spec->name) + "' takes no value");
-      values_[std::string(spec->name)] = "1";
+      values_[std::string(spec->name)].push_back("1");
       continue;
     }
     if (!inline_value) {
@@ -61,7 +61,7 @@ bool options::parse(std::span<char* const> args) {
       }
       inline_value = args[++i];
     }
-    values_[std::string(spec->name)] = *inline_value;
+    values_[std::string(spec->name)].push_back(*inline_value);
   }
   return true;
 }
@@ -69,7 +69,12 @@ bool options::parse(std::span<char* const> args) {
 std::optional<std::string> options::get(std::string_view name) const {
   auto it = values_.find(std::string(name));
   if (it == values_.end()) return std::nullopt;
-  return it->second;
+  return it->second.back();
+}
+
+std::vector<std::string> options::get_all(std::string_view name) const {
+  auto it = values_.find(std::string(name));
+  return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
 std::string options::get_or(std::string_view name, std::string fallback) const {

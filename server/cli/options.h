@@ -33,7 +33,9 @@ class options {
   bool parse(std::span<char* const> args);
 
   bool has(std::string_view name) const { return values_.count(std::string(name)) > 0; }
+  // The last value given for an option, or all of them (an option may be repeated).
   std::optional<std::string> get(std::string_view name) const;
+  std::vector<std::string> get_all(std::string_view name) const;
   std::string get_or(std::string_view name, std::string fallback) const;
   int64_t get_int(std::string_view name, int64_t fallback) const;
   uint64_t get_u64(std::string_view name, uint64_t fallback) const;
@@ -49,7 +51,7 @@ class options {
   std::string usage_;
   std::string summary_;
   std::vector<option_spec> specs_;
-  std::unordered_map<std::string, std::string> values_;
+  std::unordered_map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positional_;
 };
 

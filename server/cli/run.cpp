@@ -11,6 +11,7 @@
 #include "load_error.h"
 #include "model/model.h"
 #include "sampler.h"
+#include "stop_matcher.h"
 
 namespace hearth::cli {
 
@@ -22,6 +23,7 @@ struct run_config {
   int64_t n_predict = -1;  // -1: until end of generation or the context is full
   int threads = 0;
   sampling_params sampling;
+  std::vector<std::string> stops;
 };
 
 run_config parse_run(const options& opts) {
@@ -42,6 +44,11 @@ run_config parse_run(const options& opts) {
   s.top_p = static_cast<float>(opts.get_double("top-p", s.top_p));
   s.min_p = static_cast<float>(opts.get_double("min-p", s.min_p));
   s.repeat_penalty = static_cast<float>(opts.get_double("repeat-penalty", s.repeat_penalty));
+  s.repeat_last_n = static_cast<int32_t>(opts.get_int("repeat-last-n", s.repeat_last_n));
+  s.presence_penalty = static_cast<float>(opts.get_double("presence-penalty", s.presence_penalty));
+  s.frequency_penalty = static_cast<float>(opts.get_double("frequency-penalty", s.frequency_penalty));
+  c.stops = opts.get_all("stop");
+  if (auto err = validate_stops(c.stops)) throw usage_error(*err);
   // Without --seed every run differs, as users of a sampling CLI expect; with one it repeats.
   s.seed = opts.has("seed") ? opts.get_u64("seed", 0) : std::random_device{}();
   if (auto err = validate(s)) throw usage_error(*err);
@@ -85,19 +92,20 @@ int generate(const run_config& c) {
     logits = fwd.run(kv, batch);
   }
   utf8_stream text;
+  stop_matcher stops(c.stops);
   int32_t pos = static_cast<int32_t>(prompt.size());
   for (int64_t n = 0; n < n_gen; ++n) {
     token_id t = smp.sample(logits);
     smp.accept(t);
     if (v.is_eog(t)) break;
-    std::string out = text.push(v.token_to_bytes(t));
+    std::string out = stops.push(text.push(v.token_to_bytes(t)));
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
-    if (n + 1 == n_gen) break;
+    if (stops.stopped() || n + 1 == n_gen) break;
     batch_entry e{t, pos++, seq, true};
     logits = fwd.run(kv, std::span(&e, 1));
   }
-  std::string rest = text.flush();
+  std::string rest = stops.stopped() ? "" : stops.push(text.flush()) + stops.flush();
   std::fwrite(rest.data(), 1, rest.size(), stdout);
   // Output is exactly prompt + completion; a terminal also gets a final newline.
   if (isatty(STDOUT_FILENO)) std::fputc('\n', stdout);
@@ -118,6 +126,10 @@ int cmd_run(std::span<char* const> args) {
                 {"top-p", 0, "P", "keep the most likely tokens up to probability P (default 0.95)"},
                 {"min-p", 0, "P", "drop tokens below P x the top probability (default 0.05)"},
                 {"repeat-penalty", 0, "R", "penalize recently seen tokens; 1 is off (default 1)"},
+                {"repeat-last-n", 0, "N", "tokens the penalties look back at; -1 all (default 64)"},
+                {"presence-penalty", 0, "P", "subtract P from tokens already seen (default 0)"},
+                {"frequency-penalty", 0, "F", "subtract F per earlier occurrence (default 0)"},
+                {"stop", 0, "TEXT", "stop before TEXT (may be repeated); TEXT is not printed"},
                 {"seed", 's', "S", "random seed; the same seed gives the same text (default: random)"}});
   try {
     if (!opts.parse(args)) return 0;

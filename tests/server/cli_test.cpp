@@ -80,3 +80,15 @@ TEST_CASE("every command has --help, and errors go to stderr with a non-zero exi
   CHECK(unsupported.err.find("Q4_K") != std::string::npos);
   CHECK(run_process({hearth_bin, "frobnicate"}).exit_code == 2);
 }
+
+TEST_CASE("run: a stop string ends the text before it, across token boundaries", "[cli]") {
+  auto ref = read_reference("stories260K-f32.greedy200.jsonl").at(0);
+  for (std::string stop : {"Lily", "park.", "ball. She"}) {
+    auto cut = ref.greedy_text.find(stop);
+    REQUIRE(cut != std::string::npos);
+    auto r = run_process({hearth_bin, "run", "-m", stories_f32, "-p", ref.prompt, "-n", "200", "--temp", "0",
+                          "--stop", stop, "--stop", "never appears"});
+    INFO("stop: " << stop);
+    CHECK(r.out == ref.prompt + ref.greedy_text.substr(0, cut));
+  }
+}
