@@ -1,0 +1,79 @@
+#pragma once
+// What a scheduler needs from an inference engine: sequences in a shared KV block pool, one
+// forward pass over a batch drawn from many sequences, and the bytes of each token.
+//
+// model_engine is the real one (a model, its forward pass and KV cache); tests drive schedulers
+// with deterministic fakes. Not thread-safe: one thread (the scheduler's) owns an engine.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "forward.h"
+#include "kv_cache.h"
+#include "model/model.h"
+#include "thread_pool.h"
+
+namespace hearth {
+
+class batch_engine {
+ public:
+  virtual ~batch_engine() = default;
+
+  virtual int32_t vocab_size() const = 0;
+  virtual int64_t context_length() const = 0;  // positions one sequence may hold
+  virtual int64_t max_batch() const = 0;       // rows one forward pass takes
+  virtual int64_t max_logit_rows() const = 0;  // rows of one pass that may ask for logits
+
+  // The KV block pool (see kv_cache).
+  virtual int32_t block_size() const = 0;
+  virtual int64_t total_blocks() const = 0;
+  virtual int64_t free_blocks() const = 0;
+  virtual int32_t seq_create() = 0;
+  virtual void seq_free(int32_t seq) = 0;
+  virtual bool seq_reserve(int32_t seq, int64_t n_positions) = 0;
+
+  // One forward pass; see forward_pass::run for the contract.
+  virtual std::span<const float> forward(std::span<const batch_entry> batch) = 0;
+
+  virtual std::string token_bytes(token_id id) const = 0;
+  virtual bool is_eog(token_id id) const = 0;
+};
+
+struct model_engine_options {
+  int threads = 1;
+  int64_t kv_blocks = 0;         // size of the KV pool
+  int32_t block_size = 16;
+  int64_t max_batch = 512;
+  int64_t max_logit_rows = 64;
+};
+
+class model_engine final : public batch_engine {
+ public:
+  model_engine(const model& m, const model_engine_options& o);
+
+  int32_t vocab_size() const override { return static_cast<int32_t>(model_.hp().n_vocab); }
+  int64_t context_length() const override { return model_.hp().n_ctx_train; }
+  int64_t max_batch() const override { return fwd_.max_batch(); }
+  int64_t max_logit_rows() const override { return max_logit_rows_; }
+  int32_t block_size() const override { return kv_.block_size(); }
+  int64_t total_blocks() const override { return kv_.n_blocks(); }
+  int64_t free_blocks() const override { return kv_.free_blocks(); }
+  int32_t seq_create() override { return kv_.seq_create(); }
+  void seq_free(int32_t seq) override { kv_.seq_free(seq); }
+  bool seq_reserve(int32_t seq, int64_t n) override { return kv_.seq_reserve(seq, n); }
+  std::span<const float> forward(std::span<const batch_entry> batch) override { return fwd_.run(kv_, batch); }
+  std::string token_bytes(token_id id) const override { return model_.vocab().token_to_bytes(id); }
+  bool is_eog(token_id id) const override { return model_.vocab().is_eog(id); }
+
+  const kv_cache& kv() const { return kv_; }
+
+ private:
+  const model& model_;
+  thread_pool pool_;
+  kv_cache kv_;
+  int64_t max_logit_rows_;
+  forward_pass fwd_;
+};
+
+}  // namespace hearth

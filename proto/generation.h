@@ -1,0 +1,26 @@
+#pragma once
+// The vocabulary shared by every API and the scheduler: why a generation ended, what it used,
+// how long it took. (The JSON mappings of each API live beside their request types.)
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace hearth::proto {
+
+enum class finish_reason { stop, length, cancelled, error };
+std::string_view to_string(finish_reason r);
+
+struct usage {
+  int32_t prompt_tokens = 0;
+  int32_t completion_tokens = 0;
+};
+
+struct timings {
+  double queue_ms = 0;            // submitted -> admitted to the batch
+  double prompt_ms = 0;           // admitted -> prompt processed (first token sampled)
+  double prompt_per_second = 0;
+  double predicted_ms = 0;        // first token -> last token
+  double predicted_per_second = 0;
+};
+
+}  // namespace hearth::proto

@@ -1,0 +1,98 @@
+#include "metrics.h"
+
+#include <cstdio>
+
+#include "scheduler.h"
+
+namespace hearth {
+
+namespace {
+
+std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+}  // namespace
+
+histogram::histogram(std::vector<double> upper_bounds)
+    : bounds_(std::move(upper_bounds)), counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+  for (size_t i = 0; i <= bounds_.size(); ++i) counts_[i] = 0;
+}
+
+void histogram::observe(double v) {
+  size_t i = 0;
+  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  double s = sum_.load(std::memory_order_relaxed);
+  while (!sum_.compare_exchange_weak(s, s + v, std::memory_order_relaxed)) {
+  }
+}
+
+void histogram::render(std::string& out, std::string_view name) const {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= bounds_.size(); ++i) {
+    cumulative += counts_[i].load(std::memory_order_relaxed);
+    out += std::string(name) + "_bucket{le=\"" + (i < bounds_.size() ? fmt(bounds_[i]) : "+Inf") + "\"} " +
+           std::to_string(cumulative) + "\n";
+  }
+  out += std::string(name) + "_sum " + fmt(sum_.load()) + "\n";
+  out += std::string(name) + "_count " + std::to_string(count_.load()) + "\n";
+}
+
+metrics::metrics()
+    : ttft_({0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64}),
+      itl_({0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5}) {}
+
+void metrics::count_request(std::string_view endpoint, int status) {
+  std::lock_guard lock(mu_);
+  ++requests_[{std::string(endpoint), status}];
+}
+
+void metrics::count_finished(std::string_view reason) {
+  std::lock_guard lock(mu_);
+  ++finished_[std::string(reason)];
+}
+
+std::string metrics::render(const scheduler_stats& s) const {
+  std::string out;
+  out += "# HELP hearth_requests_total HTTP requests by endpoint and status code.\n";
+  out += "# TYPE hearth_requests_total counter\n";
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, n] : requests_) {
+      out += "hearth_requests_total{endpoint=\"" + key.first + "\",status=\"" + std::to_string(key.second) +
+             "\"} " + std::to_string(n) + "\n";
+    }
+    out += "# HELP hearth_generations_total Finished generations by finish reason.\n";
+    out += "# TYPE hearth_generations_total counter\n";
+    for (const auto& [reason, n] : finished_) {
+      out += "hearth_generations_total{reason=\"" + reason + "\"} " + std::to_string(n) + "\n";
+    }
+  }
+  out += "# HELP hearth_prompt_tokens_total Prompt tokens processed.\n";
+  out += "# TYPE hearth_prompt_tokens_total counter\n";
+  out += "hearth_prompt_tokens_total " + std::to_string(prompt_tokens_.load()) + "\n";
+  out += "# HELP hearth_generated_tokens_total Tokens generated.\n";
+  out += "# TYPE hearth_generated_tokens_total counter\n";
+  out += "hearth_generated_tokens_total " + std::to_string(generated_tokens_.load()) + "\n";
+  out += "# HELP hearth_queue_depth Requests waiting to start.\n# TYPE hearth_queue_depth gauge\n";
+  out += "hearth_queue_depth " + std::to_string(s.queued) + "\n";
+  out += "# HELP hearth_running_sequences Sequences in the batch.\n# TYPE hearth_running_sequences gauge\n";
+  out += "hearth_running_sequences " + std::to_string(s.running) + "\n";
+  out += "# HELP hearth_kv_blocks_used KV cache blocks held by sequences.\n# TYPE hearth_kv_blocks_used gauge\n";
+  out += "hearth_kv_blocks_used " + std::to_string(s.kv_blocks_used) + "\n";
+  out += "# HELP hearth_kv_blocks_free KV cache blocks free.\n# TYPE hearth_kv_blocks_free gauge\n";
+  out += "hearth_kv_blocks_free " + std::to_string(s.kv_blocks_free) + "\n";
+  out += "# HELP hearth_time_to_first_token_seconds Submission to first generated token.\n";
+  out += "# TYPE hearth_time_to_first_token_seconds histogram\n";
+  ttft_.render(out, "hearth_time_to_first_token_seconds");
+  out += "# HELP hearth_inter_token_latency_seconds Time between consecutive tokens of a sequence.\n";
+  out += "# TYPE hearth_inter_token_latency_seconds histogram\n";
+  itl_.render(out, "hearth_inter_token_latency_seconds");
+  return out;
+}
+
+}  // namespace hearth

@@ -1,0 +1,55 @@
+#pragma once
+// Counters and histograms for GET /metrics, rendered in the Prometheus text format.
+// Thread-safe: any thread may record; rendering takes a consistent-enough snapshot.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hearth {
+
+struct scheduler_stats;
+
+class histogram {
+ public:
+  explicit histogram(std::vector<double> upper_bounds);
+  void observe(double v);
+  // Appends `name_bucket{le=..}`, `name_sum` and `name_count` lines.
+  void render(std::string& out, std::string_view name) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // one per bound, plus +Inf
+  std::atomic<uint64_t> count_{0};
+  std::atomic<double> sum_{0};
+};
+
+class metrics {
+ public:
+  metrics();
+
+  void count_request(std::string_view endpoint, int status);
+  void add_prompt_tokens(int64_t n) { prompt_tokens_ += n; }
+  void add_generated_tokens(int64_t n) { generated_tokens_ += n; }
+  void observe_time_to_first_token(double seconds) { ttft_.observe(seconds); }
+  void observe_inter_token_latency(double seconds) { itl_.observe(seconds); }
+  void count_finished(std::string_view reason);
+
+  std::string render(const scheduler_stats& s) const;
+
+ private:
+  mutable std::mutex mu_;  // guards the labelled counters
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::map<std::string, uint64_t> finished_;
+  std::atomic<uint64_t> prompt_tokens_{0};
+  std::atomic<uint64_t> generated_tokens_{0};
+  histogram ttft_;
+  histogram itl_;
+};
+
+}  // namespace hearth

@@ -1,0 +1,38 @@
+#pragma once
+// Where a running generation's output goes. The scheduler thread calls a sink; the sink hands
+// the event to its consumer (an HTTP or WebSocket session) by posting onto that session's
+// executor, so it never blocks the scheduler and never touches a socket itself.
+#include <memory>
+#include <string>
+
+#include "proto/generation.h"
+#include "tokenizer/vocab.h"
+
+namespace hearth {
+
+struct token_event {
+  token_id id = 0;
+  // Text this token releases: empty while bytes are held back (an incomplete UTF-8 character,
+  // or a possible start of a stop string); may carry text of earlier tokens once released.
+  std::string text;
+};
+
+struct finish_event {
+  proto::finish_reason reason = proto::finish_reason::stop;
+  std::string text;   // held-back text released at the end (never part of a stop string)
+  std::string error;  // reason == error: what went wrong, for the client
+  proto::usage usage;
+  proto::timings timings;
+};
+
+class token_sink {
+ public:
+  virtual ~token_sink() = default;
+  // Scheduler thread only; must not block. Returns false when the consumer is gone or has
+  // fallen too far behind: the scheduler then drops the sequence (and calls on_finish).
+  virtual bool on_token(const token_event& e) = 0;
+  // Scheduler thread only; exactly once per submitted request, after every on_token.
+  virtual void on_finish(const finish_event& e) = 0;
+};
+
+}  // namespace hearth
