@@ -191,7 +191,9 @@ std::span<const float> fake_engine::forward(std::span<const batch_entry> batch) 
     if (e.pos >= l.capacity) violation(where + ": beyond the reserved " + std::to_string(l.capacity));
     l.history.push_back(e.token);
     l.hash = extend(l.hash, e.token);
-    if (e.logits && r < options_.max_logit_rows) fill_logits(l.history, l.hash, &logits_[static_cast<size_t>(r++) * n_vocab]);
+    if (e.logits && r < options_.max_logit_rows) {
+      fill_logits(l.history, l.hash, &logits_[static_cast<size_t>(r++) * n_vocab]);
+    }
   }
   return {logits_.data(), static_cast<size_t>(r) * n_vocab};
 }
@@ -235,7 +237,9 @@ std::optional<int> fake_engine::lifetime_of(const std::vector<token_id>& prompt)
   std::lock_guard lock(mu_);
   for (size_t i = 0; i < lifetimes_.size(); ++i) {
     const auto& h = lifetimes_[i].history;
-    if (h.size() >= prompt.size() && std::equal(prompt.begin(), prompt.end(), h.begin())) return static_cast<int>(i);
+    if (h.size() >= prompt.size() && std::equal(prompt.begin(), prompt.end(), h.begin())) {
+      return static_cast<int>(i);
+    }
   }
   return std::nullopt;
 }

@@ -154,3 +154,14 @@ TEST_CASE("scheduler: with queue_limit requests waiting, the next is refused as 
   CHECK(max_sequences_in_a_batch(*f.fake) == 1);
   f.check_clean();
 }
+
+TEST_CASE("scheduler: no more sequences run than the engine has logit rows") {
+  // Every running sequence needs a logit row per step once decoding: with 2 logit rows, 2 run.
+  fake_fixture f({.max_batch = 64, .max_logit_rows = 2}, {.max_sequences = 8});
+  std::vector<std::shared_ptr<recording_sink>> sinks;
+  for (int i = 0; i < 6; ++i) sinks.push_back(f.submit(greedy_request({i + 1, 2, 3}, 5 + i)));
+  for (int i = 0; i < 6; ++i) CHECK(sinks[i]->wait_finish().tokens == f.fake->greedy({i + 1, 2, 3}, 5 + i));
+  CHECK(max_sequences_in_a_batch(*f.fake) <= 2);
+  CHECK(f.fake->max_logit_rows_seen() <= 2);
+  f.check_clean();
+}

@@ -42,6 +42,10 @@ TEST_CASE("scheduler: one request gets the scripted tokens and text, finishing a
   CHECK(r.finish.timings.queue_ms >= 0);
   CHECK(r.finish.timings.prompt_ms >= 0);
   CHECK(r.finish.timings.predicted_ms >= 0);
+  // Rates follow their definitions (a duration of 0 gives a rate of 0, never a division by 0).
+  const proto::timings& t = r.finish.timings;
+  CHECK(t.prompt_per_second == (t.prompt_ms > 0 ? Approx(3 * 1000.0 / t.prompt_ms) : Approx(0)));
+  CHECK(t.predicted_per_second == (t.predicted_ms > 0 ? Approx(3 * 1000.0 / t.predicted_ms) : Approx(0)));
   // The KV cache received the prompt and every generated token but the last, in order.
   auto l = f.fake->lifetime_of(hello_prompt);
   REQUIRE(l);
@@ -122,6 +126,29 @@ TEST_CASE("scheduler: UTF-8 characters split across tokens arrive whole") {
                                              "\xC3\xA9"});
   CHECK(r.text == "\xC3\xA9 \xE2\x82\xAC\xF0\x9F\x99\x82\xC3\xA9");
   CHECK(r.finish.reason == fr::length);
+  f.check_clean();
+}
+
+TEST_CASE("scheduler: each sequence's sampler sees its prompt and its own tokens") {
+  // The fake favours "He" (28) after {28, 29} and again after {28, 29, 28}. A repeat penalty of
+  // 100 cuts its logit from 4 to 0.04, below the other plain tokens, but only if the sampler was
+  // given the prompt (first token) and the generated tokens (second token).
+  const std::vector<token_id> prompt = {28, 29}, again = {30, 30};
+  fake_fixture f({}, {}, {{prompt, {28, 28}}, {again, {31, 31}}});
+  generation_request plain = greedy_request(prompt, 2);
+  CHECK(f.submit(plain)->wait_finish().tokens == std::vector<token_id>{28, 28});
+  generation_request penalized = greedy_request(prompt, 2);
+  penalized.sampling.repeat_penalty = 100.0f;
+  const std::vector<token_id> first = f.submit(penalized)->wait_finish().tokens;
+  REQUIRE(first.size() == 2);
+  CHECK(first[0] != 28);
+  CHECK(first[0] != 29);
+  generation_request scripted = greedy_request(again, 2);
+  scripted.sampling.repeat_penalty = 100.0f;
+  const std::vector<token_id> second = f.submit(scripted)->wait_finish().tokens;
+  REQUIRE(second.size() == 2);
+  CHECK(second[0] == 31);  // not in the prompt: chosen as scripted
+  CHECK(second[1] != 31);  // generated just before: penalized
   f.check_clean();
 }
 
