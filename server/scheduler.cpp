@@ -205,16 +205,16 @@ void scheduler::start(pending&& p) {
     running_.push_back(std::make_unique<sequence>(std::move(p), vocab_size_, kv, clock::now()));
   } catch (const std::exception& e) {
     engine_->seq_free(kv);
-    finish_event ev = unadmitted_finish(prompt_tokens, proto::finish_reason::error, submitted, clock::now());
-    ev.error = std::string("cannot start the request: ") + e.what();
-    if (metrics_) metrics_->count_finished(to_string(ev.reason));
-    deliver_finish(*sink, ev);
+    finish_unadmitted(*sink, prompt_tokens, submitted, proto::finish_reason::error,
+                      std::string("cannot start the request: ") + e.what());
   }
 }
 
 // One decode row for every sequence past its prompt, first, so running sequences never stall
 // behind long prompts; then prompt chunks in admission order while rows remain. Only a
-// sequence's last prompt row asks for logits.
+// sequence's last prompt row asks for logits. (With max_running_ capped, the row and logit
+// budgets never cut a decode row; they are checked anyway, as exceeding them would break the
+// engine's contract, not just slow a sequence down.)
 void scheduler::build_batch() {
   batch_.clear();
   logit_owners_.clear();
@@ -269,7 +269,7 @@ void scheduler::run_batch() {
     if (s->prefilling()) prompt_rows += s->n_in_batch;
     s->n_fed += s->n_in_batch;
   }
-  if (metrics_) metrics_->add_prompt_tokens(prompt_rows);
+  if (metrics_ && prompt_rows > 0) metrics_->add_prompt_tokens(prompt_rows);
   const size_t n_vocab = static_cast<size_t>(vocab_size_);
   if (logits.size() != logit_owners_.size() * n_vocab) {
     fail_batch("the engine returned " + std::to_string(logits.size()) + " logits for " +
@@ -329,11 +329,16 @@ void scheduler::finish(sequence& s, proto::finish_reason reason, std::string err
   deliver_finish(*s.sink, e);
 }
 
-void scheduler::finish_unadmitted(pending& p, proto::finish_reason reason, std::string error) {
-  finish_event e = unadmitted_finish(p.request.prompt.size(), reason, p.submitted, clock::now());
+void scheduler::finish_unadmitted(token_sink& sink, size_t prompt_tokens, time_point submitted,
+                                  proto::finish_reason reason, std::string error) {
+  finish_event e = unadmitted_finish(prompt_tokens, reason, submitted, clock::now());
   e.error = std::move(error);
   if (metrics_) metrics_->count_finished(to_string(reason));
-  deliver_finish(*p.sink, e);
+  deliver_finish(sink, e);
+}
+
+void scheduler::finish_unadmitted(pending& p, proto::finish_reason reason, std::string error) {
+  finish_unadmitted(*p.sink, p.request.prompt.size(), p.submitted, reason, std::move(error));
 }
 
 void scheduler::remove_finished() {

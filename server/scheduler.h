@@ -50,7 +50,8 @@ struct generation_request {
 };
 
 struct scheduler_options {
-  int32_t max_sequences = 8;      // sequences running at once
+  int32_t max_sequences = 8;      // sequences running at once (capped at the engine's max_batch
+                                  // and max_logit_rows: each needs a logit row every step)
   int32_t queue_limit = 64;       // requests waiting beyond those; more are refused
 };
 
@@ -114,7 +115,10 @@ class scheduler {
   void fail_running(const std::string& error);
   // Exactly once per sequence: frees its KV blocks, then calls its sink's on_finish.
   void finish(sequence& s, proto::finish_reason reason, std::string error = {});
+  // The same for a request that never ran (its sink alone if `pending` was already moved from).
   void finish_unadmitted(pending& p, proto::finish_reason reason, std::string error = {});
+  void finish_unadmitted(token_sink& sink, size_t prompt_tokens, time_point submitted,
+                         proto::finish_reason reason, std::string error);
   void remove_finished();
   void publish_stats(bool ran_batch);
   void drain();

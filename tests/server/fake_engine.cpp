@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 namespace hearth::test {
 
@@ -98,6 +99,16 @@ void fake_engine::fail_on_call(int64_t n) {
   fail_on_call_ = n;
 }
 
+void fake_engine::hold_blocks(int64_t n) {
+  std::lock_guard lock(mu_);
+  free_blocks_ -= n;
+}
+
+void fake_engine::fail_next_reserve() {
+  std::lock_guard lock(mu_);
+  fail_next_reserve_ = true;
+}
+
 int64_t fake_engine::free_blocks() const {
   std::lock_guard lock(mu_);
   return free_blocks_;
@@ -131,6 +142,7 @@ bool fake_engine::seq_reserve(int32_t seq, int64_t n_positions) {
     violation("seq_reserve of a sequence that is not live: " + std::to_string(seq));
     return false;
   }
+  if (std::exchange(fail_next_reserve_, false)) return false;
   lifetime& l = lifetimes_[live_[seq]];
   const int64_t need = kv_cache::blocks_needed(n_positions, options_.block_size) - l.capacity / options_.block_size;
   if (need <= 0) return true;

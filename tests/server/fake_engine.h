@@ -60,6 +60,10 @@ class fake_engine final : public batch_engine {
 
   // The forward call (1-based) that throws instead of running; 0: none.
   void fail_on_call(int64_t n);
+  // Takes n free blocks out of the pool for good, as if something else held them.
+  void hold_blocks(int64_t n);
+  // The next seq_reserve fails although the blocks are free (an engine out of memory).
+  void fail_next_reserve();
 
   // One seq_create .. seq_free span of a kv sequence id (ids are reused; lifetimes are not).
   struct lifetime {
@@ -116,6 +120,7 @@ class fake_engine final : public batch_engine {
   std::vector<float> logits_;
   int64_t calls_ = 0;
   int64_t fail_on_call_ = 0;
+  bool fail_next_reserve_ = false;
   int64_t max_rows_seen_ = 0;
   int64_t max_logit_rows_seen_ = 0;
   bool joined_while_running_ = false;

@@ -135,6 +135,35 @@ TEST_CASE("scheduler: the head of the queue is not overtaken by a smaller reques
   f.check_clean();
 }
 
+TEST_CASE("scheduler: a request that cannot fit while nothing runs fails instead of waiting forever") {
+  // Blocks held outside the scheduler (say, by a future prefix cache) never come back on their
+  // own: with nothing running, waiting for them would stall the queue for good.
+  fake_fixture f({.block_size = 4, .total_blocks = 6});
+  f.fake->hold_blocks(4);
+  auto big = f.submit(greedy_request({1, 2, 3, 4}, 8));  // 3 blocks: within the pool, not free
+  auto small = f.submit(greedy_request({5, 6}, 2));      // 1 block
+  sink_record rb = big->wait_finish(), rs = small->wait_finish();
+  CHECK(rb.finish.reason == fr::error);
+  CHECK(rb.finish.error.find("KV") != std::string::npos);
+  CHECK(rb.tokens.empty());
+  CHECK(rs.tokens == f.fake->greedy({5, 6}, 2));
+  CHECK(f.fake->free_blocks() == 2);
+}
+
+TEST_CASE("scheduler: a reservation the engine refuses fails that request only") {
+  fake_fixture f;
+  f.fake->fail_next_reserve();
+  sink_record r = f.submit(greedy_request({1, 2}, 4))->wait_finish();
+  CHECK(r.finish.reason == fr::error);
+  CHECK(r.finish.error.find("KV") != std::string::npos);
+  CHECK(f.submit(greedy_request({3, 4}, 4))->wait_finish().tokens == f.fake->greedy({3, 4}, 4));
+  const auto lifetimes = f.fake->lifetimes();
+  REQUIRE(lifetimes.size() == 2);
+  CHECK(lifetimes[0].freed);
+  CHECK(lifetimes[0].history.empty());
+  f.check_clean();
+}
+
 TEST_CASE("scheduler: with queue_limit requests waiting, the next is refused as queue_full") {
   fake_fixture f({}, {.max_sequences = 1, .queue_limit = 2});
   gate g;

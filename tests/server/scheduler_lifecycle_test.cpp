@@ -120,11 +120,14 @@ TEST_CASE("scheduler: shutdown finishes queued and running requests with cancell
 
 TEST_CASE("scheduler: shutdown called from a sink stops after the current step") {
   fake_fixture f({}, {.max_sequences = 1});
-  auto a = f.submit(greedy_request({1, 2}, 50), [&f](int n) {
+  gate g;  // b is queued before a reaches its second token
+  auto a = f.submit(greedy_request({1, 2}, 50), [&f, at_first = g.at(1)](int n) {
     if (n == 2) f.sch.shutdown();  // on the scheduler thread: requests the stop, cannot join
-    return true;
+    return at_first(n);
   });
+  g.entered.wait();
   auto b = f.submit(greedy_request({3, 4}, 50));
+  g.release.open();
   sink_record ra = a->wait_finish(), rb = b->wait_finish();
   CHECK(ra.finish.reason == fr::cancelled);
   CHECK(ra.tokens.size() == 2);
