@@ -1,6 +1,7 @@
 #include "scheduler.h"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 #include "metrics.h"
@@ -79,15 +80,18 @@ submit_status scheduler::submit(generation_request r, std::shared_ptr<token_sink
   // Caller bugs (an empty prompt, max_tokens < 1, no sink) are refused as too_long: no request
   // of that shape could ever run.
   if (r.prompt.empty() || r.max_tokens < 1 || !sink) return submit_status::too_long;
+  // Positions are int32 in a batch row, whatever context the engine claims.
+  const int64_t max_positions = std::min<int64_t>(context_length_, std::numeric_limits<int32_t>::max());
   const int64_t positions = positions_of(r);
-  if (positions > context_length_ || kv_cache::blocks_needed(positions, block_size_) > total_blocks_) {
+  if (positions > max_positions || kv_cache::blocks_needed(positions, block_size_) > total_blocks_) {
     return submit_status::too_long;
   }
+  const clock::time_point now = clock::now();
   {
     std::lock_guard lock(mu_);
     if (stopping_) return submit_status::shutting_down;
     if (queue_.size() >= static_cast<size_t>(options_.queue_limit)) return submit_status::queue_full;
-    queue_.push_back({std::move(r), std::move(sink), clock::now()});
+    queue_.push_back({std::move(r), std::move(sink), now});
   }
   wake_.notify_one();
   return submit_status::accepted;
