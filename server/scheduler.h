@@ -7,6 +7,13 @@
 // each request's sink. Requests join at the next step and leave when done, without waiting for
 // each other.
 //
+// Per request: tokens reach the sink as they are sampled. The end-of-generation token finishes
+// with `stop` and is counted in usage.completion_tokens but never passed to on_token; a stop
+// string finishes with `stop` and never reaches the sink; max_tokens finishes with `length`.
+// KV blocks for prompt + max_tokens are reserved at admission, so a running request never
+// waits for memory and is never preempted. A request's tokens do not depend on what else runs:
+// each sequence has its own positions, sampler and text pipeline.
+//
 // Thread-safety: submit(), stats() and shutdown() may be called from any thread; everything
 // else happens on the scheduler thread. No exception crosses threads: failures become finish
 // events with reason `error`.
@@ -17,6 +24,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,7 +42,7 @@ class metrics;
 using cancel_flag = std::shared_ptr<std::atomic<bool>>;
 
 struct generation_request {
-  std::vector<token_id> prompt;   // not empty; prompt.size() + max_tokens <= context length
+  std::vector<token_id> prompt;   // not empty, ids in [0, vocab_size); see submit()
   sampling_params sampling;       // already validated
   int32_t max_tokens = 16;        // >= 1
   std::vector<std::string> stop;  // already validated
@@ -42,7 +50,8 @@ struct generation_request {
 };
 
 struct scheduler_options {
-  int32_t max_sequences = 8;      // sequences running at once
+  int32_t max_sequences = 8;      // sequences running at once (capped at the engine's max_batch
+                                  // and max_logit_rows: each needs a logit row every step)
   int32_t queue_limit = 64;       // requests waiting beyond those; more are refused
 };
 
@@ -70,10 +79,14 @@ class scheduler {
   scheduler& operator=(const scheduler&) = delete;
 
   // Never blocks on the engine. On anything but `accepted`, the sink is not called.
+  // too_long also covers caller bugs that no request could survive: an empty prompt,
+  // max_tokens < 1, a null sink. Other invalid content (prompt ids outside the vocabulary,
+  // invalid sampling or stop strings) is accepted and finishes with `error` and a message.
   submit_status submit(generation_request r, std::shared_ptr<token_sink> sink);
 
   // Stops accepting; queued and running requests finish with reason `cancelled` at the next
-  // step. Returns once the scheduler thread has ended. Idempotent.
+  // step. Returns once the scheduler thread has ended. Idempotent. Called from a sink (the
+  // scheduler thread), it only requests the stop; the destructor must not run there.
   void shutdown();
 
   scheduler_stats stats() const;
@@ -81,36 +94,62 @@ class scheduler {
   int32_t vocab_size() const { return vocab_size_; }
 
  private:
-  struct sequence;
+  struct sequence;  // server/sequence.h
   struct pending {
     generation_request request;
     std::shared_ptr<token_sink> sink;
     std::chrono::steady_clock::time_point submitted;
   };
+  using time_point = std::chrono::steady_clock::time_point;
 
   void run();
-  // One continuous-batching step; returns false when there was nothing to do.
-  bool step();
+  // One continuous-batching step (see the top of this file).
+  void step();
+  void drop_cancelled();
   void admit();
+  void start(pending&& p);
+  void build_batch();
+  void run_batch();
+  void sample_row(sequence& s, std::span<const float> logits, time_point now);
+  void fail_batch(const std::string& error);
+  void fail_running(const std::string& error);
+  // Exactly once per sequence: frees its KV blocks, then calls its sink's on_finish.
   void finish(sequence& s, proto::finish_reason reason, std::string error = {});
+  // The same for a request that never ran (its sink alone if `pending` was already moved from).
+  void finish_unadmitted(pending& p, proto::finish_reason reason, std::string error = {});
+  void finish_unadmitted(token_sink& sink, size_t prompt_tokens, time_point submitted,
+                         proto::finish_reason reason, std::string error);
+  void remove_finished();
+  void publish_stats(bool ran_batch);
+  void drain();
 
   std::unique_ptr<batch_engine> engine_;
   scheduler_options options_;
   metrics* metrics_;
   const int64_t context_length_;
   const int32_t vocab_size_;
+  // Engine constants cached for submit(), which runs on other threads than the engine's.
+  const int32_t block_size_;
+  const int64_t total_blocks_;
+  // Sequences running at once: max_sequences, capped so every running sequence's decode row
+  // fits in one batch and may ask for logits.
+  const int64_t max_running_;
 
   mutable std::mutex mu_;  // guards queue_, stopping_, stats_
   std::condition_variable wake_;
   std::deque<pending> queue_;
   bool stopping_ = false;
   scheduler_stats stats_;
+  std::once_flag joined_;
 
-  // Scheduler thread only.
-  std::vector<std::unique_ptr<sequence>> running_;
+  // Scheduler thread only; reused every step.
+  std::vector<std::unique_ptr<sequence>> running_;  // in admission order
   std::vector<batch_entry> batch_;
+  std::vector<sequence*> logit_owners_;  // the sequence of each logit row of batch_
+  std::vector<pending> dropped_;         // queued requests cancelled this step
 
   std::thread thread_;
+  std::thread::id thread_id_;  // set once in the constructor (thread_ changes when joined)
 };
 
 }  // namespace hearth

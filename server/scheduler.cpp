@@ -1,0 +1,375 @@
+#include "scheduler.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+#include "metrics.h"
+#include "sequence.h"
+
+namespace hearth {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+const batch_engine& require(const std::unique_ptr<batch_engine>& e) {
+  if (!e) throw std::invalid_argument("scheduler: no engine");
+  return *e;
+}
+
+int64_t running_cap(const batch_engine& e, const scheduler_options& o) {
+  if (o.max_sequences < 1) throw std::invalid_argument("scheduler: max_sequences must be >= 1");
+  if (o.queue_limit < 0) throw std::invalid_argument("scheduler: queue_limit must be >= 0");
+  if (e.max_batch() < 1 || e.max_logit_rows() < 1 || e.vocab_size() < 1) {
+    throw std::invalid_argument("scheduler: the engine takes no rows, no logit rows or has no vocabulary");
+  }
+  return std::min({static_cast<int64_t>(o.max_sequences), e.max_batch(), e.max_logit_rows()});
+}
+
+// Positions a request reserves: the prompt plus every token it may generate.
+int64_t positions_of(const generation_request& r) {
+  return static_cast<int64_t>(r.prompt.size()) + r.max_tokens;
+}
+
+double seconds_between(clock::time_point a, clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// Sinks are the front end's code: an exception from one must not reach the scheduler loop.
+// A throwing on_token counts as a consumer that is gone.
+bool deliver_token(token_sink& sink, const token_event& e) noexcept {
+  try {
+    return sink.on_token(e);
+  } catch (...) {
+    return false;
+  }
+}
+
+void deliver_finish(token_sink& sink, const finish_event& e) noexcept {
+  try {
+    sink.on_finish(e);
+  } catch (...) {
+  }
+}
+
+}  // namespace
+
+scheduler::scheduler(std::unique_ptr<batch_engine> engine, const scheduler_options& o, metrics* m)
+    : engine_(std::move(engine)),
+      options_(o),
+      metrics_(m),
+      context_length_(require(engine_).context_length()),
+      vocab_size_(engine_->vocab_size()),
+      block_size_(engine_->block_size()),
+      total_blocks_(engine_->total_blocks()),
+      max_running_(running_cap(*engine_, o)) {
+  running_.reserve(static_cast<size_t>(max_running_));
+  batch_.reserve(static_cast<size_t>(engine_->max_batch()));
+  logit_owners_.reserve(static_cast<size_t>(max_running_));
+  dropped_.reserve(static_cast<size_t>(std::min(options_.queue_limit, 256)));
+  stats_.kv_blocks_free = engine_->free_blocks();
+  stats_.kv_blocks_used = total_blocks_ - stats_.kv_blocks_free;
+  thread_ = std::thread([this] { run(); });
+  thread_id_ = thread_.get_id();
+}
+
+scheduler::~scheduler() { shutdown(); }
+
+submit_status scheduler::submit(generation_request r, std::shared_ptr<token_sink> sink) {
+  // Caller bugs (an empty prompt, max_tokens < 1, no sink) are refused as too_long: no request
+  // of that shape could ever run.
+  if (r.prompt.empty() || r.max_tokens < 1 || !sink) return submit_status::too_long;
+  // Positions are int32 in a batch row, whatever context the engine claims.
+  const int64_t max_positions = std::min<int64_t>(context_length_, std::numeric_limits<int32_t>::max());
+  const int64_t positions = positions_of(r);
+  if (positions > max_positions || kv_cache::blocks_needed(positions, block_size_) > total_blocks_) {
+    return submit_status::too_long;
+  }
+  const clock::time_point now = clock::now();
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return submit_status::shutting_down;
+    if (queue_.size() >= static_cast<size_t>(options_.queue_limit)) return submit_status::queue_full;
+    queue_.push_back({std::move(r), std::move(sink), now});
+  }
+  wake_.notify_one();
+  return submit_status::accepted;
+}
+
+void scheduler::shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  // From a sink (the scheduler thread itself) the stop is only requested: the thread cannot
+  // join itself, and ends after the current step.
+  if (std::this_thread::get_id() == thread_id_) return;
+  std::call_once(joined_, [this] { thread_.join(); });
+}
+
+scheduler_stats scheduler::stats() const {
+  std::lock_guard lock(mu_);
+  scheduler_stats s = stats_;
+  s.queued = static_cast<int64_t>(queue_.size());
+  return s;
+}
+
+void scheduler::run() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (running_.empty()) wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) break;
+    }
+    try {
+      step();
+    } catch (const std::exception& e) {
+      fail_running(std::string("scheduler error: ") + e.what());
+    } catch (...) {
+      fail_running("scheduler error");
+    }
+  }
+  drain();
+}
+
+void scheduler::step() {
+  drop_cancelled();
+  remove_finished();
+  admit();
+  build_batch();
+  const bool ran = !batch_.empty();
+  if (ran) run_batch();
+  remove_finished();
+  publish_stats(ran);
+}
+
+// Cancelled sequences leave before the batch is built, so a cancel set before a step takes
+// effect in that step: no more rows and no more tokens for them.
+void scheduler::drop_cancelled() {
+  for (auto& s : running_) {
+    if (s->cancel_requested()) finish(*s, proto::finish_reason::cancelled);
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (it->request.cancel && it->request.cancel->load(std::memory_order_relaxed)) {
+        dropped_.push_back(std::move(*it));
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (pending& p : dropped_) finish_unadmitted(p, proto::finish_reason::cancelled);
+  dropped_.clear();
+}
+
+// First come, first served: the head of the queue waits until its blocks are free, and no
+// later request overtakes it (a stream of small requests must not starve a large one).
+void scheduler::admit() {
+  while (static_cast<int64_t>(running_.size()) < max_running_) {
+    pending p;
+    bool never_fits = false;
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.empty()) return;
+      const int64_t need = kv_cache::blocks_needed(positions_of(queue_.front().request), block_size_);
+      if (need > engine_->free_blocks()) {
+        // With nothing running, no blocks will ever be freed: waiting would hang the queue.
+        if (!running_.empty()) return;
+        never_fits = true;
+      }
+      p = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    if (never_fits) {
+      finish_unadmitted(p, proto::finish_reason::error, "the KV cache has too few free blocks for this request");
+    } else {
+      start(std::move(p));
+    }
+  }
+}
+
+// Creates the sequence with all its KV blocks reserved, so it never waits for memory later.
+void scheduler::start(pending&& p) {
+  if (auto err = request_error(p.request, vocab_size_)) {
+    finish_unadmitted(p, proto::finish_reason::error, std::move(*err));
+    return;
+  }
+  std::shared_ptr<token_sink> sink = p.sink;  // to report a failure after p is moved from
+  const size_t prompt_tokens = p.request.prompt.size();
+  const clock::time_point submitted = p.submitted;
+  const int32_t kv = engine_->seq_create();
+  try {
+    if (!engine_->seq_reserve(kv, positions_of(p.request))) {
+      throw std::runtime_error("the KV cache ran out of blocks");
+    }
+    running_.push_back(std::make_unique<sequence>(std::move(p), vocab_size_, kv, clock::now()));
+  } catch (const std::exception& e) {
+    engine_->seq_free(kv);
+    finish_unadmitted(*sink, prompt_tokens, submitted, proto::finish_reason::error,
+                      std::string("cannot start the request: ") + e.what());
+  }
+}
+
+// One decode row for every sequence past its prompt, first, so running sequences never stall
+// behind long prompts; then prompt chunks in admission order while rows remain. Only a
+// sequence's last prompt row asks for logits. (With max_running_ capped, the row and logit
+// budgets never cut a decode row; they are checked anyway, as exceeding them would break the
+// engine's contract, not just slow a sequence down.)
+void scheduler::build_batch() {
+  batch_.clear();
+  logit_owners_.clear();
+  int64_t rows_left = engine_->max_batch();
+  int64_t logits_left = engine_->max_logit_rows();
+  for (auto& p : running_) {
+    sequence& s = *p;
+    s.n_in_batch = 0;
+    if (s.prefilling() || rows_left == 0 || logits_left == 0) continue;
+    batch_.push_back({s.last_token, s.n_fed, s.kv_seq, true});
+    logit_owners_.push_back(&s);
+    s.n_in_batch = 1;
+    --rows_left;
+    --logits_left;
+  }
+  for (auto& p : running_) {
+    sequence& s = *p;
+    if (!s.prefilling() || rows_left == 0) continue;
+    int64_t n = std::min<int64_t>(s.prompt_size() - s.n_fed, rows_left);
+    bool completes = s.n_fed + n == s.prompt_size();
+    if (completes && logits_left == 0) {  // keep the last prompt row for a step with a logit row
+      --n;
+      completes = false;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t pos = s.n_fed + static_cast<int32_t>(i);
+      batch_.push_back({s.prompt[pos], pos, s.kv_seq, completes && i + 1 == n});
+    }
+    if (completes) {
+      logit_owners_.push_back(&s);
+      --logits_left;
+    }
+    s.n_in_batch = static_cast<int32_t>(n);
+    rows_left -= n;
+  }
+}
+
+void scheduler::run_batch() {
+  std::span<const float> logits;
+  try {
+    logits = engine_->forward(batch_);
+  } catch (const std::exception& e) {
+    fail_batch(std::string("the forward pass failed: ") + e.what());
+    return;
+  } catch (...) {
+    fail_batch("the forward pass failed");
+    return;
+  }
+  const clock::time_point now = clock::now();
+  int64_t prompt_rows = 0;
+  for (auto& s : running_) {
+    if (s->prefilling()) prompt_rows += s->n_in_batch;
+    s->n_fed += s->n_in_batch;
+  }
+  if (metrics_ && prompt_rows > 0) metrics_->add_prompt_tokens(prompt_rows);
+  const size_t n_vocab = static_cast<size_t>(vocab_size_);
+  if (logits.size() != logit_owners_.size() * n_vocab) {
+    fail_batch("the engine returned " + std::to_string(logits.size()) + " logits for " +
+               std::to_string(logit_owners_.size()) + " rows");
+    return;
+  }
+  for (size_t r = 0; r < logit_owners_.size(); ++r) {
+    sequence& s = *logit_owners_[r];
+    try {
+      sample_row(s, logits.subspan(r * n_vocab, n_vocab), now);
+    } catch (const std::exception& e) {
+      finish(s, proto::finish_reason::error, std::string("sampling failed: ") + e.what());
+    }
+  }
+}
+
+// Sample, then the first of: end of generation (the EOG token is counted but never shown), a
+// consumer that is gone, a stop string (never shown), max_tokens.
+void scheduler::sample_row(sequence& s, std::span<const float> logits, time_point now) {
+  const token_id t = s.smp.sample(logits);
+  if (metrics_) {
+    if (s.n_generated == 0) {
+      metrics_->observe_time_to_first_token(seconds_between(s.submitted, now));
+    } else {
+      metrics_->observe_inter_token_latency(seconds_between(s.latest_token, now));
+    }
+    metrics_->add_generated_tokens(1);
+  }
+  s.record_token(t, now);
+  if (engine_->is_eog(t)) return finish(s, proto::finish_reason::stop);
+  const token_event e{t, s.push_text(engine_->token_bytes(t))};
+  if (!deliver_token(*s.sink, e)) return finish(s, proto::finish_reason::cancelled);
+  if (s.stops.stopped()) return finish(s, proto::finish_reason::stop);
+  if (s.n_generated >= s.max_tokens) finish(s, proto::finish_reason::length);
+}
+
+void scheduler::fail_batch(const std::string& error) {
+  for (auto& s : running_) {
+    if (s->n_in_batch > 0) finish(*s, proto::finish_reason::error, error);
+  }
+}
+
+// Last resort after an unexpected exception in a step: nothing is known to be consistent, so
+// every running sequence ends with `error`; queued requests are untouched.
+void scheduler::fail_running(const std::string& error) {
+  for (auto& s : running_) finish(*s, proto::finish_reason::error, error);
+  remove_finished();
+  publish_stats(false);
+}
+
+void scheduler::finish(sequence& s, proto::finish_reason reason, std::string error) {
+  if (s.done) return;
+  s.done = true;
+  engine_->seq_free(s.kv_seq);
+  const finish_event e = s.make_finish(reason, std::move(error), clock::now());
+  if (metrics_) metrics_->count_finished(to_string(reason));
+  deliver_finish(*s.sink, e);
+}
+
+void scheduler::finish_unadmitted(token_sink& sink, size_t prompt_tokens, time_point submitted,
+                                  proto::finish_reason reason, std::string error) {
+  finish_event e = unadmitted_finish(prompt_tokens, reason, submitted, clock::now());
+  e.error = std::move(error);
+  if (metrics_) metrics_->count_finished(to_string(reason));
+  deliver_finish(sink, e);
+}
+
+void scheduler::finish_unadmitted(pending& p, proto::finish_reason reason, std::string error) {
+  finish_unadmitted(*p.sink, p.request.prompt.size(), p.submitted, reason, std::move(error));
+}
+
+void scheduler::remove_finished() {
+  std::erase_if(running_, [](const std::unique_ptr<sequence>& s) { return s->done; });
+}
+
+void scheduler::publish_stats(bool ran_batch) {
+  const int64_t free = engine_->free_blocks();
+  std::lock_guard lock(mu_);
+  stats_.running = static_cast<int64_t>(running_.size());
+  stats_.kv_blocks_free = free;
+  stats_.kv_blocks_used = total_blocks_ - free;
+  if (ran_batch) ++stats_.steps;
+}
+
+// After shutdown(): every request still here ends with `cancelled`. submit() refuses new ones
+// once stopping_ is set, so the queue taken here is the last.
+void scheduler::drain() {
+  for (auto& s : running_) finish(*s, proto::finish_reason::cancelled);
+  running_.clear();
+  std::deque<pending> queued;
+  {
+    std::lock_guard lock(mu_);
+    queued.swap(queue_);
+  }
+  for (pending& p : queued) finish_unadmitted(p, proto::finish_reason::cancelled);
+  publish_stats(false);
+}
+
+}  // namespace hearth

@@ -1,0 +1,89 @@
+#include "sequence.h"
+
+#include <algorithm>
+
+namespace hearth {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double ms_between(clock::time_point a, clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// Items per second over `ms`; 0 when nothing was timed (a rate over no time means nothing).
+double per_second(double items, double ms) { return ms > 0 ? items * 1000.0 / ms : 0.0; }
+
+}  // namespace
+
+scheduler::sequence::sequence(pending&& p, int32_t n_vocab, int32_t kv, clock::time_point now)
+    : prompt(std::move(p.request.prompt)),
+      max_tokens(p.request.max_tokens),
+      cancel(std::move(p.request.cancel)),
+      sink(std::move(p.sink)),
+      kv_seq(kv),
+      smp(p.request.sampling, n_vocab),
+      stops(std::move(p.request.stop)),
+      submitted(p.submitted),
+      admitted(now) {
+  // The sampler's penalties look at the prompt as well as the generated tokens.
+  for (token_id t : prompt) smp.accept(t);
+}
+
+void scheduler::sequence::record_token(token_id t, clock::time_point now) {
+  smp.accept(t);
+  if (n_generated == 0) first_token = now;
+  latest_token = now;
+  ++n_generated;
+  last_token = t;
+}
+
+finish_event scheduler::sequence::make_finish(proto::finish_reason reason, std::string error,
+                                              clock::time_point now) {
+  finish_event e;
+  e.reason = reason;
+  e.error = std::move(error);
+  // Held-back text is real output unless a stop string matched (then it is part of the stop
+  // string or follows it). An incomplete UTF-8 character at the end becomes U+FFFD.
+  if (!stops.stopped()) {
+    e.text = stops.push(utf8.flush());
+    e.text += stops.flush();
+  }
+  e.usage.prompt_tokens = prompt_size();
+  e.usage.completion_tokens = n_generated;
+
+  // Each phase is timed to its end, or to the finish if it never ended (cancelled in prefill).
+  proto::timings& t = e.timings;
+  t.queue_ms = ms_between(submitted, admitted);
+  const clock::time_point prompt_end = n_generated > 0 ? first_token : now;
+  t.prompt_ms = ms_between(admitted, prompt_end);
+  t.prompt_per_second = per_second(std::min(n_fed, prompt_size()), t.prompt_ms);
+  if (n_generated > 0) {
+    t.predicted_ms = ms_between(first_token, latest_token);
+    t.predicted_per_second = per_second(n_generated - 1, t.predicted_ms);
+  }
+  return e;
+}
+
+std::optional<std::string> request_error(const generation_request& r, int32_t n_vocab) {
+  for (size_t i = 0; i < r.prompt.size(); ++i) {
+    if (r.prompt[i] < 0 || r.prompt[i] >= n_vocab) {
+      return "prompt token " + std::to_string(i) + " is " + std::to_string(r.prompt[i]) +
+             ", outside the vocabulary [0, " + std::to_string(n_vocab) + ")";
+    }
+  }
+  if (auto e = validate(r.sampling)) return e;
+  return validate_stops(r.stop);
+}
+
+finish_event unadmitted_finish(size_t prompt_tokens, proto::finish_reason reason,
+                               clock::time_point submitted, clock::time_point now) {
+  finish_event e;
+  e.reason = reason;
+  e.usage.prompt_tokens = static_cast<int32_t>(prompt_tokens);
+  e.timings.queue_ms = ms_between(submitted, now);
+  return e;
+}
+
+}  // namespace hearth

@@ -1,0 +1,68 @@
+#pragma once
+// One admitted request on the scheduler thread: its KV sequence, sampler, position counter, text
+// pipeline (token bytes -> utf8_stream -> stop_matcher) and timestamps. Scheduler thread only.
+//
+// Positions: `n_fed` counts the positions written to the KV cache, prompt tokens first, then
+// generated tokens. The next row of this sequence is always at position n_fed, so no position is
+// ever skipped or repeated, whatever batch the row lands in.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "scheduler.h"
+#include "stop_matcher.h"
+
+namespace hearth {
+
+struct scheduler::sequence {
+  using clock = std::chrono::steady_clock;
+
+  // Takes the request over. Throws std::invalid_argument (from sampler or stop_matcher) if the
+  // request's parameters are invalid; the caller then finishes it with `error`.
+  sequence(pending&& p, int32_t n_vocab, int32_t kv_seq, clock::time_point admitted);
+
+  int32_t prompt_size() const { return static_cast<int32_t>(prompt.size()); }
+  bool prefilling() const { return n_fed < prompt_size(); }
+  bool cancel_requested() const { return cancel && cancel->load(std::memory_order_relaxed); }
+
+  // Records a sampled token at `now`: sampler history, counts, timestamps.
+  void record_token(token_id t, clock::time_point now);
+  // Runs a generated token's bytes through the text pipeline; returns the text it releases.
+  std::string push_text(std::string_view bytes) { return stops.push(utf8.push(bytes)); }
+  // The finish event for `reason` at `now`: held-back text (none after a stop match), usage,
+  // timings.
+  finish_event make_finish(proto::finish_reason reason, std::string error, clock::time_point now);
+
+  // The request.
+  std::vector<token_id> prompt;
+  int32_t max_tokens;
+  cancel_flag cancel;
+  std::shared_ptr<token_sink> sink;
+
+  // Generation state.
+  int32_t kv_seq;
+  int32_t n_fed = 0;         // positions in the KV cache
+  int32_t n_in_batch = 0;    // rows in the batch being run (0: not in it)
+  int32_t n_generated = 0;   // tokens sampled, EOG included
+  token_id last_token = -1;  // the token the next decode row feeds
+  bool done = false;         // on_finish was called; removed at the end of the step
+  sampler smp;
+  utf8_stream utf8;
+  stop_matcher stops;
+
+  // Timestamps (see proto::timings).
+  clock::time_point submitted, admitted, first_token, latest_token;
+};
+
+// Why a request cannot run (a prompt token outside [0, n_vocab), invalid sampling parameters or
+// stop strings), or nullopt. The front end validates first; this keeps the thread safe anyway.
+std::optional<std::string> request_error(const generation_request& r, int32_t n_vocab);
+
+// The finish event of a request that never ran (refused at shutdown or cancelled while queued).
+finish_event unadmitted_finish(size_t prompt_tokens, proto::finish_reason reason,
+                               std::chrono::steady_clock::time_point submitted,
+                               std::chrono::steady_clock::time_point now);
+
+}  // namespace hearth

@@ -1,0 +1,73 @@
+#pragma once
+// A token_sink for scheduler tests: records every event and lets the test thread wait for them.
+// Catch2 assertions stay on the test thread; the sink only records.
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "token_sink.h"
+
+namespace hearth::test {
+
+struct sink_record {
+  std::vector<token_id> tokens;
+  std::vector<std::string> pieces;  // the text of each on_token
+  std::string text;                 // every piece, then the finish text
+  int finishes = 0;
+  int tokens_after_finish = 0;
+  finish_event finish;
+  // Places in one order shared by all sinks (the scheduler thread calls them one at a time).
+  int64_t first_token_order = -1;
+  int64_t finish_order = -1;
+};
+
+class recording_sink final : public token_sink {
+ public:
+  // Optional, set before submit. Runs on the scheduler thread after each token is recorded,
+  // with the number of tokens so far; its result is on_token's.
+  std::function<bool(int n_tokens)> hook;
+
+  bool on_token(const token_event& e) override;
+  void on_finish(const finish_event& e) override;
+
+  sink_record wait_finish() const;
+  void wait_tokens(int n) const;
+  sink_record snapshot() const;
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  sink_record r_;
+};
+
+// A one-shot signal from one thread to another.
+class one_shot {
+ public:
+  void open() { p_.set_value(); }
+  void wait() const { f_.wait(); }
+
+ private:
+  std::promise<void> p_;
+  std::shared_future<void> f_ = p_.get_future().share();
+};
+
+// Holds the scheduler thread inside a sink at token `at` until released: the test can then act
+// (submit, cancel, read stats) at a known point of the schedule.
+struct gate {
+  one_shot entered, release;
+  std::function<bool(int)> at(int n_token) {
+    return [this, n_token](int n) {
+      if (n == n_token) {
+        entered.open();
+        release.wait();
+      }
+      return true;
+    };
+  }
+};
+
+}  // namespace hearth::test
