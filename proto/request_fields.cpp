@@ -1,5 +1,6 @@
 #include "proto/request_fields.h"
 
+#include <charconv>
 #include <cmath>
 
 #include "proto/ids.h"
@@ -12,6 +13,13 @@ namespace {
 // validate() names the field as the first word of its message ("top_p must be in (0, 1] ...").
 std::string field_of(const std::string& message) {
   return message.substr(0, message.find(' '));
+}
+
+// Shortest text that reads back as v ("3", "2.5"), as sampler.h's messages print numbers.
+std::string shortest(float v) {
+  char buf[64];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
 }
 
 uint64_t read_seed(field_reader& r) {
@@ -49,7 +57,7 @@ void read_sampling(field_reader& r, sampling_params& p, api_flavor flavor) {
   }
   if (flavor == api_flavor::openai) {
     r.check(p.temperature <= 2.0f, "temperature", [&] {
-      return "temperature must be in [0, 2] (got " + describe(*r.find("temperature")) + ")";
+      return "temperature must be in [0, 2] (got " + shortest(p.temperature) + ")";
     });
   }
 }
