@@ -141,7 +141,7 @@ TEST_CASE("generate: ranges use the sampler's messages", "[proto]") {
   CHECK(r.sampling.temperature == 5.0f);
 }
 
-TEST_CASE("generate: seed is any uint64; absent, null or -1 draw a random one", "[proto]") {
+TEST_CASE("generate: seed is any uint64, and absent, null or -1 draw a random one", "[proto]") {
   CHECK(ok(gen(R"("seed": 0)")).sampling.seed == 0);
   CHECK(ok(gen(R"("seed": 18446744073709551615)")).sampling.seed == UINT64_MAX);
   CHECK(ok(gen(R"("seed": 9223372036854775808)")).sampling.seed == (uint64_t{1} << 63));
@@ -159,7 +159,7 @@ TEST_CASE("generate: seed is any uint64; absent, null or -1 draw a random one", 
   }
 }
 
-TEST_CASE("generate: stop is a string or up to 4 strings; empty ones are dropped", "[proto]") {
+TEST_CASE("generate: stop is a string or up to 4 strings, empty ones dropped", "[proto]") {
   using strings = std::vector<std::string>;
   CHECK(ok(gen(R"("stop": "END")")).stop == strings{"END"});
   CHECK(ok(gen(R"("stop": ["a", "b", "c", "d"])")).stop == strings{"a", "b", "c", "d"});

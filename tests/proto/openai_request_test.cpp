@@ -132,7 +132,7 @@ TEST_CASE("completions: options that change the response shape are refused", "[p
   CHECK(ok(cmpl(R"("logprobs": false, "suffix": null, "n": null)")).prompt == "Say hi");
 }
 
-TEST_CASE("chat: OpenAI defaults; max_tokens absent means until the end", "[proto]") {
+TEST_CASE("chat: OpenAI defaults, and no max_tokens means until the end", "[proto]") {
   const chat_request r = ok(chat(""));
   CHECK(r.model == "m");
   REQUIRE(r.messages.size() == 1);

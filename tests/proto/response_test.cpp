@@ -90,7 +90,7 @@ TEST_CASE("openai: models list", "[proto]") {
               "owned_by": "hearth"}]})J"));
 }
 
-TEST_CASE("openai: finish reasons; cancelled and error are errors, never invented values",
+TEST_CASE("openai: finish reasons: cancelled and error are errors, never invented values",
           "[proto]") {
   CHECK(openai_finish_reason(finish_reason::stop) == "stop");
   CHECK(openai_finish_reason(finish_reason::length) == "length");
