@@ -1,0 +1,34 @@
+#pragma once
+// JSON of the generation vocabulary shared by every API (generation.h), and how OpenAI
+// endpoints report each way a generation can end.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/api_error.h"
+#include "proto/generation.h"
+
+namespace hearth::proto {
+
+// {"prompt_tokens": n, "completion_tokens": n, "total_tokens": n}
+nlohmann::json to_json(const usage& u);
+// {"queue_ms", "prompt_ms", "prompt_per_second", "predicted_ms", "predicted_per_second"};
+// non-finite values (a rate over 0 ms) become null.
+nlohmann::json to_json(const timings& t);
+
+// What OpenAI endpoints (/v1/completions, /v1/chat/completions) send for each finish_reason:
+// - stop (end of text or a stop string): finish_reason "stop".
+// - length (max_tokens reached, or the context is full): finish_reason "length".
+// - cancelled: the client left (nothing is sent), or the daemon is shutting down. OpenAI has
+//   no such value, so instead of a finishing response the server answers with
+//   openai_error_for(): 503 before the headers, or a `data: {"error": ...}` SSE event mid-stream.
+// - error: likewise, openai_error_for(): 500 server_error carrying the detail.
+// Returns nullopt for cancelled and error.
+std::optional<std::string_view> openai_finish_reason(finish_reason r);
+
+// The error OpenAI endpoints send when a generation ends cancelled or in error (see above).
+api_error openai_error_for(finish_reason r, std::string_view detail);
+
+}  // namespace hearth::proto

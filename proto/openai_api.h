@@ -1,0 +1,98 @@
+#pragma once
+// The OpenAI-compatible HTTP API: POST /v1/completions, POST /v1/chat/completions,
+// GET /v1/models. Requests follow json_body.h's conventions; every parse_* returns the request
+// or a 400 api_error whose param names the field.
+//
+// Beyond OpenAI's fields these endpoints accept llama-server's sampling extensions (top_k,
+// min_p, repeat_penalty, repeat_last_n), defaulting to "off". Options that would change the
+// response's shape are refused with 400 "<field> is not supported": n != 1, logprobs,
+// top_logprobs, echo, suffix, best_of != 1, non-empty logit_bias, tools/functions, and a
+// response_format other than text. `model` is optional and not checked (one model per daemon).
+// How each finish_reason is reported: generation_json.h.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/api_error.h"
+#include "proto/chat_message.h"
+#include "proto/generation.h"
+#include "proto/request_fields.h"
+#include "sampler.h"
+
+namespace hearth::proto {
+
+// OpenAI's sampling defaults: temperature 1, top_p 1, top_k 0 (off), min_p 0 (off), no
+// penalties. seed is left for read_sampling to fill.
+sampling_params openai_sampling_defaults();
+
+// POST /v1/completions. prompt: a string, an array of token ids, or an array holding one of
+// those (several prompts per request are refused).
+struct completion_request {
+  std::string model;
+  std::optional<std::string> prompt;           // exactly one of prompt / tokens is set
+  std::optional<std::vector<int32_t>> tokens;  // non-empty, ids in [0, n_vocab)
+  int32_t max_tokens = 16;                     // OpenAI's default; in [1, n_ctx] when given
+  sampling_params sampling = openai_sampling_defaults();
+  std::vector<std::string> stop;
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+};
+result<completion_request> parse_completion(std::string_view body, const limits& lim);
+
+// POST /v1/chat/completions. messages[i].content: a string, an array of {"type": "text",
+// "text": str} parts (joined without separator), or null/absent for assistant messages.
+struct chat_request {
+  std::string model;
+  std::vector<chat_message> messages;  // non-empty
+  std::optional<int32_t> max_tokens;   // max_completion_tokens or max_tokens; absent: until
+                                       // end of text or context
+  sampling_params sampling = openai_sampling_defaults();
+  std::vector<std::string> stop;
+  bool stream = false;
+  bool include_usage = false;
+};
+result<chat_request> parse_chat(std::string_view body, const limits& lim);
+
+// Response builders. `created` is Unix seconds (unix_time_now()); ids come from ids.h
+// ("cmpl-..." for completions, "chatcmpl-..." for chat). finish_reason is rendered by
+// openai_finish_reason(): cancelled and error, which OpenAI endpoints report as errors
+// instead, would render as null. `include_usage` adds "usage": null to a chunk, as OpenAI does
+// on every chunk but the usage chunk when stream_options.include_usage is set.
+
+// {"id", "object": "text_completion", "created", "model",
+//  "choices": [{"text", "index": 0, "logprobs": null, "finish_reason"}], "usage"}
+nlohmann::json completion_response(std::string_view id, int64_t created, std::string_view model,
+                                   std::string_view text, finish_reason reason, const usage& u);
+// Streamed: the same without "usage"; finish_reason null until the last chunk.
+nlohmann::json completion_chunk(std::string_view id, int64_t created, std::string_view model,
+                                std::string_view text, std::optional<finish_reason> reason,
+                                bool include_usage = false);
+// The chunk before [DONE] with stream_options.include_usage: "choices": [] and "usage".
+nlohmann::json completion_usage_chunk(std::string_view id, int64_t created,
+                                      std::string_view model, const usage& u);
+
+// {"id", "object": "chat.completion", "created", "model", "choices": [{"index": 0,
+//  "message": {"role": "assistant", "content"}, "logprobs": null, "finish_reason"}], "usage"}
+nlohmann::json chat_response(std::string_view id, int64_t created, std::string_view model,
+                             std::string_view content, finish_reason reason, const usage& u);
+// Streamed, "object": "chat.completion.chunk", each with "choices": [{"index": 0, "delta",
+// "logprobs": null, "finish_reason"}]: first the role chunk (delta {"role": "assistant",
+// "content": ""}), then content chunks (delta {"content"}), then the finish chunk (delta {}).
+nlohmann::json chat_role_chunk(std::string_view id, int64_t created, std::string_view model,
+                               bool include_usage = false);
+nlohmann::json chat_content_chunk(std::string_view id, int64_t created, std::string_view model,
+                                  std::string_view content, bool include_usage = false);
+nlohmann::json chat_finish_chunk(std::string_view id, int64_t created, std::string_view model,
+                                 finish_reason reason, bool include_usage = false);
+nlohmann::json chat_usage_chunk(std::string_view id, int64_t created, std::string_view model,
+                                const usage& u);
+
+// GET /v1/models: {"object": "list", "data": [{"id", "object": "model", "created",
+// "owned_by": "hearth"}]}
+nlohmann::json models_response(std::string_view model_id, int64_t created);
+
+}  // namespace hearth::proto

@@ -1,0 +1,204 @@
+// Parsing and validation of /v1/completions and /v1/chat/completions requests.
+#include <array>
+
+#include "proto/json_body.h"
+#include "proto/openai_api.h"
+
+namespace hearth::proto {
+
+namespace {
+
+// prompt: "text" | [ids] | ["text"] | [[ids]].
+void read_completion_prompt(field_reader& r, completion_request& req, const limits& lim) {
+  const nlohmann::json* p = r.find("prompt");
+  if (r.failed()) return;
+  if (!p) return r.fail("prompt", "prompt is required");
+  if (p->is_string()) {
+    req.prompt = p->get<std::string>();
+    return;
+  }
+  if (!r.check(p->is_array(), "prompt", [&] {
+        return "prompt must be a string or an array of token ids (got " + describe(*p) + ")";
+      }))
+    return;
+  if (!r.check(!p->empty(), "prompt", [] { return std::string("prompt must not be empty"); }))
+    return;
+  const nlohmann::json& first = (*p)[0];
+  if (!first.is_string() && !first.is_array()) {  // a flat array of ids
+    req.tokens = read_token_ids(r, "prompt", *p, "prompt", lim.n_vocab);
+    return;
+  }
+  if (!r.check(p->size() == 1, "prompt", [&] {
+        return "prompt holds " + std::to_string(p->size()) +
+               " prompts; only one prompt per request is supported";
+      }))
+    return;
+  if (first.is_string()) {
+    req.prompt = first.get<std::string>();
+    return;
+  }
+  req.tokens = read_token_ids(r, "prompt", first, "prompt[0]", lim.n_vocab);
+  r.check(!req.tokens || !req.tokens->empty(), "prompt",
+          [] { return std::string("prompt[0] must not be empty"); });
+}
+
+bool known_role(const std::string& role) {
+  static constexpr std::array<std::string_view, 5> roles = {"system", "developer", "user",
+                                                            "assistant", "tool"};
+  for (std::string_view r : roles)
+    if (role == r) return true;
+  return false;
+}
+
+// content: "text" | [{"type": "text", "text": "..."}, ...] | null (assistant only).
+std::optional<std::string> read_content(field_reader& mr, const std::string& role) {
+  const nlohmann::json* c = mr.find("content");
+  if (mr.failed()) return std::nullopt;
+  const std::string name = mr.param("content");
+  if (!c) {
+    if (role == "assistant") return std::string();
+    mr.fail("content", name + " is required (null is allowed only for assistant messages)");
+    return std::nullopt;
+  }
+  if (c->is_string()) return c->get<std::string>();
+  if (!mr.check(c->is_array(), "content", [&] {
+        return name + " must be a string or an array of text parts (got " + describe(*c) + ")";
+      }))
+    return std::nullopt;
+  std::string text;
+  for (size_t j = 0; j < c->size(); ++j) {
+    const nlohmann::json& part = (*c)[j];
+    const std::string at = name + "[" + std::to_string(j) + "]";
+    const nlohmann::json* type = part.is_object() && part.contains("type") ? &part["type"] : nullptr;
+    if (!mr.check(type && type->is_string(), "content", [&] {
+          return at + " must be an object with a string \"type\" (got " + describe(part) + ")";
+        }))
+      return std::nullopt;
+    if (!mr.check(*type == "text", "content", [&] {
+          return at + " has type " + describe(*type) + "; only text parts are supported";
+        }))
+      return std::nullopt;
+    const nlohmann::json* t = part.contains("text") ? &part["text"] : nullptr;
+    if (!mr.check(t && t->is_string(), "content", [&] {
+          return at + ".text must be a string (got " + (t ? describe(*t) : "nothing") + ")";
+        }))
+      return std::nullopt;
+    text += t->get_ref<const std::string&>();
+  }
+  return text;
+}
+
+std::optional<chat_message> read_message(field_reader& r, const nlohmann::json& m, size_t i) {
+  const std::string at = "messages[" + std::to_string(i) + "]";
+  if (!m.is_object()) {
+    r.fail(at, at + " must be an object (got " + describe(m) + ")");
+    return std::nullopt;
+  }
+  field_reader mr(m, at + ".");
+  const std::optional<std::string> role = mr.string("role");
+  if (!role && !mr.failed()) mr.fail("role", at + ".role is required");
+  if (role)
+    mr.check(known_role(*role), "role", [&] {
+      return at + ".role must be one of system, developer, user, assistant, tool (got " +
+             describe(m.at("role")) + ")";
+    });
+  std::optional<std::string> content;
+  if (role && !mr.failed()) content = read_content(mr, *role);
+  if (mr.failed()) {
+    r.fail(mr.error());
+    return std::nullopt;
+  }
+  return chat_message{*role, std::move(*content)};
+}
+
+void read_messages(field_reader& r, std::vector<chat_message>& out) {
+  const nlohmann::json* m = r.find("messages");
+  if (r.failed()) return;
+  if (!m) return r.fail("messages", "messages is required");
+  if (!r.check(m->is_array(), "messages",
+               [&] { return "messages must be an array (got " + describe(*m) + ")"; }))
+    return;
+  if (!r.check(!m->empty(), "messages",
+               [] { return std::string("messages must not be empty"); }))
+    return;
+  out.reserve(m->size());
+  for (size_t i = 0; i < m->size(); ++i) {
+    std::optional<chat_message> msg = read_message(r, (*m)[i], i);
+    if (!msg) return;
+    out.push_back(std::move(*msg));
+  }
+}
+
+// max_completion_tokens is OpenAI's current name, max_tokens the deprecated one.
+std::optional<int32_t> read_chat_max_tokens(field_reader& r, const limits& lim) {
+  const std::optional<int32_t> legacy = read_max_tokens(r, "max_tokens", lim);
+  const std::optional<int32_t> current = read_max_tokens(r, "max_completion_tokens", lim);
+  if (legacy && current && *legacy != *current) {
+    r.fail("max_completion_tokens",
+           "max_tokens (" + std::to_string(*legacy) + ") and max_completion_tokens (" +
+               std::to_string(*current) + ") disagree; give one of them");
+    return std::nullopt;
+  }
+  return current ? current : legacy;
+}
+
+}  // namespace
+
+sampling_params openai_sampling_defaults() {
+  sampling_params p;
+  p.temperature = 1.0f;
+  p.top_p = 1.0f;
+  p.top_k = 0;
+  p.min_p = 0.0f;
+  p.repeat_penalty = 1.0f;
+  p.presence_penalty = 0.0f;
+  p.frequency_penalty = 0.0f;
+  return p;
+}
+
+result<completion_request> parse_completion(std::string_view body, const limits& lim) {
+  result<nlohmann::json> j = parse_json_object(body);
+  if (const api_error* e = std::get_if<api_error>(&j)) return *e;
+  field_reader r(std::get<nlohmann::json>(j));
+  completion_request req;
+  req.model = r.string("model").value_or("");
+  read_completion_prompt(r, req, lim);
+  if (std::optional<int32_t> m = read_max_tokens(r, "max_tokens", lim)) req.max_tokens = *m;
+  read_sampling(r, req.sampling, api_flavor::openai);
+  req.stop = read_stop(r);
+  req.stream = r.boolean("stream").value_or(false);
+  req.include_usage = read_include_usage(r, req.stream);
+  refuse_n(r);
+  refuse_flag(r, "logprobs");
+  refuse_flag(r, "echo");
+  refuse_suffix(r);
+  refuse_best_of(r);
+  refuse_nonempty_object(r, "logit_bias");
+  if (r.failed()) return r.error();
+  return req;
+}
+
+result<chat_request> parse_chat(std::string_view body, const limits& lim) {
+  result<nlohmann::json> j = parse_json_object(body);
+  if (const api_error* e = std::get_if<api_error>(&j)) return *e;
+  field_reader r(std::get<nlohmann::json>(j));
+  chat_request req;
+  req.model = r.string("model").value_or("");
+  read_messages(r, req.messages);
+  req.max_tokens = read_chat_max_tokens(r, lim);
+  read_sampling(r, req.sampling, api_flavor::openai);
+  req.stop = read_stop(r);
+  req.stream = r.boolean("stream").value_or(false);
+  req.include_usage = read_include_usage(r, req.stream);
+  refuse_n(r);
+  refuse_flag(r, "logprobs");
+  refuse_top_logprobs(r);
+  refuse_nonempty_object(r, "logit_bias");
+  refuse_nonempty_array(r, "tools");
+  refuse_nonempty_array(r, "functions");
+  refuse_response_format(r);
+  if (r.failed()) return r.error();
+  return req;
+}
+
+}  // namespace hearth::proto

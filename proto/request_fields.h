@@ -1,0 +1,65 @@
+#pragma once
+// Fields several APIs share, read with a field_reader: sampling parameters, stop strings,
+// max_tokens, token id arrays, and the OpenAI options this server refuses rather than ignores.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/json_body.h"
+#include "sampler.h"
+
+namespace hearth::proto {
+
+// What validation needs to know about the loaded model.
+struct limits {
+  int32_t n_vocab = 0;  // token ids must lie in [0, n_vocab)
+  int64_t n_ctx = 0;    // max_tokens must be <= n_ctx; <= 0: not checked
+};
+
+// OpenAI's limit on stop strings, applied to every API.
+inline constexpr size_t max_stop_strings = 4;
+
+enum class api_flavor {
+  native,  // /v1/generate and WebSocket: llama-server's ranges
+  openai,  // /v1/completions and /v1/chat/completions: temperature also capped at 2, as OpenAI does
+};
+
+// Reads temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n, presence_penalty,
+// frequency_penalty and seed into p; fields the request leaves out keep p's values (the
+// caller's per-endpoint defaults). Ranges are sampler.h's validate(), whose message is used
+// as is. seed: any uint64; absent, null or -1 (llama-server's "random") draw random_seed(),
+// so every request has a concrete seed from here on.
+void read_sampling(field_reader& r, sampling_params& p, api_flavor flavor);
+
+// "stop": a string or an array of at most max_stop_strings strings. Empty strings are dropped
+// (they could never match); absent or null gives none.
+std::vector<std::string> read_stop(field_reader& r);
+
+// An integer in [1, n_ctx] under `key`, or nullopt if absent (or on error).
+std::optional<int32_t> read_max_tokens(field_reader& r, std::string_view key, const limits& lim);
+
+// `array` (which the caller found under `key`) as token ids, each an integer in [0, n_vocab).
+// `shown` names the array in messages ("tokens", "prompt[0]"); the error's param is `key`.
+std::optional<std::vector<int32_t>> read_token_ids(field_reader& r, std::string_view key,
+                                                   const nlohmann::json& array,
+                                                   std::string_view shown, int32_t n_vocab);
+
+// OpenAI options that would change the response's shape, refused with "<field> is not
+// supported" instead of being silently ignored. Each accepts its neutral values.
+void refuse_n(field_reader& r);                         // n: 1
+void refuse_flag(field_reader& r, std::string_view key);  // logprobs, echo: false
+void refuse_best_of(field_reader& r);                   // best_of: 1
+void refuse_suffix(field_reader& r);                    // suffix: ""
+void refuse_nonempty_object(field_reader& r, std::string_view key);  // logit_bias: {}
+void refuse_nonempty_array(field_reader& r, std::string_view key);   // tools: []
+void refuse_top_logprobs(field_reader& r);              // top_logprobs: 0
+void refuse_response_format(field_reader& r);           // response_format: {"type": "text"}
+
+// "stream_options": {"include_usage": bool}, allowed only with stream true (as OpenAI).
+bool read_include_usage(field_reader& r, bool stream);
+
+}  // namespace hearth::proto

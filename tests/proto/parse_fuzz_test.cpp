@@ -1,0 +1,207 @@
+// Robustness: thousands of mutated and randomly assembled bodies through every parser. Each must
+// return a value or an api_error (never throw), and each value must satisfy the contracts the
+// server relies on.
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "proto/native_api.h"
+#include "proto/openai_api.h"
+#include "proto/ws_api.h"
+#include "sampler.h"
+
+using namespace hearth;
+using namespace hearth::proto;
+using nlohmann::json;
+
+namespace {
+
+const limits lim{512, 1024};
+
+const std::array<const char*, 9> seeds = {
+    R"({"prompt": "Once upon a time", "max_tokens": 16, "temperature": 0.7, "stop": ["\n"]})",
+    R"({"tokens": [1, 2, 3], "top_k": 5, "top_p": 0.9, "seed": 42, "stream": true})",
+    R"({"model": "m", "prompt": [[1, 2]], "n": 1, "logprobs": null, "stream": true,
+        "stream_options": {"include_usage": true}})",
+    R"({"model": "m", "messages": [{"role": "system", "content": "S"}, {"role": "user",
+        "content": [{"type": "text", "text": "Hi"}]}], "max_completion_tokens": 8})",
+    R"({"type": "generate", "id": "a1", "prompt": "x", "min_p": 0.1})",
+    R"({"type": "cancel", "id": "a1"})",
+    R"({"messages": [{"role": "user", "content": "Hi"}], "temperature": 0.2, "stream": true})",
+    R"({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": null},
+        {"role": "tool", "content": "b"}], "n": 1, "stop": "x"})",
+    R"({"content": "Hello", "add_special": true, "tokens": [1, 2]})"};
+
+const std::array<const char*, 33> field_names = {
+    "prompt", "tokens", "max_tokens", "max_completion_tokens", "temperature", "top_k", "top_p",
+    "min_p", "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "seed",
+    "stop", "stream", "stream_options", "n", "logprobs", "top_logprobs", "echo", "suffix",
+    "best_of", "logit_bias", "tools", "functions", "response_format", "messages", "model",
+    "content", "add_special", "parse_special", "type", "id"};
+
+class body_maker {
+ public:
+  explicit body_maker(uint64_t seed) : rng_(seed) {}
+
+  int below(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+
+  json random_value(int depth) {
+    static const std::array<double, 8> reals = {0.5, -0.0, 1e308, -1e-300, 2.0000001, 1.5, 3e9, 0.05};
+    static const std::array<int64_t, 8> ints = {0, 1, -1, 511, 512, 2147483647, -2147483648LL,
+                                                INT64_MIN};
+    static const std::array<const char*, 7> strings = {"", "user", "text", "a\nb", "\xC3\xA9",
+                                                       "generate", "assistant"};
+    switch (below(depth > 3 ? 6 : 9)) {
+      case 0: return nullptr;
+      case 1: return below(2) == 0;
+      case 2: return ints[below(ints.size())];
+      case 3: return uint64_t{18446744073709551615ull} - below(3);
+      case 4: return reals[below(reals.size())];
+      case 5: return strings[below(strings.size())];
+      case 6: {
+        json a = json::array();
+        for (int i = below(6); i > 0; --i) a.push_back(random_value(depth + 1));
+        return a;
+      }
+      case 7: return json{{"type", strings[below(strings.size())]}, {"text", random_value(depth + 1)}};
+      default: {
+        json o = json::object();
+        for (int i = below(4); i > 0; --i) o[field_names[below(field_names.size())]] = random_value(depth + 1);
+        return o;
+      }
+    }
+  }
+
+  // A seed body with some fields replaced by random values (messages' fields included).
+  std::string structural() {
+    json j = json::parse(seeds[below(seeds.size())]);
+    for (int i = below(4) + 1; i > 0; --i) {
+      if (j.contains("messages") && j["messages"].is_array() && !j["messages"].empty() && below(2)) {
+        json& m = j["messages"][below(j["messages"].size())];
+        static const std::array<const char*, 6> roles = {"user", "assistant", "system",
+                                                         "developer", "tool", "bot"};
+        if (!m.is_object()) continue;
+        if (below(2)) m["role"] = below(3) ? json(roles[below(roles.size())]) : random_value(1);
+        else m["content"] = random_value(1);
+        continue;
+      }
+      j[field_names[below(field_names.size())]] = random_value(0);
+    }
+    return j.dump();
+  }
+
+  // A seed body with byte-level damage: flips, JSON-significant insertions, cuts.
+  std::string bytes() {
+    static const std::string alphabet = "{}[]\",:0123456789.eE+-tfnul\\ \x80\xC3\xFF";
+    std::string s = seeds[below(seeds.size())];
+    for (int i = below(4) + 1; i > 0 && !s.empty(); --i) {
+      const size_t at = static_cast<size_t>(below(static_cast<int>(s.size())));
+      switch (below(4)) {
+        case 0: s[at] = static_cast<char>(below(256)); break;
+        case 1: s.insert(at, 1, alphabet[below(alphabet.size())]); break;
+        case 2: s.erase(at, static_cast<size_t>(below(8) + 1)); break;
+        default: s.resize(at); break;
+      }
+    }
+    return s;
+  }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+bool tokens_ok(const std::vector<int32_t>& t) {
+  for (int32_t id : t)
+    if (id < 0 || id >= lim.n_vocab) return false;
+  return !t.empty();
+}
+
+bool stops_ok(const std::vector<std::string>& stop) {
+  if (stop.size() > max_stop_strings) return false;
+  for (const std::string& s : stop)
+    if (s.empty()) return false;
+  return true;
+}
+
+bool error_ok(const api_error& e) {
+  return e.status == 400 && !e.message.empty() && e.type == "invalid_request_error" &&
+         !serialize(to_json(e)).empty();
+}
+
+// Bodies each parser accepted, so the test shows it reached the success paths too.
+struct accepted_counts {
+  int generate = 0, completion = 0, chat = 0, ws = 0;
+};
+accepted_counts accepted;
+
+template <class T, class Check>
+bool holds_up(const result<T>& r, int& accepted_count, Check&& check) {
+  if (const api_error* e = std::get_if<api_error>(&r)) return error_ok(*e);
+  ++accepted_count;
+  return check(std::get<T>(r));
+}
+
+template <class T, class Check>
+bool holds_up(const result<T>& r, Check&& check) {
+  int ignored = 0;
+  return holds_up(r, ignored, check);
+}
+
+// Runs every parser on the body; returns false if a contract is broken. Exceptions propagate.
+bool check_all(const std::string& body) {
+  const bool gen = holds_up(parse_generate(body, lim), accepted.generate, [](const generate_request& g) {
+    return g.prompt.has_value() != g.tokens.has_value() && (!g.tokens || tokens_ok(*g.tokens)) &&
+           !validate(g.sampling) && stops_ok(g.stop) &&
+           (!g.max_tokens || (*g.max_tokens >= 1 && *g.max_tokens <= lim.n_ctx));
+  });
+  const bool cmpl = holds_up(parse_completion(body, lim), accepted.completion, [](const completion_request& c) {
+    return c.prompt.has_value() != c.tokens.has_value() && (!c.tokens || tokens_ok(*c.tokens)) &&
+           !validate(c.sampling) && c.sampling.temperature <= 2.0f && stops_ok(c.stop) &&
+           c.max_tokens >= 1 && (c.stream || !c.include_usage);
+  });
+  const bool chat = holds_up(parse_chat(body, lim), accepted.chat, [](const chat_request& c) {
+    return !c.messages.empty() && !validate(c.sampling) && c.sampling.temperature <= 2.0f &&
+           stops_ok(c.stop) && (!c.max_tokens || *c.max_tokens >= 1);
+  });
+  const bool tok = holds_up(parse_tokenize(body), [](const tokenize_request&) { return true; });
+  const bool detok = holds_up(parse_detokenize(body, lim), [](const detokenize_request& d) {
+    return d.tokens.empty() || tokens_ok(d.tokens);
+  });
+  const ws_message m = parse_ws_message(body, lim);
+  bool ws = true;
+  if (const ws_error* e = std::get_if<ws_error>(&m)) ws = error_ok(e->error);
+  else if (const ws_generate* g = std::get_if<ws_generate>(&m)) ws = !g->id.empty() && g->request.stream;
+  else ws = !std::get<ws_cancel>(m).id.empty();
+  if (!std::holds_alternative<ws_error>(m)) ++accepted.ws;
+  return gen && cmpl && chat && tok && detok && ws;
+}
+
+}  // namespace
+
+TEST_CASE("parse fuzz: mutated and random bodies never throw and keep the contracts",
+          "[proto]") {
+  body_maker make(20240611);
+  int checked = 0;
+  for (int i = 0; i < 4000; ++i) {
+    const std::string body = i % 2 == 0 ? make.structural() : make.bytes();
+    bool good = false;
+    try {
+      good = check_all(body);
+    } catch (const std::exception& e) {
+      FAIL("parser threw " << e.what() << " on body: " << body);
+    }
+    if (!good) FAIL("contract broken on body: " << body);
+    ++checked;
+  }
+  CHECK(checked == 4000);
+  INFO("accepted: generate " << accepted.generate << ", completion " << accepted.completion
+                             << ", chat " << accepted.chat << ", ws " << accepted.ws);
+  CHECK(accepted.generate >= 100);
+  CHECK(accepted.completion >= 100);
+  CHECK(accepted.chat >= 100);
+  CHECK(accepted.ws >= 100);
+}
