@@ -42,6 +42,7 @@ class batch_engine {
 
 struct model_engine_options {
   int threads = 1;
+  int64_t context_length = 0;    // positions per sequence; 0: the model's trained context
   int64_t kv_blocks = 0;         // size of the KV pool
   int32_t block_size = 16;
   int64_t max_batch = 512;
@@ -53,7 +54,7 @@ class model_engine final : public batch_engine {
   model_engine(const model& m, const model_engine_options& o);
 
   int32_t vocab_size() const override { return static_cast<int32_t>(model_.hp().n_vocab); }
-  int64_t context_length() const override { return model_.hp().n_ctx_train; }
+  int64_t context_length() const override { return context_length_; }
   int64_t max_batch() const override { return fwd_.max_batch(); }
   int64_t max_logit_rows() const override { return max_logit_rows_; }
   int32_t block_size() const override { return kv_.block_size(); }
@@ -70,6 +71,7 @@ class model_engine final : public batch_engine {
 
  private:
   const model& model_;
+  int64_t context_length_;
   thread_pool pool_;
   kv_cache kv_;
   int64_t max_logit_rows_;

@@ -12,6 +12,7 @@ constexpr const char* usage =
     "usage: hearth <command> [options]\n"
     "\n"
     "commands:\n"
+    "  serve      run the daemon: HTTP + WebSocket API on 127.0.0.1:8080\n"
     "  run        generate text from a prompt, streaming to stdout\n"
     "  info       print a model's architecture, hyperparameters and tensors\n"
     "  tokenize   print the token ids of a text\n"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   if (cmd == "info") return hearth::cli::cmd_info(rest);
   if (cmd == "tokenize") return hearth::cli::cmd_tokenize(rest);
   if (cmd == "run") return hearth::cli::cmd_run(rest);
+  if (cmd == "serve") return hearth::cli::cmd_serve(rest);
   std::fprintf(stderr, "hearth: unknown command '%.*s'\n\n%s", static_cast<int>(cmd.size()),
                cmd.data(), usage);
   return 2;

@@ -9,5 +9,6 @@ namespace hearth::cli {
 int cmd_info(std::span<char* const> args);
 int cmd_tokenize(std::span<char* const> args);
 int cmd_run(std::span<char* const> args);
+int cmd_serve(std::span<char* const> args);
 
 }  // namespace hearth::cli

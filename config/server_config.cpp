@@ -1,0 +1,243 @@
+#include "config/server_config.h"
+
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace hearth {
+
+namespace {
+
+template <class T>
+T parse_int(const std::string& v, T lo, T hi) {
+  T out{};
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || p != v.data() + v.size() || v.empty()) {
+    throw config_error("'" + v + "' is not an integer");
+  }
+  if (out < lo || out > hi) {
+    throw config_error(v + " is out of range (" + std::to_string(lo) + ".." + std::to_string(hi) + ")");
+  }
+  return out;
+}
+
+bool parse_bool(const std::string& v) {
+  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+  if (v == "0" || v == "false" || v == "no" || v == "off") return false;
+  throw config_error("'" + v + "' is not a boolean (true/false)");
+}
+
+template <class T>
+setting int_setting(std::string_view name, std::string_view value_name, std::string_view help, T server_config::*m,
+                    T lo, T hi) {
+  return {name, value_name, help, false,
+          [m, lo, hi](server_config& c, const std::string& v) { c.*m = parse_int<T>(v, lo, hi); },
+          [m](const server_config& c) { return std::to_string(c.*m); }};
+}
+
+setting string_setting(std::string_view name, std::string_view value_name, std::string_view help,
+                       std::string server_config::*m) {
+  return {name, value_name, help, false, [m](server_config& c, const std::string& v) { c.*m = v; },
+          [m](const server_config& c) { return c.*m; }};
+}
+
+setting bool_setting(std::string_view name, std::string_view help, bool server_config::*m) {
+  return {name, "", help, false, [m](server_config& c, const std::string& v) { c.*m = parse_bool(v); },
+          [m](const server_config& c) { return std::string(c.*m ? "true" : "false"); }};
+}
+
+setting list_setting(std::string_view name, std::string_view value_name, std::string_view help,
+                     std::vector<std::string> server_config::*m) {
+  return {name, value_name, help, true,
+          [m](server_config& c, const std::string& v) {
+            if (v.empty()) throw config_error("empty value");
+            (c.*m).push_back(v);
+          },
+          [m](const server_config& c) {
+            std::string s;
+            for (const auto& v : c.*m) s += (s.empty() ? "" : ",") + v;
+            return s.empty() ? std::string("none") : s;
+          },
+          [m](server_config& c) { (c.*m).clear(); }};
+}
+
+std::string env_name(std::string_view name) {
+  std::string e = "HEARTH_";
+  for (char ch : name) e += ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return e;
+}
+
+const setting* find_setting(std::string_view name) {
+  for (const setting& s : server_settings()) if (s.name == name) return &s;
+  return nullptr;
+}
+
+void apply_from(server_config& c, const setting& s, const std::string& value, const std::string& source) {
+  try {
+    s.apply(c, value);
+  } catch (const config_error& e) {
+    throw config_error(source + ": " + e.what());
+  }
+}
+
+// JSON values become the same strings a flag would carry; arrays feed repeatable settings.
+void apply_json(server_config& c, const setting& s, const nlohmann::json& v, const std::string& source) {
+  if (v.is_array()) {
+    if (!s.repeatable) throw config_error(source + ": expected a single value, not an array");
+    for (const auto& e : v) apply_json(c, s, e, source);
+  } else if (v.is_string()) {
+    apply_from(c, s, v.get<std::string>(), source);
+  } else if (v.is_boolean()) {
+    apply_from(c, s, v.get<bool>() ? "true" : "false", source);
+  } else if (v.is_number_integer()) {
+    apply_from(c, s, v.dump(), source);
+  } else {
+    throw config_error(source + ": expected a string, integer or boolean");
+  }
+}
+
+void load_file(server_config& c, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw config_error("config file " + path + ": cannot be read");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw config_error("config file " + path + ": malformed JSON: " + e.what());
+  }
+  if (!j.is_object()) throw config_error("config file " + path + ": expected a JSON object");
+  for (const auto& [key, value] : j.items()) {
+    const setting* s = find_setting(key);
+    if (!s) throw config_error("config file " + path + ": unknown setting '" + key + "'");
+    apply_json(c, *s, value, "config file " + path + ", '" + key + "'");
+  }
+}
+
+}  // namespace
+
+const std::vector<setting>& server_settings() {
+  static const std::vector<setting> table = {
+      string_setting("model", "FILE", "GGUF model to serve (default: ../shared/models/stories260K-f32.gguf)",
+                     &server_config::model),
+      string_setting("host", "HOST", "address to listen on; anything but loopback exposes the API",
+                     &server_config::host),
+      int_setting("port", "N", "TCP port; 0 picks a free one", &server_config::port, 0, 65535),
+      int_setting("io-threads", "N", "threads for HTTP and WebSocket I/O", &server_config::io_threads, 1, 64),
+      int_setting("threads", "N", "compute threads; 0 uses every core", &server_config::threads, 0, 256),
+      int_setting("parallel", "N", "sequences generating at once (continuous batching)",
+                  &server_config::parallel, 1, 256),
+      int_setting<int64_t>("ctx", "N", "positions per sequence; 0 uses the model's context length",
+                           &server_config::ctx, 0, int64_t{1} << 24),
+      int_setting<int64_t>("kv-budget-mib", "MIB", "KV cache memory; 0 fits `parallel` full contexts",
+                           &server_config::kv_budget_mib, 0, int64_t{1} << 22),
+      int_setting("batch", "N", "tokens per forward pass (prompt chunks plus one per running sequence)",
+                  &server_config::batch, 1, 8192),
+      int_setting("queue-limit", "N", "requests that may wait; more are refused with 429",
+                  &server_config::queue_limit, 0, 1 << 20),
+      int_setting<int64_t>("body-limit", "BYTES", "largest request body; larger ones get 413",
+                           &server_config::body_limit, 1024, int64_t{1} << 30),
+      int_setting("header-timeout", "SECONDS", "time to receive a request's headers",
+                  &server_config::header_timeout_s, 1, 3600),
+      int_setting("idle-timeout", "SECONDS", "keep-alive connections idle longer are closed",
+                  &server_config::idle_timeout_s, 1, 86400),
+      int_setting("max-stream-backlog", "N", "undelivered events a slow stream may hold before it is ended",
+                  &server_config::max_stream_backlog, 16, 1 << 20),
+      list_setting("api-key", "KEY", "require 'Authorization: Bearer KEY' (repeatable; env: comma-separated)",
+                   &server_config::api_keys),
+      list_setting("cors-origin", "ORIGIN", "another origin allowed to call the API from a browser (repeatable)",
+                   &server_config::cors_origins),
+      bool_setting("log-requests", "log one line per request (no prompt text)", &server_config::log_requests),
+      bool_setting("log-prompts", "also log prompts and outputs (off by default: privacy)",
+                   &server_config::log_prompts),
+  };
+  return table;
+}
+
+std::string server_config_help() {
+  std::ostringstream out;
+  out << "usage: hearth serve [-m MODEL] [options]\n\n"
+         "Serve a model over HTTP and WebSocket: OpenAI-compatible /v1/completions and\n"
+         "/v1/chat/completions, native /v1/generate, /v1/ws, and a page at /.\n\n"
+         "Each setting comes from (lowest to highest precedence): its default, the JSON file given\n"
+         "by --config (keys are the names below), the environment variable shown, the flag.\n\n"
+         "options:\n"
+         "  -m, --model FILE           shorthand for --model\n"
+         "  -c, --config FILE          JSON config file\n"
+         "  -h, --help                 show this help and exit\n\n";
+  server_config defaults;
+  for (const setting& s : server_settings()) {
+    std::string left = "  --" + std::string(s.name) + (s.value_name.empty() ? "" : " " + std::string(s.value_name));
+    if (left.size() < 29) left.resize(29, ' '); else left += "\n" + std::string(29, ' ');
+    out << left << s.help << "\n" << std::string(29, ' ') << "default: " << s.show(defaults)
+        << ", env: " << env_name(s.name) << "\n";
+  }
+  return out.str();
+}
+
+std::optional<server_config> load_server_config(std::span<const std::string> args,
+                                                const std::function<const char*(const char*)>& env,
+                                                std::string* help_out) {
+  // First pass over the flags: --help and --config, which decide what else is read.
+  std::optional<std::string> config_file;
+  if (const char* e = env("HEARTH_CONFIG")) config_file = e;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      if (help_out) *help_out = server_config_help();
+      return std::nullopt;
+    }
+    if ((args[i] == "--config" || args[i] == "-c") && i + 1 < args.size()) config_file = args[i + 1];
+    if (args[i].starts_with("--config=")) config_file = args[i].substr(9);
+  }
+  server_config c;
+  if (config_file) load_file(c, *config_file);
+  for (const setting& s : server_settings()) {
+    const std::string name = env_name(s.name);
+    const char* v = env(name.c_str());
+    if (!v) continue;
+    if (s.repeatable) {
+      s.clear(c);
+      std::stringstream parts(v);
+      std::string part;
+      while (std::getline(parts, part, ',')) if (!part.empty()) apply_from(c, s, part, "environment " + name);
+    } else {
+      apply_from(c, s, v, "environment " + name);
+    }
+  }
+  std::vector<bool> list_seen(server_settings().size());
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (a == "--config" || a == "-c") { ++i; continue; }
+    if (a.starts_with("--config=")) continue;
+    if (a == "-m") a = "--model";
+    if (!a.starts_with("--")) throw config_error("unexpected argument '" + a + "'");
+    std::string name = a.substr(2), value;
+    bool has_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    const setting* s = find_setting(name);
+    if (!s) throw config_error("unknown option '--" + name + "' (see hearth serve --help)");
+    if (!has_value) {
+      if (s->value_name.empty()) {
+        value = "true";
+      } else {
+        if (i + 1 >= args.size()) throw config_error("option '--" + name + "' needs a value (" + std::string(s->value_name) + ")");
+        value = args[++i];
+      }
+    }
+    // A list given on the command line replaces what the file or environment said.
+    const size_t idx = static_cast<size_t>(s - server_settings().data());
+    if (s->repeatable && !list_seen[idx]) {
+      list_seen[idx] = true;
+      s->clear(c);
+    }
+    apply_from(c, *s, value, "option --" + name);
+  }
+  return c;
+}
+
+}  // namespace hearth

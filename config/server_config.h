@@ -1,0 +1,67 @@
+#pragma once
+// Every setting of `hearth serve`, in one table of (name, default, help). Each setting is read,
+// in increasing precedence, from: its default < the JSON config file (--config FILE, keys are the
+// setting names) < the environment (HEARTH_<NAME>, dashes as underscores) < the command line
+// (--name VALUE). `hearth serve --help` prints the table.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hearth {
+
+struct server_config {
+  std::string model;                    // GGUF file; empty: the bundled default
+  std::string host = "127.0.0.1";       // loopback only unless asked
+  int port = 8080;                      // 0: any free port (printed at start)
+  int io_threads = 2;                   // HTTP/WebSocket threads (parse, tokenize, write)
+  int threads = 0;                      // compute threads; 0: all cores
+  int parallel = 8;                     // sequences generating at once
+  int64_t ctx = 0;                      // positions per sequence; 0: the model's context length
+  int64_t kv_budget_mib = 0;            // KV cache memory; 0: enough for `parallel` full contexts
+  int batch = 512;                      // rows (tokens) per forward pass
+  int queue_limit = 64;                 // requests waiting beyond `parallel`; more get 429
+  int64_t body_limit = 1 << 20;         // bytes of a request body; more get 413
+  int header_timeout_s = 10;            // to receive a request's headers
+  int idle_timeout_s = 60;              // a keep-alive connection with no request
+  int max_stream_backlog = 4096;        // undelivered events per stream before it is dropped
+  std::vector<std::string> api_keys;    // non-empty: require "Authorization: Bearer <key>"
+  std::vector<std::string> cors_origins;  // origins besides the page's own that may call the API
+  bool log_requests = true;             // one line per request (method, path, status, timings)
+  bool log_prompts = false;             // also log prompt and output text (off: privacy)
+};
+
+// A bad value: names the setting, its source and what was expected.
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct setting {
+  std::string_view name;        // flag --name, JSON key, env HEARTH_NAME
+  std::string_view value_name;  // e.g. "N", "HOST"; empty for a boolean flag
+  std::string_view help;
+  bool repeatable = false;      // lists: the flag may be given several times; env is comma-separated
+  // Parses `value` into the config; throws config_error (without the source; the caller adds it).
+  std::function<void(server_config&, const std::string& value)> apply;
+  std::function<std::string(const server_config&)> show;  // current value, for --help
+  // Repeatable settings: empties the list, so a higher-precedence source replaces it.
+  std::function<void(server_config&)> clear;
+};
+
+const std::vector<setting>& server_settings();
+
+// Builds the config from all sources. `args` are the command-line arguments after `serve`;
+// `env` looks up an environment variable (injectable for tests). Returns nullopt if --help was
+// given (the help text was written to `help_out`). Throws config_error.
+std::optional<server_config> load_server_config(
+    std::span<const std::string> args, const std::function<const char*(const char*)>& env,
+    std::string* help_out);
+
+std::string server_config_help();
+
+}  // namespace hearth

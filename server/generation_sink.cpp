@@ -1,0 +1,139 @@
+#include "generation_sink.h"
+
+#include <cstdio>
+
+#include "http_util.h"
+#include "proto/generation_json.h"
+#include "proto/native_api.h"
+#include "proto/openai_api.h"
+#include "proto/sse.h"
+
+namespace hearth {
+
+generation_sink::generation_sink(app& a, std::shared_ptr<http_exchange> ex, generation_context ctx)
+    : app_(a), ex_(std::move(ex)), ctx_(std::move(ctx)) {}
+
+void generation_sink::begin() {
+  if (ctx_.stream) ex_->stream_begin(sse_header());
+}
+
+// The SSE chunk for released text (empty: nothing to send). Chat streams open with a role delta.
+std::string generation_sink::token_chunk(const token_event& e) {
+  switch (ctx_.kind) {
+    case api_kind::native:
+      return proto::sse_data(proto::generate_token_event(e.id, e.text));
+    case api_kind::completion:
+      if (e.text.empty()) return {};
+      return proto::sse_data(
+          proto::completion_chunk(ctx_.id, ctx_.created, ctx_.model, e.text, std::nullopt, ctx_.include_usage));
+    case api_kind::chat: {
+      std::string out;
+      if (!role_sent_) {
+        role_sent_ = true;
+        out = proto::sse_data(proto::chat_role_chunk(ctx_.id, ctx_.created, ctx_.model, ctx_.include_usage));
+      }
+      if (!e.text.empty()) {
+        out += proto::sse_data(proto::chat_content_chunk(ctx_.id, ctx_.created, ctx_.model, e.text, ctx_.include_usage));
+      }
+      return out;
+    }
+  }
+  return {};
+}
+
+bool generation_sink::on_token(const token_event& e) {
+  tokens_.push_back(e.id);
+  text_ += e.text;
+  if (ctx_.stream) {
+    if (ex_->backlog() > app_.config.max_stream_backlog) {
+      overflowed_ = true;
+      return false;
+    }
+    std::string chunk = token_chunk(e);
+    if (!chunk.empty()) ex_->stream_write(std::move(chunk));
+  }
+  return !ex_->cancel()->load(std::memory_order_relaxed);
+}
+
+void generation_sink::finish_stream(const finish_event& e) {
+  if (overflowed_) {
+    proto::api_error err{500,
+                         "the client read the stream too slowly; it was ended after " +
+                             std::to_string(app_.config.max_stream_backlog) + " undelivered events",
+                         "server_error", "", "stream_backlog"};
+    ex_->stream_write(proto::sse_data(proto::to_json(err)));
+    if (ctx_.kind != api_kind::native) ex_->stream_write(std::string(proto::sse_done));
+    return ex_->stream_end();
+  }
+  if (ctx_.kind == api_kind::native) {
+    ex_->stream_write(proto::sse_data(proto::generate_final_event(e.reason, e.usage, e.timings, e.text, e.error)));
+    return ex_->stream_end();
+  }
+  std::string out = token_chunk({-1, e.text});  // held-back text, and chat's role delta if nothing came yet
+  if (auto reason = proto::openai_finish_reason(e.reason)) {
+    out += proto::sse_data(ctx_.kind == api_kind::chat
+                               ? proto::chat_finish_chunk(ctx_.id, ctx_.created, ctx_.model, e.reason, ctx_.include_usage)
+                               : proto::completion_chunk(ctx_.id, ctx_.created, ctx_.model, "", e.reason,
+                                                         ctx_.include_usage));
+    if (ctx_.include_usage) {
+      out += proto::sse_data(ctx_.kind == api_kind::chat
+                                 ? proto::chat_usage_chunk(ctx_.id, ctx_.created, ctx_.model, e.usage)
+                                 : proto::completion_usage_chunk(ctx_.id, ctx_.created, ctx_.model, e.usage));
+    }
+  } else {
+    out += proto::sse_data(proto::to_json(proto::openai_error_for(e.reason, e.error)));
+  }
+  out += proto::sse_done;
+  ex_->stream_write(std::move(out));
+  ex_->stream_end();
+}
+
+void generation_sink::finish_whole(const finish_event& e) {
+  if (e.reason == proto::finish_reason::error ||
+      (ctx_.kind != api_kind::native && e.reason == proto::finish_reason::cancelled)) {
+    return ex_->respond(error_response(proto::openai_error_for(e.reason, e.error)));
+  }
+  nlohmann::json body;
+  switch (ctx_.kind) {
+    case api_kind::native:
+      body = proto::generate_response(text_, tokens_, e.reason, e.usage, e.timings);
+      break;
+    case api_kind::completion:
+      body = proto::completion_response(ctx_.id, ctx_.created, ctx_.model, text_, e.reason, e.usage);
+      break;
+    case api_kind::chat:
+      body = proto::chat_response(ctx_.id, ctx_.created, ctx_.model, text_, e.reason, e.usage);
+      break;
+  }
+  ex_->respond(json_response(200, body));
+}
+
+void generation_sink::on_finish(const finish_event& e) {
+  text_ += e.text;
+  const bool failed = overflowed_ || e.reason == proto::finish_reason::error;
+  const int status = failed ? 500 : 200;
+  app_.stats.count_request(ctx_.endpoint, status);
+  if (ctx_.stream) {
+    finish_stream(e);
+  } else {
+    finish_whole(e);
+  }
+  log(e, status);
+}
+
+void generation_sink::log(const finish_event& e, int status) const {
+  if (!app_.config.log_requests) return;
+  const double total_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ctx_.received).count();
+  std::fprintf(stderr,
+               "POST %s %d %s prompt=%d completion=%d queue=%.0fms prefill=%.0fms (%.1f tok/s) "
+               "generate=%.0fms (%.1f tok/s) total=%.0fms%s\n",
+               ctx_.endpoint.c_str(), status, std::string(proto::to_string(e.reason)).c_str(), e.usage.prompt_tokens,
+               e.usage.completion_tokens, e.timings.queue_ms, e.timings.prompt_ms, e.timings.prompt_per_second,
+               e.timings.predicted_ms, e.timings.predicted_per_second, total_ms, overflowed_ ? " (stream backlog)" : "");
+  if (app_.config.log_prompts) {
+    std::fprintf(stderr, "  prompt: %s\n  output: %s\n", ctx_.prompt_text.c_str(), text_.c_str());
+  }
+}
+
+}  // namespace hearth

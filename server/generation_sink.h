@@ -1,0 +1,59 @@
+#pragma once
+// Turns a generation's events into one API's answer: a whole JSON response, or a stream of
+// server-sent events, for the native, OpenAI completions and OpenAI chat endpoints.
+//
+// The scheduler thread calls it: it only formats (cheap) and hands bytes to the exchange, which
+// posts them to the connection. A stream whose client falls more than max_stream_backlog events
+// behind is ended with an error instead of buffering without bound.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app.h"
+#include "http_exchange.h"
+#include "token_sink.h"
+
+namespace hearth {
+
+enum class api_kind { native, completion, chat };
+
+struct generation_context {
+  api_kind kind = api_kind::native;
+  bool stream = false;
+  bool include_usage = false;  // OpenAI stream_options.include_usage
+  std::string endpoint;        // for metrics and logs
+  std::string id;              // cmpl-... / chatcmpl-...
+  int64_t created = 0;         // unix seconds
+  std::string model;
+  std::string prompt_text;     // only kept when prompts may be logged
+  std::chrono::steady_clock::time_point received;
+};
+
+class generation_sink final : public token_sink {
+ public:
+  generation_sink(app& a, std::shared_ptr<http_exchange> ex, generation_context ctx);
+
+  // Sends the stream's header at once (the first event would also send it: whichever comes
+  // first). Call after submit succeeded.
+  void begin();
+
+  bool on_token(const token_event& e) override;
+  void on_finish(const finish_event& e) override;
+
+ private:
+  std::string token_chunk(const token_event& e);
+  void finish_stream(const finish_event& e);
+  void finish_whole(const finish_event& e);
+  void log(const finish_event& e, int status) const;
+
+  app& app_;
+  std::shared_ptr<http_exchange> ex_;
+  generation_context ctx_;
+  std::string text_;                // non-streaming: the text so far
+  std::vector<token_id> tokens_;    // every generated token
+  bool overflowed_ = false;
+  bool role_sent_ = false;          // chat streams open with a {"role":"assistant"} delta
+};
+
+}  // namespace hearth

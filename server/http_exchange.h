@@ -1,0 +1,43 @@
+#pragma once
+// One HTTP request and its response, as handlers see it. A handler answers exactly once: either
+// respond() with a whole response, or stream_begin(), any number of stream_write(), stream_end().
+// It may answer at once or later from any thread (e.g. when a generation finishes): every call
+// is posted onto the connection's strand. Calls after the connection is gone are dropped.
+#include <boost/beast/http.hpp>
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "scheduler.h"
+
+namespace hearth {
+
+namespace http = boost::beast::http;
+
+class http_session;
+
+class http_exchange {
+ public:
+  http_exchange(std::weak_ptr<http_session> session, uint64_t id);
+
+  void respond(http::response<http::string_body> res);
+  void stream_begin(http::response<http::empty_body> header);
+  void stream_write(std::string data);
+  void stream_end();
+
+  // Set when the client disconnects before the answer is complete.
+  const cancel_flag& cancel() const { return cancel_; }
+  // Stream data handed to stream_write() but not yet written to the socket.
+  int64_t backlog() const { return backlog_->load(std::memory_order_relaxed); }
+
+  uint64_t id() const { return id_; }
+  const std::shared_ptr<std::atomic<int64_t>>& backlog_counter() const { return backlog_; }
+
+ private:
+  std::weak_ptr<http_session> session_;
+  uint64_t id_;
+  cancel_flag cancel_;
+  std::shared_ptr<std::atomic<int64_t>> backlog_;
+};
+
+}  // namespace hearth

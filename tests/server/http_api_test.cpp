@@ -1,0 +1,259 @@
+// The daemon over real loopback sockets, driven by curl: every endpoint and every class of bad
+// input. Expected generations come from llama.cpp's reference outputs.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "reference.h"
+#include "server_process.h"
+
+using namespace hearth::test;
+using json = nlohmann::json;
+
+namespace {
+
+server_process& shared_server() {
+  static server_process server({"--parallel", "4"});
+  return server;
+}
+
+reference_case first_reference() { return read_reference("stories260K-f32.greedy.jsonl").at(0); }
+
+void check_error(const http_result& r, int status, const std::string& param, const std::string& message_part) {
+  INFO("status " << r.status << " body " << r.body);
+  CHECK(r.status == status);
+  json j = json::parse(r.body, nullptr, false);
+  REQUIRE(j.is_object());
+  REQUIRE(j.contains("error"));
+  const json& e = j["error"];
+  CHECK(e["message"].get<std::string>().find(message_part) != std::string::npos);
+  CHECK(e["type"].is_string());
+  CHECK(e.contains("code"));
+  if (param.empty()) {
+    CHECK(e["param"].is_null());
+  } else {
+    CHECK(e["param"] == param);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("health, models and metrics", "[http]") {
+  auto& s = shared_server();
+  auto h = curl(s.url("/health"));
+  CHECK(h.status == 200);
+  CHECK(json::parse(h.body)["status"] == "ok");
+  auto m = curl(s.url("/v1/models"));
+  REQUIRE(m.status == 200);
+  json models = json::parse(m.body);
+  CHECK(models["object"] == "list");
+  CHECK(models["data"][0]["id"] == "stories260K-f32.gguf");
+  CHECK(models["data"][0]["object"] == "model");
+  auto metrics = curl(s.url("/metrics"));
+  CHECK(metrics.status == 200);
+  for (const char* name : {"hearth_requests_total", "hearth_prompt_tokens_total", "hearth_generated_tokens_total",
+                           "hearth_queue_depth", "hearth_running_sequences", "hearth_kv_blocks_used",
+                           "hearth_kv_blocks_free", "hearth_time_to_first_token_seconds_bucket",
+                           "hearth_inter_token_latency_seconds_bucket"}) {
+    INFO(name);
+    CHECK(metrics.body.find(name) != std::string::npos);
+  }
+}
+
+TEST_CASE("generate: greedy text and tokens equal llama.cpp's", "[http]") {
+  auto& s = shared_server();
+  auto ref = first_reference();
+  json req = {{"prompt", ref.prompt}, {"max_tokens", 64}, {"temperature", 0}};
+  auto r = curl_json(s.url("/v1/generate"), req.dump());
+  REQUIRE(r.status == 200);
+  json j = json::parse(r.body);
+  CHECK(j["text"] == ref.greedy_text);
+  CHECK(j["tokens"].get<std::vector<int>>() == ref.greedy_tokens);
+  CHECK(j["finish_reason"] == "length");
+  CHECK(j["usage"]["prompt_tokens"] == ref.prompt_tokens.size());
+  CHECK(j["usage"]["completion_tokens"] == 64);
+  for (const char* k : {"queue_ms", "prompt_ms", "prompt_per_second", "predicted_ms", "predicted_per_second"}) {
+    CHECK(j["timings"][k].is_number());
+  }
+  // The same by token ids.
+  json by_tokens = {{"tokens", ref.prompt_tokens}, {"max_tokens", 64}, {"temperature", 0}};
+  auto t = curl_json(s.url("/v1/generate"), by_tokens.dump());
+  REQUIRE(t.status == 200);
+  CHECK(json::parse(t.body)["text"] == ref.greedy_text);
+}
+
+TEST_CASE("generate: a stream has one event per token, then the final event", "[http]") {
+  auto& s = shared_server();
+  auto ref = first_reference();
+  json req = {{"prompt", ref.prompt}, {"max_tokens", 64}, {"temperature", 0}, {"stream", true}};
+  auto r = curl_json(s.url("/v1/generate"), req.dump(), {"-N"});
+  REQUIRE(r.status == 200);
+  CHECK(r.headers["content-type"] == "text/event-stream");
+  auto events = sse_payloads(r.body);
+  REQUIRE(events.size() == 65);
+  std::string text;
+  std::vector<int> ids;
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    json e = json::parse(events[i]);
+    ids.push_back(e["token"]["id"]);
+    text += e["token"]["text"].get<std::string>();
+  }
+  CHECK(ids == ref.greedy_tokens);
+  CHECK(text == ref.greedy_text);
+  json last = json::parse(events.back());
+  CHECK(last["finish_reason"] == "length");
+  CHECK(last["usage"]["completion_tokens"] == 64);
+  CHECK(last["timings"]["predicted_per_second"].is_number());
+}
+
+TEST_CASE("generate: a stop string ends the text before it", "[http]") {
+  auto& s = shared_server();
+  auto ref = first_reference();
+  json req = {{"prompt", ref.prompt}, {"max_tokens", 64}, {"temperature", 0}, {"stop", {"Lily"}}};
+  auto r = curl_json(s.url("/v1/generate"), req.dump());
+  REQUIRE(r.status == 200);
+  json j = json::parse(r.body);
+  CHECK(j["text"] == ref.greedy_text.substr(0, ref.greedy_text.find("Lily")));
+  CHECK(j["finish_reason"] == "stop");
+}
+
+TEST_CASE("completions: the OpenAI shape, whole and streamed", "[http]") {
+  auto& s = shared_server();
+  auto ref = first_reference();
+  json req = {{"model", "anything"}, {"prompt", ref.prompt}, {"max_tokens", 64}, {"temperature", 0}};
+  auto r = curl_json(s.url("/v1/completions"), req.dump());
+  REQUIRE(r.status == 200);
+  json j = json::parse(r.body);
+  CHECK(j["id"].get<std::string>().starts_with("cmpl-"));
+  CHECK(j["object"] == "text_completion");
+  CHECK(j["created"].is_number_integer());
+  CHECK(j["model"].is_string());
+  CHECK(j["choices"][0]["index"] == 0);
+  CHECK(j["choices"][0]["text"] == ref.greedy_text);
+  CHECK(j["choices"][0]["finish_reason"] == "length");
+  CHECK(j["choices"][0]["logprobs"].is_null());
+  CHECK(j["usage"]["prompt_tokens"] == ref.prompt_tokens.size());
+  CHECK(j["usage"]["completion_tokens"] == 64);
+  CHECK(j["usage"]["total_tokens"] == ref.prompt_tokens.size() + 64);
+
+  req["stream"] = true;
+  req["stream_options"] = {{"include_usage", true}};
+  auto st = curl_json(s.url("/v1/completions"), req.dump(), {"-N"});
+  REQUIRE(st.status == 200);
+  auto events = sse_payloads(st.body);
+  REQUIRE(events.size() >= 4);
+  CHECK(events.back() == "[DONE]");
+  std::string text;
+  json usage_chunk = json::parse(events[events.size() - 2]);
+  CHECK(usage_chunk["choices"].empty());
+  CHECK(usage_chunk["usage"]["completion_tokens"] == 64);
+  json finish_chunk = json::parse(events[events.size() - 3]);
+  CHECK(finish_chunk["choices"][0]["finish_reason"] == "length");
+  for (size_t i = 0; i + 3 < events.size(); ++i) {
+    json c = json::parse(events[i]);
+    CHECK(c["object"] == "text_completion");
+    CHECK(c["choices"][0]["finish_reason"].is_null());
+    text += c["choices"][0]["text"].get<std::string>();
+  }
+  text += finish_chunk["choices"][0]["text"].get<std::string>();
+  CHECK(text == ref.greedy_text);
+}
+
+TEST_CASE("chat completions: the OpenAI shape, whole and streamed", "[http]") {
+  auto& s = shared_server();
+  json req = {{"model", "x"},
+              {"messages", {{{"role", "system"}, {"content", "You tell stories."}}, {{"role", "user"}, {"content", "Tell one."}}}},
+              {"max_tokens", 16},
+              {"temperature", 0}};
+  auto r = curl_json(s.url("/v1/chat/completions"), req.dump());
+  REQUIRE(r.status == 200);
+  json j = json::parse(r.body);
+  CHECK(j["id"].get<std::string>().starts_with("chatcmpl-"));
+  CHECK(j["object"] == "chat.completion");
+  CHECK(j["choices"][0]["message"]["role"] == "assistant");
+  CHECK(j["choices"][0]["message"]["content"].is_string());
+  CHECK(j["choices"][0]["finish_reason"] == "length");
+  CHECK(j["usage"]["completion_tokens"] == 16);
+  const std::string whole = j["choices"][0]["message"]["content"];
+
+  req["stream"] = true;
+  auto st = curl_json(s.url("/v1/chat/completions"), req.dump(), {"-N"});
+  REQUIRE(st.status == 200);
+  auto events = sse_payloads(st.body);
+  REQUIRE(events.size() >= 3);
+  CHECK(events.back() == "[DONE]");
+  json first = json::parse(events.front());
+  CHECK(first["object"] == "chat.completion.chunk");
+  CHECK(first["choices"][0]["delta"]["role"] == "assistant");
+  std::string text;
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    json c = json::parse(events[i]);
+    if (c["choices"][0]["delta"].contains("content")) text += c["choices"][0]["delta"]["content"].get<std::string>();
+  }
+  CHECK(json::parse(events[events.size() - 2])["choices"][0]["finish_reason"] == "length");
+  CHECK(text == whole);
+}
+
+TEST_CASE("tokenize and detokenize", "[http]") {
+  auto& s = shared_server();
+  auto t = curl_json(s.url("/v1/tokenize"), R"({"content":"Once upon a time","add_special":true})");
+  REQUIRE(t.status == 200);
+  CHECK(json::parse(t.body)["tokens"] == json::array({1, 403, 407, 261, 378}));
+  auto d = curl_json(s.url("/v1/detokenize"), R"({"tokens":[1,403,407,261,378]})");
+  REQUIRE(d.status == 200);
+  CHECK(json::parse(d.body)["content"] == "Once upon a time");
+}
+
+TEST_CASE("bad input gets a 4xx naming the problem", "[http]") {
+  auto& s = shared_server();
+  const std::string gen = s.url("/v1/generate");
+  check_error(curl_json(gen, R"({"prompt": "x", )"), 400, "", "malformed JSON");
+  check_error(curl_json(gen, R"(["prompt"])"), 400, "", "object");
+  check_error(curl_json(gen, R"({"prompt": 5})"), 400, "prompt", "prompt");
+  check_error(curl_json(gen, R"({"prompt": "x", "max_tokens": "ten"})"), 400, "max_tokens", "integer");
+  check_error(curl_json(gen, R"({"prompt": "x", "temperature": -1})"), 400, "temperature", "temperature");
+  check_error(curl_json(gen, R"({"prompt": "x", "top_p": 1.5})"), 400, "top_p", "top_p");
+  check_error(curl_json(gen, R"({"prompt": "x", "max_tokens": 0})"), 400, "max_tokens", "max_tokens");
+  check_error(curl_json(gen, R"({"prompt": "x", "stop": ["a","b","c","d","e"]})"), 400, "stop", "stop");
+  check_error(curl_json(gen, "{\"prompt\": \"\xff\xfe\"}"), 400, "", "UTF-8");
+  check_error(curl_json(gen, R"({"prompt": "x", "max_tokens": 100000})"), 400, "max_tokens", "512");
+  check_error(curl_json(s.url("/v1/completions"), R"({"prompt": "x", "temperature": 3})"), 400, "temperature", "temperature");
+  check_error(curl_json(s.url("/v1/chat/completions"), R"({"messages": []})"), 400, "messages", "messages");
+  check_error(curl(s.url("/v1/generate")), 405, "", "GET");
+  check_error(curl(s.url("/v1/nothing-here")), 404, "", "/v1/nothing-here");
+  // Unknown fields are ignored, as OpenAI does.
+  auto ok = curl_json(gen, R"({"prompt": "x", "max_tokens": 2, "frobnicate": {"a": 1}})");
+  CHECK(ok.status == 200);
+}
+
+TEST_CASE("a body over the limit gets 413", "[http]") {
+  auto& s = shared_server();
+  std::string path = "/tmp/hearth-big-body-" + std::to_string(getpid()) + ".json";
+  {
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::string big = R"({"prompt": ")" + std::string((1 << 20) + 100, 'a') + "\"}";
+    std::fwrite(big.data(), 1, big.size(), f);
+    std::fclose(f);
+  }
+  auto r = curl(s.url("/v1/generate"), {"-X", "POST", "-H", "Content-Type: application/json", "--data-binary", "@" + path});
+  std::remove(path.c_str());
+  check_error(r, 413, "body", "limit");
+}
+
+TEST_CASE("API keys: missing or wrong key is 401, the right one passes", "[http]") {
+  server_process s({"--api-key", "sesame", "--api-key", "second"});
+  check_error(curl(s.url("/v1/models")), 401, "", "API key");
+  check_error(curl(s.url("/v1/models"), {"-H", "Authorization: Bearer nope"}), 401, "", "API key");
+  CHECK(curl(s.url("/v1/models"), {"-H", "Authorization: Bearer sesame"}).status == 200);
+  CHECK(curl(s.url("/v1/models"), {"-H", "Authorization: Bearer second"}).status == 200);
+  CHECK(curl(s.url("/health")).status == 200);
+  CHECK(s.terminate() == 0);
+}
+
+TEST_CASE("browsers: foreign origins and rebinding host names are refused", "[http]") {
+  auto& s = shared_server();
+  check_error(curl(s.url("/v1/models"), {"-H", "Origin: http://evil.example"}), 403, "", "origin");
+  check_error(curl(s.url("/v1/models"), {"-H", "Host: evil.example"}), 403, "", "Host");
+  auto same = curl(s.url("/v1/models"), {"-H", "Origin: http://127.0.0.1:" + std::to_string(s.port())});
+  CHECK(same.status == 200);
+}

@@ -1,0 +1,49 @@
+#pragma once
+// A `hearth serve` child process on a random loopback port, for integration tests, and the
+// clients that talk to it (curl, node) as separate processes.
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "process.h"
+
+namespace hearth::test {
+
+class server_process {
+ public:
+  // Starts `hearth serve --port 0 --host 127.0.0.1 <args>` and waits until /health is 200.
+  explicit server_process(std::vector<std::string> args = {}, bool wait_ready = true);
+  ~server_process();  // SIGKILL if still running
+  server_process(const server_process&) = delete;
+  server_process& operator=(const server_process&) = delete;
+
+  int port() const { return port_; }
+  std::string url(const std::string& path = "/") const;
+  // SIGTERM, then the exit code (waits up to `seconds`; -1 if it did not exit).
+  int terminate(int seconds = 20);
+  // Everything the server wrote to stderr so far.
+  std::string log();
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int stderr_fd_ = -1;
+  std::string log_;
+};
+
+struct http_result {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+};
+
+// curl with the given extra arguments against `url`; returns status, headers and body.
+http_result curl(const std::string& url, const std::vector<std::string>& args = {});
+http_result curl_json(const std::string& url, const std::string& json_body, const std::vector<std::string>& args = {});
+
+// Lines of `data: ...` payloads of a server-sent event stream.
+std::vector<std::string> sse_payloads(const std::string& body);
+
+}  // namespace hearth::test
