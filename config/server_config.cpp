@@ -144,6 +144,8 @@ const std::vector<setting>& server_settings() {
                   &server_config::idle_timeout_s, 1, 86400),
       int_setting("max-stream-backlog", "N", "undelivered events a slow stream may hold before it is ended",
                   &server_config::max_stream_backlog, 16, 1 << 20),
+      int_setting("send-buffer", "BYTES", "kernel send buffer per connection; 0 lets the kernel size it",
+                  &server_config::send_buffer, 0, 64 << 20),
       list_setting("api-key", "KEY", "require 'Authorization: Bearer KEY' (repeatable; env: comma-separated)",
                    &server_config::api_keys),
       list_setting("cors-origin", "ORIGIN", "another origin allowed to call the API from a browser (repeatable)",

@@ -29,6 +29,7 @@ struct server_config {
   int header_timeout_s = 10;            // to receive a request's headers
   int idle_timeout_s = 60;              // a keep-alive connection with no request
   int max_stream_backlog = 4096;        // undelivered events per stream before it is dropped
+  int send_buffer = 0;                  // bytes of kernel send buffer per connection; 0: automatic
   std::vector<std::string> api_keys;    // non-empty: require "Authorization: Bearer <key>"
   std::vector<std::string> cors_origins;  // origins besides the page's own that may call the API
   bool log_requests = true;             // one line per request (method, path, status, timings)

@@ -31,6 +31,7 @@ void listener::do_accept() {
     if (!ec) {
       beast::error_code opt;
       s.set_option(tcp::no_delay(true), opt);
+      if (self->app_.config.send_buffer > 0) s.set_option(net::socket_base::send_buffer_size(self->app_.config.send_buffer), opt);
       std::make_shared<http_session>(std::move(s), self->app_)->start();
     }
     self->do_accept();

@@ -16,6 +16,7 @@ constexpr const char* usage =
     "  run        generate text from a prompt, streaming to stdout\n"
     "  info       print a model's architecture, hyperparameters and tensors\n"
     "  tokenize   print the token ids of a text\n"
+    "  synth      write a benchmark model of a real shape with random weights\n"
     "\n"
     "`hearth <command> --help` describes each command's options.\n";
 
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   if (cmd == "tokenize") return hearth::cli::cmd_tokenize(rest);
   if (cmd == "run") return hearth::cli::cmd_run(rest);
   if (cmd == "serve") return hearth::cli::cmd_serve(rest);
+  if (cmd == "synth") return hearth::cli::cmd_synth(rest);
   std::fprintf(stderr, "hearth: unknown command '%.*s'\n\n%s", static_cast<int>(cmd.size()),
                cmd.data(), usage);
   return 2;

@@ -44,7 +44,9 @@ void histogram::render(std::string& out, std::string_view name) const {
 
 metrics::metrics()
     : ttft_({0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64}),
-      itl_({0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5}) {}
+      itl_({0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5}),
+      batch_rows_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}),
+      batch_sequences_({1, 2, 4, 8, 16, 32, 64}) {}
 
 void metrics::count_request(std::string_view endpoint, int status) {
   std::lock_guard lock(mu_);
@@ -92,6 +94,11 @@ std::string metrics::render(const scheduler_stats& s) const {
   out += "# HELP hearth_inter_token_latency_seconds Time between consecutive tokens of a sequence.\n";
   out += "# TYPE hearth_inter_token_latency_seconds histogram\n";
   itl_.render(out, "hearth_inter_token_latency_seconds");
+  out += "# HELP hearth_batch_rows Tokens per forward pass.\n# TYPE hearth_batch_rows histogram\n";
+  batch_rows_.render(out, "hearth_batch_rows");
+  out += "# HELP hearth_batch_sequences Sequences sharing a forward pass.\n";
+  out += "# TYPE hearth_batch_sequences histogram\n";
+  batch_sequences_.render(out, "hearth_batch_sequences");
   return out;
 }
 

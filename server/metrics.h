@@ -40,6 +40,11 @@ class metrics {
   void observe_time_to_first_token(double seconds) { ttft_.observe(seconds); }
   void observe_inter_token_latency(double seconds) { itl_.observe(seconds); }
   void count_finished(std::string_view reason);
+  // One forward pass: its rows (tokens) and the sequences they came from.
+  void observe_batch(int64_t rows, int64_t sequences) {
+    batch_rows_.observe(static_cast<double>(rows));
+    batch_sequences_.observe(static_cast<double>(sequences));
+  }
 
   std::string render(const scheduler_stats& s) const;
 
@@ -51,6 +56,8 @@ class metrics {
   std::atomic<uint64_t> generated_tokens_{0};
   histogram ttft_;
   histogram itl_;
+  histogram batch_rows_;
+  histogram batch_sequences_;
 };
 
 }  // namespace hearth

@@ -268,12 +268,16 @@ void scheduler::run_batch() {
     return;
   }
   const clock::time_point now = clock::now();
-  int64_t prompt_rows = 0;
+  int64_t prompt_rows = 0, sequences = 0;
   for (auto& s : running_) {
     if (s->prefilling()) prompt_rows += s->n_in_batch;
+    sequences += s->n_in_batch > 0;
     s->n_fed += s->n_in_batch;
   }
-  if (metrics_ && prompt_rows > 0) metrics_->add_prompt_tokens(prompt_rows);
+  if (metrics_) {
+    if (prompt_rows > 0) metrics_->add_prompt_tokens(prompt_rows);
+    metrics_->observe_batch(static_cast<int64_t>(batch_.size()), sequences);
+  }
   const size_t n_vocab = static_cast<size_t>(vocab_size_);
   if (logits.size() != logit_owners_.size() * n_vocab) {
     fail_batch("the engine returned " + std::to_string(logits.size()) + " logits for " +

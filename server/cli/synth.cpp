@@ -1,0 +1,54 @@
+// `hearth synth`: write a benchmark model of a real model's shape with random weights.
+#include <cstdio>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "load_error.h"
+#include "model/synth.h"
+
+namespace hearth::cli {
+
+int cmd_synth(std::span<char* const> args) {
+  std::string shapes;
+  for (const auto& s : synth_shapes()) shapes += (shapes.empty() ? "" : ", ") + std::string(s.name);
+  const std::string shape_help = "model shape: " + shapes;
+  options opts("hearth synth --shape NAME --type TYPE -o FILE",
+               "Write a GGUF model of a real model's shape with seeded random weights (normal x 0.02, norms 1)\n"
+               "and a real vocabulary, for benchmarks: speed does not depend on the values.",
+               {{"shape", 0, "NAME", shape_help},
+                {"type", 0, "TYPE", "matrix type: f16, q8_0 or q4_0 (default q4_0)"},
+                {"output", 'o', "FILE", "where to write"},
+                {"vocab", 0, "FILE", "GGUF to copy the tokenizer from (default: ../shared/vocab/ggml-vocab-llama-spm.gguf)"},
+                {"seed", 's', "N", "random seed (default 1)"},
+                {"threads", 't', "N", "tensors generated at once (default: all cores)"}});
+  try {
+    if (!opts.parse(args)) return 0;
+    auto shape_name = opts.get("shape");
+    if (!shape_name) throw usage_error("missing --shape (" + shapes + ")");
+    auto shape = find_synth_shape(*shape_name);
+    if (!shape) throw usage_error("unknown shape '" + *shape_name + "' (" + shapes + ")");
+    auto out = opts.get("output");
+    if (!out) throw usage_error("missing -o FILE");
+    synth_options o{*shape};
+    const std::string type = opts.get_or("type", "q4_0");
+    if (type == "f16") o.type = ggml_type::f16;
+    else if (type == "q8_0") o.type = ggml_type::q8_0;
+    else if (type == "q4_0") o.type = ggml_type::q4_0;
+    else throw usage_error("--type must be f16, q8_0 or q4_0 (got '" + type + "')");
+    o.vocab_file = opts.get_or("vocab", HEARTH_SHARED_VOCAB);
+    o.seed = opts.get_u64("seed", 1);
+    o.threads = static_cast<int>(opts.get_int("threads", std::max(1u, std::thread::hardware_concurrency())));
+    write_synth_model(o, *out);
+    std::fprintf(stderr, "hearth synth: wrote %s (%s, %s)\n", out->c_str(), shape_name->c_str(), type.c_str());
+    return 0;
+  } catch (const usage_error& e) {
+    std::fprintf(stderr, "hearth synth: %s\n(see hearth synth --help)\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hearth synth: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace hearth::cli

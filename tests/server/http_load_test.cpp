@@ -1,0 +1,183 @@
+// The daemon under concurrency and failure: batching must not change anyone's output, a full
+// queue answers 429, a vanished or slow client costs nothing to others, SIGTERM ends streams.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "server_process.h"
+
+using namespace hearth::test;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string slow_model = std::string(HEARTH_TEST_MODEL_DIR) + "/llama-160m-q8_0.gguf";
+
+// The value of one sample of /metrics, e.g. "hearth_running_sequences" or
+// "hearth_generations_total{reason=\"cancelled\"}"; 0 if absent.
+double metric(server_process& s, const std::string& sample) {
+  auto body = curl(s.url("/metrics")).body;
+  auto at = body.find("\n" + sample + " ");
+  if (at == std::string::npos) return 0;
+  return std::stod(body.substr(at + sample.size() + 2));
+}
+
+// Polls until pred() holds; fails the test after `seconds`.
+template <class Pred>
+void wait_until(Pred pred, const char* what, int seconds = 60) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) FAIL("timed out waiting for " << what);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// A raw client: sends a request and leaves the socket to the caller (to read slowly or drop).
+int open_request(int port, const std::string& path, const std::string& body, int rcvbuf = 0) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  REQUIRE(write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
+  return fd;
+}
+
+std::string read_until(int fd, const std::string& marker) {
+  std::string got;
+  char buf[4096];
+  while (got.find(marker) == std::string::npos) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, n);
+  }
+  return got;
+}
+
+std::string stream_text(const http_result& r) {
+  std::string text;
+  for (const auto& p : sse_payloads(r.body)) {
+    json e = json::parse(p);
+    if (e.contains("token")) text += e["token"]["text"].get<std::string>();
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("16 concurrent streams each equal the same request run alone", "[http][load]") {
+  server_process s({"--parallel", "8"});
+  const char* animals[] = {"cat", "dog", "bird", "frog", "bear", "fox", "fish", "duck",
+                           "lion", "cow", "pig", "bee", "owl", "mouse", "horse", "bunny"};
+  std::vector<std::string> bodies;
+  for (const char* a : animals) {
+    bodies.push_back(json{{"prompt", std::string("Once upon a time there was a little ") + a},
+                          {"max_tokens", 200}, {"temperature", 0}, {"stream", true}}
+                         .dump());
+  }
+  std::vector<std::string> alone;
+  for (const auto& b : bodies) {
+    auto r = curl_json(s.url("/v1/generate"), b, {"-N"});
+    REQUIRE(r.status == 200);
+    alone.push_back(stream_text(r));
+  }
+  std::vector<std::future<http_result>> together;
+  for (const auto& b : bodies) {
+    together.push_back(std::async(std::launch::async, [&s, b] { return curl_json(s.url("/v1/generate"), b, {"-N"}); }));
+  }
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    http_result r = together[i].get();
+    INFO("request " << i << " (" << animals[i] << ")");
+    REQUIRE(r.status == 200);
+    CHECK(stream_text(r) == alone[i]);
+    CHECK(json::parse(sse_payloads(r.body).back())["finish_reason"] == "length");
+  }
+  // Batching really happened: some forward passes carried several sequences.
+  const double passes = metric(s, "hearth_batch_sequences_count");
+  const double single = metric(s, "hearth_batch_sequences_bucket{le=\"1\"}");
+  CHECK(passes - single > 0);
+  CHECK(s.terminate() == 0);
+}
+
+TEST_CASE("a full queue answers 429 with Retry-After, and /health and /metrics stay prompt", "[http][load]") {
+  server_process s({"-m", slow_model, "--parallel", "1", "--queue-limit", "1"});
+  const std::string body = json{{"prompt", "Hello"}, {"max_tokens", 1000}, {"stream", true}}.dump();
+  int running = open_request(s.port(), "/v1/generate", body);
+  wait_until([&] { return metric(s, "hearth_running_sequences") == 1; }, "the first request to run");
+  int queued = open_request(s.port(), "/v1/generate", body);
+  wait_until([&] { return metric(s, "hearth_queue_depth") == 1; }, "the second request to queue");
+  auto refused = curl_json(s.url("/v1/completions"), R"({"prompt": "Hi", "max_tokens": 4})");
+  CHECK(refused.status == 429);
+  CHECK(refused.headers.count("retry-after") == 1);
+  json err = json::parse(refused.body);
+  CHECK(err["error"]["type"] == "rate_limit_error");
+  // Under full load the cheap endpoints still answer.
+  CHECK(curl(s.url("/health"), {"--max-time", "2"}).status == 200);
+  CHECK(curl(s.url("/metrics"), {"--max-time", "2"}).status == 200);
+  // Dropping both clients frees the running sequence and the queued request.
+  close(running);
+  close(queued);
+  wait_until([&] { return metric(s, "hearth_running_sequences") == 0 && metric(s, "hearth_queue_depth") == 0; },
+             "the dropped requests to be freed");
+  CHECK(metric(s, "hearth_kv_blocks_used") == 0);
+  CHECK(metric(s, "hearth_generations_total{reason=\"cancelled\"}") == 2);
+  CHECK(s.terminate() == 0);
+}
+
+TEST_CASE("a client dropping mid-stream frees its sequence, and the server keeps serving", "[http][load]") {
+  server_process s({"-m", slow_model, "--parallel", "2"});
+  int fd = open_request(s.port(), "/v1/generate", json{{"prompt", "Hello"}, {"max_tokens", 1000}, {"stream", true}}.dump());
+  read_until(fd, "\"token\"");  // the stream is running
+  CHECK(metric(s, "hearth_running_sequences") == 1);
+  close(fd);
+  wait_until([&] { return metric(s, "hearth_running_sequences") == 0; }, "the sequence to be freed");
+  CHECK(metric(s, "hearth_kv_blocks_used") == 0);
+  CHECK(metric(s, "hearth_generations_total{reason=\"cancelled\"}") == 1);
+  auto after = curl_json(s.url("/v1/generate"), R"({"prompt": "Hello", "max_tokens": 3})");
+  CHECK(after.status == 200);
+  CHECK(json::parse(after.body)["usage"]["completion_tokens"] == 3);
+  CHECK(s.terminate() == 0);
+}
+
+TEST_CASE("a client that stops reading is cut off alone; others are unaffected", "[http][load]") {
+  // Small kernel buffers on both ends, so a client that stops reading is felt within kilobytes.
+  server_process s({"--parallel", "2", "--max-stream-backlog", "16", "--send-buffer", "4096"});
+  // A tiny receive window and no reading: the server's writes stall, its backlog fills. (OpenAI
+  // chunks are ~190 bytes: 480 of them are far more than the socket buffers hold.)
+  int fd = open_request(s.port(), "/v1/completions",
+                        json{{"prompt", "Once upon a time"}, {"max_tokens", 480}, {"temperature", 0}, {"stream", true}}.dump(),
+                        1024);
+  wait_until([&] { return metric(s, "hearth_running_sequences") == 0 &&
+                          metric(s, "hearth_generations_total{reason=\"cancelled\"}") == 1; },
+             "the stalled stream to be ended");
+  auto other = curl_json(s.url("/v1/generate"), R"({"prompt": "Once upon a time", "max_tokens": 64, "temperature": 0})");
+  CHECK(other.status == 200);
+  std::string rest = read_until(fd, "stream_backlog");
+  CHECK(rest.find("stream_backlog") != std::string::npos);
+  close(fd);
+  CHECK(s.terminate() == 0);
+}
+
+TEST_CASE("SIGTERM ends in-flight streams with a final event and exits 0", "[http][load]") {
+  server_process s({"-m", slow_model, "--parallel", "2"});
+  int fd = open_request(s.port(), "/v1/generate", json{{"prompt", "Hello"}, {"max_tokens", 1000}, {"stream", true}}.dump());
+  read_until(fd, "\"token\"");
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(s.terminate(15) == 0);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+  std::string rest = read_until(fd, "\"finish_reason\"");
+  CHECK(rest.find("\"finish_reason\":\"cancelled\"") != std::string::npos);
+  close(fd);
+}

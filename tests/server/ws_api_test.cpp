@@ -1,0 +1,157 @@
+// GET /v1/ws over a real WebSocket (Boost.Beast's client): generations multiplexed by id,
+// cancel, errors, and a client that leaves.
+#include <catch2/catch.hpp>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "reference.h"
+#include "server_process.h"
+
+using namespace hearth::test;
+using json = nlohmann::json;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+
+namespace {
+
+const std::string slow_model = std::string(HEARTH_TEST_MODEL_DIR) + "/llama-160m-q8_0.gguf";
+
+class ws_client {
+ public:
+  explicit ws_client(int port, const std::string& origin = "") : ws_(ioc_) {
+    net::ip::tcp::resolver resolver(ioc_);
+    net::connect(ws_.next_layer(), resolver.resolve("127.0.0.1", std::to_string(port)));
+    if (!origin.empty()) {
+      ws_.set_option(websocket::stream_base::decorator(
+          [origin](websocket::request_type& r) { r.set(beast::http::field::origin, origin); }));
+    }
+    ws_.handshake("127.0.0.1:" + std::to_string(port), "/v1/ws");
+  }
+  void send(const json& j) { ws_.write(net::buffer(j.dump())); }
+  void send_raw(const std::string& s) { ws_.write(net::buffer(s)); }
+  json recv() {
+    beast::flat_buffer b;
+    ws_.read(b);
+    return json::parse(beast::buffers_to_string(b.data()));
+  }
+  void drop() { ws_.next_layer().close(); }
+
+ private:
+  net::io_context ioc_;
+  websocket::stream<net::ip::tcp::socket> ws_;
+};
+
+double metric(server_process& s, const std::string& sample) {
+  auto body = curl(s.url("/metrics")).body;
+  auto at = body.find("\n" + sample + " ");
+  return at == std::string::npos ? 0 : std::stod(body.substr(at + sample.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("ws: two generations on one socket, each equal to llama.cpp's", "[ws]") {
+  server_process s;
+  auto refs = read_reference("stories260K-f32.greedy.jsonl");
+  ws_client c(s.port());
+  c.send({{"type", "generate"}, {"id", "a1"}, {"prompt", refs[0].prompt}, {"max_tokens", 64}, {"temperature", 0}});
+  c.send({{"type", "generate"}, {"id", "b2"}, {"prompt", refs[1].prompt}, {"max_tokens", 64}, {"temperature", 0}});
+  std::map<std::string, std::string> text;
+  std::map<std::string, std::vector<int>> ids;
+  std::map<std::string, json> done;
+  while (done.size() < 2) {
+    json m = c.recv();
+    const std::string id = m["id"];
+    if (m["type"] == "token") {
+      text[id] += m["text"].get<std::string>();
+      ids[id].push_back(m["token_id"]);
+    } else {
+      REQUIRE(m["type"] == "done");
+      done[id] = m;
+    }
+  }
+  CHECK(text["a1"] + done["a1"]["text"].get<std::string>() == refs[0].greedy_text);
+  CHECK(text["b2"] + done["b2"]["text"].get<std::string>() == refs[1].greedy_text);
+  CHECK(ids["a1"] == refs[0].greedy_tokens);
+  CHECK(done["a1"]["finish_reason"] == "length");
+  CHECK(done["a1"]["usage"]["completion_tokens"] == 64);
+  CHECK(done["b2"]["timings"]["predicted_per_second"].is_number());
+}
+
+TEST_CASE("ws: cancel stops a generation within a step and frees it", "[ws]") {
+  server_process s({"-m", slow_model});
+  ws_client c(s.port());
+  c.send({{"type", "generate"}, {"id", "long"}, {"prompt", "Hello"}, {"max_tokens", 1000}});
+  REQUIRE(c.recv()["type"] == "token");
+  c.send({{"type", "cancel"}, {"id", "long"}});
+  json m;
+  int after_cancel = 0;
+  do {
+    m = c.recv();
+    after_cancel += m["type"] == "token";
+  } while (m["type"] == "token");
+  CHECK(m["type"] == "done");
+  CHECK(m["finish_reason"] == "cancelled");
+  CHECK(after_cancel <= 2);  // tokens already on their way when the cancel arrived
+  CHECK(metric(s, "hearth_kv_blocks_used") == 0);
+  CHECK(metric(s, "hearth_running_sequences") == 0);
+}
+
+TEST_CASE("ws: bad messages get error messages naming the problem", "[ws]") {
+  server_process s;
+  ws_client c(s.port());
+  c.send_raw("{not json");
+  json e = c.recv();
+  CHECK(e["type"] == "error");
+  CHECK(e["id"].is_null());
+  CHECK(e["error"]["message"].get<std::string>().find("JSON") != std::string::npos);
+  c.send({{"type", "generate"}, {"id", "t1"}, {"prompt", "x"}, {"temperature", -1}});
+  e = c.recv();
+  CHECK(e["type"] == "error");
+  CHECK(e["id"] == "t1");
+  CHECK(e["error"]["param"] == "temperature");
+  c.send({{"type", "cancel"}, {"id", "nobody"}});
+  e = c.recv();
+  CHECK(e["type"] == "error");
+  CHECK(e["id"] == "nobody");
+  c.send({{"type", "dance"}, {"id", "d"}});
+  e = c.recv();
+  CHECK(e["type"] == "error");
+  // The socket still works after errors.
+  c.send({{"type", "generate"}, {"id", "ok"}, {"prompt", "Once upon a time"}, {"max_tokens", 3}});
+  json m;
+  do m = c.recv(); while (m["type"] == "token");
+  CHECK(m["type"] == "done");
+  CHECK(m["id"] == "ok");
+}
+
+TEST_CASE("ws: a client that leaves frees its generations", "[ws]") {
+  server_process s({"-m", slow_model, "--parallel", "2"});
+  {
+    ws_client c(s.port());
+    c.send({{"type", "generate"}, {"id", "x"}, {"prompt", "Hello"}, {"max_tokens", 1000}});
+    c.send({{"type", "generate"}, {"id", "y"}, {"prompt", "World"}, {"max_tokens", 1000}});
+    REQUIRE(c.recv()["type"] == "token");
+    c.drop();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (metric(s, "hearth_running_sequences") != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(metric(s, "hearth_running_sequences") == 0);
+  CHECK(metric(s, "hearth_kv_blocks_used") == 0);
+  CHECK(metric(s, "hearth_generations_total{reason=\"cancelled\"}") == 2);
+}
+
+TEST_CASE("ws: a foreign origin cannot open the socket", "[ws]") {
+  server_process s;
+  CHECK_THROWS(ws_client(s.port(), "http://evil.example"));
+  CHECK_NOTHROW(ws_client(s.port(), "http://127.0.0.1:" + std::to_string(s.port())));
+}
