@@ -30,31 +30,71 @@ void append(std::string& out, std::initializer_list<std::string_view> parts) {
   for (std::string_view p : parts) out += p;
 }
 
-void render_chatml(const std::vector<chat_message>& messages, bool gen, std::string& out) {
-  for (const chat_message& m : messages)
-    append(out, {"<|im_start|>", role_of(m), "\n", m.content, "<|im_end|>\n"});
-  if (gen) out += "<|im_start|>assistant\n";
+}  // namespace
+
+void prompt_text::markup(std::string_view s) { text += s; }
+
+void prompt_text::content(std::string_view s) {
+  if (!literal.empty() && literal.back().end == text.size()) {
+    literal.back().end += s.size();
+  } else {
+    literal.push_back({text.size(), text.size() + s.size()});
+  }
+  text += s;
 }
 
-void render_llama3(const std::vector<chat_message>& messages, bool gen, std::string& out) {
-  for (const chat_message& m : messages)
-    append(out, {"<|start_header_id|>", role_of(m), "<|end_header_id|>\n\n", trim(m.content),
-                 "<|eot_id|>"});
-  if (gen) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+namespace {
+
+// Each renderer writes the format's markup with markup() and the messages' text with content(),
+// so tokenize() can keep control-token texts typed by a user from becoming control tokens.
+void render_chatml(const std::vector<chat_message>& messages, bool gen, prompt_text& out) {
+  for (const chat_message& m : messages) {
+    out.markup("<|im_start|>");
+    out.markup(role_of(m));
+    out.markup("\n");
+    out.content(m.content);
+    out.markup("<|im_end|>\n");
+  }
+  if (gen) out.markup("<|im_start|>assistant\n");
 }
 
-void render_phi3(const std::vector<chat_message>& messages, bool gen, std::string& out) {
-  for (const chat_message& m : messages)
-    append(out, {"<|", user_or_assistant(role_of(m)), "|>\n", m.content, "<|end|>\n"});
-  if (gen) out += "<|assistant|>\n";
+void render_llama3(const std::vector<chat_message>& messages, bool gen, prompt_text& out) {
+  for (const chat_message& m : messages) {
+    out.markup("<|start_header_id|>");
+    out.markup(role_of(m));
+    out.markup("<|end_header_id|>\n\n");
+    out.content(trim(m.content));
+    out.markup("<|eot_id|>");
+  }
+  if (gen) out.markup("<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
-void render_mistral_v7(const std::vector<chat_message>& messages, std::string& out) {
+void render_phi3(const std::vector<chat_message>& messages, bool gen, prompt_text& out) {
+  for (const chat_message& m : messages) {
+    out.markup("<|");
+    out.markup(user_or_assistant(role_of(m)));
+    out.markup("|>\n");
+    out.content(m.content);
+    out.markup("<|end|>\n");
+  }
+  if (gen) out.markup("<|assistant|>\n");
+}
+
+void render_mistral_v7(const std::vector<chat_message>& messages, prompt_text& out) {
   for (const chat_message& m : messages) {
     const std::string_view role = user_or_assistant(role_of(m));
-    if (role == "system") append(out, {"[SYSTEM_PROMPT]", m.content, "[/SYSTEM_PROMPT]"});
-    else if (role == "user") append(out, {"[INST]", m.content, "[/INST]"});
-    else append(out, {m.content, "</s>"});
+    if (role == "system") {
+      out.markup("[SYSTEM_PROMPT]");
+      out.content(m.content);
+      out.markup("[/SYSTEM_PROMPT]");
+    } else if (role == "user") {
+      out.markup("[INST]");
+      out.content(m.content);
+      out.markup("[/INST]");
+    } else {
+      out.content(m.content);
+      out.markup("</s>");
+    }
   }
 }
 
@@ -102,7 +142,12 @@ chat_template chat_template::from_text(std::string_view t) {
 
 std::string chat_template::render(const std::vector<chat_message>& messages,
                                   bool add_generation_prompt) const {
-  std::string out;
+  return render_marked(messages, add_generation_prompt).text;
+}
+
+prompt_text chat_template::render_marked(const std::vector<chat_message>& messages,
+                                         bool add_generation_prompt) const {
+  prompt_text out;
   switch (family_) {
     case chat_family::chatml: render_chatml(messages, add_generation_prompt, out); break;
     case chat_family::llama3: render_llama3(messages, add_generation_prompt, out); break;
@@ -116,27 +161,36 @@ std::string chat_template::render(const std::vector<chat_message>& messages,
 
 // System texts wait for the next user turn, which they open with a blank line after them.
 void chat_template::render_gemma(const std::vector<chat_message>& messages, bool gen,
-                                 std::string& out) const {
+                                 prompt_text& out) const {
   std::string pending;
   for (const chat_message& m : messages) {
     const std::string_view role = user_or_assistant(role_of(m));
     if (role == "system") {
       append(pending, {m.content, "\n\n"});
     } else if (role == "assistant") {
-      append(out, {"<start_of_turn>model\n", trim(m.content), "<end_of_turn>\n"});
+      out.markup("<start_of_turn>model\n");
+      out.content(trim(m.content));
+      out.markup("<end_of_turn>\n");
     } else {
-      append(out, {"<start_of_turn>user\n", pending, trim(m.content), "<end_of_turn>\n"});
+      out.markup("<start_of_turn>user\n");
+      out.content(pending);
+      out.content(trim(m.content));
+      out.markup("<end_of_turn>\n");
       pending.clear();
     }
   }
-  if (!pending.empty()) append(out, {"<start_of_turn>user\n", trim(pending), "<end_of_turn>\n"});
-  if (gen) out += "<start_of_turn>model\n";
+  if (!pending.empty()) {
+    out.markup("<start_of_turn>user\n");
+    out.content(trim(pending));
+    out.markup("<end_of_turn>\n");
+  }
+  if (gen) out.markup("<start_of_turn>model\n");
 }
 
 // The official Llama 2 template: each user turn is "<s>[INST] {text} [/INST]" and each
 // assistant turn " {text} </s>"; the first turn's "<s>" is the BOS tokenize() adds.
 void chat_template::render_llama2(const std::vector<chat_message>& messages,
-                                  std::string& out) const {
+                                  prompt_text& out) const {
   std::string system;  // system texts not yet placed, joined by blank lines
   const auto user_turn = [&](std::string_view content) {
     std::string text;
@@ -146,8 +200,10 @@ void chat_template::render_llama2(const std::vector<chat_message>& messages,
       system.clear();
     }
     text += content;
-    if (llama2_bos_ && !out.empty()) out += "<s>";
-    append(out, {"[INST] ", llama2_strip_ ? trim(text) : std::string_view(text), " [/INST]"});
+    if (llama2_bos_ && !out.text.empty()) out.markup("<s>");
+    out.markup("[INST] ");
+    out.content(llama2_strip_ ? trim(text) : std::string_view(text));
+    out.markup(" [/INST]");
   };
   for (const chat_message& m : messages) {
     const std::string_view role = user_or_assistant(role_of(m));
@@ -155,7 +211,9 @@ void chat_template::render_llama2(const std::vector<chat_message>& messages,
       if (!system.empty()) system += "\n\n";
       system += m.content;
     } else if (role == "assistant") {
-      append(out, {" ", llama2_strip_ ? trim(m.content) : std::string_view(m.content), " </s>"});
+      out.markup(" ");
+      out.content(llama2_strip_ ? trim(m.content) : std::string_view(m.content));
+      out.markup(" </s>");
     } else {
       user_turn(m.content);
     }
@@ -168,9 +226,8 @@ std::vector<token_id> chat_template::tokenize(const vocab& v,
                                               bool add_generation_prompt) const {
   std::vector<token_id> ids;
   if ((adds_bos_ || v.add_bos()) && v.bos() >= 0) ids.push_back(v.bos());
-  const std::vector<token_id> body =
-      v.tokenize(render(messages, add_generation_prompt), /*add_special=*/false,
-                 /*parse_special=*/true);
+  const prompt_text p = render_marked(messages, add_generation_prompt);
+  const std::vector<token_id> body = v.tokenize(p.text, /*add_special=*/false, /*parse_special=*/true, p.literal);
   ids.insert(ids.end(), body.begin(), body.end());
   return ids;
 }

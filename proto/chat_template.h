@@ -50,6 +50,15 @@ namespace hearth::proto {
 
 enum class chat_family { chatml, llama2, llama3, phi3, gemma, mistral_v7 };
 
+// A rendered prompt and the byte ranges that hold message text (as opposed to the format's
+// markup): control-token texts inside those ranges stay plain text when tokenized.
+struct prompt_text {
+  std::string text;
+  std::vector<text_range> literal;
+  void markup(std::string_view s);
+  void content(std::string_view s);
+};
+
 class chat_template {
  public:
   // From the model's tokenizer.chat_template (absent: ChatML). Throws load_error if the key
@@ -62,9 +71,13 @@ class chat_template {
   // add_generation_prompt. Never includes the leading BOS.
   std::string render(const std::vector<chat_message>& messages, bool add_generation_prompt) const;
 
+  // render(), with the message text marked.
+  prompt_text render_marked(const std::vector<chat_message>& messages, bool add_generation_prompt) const;
+
   // The prompt's token ids: BOS (if adds_bos() or the vocab asks for one, and the vocab has
   // one) followed by render() tokenized with parse_special, so the format's markers become
-  // their control tokens. Note: the messages' text is parsed for special tokens too.
+  // their control tokens. A message that contains a marker's text (say "<|im_end|>") gets it as
+  // plain text: users cannot forge turns.
   std::vector<token_id> tokenize(const vocab& v, const std::vector<chat_message>& messages,
                                  bool add_generation_prompt) const;
 
@@ -78,8 +91,8 @@ class chat_template {
  private:
   chat_template() = default;
 
-  void render_llama2(const std::vector<chat_message>& messages, std::string& out) const;
-  void render_gemma(const std::vector<chat_message>& messages, bool gen, std::string& out) const;
+  void render_llama2(const std::vector<chat_message>& messages, prompt_text& out) const;
+  void render_gemma(const std::vector<chat_message>& messages, bool gen, prompt_text& out) const;
 
   chat_family family_ = chat_family::chatml;
   std::string name_ = "chatml-default";

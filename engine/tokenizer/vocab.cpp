@@ -32,12 +32,12 @@ int vocab::byte_value(std::string_view p) {
 
 bool vocab::is_eog(token_id id) const { return std::binary_search(eog_.begin(), eog_.end(), id); }
 
-std::vector<token_id> vocab::tokenize(std::string_view text, bool add_special,
-                                      bool parse_special) const {
+std::vector<token_id> vocab::tokenize(std::string_view text, bool add_special, bool parse_special,
+                                      std::span<const text_range> literal) const {
   // Symbol indices and offsets into the escaped text (up to 3 bytes per input byte) are 32-bit.
   if (text.size() > (size_t{1} << 30)) throw std::length_error("tokenize: text over 1 GiB");
   std::vector<fragment> frags;
-  split_special(text, parse_special, frags);
+  split_special(text, parse_special, literal, frags);
   std::vector<token_id> out;
   out.reserve(text.size() / 2 + 2);
   if (add_special && add_bos_ && bos_ >= 0) out.push_back(bos_);  // bos_ < 0: empty vocab
@@ -62,7 +62,7 @@ std::vector<token_id> vocab::tokenize(std::string_view text, bool add_special,
 // fragments. Only tokens whose text occurs somewhere in `text` are tried (found with the trie),
 // which gives the same result while keeping the cost independent of how many specials exist.
 // Control and unknown-type tokens take part only with parse_special.
-void vocab::split_special(std::string_view text, bool parse_special,
+void vocab::split_special(std::string_view text, bool parse_special, std::span<const text_range> literal,
                           std::vector<fragment>& out) const {
   out.clear();
   if (text.empty()) return;
@@ -85,10 +85,22 @@ void vocab::split_special(std::string_view text, bool parse_special,
     return pieces_[a].size() != pieces_[b].size() ? pieces_[a].size() > pieces_[b].size() : a < b;
   });
   present.erase(std::unique(present.begin(), present.end()), present.end());
-  for (token_id t : present) split_on(t, text, out);
+  for (token_id t : present) split_on(t, text, literal, out);
 }
 
-void vocab::split_on(token_id special, std::string_view text, std::vector<fragment>& frags) const {
+namespace {
+
+// Whether [begin, end) overlaps one of the sorted, disjoint ranges.
+bool overlaps(std::span<const text_range> ranges, size_t begin, size_t end) {
+  auto it = std::upper_bound(ranges.begin(), ranges.end(), begin,
+                             [](size_t b, const text_range& r) { return b < r.end; });
+  return it != ranges.end() && it->begin < end;
+}
+
+}  // namespace
+
+void vocab::split_on(token_id special, std::string_view text, std::span<const text_range> literal,
+                     std::vector<fragment>& frags) const {
   const std::string& p = pieces_[special];
   std::vector<fragment> next;
   next.reserve(frags.size() + 2);
@@ -99,8 +111,16 @@ void vocab::split_on(token_id special, std::string_view text, std::vector<fragme
     }
     size_t off = fr.offset;
     const size_t end = fr.offset + fr.length;
+    // Only user-defined tokens are pieces of plain text; control tokens are not matched
+    // inside literal ranges.
+    const bool may_be_literal = !literal.empty() && types_[special] != token_type::user_defined;
+    size_t from = off;
     while (off < end) {
-      size_t m = text.substr(0, end).find(p, off);
+      size_t m = text.substr(0, end).find(p, from);
+      if (m != std::string_view::npos && may_be_literal && overlaps(literal, m, m + p.size())) {
+        from = m + 1;
+        continue;
+      }
       if (m == std::string_view::npos) {
         next.push_back({-1, off, end - off});
         break;
@@ -111,6 +131,7 @@ void vocab::split_on(token_id special, std::string_view text, std::vector<fragme
       if (rstrip_[special]) {
         while (off < end && is_ascii_space(text[off])) ++off;
       }
+      from = off;
     }
   }
   frags.swap(next);

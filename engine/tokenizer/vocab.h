@@ -5,6 +5,7 @@
 // Immutable after construction; safe to use from any thread.
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,6 +18,12 @@ namespace hearth {
 class gguf_file;
 
 using token_id = int32_t;
+
+// A byte range [begin, end) of a text.
+struct text_range {
+  size_t begin = 0;
+  size_t end = 0;
+};
 
 // tokenizer.ggml.token_type values.
 enum class token_type : uint8_t {
@@ -49,8 +56,11 @@ class vocab {
   // chat templates); without it they are tokenized as plain text. User-defined tokens are
   // atomic pieces of the vocabulary and are always split out, as in llama.cpp and HF tokenizers.
   // Throws std::length_error for texts over 1 GiB.
+  // `literal`: sorted, disjoint ranges of `text` where control-token texts are not parsed even
+  // with parse_special (a chat template's message text).
   std::vector<token_id> tokenize(std::string_view text, bool add_special,
-                                 bool parse_special = false) const;
+                                 bool parse_special = false,
+                                 std::span<const text_range> literal = {}) const;
 
   // The exact bytes a token stands for: "▁" becomes a space, <0xNN> the byte NN; control tokens
   // give "" unless render_special, when they give their text. Ids out of range give "".
@@ -77,8 +87,10 @@ class vocab {
   static int byte_value(std::string_view piece);
 
   // tokenize() stages; their contracts are in vocab.cpp and spm.cpp.
-  void split_special(std::string_view text, bool parse_special, std::vector<fragment>& out) const;
-  void split_on(token_id special, std::string_view text, std::vector<fragment>& frags) const;
+  void split_special(std::string_view text, bool parse_special, std::span<const text_range> literal,
+                     std::vector<fragment>& out) const;
+  void split_on(token_id special, std::string_view text, std::span<const text_range> literal,
+                std::vector<fragment>& frags) const;
   void tokenize_text(std::string_view text, bool add_prefix, std::vector<token_id>& out) const;
   struct merge_state;
   void merge_range(merge_state& st, size_t begin, size_t end, std::vector<token_id>& out) const;
