@@ -1,0 +1,46 @@
+// Real-world clients against a real `hearth serve`: the official `openai` npm package and the
+// page at / in headless Chromium (tests/clients/*.mjs, run with node). Each script checks its
+// own expectations and exits 0 only when all hold.
+//
+// Their packages come from `npm ci` in tests/clients (scripts/test runs it). Without them these
+// tests fail, saying so: a missing client must not pass as a skipped test.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+
+#include "server_process.h"
+
+using namespace hearth::test;
+
+namespace {
+
+const std::filesystem::path clients_dir = std::filesystem::path(HEARTH_SOURCE_DIR) / "tests" / "clients";
+
+// Runs `node tests/clients/<script> <server URL>` against a fresh server of its own (the browser
+// test reads the server's gauges, which must count its generations only).
+void run_client(const std::string& script, const std::string& package) {
+  {
+    INFO("tests/clients/node_modules/" << package << " is missing: run `npm ci` in tests/clients "
+                                       << "(scripts/test does it)");
+    REQUIRE(std::filesystem::is_directory(clients_dir / "node_modules" / package));
+  }
+  server_process server;
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  process_result r = run_process({"node", (clients_dir / script).string(), url});
+  INFO("node " << script << " " << url << " exited with " << r.exit_code);
+  INFO("stdout:\n" << r.out);
+  INFO("stderr:\n" << r.err);
+  INFO("server log:\n" << server.log());
+  REQUIRE(r.exit_code == 0);
+}
+
+}  // namespace
+
+TEST_CASE("js clients: the openai npm package (completions, chat, streams, models, errors)", "[clients]") {
+  run_client("openai_test.mjs", "openai");
+}
+
+TEST_CASE("js clients: the page in headless Chromium (stream, Stop, no external requests)", "[clients]") {
+  run_client("browser_test.mjs", "playwright-core");
+}
