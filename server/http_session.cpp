@@ -100,6 +100,7 @@ void http_session::handle(http::request<http::string_body>&& req) {
   answered_ = streaming_ = stream_done_ = false;
   chunks_.clear();
   current_ = std::make_shared<http_exchange>(weak_from_this(), next_id_++);
+  self_ = shared_from_this();
   app_.open_exchanges.fetch_add(1);
   // A generation may take long: no timeout while the handler works; a vanished client is noticed
   // by watching the socket instead.
@@ -114,7 +115,13 @@ void http_session::watch_for_close() {
   watching_ = true;
   stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), ex = current_](beast::error_code ec) {
     self->watching_ = false;
-    if (self->current_ != ex || !ex) return;
+    if (!self->current_) return;
+    if (self->current_ != ex) {
+      // A wait left over from an earlier exchange (the new request woke it): watch for the
+      // current one instead.
+      if (!ec) self->watch_for_close();
+      return;
+    }
     beast::error_code avail_ec;
     const size_t available = self->stream_.socket().available(avail_ec);
     // Readable with nothing to read is an orderly close (or a reset): the client is gone.
@@ -150,6 +157,8 @@ void http_session::end_exchange() {
   current_->cancel()->store(true);  // no effect on a finished generation; frees an unfinished one
   current_.reset();
   app_.open_exchanges.fetch_sub(1);
+  // Pending I/O (the next read, a write, a close) keeps the session alive from here on.
+  net::post(stream_.get_executor(), [self = std::move(self_)] {});
 }
 
 void http_session::finish_exchange(bool keep_alive) {

@@ -56,9 +56,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   bool first_request_ = true;
 
-  // The exchange in progress (0: none) and its streaming state.
+  // The exchange in progress (0: none) and its streaming state. While an exchange waits for its
+  // answer no I/O operation may be pending, so the session holds itself alive until it ends.
   uint64_t next_id_ = 1;
   std::shared_ptr<http_exchange> current_;
+  std::shared_ptr<http_session> self_;
   bool keep_alive_ = false;
   bool answered_ = false;
   bool streaming_ = false;

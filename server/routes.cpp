@@ -79,7 +79,7 @@ response not_ready(const app& a) {
 
 // The endpoint name used as a metrics label: known paths only, so labels stay bounded.
 std::string_view endpoint_label(std::string_view path) {
-  for (std::string_view known : {"/", "/health", "/metrics", "/v1/models", "/v1/tokenize", "/v1/detokenize",
+  for (std::string_view known : {"/", "/favicon.ico", "/health", "/metrics", "/v1/models", "/v1/tokenize", "/v1/detokenize",
                                  "/v1/generate", "/v1/completions", "/v1/chat/completions", "/v1/ws"}) {
     if (path == known) return known;
   }
@@ -95,6 +95,7 @@ struct route {
 
 const route routes[] = {
     {"/", http::verb::get, false, false},
+    {"/favicon.ico", http::verb::get, false, false},
     {"/health", http::verb::get, false, false},
     {"/metrics", http::verb::get, false, true},
     {"/v1/models", http::verb::get, true, true},
@@ -183,7 +184,7 @@ void route_request(app& a, const std::shared_ptr<http_exchange>& ex, request&& r
   if (!match) {
     response res = error_response(405, "method " + std::string(to_std(req.method_string())) + " is not allowed on " +
                                            std::string(path));
-    res.set(http::field::allow, path == "/" || path == "/health" || path == "/metrics" || path == "/v1/models" ||
+    res.set(http::field::allow, path == "/" || path == "/favicon.ico" || path == "/health" || path == "/metrics" || path == "/v1/models" ||
                                         path == "/v1/ws"
                                     ? "GET, OPTIONS"
                                     : "POST, OPTIONS");
@@ -210,6 +211,7 @@ void dispatch(app& a, const std::shared_ptr<http_exchange>& ex, const request& r
     res.set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'");
     return answer(std::move(res));
   }
+  if (r.path == "/favicon.ico") return answer(text_response(204, "", "image/x-icon"));  // no icon, no error
   if (r.path == "/health") return answer(health(a));
   if (r.path == "/metrics") return answer(metrics_page(a));
   if (r.path == "/v1/models") return answer(json_response(200, proto::models_response(a.model_id, a.model_created)));

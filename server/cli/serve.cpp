@@ -50,7 +50,7 @@ void load(app& a) {
   a.engine_scheduler = std::make_unique<scheduler>(std::move(engine), so, &a.stats);
   a.model_id = std::filesystem::path(c.model).filename().string();
   a.model_created = std::chrono::duration_cast<std::chrono::seconds>(
-                        std::filesystem::last_write_time(c.model).time_since_epoch())
+                        std::chrono::file_clock::to_sys(std::filesystem::last_write_time(c.model)).time_since_epoch())
                         .count();
   a.loaded_model = std::move(m);
   a.ready.store(true, std::memory_order_release);

@@ -176,10 +176,8 @@ try {
   page.on('websocket', (ws) => sockets.push(ws.url()));
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('console', (m) => {
-    // Browsers ask every site for /favicon.ico; hearth has none, and its 404 is logged.
-    if (m.type() === 'error' && m.location().url !== `${origin}/favicon.ico`) {
-      pageErrors.push(`${m.text()} (${m.location().url})`);
-    }
+    // Every console error counts (hearth answers the browser's /favicon.ico request with 204).
+    if (m.type() === 'error') pageErrors.push(`${m.text()} (${m.location().url})`);
   });
 
   const response = await page.goto(base + '/');
