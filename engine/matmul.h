@@ -17,6 +17,11 @@ class matmul_runner {
   void run(const weight& w, const float* x, int64_t m, float* y);
 
   const kernels::kernel_set& kernels() const { return ks_; }
+
+ private:
+  void run_packed(const weight& w, const void* x, size_t x_stride, int64_t m, float* y);
+
+ public:
   thread_pool& pool() { return pool_; }
 
  private:

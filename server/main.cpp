@@ -17,6 +17,7 @@ constexpr const char* usage =
     "  info       print a model's architecture, hyperparameters and tensors\n"
     "  tokenize   print the token ids of a text\n"
     "  synth      write a benchmark model of a real shape with random weights\n"
+    "  bench      measure prompt processing and generation speed (or the machine's limits)\n"
     "\n"
     "`hearth <command> --help` describes each command's options.\n";
 
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   if (cmd == "run") return hearth::cli::cmd_run(rest);
   if (cmd == "serve") return hearth::cli::cmd_serve(rest);
   if (cmd == "synth") return hearth::cli::cmd_synth(rest);
+  if (cmd == "bench") return hearth::cli::cmd_bench(rest);
   std::fprintf(stderr, "hearth: unknown command '%.*s'\n\n%s", static_cast<int>(cmd.size()),
                cmd.data(), usage);
   return 2;

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "kernels/kernels.h"
+#include "kernels/quant_blocks.h"
 
 namespace hearth::kernels {
 
@@ -50,7 +51,7 @@ act_format act_format_of(ggml_type t) {
   switch (t) {
     case ggml_type::f16: return act_format::f16;
     case ggml_type::bf16: return act_format::bf16;
-    case ggml_type::q8_0: case ggml_type::q4_0: return act_format::q8_0;
+    case ggml_type::q8_0: case ggml_type::q4_0: return act_format::q8;
     default: return act_format::f32;
   }
 }
@@ -59,7 +60,7 @@ size_t act_row_bytes(act_format f, int64_t k) {
   switch (f) {
     case act_format::f32: return k * 4;
     case act_format::f16: case act_format::bf16: return k * 2;
-    case act_format::q8_0: return (k / 32) * 34;
+    case act_format::q8: return (k / 32) * sizeof(block_q8_act);
   }
   return 0;
 }
@@ -79,14 +80,13 @@ convert_fn convert_for(const kernel_set& ks, act_format f) {
   switch (f) {
     case act_format::f16: return ks.to_f16;
     case act_format::bf16: return ks.to_bf16;
-    case act_format::q8_0: return ks.to_q8_0;
+    case act_format::q8: return ks.to_q8;
     case act_format::f32: return nullptr;
   }
   return nullptr;
 }
 
-// No SIMD kernel sets are built yet: the scalar reference serves every CPU.
+// No AVX2 set is built yet: CPUs without AVX-512 VNNI use the scalar reference.
 const kernel_set* avx2() { return nullptr; }
-const kernel_set* avx512() { return nullptr; }
 
 }  // namespace hearth::kernels

@@ -16,7 +16,8 @@
 
 namespace hearth::kernels {
 
-enum class act_format { f32, f16, bf16, q8_0 };
+// q8: rows of block_q8_act (the activation side of Q8_0 and Q4_0 weights).
+enum class act_format { f32, f16, bf16, q8 };
 
 // The activation format a weight type multiplies with, and bytes of one converted row.
 // Precondition: is_matmul_type(t).
@@ -34,7 +35,7 @@ using dequant_fn = void (*)(const void* w, float* y, int64_t k);
 
 struct kernel_set {
   const char* name;
-  convert_fn to_q8_0;
+  convert_fn to_q8;
   convert_fn to_f16;
   convert_fn to_bf16;
   gemm_fn gemm_f32;
@@ -42,6 +43,12 @@ struct kernel_set {
   gemm_fn gemm_bf16;
   gemm_fn gemm_q8_0;
   gemm_fn gemm_q4_0;
+  // Kernels over weights repacked in groups of 16 rows (block_q8_0x16 / block_q4_0x16, see
+  // packing.h), or nullptr when this set works on the stored layout only. Here `w` is the first
+  // group, `w_stride` the bytes of one group (all its blocks), and n the rows to compute; the
+  // last group may be partial.
+  gemm_fn gemm_q8_0_packed;
+  gemm_fn gemm_q4_0_packed;
   // Attention (online softmax over an F16 cache, as ggml's CPU flash attention computes it):
   // q·k of F16 rows; y = f16(fma(v, a, y)) and y = f16(y * a) on an F16 accumulator row.
   float (*dot_f16)(const uint16_t* q, const uint16_t* k, int64_t n);
@@ -59,7 +66,7 @@ gemm_fn gemm_for(const kernel_set& ks, ggml_type t);
 convert_fn convert_for(const kernel_set& ks, act_format f);  // nullptr for f32
 dequant_fn dequant_for(ggml_type t);  // scalar; nullptr if unsupported
 
-// Row-quantization of activations to Q8_0 blocks, reference version.
-void quantize_row_q8_0_ref(const float* x, void* y, int64_t k);
+// Row-quantization of activations to block_q8_act, reference version.
+void quantize_row_q8_ref(const float* x, void* y, int64_t k);
 
 }  // namespace hearth::kernels

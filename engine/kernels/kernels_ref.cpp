@@ -79,30 +79,27 @@ float dot_f16(const uint16_t* w, const uint16_t* x, int64_t k) { return dot_reci
 float dot_bf16(const uint16_t* w, const uint16_t* x, int64_t k) { return dot_recipe<uint16_t, load_bf16>(w, x, k); }
 float dot_attn_f16(const uint16_t* q, const uint16_t* k, int64_t n) { return dot_g64<uint16_t, load_f16>(q, k, n); }
 
-// Recipe "Q8L" for 32-element blocks of int8 products: lane l (of 8) sums the 4 products of
-// elements 4l..4l+3 exactly in int32, converts to float and accumulates by fused multiply-add with
-// the block's scale product dw*dx; the 8 lanes end in hsum_lanes<8>.
-// `w_at(b, j)` gives weight element j of block b as an int.
+// Recipe "Q8S" for 32-element blocks of 8-bit products: each block's dot product is exact in
+// int32, then acc = fma(dw * dx, isum, acc) in float, block after block. Any SIMD layout that
+// forms the exact integer sum (lanes per row, lanes per activation row, any order of the
+// integer adds) gives the same bits. `w_at(b, j)` is weight element j of block b as an int.
 template <class WBlock, class Unpack>
-float dot_q8l(const WBlock* w, const block_q8_0* x, int64_t k, Unpack w_at) {
-  float acc[8] = {};
+float dot_q8s(const WBlock* w, const block_q8_act* x, int64_t k, Unpack w_at) {
+  float acc = 0;
   for (int64_t b = 0; b < k / 32; ++b) {
-    const float d = fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d);
-    for (int l = 0; l < 8; ++l) {
-      int32_t s = 0;
-      for (int j = 4 * l; j < 4 * l + 4; ++j) s += w_at(w[b], j) * x[b].qs[j];
-      acc[l] = std::fma(d, static_cast<float>(s), acc[l]);
-    }
+    int32_t isum = 0;
+    for (int j = 0; j < 32; ++j) isum += w_at(w[b], j) * x[b].qs[j];
+    acc = std::fma(fp16_to_fp32(w[b].d) * x[b].d, static_cast<float>(isum), acc);
   }
-  return hsum_lanes<8>(acc);
+  return acc;
 }
 
-float dot_q8_0(const block_q8_0* w, const block_q8_0* x, int64_t k) {
-  return dot_q8l(w, x, k, [](const block_q8_0& b, int j) { return int{b.qs[j]}; });
+float dot_q8_0(const block_q8_0* w, const block_q8_act* x, int64_t k) {
+  return dot_q8s(w, x, k, [](const block_q8_0& b, int j) { return int{b.qs[j]}; });
 }
 
-float dot_q4_0(const block_q4_0* w, const block_q8_0* x, int64_t k) {
-  return dot_q8l(w, x, k, [](const block_q4_0& b, int j) {
+float dot_q4_0(const block_q4_0* w, const block_q8_act* x, int64_t k) {
+  return dot_q8s(w, x, k, [](const block_q4_0& b, int j) {
     return (j < 16 ? (b.qs[j] & 0x0f) : (b.qs[j - 16] >> 4)) - 8;
   });
 }
@@ -171,32 +168,37 @@ void dequant_q4_0(const void* w, float* y, int64_t k) {
 
 }  // namespace
 
-// d = max|x| / 127 stored as fp16; q = x * (127 / max|x|) rounded to nearest even (what
-// llama.cpp's x86 quantizer computes).
-void quantize_row_q8_0_ref(const float* x, void* y, int64_t k) {
-  auto* out = static_cast<block_q8_0*>(y);
-  for (int64_t b = 0; b < k / qk8_0; ++b) {
+// d = max|x| / 127 rounded to fp16 (kept as float); q = x * (127 / max|x|) rounded to nearest
+// even (what llama.cpp's x86 quantizer computes); sum = the sum of q.
+void quantize_row_q8_ref(const float* x, void* y, int64_t k) {
+  auto* out = static_cast<block_q8_act*>(y);
+  for (int64_t b = 0; b < k / 32; ++b) {
     float amax = 0;
-    for (int j = 0; j < qk8_0; ++j) amax = std::max(amax, std::fabs(x[b * qk8_0 + j]));
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
     const float id = amax != 0 ? 127.0f / amax : 0.0f;
-    out[b].d = fp32_to_fp16(amax / 127.0f);
-    for (int j = 0; j < qk8_0; ++j) {
-      out[b].qs[j] = static_cast<int8_t>(std::nearbyint(x[b * qk8_0 + j] * id));
+    out[b].d = fp16_to_fp32(fp32_to_fp16(amax / 127.0f));
+    int32_t sum = 0;
+    for (int j = 0; j < 32; ++j) {
+      out[b].qs[j] = static_cast<int8_t>(std::nearbyint(x[b * 32 + j] * id));
+      sum += out[b].qs[j];
     }
+    out[b].sum = sum;
   }
 }
 
 const kernel_set& scalar() {
   static const kernel_set ks = {
       .name = "scalar",
-      .to_q8_0 = quantize_row_q8_0_ref,
+      .to_q8 = quantize_row_q8_ref,
       .to_f16 = to_f16_ref,
       .to_bf16 = to_bf16_ref,
       .gemm_f32 = gemm_ref<float, float, dot_f32>,
       .gemm_f16 = gemm_ref<uint16_t, uint16_t, dot_f16>,
       .gemm_bf16 = gemm_ref<uint16_t, uint16_t, dot_bf16>,
-      .gemm_q8_0 = gemm_ref<block_q8_0, block_q8_0, dot_q8_0>,
-      .gemm_q4_0 = gemm_ref<block_q4_0, block_q8_0, dot_q4_0>,
+      .gemm_q8_0 = gemm_ref<block_q8_0, block_q8_act, dot_q8_0>,
+      .gemm_q4_0 = gemm_ref<block_q4_0, block_q8_act, dot_q4_0>,
+      .gemm_q8_0_packed = nullptr,
+      .gemm_q4_0_packed = nullptr,
       .dot_f16 = dot_attn_f16,
       .mad_f16 = mad_f16_ref,
       .scale_f16 = scale_f16_ref,

@@ -22,4 +22,36 @@ struct block_q8_0 {
 };
 static_assert(sizeof(block_q8_0) == 34);
 
+// The activation format of Q8_0 and Q4_0 matmuls: a row quantized in 32-element blocks with
+// llama.cpp's rule (d = fp16(max|x| / 127), q = round-half-even(x * 127 / max|x|)), plus what
+// the integer kernels need per block: d already as float, and the sum of q (which folds the
+// weights' unsigned offset out of an unsigned-by-signed dot product).
+struct block_q8_act {
+  float d;
+  int32_t sum;
+  int8_t qs[32];
+};
+static_assert(sizeof(block_q8_act) == 40);
+
+// Weights repacked for SIMD kernels that put one weight row in each 32-bit lane: groups of 16
+// rows, stored block by block. Element group g of a block is 4 consecutive elements; for each
+// group the 16 rows' 4 bytes lie side by side (64 bytes), so one vector load feeds 16 rows.
+constexpr int pack_rows = 16;
+
+// Q4_0: qs[j] holds, for each row, that row's Q4_0 bytes 4j..4j+3: low nibbles are elements
+// 4j..4j+3, high nibbles elements 16+4j..16+4j+3 (the original byte order, interleaved by row).
+struct block_q4_0x16 {
+  uint16_t d[pack_rows];
+  uint8_t qs[4][4 * pack_rows];
+};
+static_assert(sizeof(block_q4_0x16) == pack_rows * sizeof(block_q4_0));
+
+// Q8_0: qs[j] holds each row's elements 4j..4j+3 plus 128, as unsigned bytes (so the kernels'
+// unsigned-by-signed dot products apply; the offset is folded out with the activation's sum).
+struct block_q8_0x16 {
+  uint16_t d[pack_rows];
+  uint8_t qs[8][4 * pack_rows];
+};
+static_assert(sizeof(block_q8_0x16) == pack_rows * sizeof(block_q8_0));
+
 }  // namespace hearth

@@ -2,7 +2,13 @@
 
 #include <cmath>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <new>
+
 #include "kernels/kernels.h"
+#include "kernels/packing.h"
 
 namespace hearth {
 
@@ -12,6 +18,7 @@ std::unique_ptr<model> model::load(const std::filesystem::path& path) {
   class vocab v = vocab::from_gguf(f);
   std::unique_ptr<model> m(new model(std::move(f), std::move(hp), std::move(v)));
   m->bind_weights();
+  m->pack_weights();
   return m;
 }
 
@@ -106,6 +113,50 @@ void model::bind_weights() {
     L.ffn_down = matrix(p + "ffn_down.weight", hp_.n_embd, hp_.n_ff);
   }
   for (const gguf_tensor& t : file_.tensors()) weight_bytes_ += t.nbytes;
+}
+
+}  // namespace hearth
+
+namespace hearth {
+
+void model::pack_weights() {
+  const kernels::kernel_set& ks = kernels::active();
+  std::vector<weight*> matrices;
+  for (weight* w : {&output_}) matrices.push_back(w);
+  for (layer_weights& l : layers_) {
+    for (weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) matrices.push_back(w);
+  }
+  std::erase_if(matrices, [&](const weight* w) {
+    const bool has_kernel = (w->type == ggml_type::q8_0 && ks.gemm_q8_0_packed) ||
+                            (w->type == ggml_type::q4_0 && ks.gemm_q4_0_packed);
+    return !has_kernel || !kernels::packable(w->type);
+  });
+  if (matrices.empty()) return;
+  // One arena, 2 MiB-aligned so the kernel can back it with huge pages: a decode step streams
+  // every weight once, and 4 KiB pages would cost a TLB miss every 4 KiB.
+  constexpr size_t huge = size_t{2} << 20, align = 64;
+  for (const weight* w : matrices) packed_bytes_ += (kernels::packed_bytes(w->type, w->rows, w->cols) + align - 1) / align * align;
+  const size_t arena_bytes = (packed_bytes_ + huge - 1) / huge * huge;
+  auto* arena = static_cast<uint8_t*>(std::aligned_alloc(huge, arena_bytes));
+  if (!arena) throw std::bad_alloc();
+  packed_arena_.reset(arena);
+  madvise(arena, arena_bytes, MADV_HUGEPAGE);
+  const long page = sysconf(_SC_PAGESIZE);
+  size_t offset = 0;
+  for (weight* w : matrices) {
+    uint8_t* dst = arena + offset;
+    offset += (kernels::packed_bytes(w->type, w->rows, w->cols) + align - 1) / align * align;
+    kernels::pack_weights(w->type, w->data, w->row_bytes, w->rows, w->cols, dst, 0, (w->rows + 15) / 16);
+    w->packed = dst;
+    w->packed_group_bytes = kernels::packed_group_bytes(w->type, w->cols);
+    // Only embedding lookups read the stored bytes now (a tied output shares them): let the
+    // kernel drop their pages from this process; they stay in the page cache.
+    auto begin = reinterpret_cast<uintptr_t>(w->data);
+    auto end = begin + w->tensor->nbytes;
+    begin = (begin + page - 1) / page * page;
+    end = end / page * page;
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
 }
 
 }  // namespace hearth

@@ -5,6 +5,7 @@
 // Immutable after load(); shared read-only by every thread.
 #include <filesystem>
 #include <memory>
+#include <cstdlib>
 #include <optional>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct weight {
   int64_t rows = 0;
   int64_t cols = 0;
   size_t row_bytes = 0;
+  // The same values repacked for the active SIMD kernels (kernels/packing.h), or null.
+  const uint8_t* packed = nullptr;
+  size_t packed_group_bytes = 0;
 };
 
 struct layer_weights {
@@ -50,12 +54,16 @@ class model {
 
   // Bytes of all weight tensors (what one decode step streams at most).
   size_t weight_bytes() const { return weight_bytes_; }
+  size_t packed_bytes() const { return packed_bytes_; }
 
  private:
   model(gguf_file f, hparams hp, class vocab v);
   void bind_weights();
   weight matrix(const std::string& name, int64_t rows, int64_t cols) const;
   std::vector<float> vector(const std::string& name, int64_t n, bool required = true) const;
+  // Repacks the Q8_0/Q4_0 matrices when the active kernels read a packed layout; the file's
+  // pages of a packed tensor are then released (they stay in the page cache, not in our RSS).
+  void pack_weights();
 
   gguf_file file_;
   hparams hp_;
@@ -66,6 +74,11 @@ class model {
   bool tied_output_ = false;
   std::vector<layer_weights> layers_;
   size_t weight_bytes_ = 0;
+  size_t packed_bytes_ = 0;
+  struct free_deleter {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, free_deleter> packed_arena_;
 };
 
 }  // namespace hearth

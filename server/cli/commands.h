@@ -11,5 +11,6 @@ int cmd_tokenize(std::span<char* const> args);
 int cmd_run(std::span<char* const> args);
 int cmd_serve(std::span<char* const> args);
 int cmd_synth(std::span<char* const> args);
+int cmd_bench(std::span<char* const> args);
 
 }  // namespace hearth::cli

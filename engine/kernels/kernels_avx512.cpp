@@ -1,0 +1,252 @@
+// AVX-512 (F, BW, VL, DQ) + VNNI kernels. Each computes exactly the recipe of its scalar twin in
+// kernels_ref.cpp, so results agree with the reference bit for bit (tests/engine/kernels_test).
+// Built with -mavx512* flags; chosen at run time only on CPUs that have them (dispatch.cpp).
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/fp16.h"
+#include "kernels/kernels.h"
+#include "kernels/quant_blocks.h"
+
+namespace hearth::kernels {
+
+namespace {
+
+// Pairwise halving sum of 16 lanes, the order of the reference's hsum_lanes<16>.
+inline float hsum16(__m512 v) {
+  __m256 h8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
+  __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+  __m128 h1 = _mm_add_ss(h2, _mm_movehdup_ps(h2));
+  return _mm_cvtss_f32(h1);
+}
+
+// --- activations -----------------------------------------------------------------------------
+
+void quantize_q8(const float* x, void* y, int64_t k) {
+  auto* out = static_cast<block_q8_act*>(y);
+  const __m512 sign_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (int64_t b = 0; b < k / 32; ++b) {
+    const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
+    const __m512 m = _mm512_max_ps(_mm512_and_ps(v0, sign_mask), _mm512_and_ps(v1, sign_mask));
+    const float amax = _mm512_reduce_max_ps(m);
+    const float id = amax != 0 ? 127.0f / amax : 0.0f;
+    out[b].d = fp16_to_fp32(fp32_to_fp16(amax / 127.0f));
+    const __m512 vid = _mm512_set1_ps(id);
+    // cvtps2dq rounds to nearest even under the default MXCSR mode, as nearbyint does.
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
+    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs), _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16), _mm512_cvtepi32_epi8(q1));
+    out[b].sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+  }
+}
+
+void to_f16(const float* x, void* y, int64_t k) {
+  auto* out = static_cast<uint16_t*>(y);
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  for (; i < k; ++i) out[i] = fp32_to_fp16(x[i]);
+}
+
+// --- packed Q8_0 / Q4_0 (recipe Q8S) ---------------------------------------------------------
+
+// One 16-row group's 8 element-group vectors of block b, as unsigned bytes.
+template <bool Q4>
+inline __m512i weight_group(const uint8_t* blk, int jj) {
+  if constexpr (Q4) {
+    const auto* p = reinterpret_cast<const block_q4_0x16*>(blk);
+    const __m512i raw = _mm512_loadu_si512(p->qs[jj & 3]);
+    const __m512i nib = _mm512_set1_epi8(0x0f);
+    return jj < 4 ? _mm512_and_si512(raw, nib) : _mm512_and_si512(_mm512_srli_epi16(raw, 4), nib);
+  } else {
+    return _mm512_loadu_si512(reinterpret_cast<const block_q8_0x16*>(blk)->qs[jj]);
+  }
+}
+
+// G groups (16 rows each) by C activation rows, over all blocks. Each (group, row) pair keeps
+// one float accumulator; each block's integer dot product is exact (recipe Q8S).
+template <bool Q4, int G, int C>
+void packed_tile(int64_t blocks, const uint8_t* w, size_t group_bytes, const uint8_t* x, size_t x_stride,
+                 float* y, size_t ldy, int64_t rows_left) {
+  constexpr size_t block_bytes = Q4 ? sizeof(block_q4_0x16) : sizeof(block_q8_0x16);
+  constexpr int offset = Q4 ? 8 : 128;  // the weights' unsigned bias, folded out via the activation sums
+  __m512 acc[G][C];
+  for (int g = 0; g < G; ++g)
+    for (int c = 0; c < C; ++c) acc[g][c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const block_q8_act* xb[C];
+    for (int c = 0; c < C; ++c) xb[c] = reinterpret_cast<const block_q8_act*>(x + c * x_stride) + b;
+    __m512i isum[G][C];
+    for (int g = 0; g < G; ++g)
+      for (int c = 0; c < C; ++c) isum[g][c] = _mm512_set1_epi32(-offset * xb[c]->sum);
+    for (int jj = 0; jj < 8; ++jj) {
+      for (int g = 0; g < G; ++g) {
+        const __m512i wv = weight_group<Q4>(w + g * group_bytes + b * block_bytes, jj);
+        for (int c = 0; c < C; ++c) {
+          int32_t xd;
+          std::memcpy(&xd, xb[c]->qs + 4 * jj, 4);
+          isum[g][c] = _mm512_dpbusd_epi32(isum[g][c], wv, _mm512_set1_epi32(xd));
+        }
+      }
+    }
+    for (int g = 0; g < G; ++g) {
+      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + g * group_bytes + b * block_bytes)));
+      for (int c = 0; c < C; ++c) {
+        acc[g][c] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xb[c]->d)), _mm512_cvtepi32_ps(isum[g][c]), acc[g][c]);
+      }
+    }
+  }
+  for (int g = 0; g < G; ++g) {
+    const int64_t valid = rows_left - g * pack_rows;
+    const __mmask16 mask = valid >= 16 ? __mmask16(0xffff) : __mmask16((1u << valid) - 1);
+    for (int c = 0; c < C; ++c) _mm512_mask_storeu_ps(y + c * ldy + g * pack_rows, mask, acc[g][c]);
+  }
+}
+
+// Rows of activations in chunks of C, groups in steps of G, for every (C, G) shape used.
+template <bool Q4, int C>
+void packed_rows(int64_t blocks, const uint8_t* w, size_t group_bytes, int64_t n, const uint8_t* x, size_t x_stride,
+                 float* y, size_t ldy) {
+  constexpr int G = C == 1 ? 4 : (C <= 2 ? 2 : 1);
+  const int64_t groups = (n + pack_rows - 1) / pack_rows;
+  int64_t g = 0;
+  for (; g + G <= groups; g += G) {
+    packed_tile<Q4, G, C>(blocks, w + g * group_bytes, group_bytes, x, x_stride, y + g * pack_rows, ldy, n - g * pack_rows);
+  }
+  for (; g < groups; ++g) {
+    packed_tile<Q4, 1, C>(blocks, w + g * group_bytes, group_bytes, x, x_stride, y + g * pack_rows, ldy, n - g * pack_rows);
+  }
+}
+
+template <bool Q4>
+void gemm_packed(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x, size_t x_stride, int64_t m,
+                 float* y, size_t ldy) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  const int64_t blocks = k / 32;
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) packed_rows<Q4, 4>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
+  for (; i + 2 <= m; i += 2) packed_rows<Q4, 2>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
+  for (; i < m; ++i) packed_rows<Q4, 1>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
+}
+
+// --- float weights (recipe L16) ----------------------------------------------------------------
+
+inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// Four weight rows per activation row: one 16-lane accumulator per pair, lanes filled by FMA.
+template <class T>
+void gemm_l16(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x, size_t x_stride, int64_t m,
+              float* y, size_t ldy) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  for (int64_t i = 0; i < m; ++i) {
+    const T* xr = reinterpret_cast<const T*>(xb + i * x_stride);
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const T* w0 = reinterpret_cast<const T*>(wb + j * w_stride);
+      const T* w1 = reinterpret_cast<const T*>(wb + (j + 1) * w_stride);
+      const T* w2 = reinterpret_cast<const T*>(wb + (j + 2) * w_stride);
+      const T* w3 = reinterpret_cast<const T*>(wb + (j + 3) * w_stride);
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t e = 0; e < k; e += 16) {
+        const __m512 xv = load16(xr + e);
+        a0 = _mm512_fmadd_ps(load16(w0 + e), xv, a0);
+        a1 = _mm512_fmadd_ps(load16(w1 + e), xv, a1);
+        a2 = _mm512_fmadd_ps(load16(w2 + e), xv, a2);
+        a3 = _mm512_fmadd_ps(load16(w3 + e), xv, a3);
+      }
+      y[i * ldy + j] = hsum16(a0);
+      y[i * ldy + j + 1] = hsum16(a1);
+      y[i * ldy + j + 2] = hsum16(a2);
+      y[i * ldy + j + 3] = hsum16(a3);
+    }
+    for (; j < n; ++j) {
+      const T* wr = reinterpret_cast<const T*>(wb + j * w_stride);
+      __m512 a = _mm512_setzero_ps();
+      for (int64_t e = 0; e < k; e += 16) a = _mm512_fmadd_ps(load16(wr + e), load16(xr + e), a);
+      y[i * ldy + j] = hsum16(a);
+    }
+  }
+}
+
+void gemm_f32(int64_t k, const void* w, size_t ws, int64_t n, const void* x, size_t xs, int64_t m, float* y, size_t ldy) {
+  if (k % 16 != 0) return scalar().gemm_f32(k, w, ws, n, x, xs, m, y, ldy);  // the reference's other recipe
+  gemm_l16<float>(k, w, ws, n, x, xs, m, y, ldy);
+}
+
+void gemm_f16(int64_t k, const void* w, size_t ws, int64_t n, const void* x, size_t xs, int64_t m, float* y, size_t ldy) {
+  if (k % 16 != 0) return scalar().gemm_f16(k, w, ws, n, x, xs, m, y, ldy);
+  gemm_l16<uint16_t>(k, w, ws, n, x, xs, m, y, ldy);
+}
+
+// --- attention over the F16 cache -------------------------------------------------------------
+
+// Recipe G64: four 16-lane accumulators per 64 elements, reduced as a0+a2, a1+a3, then summed.
+float dot_f16(const uint16_t* q, const uint16_t* k, int64_t n) {
+  const int64_t np = n & ~int64_t{63};
+  double s = 0;
+  if (np > 0) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i < np; i += 64) {
+      a0 = _mm512_fmadd_ps(load16(q + i), load16(k + i), a0);
+      a1 = _mm512_fmadd_ps(load16(q + i + 16), load16(k + i + 16), a1);
+      a2 = _mm512_fmadd_ps(load16(q + i + 32), load16(k + i + 32), a2);
+      a3 = _mm512_fmadd_ps(load16(q + i + 48), load16(k + i + 48), a3);
+    }
+    s = hsum16(_mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3)));
+  }
+  for (int64_t i = np; i < n; ++i) s += static_cast<double>(fp16_to_fp32(q[i]) * fp16_to_fp32(k[i]));
+  return static_cast<float>(s);
+}
+
+void mad_f16(uint16_t* y, const uint16_t* v, float a, int64_t n) {
+  const __m512 va = _mm512_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 r = _mm512_fmadd_ps(load16(v + i), va, load16(y + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), _mm512_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  for (; i < n; ++i) y[i] = fp32_to_fp16(std::fma(fp16_to_fp32(v[i]), a, fp16_to_fp32(y[i])));
+}
+
+void scale_f16(uint16_t* y, float a, int64_t n) {
+  const __m512 va = _mm512_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 r = _mm512_mul_ps(load16(y + i), va);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), _mm512_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  for (; i < n; ++i) y[i] = fp32_to_fp16(fp16_to_fp32(y[i]) * a);
+}
+
+}  // namespace
+
+const kernel_set* avx512() {
+  static const kernel_set ks = [] {
+    kernel_set k = scalar();
+    k.name = "avx512-vnni";
+    k.to_q8 = quantize_q8;
+    k.to_f16 = to_f16;
+    k.gemm_f32 = gemm_f32;
+    k.gemm_f16 = gemm_f16;
+    k.gemm_q8_0_packed = gemm_packed<false>;
+    k.gemm_q4_0_packed = gemm_packed<true>;
+    k.dot_f16 = dot_f16;
+    k.mad_f16 = mad_f16;
+    k.scale_f16 = scale_f16;
+    return k;
+  }();
+  return &ks;
+}
+
+}  // namespace hearth::kernels

@@ -1,0 +1,185 @@
+// `hearth bench`: llama-bench's method on hearth's engine. Prompt processing of p tokens in one
+// batch (pp), text generation of n tokens one at a time (tg), each repeated r times; tok/s with
+// standard deviation, weight bytes streamed per token, effective GB/s and GOPS, peak RSS.
+// `--limits` measures the machine instead: read bandwidth, int8 and fp32 throughput.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "batch_engine.h"
+#include "cli/commands.h"
+#include "cli/machine_limits.h"
+#include "cli/options.h"
+#include "load_error.h"
+
+namespace hearth::cli {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct bench_result {
+  std::string test;   // "pp128", "tg64"
+  int64_t tokens = 0;
+  double mean = 0, stddev = 0;  // tok/s
+};
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+// Ordinary-text token ids (no control or byte tokens), seeded: speed does not depend on which.
+std::vector<token_id> sample_tokens(const vocab& v, int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<token_id> out;
+  while (static_cast<int64_t>(out.size()) < n) {
+    token_id t = static_cast<token_id>(rng() % static_cast<uint64_t>(v.size()));
+    if (v.type(t) == token_type::normal) out.push_back(t);
+  }
+  return out;
+}
+
+bench_result summarize(std::string name, int64_t tokens, const std::vector<double>& seconds) {
+  bench_result r{std::move(name), tokens};
+  std::vector<double> rates;
+  for (double s : seconds) rates.push_back(static_cast<double>(tokens) / s);
+  for (double x : rates) r.mean += x / static_cast<double>(rates.size());
+  for (double x : rates) r.stddev += (x - r.mean) * (x - r.mean);
+  r.stddev = rates.size() > 1 ? std::sqrt(r.stddev / static_cast<double>(rates.size() - 1)) : 0;
+  return r;
+}
+
+bench_result run_pp(model_engine& e, const vocab& v, int64_t p, int reps) {
+  std::vector<batch_entry> batch(p);
+  std::vector<double> seconds;
+  for (int r = -1; r < reps; ++r) {  // r == -1: warm-up, not counted
+    auto tokens = sample_tokens(v, p, 1000 + r);
+    int32_t seq = e.seq_create();
+    e.seq_reserve(seq, p);
+    for (int64_t i = 0; i < p; ++i) batch[i] = {tokens[i], static_cast<int32_t>(i), seq, i + 1 == p};
+    auto t0 = clock_type::now();
+    e.forward(batch);
+    if (r >= 0) seconds.push_back(seconds_since(t0));
+    e.seq_free(seq);
+  }
+  return summarize("pp" + std::to_string(p), p, seconds);
+}
+
+bench_result run_tg(model_engine& e, const vocab& v, int64_t n, int reps) {
+  std::vector<double> seconds;
+  for (int r = -1; r < reps; ++r) {
+    auto tokens = sample_tokens(v, n, 2000 + r);
+    int32_t seq = e.seq_create();
+    e.seq_reserve(seq, n);
+    auto t0 = clock_type::now();
+    for (int64_t i = 0; i < n; ++i) {
+      batch_entry b{tokens[i], static_cast<int32_t>(i), seq, true};
+      e.forward(std::span(&b, 1));
+    }
+    if (r >= 0) seconds.push_back(seconds_since(t0));
+    e.seq_free(seq);
+  }
+  return summarize("tg" + std::to_string(n), n, seconds);
+}
+
+// Bytes of weights one forward pass reads: every matrix once (the embedding is a gather of one
+// row per token, not counted), plus the norms.
+size_t streamed_bytes(const model& m) {
+  size_t bytes = m.output().tensor->nbytes;
+  for (const auto& l : m.layers()) {
+    for (const weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) bytes += w->tensor->nbytes;
+  }
+  return bytes;
+}
+
+// Multiply-adds of the matrices per token, times two.
+double ops_per_token(const model& m) {
+  double macs = static_cast<double>(m.output().rows) * static_cast<double>(m.output().cols);
+  for (const auto& l : m.layers()) {
+    for (const weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) {
+      macs += static_cast<double>(w->rows) * static_cast<double>(w->cols);
+    }
+  }
+  return 2 * macs;
+}
+
+long peak_rss_kib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+}  // namespace
+
+int cmd_bench(std::span<char* const> args) {
+  options opts("hearth bench -m MODEL [-p 128] [-n 64] [-t THREADS] [-r 3] [-o table|json] | hearth bench --limits",
+               "Measure prompt processing (pp: p tokens in one batch) and text generation (tg: n tokens one\n"
+               "at a time) like llama-bench, or with --limits the machine's read bandwidth and peak\n"
+               "int8/fp32 throughput.",
+               {{"model", 'm', "FILE", "GGUF model file"},
+                {"n-prompt", 'p', "N", "prompt tokens processed in one batch (default 128; 0 skips pp)"},
+                {"n-gen", 'n', "N", "tokens generated one at a time (default 64; 0 skips tg)"},
+                {"threads", 't', "N", "compute threads (default: all cores)"},
+                {"repetitions", 'r', "N", "repetitions of each test (default 3)"},
+                {"output", 'o', "FORMAT", "table (default) or json (one object per line)"},
+                {"limits", 0, "", "measure the machine instead of a model"}});
+  try {
+    if (!opts.parse(args)) return 0;
+    const int threads = static_cast<int>(opts.get_int("threads", std::max(1u, std::thread::hardware_concurrency())));
+    const std::string format = opts.get_or("output", "table");
+    if (format != "table" && format != "json") throw usage_error("--output must be table or json");
+    if (opts.has("limits")) return print_machine_limits(threads, format == "json");
+    auto path = opts.get("model");
+    if (!path) throw usage_error("missing -m MODEL");
+    const int64_t p = opts.get_int("n-prompt", 128), n = opts.get_int("n-gen", 64);
+    const int reps = static_cast<int>(opts.get_int("repetitions", 3));
+    if (p < 0 || n < 0 || reps < 1 || threads < 1) throw usage_error("-p, -n >= 0, -r, -t >= 1");
+    auto m = model::load(*path);
+    if (p + n > m->hp().n_ctx_train) throw usage_error("p + n exceeds the model's context");
+    model_engine_options o;
+    o.threads = threads;
+    o.max_batch = std::max<int64_t>(p, 1);
+    o.max_logit_rows = 1;
+    o.kv_blocks = kv_cache::blocks_needed(std::max(p, n), o.block_size);
+    model_engine e(*m, o);
+    std::vector<bench_result> results;
+    if (p > 0) results.push_back(run_pp(e, m->vocab(), p, reps));
+    if (n > 0) results.push_back(run_tg(e, m->vocab(), n, reps));
+    const double bytes = static_cast<double>(streamed_bytes(*m));
+    const double ops = ops_per_token(*m);
+    if (format == "table") {
+      std::printf("model: %s, %.1f MiB of weights streamed per pass, %.2f GOP per token, %d threads, kernels %s\n",
+                  path->c_str(), bytes / 1048576.0, ops / 1e9, threads, kernels::active().name);
+      std::printf("| test   |        t/s |  stddev | bytes/token |   GB/s |   GOPS |\n");
+      std::printf("| ------ | ---------: | ------: | ----------: | -----: | -----: |\n");
+    }
+    for (const auto& r : results) {
+      // A generated token streams every weight once; a prompt pass shares one stream among p tokens.
+      const double per_token = r.test.starts_with("pp") ? bytes / static_cast<double>(r.tokens) : bytes;
+      const double gb_s = per_token * r.mean / 1e9, gops = ops * r.mean / 1e9;
+      if (format == "table") {
+        std::printf("| %-6s | %10.2f | %7.2f | %11.0f | %6.2f | %6.1f |\n", r.test.c_str(), r.mean, r.stddev, per_token,
+                    gb_s, gops);
+      } else {
+        std::printf("{\"test\":\"%s\",\"tok_s\":%.3f,\"stddev\":%.3f,\"bytes_per_token\":%.0f,\"gb_s\":%.3f,"
+                    "\"gops\":%.2f,\"threads\":%d,\"kernels\":\"%s\",\"peak_rss_mib\":%.1f}\n",
+                    r.test.c_str(), r.mean, r.stddev, per_token, gb_s, gops, threads, kernels::active().name,
+                    peak_rss_kib() / 1024.0);
+      }
+    }
+    if (format == "table") std::printf("peak RSS: %.1f MiB\n", peak_rss_kib() / 1024.0);
+    return 0;
+  } catch (const usage_error& e) {
+    std::fprintf(stderr, "hearth bench: %s\n(see hearth bench --help)\n", e.what());
+    return 2;
+  } catch (const load_error& e) {
+    std::fprintf(stderr, "hearth bench: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace hearth::cli

@@ -1,0 +1,171 @@
+// Every SIMD kernel against its scalar twin, on random data and odd sizes. The kernels compute
+// the same recipes (kernels_ref.cpp), so the results must be identical, bit for bit.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/fp16.h"
+#include "kernels/kernels.h"
+#include "kernels/packing.h"
+#include "kernels/quantize.h"
+
+using namespace hearth;
+using namespace hearth::kernels;
+
+namespace {
+
+std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = nd(rng);
+  return v;
+}
+
+// The SIMD sets this CPU can run (none: the test has nothing to compare).
+std::vector<const kernel_set*> simd_sets() {
+  std::vector<const kernel_set*> out;
+  if (&active() != &scalar()) out.push_back(&active());
+  if (out.empty()) WARN("no SIMD kernel set on this CPU: nothing to compare");
+  return out;
+}
+
+// Weights of `type`, n rows of k, in the stored layout.
+std::vector<uint8_t> make_weights(ggml_type type, int64_t n, int64_t k, uint64_t seed) {
+  const size_t row = ggml_row_size(type, k);
+  std::vector<uint8_t> w(row * n);
+  auto values = random_floats(static_cast<size_t>(n * k), seed, 0.05f);
+  for (int64_t r = 0; r < n; ++r) weight_quantizer_for(type)(values.data() + r * k, w.data() + r * row, k);
+  return w;
+}
+
+// Activations converted with `ks` for a weight type: m rows of k.
+std::vector<uint8_t> make_acts(const kernel_set& ks, ggml_type type, int64_t m, int64_t k, uint64_t seed) {
+  const act_format f = act_format_of(type);
+  auto x = random_floats(static_cast<size_t>(m * k), seed);
+  if (f == act_format::f32) {
+    std::vector<uint8_t> out(x.size() * 4);
+    std::memcpy(out.data(), x.data(), out.size());
+    return out;
+  }
+  const size_t row = act_row_bytes(f, k);
+  std::vector<uint8_t> out(row * m);
+  for (int64_t i = 0; i < m; ++i) convert_for(ks, f)(x.data() + i * k, out.data() + i * row, k);
+  return out;
+}
+
+std::vector<float> run_gemm(const kernel_set& ks, ggml_type type, const std::vector<uint8_t>& w, int64_t n,
+                            int64_t k, const std::vector<uint8_t>& x, int64_t m) {
+  std::vector<float> y(static_cast<size_t>(m * n), -1.0f);
+  const size_t x_stride = x.size() / m;
+  const gemm_fn packed = type == ggml_type::q8_0 ? ks.gemm_q8_0_packed : type == ggml_type::q4_0 ? ks.gemm_q4_0_packed : nullptr;
+  if (packed) {
+    std::vector<uint8_t> p(packed_bytes(type, n, k));
+    pack_weights(type, w.data(), ggml_row_size(type, k), n, k, p.data(), 0, (n + 15) / 16);
+    packed(k, p.data(), packed_group_bytes(type, k), n, x.data(), x_stride, m, y.data(), n);
+  } else {
+    gemm_for(ks, type)(k, w.data(), ggml_row_size(type, k), n, x.data(), x_stride, m, y.data(), n);
+  }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("kernels: activation conversion equals the scalar reference", "[kernels]") {
+  for (const kernel_set* ks : simd_sets()) {
+    for (int64_t k : {32, 64, 96, 2048, 5632}) {
+      auto x = random_floats(static_cast<size_t>(k), 7 + k, 3.0f);
+      x[5] = 0.0f;
+      for (act_format f : {act_format::q8, act_format::f16}) {
+        std::vector<uint8_t> a(act_row_bytes(f, k)), b(act_row_bytes(f, k));
+        convert_for(scalar(), f)(x.data(), a.data(), k);
+        convert_for(*ks, f)(x.data(), b.data(), k);
+        INFO(ks->name << " k=" << k << " format " << static_cast<int>(f));
+        CHECK(std::memcmp(a.data(), b.data(), a.size()) == 0);
+      }
+    }
+    // A block of zeros (scale 0) and exact halves (ties round to even).
+    std::vector<float> z(64, 0.0f);
+    for (int i = 32; i < 64; ++i) z[i] = (i - 48) * 0.5f;
+    std::vector<uint8_t> a(act_row_bytes(act_format::q8, 64)), b(a.size());
+    scalar().to_q8(z.data(), a.data(), 64);
+    ks->to_q8(z.data(), b.data(), 64);
+    CHECK(std::memcmp(a.data(), b.data(), a.size()) == 0);
+  }
+}
+
+TEST_CASE("kernels: matmuls equal the scalar reference for every type and odd sizes", "[kernels]") {
+  for (const kernel_set* ks : simd_sets()) {
+    for (ggml_type type : {ggml_type::f32, ggml_type::f16, ggml_type::q8_0, ggml_type::q4_0}) {
+      for (int64_t k : {32, 64, 160, 2048}) {
+        for (int64_t n : {1, 15, 16, 17, 40, 100}) {
+          for (int64_t m : {1, 2, 3, 4, 5, 9}) {
+            auto w = make_weights(type, n, k, 100 * n + k);
+            auto x_ref = make_acts(scalar(), type, m, k, 7 * m + k);
+            auto x_simd = make_acts(*ks, type, m, k, 7 * m + k);
+            REQUIRE(x_ref == x_simd);
+            auto expect = run_gemm(scalar(), type, w, n, k, x_ref, m);
+            auto got = run_gemm(*ks, type, w, n, k, x_simd, m);
+            INFO(ks->name << " " << ggml_type_name(type) << " n=" << n << " k=" << k << " m=" << m);
+            REQUIRE(std::memcmp(expect.data(), got.data(), expect.size() * 4) == 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("kernels: float rows whose length is not a multiple of 16 use the reference recipe", "[kernels]") {
+  for (const kernel_set* ks : simd_sets()) {
+    const int64_t k = 172, n = 64, m = 3;  // stories260K's ffn_down
+    auto w = make_weights(ggml_type::f32, n, k, 1);
+    auto x = make_acts(scalar(), ggml_type::f32, m, k, 2);
+    CHECK(run_gemm(scalar(), ggml_type::f32, w, n, k, x, m) == run_gemm(*ks, ggml_type::f32, w, n, k, x, m));
+  }
+}
+
+TEST_CASE("kernels: a row's result does not depend on the other rows of the batch", "[kernels]") {
+  for (const kernel_set* ks : simd_sets()) {
+    for (ggml_type type : {ggml_type::q8_0, ggml_type::q4_0, ggml_type::f16}) {
+      const int64_t k = 256, n = 48;
+      auto w = make_weights(type, n, k, 3);
+      auto x = make_acts(*ks, type, 7, k, 4);
+      auto all = run_gemm(*ks, type, w, n, k, x, 7);
+      const size_t row = x.size() / 7;
+      for (int64_t i = 0; i < 7; ++i) {
+        std::vector<uint8_t> one(x.begin() + i * row, x.begin() + (i + 1) * row);
+        auto alone = run_gemm(*ks, type, w, n, k, one, 1);
+        CHECK(std::memcmp(alone.data(), all.data() + i * n, n * 4) == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("kernels: attention kernels equal the scalar reference", "[kernels]") {
+  for (const kernel_set* ks : simd_sets()) {
+    for (int64_t n : {8, 16, 64, 80, 128, 200}) {
+      auto qf = random_floats(static_cast<size_t>(n), n);
+      auto kf = random_floats(static_cast<size_t>(n), n + 1);
+      // Magnitudes over many octaves, so sums in a different order would round differently.
+      std::mt19937 rng(static_cast<uint32_t>(n));
+      for (float& v : kf) v = std::ldexp(v, static_cast<int>(rng() % 16) - 8);
+      std::vector<uint16_t> q(n), kk(n), acc_ref(n), acc(n);
+      for (int64_t i = 0; i < n; ++i) {
+        q[i] = fp32_to_fp16(qf[i]);
+        kk[i] = fp32_to_fp16(kf[i]);
+        acc_ref[i] = acc[i] = fp32_to_fp16(qf[i] * 0.3f);
+      }
+      INFO(ks->name << " n=" << n);
+      CHECK(scalar().dot_f16(q.data(), kk.data(), n) == ks->dot_f16(q.data(), kk.data(), n));
+      scalar().mad_f16(acc_ref.data(), kk.data(), 0.37f, n);
+      ks->mad_f16(acc.data(), kk.data(), 0.37f, n);
+      CHECK(acc_ref == acc);
+      scalar().scale_f16(acc_ref.data(), 0.81f, n);
+      ks->scale_f16(acc.data(), 0.81f, n);
+      CHECK(acc_ref == acc);
+    }
+  }
+}
