@@ -23,7 +23,7 @@ struct server_config {
   int parallel = 8;                     // sequences generating at once
   int64_t ctx = 0;                      // positions per sequence; 0: the model's context length
   int64_t kv_budget_mib = 0;            // KV cache memory; 0: enough for `parallel` full contexts
-  int batch = 512;                      // rows (tokens) per forward pass
+  int batch = 256;                      // rows (tokens) per forward pass
   int queue_limit = 64;                 // requests waiting beyond `parallel`; more get 429
   int64_t body_limit = 1 << 20;         // bytes of a request body; more get 413
   int header_timeout_s = 10;            // to receive a request's headers

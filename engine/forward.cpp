@@ -120,10 +120,9 @@ void forward_pass::attention_block(kv_cache& kv, std::span<const batch_entry> ba
   const layer_weights& L = model_.layers()[layer];
   const int64_t m = static_cast<int64_t>(batch.size());
   const int64_t d = hp_.n_embd, qd = hp_.q_dim(), kvd = hp_.kv_dim();
-  for (int64_t i = 0; i < m; ++i) rms_norm(&x_[i * d], L.attn_norm.data(), &xn_[i * d], d, hp_.rms_eps);
-  mm_.run(L.wq, xn_.data(), m, q_.data());
-  mm_.run(L.wk, xn_.data(), m, k_.data());
-  mm_.run(L.wv, xn_.data(), m, v_.data());
+  mm_.pool().parallel_for(m, [&](int64_t i) { rms_norm(&x_[i * d], L.attn_norm.data(), &xn_[i * d], d, hp_.rms_eps); });
+  const matmul_job qkv[] = {{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}};
+  mm_.run(qkv, xn_.data(), m);
   const int32_t bs = kv.block_size();
   for (int64_t i = 0; i < m; ++i) {
     const batch_entry& e = batch[i];
@@ -153,10 +152,13 @@ void forward_pass::attention_block(kv_cache& kv, std::span<const batch_entry> ba
 void forward_pass::ffn_block(int64_t m, int64_t layer) {
   const layer_weights& L = model_.layers()[layer];
   const int64_t d = hp_.n_embd, ff = hp_.n_ff;
-  for (int64_t i = 0; i < m; ++i) rms_norm(&x_[i * d], L.ffn_norm.data(), &xn_[i * d], d, hp_.rms_eps);
-  mm_.run(L.ffn_gate, xn_.data(), m, gate_.data());
-  mm_.run(L.ffn_up, xn_.data(), m, up_.data());
-  for (int64_t i = 0; i < m * ff; ++i) gate_[i] = silu(gate_[i]) * up_[i];
+  mm_.pool().parallel_for(m, [&](int64_t i) { rms_norm(&x_[i * d], L.ffn_norm.data(), &xn_[i * d], d, hp_.rms_eps); });
+  const matmul_job gate_up[] = {{&L.ffn_gate, gate_.data()}, {&L.ffn_up, up_.data()}};
+  mm_.run(gate_up, xn_.data(), m);
+  // Row by row on the pool: the activation's expf is the costliest elementwise op of a prompt.
+  mm_.pool().parallel_for(m, [&](int64_t i) {
+    for (int64_t j = i * ff; j < (i + 1) * ff; ++j) gate_[j] = silu(gate_[j]) * up_[j];
+  });
   mm_.run(L.ffn_down, gate_.data(), m, att_.data());
   for (int64_t i = 0; i < m * d; ++i) x_[i] += att_[i];
 }

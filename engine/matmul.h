@@ -1,6 +1,7 @@
 #pragma once
 // y = x · wᵀ for a batch of activation rows, on the thread pool, with the active kernel set.
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "kernels/kernels.h"
@@ -9,25 +10,40 @@
 
 namespace hearth {
 
+struct matmul_job {
+  const weight* w;
+  float* y;  // m rows of w->rows outputs
+};
+
 class matmul_runner {
  public:
   matmul_runner(thread_pool& pool, const kernels::kernel_set& ks) : pool_(pool), ks_(ks) {}
 
   // y[i * w.rows + j] = dot(x[i * w.cols ...], w row j) for i < m. x is m rows of w.cols floats.
-  void run(const weight& w, const float* x, int64_t m, float* y);
+  void run(const weight& w, const float* x, int64_t m, float* y) {
+    const matmul_job job{&w, y};
+    run(std::span(&job, 1), x, m);
+  }
+  // Several matmuls of the same input (Q, K and V; gate and up): x is converted once per
+  // activation format, and one parallel_for runs the tasks of all of them.
+  void run(std::span<const matmul_job> jobs, const float* x, int64_t m);
 
   const kernels::kernel_set& kernels() const { return ks_; }
-
- private:
-  void run_packed(const weight& w, const void* x, size_t x_stride, int64_t m, float* y);
-
- public:
   thread_pool& pool() { return pool_; }
 
  private:
+  struct task {
+    int32_t job;
+    int64_t row_begin, row_end;  // output rows (weight rows) of this task
+  };
+  // x in the activation format of `fmt`: the caller's floats, or a converted copy.
+  const void* activations(kernels::act_format fmt, const float* x, int64_t m, int64_t cols, size_t& stride);
+  void run_task(const matmul_job& job, const task& t, const void* x, size_t x_stride, int64_t m) const;
+
   thread_pool& pool_;
   const kernels::kernel_set& ks_;
-  std::vector<uint8_t> act_;  // x converted to the weight type's activation format
+  std::vector<uint8_t> act_[4];  // converted x, one buffer per activation format
+  std::vector<task> tasks_;
 };
 
 }  // namespace hearth

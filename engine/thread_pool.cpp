@@ -18,7 +18,7 @@ constexpr auto spin_budget = std::chrono::microseconds(200);
 // oversubscribed machine (more runnable threads than cores) a spinning thread does not hold the
 // CPU that the thread it waits for needs.
 void relax(int& spins) {
-  if (++spins < 64) {
+  if (++spins < 2048) {
     _mm_pause();
   } else {
     std::this_thread::yield();

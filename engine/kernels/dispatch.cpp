@@ -86,7 +86,5 @@ convert_fn convert_for(const kernel_set& ks, act_format f) {
   return nullptr;
 }
 
-// No AVX2 set is built yet: CPUs without AVX-512 VNNI use the scalar reference.
-const kernel_set* avx2() { return nullptr; }
 
 }  // namespace hearth::kernels

@@ -1,0 +1,257 @@
+// AVX2 + FMA + F16C kernels, for x86-64 CPUs without AVX-512 VNNI. Same recipes as the scalar
+// twins in kernels_ref.cpp, so results are identical bit for bit; only the instruction mix
+// differs (no vpdpbusd: 8-bit products go through vpmaddubsw + vpmaddwd).
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/fp16.h"
+#include "kernels/kernels.h"
+#include "kernels/quant_blocks.h"
+
+namespace hearth::kernels {
+
+namespace {
+
+// hsum_lanes<16> of the 16 lanes lo[0..7], hi[0..7]: lane i + lane i+8 first, then halves.
+inline float hsum16(__m256 lo, __m256 hi) {
+  const __m256 h8 = _mm256_add_ps(lo, hi);
+  const __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
+  const __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+  return _mm_cvtss_f32(_mm_add_ss(h2, _mm_movehdup_ps(h2)));
+}
+
+inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+// --- activations -----------------------------------------------------------------------------
+
+void quantize_q8(const float* x, void* y, int64_t k) {
+  auto* out = static_cast<block_q8_act*>(y);
+  const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (int64_t b = 0; b < k / 32; ++b) {
+    __m256 v[4], m = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(x + 32 * b + 8 * i);
+      m = _mm256_max_ps(m, _mm256_and_ps(v[i], sign_mask));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float id = amax != 0 ? 127.0f / amax : 0.0f;
+    out[b].d = fp16_to_fp32(fp32_to_fp16(amax / 127.0f));
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4], sum = _mm256_setzero_si256();
+    for (int i = 0; i < 4; ++i) {
+      q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], vid));  // round half to even
+      sum = _mm256_add_epi32(sum, q[i]);
+    }
+    // int32 -> int8 in element order: packs interleave 128-bit lanes, the permute restores it.
+    const __m256i a = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i c = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, c), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), bytes);
+    out[b].sum = hsum_i32(sum);
+  }
+}
+
+void to_f16(const float* x, void* y, int64_t k) {
+  auto* out = static_cast<uint16_t*>(y);
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  for (; i < k; ++i) out[i] = fp32_to_fp16(x[i]);
+}
+
+// --- packed Q8_0 / Q4_0 (recipe Q8S) ---------------------------------------------------------
+
+// Integer dot products of 8 rows (one 32-byte half of a packed group vector) with an
+// activation group, accumulated into 8 int32 lanes.
+template <bool Q4>
+inline __m256i dot_half(__m256i acc, __m256i w, __m256i xv) {
+  __m256i pairs;
+  if constexpr (Q4) {
+    pairs = _mm256_maddubs_epi16(w, xv);  // nibbles (0..15) x int8: no saturation
+  } else {
+    // Q8 weights are stored +128: back to signed, then |w| * sign(x, w) keeps every pair sum
+    // within int16.
+    const __m256i ws = _mm256_xor_si256(w, _mm256_set1_epi8(static_cast<char>(0x80)));
+    pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(ws, ws), _mm256_sign_epi8(xv, ws));
+  }
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+template <bool Q4>
+inline __m256i weight_half(const uint8_t* blk, int jj, int half) {
+  if constexpr (Q4) {
+    const auto* p = reinterpret_cast<const block_q4_0x16*>(blk);
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p->qs[jj & 3] + 32 * half));
+    const __m256i nib = _mm256_set1_epi8(0x0f);
+    return jj < 4 ? _mm256_and_si256(raw, nib) : _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib);
+  } else {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const block_q8_0x16*>(blk)->qs[jj] + 32 * half));
+  }
+}
+
+// One 16-row group (two halves of 8 rows) by C activation rows.
+template <bool Q4, int C>
+void packed_tile(int64_t blocks, const uint8_t* w, const uint8_t* x, size_t x_stride, float* y, size_t ldy,
+                 int64_t rows_left) {
+  constexpr size_t block_bytes = Q4 ? sizeof(block_q4_0x16) : sizeof(block_q8_0x16);
+  __m256 acc[2][C];
+  for (auto& h : acc)
+    for (auto& a : h) a = _mm256_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* blk = w + b * block_bytes;
+    const block_q8_act* xb[C];
+    for (int c = 0; c < C; ++c) xb[c] = reinterpret_cast<const block_q8_act*>(x + c * x_stride) + b;
+    for (int half = 0; half < 2; ++half) {
+      __m256i isum[C];
+      for (int c = 0; c < C; ++c) isum[c] = _mm256_set1_epi32(Q4 ? -8 * xb[c]->sum : 0);
+      for (int jj = 0; jj < 8; ++jj) {
+        const __m256i wv = weight_half<Q4>(blk, jj, half);
+        for (int c = 0; c < C; ++c) {
+          int32_t xd;
+          std::memcpy(&xd, xb[c]->qs + 4 * jj, 4);
+          isum[c] = dot_half<Q4>(isum[c], wv, _mm256_set1_epi32(xd));
+        }
+      }
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * half)));
+      for (int c = 0; c < C; ++c) {
+        acc[half][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xb[c]->d)), _mm256_cvtepi32_ps(isum[c]),
+                                       acc[half][c]);
+      }
+    }
+  }
+  alignas(32) float out[16];
+  for (int c = 0; c < C; ++c) {
+    _mm256_store_ps(out, acc[0][c]);
+    _mm256_store_ps(out + 8, acc[1][c]);
+    std::memcpy(y + c * ldy, out, sizeof(float) * static_cast<size_t>(rows_left < 16 ? rows_left : 16));
+  }
+}
+
+template <bool Q4>
+void gemm_packed(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x, size_t x_stride, int64_t m,
+                 float* y, size_t ldy) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  const int64_t blocks = k / 32, groups = (n + pack_rows - 1) / pack_rows;
+  for (int64_t g = 0; g < groups; ++g) {
+    int64_t i = 0;
+    for (; i + 3 <= m; i += 3) {
+      packed_tile<Q4, 3>(blocks, wb + g * w_stride, xb + i * x_stride, x_stride, y + i * ldy + g * pack_rows, ldy,
+                         n - g * pack_rows);
+    }
+    for (; i < m; ++i) {
+      packed_tile<Q4, 1>(blocks, wb + g * w_stride, xb + i * x_stride, x_stride, y + i * ldy + g * pack_rows, ldy,
+                         n - g * pack_rows);
+    }
+  }
+}
+
+// --- float weights (recipe L16) ----------------------------------------------------------------
+
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+
+template <class T>
+void gemm_l16(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x, size_t x_stride, int64_t m,
+              float* y, size_t ldy) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  for (int64_t i = 0; i < m; ++i) {
+    const T* xr = reinterpret_cast<const T*>(xb + i * x_stride);
+    for (int64_t j = 0; j < n; ++j) {
+      const T* wr = reinterpret_cast<const T*>(wb + j * w_stride);
+      __m256 lo = _mm256_setzero_ps(), hi = lo;  // lanes 0..7 and 8..15 of the 16-lane recipe
+      for (int64_t e = 0; e < k; e += 16) {
+        lo = _mm256_fmadd_ps(load8(wr + e), load8(xr + e), lo);
+        hi = _mm256_fmadd_ps(load8(wr + e + 8), load8(xr + e + 8), hi);
+      }
+      y[i * ldy + j] = hsum16(lo, hi);
+    }
+  }
+}
+
+void gemm_f32(int64_t k, const void* w, size_t ws, int64_t n, const void* x, size_t xs, int64_t m, float* y, size_t ldy) {
+  if (k % 16 != 0) return scalar().gemm_f32(k, w, ws, n, x, xs, m, y, ldy);
+  gemm_l16<float>(k, w, ws, n, x, xs, m, y, ldy);
+}
+
+void gemm_f16(int64_t k, const void* w, size_t ws, int64_t n, const void* x, size_t xs, int64_t m, float* y, size_t ldy) {
+  if (k % 16 != 0) return scalar().gemm_f16(k, w, ws, n, x, xs, m, y, ldy);
+  gemm_l16<uint16_t>(k, w, ws, n, x, xs, m, y, ldy);
+}
+
+// --- attention over the F16 cache (recipe G64) ---------------------------------------------------
+
+float dot_f16(const uint16_t* q, const uint16_t* k, int64_t n) {
+  const int64_t np = n & ~int64_t{63};
+  double s = 0;
+  if (np > 0) {
+    __m256 a[4][2];
+    for (auto& acc : a) acc[0] = acc[1] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < np; i += 64) {
+      for (int j = 0; j < 4; ++j) {
+        a[j][0] = _mm256_fmadd_ps(load8(q + i + 16 * j), load8(k + i + 16 * j), a[j][0]);
+        a[j][1] = _mm256_fmadd_ps(load8(q + i + 16 * j + 8), load8(k + i + 16 * j + 8), a[j][1]);
+      }
+    }
+    const __m256 lo = _mm256_add_ps(_mm256_add_ps(a[0][0], a[2][0]), _mm256_add_ps(a[1][0], a[3][0]));
+    const __m256 hi = _mm256_add_ps(_mm256_add_ps(a[0][1], a[2][1]), _mm256_add_ps(a[1][1], a[3][1]));
+    s = hsum16(lo, hi);
+  }
+  for (int64_t i = np; i < n; ++i) s += static_cast<double>(fp16_to_fp32(q[i]) * fp16_to_fp32(k[i]));
+  return static_cast<float>(s);
+}
+
+void mad_f16(uint16_t* y, const uint16_t* v, float a, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 r = _mm256_fmadd_ps(load8(v + i), va, load8(y + i));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  for (; i < n; ++i) y[i] = fp32_to_fp16(std::fma(fp16_to_fp32(v[i]), a, fp16_to_fp32(y[i])));
+}
+
+void scale_f16(uint16_t* y, float a, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 r = _mm256_mul_ps(load8(y + i), va);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  for (; i < n; ++i) y[i] = fp32_to_fp16(fp16_to_fp32(y[i]) * a);
+}
+
+}  // namespace
+
+const kernel_set* avx2() {
+  static const kernel_set ks = [] {
+    kernel_set k = scalar();
+    k.name = "avx2";
+    k.to_q8 = quantize_q8;
+    k.to_f16 = to_f16;
+    k.gemm_f32 = gemm_f32;
+    k.gemm_f16 = gemm_f16;
+    k.gemm_q8_0_packed = gemm_packed<false>;
+    k.gemm_q4_0_packed = gemm_packed<true>;
+    k.dot_f16 = dot_f16;
+    k.mad_f16 = mad_f16;
+    k.scale_f16 = scale_f16;
+    return k;
+  }();
+  return &ks;
+}
+
+}  // namespace hearth::kernels
