@@ -132,40 +132,41 @@ inline __m512 load16(const uint16_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-// Four weight rows per activation row: one 16-lane accumulator per pair, lanes filled by FMA.
+// R weight rows by C activation rows: one 16-lane accumulator per pair, lanes filled by FMA.
+template <class T, int R, int C>
+void l16_tile(int64_t k, const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, float* y, size_t ldy) {
+  __m512 acc[R][C];
+  for (auto& row : acc)
+    for (auto& a : row) a = _mm512_setzero_ps();
+  for (int64_t e = 0; e < k; e += 16) {
+    __m512 xv[C];
+    for (int c = 0; c < C; ++c) xv[c] = load16(reinterpret_cast<const T*>(x + c * x_stride) + e);
+    for (int r = 0; r < R; ++r) {
+      const __m512 wv = load16(reinterpret_cast<const T*>(w + r * w_stride) + e);
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(wv, xv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) y[c * ldy + r] = hsum16(acc[r][c]);
+}
+
+// Tiles of 4 x 4 (each loaded vector feeds four FMAs), 4 x 1 for single rows.
+template <class T, int C>
+void l16_rows(int64_t k, const uint8_t* w, size_t w_stride, int64_t n, const uint8_t* x, size_t x_stride, float* y,
+              size_t ldy) {
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) l16_tile<T, 4, C>(k, w + j * w_stride, w_stride, x, x_stride, y + j, ldy);
+  for (; j < n; ++j) l16_tile<T, 1, C>(k, w + j * w_stride, w_stride, x, x_stride, y + j, ldy);
+}
+
 template <class T>
 void gemm_l16(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x, size_t x_stride, int64_t m,
               float* y, size_t ldy) {
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
-  for (int64_t i = 0; i < m; ++i) {
-    const T* xr = reinterpret_cast<const T*>(xb + i * x_stride);
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-      const T* w0 = reinterpret_cast<const T*>(wb + j * w_stride);
-      const T* w1 = reinterpret_cast<const T*>(wb + (j + 1) * w_stride);
-      const T* w2 = reinterpret_cast<const T*>(wb + (j + 2) * w_stride);
-      const T* w3 = reinterpret_cast<const T*>(wb + (j + 3) * w_stride);
-      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      for (int64_t e = 0; e < k; e += 16) {
-        const __m512 xv = load16(xr + e);
-        a0 = _mm512_fmadd_ps(load16(w0 + e), xv, a0);
-        a1 = _mm512_fmadd_ps(load16(w1 + e), xv, a1);
-        a2 = _mm512_fmadd_ps(load16(w2 + e), xv, a2);
-        a3 = _mm512_fmadd_ps(load16(w3 + e), xv, a3);
-      }
-      y[i * ldy + j] = hsum16(a0);
-      y[i * ldy + j + 1] = hsum16(a1);
-      y[i * ldy + j + 2] = hsum16(a2);
-      y[i * ldy + j + 3] = hsum16(a3);
-    }
-    for (; j < n; ++j) {
-      const T* wr = reinterpret_cast<const T*>(wb + j * w_stride);
-      __m512 a = _mm512_setzero_ps();
-      for (int64_t e = 0; e < k; e += 16) a = _mm512_fmadd_ps(load16(wr + e), load16(xr + e), a);
-      y[i * ldy + j] = hsum16(a);
-    }
-  }
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) l16_rows<T, 4>(k, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
+  for (; i < m; ++i) l16_rows<T, 1>(k, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
 }
 
 void gemm_f32(int64_t k, const void* w, size_t ws, int64_t n, const void* x, size_t xs, int64_t m, float* y, size_t ldy) {
