@@ -3,6 +3,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <cstdio>
 
+#include "generation_setup.h"
 #include "proto/native_api.h"
 #include "proto/openai_api.h"
 
@@ -223,7 +224,7 @@ void dispatch(app& a, const std::shared_ptr<http_exchange>& ex, const request& r
     return answer(json_response(200, proto::tokenize_response(ids)));
   }
   if (r.path == "/v1/detokenize") {
-    auto parsed = proto::parse_detokenize(req.body(), {a.loaded_model->vocab().size(), a.engine_scheduler->context_length()});
+    auto parsed = proto::parse_detokenize(req.body(), model_limits(a));
     if (auto* err = std::get_if<proto::api_error>(&parsed)) return answer(error_response(*err));
     const auto& t = std::get<proto::detokenize_request>(parsed);
     return answer(json_response(200, proto::detokenize_response(a.loaded_model->vocab().detokenize(t.tokens))));

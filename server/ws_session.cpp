@@ -3,6 +3,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
+#include "generation_setup.h"
 #include "version.h"
 
 namespace hearth {
@@ -109,7 +110,7 @@ void ws_session::handle_message(std::string_view text) {
     reply("", proto::ws_error_event("", proto::api_error{503, "the server is shutting down", "server_error", "", ""}));
     return;
   }
-  auto msg = proto::parse_ws_message(text, {app_.loaded_model->vocab().size(), app_.engine_scheduler->context_length()});
+  auto msg = proto::parse_ws_message(text, model_limits(app_));
   if (auto* err = std::get_if<proto::ws_error>(&msg)) {
     reply(err->id, proto::ws_error_event(err->id, err->error));
   } else if (auto* cancel = std::get_if<proto::ws_cancel>(&msg)) {
@@ -128,44 +129,26 @@ void ws_session::handle_message(std::string_view text) {
 }
 
 void ws_session::start_generation(proto::ws_generate g) {
-  auto refuse = [&](int status, std::string message, std::string param = "", std::string code = "") {
-    app_.stats.count_request("/v1/ws", status);
-    reply(g.id, proto::ws_error_event(g.id, proto::api_error{status, std::move(message),
-                                                      status == 429 ? "rate_limit_error" : "invalid_request_error",
-                                                      std::move(param), std::move(code)})
-                   );
+  auto refuse = [&](const proto::api_error& e) {
+    app_.stats.count_request("/v1/ws", e.status);
+    reply(g.id, proto::ws_error_event(g.id, e));
   };
-  if (active_.count(g.id)) return refuse(400, "a generation with id '" + g.id + "' is already running", "id");
+  if (active_.count(g.id)) {
+    return refuse(proto::bad_request("id", "a generation with id '" + g.id + "' is already running"));
+  }
   const proto::generate_request& r = g.request;
-  std::vector<token_id> prompt = r.tokens ? *r.tokens : app_.loaded_model->vocab().tokenize(*r.prompt, true, false);
-  const int64_t n_ctx = app_.engine_scheduler->context_length();
-  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-  if (n_prompt == 0) return refuse(400, "the prompt is empty", "prompt");
-  const int64_t max_tokens = r.max_tokens ? *r.max_tokens : n_ctx - n_prompt;
-  if (n_prompt >= n_ctx || n_prompt + max_tokens > n_ctx) {
-    return refuse(400, "the prompt (" + std::to_string(n_prompt) + " tokens) plus max_tokens (" +
-                           std::to_string(max_tokens) + ") exceeds the context length (" + std::to_string(n_ctx) + ")",
-                  "max_tokens", "context_length_exceeded");
-  }
-  generation_request req;
-  req.prompt = std::move(prompt);
-  req.sampling = r.sampling;
-  req.max_tokens = static_cast<int32_t>(max_tokens);
-  req.stop = r.stop;
-  req.cancel = std::make_shared<std::atomic<bool>>(false);
-  auto sink = std::make_shared<ws_sink>(app_, shared_from_this(), g.id, req.cancel);
-  cancel_flag flag = req.cancel;
-  switch (app_.engine_scheduler->submit(std::move(req), sink)) {
-    case submit_status::accepted:
-      active_.emplace(g.id, flag);
-      app_.open_exchanges.fetch_add(1);
-      return;
-    case submit_status::queue_full: return refuse(429, "the server is busy; retry shortly", "", "queue_full");
-    case submit_status::too_long:
-      return refuse(400, "the prompt plus max_tokens does not fit in the KV cache", "max_tokens",
-                    "context_length_exceeded");
-    case submit_status::shutting_down: return refuse(503, "the server is shutting down");
-  }
+  auto made = make_generation(app_, tokenize_prompt(app_, r.prompt, r.tokens), r.max_tokens, r.sampling, r.stop,
+                              std::make_shared<std::atomic<bool>>(false));
+  if (auto* e = std::get_if<proto::api_error>(&made)) return refuse(*e);
+  generation_request& req = std::get<generation_request>(made);
+  const cancel_flag flag = req.cancel;
+  const size_t n_prompt = req.prompt.size();
+  const int32_t max_tokens = req.max_tokens;
+  auto sink = std::make_shared<ws_sink>(app_, shared_from_this(), g.id, flag);
+  const submit_status s = app_.engine_scheduler->submit(std::move(req), sink);
+  if (s != submit_status::accepted) return refuse(refusal(app_, s, n_prompt, max_tokens));
+  active_.emplace(g.id, flag);
+  app_.open_exchanges.fetch_add(1);
 }
 
 void ws_session::send(const std::string&, std::string message) {

@@ -1,0 +1,61 @@
+#include "generation_setup.h"
+
+namespace hearth {
+
+proto::limits model_limits(const app& a) {
+  return {a.loaded_model->vocab().size(), a.engine_scheduler->context_length()};
+}
+
+std::vector<token_id> tokenize_prompt(const app& a, const std::optional<std::string>& text,
+                                      const std::optional<std::vector<int32_t>>& tokens) {
+  if (tokens) return *tokens;
+  return a.loaded_model->vocab().tokenize(text.value_or(""), true, false);
+}
+
+std::variant<generation_request, proto::api_error> make_generation(const app& a, std::vector<token_id> prompt,
+                                                                   std::optional<int32_t> max_tokens,
+                                                                   const sampling_params& sampling,
+                                                                   std::vector<std::string> stop, cancel_flag cancel) {
+  const int64_t n_ctx = a.engine_scheduler->context_length();
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  if (n_prompt == 0) return proto::bad_request("prompt", "the prompt is empty");
+  if (n_prompt >= n_ctx) {
+    return proto::api_error{400,
+                            "the prompt is " + std::to_string(n_prompt) + " tokens, the context length is " +
+                                std::to_string(n_ctx),
+                            "invalid_request_error", "prompt", "context_length_exceeded"};
+  }
+  const int64_t n_gen = max_tokens ? *max_tokens : n_ctx - n_prompt;
+  if (n_prompt + n_gen > n_ctx) {
+    return proto::api_error{400,
+                            "the prompt (" + std::to_string(n_prompt) + " tokens) plus max_tokens (" +
+                                std::to_string(n_gen) + ") exceeds the context length (" + std::to_string(n_ctx) + ")",
+                            "invalid_request_error", "max_tokens", "context_length_exceeded"};
+  }
+  generation_request r;
+  r.prompt = std::move(prompt);
+  r.sampling = sampling;
+  r.max_tokens = static_cast<int32_t>(n_gen);
+  r.stop = std::move(stop);
+  r.cancel = std::move(cancel);
+  return r;
+}
+
+proto::api_error refusal(const app& a, submit_status s, size_t prompt_tokens, int32_t max_tokens) {
+  switch (s) {
+    case submit_status::queue_full:
+      return {429, "the server is busy: " + std::to_string(a.config.queue_limit) +
+                       " requests are already waiting; retry shortly",
+              "rate_limit_error", "", "queue_full"};
+    case submit_status::too_long:
+      return {400, "the prompt (" + std::to_string(prompt_tokens) + " tokens) plus max_tokens (" +
+                       std::to_string(max_tokens) + ") does not fit in the KV cache; lower max_tokens",
+              "invalid_request_error", "max_tokens", "context_length_exceeded"};
+    case submit_status::shutting_down:
+    case submit_status::accepted:
+      break;
+  }
+  return {503, "the server is shutting down", "server_error", "", ""};
+}
+
+}  // namespace hearth

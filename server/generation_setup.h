@@ -1,0 +1,33 @@
+#pragma once
+// What every generation endpoint (HTTP and WebSocket) does before and at submission: tokenize
+// the prompt, check it against the context, build the scheduler's request, and turn a refusal
+// into the error the client gets.
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "app.h"
+#include "proto/api_error.h"
+#include "proto/request_fields.h"
+
+namespace hearth {
+
+proto::limits model_limits(const app& a);
+
+// The prompt's tokens: the given ids, or the text tokenized with BOS (control-token texts in
+// it stay text).
+std::vector<token_id> tokenize_prompt(const app& a, const std::optional<std::string>& text,
+                                      const std::optional<std::vector<int32_t>>& tokens);
+
+// The request, or a 400 naming the prompt length, max_tokens and the context length.
+// max_tokens absent: until the end of the context.
+std::variant<generation_request, proto::api_error> make_generation(const app& a, std::vector<token_id> prompt,
+                                                                   std::optional<int32_t> max_tokens,
+                                                                   const sampling_params& sampling,
+                                                                   std::vector<std::string> stop, cancel_flag cancel);
+
+// The error for a refused submit (429 queue full, 400 too long for the KV cache, 503 stopping).
+proto::api_error refusal(const app& a, submit_status s, size_t prompt_tokens, int32_t max_tokens);
+
+}  // namespace hearth
