@@ -2,6 +2,10 @@
 // input. Expected generations come from llama.cpp's reference outputs.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "reference.h"
@@ -256,4 +260,22 @@ TEST_CASE("browsers: foreign origins and rebinding host names are refused", "[ht
   check_error(curl(s.url("/v1/models"), {"-H", "Host: evil.example"}), 403, "", "Host");
   auto same = curl(s.url("/v1/models"), {"-H", "Origin: http://127.0.0.1:" + std::to_string(s.port())});
   CHECK(same.status == 200);
+}
+
+TEST_CASE("health is 503 while the model loads; a bad model file ends the daemon with its name", "[http]") {
+  // A FIFO as the model: opening it blocks the loader until a writer appears, so the daemon is
+  // deterministically "loading"; then it is not a regular file, so loading fails.
+  const std::string fifo = "/tmp/hearth-loading-" + std::to_string(getpid()) + ".gguf";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  server_process s({"-m", fifo}, /*wait_ready=*/false);
+  auto h = curl(s.url("/health"));
+  CHECK(h.status == 503);
+  CHECK(json::parse(h.body)["status"] == "loading");
+  check_error(curl_json(s.url("/v1/generate"), R"({"prompt": "x"})"), 503, "", "loading");
+  int fd = open(fifo.c_str(), O_WRONLY);  // lets the loader's open() return
+  REQUIRE(fd >= 0);
+  close(fd);
+  CHECK(s.terminate(30) == 1);
+  CHECK(s.log().find(fifo) != std::string::npos);
+  std::remove(fifo.c_str());
 }
