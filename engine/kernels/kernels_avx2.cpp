@@ -162,6 +162,14 @@ void gemm_packed(int64_t k, const void* w, size_t w_stride, int64_t n, const voi
 
 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+// BF16 is the top half of an FP32: widening and shifting is exact.
+struct bf16 {
+  uint16_t bits;
+};
+inline __m256 load8(const bf16* p) {
+  const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
 
 template <class T>
 void gemm_l16(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x, size_t x_stride, int64_t m,
@@ -190,6 +198,11 @@ void gemm_f32(int64_t k, const void* w, size_t ws, int64_t n, const void* x, siz
 void gemm_f16(int64_t k, const void* w, size_t ws, int64_t n, const void* x, size_t xs, int64_t m, float* y, size_t ldy) {
   if (k % 16 != 0) return scalar().gemm_f16(k, w, ws, n, x, xs, m, y, ldy);
   gemm_l16<uint16_t>(k, w, ws, n, x, xs, m, y, ldy);
+}
+
+void gemm_bf16(int64_t k, const void* w, size_t ws, int64_t n, const void* x, size_t xs, int64_t m, float* y, size_t ldy) {
+  if (k % 16 != 0) return scalar().gemm_bf16(k, w, ws, n, x, xs, m, y, ldy);
+  gemm_l16<bf16>(k, w, ws, n, x, xs, m, y, ldy);
 }
 
 // --- attention over the F16 cache (recipe G64) ---------------------------------------------------
@@ -244,6 +257,7 @@ const kernel_set* avx2() {
     k.to_f16 = to_f16;
     k.gemm_f32 = gemm_f32;
     k.gemm_f16 = gemm_f16;
+    k.gemm_bf16 = gemm_bf16;
     k.gemm_q8_0_packed = gemm_packed<false>;
     k.gemm_q4_0_packed = gemm_packed<true>;
     k.dot_f16 = dot_f16;

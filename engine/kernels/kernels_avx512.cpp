@@ -54,6 +54,24 @@ void to_f16(const float* x, void* y, int64_t k) {
   for (; i < k; ++i) out[i] = fp32_to_fp16(x[i]);
 }
 
+// Round to nearest even by integer arithmetic (as fp32_to_bf16 does, NaNs quieted), not
+// vcvtneps2bf16, which flushes denormal inputs to zero.
+void to_bf16(const float* x, void* y, int64_t k) {
+  auto* out = static_cast<uint16_t*>(y);
+  int64_t i = 0;
+  const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+  for (; i + 16 <= k; i += 16) {
+    const __m512i v = _mm512_loadu_si512(x + i);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(v, 16), _mm512_set1_epi32(1));
+    const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(v, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb)), 16);
+    const __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(v, 16), _mm512_set1_epi32(64));
+    const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(v, abs_mask), inf);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, rounded, quiet)));
+  }
+  for (; i < k; ++i) out[i] = fp32_to_bf16(x[i]);
+}
+
 // --- packed Q8_0 / Q4_0 (recipe Q8S) ---------------------------------------------------------
 
 // One 16-row group's 8 element-group vectors of block b, as unsigned bytes.
@@ -131,6 +149,14 @@ inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
 inline __m512 load16(const uint16_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
+// BF16 is the top half of an FP32: widening and shifting is exact.
+struct bf16 {
+  uint16_t bits;
+};
+inline __m512 load16(const bf16* p) {
+  const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
 
 // R weight rows by C activation rows: one 16-lane accumulator per pair, lanes filled by FMA.
 template <class T, int R, int C>
@@ -177,6 +203,11 @@ void gemm_f32(int64_t k, const void* w, size_t ws, int64_t n, const void* x, siz
 void gemm_f16(int64_t k, const void* w, size_t ws, int64_t n, const void* x, size_t xs, int64_t m, float* y, size_t ldy) {
   if (k % 16 != 0) return scalar().gemm_f16(k, w, ws, n, x, xs, m, y, ldy);
   gemm_l16<uint16_t>(k, w, ws, n, x, xs, m, y, ldy);
+}
+
+void gemm_bf16(int64_t k, const void* w, size_t ws, int64_t n, const void* x, size_t xs, int64_t m, float* y, size_t ldy) {
+  if (k % 16 != 0) return scalar().gemm_bf16(k, w, ws, n, x, xs, m, y, ldy);
+  gemm_l16<bf16>(k, w, ws, n, x, xs, m, y, ldy);
 }
 
 // --- attention over the F16 cache -------------------------------------------------------------
@@ -229,6 +260,8 @@ const kernel_set* avx512() {
     k.to_f16 = to_f16;
     k.gemm_f32 = gemm_f32;
     k.gemm_f16 = gemm_f16;
+    k.gemm_bf16 = gemm_bf16;
+    k.to_bf16 = to_bf16;
     k.gemm_q8_0_packed = gemm_packed<false>;
     k.gemm_q4_0_packed = gemm_packed<true>;
     k.dot_f16 = dot_f16;

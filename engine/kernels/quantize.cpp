@@ -48,6 +48,11 @@ void quantize_weights_f16(const float* x, void* y, int64_t k) {
   for (int64_t i = 0; i < k; ++i) out[i] = fp32_to_fp16(x[i]);
 }
 
+void quantize_weights_bf16(const float* x, void* y, int64_t k) {
+  auto* out = static_cast<uint16_t*>(y);
+  for (int64_t i = 0; i < k; ++i) out[i] = fp32_to_bf16(x[i]);
+}
+
 namespace {
 void copy_f32(const float* x, void* y, int64_t k) { std::memcpy(y, x, k * sizeof(float)); }
 }  // namespace
@@ -56,6 +61,7 @@ weight_quantizer weight_quantizer_for(ggml_type t) {
   switch (t) {
     case ggml_type::f32: return copy_f32;
     case ggml_type::f16: return quantize_weights_f16;
+    case ggml_type::bf16: return quantize_weights_bf16;
     case ggml_type::q8_0: return quantize_weights_q8_0;
     case ggml_type::q4_0: return quantize_weights_q4_0;
     default: return nullptr;

@@ -11,10 +11,11 @@ namespace hearth::kernels {
 void quantize_weights_q8_0(const float* x, void* y, int64_t k);
 // Q4_0: d = (the value of largest magnitude, with its sign) / -8, q = clamp(x / d + 8.5, 0, 15).
 void quantize_weights_q4_0(const float* x, void* y, int64_t k);
-// F16 with round to nearest even.
+// F16 / BF16 with round to nearest even.
 void quantize_weights_f16(const float* x, void* y, int64_t k);
+void quantize_weights_bf16(const float* x, void* y, int64_t k);
 
-// The quantizer of a storable type (F32, F16, Q8_0, Q4_0), or nullptr.
+// The quantizer of a storable type (F32, F16, BF16, Q8_0, Q4_0), or nullptr.
 using weight_quantizer = void (*)(const float* x, void* y, int64_t k);
 weight_quantizer weight_quantizer_for(ggml_type t);
 

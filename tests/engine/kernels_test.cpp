@@ -86,13 +86,23 @@ TEST_CASE("kernels: activation conversion equals the scalar reference", "[kernel
     for (int64_t k : {32, 64, 96, 2048, 5632}) {
       auto x = random_floats(static_cast<size_t>(k), 7 + k, 3.0f);
       x[5] = 0.0f;
-      for (act_format f : {act_format::q8, act_format::f16}) {
+      for (act_format f : {act_format::q8, act_format::f16, act_format::bf16}) {
         std::vector<uint8_t> a(act_row_bytes(f, k)), b(act_row_bytes(f, k));
         convert_for(scalar(), f)(x.data(), a.data(), k);
         convert_for(*ks, f)(x.data(), b.data(), k);
         INFO(ks->name << " k=" << k << " format " << static_cast<int>(f));
         CHECK(std::memcmp(a.data(), b.data(), a.size()) == 0);
       }
+    }
+    // Values at rounding ties, denormals, infinities and NaN convert the same way too.
+    std::vector<float> edge = {1.0f + 0x1p-8f, 1.0f + 0x1p-7f + 0x1p-8f, 1e-40f, -3e-39f, INFINITY, -INFINITY, NAN,
+                               65520.0f, 6e-8f, 3e-8f, -0.0f, 0x1p-14f, 1.5f, 2.5f, -2.5f, 1e38f};
+    for (act_format f : {act_format::f16, act_format::bf16}) {
+      std::vector<uint8_t> a(act_row_bytes(f, 16)), b(a.size());
+      convert_for(scalar(), f)(edge.data(), a.data(), 16);
+      convert_for(*ks, f)(edge.data(), b.data(), 16);
+      INFO(ks->name << " edge values, format " << static_cast<int>(f));
+      CHECK(std::memcmp(a.data(), b.data(), a.size()) == 0);
     }
     // A block of zeros (scale 0) and exact halves (ties round to even).
     std::vector<float> z(64, 0.0f);
@@ -106,7 +116,7 @@ TEST_CASE("kernels: activation conversion equals the scalar reference", "[kernel
 
 TEST_CASE("kernels: matmuls equal the scalar reference for every type and odd sizes", "[kernels]") {
   for (const kernel_set* ks : simd_sets()) {
-    for (ggml_type type : {ggml_type::f32, ggml_type::f16, ggml_type::q8_0, ggml_type::q4_0}) {
+    for (ggml_type type : {ggml_type::f32, ggml_type::f16, ggml_type::bf16, ggml_type::q8_0, ggml_type::q4_0}) {
       for (int64_t k : {32, 64, 160, 2048}) {
         for (int64_t n : {1, 15, 16, 17, 40, 100}) {
           for (int64_t m : {1, 2, 3, 4, 5, 9}) {
