@@ -138,16 +138,34 @@ std::optional<response> check_origin(const app& a, const request& req) {
 
 std::optional<response> check_api_key(const app& a, const request& req) {
   if (a.config.api_keys.empty()) return std::nullopt;
+  std::optional<std::string_view> key;
   auto auth = to_std(req[http::field::authorization]);
   constexpr std::string_view bearer = "Bearer ";
-  if (auth.starts_with(bearer)) {
-    std::string_view key = auth.substr(bearer.size());
-    bool ok = false;
-    for (const auto& k : a.config.api_keys) ok |= same_secret(key, k);
-    if (ok) return std::nullopt;
-    return error_response(401, "invalid API key", "", "invalid_api_key");
+  if (auth.starts_with(bearer)) key = auth.substr(bearer.size());
+  if (!key) key = websocket_key_protocol(req);
+  if (!key) {
+    return error_response(401, "missing API key: send 'Authorization: Bearer <key>'", "", "invalid_api_key");
   }
-  return error_response(401, "missing API key: send 'Authorization: Bearer <key>'", "", "invalid_api_key");
+  bool ok = false;
+  for (const auto& k : a.config.api_keys) ok |= same_secret(*key, k);
+  if (ok) return std::nullopt;
+  return error_response(401, "invalid API key", "", "invalid_api_key");
+}
+
+std::optional<std::string_view> websocket_key_protocol(const request& req) {
+  // Browsers cannot set headers on a WebSocket, only subprotocols: the page offers its key as
+  // the protocol "hearth.bearer.<key>" (the server echoes it back on success).
+  constexpr std::string_view prefix = "hearth.bearer.";
+  std::string_view offered = to_std(req[http::field::sec_websocket_protocol]);
+  while (!offered.empty()) {
+    const size_t comma = offered.find(',');
+    std::string_view p = offered.substr(0, comma);
+    while (!p.empty() && p.front() == ' ') p.remove_prefix(1);
+    while (!p.empty() && p.back() == ' ') p.remove_suffix(1);
+    if (p.starts_with(prefix)) return p.substr(prefix.size());
+    offered = comma == std::string_view::npos ? std::string_view() : offered.substr(comma + 1);
+  }
+  return std::nullopt;
 }
 
 std::optional<response> check_websocket_upgrade(app& a, const request& req) {

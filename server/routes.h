@@ -23,6 +23,8 @@ std::optional<http::response<http::string_body>> check_websocket_upgrade(app& a,
 std::optional<http::response<http::string_body>> check_host(const app& a, const http::request<http::string_body>& req);
 std::optional<http::response<http::string_body>> check_origin(const app& a, const http::request<http::string_body>& req);
 std::optional<http::response<http::string_body>> check_api_key(const app& a, const http::request<http::string_body>& req);
+// The API key a browser page offered as the WebSocket subprotocol "hearth.bearer.<key>".
+std::optional<std::string_view> websocket_key_protocol(const http::request<http::string_body>& req);
 
 // Generation endpoints (generate_routes.cpp).
 void handle_generate(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include "generation_setup.h"
+#include "routes.h"
 #include "version.h"
 
 namespace hearth {
@@ -77,8 +78,12 @@ ws_session::~ws_session() {
 
 void ws_session::start(beast::http::request<beast::http::string_body> req) {
   ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+  // A key offered as a subprotocol (already checked) must be echoed for the browser to proceed.
+  std::string protocol;
+  if (auto key = websocket_key_protocol(req)) protocol = "hearth.bearer." + std::string(*key);
+  ws_.set_option(websocket::stream_base::decorator([protocol](websocket::response_type& res) {
     res.set(beast::http::field::server, "hearth/" HEARTH_VERSION);
+    if (!protocol.empty()) res.set(beast::http::field::sec_websocket_protocol, protocol);
   }));
   ws_.read_message_max(static_cast<size_t>(app_.config.body_limit));
   ws_.text(true);

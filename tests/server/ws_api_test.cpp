@@ -26,15 +26,18 @@ const std::string slow_model = std::string(HEARTH_TEST_MODEL_DIR) + "/llama-160m
 
 class ws_client {
  public:
-  explicit ws_client(int port, const std::string& origin = "") : ws_(ioc_) {
+  explicit ws_client(int port, const std::string& origin = "", const std::string& protocol = "") : ws_(ioc_) {
     net::ip::tcp::resolver resolver(ioc_);
     net::connect(ws_.next_layer(), resolver.resolve("127.0.0.1", std::to_string(port)));
-    if (!origin.empty()) {
-      ws_.set_option(websocket::stream_base::decorator(
-          [origin](websocket::request_type& r) { r.set(beast::http::field::origin, origin); }));
-    }
-    ws_.handshake("127.0.0.1:" + std::to_string(port), "/v1/ws");
+    ws_.set_option(websocket::stream_base::decorator([origin, protocol](websocket::request_type& r) {
+      if (!origin.empty()) r.set(beast::http::field::origin, origin);
+      if (!protocol.empty()) r.set(beast::http::field::sec_websocket_protocol, protocol);
+    }));
+    websocket::response_type res;
+    ws_.handshake(res, "127.0.0.1:" + std::to_string(port), "/v1/ws");
+    accepted_protocol = std::string(res[beast::http::field::sec_websocket_protocol]);
   }
+  std::string accepted_protocol;
   void send(const json& j) { ws_.write(net::buffer(j.dump())); }
   void send_raw(const std::string& s) { ws_.write(net::buffer(s)); }
   json recv() {
@@ -154,4 +157,16 @@ TEST_CASE("ws: a foreign origin cannot open the socket", "[ws]") {
   server_process s;
   CHECK_THROWS(ws_client(s.port(), "http://evil.example"));
   CHECK_NOTHROW(ws_client(s.port(), "http://127.0.0.1:" + std::to_string(s.port())));
+}
+
+TEST_CASE("ws: with API keys, a page authenticates with its key as the subprotocol", "[ws]") {
+  server_process s({"--api-key", "sesame"});
+  CHECK_THROWS(ws_client(s.port()));
+  CHECK_THROWS(ws_client(s.port(), "", "hearth.bearer.wrong"));
+  ws_client c(s.port(), "", "hearth.bearer.sesame");
+  CHECK(c.accepted_protocol == "hearth.bearer.sesame");  // browsers require the echo
+  c.send({{"type", "generate"}, {"id", "k"}, {"prompt", "Once upon a time"}, {"max_tokens", 2}});
+  json m;
+  do m = c.recv(); while (m["type"] == "token");
+  CHECK(m["type"] == "done");
 }
