@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <future>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -180,4 +181,35 @@ TEST_CASE("SIGTERM ends in-flight streams with a final event and exits 0", "[htt
   std::string rest = read_until(fd, "\"finish_reason\"");
   CHECK(rest.find("\"finish_reason\":\"cancelled\"") != std::string::npos);
   close(fd);
+}
+
+TEST_CASE("garbage on the wire gets a 400 or a closed connection, never a crash", "[http][load]") {
+  server_process s;
+  auto raw = [&](const std::string& bytes) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(s.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    (void)!write(fd, bytes.data(), bytes.size());
+    shutdown(fd, SHUT_WR);
+    std::string got = read_until(fd, "\r\n\r\n");
+    close(fd);
+    return got;
+  };
+  CHECK(raw("GARBAGE\r\n\r\n").starts_with("HTTP/1.1 400"));
+  CHECK(raw("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX: " + std::string(100000, 'a') + "\r\n\r\n").starts_with("HTTP/1.1 400"));
+  const std::string truncated = raw("POST /v1/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"pro");
+  CHECK((truncated.empty() || truncated.starts_with("HTTP/1.1 400")));
+  CHECK(raw("POST /v1/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n").starts_with("HTTP/1.1 400"));
+  std::mt19937 rng(5);
+  for (int i = 0; i < 200; ++i) {
+    std::string junk(1 + rng() % 300, ' ');
+    for (char& c : junk) c = static_cast<char>(rng());
+    raw(junk);
+  }
+  auto ok = curl_json(s.url("/v1/generate"), R"({"prompt": "Once upon a time", "max_tokens": 4})");
+  CHECK(ok.status == 200);
+  CHECK(s.terminate() == 0);
 }
