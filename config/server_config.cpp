@@ -40,7 +40,7 @@ setting int_setting(std::string_view name, std::string_view value_name, std::str
 setting string_setting(std::string_view name, std::string_view value_name, std::string_view help,
                        std::string server_config::*m) {
   return {name, value_name, help, false, [m](server_config& c, const std::string& v) { c.*m = v; },
-          [m](const server_config& c) { return c.*m; }};
+          [m](const server_config& c) { return (c.*m).empty() ? std::string("none") : c.*m; }};
 }
 
 setting bool_setting(std::string_view name, std::string_view help, bool server_config::*m) {
@@ -165,7 +165,7 @@ std::string server_config_help() {
          "Each setting comes from (lowest to highest precedence): its default, the JSON file given\n"
          "by --config (keys are the names below), the environment variable shown, the flag.\n\n"
          "options:\n"
-         "  -m, --model FILE           shorthand for --model\n"
+         "  -m FILE                    the same as --model FILE\n"
          "  -c, --config FILE          JSON config file\n"
          "  -h, --help                 show this help and exit\n\n";
   server_config defaults;
