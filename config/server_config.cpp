@@ -119,7 +119,7 @@ void load_file(server_config& c, const std::string& path) {
 
 const std::vector<setting>& server_settings() {
   static const std::vector<setting> table = {
-      string_setting("model", "FILE", "GGUF model to serve (default: ../shared/models/stories260K-f32.gguf)",
+      string_setting("model", "FILE", "GGUF model to serve; none: the bundled ../shared/models/stories260K-f32.gguf",
                      &server_config::model),
       string_setting("host", "HOST", "address to listen on; anything but loopback exposes the API",
                      &server_config::host),
