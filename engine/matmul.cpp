@@ -29,7 +29,7 @@ void matmul_runner::run_task(const matmul_job& job, const task& t, const void* x
     gemm(w.cols, w.packed + (t.row_begin / pack_rows) * w.packed_group_bytes, w.packed_group_bytes, rows, x, x_stride,
          m, job.y + t.row_begin, w.rows);
   } else {
-    kernels::gemm_for(ks_, w.type)(w.cols, w.data + t.row_begin * w.row_bytes, w.row_bytes, rows, x, x_stride, m,
+    kernels::gemm_for(ks_, w.type, w.cols)(w.cols, w.data + t.row_begin * w.row_bytes, w.row_bytes, rows, x, x_stride, m,
                                    job.y + t.row_begin, w.rows);
   }
 }

@@ -65,7 +65,9 @@ size_t act_row_bytes(act_format f, int64_t k) {
   return 0;
 }
 
-gemm_fn gemm_for(const kernel_set& ks, ggml_type t) {
+gemm_fn gemm_for(const kernel_set& ks, ggml_type t, int64_t k) {
+  const bool float_type = t == ggml_type::f32 || t == ggml_type::f16 || t == ggml_type::bf16;
+  if (float_type && k % 16 != 0 && &ks != &scalar()) return gemm_for(scalar(), t, k);
   switch (t) {
     case ggml_type::f32: return ks.gemm_f32;
     case ggml_type::f16: return ks.gemm_f16;

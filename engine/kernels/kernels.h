@@ -38,7 +38,7 @@ struct kernel_set {
   convert_fn to_q8;
   convert_fn to_f16;
   convert_fn to_bf16;
-  gemm_fn gemm_f32;
+  gemm_fn gemm_f32;   // SIMD sets: k % 16 == 0 (gemm_for() routes other k to the scalar set)
   gemm_fn gemm_f16;
   gemm_fn gemm_bf16;
   gemm_fn gemm_q8_0;
@@ -62,7 +62,9 @@ const kernel_set* avx512();  // nullptr when not compiled in
 // The best set this CPU supports (or the one HEARTH_KERNELS names). Chosen once.
 const kernel_set& active();
 
-gemm_fn gemm_for(const kernel_set& ks, ggml_type t);
+// The matmul of a stored weight type for rows of k elements. Float rows whose length is not a
+// multiple of 16 follow the reference's other recipe, which only the scalar set implements.
+gemm_fn gemm_for(const kernel_set& ks, ggml_type t, int64_t k);
 convert_fn convert_for(const kernel_set& ks, act_format f);  // nullptr for f32
 dequant_fn dequant_for(ggml_type t);  // scalar; nullptr if unsupported
 

@@ -195,20 +195,6 @@ void gemm_l16(int64_t k, const void* w, size_t w_stride, int64_t n, const void* 
   for (; i < m; ++i) l16_rows<T, 1>(k, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
 }
 
-void gemm_f32(int64_t k, const void* w, size_t ws, int64_t n, const void* x, size_t xs, int64_t m, float* y, size_t ldy) {
-  if (k % 16 != 0) return scalar().gemm_f32(k, w, ws, n, x, xs, m, y, ldy);  // the reference's other recipe
-  gemm_l16<float>(k, w, ws, n, x, xs, m, y, ldy);
-}
-
-void gemm_f16(int64_t k, const void* w, size_t ws, int64_t n, const void* x, size_t xs, int64_t m, float* y, size_t ldy) {
-  if (k % 16 != 0) return scalar().gemm_f16(k, w, ws, n, x, xs, m, y, ldy);
-  gemm_l16<uint16_t>(k, w, ws, n, x, xs, m, y, ldy);
-}
-
-void gemm_bf16(int64_t k, const void* w, size_t ws, int64_t n, const void* x, size_t xs, int64_t m, float* y, size_t ldy) {
-  if (k % 16 != 0) return scalar().gemm_bf16(k, w, ws, n, x, xs, m, y, ldy);
-  gemm_l16<bf16>(k, w, ws, n, x, xs, m, y, ldy);
-}
 
 // --- attention over the F16 cache -------------------------------------------------------------
 
@@ -258,9 +244,9 @@ const kernel_set* avx512() {
     k.name = "avx512-vnni";
     k.to_q8 = quantize_q8;
     k.to_f16 = to_f16;
-    k.gemm_f32 = gemm_f32;
-    k.gemm_f16 = gemm_f16;
-    k.gemm_bf16 = gemm_bf16;
+    k.gemm_f32 = gemm_l16<float>;
+    k.gemm_f16 = gemm_l16<uint16_t>;
+    k.gemm_bf16 = gemm_l16<bf16>;
     k.to_bf16 = to_bf16;
     k.gemm_q8_0_packed = gemm_packed<false>;
     k.gemm_q4_0_packed = gemm_packed<true>;

@@ -74,7 +74,7 @@ std::vector<float> run_gemm(const kernel_set& ks, ggml_type type, const std::vec
     pack_weights(type, w.data(), ggml_row_size(type, k), n, k, p.data(), 0, (n + 15) / 16);
     packed(k, p.data(), packed_group_bytes(type, k), n, x.data(), x_stride, m, y.data(), n);
   } else {
-    gemm_for(ks, type)(k, w.data(), ggml_row_size(type, k), n, x.data(), x_stride, m, y.data(), n);
+    gemm_for(ks, type, k)(k, w.data(), ggml_row_size(type, k), n, x.data(), x_stride, m, y.data(), n);
   }
   return y;
 }
