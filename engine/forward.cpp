@@ -77,43 +77,28 @@ void forward_pass::rope(float* x, int64_t n_heads, int32_t pos) const {
   }
 }
 
-// One head of one row: softmax(q·K / sqrt(d)) · V over positions 0..pos of the row's sequence,
-// in a single pass with a running maximum (online softmax). Precision follows ggml's CPU flash
-// attention, which produced the reference outputs: q is rounded to F16 like the cache, and the
-// weighted sum of values accumulates in an F16 row, rescaled whenever the maximum grows.
-void forward_pass::attend(const kv_cache& kv, const batch_entry& e, int64_t layer, int64_t head,
-                          const float* q, float* out) const {
-  const int64_t g = head / (hp_.n_head / hp_.n_head_kv);
-  const int64_t hd = hp_.head_dim;
-  const int32_t bs = kv.block_size();
+// The query heads of one KV head, for one row: softmax(q·K / sqrt(d)) · V over positions 0..pos of
+// the row's sequence, in one pass with a running maximum (online softmax). Precision follows ggml's
+// CPU flash attention, which produced the reference outputs: q is rounded to F16 like the cache,
+// and each head's weighted sum of values accumulates in an F16 row (kernel_set::attend).
+void forward_pass::attend_group(const kv_cache& kv, const batch_entry& e, int64_t layer, int64_t g, const float* q,
+                                float* out) const {
+  const int64_t hd = hp_.head_dim, heads = hp_.n_head / hp_.n_head_kv;
   const auto& blocks = kv.seq_blocks(e.seq);
-  const kernels::kernel_set& ks = mm_.kernels();
-  uint16_t qh[max_head_dim], acc[max_head_dim];
-  ks.to_f16(q, qh, hd);
-  std::fill(acc, acc + hd, uint16_t{0});
-  float m = -INFINITY, sum = 0.0f;
   const int64_t n = e.pos + 1;
-  for (int64_t t0 = 0; t0 < n; t0 += bs) {
-    const int32_t block = blocks[t0 / bs];
-    const uint16_t* keys = kv.keys(block, layer, g);
-    const uint16_t* values = kv.values(block, layer, g);
-    const int64_t tn = std::min<int64_t>(bs, n - t0);
-    for (int64_t t = 0; t < tn; ++t) {
-      const float s = ks.dot_f16(qh, keys + t * hd, hd) * attn_scale_;
-      float ms = 1.0f, vs = 1.0f;
-      if (s > m) {
-        ms = std::exp(m - s);
-        m = s;
-        ks.scale_f16(acc, ms, hd);
-      } else {
-        vs = std::exp(s - m);
-      }
-      ks.mad_f16(acc, values + t * hd, vs, hd);
-      sum = sum * ms + vs;
-    }
+  const int64_t n_blocks = kv_cache::blocks_needed(n, kv.block_size());
+  thread_local std::vector<const uint16_t*> keys, values;
+  thread_local std::vector<uint16_t> qh;
+  keys.resize(n_blocks);
+  values.resize(n_blocks);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    keys[b] = kv.keys(blocks[b], layer, g);
+    values[b] = kv.values(blocks[b], layer, g);
   }
-  const float inv = 1.0f / sum;
-  for (int64_t j = 0; j < hd; ++j) out[j] = fp16_to_fp32(acc[j]) * inv;
+  qh.resize(heads * hd);
+  const kernels::kernel_set& ks = mm_.kernels();
+  ks.to_f16(q, qh.data(), heads * hd);
+  ks.attend(ks, qh.data(), heads, hd, keys.data(), values.data(), kv.block_size(), n, attn_scale_, out);
 }
 
 void forward_pass::attention_block(kv_cache& kv, std::span<const batch_entry> batch, int64_t layer) {
@@ -141,9 +126,11 @@ void forward_pass::attention_block(kv_cache& kv, std::span<const batch_entry> ba
       }
     }
   }
-  mm_.pool().parallel_for(m * hp_.n_head, [&](int64_t task) {
-    const int64_t i = task / hp_.n_head, h = task % hp_.n_head;
-    attend(kv, batch[i], layer, h, &q_[i * qd + h * hp_.head_dim], &att_[i * qd + h * hp_.head_dim]);
+  // Query heads of a KV head are consecutive (head h uses KV head h / heads_per_group).
+  const int64_t group = (hp_.n_head / hp_.n_head_kv) * hp_.head_dim;
+  mm_.pool().parallel_for(m * hp_.n_head_kv, [&](int64_t task) {
+    const int64_t i = task / hp_.n_head_kv, g = task % hp_.n_head_kv;
+    attend_group(kv, batch[i], layer, g, &q_[i * qd + g * group], &att_[i * qd + g * group]);
   });
   mm_.run(L.wo, att_.data(), m, xn_.data());
   for (int64_t i = 0; i < m * d; ++i) x_[i] += xn_[i];

@@ -43,8 +43,8 @@ class forward_pass {
   void attention_block(kv_cache& kv, std::span<const batch_entry> batch, int64_t layer);
   void ffn_block(int64_t m, int64_t layer);
   void rope(float* x, int64_t n_heads, int32_t pos) const;
-  void attend(const kv_cache& kv, const batch_entry& e, int64_t layer, int64_t head, const float* q,
-              float* out) const;
+  void attend_group(const kv_cache& kv, const batch_entry& e, int64_t layer, int64_t kv_head, const float* q,
+                    float* out) const;
 
   const model& model_;
   const hparams& hp_;

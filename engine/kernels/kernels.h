@@ -54,7 +54,20 @@ struct kernel_set {
   float (*dot_f16)(const uint16_t* q, const uint16_t* k, int64_t n);
   void (*mad_f16)(uint16_t* y, const uint16_t* v, float a, int64_t n);
   void (*scale_f16)(uint16_t* y, float a, int64_t n);
+  // All query heads that share one KV head, over positions [0, n) stored in blocks of
+  // `block_size` (keys[b], values[b]: block b's [block_size][hd] rows). q: heads x hd, already
+  // F16; out: heads x hd. Each head computes exactly attend_heads_ref's sequence (the three
+  // primitives above); SIMD sets share the key and value conversions between heads.
+  void (*attend)(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
+                 const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out);
 };
+
+// The reference attention (see kernel_set::attend), built from a set's dot_f16, mad_f16 and
+// scale_f16: for each position, s = dot * scale; on a new maximum the F16 accumulator is
+// rescaled by exp(old - new) and the value added with weight 1, else added with exp(s - max);
+// the row ends divided by the sum of weights (multiplied by its float reciprocal).
+void attend_heads_ref(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
+                      const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out);
 
 const kernel_set& scalar();
 const kernel_set* avx2();    // nullptr when not compiled in

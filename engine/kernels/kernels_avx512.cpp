@@ -236,6 +236,72 @@ void scale_f16(uint16_t* y, float a, int64_t n) {
   for (; i < n; ++i) y[i] = fp32_to_fp16(fp16_to_fp32(y[i]) * a);
 }
 
+// attend_heads_ref's sequence, with each key and value row converted to float once for all the
+// heads of the group (the reference converts it once per head). Head dims that are multiples of
+// 64 up to 256 (every llama-family model); others take the reference path.
+void attend(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
+            const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out) {
+  constexpr int max_heads = 16, max_vecs = 16;
+  if (hd % 64 != 0 || hd > 16 * max_vecs || heads > max_heads) {
+    return attend_heads_ref(ks, q, heads, hd, keys, values, block_size, n, scale, out);
+  }
+  const int64_t nv = hd / 16;
+  alignas(64) float qf[max_heads][16 * max_vecs];
+  alignas(64) uint16_t acc[max_heads][16 * max_vecs];
+  float mx[max_heads], sum[max_heads];
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t c = 0; c < nv; ++c) _mm512_store_ps(qf[h] + 16 * c, load16(q + h * hd + 16 * c));
+    std::memset(acc[h], 0, hd * sizeof(uint16_t));
+    mx[h] = -INFINITY;
+    sum[h] = 0.0f;
+  }
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t t = 0; t < n; ++t) {
+    const uint16_t* k = keys[t / block_size] + (t % block_size) * hd;
+    const uint16_t* v = values[t / block_size] + (t % block_size) * hd;
+    __m512 kf[max_vecs], vf[max_vecs];
+    for (int64_t c = 0; c < nv; ++c) {
+      kf[c] = load16(k + 16 * c);
+      vf[c] = load16(v + 16 * c);
+    }
+    for (int64_t h = 0; h < heads; ++h) {
+      // Recipe G64: 16-element chunk c feeds accumulator c % 4.
+      __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+      for (int64_t c = 0; c < nv; ++c) a[c % 4] = _mm512_fmadd_ps(_mm512_load_ps(qf[h] + 16 * c), kf[c], a[c % 4]);
+      const float sc = static_cast<float>(static_cast<double>(
+                           hsum16(_mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3]))))) * scale;
+      __m512 vs = one;
+      float ms = 1.0f, w = 1.0f;
+      if (sc > mx[h]) {
+        ms = std::exp(mx[h] - sc);
+        mx[h] = sc;
+        const __m512 vms = _mm512_set1_ps(ms);
+        for (int64_t c = 0; c < nv; ++c) {
+          auto* p = reinterpret_cast<__m256i*>(acc[h] + 16 * c);
+          _mm256_store_si256(p, _mm512_cvtps_ph(_mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256(p)), vms),
+                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        }
+      } else {
+        w = std::exp(sc - mx[h]);
+        vs = _mm512_set1_ps(w);
+      }
+      for (int64_t c = 0; c < nv; ++c) {
+        auto* p = reinterpret_cast<__m256i*>(acc[h] + 16 * c);
+        _mm256_store_si256(p, _mm512_cvtps_ph(_mm512_fmadd_ps(vf[c], vs, _mm512_cvtph_ps(_mm256_load_si256(p))),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      }
+      sum[h] = sum[h] * ms + w;
+    }
+  }
+  for (int64_t h = 0; h < heads; ++h) {
+    const __m512 inv = _mm512_set1_ps(1.0f / sum[h]);
+    for (int64_t c = 0; c < nv; ++c) {
+      _mm512_storeu_ps(out + h * hd + 16 * c,
+                       _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(acc[h] + 16 * c))), inv));
+    }
+  }
+}
+
 }  // namespace
 
 const kernel_set* avx512() {
@@ -253,6 +319,7 @@ const kernel_set* avx512() {
     k.dot_f16 = dot_f16;
     k.mad_f16 = mad_f16;
     k.scale_f16 = scale_f16;
+    k.attend = attend;
     return k;
   }();
   return &ks;

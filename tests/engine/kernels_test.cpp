@@ -186,3 +186,33 @@ TEST_CASE("kernels: attention kernels equal the scalar reference", "[kernels]") 
     }
   }
 }
+
+TEST_CASE("kernels: grouped attention equals the per-head reference", "[kernels]") {
+  for (const kernel_set* ks : simd_sets()) {
+    for (int64_t hd : {64, 128, 80}) {
+      for (int64_t heads : {1, 4, 8}) {
+        for (int64_t n : {1, 5, 16, 17, 100}) {
+          const int32_t bs = 16;
+          const int64_t blocks = (n + bs - 1) / bs;
+          auto qf = random_floats(static_cast<size_t>(heads * hd), 11 + n);
+          auto kf = random_floats(static_cast<size_t>(blocks * bs * hd), 12 + n, 2.0f);
+          auto vf = random_floats(static_cast<size_t>(blocks * bs * hd), 13 + n);
+          std::vector<uint16_t> q(qf.size()), kc(kf.size()), vc(vf.size());
+          for (size_t i = 0; i < q.size(); ++i) q[i] = fp32_to_fp16(qf[i]);
+          for (size_t i = 0; i < kc.size(); ++i) kc[i] = fp32_to_fp16(kf[i]);
+          for (size_t i = 0; i < vc.size(); ++i) vc[i] = fp32_to_fp16(vf[i]);
+          std::vector<const uint16_t*> keys, values;
+          for (int64_t b = 0; b < blocks; ++b) {
+            keys.push_back(kc.data() + b * bs * hd);
+            values.push_back(vc.data() + b * bs * hd);
+          }
+          std::vector<float> expect(heads * hd), got(heads * hd);
+          scalar().attend(scalar(), q.data(), heads, hd, keys.data(), values.data(), bs, n, 0.125f, expect.data());
+          ks->attend(*ks, q.data(), heads, hd, keys.data(), values.data(), bs, n, 0.125f, got.data());
+          INFO(ks->name << " hd=" << hd << " heads=" << heads << " n=" << n);
+          REQUIRE(std::memcmp(expect.data(), got.data(), expect.size() * 4) == 0);
+        }
+      }
+    }
+  }
+}
