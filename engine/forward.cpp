@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "kernels/fp16.h"
 
 namespace hearth {
 
@@ -117,13 +116,11 @@ void forward_pass::attention_block(kv_cache& kv, std::span<const batch_entry> ba
     rope(&q_[i * qd], hp_.n_head, e.pos);
     rope(&k_[i * kvd], hp_.n_head_kv, e.pos);
     const int32_t block = kv.seq_blocks(e.seq)[e.pos / bs];
+    const kernels::kernel_set& ks = mm_.kernels();
     for (int64_t g = 0; g < hp_.n_head_kv; ++g) {
-      uint16_t* kd = kv.keys(block, layer, g) + (e.pos % bs) * hp_.head_dim;
-      uint16_t* vd = kv.values(block, layer, g) + (e.pos % bs) * hp_.head_dim;
-      for (int64_t j = 0; j < hp_.head_dim; ++j) {
-        kd[j] = fp32_to_fp16(k_[i * kvd + g * hp_.head_dim + j]);
-        vd[j] = fp32_to_fp16(v_[i * kvd + g * hp_.head_dim + j]);
-      }
+      const int64_t row = (e.pos % bs) * hp_.head_dim, src = i * kvd + g * hp_.head_dim;
+      ks.to_f16(&k_[src], kv.keys(block, layer, g) + row, hp_.head_dim);
+      ks.to_f16(&v_[src], kv.values(block, layer, g) + row, hp_.head_dim);
     }
   }
   // Query heads of a KV head are consecutive (head h uses KV head h / heads_per_group).
