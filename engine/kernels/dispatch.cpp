@@ -34,6 +34,13 @@ const kernel_set& choose() {
 
 }  // namespace
 
+std::vector<const kernel_set*> supported_simd_sets() {
+  std::vector<const kernel_set*> out;
+  if (avx2() && cpu_has_avx2()) out.push_back(avx2());
+  if (avx512() && cpu_has_avx512()) out.push_back(avx512());
+  return out;
+}
+
 const kernel_set& active() {
   static const kernel_set& ks = choose();
   return ks;

@@ -11,6 +11,7 @@
 // other rows share the batch.
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "gguf/ggml_type.h"
 
@@ -72,6 +73,8 @@ void attend_heads_ref(const kernel_set& ks, const uint16_t* q, int64_t heads, in
 const kernel_set& scalar();
 const kernel_set* avx2();    // nullptr when not compiled in
 const kernel_set* avx512();  // nullptr when not compiled in
+// Every SIMD set this CPU can run (for tests comparing them with the reference).
+std::vector<const kernel_set*> supported_simd_sets();
 // The best set this CPU supports (or the one HEARTH_KERNELS names). Chosen once.
 const kernel_set& active();
 

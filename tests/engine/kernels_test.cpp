@@ -27,15 +27,7 @@ std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f) {
 
 // The SIMD sets this CPU can run (none: the test has nothing to compare).
 std::vector<const kernel_set*> simd_sets() {
-  std::vector<const kernel_set*> out;
-  __builtin_cpu_init();
-  if (avx2() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
-    out.push_back(avx2());
-  }
-  if (avx512() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")) {
-    out.push_back(avx512());
-  }
+  std::vector<const kernel_set*> out = supported_simd_sets();
   if (out.empty()) WARN("no SIMD kernel set on this CPU: nothing to compare");
   return out;
 }
