@@ -1,10 +1,12 @@
-// vocab: splitting special tokens out of the text, the space-prefix rule, and decoding.
-// The SentencePiece merge itself is in spm.cpp, loading in vocab_load.cpp.
+// vocab: splitting special tokens out of the text, handing the rest to the tokenizer, and
+// decoding. The tokenizers are in spm.cpp and bpe.cpp, loading in vocab_load.cpp.
 #include "tokenizer/vocab.h"
 
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+
+#include "tokenizer/tokenizer.h"
 
 namespace hearth {
 
@@ -20,8 +22,6 @@ int hex_digit(char c) {
   return -1;
 }
 
-constexpr std::string_view space_marker = "\xE2\x96\x81";  // U+2581 "▁"
-
 }  // namespace
 
 int vocab::byte_value(std::string_view p) {
@@ -36,20 +36,21 @@ std::vector<token_id> vocab::tokenize(std::string_view text, bool add_special, b
                                       std::span<const text_range> literal) const {
   // Symbol indices and offsets into the escaped text (up to 3 bytes per input byte) are 32-bit.
   if (text.size() > (size_t{1} << 30)) throw std::length_error("tokenize: text over 1 GiB");
+  std::vector<token_id> out;
+  if (!tokenizer_) return out;  // an empty vocab
   std::vector<fragment> frags;
   split_special(text, parse_special, literal, frags);
-  std::vector<token_id> out;
   out.reserve(text.size() / 2 + 2);
-  if (add_special && add_bos_ && bos_ >= 0) out.push_back(bos_);  // bos_ < 0: empty vocab
+  if (add_special && add_bos_ && bos_ >= 0) out.push_back(bos_);
   // SentencePiece prefixes "▁" to the text; llama.cpp does so for the first fragment and for
-  // every text fragment that follows a special token, so we do too.
+  // every text fragment that follows a special token, so the tokenizer is told which those are.
   bool after_special = true;
   for (const fragment& fr : frags) {
     if (fr.token >= 0) {
       out.push_back(fr.token);
       after_special = true;
     } else {
-      tokenize_text(text.substr(fr.offset, fr.length), add_space_prefix_ && after_special, out);
+      tokenizer_->encode(*this, text.substr(fr.offset, fr.length), after_special, out);
       after_special = false;
     }
   }
@@ -141,15 +142,9 @@ void vocab::append_bytes(token_id id, bool render_special, std::string& out) con
   if (id < 0 || id >= size()) return;
   const std::string& p = pieces_[id];
   switch (types_[id]) {
-    case token_type::normal: {
-      size_t pos = 0;
-      for (size_t m; (m = p.find(space_marker, pos)) != std::string::npos; pos = m + space_marker.size()) {
-        out.append(p, pos, m - pos);
-        out += ' ';
-      }
-      out.append(p, pos);
+    case token_type::normal:
+      tokenizer_->decode(*this, id, out);  // a vocab with tokens has a tokenizer
       return;
-    }
     case token_type::byte:
       out += static_cast<char>(byte_value(p));  // checked at load
       return;
@@ -172,7 +167,49 @@ std::string vocab::token_to_bytes(token_id id, bool render_special) const {
   return out;
 }
 
-std::string vocab::detokenize(const std::vector<token_id>& tokens, bool render_special) const {
+namespace {
+
+// llama.cpp's clean-up of decoded text (llama_detokenize with clean_spaces), pass for pass:
+// drop the space before ? ! . , ; turn " ' " into "'"; drop the space before 's 'm 're 've.
+// Each pass reads the previous pass's output in place, as there.
+void clean_up_spaces_in_place(std::string& text) {
+  auto pass = [&text](auto&& step) {
+    const size_t n = text.size();
+    size_t total = n ? 1 : 0;
+    for (size_t i = 1; i < n; ++i) step(i, n, total);
+    text.resize(total);
+  };
+  pass([&text](size_t i, size_t, size_t& total) {
+    const char x = text[i];
+    if (text[i - 1] == ' ' && (x == '?' || x == '!' || x == '.' || x == ',')) --total;
+    text[total++] = x;
+  });
+  pass([&text](size_t& i, size_t n, size_t& total) {
+    const char x = text[i];
+    if (x == '\'' && i + 1 < n && text[i - 1] == ' ' && text[i + 1] == ' ') {
+      --total;          // the space before
+      text[++i] = '\0';  // and, skipped, the one after
+    }
+    text[total++] = x;
+  });
+  pass([&text](size_t i, size_t n, size_t& total) {
+    const char x = text[i];
+    if (text[i - 1] == ' ' && x == '\'' && i + 1 < n) {
+      const char x1 = text[i + 1];
+      if (x1 == 's' || x1 == 'm') {
+        --total;
+      } else if (i + 2 < n && ((x1 == 'r' && text[i + 2] == 'e') || (x1 == 'v' && text[i + 2] == 'e'))) {
+        --total;
+      }
+    }
+    text[total++] = x;
+  });
+}
+
+}  // namespace
+
+std::string vocab::detokenize(const std::vector<token_id>& tokens, bool render_special,
+                              bool clean_up_spaces) const {
   std::string out;
   size_t i = 0;
   if (!tokens.empty() && bos_ >= 0 && tokens[0] == bos_) {
@@ -187,6 +224,7 @@ std::string vocab::detokenize(const std::vector<token_id>& tokens, bool render_s
     ++i;
   }
   for (; i < tokens.size(); ++i) append_bytes(tokens[i], render_special, out);
+  if (clean_up_spaces && clean_spaces_) clean_up_spaces_in_place(out);
   return out;
 }
 

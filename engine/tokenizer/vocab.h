@@ -1,10 +1,13 @@
 #pragma once
-// A model's vocabulary and tokenizer, from the `tokenizer.ggml.*` GGUF metadata.
-// Supported: tokenizer.ggml.model == "llama" (SentencePiece BPE by score, byte fallback).
+// A model's vocabulary, from the `tokenizer.ggml.*` GGUF metadata: the pieces with their scores
+// and types, the special tokens (BOS, EOS, the end-of-generation set) and the splitting of their
+// texts out of a text. The text between special tokens is turned into ids by the tokenizer that
+// `tokenizer.ggml.model` names (tokenizer.h): SentencePiece ("llama"), byte-level BPE ("gpt2").
 //
-// Immutable after construction; safe to use from any thread.
-#include <array>
+// Immutable after construction; safe to use from any thread. Copies share the tokenizer, which
+// holds no pointer into the vocab.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,6 +19,9 @@
 namespace hearth {
 
 class gguf_file;
+class tokenizer;
+struct tokenizer_defaults;
+struct tokenizer_kind;
 
 using token_id = int32_t;
 
@@ -32,7 +38,7 @@ enum class token_type : uint8_t {
 
 class vocab {
  public:
-  // Throws load_error naming the key on missing or inconsistent metadata.
+  // Throws load_error naming the key on missing, unknown or inconsistent metadata.
   static vocab from_gguf(const gguf_file& f);
 
   int32_t size() const { return static_cast<int32_t>(pieces_.size()); }
@@ -41,15 +47,26 @@ class vocab {
   token_id unk() const { return unk_; }   // -1 if none
   bool add_bos() const { return add_bos_; }
   bool add_eos() const { return add_eos_; }
+  // SentencePiece's add_space_prefix: a "▁" goes before the first word of the text (and, as in
+  // llama.cpp, of every text fragment that follows a special token).
+  bool adds_space_prefix() const { return add_space_prefix_; }
+  // Which tokenizer: "SentencePiece", "byte-level BPE" ("" for an empty vocab), and for BPE the
+  // pre-tokenizer (tokenizer.ggml.pre, e.g. "llama-bpe"; "" for the others).
+  std::string_view tokenizer_name() const { return tokenizer_name_; }
+  std::string_view pre_tokenizer() const { return pre_tokenizer_; }
 
   // These four take an id in [0, size()).
   std::string_view piece(token_id id) const { return pieces_[id]; }
   token_type type(token_id id) const { return types_[id]; }
   float score(token_id id) const { return scores_[id]; }
   bool is_control(token_id id) const { return types_[id] == token_type::control; }
-  // End of generation: EOS, EOT, EOM and the end-of-turn markers of known chat formats.
-  // False for ids out of range.
+  // The id whose piece is exactly `text` (any type), or -1.
+  token_id find(std::string_view text) const { return index_.find(text, pieces_); }
+
+  // End of generation: EOS, EOT, EOM and the end-of-turn tokens of known chat formats, found by
+  // their text as llama.cpp does. False for ids out of range.
   bool is_eog(token_id id) const;
+  std::span<const token_id> eog_tokens() const { return eog_; }  // sorted
 
   // Text to token ids. add_special adds BOS (and EOS) as the model asks; parse_special lets
   // control (and unknown-type) token texts in `text` become those tokens (used for rendered
@@ -62,14 +79,21 @@ class vocab {
                                  bool parse_special = false,
                                  std::span<const text_range> literal = {}) const;
 
-  // The exact bytes a token stands for: "▁" becomes a space, <0xNN> the byte NN; control tokens
-  // give "" unless render_special, when they give their text. Ids out of range give "".
+  // The exact bytes a token stands for: SentencePiece's "▁" becomes a space, byte-level BPE's
+  // characters their bytes, <0xNN> the byte NN; control tokens give "" unless render_special,
+  // when they give their text. Ids out of range give "".
   std::string token_to_bytes(token_id id, bool render_special = false) const;
 
-  // Tokens back to text; drops the space the tokenizer prefixes to the first word when the
-  // sequence starts at the beginning of the text (SentencePiece's add_space_prefix): the first
-  // token, or the second if the first is BOS, loses one leading space.
-  std::string detokenize(const std::vector<token_id>& tokens, bool render_special = false) const;
+  // Tokens back to text: their bytes, except that the space the tokenizer prefixes to the first
+  // word is dropped when the sequence starts at the beginning of the text (SentencePiece's
+  // add_space_prefix): the first token, or the second if the first is BOS, loses one leading
+  // space. With clean_up_spaces, and if the model asks for it (cleans_up_spaces()), also
+  // llama.cpp's llama_detokenize clean-up (" ." -> ".", " 's" -> "'s", ...), which is lossy.
+  std::string detokenize(const std::vector<token_id>& tokens, bool render_special = false,
+                         bool clean_up_spaces = false) const;
+  // Whether the model's tokenizer cleans up spaces when decoding (HF's
+  // clean_up_tokenization_spaces, as llama.cpp sets it per pre-tokenizer).
+  bool cleans_up_spaces() const { return clean_spaces_; }
 
  private:
   // A run of the input: raw text (token == -1) or a token split out of it.
@@ -79,45 +103,30 @@ class vocab {
   };
 
   // from_gguf() stages (vocab_load.cpp).
-  void read_specials(const gguf_file& f);
-  void build_byte_tokens(const gguf_file& f);
+  void read_pieces(const gguf_file& f);
+  void read_specials(const gguf_file& f, const tokenizer_defaults& d, const tokenizer_kind& kind);
+  void find_eog_tokens(const gguf_file& f, bool normal_pieces_are_text);
   void build_special_index();
-  void check_word_merges();
   // The byte a "<0xNN>" piece stands for, or -1 if the piece is not of that form.
   static int byte_value(std::string_view piece);
 
-  // tokenize() stages; their contracts are in vocab.cpp and spm.cpp.
+  // tokenize() stages (vocab.cpp).
   void split_special(std::string_view text, bool parse_special, std::span<const text_range> literal,
                      std::vector<fragment>& out) const;
   void split_on(token_id special, std::string_view text, std::span<const text_range> literal,
                 std::vector<fragment>& frags) const;
-  void tokenize_text(std::string_view text, bool add_prefix, std::vector<token_id>& out) const;
-  struct merge_state;
-  void merge_range(merge_state& st, size_t begin, size_t end, std::vector<token_id>& out) const;
-  // SentencePiece merges only into pieces that stand for text: control, unknown and byte
-  // tokens are never formed from text (so a user typing "<s>" never gets BOS).
-  static bool forms_from_text(token_type t) {
-    return t != token_type::control && t != token_type::unknown && t != token_type::byte;
-  }
-  token_id mergeable(std::string_view text) const;
-  void byte_fallback(std::string_view symbol, std::vector<token_id>& out) const;
   void append_bytes(token_id id, bool render_special, std::string& out) const;
 
   std::vector<std::string> pieces_;
   std::vector<float> scores_;
   std::vector<token_type> types_;
   piece_index index_;  // every non-empty piece
+  std::shared_ptr<const tokenizer> tokenizer_;  // null only in an empty vocab
+  std::string_view tokenizer_name_;  // static text from the tokenizer table
+  std::string pre_tokenizer_;
   std::vector<token_id> eog_;
   token_id bos_ = -1, eos_ = -1, unk_ = -1;
-  bool add_bos_ = true, add_eos_ = false, add_space_prefix_ = true;
-  // No mergeable piece has "▁" after anything but "▁": words can be merged one at a time.
-  bool words_merge_alone_ = false;
-  static constexpr std::array<token_id, 256> no_byte_tokens() {
-    std::array<token_id, 256> a{};
-    for (token_id& id : a) id = -1;
-    return a;
-  }
-  std::array<token_id, 256> byte_tokens_ = no_byte_tokens();  // <0xNN> ids, -1 if absent
+  bool add_bos_ = true, add_eos_ = false, add_space_prefix_ = true, clean_spaces_ = false;
   // Control / user-defined / unknown-type tokens, longest first, for splitting them out.
   std::vector<token_id> special_by_length_;
   // Byte trie over the texts of special_by_length_: transitions keyed (node << 8 | byte), and

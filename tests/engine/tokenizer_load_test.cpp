@@ -201,13 +201,14 @@ TEST_CASE("tokenizer: vocab load errors name the key", "[tokenizer]") {
     w.add_i32("tokenizer.ggml.eot_token_id", -1);
     CHECK_THAT(load_error_message(w), Contains("tokenizer.ggml.eot_token_id"));
   }
-  SECTION("another tokenizer model") {
+  SECTION("an unknown tokenizer model") {
     gguf_writer w;
-    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string("tokenizer.ggml.model", "rwkv");
     w.add_string_array("tokenizer.ggml.tokens", spec.tokens);
     std::string msg = load_error_message(w);
     CHECK_THAT(msg, Contains("tokenizer.ggml.model"));
-    CHECK_THAT(msg, Contains("gpt2 tokenizer is not supported yet"));
+    CHECK_THAT(msg, Contains("rwkv tokenizer is not supported"));
+    CHECK_THAT(msg, Contains("expected one of llama, gpt2"));
   }
   SECTION("no tokenizer model") {
     gguf_writer w;

@@ -14,65 +14,18 @@
 #include <thread>
 #include <vector>
 
-#include "gguf/gguf_file.h"
 #include "tokenizer/vocab.h"
+#include "vocab_cases.h"
 
 using namespace hearth;
+using namespace hearth::test;
 
 namespace {
 
 const std::string shared_dir = HEARTH_SHARED_DIR;
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-vocab load_vocab(const std::string& path) {
-  gguf_file f = gguf_file::open(path);
-  return vocab::from_gguf(f);
-}
-
-struct vocab_case {
-  std::string input;
-  std::vector<token_id> expected;
-};
-
-// llama.cpp's test-tokenizer-0 convention: the .inp content is cut at every
-// "\n__ggml_vocab_test__\n"; the text after the last separator (empty here) is not a case, an
-// empty text between two separators is. The .out has one line of ids per case.
-std::vector<vocab_case> read_vocab_cases(const std::string& gguf_path) {
-  const std::string raw = read_all(gguf_path + ".inp");
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> inputs;
-  for (size_t pos = 0; pos < raw.size();) {
-    size_t next = raw.find(sep, pos);
-    if (next == std::string::npos) {
-      inputs.push_back(raw.substr(pos));
-      break;
-    }
-    inputs.push_back(raw.substr(pos, next - pos));
-    pos = next + sep.size();
-  }
-  std::ifstream out(gguf_path + ".out");
-  REQUIRE(out);
-  std::vector<vocab_case> cases;
-  std::string line;
-  for (size_t i = 0; std::getline(out, line); ++i) {
-    REQUIRE(i < inputs.size());
-    std::istringstream ids(line);
-    vocab_case c{inputs[i], {}};
-    for (token_id id; ids >> id;) c.expected.push_back(id);
-    REQUIRE(ids.eof());  // the whole line was ids
-    cases.push_back(std::move(c));
-  }
-  REQUIRE(cases.size() == inputs.size());
-  return cases;
-}
-
 void check_vocab_vectors(const std::string& name) {
-  const std::string path = shared_dir + "/vocab/ggml-vocab-" + name + ".gguf";
+  const std::string path = vocab_path(name);
   vocab v = load_vocab(path);
   std::vector<vocab_case> cases = read_vocab_cases(path);
   REQUIRE(cases.size() >= 40);
@@ -258,7 +211,7 @@ TEST_CASE("tokenizer: token_to_bytes", "[tokenizer]") {
 
 TEST_CASE("tokenizer: tokenize is thread-safe", "[tokenizer]") {
   vocab v = load_vocab(shared_dir + "/vocab/ggml-vocab-llama-spm.gguf");
-  const std::string story = read_all(shared_dir + "/text/little-stories.txt");
+  const std::string story = read_file(shared_dir + "/text/little-stories.txt");
   std::string big;
   while (big.size() < 64 * 1024) big += story;
   const std::vector<token_id> reference = v.tokenize(big, true);
