@@ -71,8 +71,9 @@ class merge_table {
     token_id result;
   };
 
+  // Room for n entries at a load factor of at most 2/3 (Llama 3's 280k merges take 8 MiB).
   void reserve(size_t n) {
-    const size_t cap = std::bit_ceil(n * 2 + 2);
+    const size_t cap = std::bit_ceil(n + n / 2 + 2);
     slots_.assign(cap, entry{empty_key, 0, -1});
     mask_ = cap - 1;
   }
@@ -83,20 +84,17 @@ class merge_table {
       if (slots_[i].key == key) return;
       if (slots_[i].key == empty_key) {
         slots_[i] = {key, rank, result};
-        ++size_;
         return;
       }
     }
   }
   const entry* find(token_id left, token_id right) const {
     const uint64_t key = make_key(left, right);
-    for (uint64_t i = slot(key);; i = (i + 1) & mask_) {  // reserve() keeps half the slots free
+    for (uint64_t i = slot(key);; i = (i + 1) & mask_) {  // reserve() keeps a third of the slots free
       if (slots_[i].key == key) return &slots_[i];
       if (slots_[i].key == empty_key) return nullptr;
     }
   }
-  size_t size() const { return size_; }
-
  private:
   static constexpr uint64_t empty_key = ~uint64_t{0};
   static uint64_t make_key(token_id l, token_id r) { return (uint64_t{static_cast<uint32_t>(l)} << 32) | static_cast<uint32_t>(r); }
@@ -104,7 +102,6 @@ class merge_table {
 
   std::vector<entry> slots_;
   uint64_t mask_ = 0;
-  size_t size_ = 0;
 };
 
 struct symbol {

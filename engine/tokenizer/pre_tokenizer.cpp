@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "tokenizer/named_rows.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/utf8.h"
 
@@ -113,20 +114,10 @@ void code_points::assign(std::string_view text) {
 }
 
 const pre_tokenizer* find_pre_tokenizer(std::string_view name) {
-  for (const pre_tokenizer& p : table) {
-    if (p.name == name) return &p;
-  }
-  return nullptr;
+  return find_row(table, &pre_tokenizer::name, name);
 }
 
-std::string pre_tokenizer_names() {
-  std::string out;
-  for (const pre_tokenizer& p : table) {
-    if (!out.empty()) out += ", ";
-    out += p.name;
-  }
-  return out;
-}
+std::string pre_tokenizer_names() { return row_names(table, &pre_tokenizer::name); }
 
 void pre_tokenize(const pre_tokenizer& p, std::string_view text, code_points& t, std::vector<uint32_t>& word_ends) {
   word_ends.clear();

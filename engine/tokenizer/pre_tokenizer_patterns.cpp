@@ -236,24 +236,19 @@ constexpr cp_range cased_letter_ranges[] = {
 constexpr cp_range ascii_cjk_punctuation_ranges[] = {{0x21, 0x2F}, {0x3A, 0x7E}, {0x2018, 0x201F},
                                                      {0x3000, 0x3002}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF5E}};
 
-size_t cjk_hangul_at(const piece& s, size_t p) {
-  size_t e = p;
-  while (in_ranges<cjk_hangul_ranges>(s, e)) ++e;
-  return e;
+// [...]+ at p: the end of the run of characters in `ranges`.
+template <const auto& ranges>
+size_t ranges_run_at(const piece& s, size_t p) {
+  while (in_ranges<ranges>(s, p)) ++p;
+  return p;
 }
 
 // \s?[...]+ where the class may hold a whitespace character (U+3000): a leading whitespace is
 // taken only if the class follows it; if it is itself in the class, the run takes it anyway.
 template <const auto& ranges>
 size_t space_then_ranges_at(const piece& s, size_t p) {
-  if (s.has(p, WS) && in_ranges<ranges>(s, p + 1)) {
-    size_t e = p + 1;
-    while (in_ranges<ranges>(s, e)) ++e;
-    return e;
-  }
-  size_t e = p;
-  while (in_ranges<ranges>(s, e)) ++e;
-  return e;
+  const bool lead = s.has(p, WS) && in_ranges<ranges>(s, p + 1);
+  return ranges_run_at<ranges>(s, lead ? p + 1 : p);
 }
 
 // \s+$: the whitespace run that ends the piece, found from the end (trying every start would
@@ -292,7 +287,7 @@ const split_pattern punctuation_falcon{"[\\p{P}\\$\\+<=>\\^~\\|`]+", find_first<
 const split_pattern newline{"[\\r\\n]", find_first<newline_at>};
 const split_pattern space_letters{"\\s?\\p{L}+", find_first<space_then_run_at<letter>>};
 const split_pattern space_punctuation{"\\s?\\p{P}+", find_first<space_then_run_at<punct>>};
-const split_pattern cjk_hangul{"[\\x{4E00}-\\x{9FA5}\\x{0800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+", find_first<cjk_hangul_at>};
+const split_pattern cjk_hangul{"[\\x{4E00}-\\x{9FA5}\\x{0800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+", find_first<ranges_run_at<cjk_hangul_ranges>>};
 const split_pattern space_cased_letters{"\\s?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}... (DeepSeek LLM's cased letters)]+",
                                         find_first<space_then_ranges_at<cased_letter_ranges>>};
 const split_pattern space_ascii_cjk_punctuation{"\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+",

@@ -1,7 +1,6 @@
 // The tokenizer table: one row per supported `tokenizer.ggml.model` value. Each loader lives in
 // the file that implements its tokenizer.
-#include <array>
-
+#include "tokenizer/named_rows.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hearth {
@@ -11,27 +10,17 @@ std::unique_ptr<tokenizer> load_bpe_tokenizer(const gguf_file& f, const vocab& v
 
 namespace {
 
-constexpr std::array<tokenizer_kind, 2> kinds = {{
+const tokenizer_kind kinds[] = {
     {"llama", "SentencePiece", load_spm_tokenizer},
     {"gpt2", "byte-level BPE", load_bpe_tokenizer},
-}};
+};
 
 }  // namespace
 
 const tokenizer_kind* find_tokenizer_kind(std::string_view model) {
-  for (const tokenizer_kind& k : kinds) {
-    if (k.model == model) return &k;
-  }
-  return nullptr;
+  return find_row(kinds, &tokenizer_kind::model, model);
 }
 
-std::string tokenizer_kind_names() {
-  std::string out;
-  for (const tokenizer_kind& k : kinds) {
-    if (!out.empty()) out += ", ";
-    out += k.model;
-  }
-  return out;
-}
+std::string tokenizer_kind_names() { return row_names(kinds, &tokenizer_kind::model); }
 
 }  // namespace hearth

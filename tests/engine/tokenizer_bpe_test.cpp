@@ -238,6 +238,29 @@ TEST_CASE("tokenizer: BPE round-trips any UTF-8 text", "[tokenizer][bpe]") {
   CHECK(checked == 4 * 300);
 }
 
+TEST_CASE("tokenizer: streamed BPE tokens come out as whole characters", "[tokenizer][bpe]") {
+  // Byte-level tokens often hold part of a character (an emoji's four bytes over two tokens):
+  // utf8_stream holds the part back, so a stream never shows U+FFFD for valid text.
+  int split_characters = 0;
+  for (const char* name : {"qwen2", "llama-bpe"}) {
+    vocab v = load_vocab(vocab_path(name));
+    for (const vocab_case& c : read_vocab_cases(vocab_path(name))) {
+      utf8_stream stream;
+      std::string text;
+      for (token_id id : c.expected) {
+        const std::string bytes = v.token_to_bytes(id);
+        std::string out = stream.push(bytes);
+        split_characters += out != bytes;
+        CHECK(out.find("\xEF\xBF\xBD") == std::string::npos);
+        text += out;
+      }
+      text += stream.flush();
+      CHECK(text == c.input);
+    }
+  }
+  CHECK(split_characters > 0);  // the vectors do split characters across tokens
+}
+
 TEST_CASE("tokenizer: BPE keeps invalid UTF-8 bytes", "[tokenizer][bpe]") {
   // llama.cpp turns each invalid byte into U+FFFD; hearth encodes the byte itself, so nothing is
   // lost. (Not DeepSeek Coder: its vocabulary has user-defined tokens for some bytes' characters,
