@@ -7,6 +7,7 @@
 #include "gguf/gguf_file.h"
 #include "load_error.h"
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace hearth::cli {
 
@@ -52,6 +53,18 @@ void print_tensors(const gguf_file& f, bool each) {
   }
 }
 
+void print_vocab(const vocab& v) {
+  std::string kind(v.tokenizer_name());
+  if (!v.pre_tokenizer().empty()) kind += ", pre-tokenizer " + std::string(v.pre_tokenizer());
+  std::printf("vocabulary: %d tokens (%s), BOS %d, EOS %d, add BOS %s\n", v.size(), kind.c_str(), v.bos(), v.eos(),
+              v.add_bos() ? "yes" : "no");
+  std::printf("  end of generation");
+  for (token_id id : v.eog_tokens()) {
+    std::printf(" %d %s", id, printable_text(v.piece(id)).c_str());
+  }
+  std::printf("\n");
+}
+
 void print_model(const model& m) {
   const hparams& hp = m.hp();
   auto name = m.file().get_string("general.name");
@@ -67,9 +80,7 @@ void print_model(const model& m) {
               static_cast<long long>(hp.rope_dim), hp.rope_freq_base);
   std::printf("  rms norm eps    %g\n", hp.rms_eps);
   std::printf("  output          %s\n", m.tied_output() ? "tied to token embeddings" : "output.weight");
-  const vocab& v = m.vocab();
-  std::printf("vocabulary: %d tokens (SentencePiece), BOS %d, EOS %d, add BOS %s\n", v.size(), v.bos(), v.eos(),
-              v.add_bos() ? "yes" : "no");
+  print_vocab(m.vocab());
 }
 
 }  // namespace

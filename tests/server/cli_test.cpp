@@ -53,11 +53,32 @@ TEST_CASE("tokenize: prompt tokens equal llama.cpp's", "[cli]") {
   CHECK(nobos.out == "403 407 261 378\n");
 }
 
+TEST_CASE("tokenize: vocab-only files of every tokenizer", "[cli]") {
+  // Ids from llama.cpp's vectors for "Hello world" (../shared/vocab/*.out); BOS as each file asks.
+  struct want {
+    const char* vocab;
+    const char* with_bos;
+    const char* without;
+  };
+  for (const want& w : {want{"llama-spm", "1 15043 3186\n", "15043 3186\n"},
+                        want{"llama-bpe", "128000 9906 1917\n", "9906 1917\n"},
+                        want{"qwen2", "9707 1879\n", "9707 1879\n"},
+                        want{"gpt-2", "15496 995\n", "15496 995\n"},
+                        want{"deepseek-coder", "32013 17535 1835\n", "17535 1835\n"}}) {
+    const std::string path = shared_path(std::string("vocab/ggml-vocab-") + w.vocab + ".gguf");
+    auto r = run_process({hearth_bin, "tokenize", "-m", path, "Hello world"});
+    INFO(w.vocab << ": " << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == w.with_bos);
+    CHECK(run_process({hearth_bin, "tokenize", "-m", path, "--no-bos", "Hello world"}).out == w.without);
+  }
+}
+
 TEST_CASE("info: architecture, hyperparameters, vocabulary and tensors", "[cli]") {
   auto r = run_process({hearth_bin, "info", "-m", shared_path("models/stories260K-q4_0.gguf")});
   REQUIRE(r.exit_code == 0);
   for (const char* want : {"architecture: llama", "layers          5", "8 (4 KV heads, head dim 8)",
-                           "feed-forward    172", "vocabulary: 512 tokens", "tensors: 47", "Q4_0", "Q8_0"}) {
+                           "feed-forward    172", "vocabulary: 512 tokens (SentencePiece)", "end of generation 2 </s>", "tensors: 47", "Q4_0", "Q8_0"}) {
     INFO(want << "\n" << r.out);
     CHECK(r.out.find(want) != std::string::npos);
   }
