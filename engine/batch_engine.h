@@ -11,6 +11,7 @@
 
 #include "forward.h"
 #include "kv_cache.h"
+#include "memory_plan.h"
 #include "model/model.h"
 #include "thread_pool.h"
 
@@ -47,6 +48,11 @@ struct model_engine_options {
   int32_t block_size = 16;
   int64_t max_batch = 512;
   int64_t max_logit_rows = 64;
+
+  // The engine a memory plan was made for (see plan_memory).
+  static model_engine_options planned(const memory_settings& s, const memory_plan& p) {
+    return {s.threads, p.context_length, p.kv_blocks, p.block_size, s.max_batch, s.max_logit_rows};
+  }
 };
 
 class model_engine final : public batch_engine {

@@ -39,7 +39,8 @@ struct layer_weights {
 
 class model {
  public:
-  // Maps, validates and binds. Throws load_error naming the file and the key or tensor.
+  // Maps, validates and binds. Throws load_error naming the file and the key or tensor, or the
+  // memory that repacking would need beyond what is available (available_memory()).
   static std::unique_ptr<model> load(const std::filesystem::path& path);
 
   const gguf_file& file() const { return file_; }
