@@ -6,6 +6,7 @@
 // with deterministic fakes. Not thread-safe: one thread (the scheduler's) owns an engine.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -39,6 +40,11 @@ class batch_engine {
 
   virtual std::string token_bytes(token_id id) const = 0;
   virtual bool is_eog(token_id id) const = 0;
+
+  // Why results can no longer be trusted, or nullopt: the model file changed on disk while in
+  // use (model::file_changed). The scheduler asks after every forward pass; a forward pass
+  // whose weights changed under it still returns (garbage) rather than crash.
+  virtual std::optional<std::string> model_changed() const { return std::nullopt; }
 };
 
 struct model_engine_options {
@@ -72,6 +78,7 @@ class model_engine final : public batch_engine {
   std::span<const float> forward(std::span<const batch_entry> batch) override { return fwd_.run(kv_, batch); }
   std::string token_bytes(token_id id) const override { return model_.vocab().token_to_bytes(id); }
   bool is_eog(token_id id) const override { return model_.vocab().is_eog(id); }
+  std::optional<std::string> model_changed() const override { return model_.file_changed(); }
 
   const kv_cache& kv() const { return kv_; }
 

@@ -27,6 +27,12 @@ std::unique_ptr<model> model::load(const std::filesystem::path& path) {
 model::model(gguf_file f, hparams hp, class vocab v)
     : file_(std::move(f)), hp_(std::move(hp)), vocab_(std::move(v)) {}
 
+std::optional<std::string> model::file_changed() const {
+  auto what = file_.change_on_disk();
+  if (!what) return std::nullopt;
+  return "model file " + file_.path() + " changed on disk while in use; restart hearth (" + *what + ")";
+}
+
 namespace {
 
 std::string supported_types() { return "F32, F16, BF16, Q8_0, Q4_0"; }

@@ -43,6 +43,12 @@ class model {
   // memory that repacking would need beyond what is available (available_memory()).
   static std::unique_ptr<model> load(const std::filesystem::path& path);
 
+  // Set when the mapped file was truncated or rewritten in place since load (see
+  // gguf_file::change_on_disk): "model file <path> changed on disk while in use; restart hearth
+  // (<what changed>)". Results computed from the weights since the change are garbage; the
+  // model cannot recover. Cheap (one fstat); any thread.
+  std::optional<std::string> file_changed() const;
+
   const gguf_file& file() const { return file_; }
   const hparams& hp() const { return hp_; }
   const class vocab& vocab() const { return vocab_; }
