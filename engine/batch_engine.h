@@ -6,11 +6,13 @@
 // with deterministic fakes. Not thread-safe: one thread (the scheduler's) owns an engine.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
 #include "forward.h"
 #include "kv_cache.h"
+#include "memory_plan.h"
 #include "model/model.h"
 #include "thread_pool.h"
 
@@ -38,6 +40,11 @@ class batch_engine {
 
   virtual std::string token_bytes(token_id id) const = 0;
   virtual bool is_eog(token_id id) const = 0;
+
+  // Why results can no longer be trusted, or nullopt: the model file changed on disk while in
+  // use (model::file_changed). The scheduler asks after every forward pass; a forward pass
+  // whose weights changed under it still returns (garbage) rather than crash.
+  virtual std::optional<std::string> model_changed() const { return std::nullopt; }
 };
 
 struct model_engine_options {
@@ -47,6 +54,11 @@ struct model_engine_options {
   int32_t block_size = 16;
   int64_t max_batch = 512;
   int64_t max_logit_rows = 64;
+
+  // The engine a memory plan was made for (see plan_memory).
+  static model_engine_options planned(const memory_settings& s, const memory_plan& p) {
+    return {s.threads, p.context_length, p.kv_blocks, p.block_size, s.max_batch, s.max_logit_rows};
+  }
 };
 
 class model_engine final : public batch_engine {
@@ -66,6 +78,7 @@ class model_engine final : public batch_engine {
   std::span<const float> forward(std::span<const batch_entry> batch) override { return fwd_.run(kv_, batch); }
   std::string token_bytes(token_id id) const override { return model_.vocab().token_to_bytes(id); }
   bool is_eog(token_id id) const override { return model_.vocab().is_eog(id); }
+  std::optional<std::string> model_changed() const override { return model_.file_changed(); }
 
   const kv_cache& kv() const { return kv_; }
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-
+#include <stdexcept>
 
 namespace hearth {
 
@@ -20,10 +20,38 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
 }
 
 // SiLU as ggml computes it in the reference outputs: x / (1 + expf(-x)) with the C library's expf.
-// SiLU as ggml computes it in the reference outputs: x / (1 + expf(-x)) with the C library's expf.
 float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
+// Floats of each buffer, in the order of the members (see forward.h).
+struct scratch_shape {
+  checked_size x, xn, q, k, v, att, delta, gate, up, logits;
+
+  scratch_shape(const hparams& hp, int64_t max_batch, int64_t max_logit_rows) {
+    const checked_size m = max_batch;
+    x = xn = delta = m * hp.n_embd;
+    q = att = m * hp.q_dim();
+    k = v = m * hp.kv_dim();
+    gate = up = m * hp.n_ff;
+    logits = checked_size(max_logit_rows) * hp.n_vocab;
+  }
+  checked_size floats() const { return x + xn + q + k + v + att + delta + gate + up + logits; }
+};
+
+// Attention buffers of one thread (attend_group): the key and value block pointers of one
+// sequence, and one KV head group's queries in F16.
+checked_size attention_bytes(const hparams& hp, int64_t seq_blocks) {
+  return checked_size(seq_blocks) * 2 * sizeof(const uint16_t*) +
+         checked_size(hp.n_head / hp.n_head_kv) * hp.head_dim * sizeof(uint16_t);
+}
+
 }  // namespace
+
+checked_size forward_pass::scratch_bytes(const hparams& hp, int64_t max_batch, int64_t max_logit_rows,
+                                         int64_t seq_blocks, int threads) {
+  const int64_t widest = std::max({hp.n_embd, hp.q_dim(), hp.n_ff});
+  return scratch_shape(hp, max_batch, max_logit_rows).floats() * sizeof(float) +
+         matmul_runner::activation_bytes(max_batch, widest) + checked_size(threads) * attention_bytes(hp, seq_blocks);
+}
 
 forward_pass::forward_pass(const model& m, thread_pool& pool, int64_t max_batch, int64_t max_logit_rows)
     : model_(m),
@@ -33,15 +61,19 @@ forward_pass::forward_pass(const model& m, thread_pool& pool, int64_t max_batch,
       max_logit_rows_(max_logit_rows),
       attn_scale_(1.0f / std::sqrt(static_cast<float>(m.hp().head_dim))),
       rope_theta_scale_(std::pow(m.hp().rope_freq_base, -2.0f / static_cast<float>(m.hp().rope_dim))) {
-  x_.resize(max_batch * hp_.n_embd);
-  xn_.resize(max_batch * std::max(hp_.n_embd, hp_.q_dim()));
-  q_.resize(max_batch * hp_.q_dim());
-  k_.resize(max_batch * hp_.kv_dim());
-  v_.resize(max_batch * hp_.kv_dim());
-  att_.resize(max_batch * std::max(hp_.q_dim(), hp_.n_embd));
-  gate_.resize(max_batch * hp_.n_ff);
-  up_.resize(max_batch * hp_.n_ff);
-  logits_.resize(max_logit_rows * hp_.n_vocab);
+  if (max_batch < 1 || max_logit_rows < 1) throw std::invalid_argument("forward_pass: no rows");
+  const scratch_shape s(hp_, max_batch, max_logit_rows);
+  if ((s.floats() * sizeof(float)).overflowed()) throw std::length_error("forward_pass: scratch size overflows");
+  x_.resize(s.x.size());
+  xn_.resize(s.xn.size());
+  q_.resize(s.q.size());
+  k_.resize(s.k.size());
+  v_.resize(s.v.size());
+  att_.resize(s.att.size());
+  delta_.resize(s.delta.size());
+  gate_.resize(s.gate.size());
+  up_.resize(s.up.size());
+  logits_.resize(s.logits.size());
 }
 
 void forward_pass::embed(std::span<const batch_entry> batch) {
@@ -129,8 +161,8 @@ void forward_pass::attention_block(kv_cache& kv, std::span<const batch_entry> ba
     const int64_t i = task / hp_.n_head_kv, g = task % hp_.n_head_kv;
     attend_group(kv, batch[i], layer, g, &q_[i * qd + g * group], &att_[i * qd + g * group]);
   });
-  mm_.run(L.wo, att_.data(), m, xn_.data());
-  for (int64_t i = 0; i < m * d; ++i) x_[i] += xn_[i];
+  mm_.run(L.wo, att_.data(), m, delta_.data());
+  for (int64_t i = 0; i < m * d; ++i) x_[i] += delta_[i];
 }
 
 void forward_pass::ffn_block(int64_t m, int64_t layer) {
@@ -143,8 +175,8 @@ void forward_pass::ffn_block(int64_t m, int64_t layer) {
   mm_.pool().parallel_for(m, [&](int64_t i) {
     for (int64_t j = i * ff; j < (i + 1) * ff; ++j) gate_[j] = silu(gate_[j]) * up_[j];
   });
-  mm_.run(L.ffn_down, gate_.data(), m, att_.data());
-  for (int64_t i = 0; i < m * d; ++i) x_[i] += att_[i];
+  mm_.run(L.ffn_down, gate_.data(), m, delta_.data());
+  for (int64_t i = 0; i < m * d; ++i) x_[i] += delta_[i];
 }
 
 std::span<const float> forward_pass::run(kv_cache& kv, std::span<const batch_entry> batch) {

@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "checked_size.h"
 #include "kv_cache.h"
 #include "matmul.h"
 #include "model/model.h"
@@ -26,7 +27,15 @@ struct batch_entry {
 
 class forward_pass {
  public:
+  // Throws std::invalid_argument if max_batch or max_logit_rows is < 1, std::length_error if
+  // the scratch buffers' size overflows (plan_memory checks it first).
   forward_pass(const model& m, thread_pool& pool, int64_t max_batch, int64_t max_logit_rows);
+
+  // Bytes of scratch memory a forward pass of these sizes holds at most: its own buffers, the
+  // matmul runner's converted activations and each thread's attention buffers for sequences
+  // of up to `seq_blocks` KV blocks.
+  static checked_size scratch_bytes(const hparams& hp, int64_t max_batch, int64_t max_logit_rows, int64_t seq_blocks,
+                                    int threads);
 
   // Runs the batch. Preconditions: batch.size() <= max_batch, at most max_logit_rows entries
   // want logits, each entry's sequence has kv capacity > pos, no two entries share (seq, pos).
@@ -53,7 +62,16 @@ class forward_pass {
   int64_t max_logit_rows_;
   float attn_scale_;
   float rope_theta_scale_;  // freq_base^(-2/rope_dim): the angle ratio of consecutive pairs
-  std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_, logits_;
+  // Scratch, one role each; m is the batch size (at most max_batch), r the rows wanting logits.
+  std::vector<float> x_;       // (m, n_embd) the residual stream of each row
+  std::vector<float> xn_;      // (m, n_embd) x_ RMS-normed: the input of the next matmuls
+  std::vector<float> q_;       // (m, n_head * head_dim) queries, roped
+  std::vector<float> k_, v_;   // (m, n_head_kv * head_dim) keys (roped) and values, before they go to the cache
+  std::vector<float> att_;     // (m, n_head * head_dim) attention output per head: the input of wo
+  std::vector<float> delta_;   // (m, n_embd) what a block adds to x_: wo's output, then ffn_down's
+  std::vector<float> gate_;    // (m, n_ff) gate projection, then silu(gate) * up in place: the input of ffn_down
+  std::vector<float> up_;      // (m, n_ff) up projection
+  std::vector<float> logits_;  // (r, n_vocab) output projection of the rows wanting logits
 };
 
 }  // namespace hearth

@@ -1,16 +1,36 @@
 #include "kv_cache.h"
 
+#include <limits>
 #include <new>
 #include <stdexcept>
 
 namespace hearth {
 
-size_t kv_cache::bytes_per_block(const hparams& hp, int32_t block_size) {
-  return static_cast<size_t>(hp.n_layer) * 2 * hp.n_head_kv * block_size * hp.head_dim * sizeof(uint16_t);
+namespace {
+
+// Elements of one block: keys and values of every layer and KV head, block_size positions each.
+checked_size elems_per_block(const hparams& hp, int32_t block_size) {
+  return checked_size(hp.n_layer) * 2 * hp.n_head_kv * block_size * hp.head_dim;
 }
 
-int64_t kv_cache::blocks_for_budget(const hparams& hp, size_t bytes, int32_t block_size) {
-  return static_cast<int64_t>(bytes / bytes_per_block(hp, block_size));
+size_t checked_elems_per_block(const hparams& hp, int32_t block_size, int64_t n_blocks) {
+  if (block_size <= 0 || n_blocks <= 0) throw std::invalid_argument("kv_cache: empty cache");
+  if (n_blocks > std::numeric_limits<int32_t>::max()) throw std::invalid_argument("kv_cache: more than 2^31-1 blocks");
+  const checked_size elems = elems_per_block(hp, block_size);
+  if ((elems * n_blocks * sizeof(uint16_t)).overflowed()) throw std::length_error("kv_cache: size overflows 64 bits");
+  return elems.size();
+}
+
+}  // namespace
+
+checked_size kv_cache::bytes_per_position(const hparams& hp) { return elems_per_block(hp, 1) * sizeof(uint16_t); }
+
+checked_size kv_cache::bytes_per_block(const hparams& hp, int32_t block_size) {
+  return elems_per_block(hp, block_size) * sizeof(uint16_t);
+}
+
+checked_size kv_cache::bytes_for(const hparams& hp, int64_t n_blocks, int32_t block_size) {
+  return (bytes_per_block(hp, block_size) + sizeof(int32_t)) * n_blocks;  // + its entry in free_
 }
 
 kv_cache::kv_cache(const hparams& hp, int64_t n_blocks, int32_t block_size)
@@ -19,10 +39,9 @@ kv_cache::kv_cache(const hparams& hp, int64_t n_blocks, int32_t block_size)
       n_layer_(hp.n_layer),
       n_head_kv_(hp.n_head_kv),
       slab_elems_(static_cast<size_t>(block_size) * hp.head_dim),
-      block_elems_(static_cast<size_t>(hp.n_layer) * 2 * hp.n_head_kv * block_size * hp.head_dim) {
-  if (block_size <= 0 || n_blocks <= 0) throw std::invalid_argument("kv_cache: empty cache");
-  // calloc of this size maps fresh zero pages: memory is committed only as blocks are written.
-  data_.reset(static_cast<uint16_t*>(std::calloc(block_elems_ * n_blocks, sizeof(uint16_t))));
+      block_elems_(checked_elems_per_block(hp, block_size, n_blocks)) {
+  // calloc maps fresh zero pages: memory is committed only as blocks are written.
+  data_.reset(static_cast<uint16_t*>(std::calloc(static_cast<size_t>(n_blocks), block_elems_ * sizeof(uint16_t))));
   if (!data_) throw std::bad_alloc();
   free_.reserve(n_blocks);
   for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back(static_cast<int32_t>(b));

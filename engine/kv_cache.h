@@ -7,24 +7,32 @@
 // Values are F16. Within a block, each layer's keys are stored head-major: [kv_head][pos][dim],
 // so attention reads one head's keys contiguously; values likewise.
 //
+// Its size is decided by plan_memory (memory_plan.h) before it is built; the constructor still
+// refuses sizes that overflow rather than wrap.
+//
 // Not thread-safe: only the scheduler thread (and the forward pass it runs) touches it.
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <vector>
 
+#include "checked_size.h"
 #include "model/hparams.h"
 
 namespace hearth {
 
 class kv_cache {
  public:
-  // n_blocks blocks of block_size positions each.
+  // n_blocks blocks of block_size positions each. Throws std::invalid_argument for an empty
+  // cache or more than 2^31-1 blocks, std::length_error if its bytes overflow, and
+  // std::bad_alloc if the memory cannot be had.
   kv_cache(const hparams& hp, int64_t n_blocks, int32_t block_size = 16);
 
-  // Blocks that fit in a memory budget of `bytes`.
-  static int64_t blocks_for_budget(const hparams& hp, size_t bytes, int32_t block_size = 16);
-  static size_t bytes_per_block(const hparams& hp, int32_t block_size = 16);
+  // Bytes of one position (every layer's keys and values) and of one block.
+  static checked_size bytes_per_position(const hparams& hp);
+  static checked_size bytes_per_block(const hparams& hp, int32_t block_size = 16);
+  // Bytes of a cache of n_blocks blocks, its bookkeeping included.
+  static checked_size bytes_for(const hparams& hp, int64_t n_blocks, int32_t block_size = 16);
 
   int32_t block_size() const { return block_size_; }
   int64_t n_blocks() const { return n_blocks_; }
@@ -44,7 +52,7 @@ class kv_cache {
   int64_t seq_capacity(int32_t seq) const;
   const std::vector<int32_t>& seq_blocks(int32_t seq) const { return seqs_[seq].blocks; }
   static int64_t blocks_needed(int64_t n_positions, int32_t block_size) {
-    return (n_positions + block_size - 1) / block_size;
+    return n_positions / block_size + (n_positions % block_size != 0);
   }
 
   // [block_size][head_dim] keys (values) of one kv head of one layer in one block.

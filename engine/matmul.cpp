@@ -6,6 +6,14 @@
 
 namespace hearth {
 
+checked_size matmul_runner::activation_bytes(int64_t m, int64_t cols) {
+  checked_size row;
+  for (kernels::act_format f : {kernels::act_format::f16, kernels::act_format::bf16, kernels::act_format::q8}) {
+    row += kernels::act_row_bytes(f, cols);
+  }
+  return row * m;
+}
+
 const void* matmul_runner::activations(kernels::act_format fmt, const float* x, int64_t m, int64_t cols,
                                        size_t& stride) {
   kernels::convert_fn convert = kernels::convert_for(ks_, fmt);

@@ -4,6 +4,7 @@
 #include <span>
 #include <vector>
 
+#include "checked_size.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "thread_pool.h"
@@ -27,6 +28,9 @@ class matmul_runner {
   // Several matmuls of the same input (Q, K and V; gate and up): x is converted once per
   // activation format, and one parallel_for runs the tasks of all of them.
   void run(std::span<const matmul_job> jobs, const float* x, int64_t m);
+
+  // Bytes of converted activations run() keeps at most for m rows of at most `cols` columns.
+  static checked_size activation_bytes(int64_t m, int64_t cols);
 
   const kernels::kernel_set& kernels() const { return ks_; }
   thread_pool& pool() { return pool_; }

@@ -94,6 +94,12 @@ sampler::sampler(const sampling_params& p, int32_t n_vocab)
   if (p.top_p < 1.0f) bucket_mass_.assign(n_buckets, 0.0);
 }
 
+checked_size sampler::max_bytes(int64_t n_vocab, int64_t positions) {
+  const checked_size per_token = sizeof(int32_t) /* counts_ */ + sizeof(float) /* logits_ */ +
+                                 sizeof(candidate) /* cand_ */ + sizeof(float) /* weights_ */;
+  return per_token * n_vocab + checked_size(n_buckets) * sizeof(double) + checked_size(positions) * sizeof(int32_t);
+}
+
 void sampler::accept(int32_t token) {
   if (token < 0 || token >= n_vocab_)
     throw std::out_of_range("sampler::accept: token " + std::to_string(token) +

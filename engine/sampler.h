@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "checked_size.h"
+
 namespace hearth {
 
 struct sampling_params {
@@ -51,6 +53,10 @@ class sampler {
   // Records a token (prompt or generated) in the penalty history.
   // Throws std::out_of_range if token is not in [0, n_vocab).
   void accept(int32_t token);
+
+  // Most bytes one sampler holds for a vocabulary of n_vocab and a history of `positions`
+  // tokens, whatever its parameters (for memory planning).
+  static checked_size max_bytes(int64_t n_vocab, int64_t positions);
 
  private:
   struct candidate { int32_t id; float logit; };

@@ -1,6 +1,8 @@
 // hearth: a local LLM inference daemon. This file only dispatches to a subcommand.
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <span>
 #include <string_view>
 
@@ -21,8 +23,21 @@ constexpr const char* usage =
     "\n"
     "`hearth <command> --help` describes each command's options.\n";
 
+int dispatch(std::string_view cmd, std::span<char* const> rest) {
+  if (cmd == "info") return hearth::cli::cmd_info(rest);
+  if (cmd == "tokenize") return hearth::cli::cmd_tokenize(rest);
+  if (cmd == "run") return hearth::cli::cmd_run(rest);
+  if (cmd == "serve") return hearth::cli::cmd_serve(rest);
+  if (cmd == "synth") return hearth::cli::cmd_synth(rest);
+  if (cmd == "bench") return hearth::cli::cmd_bench(rest);
+  std::fprintf(stderr, "hearth: unknown command '%.*s'\n\n%s", static_cast<int>(cmd.size()), cmd.data(), usage);
+  return 2;
+}
+
 }  // namespace
 
+// Commands report their own errors; whatever escapes them (memory exhausted, a bug) still ends
+// with a message and exit code 1, never an abort.
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fputs(usage, stderr);
@@ -34,13 +49,12 @@ int main(int argc, char** argv) {
     std::fputs(usage, stdout);
     return 0;
   }
-  if (cmd == "info") return hearth::cli::cmd_info(rest);
-  if (cmd == "tokenize") return hearth::cli::cmd_tokenize(rest);
-  if (cmd == "run") return hearth::cli::cmd_run(rest);
-  if (cmd == "serve") return hearth::cli::cmd_serve(rest);
-  if (cmd == "synth") return hearth::cli::cmd_synth(rest);
-  if (cmd == "bench") return hearth::cli::cmd_bench(rest);
-  std::fprintf(stderr, "hearth: unknown command '%.*s'\n\n%s", static_cast<int>(cmd.size()),
-               cmd.data(), usage);
-  return 2;
+  try {
+    return dispatch(cmd, rest);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "hearth %.*s: out of memory\n", static_cast<int>(cmd.size()), cmd.data());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hearth %.*s: %s\n", static_cast<int>(cmd.size()), cmd.data(), e.what());
+  }
+  return 1;
 }

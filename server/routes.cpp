@@ -62,8 +62,14 @@ response preflight(const app& a, const request& req) {
   return res;
 }
 
+// 503 once the model file changed on disk: the daemon cannot serve again until restarted.
 response health(const app& a) {
-  if (a.is_ready()) return json_response(200, {{"status", "ok"}});
+  if (a.is_ready()) {
+    auto changed = a.engine_scheduler->model_failure();
+    if (!changed) changed = a.loaded_model->file_changed();
+    if (changed) return json_response(503, {{"status", "error"}, {"error", *changed}});
+    return json_response(200, {{"status", "ok"}});
+  }
   if (auto* f = a.failure()) return json_response(503, {{"status", "error"}, {"error", *f}});
   return json_response(503, {{"status", "loading"}});
 }

@@ -137,6 +137,7 @@ void scheduler::run() {
 void scheduler::step() {
   drop_cancelled();
   remove_finished();
+  if (refuse_if_model_changed()) return publish_stats(false);
   admit();
   build_batch();
   const bool ran = !batch_.empty();
@@ -267,6 +268,7 @@ void scheduler::run_batch() {
     fail_batch("the forward pass failed");
     return;
   }
+  if (refuse_if_model_changed()) return;  // the logits were computed from vanished weights
   const clock::time_point now = clock::now();
   int64_t prompt_rows = 0, sequences = 0;
   for (auto& s : running_) {
@@ -326,6 +328,26 @@ void scheduler::fail_running(const std::string& error) {
   for (auto& s : running_) finish(*s, proto::finish_reason::error, error);
   remove_finished();
   publish_stats(false);
+}
+
+bool scheduler::refuse_if_model_changed() {
+  std::deque<pending> queued;
+  std::string why;
+  {
+    std::lock_guard lock(mu_);
+    if (!model_failure_) model_failure_ = engine_->model_changed();  // one fstat
+    if (!model_failure_) return false;
+    why = *model_failure_;
+    queued.swap(queue_);
+  }
+  for (auto& s : running_) finish(*s, proto::finish_reason::error, why);
+  for (pending& p : queued) finish_unadmitted(p, proto::finish_reason::error, why);
+  return true;
+}
+
+std::optional<std::string> scheduler::model_failure() const {
+  std::lock_guard lock(mu_);
+  return model_failure_;
 }
 
 void scheduler::finish(sequence& s, proto::finish_reason reason, std::string error) {

@@ -24,6 +24,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -90,6 +91,11 @@ class scheduler {
   void shutdown();
 
   scheduler_stats stats() const;
+  // Why every request now ends with an error, or nullopt: the engine's model file changed on
+  // disk while in use (batch_engine::model_changed), seen before or after a forward pass. Every
+  // running and queued request then finishes with `error` and that message, and so does every
+  // later one: the weights cannot be trusted again.
+  std::optional<std::string> model_failure() const;
   int64_t context_length() const { return context_length_; }
   int32_t vocab_size() const { return vocab_size_; }
 
@@ -113,6 +119,8 @@ class scheduler {
   void sample_row(sequence& s, std::span<const float> logits, time_point now);
   void fail_batch(const std::string& error);
   void fail_running(const std::string& error);
+  // Checks the engine's model; once it changed, fails every request and returns true.
+  bool refuse_if_model_changed();
   // Exactly once per sequence: frees its KV blocks, then calls its sink's on_finish.
   void finish(sequence& s, proto::finish_reason reason, std::string error = {});
   // The same for a request that never ran (its sink alone if `pending` was already moved from).
@@ -135,10 +143,11 @@ class scheduler {
   // fits in one batch and may ask for logits.
   const int64_t max_running_;
 
-  mutable std::mutex mu_;  // guards queue_, stopping_, stats_
+  mutable std::mutex mu_;  // guards queue_, stopping_, stats_, model_failure_
   std::condition_variable wake_;
   std::deque<pending> queue_;
   bool stopping_ = false;
+  std::optional<std::string> model_failure_;  // written once, by the scheduler thread
   scheduler_stats stats_;
   std::once_flag joined_;
 

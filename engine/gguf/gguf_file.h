@@ -6,6 +6,14 @@
 // tensor, and expected versus found. After a successful open, every tensor's bytes lie inside
 // the mapping and every metadata value is fully parsed; weights are used in place.
 //
+// What parsing builds (metadata entries, string views, nested arrays, tensor infos, indexes) is
+// bounded relative to the file: at most twice the file's bytes plus 16 MiB, and at most 2^24
+// array strings and 2^20 nested arrays in all; beyond that open() fails naming the key.
+//
+// The file stays open and mapped for the object's life. If it is truncated or rewritten in place
+// meanwhile, reads of vanished pages return zeros instead of killing the process (see
+// mapping_guard), and change_on_disk() says so: check it after using the mapped bytes.
+//
 // Immutable after open(): safe to read from any thread.
 #include <cstdint>
 #include <filesystem>
@@ -18,6 +26,7 @@
 #include <vector>
 
 #include "gguf/ggml_type.h"
+#include "gguf/mapping_guard.h"
 #include "load_error.h"
 
 namespace hearth {
@@ -81,6 +90,14 @@ class gguf_file {
   uint64_t alignment() const { return alignment_; }
   size_t file_size() const { return size_; }
   size_t data_offset() const { return data_offset_; }
+  // Bytes the parsed structures were charged (see the top of this file).
+  size_t parsed_bytes() const { return parsed_bytes_; }
+
+  // Why the bytes of the mapping can no longer be trusted, or nullopt: a page of it vanished (the
+  // file was truncated: those pages now read as zeros), or the open file's size or modification
+  // time differs from when it was opened (rewritten in place). Replacing the file by rename is
+  // not a change: the mapping keeps the old file. Costs one fstat; any thread.
+  std::optional<std::string> change_on_disk() const;
 
   // Metadata in file order, and lookup by key.
   const std::vector<std::pair<std::string_view, gguf_value>>& metadata() const { return kv_; }
@@ -105,12 +122,17 @@ class gguf_file {
   load_error error(const std::string& what) const;
 
  private:
+  struct parser;  // gguf_file.cpp: reads the sections in order
   gguf_file() = default;
-  void parse();
+  void close();
 
   std::string path_;
+  int fd_ = -1;
+  int64_t mtime_ns_ = 0;
   const uint8_t* base_ = nullptr;
   size_t size_ = 0;
+  mapping_guard guard_;
+  size_t parsed_bytes_ = 0;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   size_t data_offset_ = 0;

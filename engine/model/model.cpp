@@ -7,8 +7,10 @@
 
 #include <new>
 
+#include "checked_size.h"
 #include "kernels/kernels.h"
 #include "kernels/packing.h"
+#include "memory_plan.h"
 
 namespace hearth {
 
@@ -24,6 +26,12 @@ std::unique_ptr<model> model::load(const std::filesystem::path& path) {
 
 model::model(gguf_file f, hparams hp, class vocab v)
     : file_(std::move(f)), hp_(std::move(hp)), vocab_(std::move(v)) {}
+
+std::optional<std::string> model::file_changed() const {
+  auto what = file_.change_on_disk();
+  if (!what) return std::nullopt;
+  return "model file " + file_.path() + " changed on disk while in use; restart hearth (" + *what + ")";
+}
 
 namespace {
 
@@ -133,14 +141,23 @@ void model::pack_weights() {
   });
   if (matrices.empty()) return;
   // One arena, 2 MiB-aligned so the kernel can back it with huge pages: a decode step streams
-  // every weight once, and 4 KiB pages would cost a TLB miss every 4 KiB.
+  // every weight once, and 4 KiB pages would cost a TLB miss every 4 KiB. Unlike the mapping,
+  // it is anonymous memory committed at once: check it fits before taking it.
   constexpr size_t huge = size_t{2} << 20, align = 64;
-  for (const weight* w : matrices) packed_bytes_ += (kernels::packed_bytes(w->type, w->rows, w->cols) + align - 1) / align * align;
-  const size_t arena_bytes = (packed_bytes_ + huge - 1) / huge * huge;
-  auto* arena = static_cast<uint8_t*>(std::aligned_alloc(huge, arena_bytes));
-  if (!arena) throw std::bad_alloc();
+  checked_size total;
+  for (const weight* w : matrices) {
+    total += round_up(kernels::packed_bytes(w->type, w->rows, w->cols), align);
+  }
+  const checked_size arena_bytes = round_up(total, huge);
+  if (const uint64_t avail = available_memory(); arena_bytes > checked_size(avail)) {
+    throw file_.error("repacking " + std::to_string(matrices.size()) + " weight matrices for the " + ks.name +
+                      " kernels needs " + format_bytes(arena_bytes) + "; " + format_bytes(avail) + " available");
+  }
+  packed_bytes_ = total.size();
+  auto* arena = static_cast<uint8_t*>(std::aligned_alloc(huge, arena_bytes.size()));
+  if (!arena) throw file_.error("cannot allocate " + format_bytes(arena_bytes) + " to repack the weights");
   packed_arena_.reset(arena);
-  madvise(arena, arena_bytes, MADV_HUGEPAGE);
+  madvise(arena, arena_bytes.size(), MADV_HUGEPAGE);
   const long page = sysconf(_SC_PAGESIZE);
   size_t offset = 0;
   for (weight* w : matrices) {

@@ -39,8 +39,15 @@ struct layer_weights {
 
 class model {
  public:
-  // Maps, validates and binds. Throws load_error naming the file and the key or tensor.
+  // Maps, validates and binds. Throws load_error naming the file and the key or tensor, or the
+  // memory that repacking would need beyond what is available (available_memory()).
   static std::unique_ptr<model> load(const std::filesystem::path& path);
+
+  // Set when the mapped file was truncated or rewritten in place since load (see
+  // gguf_file::change_on_disk): "model file <path> changed on disk while in use; restart hearth
+  // (<what changed>)". Results computed from the weights since the change are garbage; the
+  // model cannot recover. Cheap (one fstat); any thread.
+  std::optional<std::string> file_changed() const;
 
   const gguf_file& file() const { return file_; }
   const hparams& hp() const { return hp_; }

@@ -4,6 +4,7 @@
 // `--limits` measures the machine instead: read bandwidth, int8 and fp32 throughput.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "cli/machine_limits.h"
 #include "cli/options.h"
 #include "load_error.h"
+#include "memory_plan.h"
 
 namespace hearth::cli {
 
@@ -140,12 +142,16 @@ int cmd_bench(std::span<char* const> args) {
     if (p < 0 || n < 0 || reps < 1 || threads < 1) throw usage_error("-p, -n >= 0, -r, -t >= 1");
     auto m = model::load(*path);
     if (p + n > m->hp().n_ctx_train) throw usage_error("p + n exceeds the model's context");
-    model_engine_options o;
-    o.threads = threads;
-    o.max_batch = std::max<int64_t>(p, 1);
-    o.max_logit_rows = 1;
-    o.kv_blocks = kv_cache::blocks_needed(std::max(p, n), o.block_size);
-    model_engine e(*m, o);
+    memory_settings ms;
+    ms.threads = threads;
+    ms.max_batch = std::max<int64_t>(p, 1);
+    ms.context = std::max<int64_t>({p, n, 1});
+    ms.context_explicit = true;
+    ms.context_name = "-p/-n";
+    ms.sequences_name = "";  // one sequence, no KV budget setting
+    ms.batch_name = "-p";
+    ms.budget_name = "";
+    model_engine e(*m, model_engine_options::planned(ms, plan_memory(*m, ms)));
     std::vector<bench_result> results;
     if (p > 0) results.push_back(run_pp(e, m->vocab(), p, reps));
     if (n > 0) results.push_back(run_tg(e, m->vocab(), n, reps));

@@ -9,6 +9,7 @@
 #include "cli/options.h"
 #include "forward.h"
 #include "load_error.h"
+#include "memory_plan.h"
 #include "model/model.h"
 #include "sampler.h"
 #include "stop_matcher.h"
@@ -21,6 +22,7 @@ struct run_config {
   std::string model_path;
   std::string prompt;
   int64_t n_predict = -1;  // -1: until end of generation or the context is full
+  int64_t ctx = 0;         // positions; 0: what the prompt and n_predict need, else the model's
   int threads = 0;
   sampling_params sampling;
   std::vector<std::string> stops;
@@ -36,6 +38,8 @@ run_config parse_run(const options& opts) {
   c.prompt = *p;
   c.n_predict = opts.get_int("n-predict", -1);
   if (c.n_predict < -1) throw usage_error("--n-predict must be >= -1 (got " + std::to_string(c.n_predict) + ")");
+  c.ctx = opts.get_int("ctx", 0);
+  if (c.ctx < 0) throw usage_error("--ctx must be >= 0 (got " + std::to_string(c.ctx) + ")");
   c.threads = static_cast<int>(opts.get_int("threads", std::max(1u, std::thread::hardware_concurrency())));
   if (c.threads < 1 || c.threads > 256) throw usage_error("--threads must be in 1..256");
   sampling_params& s = c.sampling;
@@ -55,6 +59,22 @@ run_config parse_run(const options& opts) {
   return c;
 }
 
+// The context is what the user asked for with --ctx, else what the prompt and -n need (the
+// model's whole context with -n -1, cut to what fits in memory).
+memory_plan plan_run(const model& m, const run_config& c, int64_t n_prompt, int64_t max_batch) {
+  memory_settings s;
+  s.max_batch = max_batch;
+  s.threads = c.threads;
+  s.context_explicit = c.ctx > 0;
+  s.context = c.ctx > 0 ? c.ctx : c.n_predict >= 0 ? n_prompt + c.n_predict : 0;
+  s.sequences_name = "";  // run has one sequence, a fixed batch and no KV budget setting
+  s.batch_name = "";
+  s.budget_name = "";
+  memory_plan plan = plan_memory(m, s);
+  if (plan.cut) std::fprintf(stderr, "hearth run: %s\n", plan.summary.c_str());
+  return plan;
+}
+
 // Prefill the prompt in chunks of the forward pass's batch size, then decode one token at a time.
 int generate(const run_config& c) {
   auto m = model::load(c.model_path);
@@ -62,17 +82,17 @@ int generate(const run_config& c) {
   const class vocab& v = m->vocab();
   std::vector<token_id> prompt = v.tokenize(c.prompt, true);
   if (prompt.empty()) throw usage_error("the prompt is empty");
-  if (static_cast<int64_t>(prompt.size()) >= hp.n_ctx_train) {
+  const int64_t max_batch = 512;
+  const memory_plan plan = plan_run(*m, c, static_cast<int64_t>(prompt.size()), max_batch);
+  const int64_t n_ctx = plan.context_length;
+  if (static_cast<int64_t>(prompt.size()) >= n_ctx) {
     throw usage_error("the prompt is " + std::to_string(prompt.size()) + " tokens, the context is " +
-                      std::to_string(hp.n_ctx_train));
+                      std::to_string(n_ctx) + (n_ctx < hp.n_ctx_train ? " (" + plan.summary + ")" : ""));
   }
-  int64_t n_ctx = hp.n_ctx_train;
   int64_t n_gen = c.n_predict < 0 ? n_ctx - static_cast<int64_t>(prompt.size())
                                   : std::min<int64_t>(c.n_predict, n_ctx - static_cast<int64_t>(prompt.size()));
   thread_pool pool(c.threads);
-  const int32_t block = 16;
-  kv_cache kv(hp, kv_cache::blocks_needed(n_ctx, block), block);
-  const int64_t max_batch = 512;
+  kv_cache kv(hp, plan.kv_blocks, plan.block_size);
   forward_pass fwd(*m, pool, max_batch, 1);
   sampler smp(c.sampling, static_cast<int32_t>(hp.n_vocab));
   for (token_id t : prompt) smp.accept(t);
@@ -120,6 +140,7 @@ int cmd_run(std::span<char* const> args) {
                {{"model", 'm', "FILE", "GGUF model file"},
                 {"prompt", 'p', "TEXT", "the prompt"},
                 {"n-predict", 'n', "N", "tokens to generate (default -1: until end of text or context)"},
+                {"ctx", 'c', "N", "context positions (default: what the prompt and -n need, else the model's)"},
                 {"threads", 't', "N", "compute threads (default: all cores)"},
                 {"temp", 0, "T", "temperature; 0 is greedy (default 0.8)"},
                 {"top-k", 0, "K", "keep the K most likely tokens; 0 keeps all (default 40)"},

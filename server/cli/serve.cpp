@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <new>
 #include <thread>
 
 #include "app.h"
@@ -14,6 +15,7 @@
 #include "config/server_config.h"
 #include "listener.h"
 #include "load_error.h"
+#include "memory_plan.h"
 
 namespace hearth::cli {
 
@@ -21,28 +23,25 @@ namespace {
 
 namespace net = boost::asio;
 
+// Memory is planned before any of it is taken: settings the user gave are met or refused with
+// a load_error; defaults are cut to what fits and the log says what was chosen.
 void load(app& a) {
   const server_config& c = a.config;
   auto m = model::load(c.model);
   const hparams& hp = m->hp();
-  model_engine_options o;
-  o.threads = c.threads;
-  o.context_length = c.ctx;
-  o.max_batch = c.batch;
-  o.max_logit_rows = c.parallel;
-  const int64_t ctx = c.ctx > 0 ? std::min<int64_t>(c.ctx, hp.n_ctx_train) : hp.n_ctx_train;
-  o.kv_blocks = c.kv_budget_mib > 0
-                    ? kv_cache::blocks_for_budget(hp, static_cast<size_t>(c.kv_budget_mib) << 20, o.block_size)
-                    : kv_cache::blocks_needed(ctx, o.block_size) * c.parallel;
-  if (o.kv_blocks < kv_cache::blocks_needed(1, o.block_size)) {
-    throw load_error("--kv-budget-mib " + std::to_string(c.kv_budget_mib) + " holds no KV block of " +
-                     std::to_string(kv_cache::bytes_per_block(hp, o.block_size)) + " bytes");
-  }
-  auto engine = std::make_unique<model_engine>(*m, o);
-  std::fprintf(stderr, "hearth: %s: %lld layers, %lld-dim, context %lld, %.1f MiB weights; KV cache %.1f MiB (%lld blocks of %d)\n",
+  memory_settings ms;
+  ms.sequences = c.parallel;
+  ms.context = c.ctx;
+  ms.context_explicit = c.ctx > 0;
+  ms.kv_budget = static_cast<uint64_t>(c.kv_budget_mib) << 20;
+  ms.max_batch = c.batch;
+  ms.max_logit_rows = c.parallel;
+  ms.threads = c.threads;
+  const memory_plan plan = plan_memory(*m, ms);
+  auto engine = std::make_unique<model_engine>(*m, model_engine_options::planned(ms, plan));
+  std::fprintf(stderr, "hearth: %s: %lld layers, %lld-dim, context %lld, %.1f MiB weights\nhearth: %s\n",
                c.model.c_str(), static_cast<long long>(hp.n_layer), static_cast<long long>(hp.n_embd),
-               static_cast<long long>(ctx), m->weight_bytes() / 1048576.0, engine->kv().bytes() / 1048576.0,
-               static_cast<long long>(o.kv_blocks), o.block_size);
+               static_cast<long long>(plan.context_length), m->weight_bytes() / 1048576.0, plan.summary.c_str());
   scheduler_options so;
   so.max_sequences = c.parallel;
   so.queue_limit = c.queue_limit;
@@ -54,6 +53,11 @@ void load(app& a) {
                         .count();
   a.loaded_model = std::move(m);
   a.ready.store(true, std::memory_order_release);
+}
+
+// Memory is planned before it is taken, so this means the machine's memory went elsewhere meanwhile.
+std::string load_out_of_memory(const std::string& model) {
+  return model + ": out of memory while loading (it fit when planned; free memory and retry)";
 }
 
 // Ends in-flight work and stops the I/O threads. Runs on its own thread: it waits.
@@ -116,9 +120,9 @@ int cmd_serve(std::span<char* const> args) {
       load(a);
       std::fprintf(stderr, "hearth: ready\n");
     } catch (const std::exception& e) {
-      a.load_failure = e.what();
+      a.load_failure = dynamic_cast<const std::bad_alloc*>(&e) ? load_out_of_memory(a.config.model) : e.what();
       a.failed.store(true, std::memory_order_release);
-      std::fprintf(stderr, "hearth serve: %s\n", e.what());
+      std::fprintf(stderr, "hearth serve: %s\n", a.load_failure.c_str());
       exit_code = 1;
       net::post(ioc, stop_once);
     }

@@ -5,15 +5,18 @@
 using namespace hearth;
 
 namespace {
-hparams small_hp() {
+hparams make_hp(int64_t layers, int64_t heads, int64_t kv_heads, int64_t head_dim) {
   hparams hp;
-  hp.n_layer = 2;
-  hp.n_head = 4;
-  hp.n_head_kv = 2;
-  hp.head_dim = 8;
-  hp.n_embd = 32;
+  hp.n_layer = layers;
+  hp.n_head = heads;
+  hp.n_head_kv = kv_heads;
+  hp.head_dim = head_dim;
+  hp.n_embd = heads * head_dim;
   return hp;
 }
+hparams small_hp() { return make_hp(2, 4, 2, 8); }
+// Issue 7, hole 1: 4,096 layers × 128 KV heads × dimension 1,024 keys and values.
+hparams huge_hp() { return make_hp(4096, 128, 128, 1024); }
 }  // namespace
 
 TEST_CASE("kv_cache shares one block pool between sequences", "[kv_cache]") {
@@ -58,4 +61,23 @@ TEST_CASE("kv_cache blocks do not overlap", "[kv_cache]") {
           REQUIRE(kv.values(b, l, g)[i] == ((b * 2 + l) * 2 + g) * 2 + 1);
         }
   CHECK(kv.bytes() == kv_cache::bytes_per_block(hp, 8) * 4);
+}
+
+// 2^30 elements a position; blocks of 2^16 positions make 2^46 elements a block, and 2^18
+// blocks 2^64 elements: the old size wrapped to 0, calloc(0) succeeded, and the first write
+// went outside the buffer.
+TEST_CASE("kv_cache refuses a size that overflows 64 bits instead of wrapping", "[kv_cache]") {
+  CHECK_THROWS_AS(kv_cache(huge_hp(), 1 << 18, 1 << 16), std::length_error);
+  CHECK_THROWS_AS(kv_cache(small_hp(), int64_t{1} << 31, 16), std::invalid_argument);  // block ids are int32
+  CHECK_THROWS_AS(kv_cache(small_hp(), 0, 16), std::invalid_argument);
+}
+
+TEST_CASE("kv_cache sizes are exact or overflowed, never wrapped", "[kv_cache]") {
+  const hparams hp = huge_hp();
+  CHECK(kv_cache::bytes_per_position(hp).value() == uint64_t{1} << 31);
+  CHECK(kv_cache::bytes_per_block(hp, 1 << 16).value() == uint64_t{1} << 47);
+  CHECK(kv_cache::bytes_for(hp, 1 << 18, 1 << 16).overflowed());
+  // small_hp: 2 layers × 2 (keys, values) × 2 KV heads × 8 dims × 2 bytes = 128 bytes a position.
+  CHECK(kv_cache::bytes_per_position(small_hp()).value() == 128);
+  CHECK(kv_cache::bytes_for(small_hp(), 10, 16).value() == 10 * (16 * 128 + 4));
 }

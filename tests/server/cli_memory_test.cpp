@@ -1,0 +1,143 @@
+// Issue 7, holes 1, 7 and 12 at the command line: hostile model files end with exit code 1 and
+// a message naming the file, the field or setting and the amounts; never a signal or an abort.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <optional>
+
+#include "crafted_models.h"
+#include "process.h"
+#include "reference.h"
+#include "temp_dir.h"
+
+using namespace hearth::test;
+namespace fs = std::filesystem;
+
+extern char** environ;
+
+namespace {
+
+const std::string hearth_bin = HEARTH_BINARY;
+
+// Sets an environment variable for the children a test starts, restoring it afterwards.
+class scoped_env {
+ public:
+  scoped_env(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    setenv(name, value.c_str(), 1);
+  }
+  ~scoped_env() { old_ ? setenv(name_, old_->c_str(), 1) : unsetenv(name_); }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// Runs argv and returns the peak resident memory of that child alone, in bytes.
+long peak_rss(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  REQUIRE(posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&fa);
+  int status = 0;
+  rusage ru{};
+  REQUIRE(wait4(pid, &status, 0, &ru) == pid);
+  return ru.ru_maxrss * 1024;
+}
+
+// The process died neither by a signal nor by an abort, and said why on stderr.
+void check_refused(const process_result& r, const fs::path& model, const std::vector<std::string>& parts) {
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find(model.string() + ": ") != std::string::npos);
+  for (const auto& part : parts) {
+    INFO("expected: " << part);
+    CHECK(r.err.find(part) != std::string::npos);
+  }
+}
+
+}  // namespace
+
+// Hole 1: the KV cache of 2^64 bytes wrapped to 0; `serve` then died by SIGSEGV at the first
+// request and `run` aborted. Every command refuses the file, naming what makes it too large.
+TEST_CASE("cli: a model whose KV cache overflows is refused by run, bench and serve", "[cli][memory]") {
+  temp_dir dir;
+  const fs::path model = dir.file("kv-overflow.gguf");
+  write_crafted_llama(kv_overflow_model(), model);
+  scoped_env mem("HEARTH_MEM_AVAILABLE_MIB", "8192");
+  const std::vector<std::string> fields = {"one position takes 2.0 GiB", "llama.block_count 4,096",
+                                           "llama.attention.head_count_kv 128", "head dimension 1,024"};
+  check_refused(run_process({hearth_bin, "run", "-m", model, "-p", "Once", "-n", "4"}), model, fields);
+  check_refused(run_process({"timeout", "120", hearth_bin, "serve", "-m", model, "--port", "0"}), model, fields);
+  check_refused(run_process({hearth_bin, "bench", "-m", model, "-p", "8", "-n", "8", "-r", "1"}), model,
+                {"KV cache for 1 sequence × -p/-n 8 needs 32.0 GiB", "available: lower -p/-n"});
+}
+
+// Hole 12: stories260K claiming a context of 2^31 made `run` abort (1.3 TiB of KV cache) and
+// `serve` exit with only "std::bad_alloc". Defaults now fit the memory; explicit sizes that do
+// not fit are refused by name.
+TEST_CASE("cli: a model claiming a context of 2^31 runs with what fits, or is refused by name", "[cli][memory]") {
+  temp_dir dir;
+  const fs::path model = dir.file("huge-context.gguf");
+  write_crafted_llama(huge_context_model(), model);
+  const auto ref = read_reference("stories260K-f32.greedy200.jsonl").at(0);
+  const auto ok = run_process({hearth_bin, "run", "-m", model, "-p", ref.prompt, "-n", "16", "--temp", "0"});
+  INFO(ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.size() > ref.prompt.size());
+  CHECK((ref.prompt + ref.greedy_text).starts_with(ok.out));
+
+  scoped_env mem("HEARTH_MEM_AVAILABLE_MIB", "256");
+  check_refused(run_process({hearth_bin, "run", "-m", model, "-p", "Once", "-n", "4", "--ctx", "1000000"}), model,
+                {"KV cache for 1 sequence × --ctx 1,000,000 needs 610.6 MiB", "available: lower --ctx"});
+  check_refused(run_process({"timeout", "120", hearth_bin, "serve", "-m", model, "--port", "0", "--ctx", "16777216"}),
+                model, {"KV cache for --parallel 8 × --ctx 16,777,216 needs 80.0 GiB", "available: lower --ctx"});
+  // With defaults, serve starts with the context that fits and says so.
+  auto serve = run_process({"timeout", "--preserve-status", "-s", "INT", "15", hearth_bin, "serve", "-m", model, "--port", "0"});
+  CHECK(serve.exit_code == 0);  // stopped by timeout's SIGINT after loading, not by a failure
+  CHECK(serve.err.find("hearth: ready") != std::string::npos);
+  CHECK(serve.err.find("cut to half of the") != std::string::npos);
+  CHECK(serve.err.find("llama.context_length 2,147,483,648, at most 16,777,216") != std::string::npos);
+}
+
+// Hole 7: 8M empty nested arrays (96 MB) took 1.35 GB in `hearth info` before the file was
+// rejected. Here 2M of them (24 MB): rejected by name, in memory bounded by the file's size.
+TEST_CASE("cli: info refuses hostile nested metadata in memory bounded by the file", "[cli][memory]") {
+  temp_dir dir;
+  const fs::path file = dir.file("nested.gguf");
+  write_nested_arrays(file, "hostile.nested", 2'000'000);
+  const auto r = run_process({hearth_bin, "info", "-m", file});
+  check_refused(r, file, {"metadata 'hostile.nested'", "more than 1048576 nested arrays"});
+  const long rss = peak_rss({hearth_bin, "info", "-m", file});
+  CHECK(rss < static_cast<long>(2 * fs::file_size(file) + (64 << 20)));
+}
+
+// Whatever escapes a command (here a real out-of-memory: the plan is told of more memory than
+// the address-space limit allows) ends with a message and exit code 1, not an abort.
+TEST_CASE("cli: out of memory ends a command with exit code 1, not an abort", "[cli][memory]") {
+#if defined(__SANITIZE_ADDRESS__)
+  WARN("HEARTH_TEST_SKIPPED: AddressSanitizer cannot run under an address-space limit");
+#else
+  temp_dir dir;
+  const fs::path model = dir.file("huge-context.gguf");
+  write_crafted_llama(huge_context_model(), model);
+  scoped_env mem("HEARTH_MEM_AVAILABLE_MIB", "1000000");
+  const auto r = run_process({"sh", "-c", "ulimit -v 1000000 && exec \"$0\" \"$@\"", hearth_bin, "run", "-m", model,
+                              "-p", "Once", "-n", "4", "--ctx", "16000000"});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("hearth run: out of memory") != std::string::npos);
+#endif
+}
