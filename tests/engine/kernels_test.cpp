@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "cpu_flags.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/packing.h"
@@ -25,10 +26,15 @@ std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f) {
   return v;
 }
 
-// The SIMD sets this CPU can run (none: the test has nothing to compare).
+// The SIMD sets this CPU can run. Fails the test when they are not the sets /proc/cpuinfo
+// calls for (cpu_features_test says which is wrong): a set missing from the list would go
+// untested here while production might still choose it, or production falls back silently.
 std::vector<const kernel_set*> simd_sets() {
   std::vector<const kernel_set*> out = supported_simd_sets();
-  if (out.empty()) WARN("no SIMD kernel set on this CPU: nothing to compare");
+  std::vector<std::string> names;
+  for (const kernel_set* ks : out) names.push_back(ks->name);
+  REQUIRE(names == test::expected_simd_sets(test::cpuinfo_flags()));
+  if (out.empty()) WARN("no SIMD kernel set on this CPU (no AVX2 in /proc/cpuinfo): nothing to compare");
   return out;
 }
 
