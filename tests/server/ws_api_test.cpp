@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "metric_reader.h"
 #include "reference.h"
 #include "server_process.h"
 
@@ -51,12 +52,6 @@ class ws_client {
   net::io_context ioc_;
   websocket::stream<net::ip::tcp::socket> ws_;
 };
-
-double metric(server_process& s, const std::string& sample) {
-  auto body = curl(s.url("/metrics")).body;
-  auto at = body.find("\n" + sample + " ");
-  return at == std::string::npos ? 0 : std::stod(body.substr(at + sample.size() + 2));
-}
 
 }  // namespace
 
