@@ -1,6 +1,6 @@
 // The scheduler over the real engine: stories260K's greedy tokens equal llama.cpp's reference,
-// whether a request runs alone or batched with others; "batched" is shown by the forward passes
-// the engine was given.
+// and a seeded sampled request's tokens are its own, whether it runs alone or batched with
+// others; "batched" is shown by the forward passes the engine was given.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 
 #include "recording_sink.h"
 #include "reference.h"
+#include "sampled_run.h"
 #include "scheduler.h"
 
 using namespace hearth;
@@ -139,5 +140,41 @@ TEST_CASE("scheduler: stories260K greedy tokens equal llama.cpp's, alone and bat
     // decodes 64 tokens, and all are admitted within a few steps of each other).
     CHECK(w.engine->most_sequences() == 8);
     CHECK(w.engine->passes_with(8) >= 32);
+  }
+}
+
+TEST_CASE("scheduler: a seeded sampled request gives the same tokens alone and batched with others") {
+  auto m = model::load(shared_path("models/stories260K-f32.gguf"));
+  const auto refs = read_reference("stories260K-f32.greedy.jsonl", 6);
+  const auto prompts = eight_prompts(refs);
+  const int32_t n = 48;
+  // Eight requests with their own seeds and settings: sampled, greedy and penalized mixed.
+  std::vector<generation_request> requests;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    generation_request r;
+    r.prompt = prompts[i];
+    r.max_tokens = n;
+    r.sampling = seeded_sampling();
+    r.sampling.seed += i;
+    if (i % 3 == 1) r.sampling.temperature = 0;
+    if (i % 3 == 2) r.sampling.top_k = 40;
+    requests.push_back(r);
+  }
+  auto together = make_scheduler(*m);
+  const std::vector<sink_record> batched = run_together(*together.sch, requests);
+  CHECK(together.engine->most_sequences() == 8);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    INFO("request " << i);
+    // Alone, on its own scheduler: a different schedule, the same tokens.
+    auto alone = make_scheduler(*m);
+    auto sink = std::make_shared<recording_sink>();
+    REQUIRE(alone.sch->submit(requests[i], sink) == submit_status::accepted);
+    const sink_record a = sink->wait_finish();
+    CHECK(alone.engine->most_sequences() == 1);
+    CHECK(batched[i].tokens == a.tokens);
+    CHECK(batched[i].finish.reason == a.finish.reason);
+    // And the engine and sampler without a scheduler.
+    const sampled_run direct = sample_in_process(*m, requests[i].prompt, requests[i].sampling, n);
+    CHECK(a.tokens == direct.tokens);
   }
 }
