@@ -1,5 +1,7 @@
 #include "reference.h"
 
+#include <catch2/catch.hpp>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -42,6 +44,14 @@ std::vector<reference_case> read_reference(const std::string& name) {
     out.push_back({j.at("prompt"), j.at("prompt_tokens"), j.at("greedy_tokens"), j.value("greedy_text", ""),
                    j.value("first_logits", std::vector<float>{})});
   }
+  if (out.empty()) throw std::runtime_error("reference " + name + " holds no case");
+  return out;
+}
+
+std::vector<reference_case> read_reference(const std::string& name, size_t expected_cases) {
+  std::vector<reference_case> out = read_reference(name);
+  INFO("reference " << name);
+  REQUIRE(out.size() == expected_cases);
   return out;
 }
 

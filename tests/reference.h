@@ -15,8 +15,12 @@ struct reference_case {
   std::vector<float> first_logits;
 };
 
-// name is relative to ../shared/reference, e.g. "stories260K-f32.greedy.jsonl".
+// name is relative to ../shared/reference, e.g. "stories260K-f32.greedy.jsonl". Throws if
+// the file is missing, has no case, or has a malformed line.
 std::vector<reference_case> read_reference(const std::string& name);
+// The same, for a caller that goes through every case: fails the test unless the file holds
+// exactly `expected_cases` (a truncated or emptied file must not pass by checking less).
+std::vector<reference_case> read_reference(const std::string& name, size_t expected_cases);
 
 std::string shared_path(const std::string& relative);
 

@@ -1,9 +1,11 @@
-// Chooses the kernel set once, by CPUID. HEARTH_KERNELS=scalar|avx2|avx512 overrides (never
-// upward past what the CPU supports).
+// Chooses the kernel set once, from what the CPU implements and the OS has enabled
+// (cpu_features.h). HEARTH_KERNELS=scalar|avx2|avx512 overrides (never upward past what the
+// CPU and OS support).
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
 
+#include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
 #include "kernels/quant_blocks.h"
 
@@ -11,17 +13,13 @@ namespace hearth::kernels {
 
 namespace {
 
-bool cpu_has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
+const simd_support& cpu_support() {
+  static const simd_support s = simd_support_of(read_cpu_id());
+  return s;
 }
 
-bool cpu_has_avx512() {
-  __builtin_cpu_init();
-  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-}
+bool cpu_has_avx2() { return cpu_support().avx2; }
+bool cpu_has_avx512() { return cpu_support().avx512; }
 
 const kernel_set& choose() {
   const char* env = std::getenv("HEARTH_KERNELS");

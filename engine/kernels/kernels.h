@@ -1,8 +1,9 @@
 #pragma once
 // The compute kernels behind every matmul and attention step, as one table of function pointers
 // per instruction set. The scalar table is the reference: every SIMD table is tested against it.
-// kernels::active() is chosen once, at first use, from CPUID (dispatch.cpp); HEARTH_KERNELS=scalar
-// (or avx2) forces a lesser set for comparison.
+// kernels::active() is chosen once, at first use, from CPUID and the register state the OS
+// enabled (cpu_features.h, dispatch.cpp); HEARTH_KERNELS=scalar (or avx2) forces a lesser set
+// for comparison.
 //
 // Matmul convention: y[i][j] = dot(x row i, w row j) for i < m activation rows, j < n weight rows,
 // each row k elements long. Weights stay in their stored type; activations are first converted to
@@ -73,7 +74,8 @@ void attend_heads_ref(const kernel_set& ks, const uint16_t* q, int64_t heads, in
 const kernel_set& scalar();
 const kernel_set* avx2();    // nullptr when not compiled in
 const kernel_set* avx512();  // nullptr when not compiled in
-// Every SIMD set this CPU can run (for tests comparing them with the reference).
+// Every SIMD set this CPU and OS can run, worst to best (for tests comparing them with the
+// reference).
 std::vector<const kernel_set*> supported_simd_sets();
 // The best set this CPU supports (or the one HEARTH_KERNELS names). Chosen once.
 const kernel_set& active();

@@ -12,16 +12,27 @@
 #include <thread>
 #include <vector>
 
+#include "kernels/cpu_features.h"
+
 namespace hearth::cli {
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-bool has_avx512() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni") &&
-         __builtin_cpu_supports("avx512bw");
+// The kernels' own rule (CPUID and OS-enabled register state), so no path here runs where
+// the kernels would not.
+const kernels::simd_support& simd() {
+  static const kernels::simd_support s = kernels::simd_support_of(kernels::read_cpu_id());
+  return s;
+}
+
+bool has_avx512() { return simd().avx512; }
+
+float sum_plain(const float* p, size_t n) {
+  float t = 0;
+  for (size_t i = 0; i < n; ++i) t += p[i];
+  return t;
 }
 
 __attribute__((target("avx512f"))) float sum_avx512(const float* p, size_t n) {
@@ -79,7 +90,7 @@ double read_bandwidth(int threads) {
     best = std::min(best, timed_parallel(threads, [&](int t) {
       const size_t chunk = n / threads;
       const float* q = p + t * chunk;
-      sink = sink + (wide ? sum_avx512(q, chunk) : sum_avx2(q, chunk));
+      sink = sink + (wide ? sum_avx512(q, chunk) : simd().avx2 ? sum_avx2(q, chunk) : sum_plain(q, chunk));
     }));
   }
   munmap(mem, bytes);

@@ -129,6 +129,36 @@ check('chat streamed: same content as non-streamed, role first, finish_reason le
   assert.equal(finish, 'length');
 });
 
+// The prompt a multi-message chat builds: the bundled model has no chat template, so hearth
+// renders ChatML, and the prompt must be what Python's Jinja2 renders from ChatML's template for
+// the same conversation (../shared/templates), tokenized with BOS and special tokens parsed.
+// /v1/tokenize counts the reference render's tokens; it is not the code path under test.
+check('chat: usage.prompt_tokens of a multi-message chat is the Jinja2 ChatML render\'s', async () => {
+  const templates = new URL('../../../shared/templates/', import.meta.url);
+  const cases = JSON.parse(readFileSync(new URL('cases.json', templates), 'utf8')).cases;
+  const renders = JSON.parse(readFileSync(new URL('chatml.renders.json', templates), 'utf8'));
+  const name = 'system-user-assistant-user';
+  const conversation = cases.find((c) => c.name === name);
+  const render = renders.find((r) => r.case === name)?.output;
+  assert.ok(conversation && render, `no case ${name} in ../shared/templates`);
+  assert.ok(conversation.vars.messages.length >= 4, 'not a multi-message conversation');
+  const tokenized = await fetch(base + '/v1/tokenize', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ content: render, add_special: true, parse_special: true }),
+  });
+  assert.equal(tokenized.status, 200);
+  const expected = (await tokenized.json()).tokens.length;
+  const r = await client.chat.completions.create({
+    model: 'stories260K-f32.gguf',
+    messages: conversation.vars.messages,
+    max_tokens: 1,
+    temperature: 0,
+  });
+  assert.equal(r.usage.prompt_tokens, expected);
+  assert.equal(r.usage.total_tokens, expected + r.usage.completion_tokens);
+});
+
 check('invalid request rejects with a 400 APIError naming the field', async () => {
   await assert.rejects(
     client.completions.create({ ...greedyCompletion, temperature: -1 }),

@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "cpu_flags.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/packing.h"
@@ -25,26 +26,35 @@ std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f) {
   return v;
 }
 
-// The SIMD sets this CPU can run (none: the test has nothing to compare).
+// The SIMD sets this CPU can run. Fails the test when they are not the sets /proc/cpuinfo
+// calls for (cpu_features_test says which is wrong): a set missing from the list would go
+// untested here while production might still choose it, or production falls back silently.
 std::vector<const kernel_set*> simd_sets() {
   std::vector<const kernel_set*> out = supported_simd_sets();
-  if (out.empty()) WARN("no SIMD kernel set on this CPU: nothing to compare");
+  std::vector<std::string> names;
+  for (const kernel_set* ks : out) names.push_back(ks->name);
+  REQUIRE(names == test::expected_simd_sets(test::cpuinfo_flags()));
+  if (out.empty()) WARN("no SIMD kernel set on this CPU (no AVX2 in /proc/cpuinfo): nothing to compare");
   return out;
 }
 
-// Weights of `type`, n rows of k, in the stored layout.
-std::vector<uint8_t> make_weights(ggml_type type, int64_t n, int64_t k, uint64_t seed) {
+// values (n rows of k) stored as `type`, in the stored layout.
+std::vector<uint8_t> store_weights(ggml_type type, const std::vector<float>& values, int64_t n, int64_t k) {
   const size_t row = ggml_row_size(type, k);
   std::vector<uint8_t> w(row * n);
-  auto values = random_floats(static_cast<size_t>(n * k), seed, 0.05f);
   for (int64_t r = 0; r < n; ++r) weight_quantizer_for(type)(values.data() + r * k, w.data() + r * row, k);
   return w;
 }
 
-// Activations converted with `ks` for a weight type: m rows of k.
-std::vector<uint8_t> make_acts(const kernel_set& ks, ggml_type type, int64_t m, int64_t k, uint64_t seed) {
+// Random weights of `type`, n rows of k, in the stored layout.
+std::vector<uint8_t> make_weights(ggml_type type, int64_t n, int64_t k, uint64_t seed) {
+  return store_weights(type, random_floats(static_cast<size_t>(n * k), seed, 0.05f), n, k);
+}
+
+// Activations x (m rows of k) converted with `ks` for a weight type.
+std::vector<uint8_t> convert_acts(const kernel_set& ks, ggml_type type, const std::vector<float>& x, int64_t m,
+                                  int64_t k) {
   const act_format f = act_format_of(type);
-  auto x = random_floats(static_cast<size_t>(m * k), seed);
   if (f == act_format::f32) {
     std::vector<uint8_t> out(x.size() * 4);
     std::memcpy(out.data(), x.data(), out.size());
@@ -54,6 +64,11 @@ std::vector<uint8_t> make_acts(const kernel_set& ks, ggml_type type, int64_t m, 
   std::vector<uint8_t> out(row * m);
   for (int64_t i = 0; i < m; ++i) convert_for(ks, f)(x.data() + i * k, out.data() + i * row, k);
   return out;
+}
+
+// Random activations converted with `ks` for a weight type: m rows of k.
+std::vector<uint8_t> make_acts(const kernel_set& ks, ggml_type type, int64_t m, int64_t k, uint64_t seed) {
+  return convert_acts(ks, type, random_floats(static_cast<size_t>(m * k), seed), m, k);
 }
 
 std::vector<float> run_gemm(const kernel_set& ks, ggml_type type, const std::vector<uint8_t>& w, int64_t n,
@@ -123,6 +138,38 @@ TEST_CASE("kernels: matmuls equal the scalar reference for every type and odd si
           }
         }
       }
+    }
+  }
+}
+
+TEST_CASE("kernels: F32, F16 and BF16 matmuls agree bit for bit on numbers all three hold exactly",
+          "[kernels]") {
+  // First principles, not one kernel against another: the float matmuls share one recipe, and
+  // numbers with 8 significant bits in F16's range convert to F16 and BF16 without loss, so
+  // weights and activations made of such numbers must give the same bits in all three types.
+  // A BF16 or F16 path that loads, converts or routes its rows wrongly cannot pass.
+  const auto exact = [](std::vector<float> v) {
+    for (float& x : v) {
+      x = bf16_to_fp32(fp32_to_bf16(x));
+      if (fp16_to_fp32(fp32_to_fp16(x)) != x) x = 0.0f;
+    }
+    return v;
+  };
+  std::vector<const kernel_set*> sets = {&scalar()};
+  for (const kernel_set* ks : simd_sets()) sets.push_back(ks);
+  for (const kernel_set* ks : sets) {
+    for (int64_t k : {32, 160, 172, 2048}) {
+      const int64_t n = 17, m = 3;
+      const std::vector<float> w = exact(random_floats(static_cast<size_t>(n * k), 50 + k, 0.05f));
+      const std::vector<float> x = exact(random_floats(static_cast<size_t>(m * k), 60 + k, 2.0f));
+      std::vector<float> y[3];
+      int i = 0;
+      for (ggml_type type : {ggml_type::f32, ggml_type::f16, ggml_type::bf16}) {
+        y[i++] = run_gemm(*ks, type, store_weights(type, w, n, k), n, k, convert_acts(*ks, type, x, m, k), m);
+      }
+      INFO(ks->name << " k=" << k);
+      CHECK(std::memcmp(y[0].data(), y[1].data(), y[0].size() * 4) == 0);
+      CHECK(std::memcmp(y[0].data(), y[2].data(), y[0].size() * 4) == 0);
     }
   }
 }

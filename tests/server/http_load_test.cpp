@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "metric_reader.h"
 #include "server_process.h"
 
 using namespace hearth::test;
@@ -21,15 +22,6 @@ using json = nlohmann::json;
 namespace {
 
 const std::string slow_model = std::string(HEARTH_TEST_MODEL_DIR) + "/llama-160m-q8_0.gguf";
-
-// The value of one sample of /metrics, e.g. "hearth_running_sequences" or
-// "hearth_generations_total{reason=\"cancelled\"}"; 0 if absent.
-double metric(server_process& s, const std::string& sample) {
-  auto body = curl(s.url("/metrics")).body;
-  auto at = body.find("\n" + sample + " ");
-  if (at == std::string::npos) return 0;
-  return std::stod(body.substr(at + sample.size() + 2));
-}
 
 // Polls until pred() holds; fails the test after `seconds`.
 template <class Pred>

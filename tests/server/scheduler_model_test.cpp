@@ -1,9 +1,14 @@
 // The scheduler over the real engine: stories260K's greedy tokens equal llama.cpp's reference,
-// whether a request runs alone or batched with others.
+// and a seeded sampled request's tokens are its own, whether it runs alone or batched with
+// others; "batched" is shown by the forward passes the engine was given.
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
 
 #include "recording_sink.h"
 #include "reference.h"
+#include "sampled_run.h"
 #include "scheduler.h"
 
 using namespace hearth;
@@ -19,62 +24,157 @@ generation_request greedy(std::vector<token_id> prompt, int32_t max_tokens) {
   return r;
 }
 
-std::unique_ptr<scheduler> make_scheduler(const model& m) {
+// The real engine, watched: records how many distinct sequences each forward pass carried.
+class watched_engine final : public batch_engine {
+ public:
+  explicit watched_engine(std::unique_ptr<batch_engine> inner) : inner_(std::move(inner)) {}
+
+  // Read after the scheduler's work is done (the sinks' wait_finish orders it).
+  int64_t most_sequences() const { return most_sequences_; }
+  int64_t passes_with(int64_t sequences) const { return passes_with_[std::min<int64_t>(sequences, 8)]; }
+
+  std::span<const float> forward(std::span<const batch_entry> batch) override {
+    std::vector<int32_t> seqs;
+    for (const batch_entry& e : batch) seqs.push_back(e.seq);
+    std::sort(seqs.begin(), seqs.end());
+    const auto n = static_cast<int64_t>(std::unique(seqs.begin(), seqs.end()) - seqs.begin());
+    most_sequences_ = std::max<int64_t>(most_sequences_, n);
+    ++passes_with_[std::min<int64_t>(n, 8)];
+    return inner_->forward(batch);
+  }
+  int32_t vocab_size() const override { return inner_->vocab_size(); }
+  int64_t context_length() const override { return inner_->context_length(); }
+  int64_t max_batch() const override { return inner_->max_batch(); }
+  int64_t max_logit_rows() const override { return inner_->max_logit_rows(); }
+  int32_t block_size() const override { return inner_->block_size(); }
+  int64_t total_blocks() const override { return inner_->total_blocks(); }
+  int64_t free_blocks() const override { return inner_->free_blocks(); }
+  int32_t seq_create() override { return inner_->seq_create(); }
+  void seq_free(int32_t seq) override { inner_->seq_free(seq); }
+  bool seq_reserve(int32_t seq, int64_t n) override { return inner_->seq_reserve(seq, n); }
+  std::string token_bytes(token_id id) const override { return inner_->token_bytes(id); }
+  bool is_eog(token_id id) const override { return inner_->is_eog(id); }
+
+ private:
+  std::unique_ptr<batch_engine> inner_;
+  int64_t most_sequences_ = 0;
+  int64_t passes_with_[9] = {};
+};
+
+struct watched_scheduler {
+  watched_engine* engine;
+  std::unique_ptr<scheduler> sch;
+};
+
+watched_scheduler make_scheduler(const model& m) {
   // Batches of 32 rows: the longer prompts are prefilled in chunks beside other decodes.
   model_engine_options eo{.threads = 1, .kv_blocks = 64, .block_size = 16, .max_batch = 32, .max_logit_rows = 8};
-  return std::make_unique<scheduler>(std::make_unique<model_engine>(m, eo), scheduler_options{.max_sequences = 8});
+  auto e = std::make_unique<watched_engine>(std::make_unique<model_engine>(m, eo));
+  watched_engine* w = e.get();
+  return {w, std::make_unique<scheduler>(std::move(e), scheduler_options{.max_sequences = 8})};
+}
+
+// Submits the requests with the first one holding the scheduler at its first token until all
+// are queued, so the others join it in the batch; returns their records, in order.
+std::vector<sink_record> run_together(scheduler& sch, std::vector<generation_request> requests) {
+  gate g;
+  std::vector<std::shared_ptr<recording_sink>> sinks;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    auto sink = std::make_shared<recording_sink>();
+    if (i == 0) sink->hook = g.at(1);
+    REQUIRE(sch.submit(std::move(requests[i]), sink) == submit_status::accepted);
+    if (i == 0) g.entered.wait();
+    sinks.push_back(sink);
+  }
+  g.release.open();
+  std::vector<sink_record> out;
+  for (const auto& s : sinks) out.push_back(s->wait_finish());
+  return out;
+}
+
+// The six reference prompts (5 to 24 tokens) and two more.
+std::vector<std::vector<token_id>> eight_prompts(const std::vector<reference_case>& refs) {
+  std::vector<std::vector<token_id>> prompts;
+  for (const auto& c : refs) prompts.push_back(c.prompt_tokens);
+  prompts.push_back({1, 403, 407});
+  prompts.push_back({1, 317, 269, 274, 287, 263, 377, 267, 265, 282, 295, 433, 426, 342});
+  REQUIRE(prompts.size() == 8);
+  return prompts;
 }
 
 }  // namespace
 
 TEST_CASE("scheduler: stories260K greedy tokens equal llama.cpp's, alone and batched with 7 others") {
   auto m = model::load(shared_path("models/stories260K-f32.gguf"));
-  const auto refs = read_reference("stories260K-f32.greedy.jsonl");
-  REQUIRE(refs.size() >= 6);
+  const auto refs = read_reference("stories260K-f32.greedy.jsonl", 6);
   const auto& first = refs[0];
   REQUIRE(first.prompt_tokens == std::vector<token_id>{1, 403, 407, 261, 378});
   const auto n = static_cast<int32_t>(first.greedy_tokens.size());
   REQUIRE(n == 64);
 
   SECTION("alone") {
-    auto sch = make_scheduler(*m);
+    auto w = make_scheduler(*m);
     auto sink = std::make_shared<recording_sink>();
-    REQUIRE(sch->submit(greedy(first.prompt_tokens, n), sink) == submit_status::accepted);
+    REQUIRE(w.sch->submit(greedy(first.prompt_tokens, n), sink) == submit_status::accepted);
     sink_record r = sink->wait_finish();
     CHECK(r.tokens == first.greedy_tokens);
     CHECK(r.finish.reason == proto::finish_reason::length);
     CHECK(r.finish.usage.completion_tokens == 64);
+    CHECK(w.engine->most_sequences() == 1);
   }
 
   SECTION("batched") {
-    // The six reference prompts (5 to 24 tokens) and two more.
-    std::vector<std::vector<token_id>> prompts;
-    for (const auto& c : refs) prompts.push_back(c.prompt_tokens);
-    prompts.push_back({1, 403, 407});
-    prompts.push_back({1, 317, 269, 274, 287, 263, 377, 267, 265, 282, 295, 433, 426, 342});
-    REQUIRE(prompts.size() >= 8);
-    prompts.resize(8);
-    auto sch = make_scheduler(*m);
-    // The first request holds the scheduler at its first token until all are queued, so the
-    // other seven join it in the batch.
-    gate g;
-    std::vector<std::shared_ptr<recording_sink>> sinks;
-    for (size_t i = 0; i < prompts.size(); ++i) {
-      auto sink = std::make_shared<recording_sink>();
-      if (i == 0) sink->hook = g.at(1);
-      REQUIRE(sch->submit(greedy(prompts[i], n), sink) == submit_status::accepted);
-      if (i == 0) g.entered.wait();
-      sinks.push_back(sink);
-    }
-    g.release.open();
-    for (size_t i = 0; i < sinks.size(); ++i) {
+    auto w = make_scheduler(*m);
+    std::vector<generation_request> requests;
+    for (auto& p : eight_prompts(refs)) requests.push_back(greedy(p, n));
+    const std::vector<sink_record> got = run_together(*w.sch, std::move(requests));
+    for (size_t i = 0; i < got.size(); ++i) {
       INFO("prompt " << i);
-      sink_record r = sinks[i]->wait_finish();
-      CHECK(r.finish.reason == proto::finish_reason::length);
-      CHECK(r.tokens.size() == 64);
+      CHECK(got[i].finish.reason == proto::finish_reason::length);
+      CHECK(got[i].tokens.size() == 64);
       // Every reference prompt, not only the first, must keep its llama.cpp continuation.
-      if (i < refs.size()) CHECK(r.tokens == refs[i].greedy_tokens);
+      if (i < refs.size()) CHECK(got[i].tokens == refs[i].greedy_tokens);
     }
-    CHECK(sch->stats().queued == 0);
+    CHECK(w.sch->stats().queued == 0);
+    // The eight shared forward passes: all eight sequences were in one pass, many times (each
+    // decodes 64 tokens, and all are admitted within a few steps of each other).
+    CHECK(w.engine->most_sequences() == 8);
+    CHECK(w.engine->passes_with(8) >= 32);
+  }
+}
+
+TEST_CASE("scheduler: a seeded sampled request gives the same tokens alone and batched with others") {
+  auto m = model::load(shared_path("models/stories260K-f32.gguf"));
+  const auto refs = read_reference("stories260K-f32.greedy.jsonl", 6);
+  const auto prompts = eight_prompts(refs);
+  const int32_t n = 48;
+  // Eight requests with their own seeds and settings: sampled, greedy and penalized mixed.
+  std::vector<generation_request> requests;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    generation_request r;
+    r.prompt = prompts[i];
+    r.max_tokens = n;
+    r.sampling = seeded_sampling();
+    r.sampling.seed += i;
+    if (i % 3 == 1) r.sampling.temperature = 0;
+    if (i % 3 == 2) r.sampling.top_k = 40;
+    requests.push_back(r);
+  }
+  auto together = make_scheduler(*m);
+  const std::vector<sink_record> batched = run_together(*together.sch, requests);
+  CHECK(together.engine->most_sequences() == 8);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    INFO("request " << i);
+    // Alone, on its own scheduler: a different schedule, the same tokens.
+    auto alone = make_scheduler(*m);
+    auto sink = std::make_shared<recording_sink>();
+    REQUIRE(alone.sch->submit(requests[i], sink) == submit_status::accepted);
+    const sink_record a = sink->wait_finish();
+    CHECK(alone.engine->most_sequences() == 1);
+    CHECK(batched[i].tokens == a.tokens);
+    CHECK(batched[i].finish.reason == a.finish.reason);
+    // And the engine and sampler without a scheduler.
+    const sampled_run direct = sample_in_process(*m, requests[i].prompt, requests[i].sampling, n);
+    CHECK(a.tokens == direct.tokens);
   }
 }

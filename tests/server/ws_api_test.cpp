@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "metric_reader.h"
 #include "reference.h"
+#include "sampled_run.h"
 #include "server_process.h"
 
 using namespace hearth::test;
@@ -51,12 +53,6 @@ class ws_client {
   net::io_context ioc_;
   websocket::stream<net::ip::tcp::socket> ws_;
 };
-
-double metric(server_process& s, const std::string& sample) {
-  auto body = curl(s.url("/metrics")).body;
-  auto at = body.find("\n" + sample + " ");
-  return at == std::string::npos ? 0 : std::stod(body.substr(at + sample.size() + 2));
-}
 
 }  // namespace
 
@@ -169,4 +165,24 @@ TEST_CASE("ws: with API keys, a page authenticates with its key as the subprotoc
   json m;
   do m = c.recv(); while (m["type"] == "token");
   CHECK(m["type"] == "done");
+}
+
+TEST_CASE("ws: a seeded sampled generation gives the in-process engine's tokens", "[ws][sampled]") {
+  server_process s;
+  const auto ref = read_reference("stories260K-f32.greedy.jsonl", 6).at(1);
+  const auto m = hearth::model::load(shared_path("models/stories260K-f32.gguf"));
+  const hearth::sampling_params p = seeded_sampling();
+  const sampled_run expect = sample_in_process(*m, ref.prompt_tokens, p, 48);
+  REQUIRE(expect.tokens.size() >= 8);
+  ws_client c(s.port());
+  json req = sampling_fields(p);
+  req.update({{"type", "generate"}, {"id", "s1"}, {"prompt", ref.prompt}, {"max_tokens", 48}});
+  c.send(req);
+  std::vector<int> ids;
+  json msg = c.recv();
+  for (; msg["type"] == "token"; msg = c.recv()) ids.push_back(msg["token_id"]);
+  REQUIRE(msg["type"] == "done");
+  CHECK(ids == expect.tokens);
+  CHECK(msg["finish_reason"] == (expect.ended_by_eog ? "stop" : "length"));
+  CHECK(msg["usage"]["completion_tokens"] == expect.tokens.size() + (expect.ended_by_eog ? 1 : 0));
 }
