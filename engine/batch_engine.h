@@ -13,10 +13,12 @@
 #include "kv_cache.h"
 #include "model/model.h"
 #include "thread_pool.h"
+#include "token_decoder.h"
 
 namespace hearth {
 
-class batch_engine {
+// Each token's bytes and whether it ends a generation come from token_text.
+class batch_engine : public token_text {
  public:
   virtual ~batch_engine() = default;
 
@@ -35,9 +37,6 @@ class batch_engine {
 
   // One forward pass; see forward_pass::run for the contract.
   virtual std::span<const float> forward(std::span<const batch_entry> batch) = 0;
-
-  virtual std::string token_bytes(token_id id) const = 0;
-  virtual bool is_eog(token_id id) const = 0;
 };
 
 struct model_engine_options {
