@@ -141,9 +141,9 @@ void ws_session::on_read(beast::error_code ec, size_t) {
   buffer_.consume(buffer_.size());
   // One large message must not pin its buffer for the life of the connection.
   if (buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
-  // After the Close frame went out, messages still in flight are read (to see the peer's Close)
-  // but not answered.
-  if (!closing_) handle_message(text);
+  // Once the session is going away (its last messages queued, Close 1001 to follow), messages
+  // are read (to see the peer's Close) but not answered: the Close frame is the answer.
+  if (!going_away_) handle_message(text);
   // Backpressure: the next message is read once the client has read enough (see on_write).
   if (!backlog_over()) do_read();
 }
