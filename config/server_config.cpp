@@ -1,5 +1,7 @@
 #include "config/server_config.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <fstream>
 #include <limits>
@@ -52,7 +54,7 @@ setting list_setting(std::string_view name, std::string_view value_name, std::st
                      std::vector<std::string> server_config::*m) {
   return {name, value_name, help, true,
           [m](server_config& c, const std::string& v) {
-            if (v.empty()) throw config_error("empty value");
+            if (v.empty()) throw config_error("an empty value is not allowed");
             (c.*m).push_back(v);
           },
           [m](const server_config& c) {
@@ -60,7 +62,8 @@ setting list_setting(std::string_view name, std::string_view value_name, std::st
             for (const auto& v : c.*m) s += (s.empty() ? "" : ",") + v;
             return s.empty() ? std::string("none") : s;
           },
-          [m](server_config& c) { (c.*m).clear(); }};
+          [m](server_config& c) { (c.*m).clear(); },
+          [m](const server_config& c) { return (c.*m).size(); }};
 }
 
 std::string env_name(std::string_view name) {
@@ -98,7 +101,42 @@ void apply_json(server_config& c, const setting& s, const nlohmann::json& v, con
   }
 }
 
-void load_file(server_config& c, const std::string& path) {
+// Where each list setting's values came from, so that a source replacing them says so.
+class list_sources {
+ public:
+  list_sources() : from_(server_settings().size()) {}
+
+  // `source` is about to set list `s`: empties it first when it holds values from another
+  // (lower) source, and notes that it does. A source adding to its own values keeps them.
+  void replace(server_config& c, const setting& s, const std::string& source, std::vector<std::string>* notices) {
+    std::string& from = from_[index(s)];
+    if (from == source) return;
+    const size_t held = s.count(c);
+    if (held > 0 && notices) {
+      notices->push_back(source + " replaces the " + std::to_string(held) + " " + std::string(s.name) + " value" +
+                         (held == 1 ? "" : "s") + " from " + from);
+    }
+    s.clear(c);
+    from = source;
+  }
+
+ private:
+  static size_t index(const setting& s) { return static_cast<size_t>(&s - server_settings().data()); }
+
+  std::vector<std::string> from_;
+};
+
+// Comma-separated parts, empty ones included ("" is one empty part): each must be checked.
+std::vector<std::string> split_commas(const std::string& v) {
+  std::vector<std::string> parts(1);
+  for (char ch : v) {
+    if (ch == ',') parts.emplace_back();
+    else parts.back() += ch;
+  }
+  return parts;
+}
+
+void load_file(server_config& c, const std::string& path, list_sources& lists, std::vector<std::string>* notices) {
   std::ifstream in(path);
   if (!in) throw config_error("config file " + path + ": cannot be read");
   nlohmann::json j;
@@ -111,6 +149,7 @@ void load_file(server_config& c, const std::string& path) {
   for (const auto& [key, value] : j.items()) {
     const setting* s = find_setting(key);
     if (!s) throw config_error("config file " + path + ": unknown setting '" + key + "'");
+    if (s->repeatable) lists.replace(c, *s, "config file " + path, notices);
     apply_json(c, *s, value, "config file " + path + ", '" + key + "'");
   }
 }
@@ -144,10 +183,15 @@ const std::vector<setting>& server_settings() {
                   &server_config::idle_timeout_s, 1, 86400),
       int_setting("max-stream-backlog", "N", "undelivered events a slow stream may hold before it is ended",
                   &server_config::max_stream_backlog, 16, 1 << 20),
+      int_setting<int64_t>("max-stream-backlog-bytes", "BYTES",
+                           "undelivered bytes a slow stream (or WebSocket) may hold before it is ended",
+                           &server_config::max_stream_backlog_bytes, 4096, int64_t{1} << 30),
       int_setting("send-buffer", "BYTES", "kernel send buffer per connection; 0 lets the kernel size it",
                   &server_config::send_buffer, 0, 64 << 20),
       list_setting("api-key", "KEY", "require 'Authorization: Bearer KEY' (repeatable; env: comma-separated)",
                    &server_config::api_keys),
+      bool_setting("insecure-public", "serve a non-loopback host without an API key (anyone who can reach it may use it)",
+                   &server_config::insecure_public),
       list_setting("cors-origin", "ORIGIN", "another origin allowed to call the API from a browser (repeatable)",
                    &server_config::cors_origins),
       bool_setting("log-requests", "log one line per request (no prompt text)", &server_config::log_requests),
@@ -178,9 +222,21 @@ std::string server_config_help() {
   return out.str();
 }
 
+bool is_loopback_host(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost" || host.ends_with(".localhost")) return true;
+  const std::string h(host);
+  in_addr v4{};
+  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, h.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
 std::optional<server_config> load_server_config(std::span<const std::string> args,
                                                 const std::function<const char*(const char*)>& env,
-                                                std::string* help_out) {
+                                                std::string* help_out, std::vector<std::string>* notices) {
   // First pass over the flags: --help and --config, which decide what else is read.
   std::optional<std::string> config_file;
   if (const char* e = env("HEARTH_CONFIG")) config_file = e;
@@ -193,21 +249,22 @@ std::optional<server_config> load_server_config(std::span<const std::string> arg
     if (args[i].starts_with("--config=")) config_file = args[i].substr(9);
   }
   server_config c;
-  if (config_file) load_file(c, *config_file);
+  list_sources lists;
+  if (config_file) load_file(c, *config_file, lists, notices);
   for (const setting& s : server_settings()) {
     const std::string name = env_name(s.name);
     const char* v = env(name.c_str());
     if (!v) continue;
+    const std::string source = "environment " + name;
     if (s.repeatable) {
-      s.clear(c);
-      std::stringstream parts(v);
-      std::string part;
-      while (std::getline(parts, part, ',')) if (!part.empty()) apply_from(c, s, part, "environment " + name);
+      // Every comma-separated part must be a value: "" or "a,,b" is a mistake to report, not an
+      // empty list (for api-key that would silently turn authentication off).
+      lists.replace(c, s, source, notices);
+      for (const std::string& part : split_commas(v)) apply_from(c, s, part, source);
     } else {
-      apply_from(c, s, v, "environment " + name);
+      apply_from(c, s, v, source);
     }
   }
-  std::vector<bool> list_seen(server_settings().size());
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
     if (a == "--config" || a == "-c") { ++i; continue; }
@@ -232,12 +289,13 @@ std::optional<server_config> load_server_config(std::span<const std::string> arg
       }
     }
     // A list given on the command line replaces what the file or environment said.
-    const size_t idx = static_cast<size_t>(s - server_settings().data());
-    if (s->repeatable && !list_seen[idx]) {
-      list_seen[idx] = true;
-      s->clear(c);
-    }
+    if (s->repeatable) lists.replace(c, *s, "the command line", notices);
     apply_from(c, *s, value, "option --" + name);
+  }
+  if (!c.insecure_public && c.api_keys.empty() && !is_loopback_host(c.host)) {
+    throw config_error("host " + c.host + " is reachable from other machines, and no API key is set: give one " +
+                       "(--api-key, HEARTH_API_KEY or \"api-key\" in the config file), or pass --insecure-public " +
+                       "to serve without one");
   }
   return c;
 }

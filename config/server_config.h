@@ -29,8 +29,10 @@ struct server_config {
   int header_timeout_s = 10;            // to receive a request's headers
   int idle_timeout_s = 60;              // a keep-alive connection with no request
   int max_stream_backlog = 4096;        // undelivered events per stream before it is dropped
+  int64_t max_stream_backlog_bytes = 1 << 20;  // undelivered bytes likewise (and per WebSocket)
   int send_buffer = 0;                  // bytes of kernel send buffer per connection; 0: automatic
   std::vector<std::string> api_keys;    // non-empty: require "Authorization: Bearer <key>"
+  bool insecure_public = false;         // allow a non-loopback host without API keys
   std::vector<std::string> cors_origins;  // origins besides the page's own that may call the API
   bool log_requests = true;             // one line per request (method, path, status, timings)
   bool log_prompts = false;             // also log prompt and output text (off: privacy)
@@ -52,16 +54,27 @@ struct setting {
   std::function<std::string(const server_config&)> show;  // current value, for --help
   // Repeatable settings: empties the list, so a higher-precedence source replaces it.
   std::function<void(server_config&)> clear;
+  // Repeatable settings: how many values the list holds.
+  std::function<size_t(const server_config&)> count;
 };
 
 const std::vector<setting>& server_settings();
 
 // Builds the config from all sources. `args` are the command-line arguments after `serve`;
 // `env` looks up an environment variable (injectable for tests). Returns nullopt if --help was
-// given (the help text was written to `help_out`). Throws config_error.
+// given (the help text was written to `help_out`). Throws config_error naming the source (and
+// the setting) of a bad value. Every source is held to the same rules: an empty value of a list
+// (an empty flag value, an empty JSON string, an empty or empty-part environment variable) is an
+// error, never an empty list. A source that replaces a list's values from a lower source adds a
+// line saying so to `notices` (counts only: values may be secret). A non-loopback host without
+// API keys is refused unless insecure_public.
 std::optional<server_config> load_server_config(
     std::span<const std::string> args, const std::function<const char*(const char*)>& env,
-    std::string* help_out);
+    std::string* help_out, std::vector<std::string>* notices = nullptr);
+
+// 127.0.0.0/8, ::1, ::ffff:127.x.x.x, "localhost" and *.localhost (brackets allowed). Anything
+// else, names included, counts as reachable from other machines.
+bool is_loopback_host(std::string_view host);
 
 std::string server_config_help();
 

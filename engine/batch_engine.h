@@ -15,10 +15,12 @@
 #include "memory_plan.h"
 #include "model/model.h"
 #include "thread_pool.h"
+#include "token_decoder.h"
 
 namespace hearth {
 
-class batch_engine {
+// Each token's bytes and whether it ends a generation come from token_text.
+class batch_engine : public token_text {
  public:
   virtual ~batch_engine() = default;
 
@@ -37,9 +39,6 @@ class batch_engine {
 
   // One forward pass; see forward_pass::run for the contract.
   virtual std::span<const float> forward(std::span<const batch_entry> batch) = 0;
-
-  virtual std::string token_bytes(token_id id) const = 0;
-  virtual bool is_eog(token_id id) const = 0;
 
   // Why results can no longer be trusted, or nullopt: the model file changed on disk while in
   // use (model::file_changed). The scheduler asks after every forward pass; a forward pass

@@ -1,6 +1,7 @@
 #include "kv_cache.h"
 
 #include <limits>
+#include <cstring>
 #include <new>
 #include <stdexcept>
 
@@ -43,6 +44,7 @@ kv_cache::kv_cache(const hparams& hp, int64_t n_blocks, int32_t block_size)
   // calloc maps fresh zero pages: memory is committed only as blocks are written.
   data_.reset(static_cast<uint16_t*>(std::calloc(static_cast<size_t>(n_blocks), block_elems_ * sizeof(uint16_t))));
   if (!data_) throw std::bad_alloc();
+  written_ = std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(n_blocks));
   free_.reserve(n_blocks);
   for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back(static_cast<int32_t>(b));
 }
@@ -64,7 +66,7 @@ int32_t kv_cache::seq_create() {
 void kv_cache::seq_free(int32_t seq) {
   seq_state& s = seqs_.at(seq);
   if (!s.active) return;
-  for (int32_t b : s.blocks) free_.push_back(b);
+  for (int32_t b : s.blocks) release_block(b);
   s.blocks.clear();
   s.active = false;
   free_seq_ids_.push_back(seq);
@@ -86,9 +88,17 @@ void kv_cache::seq_truncate(int32_t seq, int64_t n_positions) {
   seq_state& s = seqs_.at(seq);
   auto keep = static_cast<size_t>(blocks_needed(n_positions, block_size_));
   while (s.blocks.size() > keep) {
-    free_.push_back(s.blocks.back());
+    release_block(s.blocks.back());
     s.blocks.pop_back();
   }
+}
+
+void kv_cache::release_block(int32_t b) {
+  // Called between forward passes (the scheduler thread), so no writer is running.
+  if (written_[b].exchange(false, std::memory_order_relaxed)) {
+    std::memset(data_.get() + static_cast<size_t>(b) * block_elems_, 0, block_elems_ * sizeof(uint16_t));
+  }
+  free_.push_back(b);
 }
 
 int64_t kv_cache::seq_capacity(int32_t seq) const {

@@ -9,8 +9,13 @@
 //
 // Its size is decided by plan_memory (memory_plan.h) before it is built; the constructor still
 // refuses sizes that overflow rather than wrap.
+// Privacy: a block released by seq_free or seq_truncate is zeroed if it was written since it was
+// last zeroed, so one request's keys and values never outlive it in memory. "Written" means a
+// writable pointer into it was taken (keys()/values() non-const); blocks never written are left
+// alone, so their pages stay uncommitted.
 //
 // Not thread-safe: only the scheduler thread (and the forward pass it runs) touches it.
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -42,12 +47,12 @@ class kv_cache {
 
   // A new, empty sequence; returns its id.
   int32_t seq_create();
-  // Releases the sequence and all its blocks.
+  // Releases the sequence and all its blocks (zeroed, see the top).
   void seq_free(int32_t seq);
   // Ensures room for positions [0, n_positions). All or nothing: false (and no change) if the
   // free blocks do not suffice.
   bool seq_reserve(int32_t seq, int64_t n_positions);
-  // Drops positions >= n_positions, releasing whole blocks no longer needed.
+  // Drops positions >= n_positions, releasing whole blocks no longer needed (zeroed).
   void seq_truncate(int32_t seq, int64_t n_positions);
   int64_t seq_capacity(int32_t seq) const;
   const std::vector<int32_t>& seq_blocks(int32_t seq) const { return seqs_[seq].blocks; }
@@ -55,9 +60,16 @@ class kv_cache {
     return n_positions / block_size + (n_positions % block_size != 0);
   }
 
-  // [block_size][head_dim] keys (values) of one kv head of one layer in one block.
-  uint16_t* keys(int32_t block, int64_t layer, int64_t kv_head) { return slab(block, layer, 0, kv_head); }
-  uint16_t* values(int32_t block, int64_t layer, int64_t kv_head) { return slab(block, layer, 1, kv_head); }
+  // [block_size][head_dim] keys (values) of one kv head of one layer in one block. The writable
+  // views mark the block written; they may be taken from several threads at once.
+  uint16_t* keys(int32_t block, int64_t layer, int64_t kv_head) {
+    written_[block].store(true, std::memory_order_relaxed);
+    return slab(block, layer, 0, kv_head);
+  }
+  uint16_t* values(int32_t block, int64_t layer, int64_t kv_head) {
+    written_[block].store(true, std::memory_order_relaxed);
+    return slab(block, layer, 1, kv_head);
+  }
   const uint16_t* keys(int32_t block, int64_t layer, int64_t kv_head) const {
     return const_cast<kv_cache*>(this)->slab(block, layer, 0, kv_head);
   }
@@ -75,6 +87,8 @@ class kv_cache {
     bool active = false;
     std::vector<int32_t> blocks;
   };
+  // Zeroes block b if it was written, then returns it to the free list.
+  void release_block(int32_t b);
 
   int32_t block_size_;
   int64_t n_blocks_;
@@ -84,6 +98,7 @@ class kv_cache {
   size_t block_elems_;  // n_layer * 2 * n_head_kv * slab_elems
   struct free_deleter { void operator()(uint16_t* p) const { std::free(p); } };
   std::unique_ptr<uint16_t[], free_deleter> data_;
+  std::unique_ptr<std::atomic<bool>[]> written_;  // per block, since it was last zeroed
   std::vector<int32_t> free_;
   std::vector<seq_state> seqs_;
   std::vector<int32_t> free_seq_ids_;

@@ -7,7 +7,10 @@
 
 namespace hearth::proto {
 
-enum class finish_reason { stop, length, cancelled, error };
+// stop: end of text or a stop string; length: max_tokens or the context; cancelled: the client
+// cancelled or left; shutdown: the daemon is stopping (not the client's doing: the client should
+// retry elsewhere or later); error: the generation failed.
+enum class finish_reason { stop, length, cancelled, shutdown, error };
 std::string_view to_string(finish_reason r);
 
 struct usage {

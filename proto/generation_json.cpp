@@ -31,15 +31,22 @@ std::optional<std::string_view> openai_finish_reason(finish_reason r) {
     case finish_reason::stop: return "stop";
     case finish_reason::length: return "length";
     case finish_reason::cancelled:
+    case finish_reason::shutdown:
     case finish_reason::error: return std::nullopt;
   }
   return std::nullopt;
 }
 
+api_error shutdown_error() {
+  return {503, "the server is shutting down", "server_error", "", "server_shutting_down"};
+}
+
 api_error openai_error_for(finish_reason r, std::string_view detail) {
   api_error e;
   e.type = "server_error";
-  if (r == finish_reason::cancelled) {
+  if (r == finish_reason::shutdown) {
+    e = shutdown_error();
+  } else if (r == finish_reason::cancelled) {
     e.status = 503;
     e.code = "cancelled";
     e.message = "generation cancelled";

@@ -21,14 +21,20 @@ nlohmann::json to_json(const timings& t);
 // What OpenAI endpoints (/v1/completions, /v1/chat/completions) send for each finish_reason:
 // - stop (end of text or a stop string): finish_reason "stop".
 // - length (max_tokens reached, or the context is full): finish_reason "length".
-// - cancelled: the client left (nothing is sent), or the daemon is shutting down. OpenAI has
-//   no such value, so instead of a finishing response the server answers with
-//   openai_error_for(): 503 before the headers, or a `data: {"error": ...}` SSE event mid-stream.
+// - cancelled: the client left (nothing reaches it). OpenAI has no such value, so instead of a
+//   finishing response the server answers with openai_error_for(): 503 before the headers, or a
+//   `data: {"error": ...}` SSE event mid-stream.
+// - shutdown: likewise, with shutdown_error() (503, code server_shutting_down).
 // - error: likewise, openai_error_for(): 500 server_error carrying the detail.
-// Returns nullopt for cancelled and error.
+// Returns nullopt for cancelled, shutdown and error.
 std::optional<std::string_view> openai_finish_reason(finish_reason r);
 
-// The error OpenAI endpoints send when a generation ends cancelled or in error (see above).
+// The error OpenAI endpoints send when a generation ends cancelled, by shutdown or in error
+// (see above); `detail` is appended to the message.
 api_error openai_error_for(finish_reason r, std::string_view detail);
+
+// What every API answers when the daemon is stopping: 503 server_error, code
+// "server_shutting_down" (for a request refused at the door or a generation ended by shutdown).
+api_error shutdown_error();
 
 }  // namespace hearth::proto

@@ -95,6 +95,7 @@ nlohmann::json generate_final_event(finish_reason reason, const usage& u, const 
                       {"usage", to_json(u)},
                       {"timings", to_json(t)}};
   if (reason == finish_reason::error) j["error"] = {{"message", error}};
+  if (reason == finish_reason::shutdown) j["error"] = to_json(shutdown_error())["error"];
   return j;
 }
 

@@ -54,7 +54,9 @@ nlohmann::json generate_response(std::string_view text, const std::vector<int32_
 // One streamed token: {"token": {"id": n, "text": str}}; text may be "" while held back.
 nlohmann::json generate_token_event(int32_t id, std::string_view text);
 // Last streamed event: {"done": true, "text": held-back text released at the end,
-//   "finish_reason", "usage", "timings"} plus "error": {"message": str} when reason is error.
+//   "finish_reason", "usage", "timings"} plus "error": {"message": str} when reason is error,
+//   or shutdown_error()'s {"message", "type", "param", "code": "server_shutting_down"} when
+//   reason is shutdown.
 nlohmann::json generate_final_event(finish_reason reason, const usage& u, const timings& t,
                                     std::string_view text = {}, std::string_view error = {});
 

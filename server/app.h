@@ -4,9 +4,12 @@
 //
 // Thread-safety: `model`, `engine_scheduler`, `chat` and the identity fields are written once by
 // the loading thread before `ready` is set (release) and only read after it is seen (acquire).
+// The loading thread publishes them, and shutdown sets `stopping`, under `lifecycle`: a load
+// that ends after shutdown began publishes nothing.
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -15,6 +18,7 @@
 #include "model/model.h"
 #include "proto/chat_template.h"
 #include "scheduler.h"
+#include "ws_registry.h"
 
 namespace hearth {
 
@@ -33,6 +37,9 @@ struct app {
   // Requests still owed an answer (HTTP exchanges in progress, WebSocket generations): shutdown
   // waits, for a bounded time, until their final events are written.
   std::atomic<int64_t> open_exchanges{0};
+  // Open WebSocket sessions, which shutdown closes with 1001.
+  ws_registry websockets;
+  std::mutex lifecycle;
 
   bool is_ready() const { return ready.load(std::memory_order_acquire); }
   const std::string* failure() const { return failed.load(std::memory_order_acquire) ? &load_failure : nullptr; }

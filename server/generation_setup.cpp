@@ -1,5 +1,7 @@
 #include "generation_setup.h"
 
+#include "proto/generation_json.h"
+
 namespace hearth {
 
 proto::limits model_limits(const app& a) {
@@ -55,7 +57,7 @@ proto::api_error refusal(const app& a, submit_status s, size_t prompt_tokens, in
     case submit_status::accepted:
       break;
   }
-  return {503, "the server is shutting down", "server_error", "", ""};
+  return proto::shutdown_error();
 }
 
 }  // namespace hearth

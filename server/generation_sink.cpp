@@ -41,18 +41,20 @@ std::string generation_sink::token_chunk(const token_event& e) {
   return {};
 }
 
+// A token is refused (not kept, not sent) once the client is gone or a stream is too far behind.
 bool generation_sink::on_token(const token_event& e) {
+  if (ex_->cancel()->load(std::memory_order_relaxed)) return false;
+  if (ctx_.stream && ex_->backlog() > app_.config.max_stream_backlog) {
+    overflowed_ = true;
+    return false;
+  }
   tokens_.push_back(e.id);
   text_ += e.text;
   if (ctx_.stream) {
-    if (ex_->backlog() > app_.config.max_stream_backlog) {
-      overflowed_ = true;
-      return false;
-    }
     std::string chunk = token_chunk(e);
     if (!chunk.empty()) ex_->stream_write(std::move(chunk));
   }
-  return !ex_->cancel()->load(std::memory_order_relaxed);
+  return true;
 }
 
 void generation_sink::finish_stream(const finish_event& e) {
@@ -88,11 +90,20 @@ void generation_sink::finish_stream(const finish_event& e) {
   ex_->stream_end();
 }
 
+// Whether a whole (non-streamed) answer is an error response rather than a generation.
+bool generation_sink::whole_is_error(const finish_event& e) const {
+  return e.reason == proto::finish_reason::error || e.reason == proto::finish_reason::shutdown ||
+         (ctx_.kind != api_kind::native && e.reason == proto::finish_reason::cancelled);
+}
+
+// The HTTP status the client gets: a stream's was sent with its header (200).
+int generation_sink::status_sent(const finish_event& e) const {
+  if (ctx_.stream || !whole_is_error(e)) return 200;
+  return proto::openai_error_for(e.reason, e.error).status;
+}
+
 void generation_sink::finish_whole(const finish_event& e) {
-  if (e.reason == proto::finish_reason::error ||
-      (ctx_.kind != api_kind::native && e.reason == proto::finish_reason::cancelled)) {
-    return ex_->respond(error_response(proto::openai_error_for(e.reason, e.error)));
-  }
+  if (whole_is_error(e)) return ex_->respond(error_response(proto::openai_error_for(e.reason, e.error)));
   nlohmann::json body;
   switch (ctx_.kind) {
     case api_kind::native:
@@ -110,8 +121,7 @@ void generation_sink::finish_whole(const finish_event& e) {
 
 void generation_sink::on_finish(const finish_event& e) {
   text_ += e.text;
-  const bool failed = overflowed_ || e.reason == proto::finish_reason::error;
-  const int status = failed ? 500 : 200;
+  const int status = status_sent(e);
   app_.stats.count_request(ctx_.endpoint, status);
   if (ctx_.stream) {
     finish_stream(e);

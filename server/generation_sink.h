@@ -45,6 +45,8 @@ class generation_sink final : public token_sink {
   std::string token_chunk(const token_event& e);
   void finish_stream(const finish_event& e);
   void finish_whole(const finish_event& e);
+  bool whole_is_error(const finish_event& e) const;
+  int status_sent(const finish_event& e) const;
   void log(const finish_event& e, int status) const;
 
   app& app_;

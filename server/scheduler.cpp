@@ -68,7 +68,7 @@ scheduler::scheduler(std::unique_ptr<batch_engine> engine, const scheduler_optio
   batch_.reserve(static_cast<size_t>(engine_->max_batch()));
   logit_owners_.reserve(static_cast<size_t>(max_running_));
   dropped_.reserve(static_cast<size_t>(std::min(options_.queue_limit, 256)));
-  stats_.kv_blocks_free = engine_->free_blocks();
+  stats_.kv_blocks_free = blocks_free_ = engine_->free_blocks();
   stats_.kv_blocks_used = total_blocks_ - stats_.kv_blocks_free;
   thread_ = std::thread([this] { run(); });
   thread_id_ = thread_.get_id();
@@ -83,14 +83,13 @@ submit_status scheduler::submit(generation_request r, std::shared_ptr<token_sink
   // Positions are int32 in a batch row, whatever context the engine claims.
   const int64_t max_positions = std::min<int64_t>(context_length_, std::numeric_limits<int32_t>::max());
   const int64_t positions = positions_of(r);
-  if (positions > max_positions || kv_cache::blocks_needed(positions, block_size_) > total_blocks_) {
-    return submit_status::too_long;
-  }
+  const int64_t blocks = kv_cache::blocks_needed(positions, block_size_);
+  if (positions > max_positions || blocks > total_blocks_) return submit_status::too_long;
   const clock::time_point now = clock::now();
   {
     std::lock_guard lock(mu_);
     if (stopping_) return submit_status::shutting_down;
-    if (queue_.size() >= static_cast<size_t>(options_.queue_limit)) return submit_status::queue_full;
+    if (waiting_with(blocks) > options_.queue_limit) return submit_status::queue_full;
     queue_.push_back({std::move(r), std::move(sink), now});
   }
   wake_.notify_one();
@@ -107,6 +106,32 @@ void scheduler::shutdown() {
   // join itself, and ends after the current step.
   if (std::this_thread::get_id() == thread_id_) return;
   std::call_once(joined_, [this] { thread_.join(); });
+}
+
+// The queue is served first come first served (see admit): its head starts while a running
+// slot is free and its blocks fit; the first request that cannot start makes all behind it wait.
+int64_t scheduler::waiting_with(int64_t blocks) const {
+  int64_t slots = max_running_ - active_;
+  int64_t free = blocks_free_;
+  size_t starting = 0;
+  for (const pending& p : queue_) {
+    if (slots <= 0) break;
+    const int64_t need = kv_cache::blocks_needed(positions_of(p.request), block_size_);
+    if (need > free) break;
+    --slots;
+    free -= need;
+    ++starting;
+  }
+  const bool starts_at_once = starting == queue_.size() && slots > 0 && blocks <= free;
+  return static_cast<int64_t>(queue_.size() - starting) + (starts_at_once ? 0 : 1);
+}
+
+void scheduler::sync_capacity() {
+  const int64_t active = std::count_if(running_.begin(), running_.end(), [](const auto& s) { return !s->done; });
+  const int64_t free = engine_->free_blocks();
+  std::lock_guard lock(mu_);
+  active_ = active;
+  blocks_free_ = free;
 }
 
 scheduler_stats scheduler::stats() const {
@@ -184,6 +209,10 @@ void scheduler::admit() {
       }
       p = std::move(queue_.front());
       queue_.pop_front();
+      if (!never_fits) {  // counted as started until start() publishes the truth
+        ++active_;
+        blocks_free_ -= need;
+      }
     }
     if (never_fits) {
       finish_unadmitted(p, proto::finish_reason::error, "the KV cache has too few free blocks for this request");
@@ -196,6 +225,7 @@ void scheduler::admit() {
 // Creates the sequence with all its KV blocks reserved, so it never waits for memory later.
 void scheduler::start(pending&& p) {
   if (auto err = request_error(p.request, vocab_size_)) {
+    sync_capacity();
     finish_unadmitted(p, proto::finish_reason::error, std::move(*err));
     return;
   }
@@ -208,8 +238,10 @@ void scheduler::start(pending&& p) {
       throw std::runtime_error("the KV cache ran out of blocks");
     }
     running_.push_back(std::make_unique<sequence>(std::move(p), vocab_size_, kv, clock::now()));
+    sync_capacity();
   } catch (const std::exception& e) {
     engine_->seq_free(kv);
+    sync_capacity();
     finish_unadmitted(*sink, prompt_tokens, submitted, proto::finish_reason::error,
                       std::string("cannot start the request: ") + e.what());
   }
@@ -296,10 +328,17 @@ void scheduler::run_batch() {
   }
 }
 
-// Sample, then the first of: end of generation (the EOG token is counted but never shown), a
-// consumer that is gone, a stop string (never shown), max_tokens.
+// A cancel that arrived during the forward pass ends the request before its token is decoded,
+// so the client gets, and usage counts, nothing more. Otherwise decode, then the first of: end of
+// generation (the EOG token is counted but never shown), a consumer that refuses the token (not
+// counted), a stop string (never shown), max_tokens.
 void scheduler::sample_row(sequence& s, std::span<const float> logits, time_point now) {
-  const token_id t = s.smp.sample(logits);
+  if (s.cancel_requested()) return finish(s, proto::finish_reason::cancelled);
+  const decoded_token d = s.decoder.next(logits, *engine_);
+  if (!d.end_of_generation && !deliver_token(*s.sink, {d.token, d.text})) {
+    s.refused = true;
+    return finish(s, proto::finish_reason::cancelled);
+  }
   if (metrics_) {
     if (s.n_generated == 0) {
       metrics_->observe_time_to_first_token(seconds_between(s.submitted, now));
@@ -308,11 +347,8 @@ void scheduler::sample_row(sequence& s, std::span<const float> logits, time_poin
     }
     metrics_->add_generated_tokens(1);
   }
-  s.record_token(t, now);
-  if (engine_->is_eog(t)) return finish(s, proto::finish_reason::stop);
-  const token_event e{t, s.push_text(engine_->token_bytes(t))};
-  if (!deliver_token(*s.sink, e)) return finish(s, proto::finish_reason::cancelled);
-  if (s.stops.stopped()) return finish(s, proto::finish_reason::stop);
+  s.record_token(d.token, now);
+  if (d.end_of_generation || d.stopped) return finish(s, proto::finish_reason::stop);
   if (s.n_generated >= s.max_tokens) finish(s, proto::finish_reason::length);
 }
 
@@ -354,6 +390,7 @@ void scheduler::finish(sequence& s, proto::finish_reason reason, std::string err
   if (s.done) return;
   s.done = true;
   engine_->seq_free(s.kv_seq);
+  sync_capacity();  // before the sink answers: a client may submit again at once
   const finish_event e = s.make_finish(reason, std::move(error), clock::now());
   if (metrics_) metrics_->count_finished(to_string(reason));
   deliver_finish(*s.sink, e);
@@ -384,17 +421,21 @@ void scheduler::publish_stats(bool ran_batch) {
   if (ran_batch) ++stats_.steps;
 }
 
-// After shutdown(): every request still here ends with `cancelled`. submit() refuses new ones
-// once stopping_ is set, so the queue taken here is the last.
+// After shutdown(): every request still here ends with `shutdown`, or `cancelled` if its client
+// cancelled first. submit() refuses new ones once stopping_ is set, so the queue taken here is
+// the last.
 void scheduler::drain() {
-  for (auto& s : running_) finish(*s, proto::finish_reason::cancelled);
+  const auto reason = [](const cancel_flag& c) {
+    return c && c->load(std::memory_order_relaxed) ? proto::finish_reason::cancelled : proto::finish_reason::shutdown;
+  };
+  for (auto& s : running_) finish(*s, reason(s->cancel));
   running_.clear();
   std::deque<pending> queued;
   {
     std::lock_guard lock(mu_);
     queued.swap(queue_);
   }
-  for (pending& p : queued) finish_unadmitted(p, proto::finish_reason::cancelled);
+  for (pending& p : queued) finish_unadmitted(p, reason(p.request.cancel));
   publish_stats(false);
 }
 

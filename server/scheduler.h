@@ -10,6 +10,8 @@
 // Per request: tokens reach the sink as they are sampled. The end-of-generation token finishes
 // with `stop` and is counted in usage.completion_tokens but never passed to on_token; a stop
 // string finishes with `stop` and never reaches the sink; max_tokens finishes with `length`.
+// usage.completion_tokens counts exactly the tokens the sink took, plus EOG: a cancel seen after
+// the forward pass drops that pass's token, and a token the sink refuses is not counted.
 // KV blocks for prompt + max_tokens are reserved at admission, so a running request never
 // waits for memory and is never preempted. A request's tokens do not depend on what else runs:
 // each sequence has its own positions, sampler and text pipeline.
@@ -53,7 +55,9 @@ struct generation_request {
 struct scheduler_options {
   int32_t max_sequences = 8;      // sequences running at once (capped at the engine's max_batch
                                   // and max_logit_rows: each needs a logit row every step)
-  int32_t queue_limit = 64;       // requests waiting beyond those; more are refused
+  int32_t queue_limit = 64;       // requests that may wait; one that would make more wait is
+                                  // refused. A request that can start at once (a free running
+                                  // slot, its KV blocks free, nobody queued ahead) never counts.
 };
 
 struct scheduler_stats {
@@ -66,7 +70,7 @@ struct scheduler_stats {
 
 enum class submit_status {
   accepted,       // the sink will see tokens and exactly one on_finish
-  queue_full,     // refused: the queue holds queue_limit requests (HTTP 429)
+  queue_full,     // refused: it would have to wait, and queue_limit requests already do (429)
   too_long,       // refused: prompt + max_tokens exceeds the context or the whole KV pool (400)
   shutting_down,  // refused: the daemon is stopping (503)
 };
@@ -85,8 +89,9 @@ class scheduler {
   // invalid sampling or stop strings) is accepted and finishes with `error` and a message.
   submit_status submit(generation_request r, std::shared_ptr<token_sink> sink);
 
-  // Stops accepting; queued and running requests finish with reason `cancelled` at the next
-  // step. Returns once the scheduler thread has ended. Idempotent. Called from a sink (the
+  // Stops accepting; queued and running requests finish with reason `shutdown` at the next step
+  // (`cancelled` if their cancel flag is already set). Returns once the scheduler thread has
+  // ended, i.e. after every sink got its on_finish. Idempotent. Called from a sink (the
   // scheduler thread), it only requests the stop; the destructor must not run there.
   void shutdown();
 
@@ -130,6 +135,10 @@ class scheduler {
   void remove_finished();
   void publish_stats(bool ran_batch);
   void drain();
+  // Requests that would wait if one needing `blocks` KV blocks joined the queue now. mu_ held.
+  int64_t waiting_with(int64_t blocks) const;
+  // Publishes active_ and blocks_free_ after sequences started or finished.
+  void sync_capacity();
 
   std::unique_ptr<batch_engine> engine_;
   scheduler_options options_;
@@ -143,11 +152,16 @@ class scheduler {
   // fits in one batch and may ask for logits.
   const int64_t max_running_;
 
-  mutable std::mutex mu_;  // guards queue_, stopping_, stats_, model_failure_
+  mutable std::mutex mu_;  // guards queue_, stopping_, active_, blocks_free_, stats_, model_failure_
   std::condition_variable wake_;
   std::deque<pending> queue_;
   bool stopping_ = false;
   std::optional<std::string> model_failure_;  // written once, by the scheduler thread
+  // For submit() to tell a request that can start at once from one that must wait: sequences
+  // admitted and not finished, and the KV blocks free after their reservations. Kept exact at
+  // every admission and finish (never stale in the direction that would admit too many).
+  int64_t active_ = 0;
+  int64_t blocks_free_ = 0;
   scheduler_stats stats_;
   std::once_flag joined_;
 

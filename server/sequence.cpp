@@ -23,16 +23,13 @@ scheduler::sequence::sequence(pending&& p, int32_t n_vocab, int32_t kv, clock::t
       cancel(std::move(p.request.cancel)),
       sink(std::move(p.sink)),
       kv_seq(kv),
-      smp(p.request.sampling, n_vocab),
-      stops(std::move(p.request.stop)),
+      decoder(p.request.sampling, n_vocab, std::move(p.request.stop)),
       submitted(p.submitted),
       admitted(now) {
-  // The sampler's penalties look at the prompt as well as the generated tokens.
-  for (token_id t : prompt) smp.accept(t);
+  decoder.accept_prompt(prompt);
 }
 
 void scheduler::sequence::record_token(token_id t, clock::time_point now) {
-  smp.accept(t);
   if (n_generated == 0) first_token = now;
   latest_token = now;
   ++n_generated;
@@ -45,11 +42,8 @@ finish_event scheduler::sequence::make_finish(proto::finish_reason reason, std::
   e.reason = reason;
   e.error = std::move(error);
   // Held-back text is real output unless a stop string matched (then it is part of the stop
-  // string or follows it). An incomplete UTF-8 character at the end becomes U+FFFD.
-  if (!stops.stopped()) {
-    e.text = stops.push(utf8.flush());
-    e.text += stops.flush();
-  }
+  // string or follows it) or the consumer refused a token (it takes nothing more).
+  if (!refused) e.text = decoder.finish();
   e.usage.prompt_tokens = prompt_size();
   e.usage.completion_tokens = n_generated;
 

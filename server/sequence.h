@@ -1,6 +1,6 @@
 #pragma once
-// One admitted request on the scheduler thread: its KV sequence, sampler, position counter, text
-// pipeline (token bytes -> utf8_stream -> stop_matcher) and timestamps. Scheduler thread only.
+// One admitted request on the scheduler thread: its KV sequence, decoder (sampler and text
+// pipeline, see token_decoder.h), position counter and timestamps. Scheduler thread only.
 //
 // Positions: `n_fed` counts the positions written to the KV cache, prompt tokens first, then
 // generated tokens. The next row of this sequence is always at position n_fed, so no position is
@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "scheduler.h"
-#include "stop_matcher.h"
+#include "token_decoder.h"
 
 namespace hearth {
 
@@ -27,12 +27,10 @@ struct scheduler::sequence {
   bool prefilling() const { return n_fed < prompt_size(); }
   bool cancel_requested() const { return cancel && cancel->load(std::memory_order_relaxed); }
 
-  // Records a sampled token at `now`: sampler history, counts, timestamps.
+  // Counts a generated token that was taken (delivered, or EOG) at `now`: it is fed next.
   void record_token(token_id t, clock::time_point now);
-  // Runs a generated token's bytes through the text pipeline; returns the text it releases.
-  std::string push_text(std::string_view bytes) { return stops.push(utf8.push(bytes)); }
-  // The finish event for `reason` at `now`: held-back text (none after a stop match), usage,
-  // timings.
+  // The finish event for `reason` at `now`: held-back text (none after a stop match, none when
+  // the consumer refused a token), usage, timings.
   finish_event make_finish(proto::finish_reason reason, std::string error, clock::time_point now);
 
   // The request.
@@ -45,12 +43,11 @@ struct scheduler::sequence {
   int32_t kv_seq;
   int32_t n_fed = 0;         // positions in the KV cache
   int32_t n_in_batch = 0;    // rows in the batch being run (0: not in it)
-  int32_t n_generated = 0;   // tokens sampled, EOG included
+  int32_t n_generated = 0;   // tokens taken: delivered to the sink, or EOG
   token_id last_token = -1;  // the token the next decode row feeds
   bool done = false;         // on_finish was called; removed at the end of the step
-  sampler smp;
-  utf8_stream utf8;
-  stop_matcher stops;
+  bool refused = false;      // the sink refused a token: nothing more reaches the consumer
+  token_decoder decoder;
 
   // Timestamps (see proto::timings).
   clock::time_point submitted, admitted, first_token, latest_token;

@@ -28,8 +28,10 @@ struct finish_event {
 class token_sink {
  public:
   virtual ~token_sink() = default;
-  // Scheduler thread only; must not block. Returns false when the consumer is gone or has
-  // fallen too far behind: the scheduler then drops the sequence (and calls on_finish).
+  // Scheduler thread only; must not block. Returns true when the token was taken (handed on to
+  // the consumer). Returns false, taking nothing, when the consumer is gone, cancelled, or has
+  // fallen too far behind: the scheduler then ends the sequence with `cancelled`, without
+  // counting the refused token in usage and without releasing held-back text.
   virtual bool on_token(const token_event& e) = 0;
   // Scheduler thread only; exactly once per submitted request, after every on_token.
   virtual void on_finish(const finish_event& e) = 0;

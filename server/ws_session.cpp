@@ -2,8 +2,10 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <cstdio>
 
 #include "generation_setup.h"
+#include "proto/generation_json.h"
 #include "routes.h"
 #include "version.h"
 
@@ -15,16 +17,28 @@ namespace websocket = beast::websocket;
 
 namespace {
 
+// One line per WebSocket generation with the status its last message carries (no prompt text
+// unless --log-prompts). A stand-in until the HTTP request log offers one function for both.
+void log_ws_generation(const app& a, int status, const finish_event& e, bool overflowed) {
+  if (!a.config.log_requests) return;
+  std::fprintf(stderr,
+               "WS /v1/ws %d %s prompt=%d completion=%d queue=%.0fms prefill=%.0fms generate=%.0fms%s\n",
+               status, std::string(proto::to_string(e.reason)).c_str(), e.usage.prompt_tokens,
+               e.usage.completion_tokens, e.timings.queue_ms, e.timings.prompt_ms, e.timings.predicted_ms,
+               overflowed ? " (stream backlog)" : "");
+}
+
 // Messages of one generation, from the scheduler thread to the socket's strand.
 class ws_sink final : public token_sink {
  public:
   ws_sink(app& a, std::shared_ptr<ws_session> ws, std::string id, cancel_flag cancel)
       : app_(a), ws_(ws), exec_(ws->executor()), id_(std::move(id)), cancel_(std::move(cancel)),
-        backlog_(ws->backlog_counter()) {}
+        backlog_(ws->backlog()) {}
 
+  // Refused (not sent, not counted) once the client cancelled or its outbox is over the bounds.
   bool on_token(const token_event& e) override {
     if (cancel_->load(std::memory_order_relaxed)) return false;
-    if (backlog_->load(std::memory_order_relaxed) > app_.config.max_stream_backlog) {
+    if (backlog_->over(app_.config.max_stream_backlog, app_.config.max_stream_backlog_bytes)) {
       overflowed_ = true;
       return false;
     }
@@ -33,27 +47,39 @@ class ws_sink final : public token_sink {
   }
 
   void on_finish(const finish_event& e) override {
-    app_.stats.count_request("/v1/ws", e.reason == proto::finish_reason::error ? 500 : 200);
-    if (overflowed_ || e.reason == proto::finish_reason::error) {
-      std::string why = overflowed_ ? "the client read too slowly; the generation was ended after " +
-                                          std::to_string(app_.config.max_stream_backlog) + " undelivered messages"
-                                    : "generation failed: " + e.error;
-      post(proto::ws_error_event(id_, proto::api_error{500, why, "server_error", "", overflowed_ ? "stream_backlog" : ""}),
-           true);
-      return;
+    nlohmann::json last;
+    int status = 200;
+    if (overflowed_) {
+      status = 500;
+      last = proto::ws_error_event(
+          id_, proto::api_error{500,
+                                "the client read too slowly; the generation was ended after " +
+                                    std::to_string(app_.config.max_stream_backlog) + " messages or " +
+                                    std::to_string(app_.config.max_stream_backlog_bytes) + " bytes went undelivered",
+                                "server_error", "", "stream_backlog"});
+    } else if (e.reason == proto::finish_reason::error) {
+      status = 500;
+      last = proto::ws_error_event(id_, proto::api_error{500, "generation failed: " + e.error, "server_error", "", ""});
+    } else if (e.reason == proto::finish_reason::shutdown) {
+      status = 503;
+      last = proto::ws_error_event(id_, proto::shutdown_error());
+    } else {
+      last = proto::ws_done_event(id_, e.reason, e.usage, e.timings, e.text);
     }
-    post(proto::ws_done_event(id_, e.reason, e.usage, e.timings, e.text), true);
+    app_.stats.count_request("/v1/ws", status);
+    log_ws_generation(app_, status, e, overflowed_);
+    post(last, true);
   }
 
  private:
   void post(const nlohmann::json& event, bool last) {
     std::string message = proto::serialize(event);
-    backlog_->fetch_add(1, std::memory_order_relaxed);
-    net::post(exec_, [ws = ws_, id = id_, m = std::move(message), last]() mutable {
-      if (auto s = ws.lock()) {
-        s->send(id, std::move(m));
-        if (last) s->generation_done(id);
-      }
+    backlog_->add(message.size());
+    net::post(exec_, [ws = ws_, backlog = backlog_, id = id_, m = std::move(message), last]() mutable {
+      auto s = ws.lock();
+      if (!s) return backlog->remove(m.size());
+      s->send(std::move(m));
+      if (last) s->generation_done(id);
     });
   }
 
@@ -62,7 +88,7 @@ class ws_sink final : public token_sink {
   net::any_io_executor exec_;
   std::string id_;
   cancel_flag cancel_;
-  std::shared_ptr<std::atomic<int64_t>> backlog_;
+  std::shared_ptr<ws_backlog> backlog_;
   bool overflowed_ = false;
 };
 
@@ -74,6 +100,7 @@ ws_session::~ws_session() {
   // Generations whose last message found the session gone still count as answered.
   cancel_all();
   app_.open_exchanges.fetch_sub(static_cast<int64_t>(active_.size()));
+  app_.websockets.remove(this);
 }
 
 void ws_session::start(beast::http::request<beast::http::string_body> req) {
@@ -92,41 +119,47 @@ void ws_session::start(beast::http::request<beast::http::string_body> req) {
 
 void ws_session::on_accept(beast::error_code ec) {
   if (ec) return;
+  app_.websockets.add(shared_from_this());
   do_read();
 }
 
 void ws_session::do_read() {
+  if (reading_ || closed_) return;
+  reading_ = true;
   ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
 }
 
+// Half of both bounds: where reading resumes after backpressure.
+bool ws_session::backlog_over(int64_t divisor) const {
+  return backlog_->over(app_.config.max_stream_backlog / divisor, app_.config.max_stream_backlog_bytes / divisor);
+}
+
 void ws_session::on_read(beast::error_code ec, size_t) {
-  if (ec) {
-    closed_ = true;
-    return cancel_all();
-  }
+  reading_ = false;
+  if (ec) return on_closed();
   std::string text = beast::buffers_to_string(buffer_.data());
   buffer_.consume(buffer_.size());
-  handle_message(text);
-  do_read();
+  // One large message must not pin its buffer for the life of the connection.
+  if (buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
+  // Once the session is going away (its last messages queued, Close 1001 to follow), messages
+  // are read (to see the peer's Close) but not answered: the Close frame is the answer.
+  if (!going_away_) handle_message(text);
+  // Backpressure: the next message is read once the client has read enough (see on_write).
+  if (!backlog_over()) do_read();
 }
 
 void ws_session::handle_message(std::string_view text) {
-  if (app_.stopping.load()) {
-    reply("", proto::ws_error_event("", proto::api_error{503, "the server is shutting down", "server_error", "", ""}));
-    return;
-  }
+  if (app_.stopping.load()) return reply(proto::ws_error_event("", proto::shutdown_error()));
   auto msg = proto::parse_ws_message(text, model_limits(app_));
   if (auto* err = std::get_if<proto::ws_error>(&msg)) {
-    reply(err->id, proto::ws_error_event(err->id, err->error));
+    reply(proto::ws_error_event(err->id, err->error));
   } else if (auto* cancel = std::get_if<proto::ws_cancel>(&msg)) {
     auto it = active_.find(cancel->id);
     if (it != active_.end()) {
       it->second->store(true);
     } else {
-      reply(cancel->id, proto::ws_error_event(cancel->id, proto::api_error{400, "no generation with id '" + cancel->id +
-                                                                             "' is running", "invalid_request_error",
-                                                                     "id", ""})
-                           );
+      // The id travels in the message's "id" field; the text does not repeat it.
+      reply(proto::ws_error_event(cancel->id, proto::bad_request("id", "no generation with this id is running")));
     }
   } else {
     start_generation(std::move(std::get<proto::ws_generate>(msg)));
@@ -136,10 +169,10 @@ void ws_session::handle_message(std::string_view text) {
 void ws_session::start_generation(proto::ws_generate g) {
   auto refuse = [&](const proto::api_error& e) {
     app_.stats.count_request("/v1/ws", e.status);
-    reply(g.id, proto::ws_error_event(g.id, e));
+    reply(proto::ws_error_event(g.id, e));
   };
   if (active_.count(g.id)) {
-    return refuse(proto::bad_request("id", "a generation with id '" + g.id + "' is already running"));
+    return refuse(proto::bad_request("id", "a generation with this id is already running"));
   }
   const proto::generate_request& r = g.request;
   auto made = make_generation(app_, tokenize_prompt(app_, r.prompt, r.tokens), r.max_tokens, r.sampling, r.stop,
@@ -156,39 +189,65 @@ void ws_session::start_generation(proto::ws_generate g) {
   app_.open_exchanges.fetch_add(1);
 }
 
-void ws_session::send(const std::string&, std::string message) {
-  if (closed_) {
-    backlog_->fetch_sub(1, std::memory_order_relaxed);
-    return;
-  }
-  outbox_.push_back(std::move(message));
-  if (!writing_) write_next();
+void ws_session::reply(const nlohmann::json& event) {
+  std::string message = proto::serialize(event);
+  backlog_->add(message.size());
+  send(std::move(message));
 }
 
-void ws_session::reply(const std::string& id, const nlohmann::json& event) {
-  backlog_->fetch_add(1, std::memory_order_relaxed);
-  send(id, proto::serialize(event));
+void ws_session::send(std::string message) {
+  if (closed_ || closing_) return backlog_->remove(message.size());
+  outbox_.push_back(std::move(message));
+  if (!writing_) write_next();
 }
 
 void ws_session::generation_done(const std::string& id) {
   if (active_.erase(id)) app_.open_exchanges.fetch_sub(1);
 }
 
+void ws_session::go_away() {
+  going_away_ = true;
+  close_when_flushed();
+}
+
 void ws_session::write_next() {
-  if (outbox_.empty() || closed_) return;
+  if (outbox_.empty() || closed_) return close_when_flushed();
   writing_ = true;
   ws_.async_write(net::buffer(outbox_.front()), beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
 }
 
 void ws_session::on_write(beast::error_code ec, size_t) {
   writing_ = false;
+  backlog_->remove(outbox_.front().size());
   outbox_.pop_front();
-  backlog_->fetch_sub(1, std::memory_order_relaxed);
-  if (ec) {
-    closed_ = true;
-    return cancel_all();
-  }
+  if (ec) return on_closed();
+  if (!reading_ && !closing_ && !backlog_over(2)) do_read();
   write_next();
+}
+
+void ws_session::close_when_flushed() {
+  if (!going_away_ || closing_ || closed_ || writing_ || !outbox_.empty()) return;
+  closing_ = true;
+  ws_.async_close(websocket::close_reason(websocket::close_code::going_away, "the server is shutting down"),
+                  [self = shared_from_this()](beast::error_code) { self->app_.websockets.remove(self.get()); });
+  // The peer's Close comes back through the read; it must be pending even under backpressure.
+  do_read();
+}
+
+void ws_session::on_closed() {
+  if (closed_) return;
+  closed_ = true;
+  cancel_all();
+  // Nothing queued will ever be read: free it now (the message being written stays until its
+  // handler runs), and end a write that a client which stopped reading would leave pending.
+  const size_t keep = writing_ ? 1 : 0;
+  while (outbox_.size() > keep) {
+    backlog_->remove(outbox_.back().size());
+    outbox_.pop_back();
+  }
+  outbox_.shrink_to_fit();
+  beast::get_lowest_layer(ws_).close();
+  app_.websockets.remove(this);
 }
 
 void ws_session::cancel_all() {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -87,9 +88,26 @@ std::string server_process::log() {
   return log_;
 }
 
+long server_process::rss_kib() const {
+  std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+void server_process::signal_term() {
+  if (pid_ > 0) kill(pid_, SIGTERM);
+}
+
 int server_process::terminate(int seconds) {
+  signal_term();
+  return wait_exit(seconds);
+}
+
+int server_process::wait_exit(int seconds) {
   if (pid_ <= 0) return -1;
-  kill(pid_, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   int status = 0;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -141,6 +159,12 @@ http_result curl_json(const std::string& url, const std::string& json_body, cons
   std::vector<std::string> a = {"-X", "POST", "-H", "Content-Type: application/json", "--data-binary", json_body};
   a.insert(a.end(), args.begin(), args.end());
   return curl(url, a);
+}
+
+double metric(const server_process& s, const std::string& sample) {
+  const std::string body = curl(s.url("/metrics")).body;
+  const auto at = body.find("\n" + sample + " ");
+  return at == std::string::npos ? 0 : std::stod(body.substr(at + sample.size() + 2));
 }
 
 std::vector<std::string> sse_payloads(const std::string& body) {

@@ -20,6 +20,13 @@ class server_process {
   server_process& operator=(const server_process&) = delete;
 
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // The server's resident memory (VmRSS of /proc/PID/status) in KiB; -1 if unreadable.
+  long rss_kib() const;
+  // Sends SIGTERM without waiting; then terminate() or wait_exit() collects the exit code.
+  void signal_term();
+  // Waits up to `seconds` for the process to exit; its exit code, or -1.
+  int wait_exit(int seconds = 20);
   std::string url(const std::string& path = "/") const;
   // SIGTERM, then the exit code (waits up to `seconds`; -1 if it did not exit).
   int terminate(int seconds = 20);
@@ -42,6 +49,10 @@ struct http_result {
 // curl with the given extra arguments against `url`; returns status, headers and body.
 http_result curl(const std::string& url, const std::vector<std::string>& args = {});
 http_result curl_json(const std::string& url, const std::string& json_body, const std::vector<std::string>& args = {});
+
+// The value of one sample of the server's /metrics, e.g. "hearth_running_sequences" or
+// "hearth_generations_total{reason=\"cancelled\"}"; 0 if absent.
+double metric(const server_process& s, const std::string& sample);
 
 // Lines of `data: ...` payloads of a server-sent event stream.
 std::vector<std::string> sse_payloads(const std::string& body);

@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "sampler.h"
 #include "stop_matcher.h"
+#include "token_decoder.h"
 
 namespace hearth::cli {
 
@@ -94,8 +95,9 @@ int generate(const run_config& c) {
   thread_pool pool(c.threads);
   kv_cache kv(hp, plan.kv_blocks, plan.block_size);
   forward_pass fwd(*m, pool, max_batch, 1);
-  sampler smp(c.sampling, static_cast<int32_t>(hp.n_vocab));
-  for (token_id t : prompt) smp.accept(t);
+  token_decoder decoder(c.sampling, static_cast<int32_t>(hp.n_vocab), c.stops);
+  decoder.accept_prompt(prompt);
+  const vocab_text text(v);
   int32_t seq = kv.seq_create();
   kv.seq_reserve(seq, n_ctx);
 
@@ -111,21 +113,17 @@ int generate(const run_config& c) {
     }
     logits = fwd.run(kv, batch);
   }
-  utf8_stream text;
-  stop_matcher stops(c.stops);
   int32_t pos = static_cast<int32_t>(prompt.size());
   for (int64_t n = 0; n < n_gen; ++n) {
-    token_id t = smp.sample(logits);
-    smp.accept(t);
-    if (v.is_eog(t)) break;
-    std::string out = stops.push(text.push(v.token_to_bytes(t)));
-    std::fwrite(out.data(), 1, out.size(), stdout);
+    const decoded_token d = decoder.next(logits, text);
+    if (d.end_of_generation) break;
+    std::fwrite(d.text.data(), 1, d.text.size(), stdout);
     std::fflush(stdout);
-    if (stops.stopped() || n + 1 == n_gen) break;
-    batch_entry e{t, pos++, seq, true};
+    if (d.stopped || n + 1 == n_gen) break;
+    batch_entry e{d.token, pos++, seq, true};
     logits = fwd.run(kv, std::span(&e, 1));
   }
-  std::string rest = stops.stopped() ? "" : stops.push(text.flush()) + stops.flush();
+  const std::string rest = decoder.finish();
   std::fwrite(rest.data(), 1, rest.size(), stdout);
   // Output is exactly prompt + completion; a terminal also gets a final newline.
   if (isatty(STDOUT_FILENO)) std::fputc('\n', stdout);

@@ -23,9 +23,25 @@ namespace {
 
 namespace net = boost::asio;
 
+// Hands the loaded model to the request handlers, unless shutdown began meanwhile (then the
+// caller's objects are destroyed unused). Under `lifecycle`, which shut_down also takes.
+bool publish(app& a, std::unique_ptr<model> m, std::unique_ptr<scheduler> sched,
+             std::optional<proto::chat_template> chat, int64_t created) {
+  std::lock_guard lock(a.lifecycle);
+  if (a.stopping.load()) return false;
+  a.chat = std::move(chat);
+  a.engine_scheduler = std::move(sched);
+  a.model_id = std::filesystem::path(a.config.model).filename().string();
+  a.model_created = created;
+  a.loaded_model = std::move(m);
+  a.ready.store(true, std::memory_order_release);
+  return true;
+}
+
 // Memory is planned before any of it is taken: settings the user gave are met or refused with
-// a load_error; defaults are cut to what fits and the log says what was chosen.
-void load(app& a) {
+// a load_error; defaults are cut to what fits and the log says what was chosen. Returns false
+// if shutdown began before the model was ready: then nothing was published.
+bool load(app& a) {
   const server_config& c = a.config;
   auto m = model::load(c.model);
   const hparams& hp = m->hp();
@@ -45,14 +61,12 @@ void load(app& a) {
   scheduler_options so;
   so.max_sequences = c.parallel;
   so.queue_limit = c.queue_limit;
-  a.chat = proto::chat_template::from_gguf(m->file());
-  a.engine_scheduler = std::make_unique<scheduler>(std::move(engine), so, &a.stats);
-  a.model_id = std::filesystem::path(c.model).filename().string();
-  a.model_created = std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::file_clock::to_sys(std::filesystem::last_write_time(c.model)).time_since_epoch())
-                        .count();
-  a.loaded_model = std::move(m);
-  a.ready.store(true, std::memory_order_release);
+  auto chat = proto::chat_template::from_gguf(m->file());
+  auto sched = std::make_unique<scheduler>(std::move(engine), so, &a.stats);
+  const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::file_clock::to_sys(std::filesystem::last_write_time(c.model)).time_since_epoch())
+                              .count();
+  return publish(a, std::move(m), std::move(sched), std::move(chat), created);
 }
 
 // Memory is planned before it is taken, so this means the machine's memory went elsewhere meanwhile.
@@ -62,11 +76,19 @@ std::string load_out_of_memory(const std::string& model) {
 
 // Ends in-flight work and stops the I/O threads. Runs on its own thread: it waits.
 void shut_down(app& a, listener& l, net::io_context& ioc) {
-  a.stopping.store(true);
+  scheduler* sched = nullptr;
+  {
+    // The loader publishes under the same lock: either the scheduler is ready here, or the
+    // loader will see `stopping` and publish nothing.
+    std::lock_guard lock(a.lifecycle);
+    a.stopping.store(true);
+    if (a.is_ready()) sched = a.engine_scheduler.get();
+  }
   l.stop();
-  if (a.engine_scheduler) a.engine_scheduler->shutdown();  // every request gets its final event
+  if (sched) sched->shutdown();  // every request gets its final event (shutdown)
+  a.websockets.close_all();      // after those: each socket sends them, then Close 1001
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (a.open_exchanges.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+  while ((a.open_exchanges.load() > 0 || a.websockets.open() > 0) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ioc.stop();
@@ -79,12 +101,14 @@ int cmd_serve(std::span<char* const> args) {
   std::string help;
   app a;
   try {
-    auto c = load_server_config(argv, [](const char* n) { return std::getenv(n); }, &help);
+    std::vector<std::string> notices;
+    auto c = load_server_config(argv, [](const char* n) { return std::getenv(n); }, &help, &notices);
     if (!c) {
       std::fputs(help.c_str(), stdout);
       return 0;
     }
     a.config = std::move(*c);
+    for (const std::string& n : notices) std::fprintf(stderr, "hearth: %s\n", n.c_str());
   } catch (const config_error& e) {
     std::fprintf(stderr, "hearth serve: %s\n", e.what());
     return 2;
@@ -93,6 +117,9 @@ int cmd_serve(std::span<char* const> args) {
   if (a.config.threads == 0) a.config.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   net::io_context ioc(a.config.io_threads);
+  // Before anything is announced: a signal from then on is queued for the handler below, never
+  // the default action (which would end the process without a word).
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
   std::shared_ptr<listener> l;
   try {
     l = std::make_shared<listener>(ioc, net::ip::tcp::endpoint(net::ip::make_address(a.config.host), a.config.port), a);
@@ -117,8 +144,7 @@ int cmd_serve(std::span<char* const> args) {
   };
   std::thread loader([&] {
     try {
-      load(a);
-      std::fprintf(stderr, "hearth: ready\n");
+      std::fputs(load(a) ? "hearth: ready\n" : "hearth: stopped before the model was ready\n", stderr);
     } catch (const std::exception& e) {
       a.load_failure = dynamic_cast<const std::bad_alloc*>(&e) ? load_out_of_memory(a.config.model) : e.what();
       a.failed.store(true, std::memory_order_release);
@@ -127,7 +153,6 @@ int cmd_serve(std::span<char* const> args) {
       net::post(ioc, stop_once);
     }
   });
-  net::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
     std::fprintf(stderr, "hearth: stopping\n");

@@ -1,8 +1,10 @@
 // Headless Chromium (through playwright-core) drives hearth's page at / as a person would: type a
 // prompt, Send, watch tokens stream in over the WebSocket, Stop a long generation, and check the
 // server freed the sequence. Also checks the page makes no request off the server's origin.
+// With --api-key KEY (a server started with that key): the page says when the key is missing
+// or refused (not "cannot connect"), and a key typed while the page is open is used at once.
 //
-// Usage: node browser_test.mjs http://127.0.0.1:PORT
+// Usage: node browser_test.mjs http://127.0.0.1:PORT [--api-key KEY]
 // Exit 0 when every check passes; otherwise 1 with the failed check on stderr.
 // CHROMIUM may name the browser binary (default /usr/bin/chromium, Debian's package); no
 // browser is downloaded. The expected greedy text is llama.cpp's, from <repo>/../shared.
@@ -13,8 +15,9 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const base = process.argv[2]?.replace(/\/+$/, '');
-if (!base) {
-  console.error('usage: node browser_test.mjs http://127.0.0.1:PORT');
+const apiKey = process.argv[3] === '--api-key' ? process.argv[4] : undefined;
+if (!base || (process.argv.length > 3 && !apiKey)) {
+  console.error('usage: node browser_test.mjs http://127.0.0.1:PORT [--api-key KEY]');
   process.exit(2);
 }
 const origin = new URL(base).origin;
@@ -158,6 +161,38 @@ async function showsHeldBackText(context) {
   }
 }
 
+async function waitForStatus(page, text) {
+  await page.waitForFunction((t) => document.getElementById('status').textContent === t, text, { timeout })
+    .catch(async () => {
+      throw new Error(`status is '${await page.textContent('#status')}', expected '${text}'`);
+    });
+}
+
+// The server wants `key`: without it, or with a wrong one, the page says so; typed while the
+// page is open, the right key works, and a key changed after connecting replaces the socket's.
+async function namesRefusedKeys(page, key) {
+  await page.goto(base + '/');
+  await fillForm(page, { prompt: 'Once upon a time', maxTokens: 4, temperature: 0 });
+  await page.click('#send');
+  await waitForStatus(page, 'the server needs an API key: enter it in the API key field');
+  await page.fill('#key', 'not-' + key);
+  await page.click('#send');
+  await waitForStatus(page, 'the server refused the API key');
+  console.log('ok   a missing or refused key is named as such');
+
+  await page.fill('#key', key);
+  await page.click('#send');
+  assert.deepEqual(await waitForFinish(page), [4, 'length']);
+  // Connected with the right key: a wrong one typed now must not ride on the open socket.
+  await page.fill('#key', 'not-' + key);
+  await page.click('#send');
+  await waitForStatus(page, 'the server refused the API key');
+  await page.fill('#key', key);
+  await page.click('#send');
+  assert.deepEqual(await waitForFinish(page), [4, 'length']);
+  console.log('ok   a key typed while the page is open is used at once, also after connecting');
+}
+
 const userDataDir = mkdtempSync(join(tmpdir(), 'hearth-chromium-'));
 let context;
 try {
@@ -176,22 +211,30 @@ try {
   page.on('websocket', (ws) => sockets.push(ws.url()));
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('console', (m) => {
-    // Every console error counts (hearth answers the browser's /favicon.ico request with 204).
-    if (m.type() === 'error') pageErrors.push(`${m.text()} (${m.location().url})`);
+    // Every console error counts (hearth answers the browser's /favicon.ico request with 204),
+    // except Chromium's note on each key refused on purpose.
+    const refused = apiKey && m.text().includes('status of 401') && m.location().url === base + '/v1/models';
+    if (m.type() === 'error' && !refused) pageErrors.push(`${m.text()} (${m.location().url})`);
   });
 
-  const response = await page.goto(base + '/');
-  assert.equal(response.status(), 200);
-  await streamsTokens(page);
-  await stopEndsGeneration(page);
-  await showsHeldBackText(context);
+  if (apiKey) {
+    await namesRefusedKeys(page, apiKey);
+  } else {
+    const response = await page.goto(base + '/');
+    assert.equal(response.status(), 200);
+    await streamsTokens(page);
+    await stopEndsGeneration(page);
+    await showsHeldBackText(context);
+  }
 
   assert.deepEqual(pageErrors, [], 'errors in the page');
   assert.ok(requests.includes(base + '/'), `the page itself was not seen: ${JSON.stringify(requests)}`);
   const offOrigin = requests.filter((u) => new URL(u).origin !== origin);
   assert.deepEqual(offOrigin, [], 'requests off the server origin');
-  assert.deepEqual(sockets, [`ws://${new URL(base).host}/v1/ws`], 'the page should open one WebSocket, to the server');
-  console.log(`ok   no external requests: ${requests.length} requests and ${sockets.length} WebSocket, all to ${origin}`);
+  // One WebSocket, to the server; with keys, one per key change that was accepted.
+  const socketUrl = `ws://${new URL(base).host}/v1/ws`;
+  assert.deepEqual(sockets, Array(apiKey ? 2 : 1).fill(socketUrl), 'WebSockets the page opened');
+  console.log(`ok   no external requests: ${requests.length} requests and ${sockets.length} WebSocket(s), all to ${origin}`);
   console.log('browser_test: all checks passed');
 } catch (err) {
   console.error(`FAIL ${err?.stack ?? err}`);

@@ -19,6 +19,7 @@
 #include "reference.h"
 #include "model/model.h"
 #include "thread_pool.h"
+#include "token_decoder.h"
 
 using namespace hearth;
 using hearth::test::read_reference;
@@ -26,14 +27,12 @@ using hearth::test::reference_case;
 
 namespace {
 
-token_id argmax(std::span<const float> v) {
-  return static_cast<token_id>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
-// Runs the prompt as one batch, then greedy decoding one token at a time.
+// Runs the prompt as one batch, then greedy decoding one token at a time (the decoding step
+// every generation loop uses, at temperature 0).
 struct greedy_run {
   std::vector<float> first_logits;
   std::vector<token_id> tokens;
+  std::string text;
 };
 
 greedy_run run_greedy(const model& m, const std::vector<token_id>& prompt, size_t n_gen) {
@@ -49,13 +48,21 @@ greedy_run run_greedy(const model& m, const std::vector<token_id>& prompt, size_
   greedy_run r;
   auto logits = fwd.run(kv, batch);
   r.first_logits.assign(logits.begin(), logits.end());
+  sampling_params greedy;
+  greedy.temperature = 0;
+  token_decoder decoder(greedy, static_cast<int32_t>(m.hp().n_vocab), {});
+  decoder.accept_prompt(prompt);
+  const vocab_text vocab(m.vocab());
   int32_t pos = static_cast<int32_t>(prompt.size());
   for (size_t n = 0; n < n_gen; ++n) {
-    token_id t = argmax(logits);
-    r.tokens.push_back(t);
-    batch_entry e{t, pos++, seq, true};
+    const decoded_token d = decoder.next(logits, vocab);
+    r.tokens.push_back(d.token);
+    r.text += d.text;
+    if (d.end_of_generation) break;
+    batch_entry e{d.token, pos++, seq, true};
     logits = fwd.run(kv, std::span(&e, 1));
   }
+  r.text += decoder.finish();
   return r;
 }
 
@@ -131,6 +138,7 @@ TEST_CASE("stories260K F32 matches llama.cpp exactly", "[golden]") {
     greedy_run r = run_greedy(*m, c.prompt_tokens, c.greedy_tokens.size());
     CHECK(max_abs_diff(r.first_logits, c.first_logits) <= 1e-3f);
     CHECK(r.tokens == c.greedy_tokens);
+    CHECK(r.text == c.greedy_text);
   }
 }
 

@@ -80,4 +80,49 @@ TEST_CASE("kv_cache sizes are exact or overflowed, never wrapped", "[kv_cache]")
   // small_hp: 2 layers × 2 (keys, values) × 2 KV heads × 8 dims × 2 bytes = 128 bytes a position.
   CHECK(kv_cache::bytes_per_position(small_hp()).value() == 128);
   CHECK(kv_cache::bytes_for(small_hp(), 10, 16).value() == 10 * (16 * 128 + 4));
+namespace {
+
+// Whether every key and value of `block` is zero, read through the const (non-marking) views.
+bool block_is_zero(const kv_cache& kv, const hparams& hp, int32_t block) {
+  for (int64_t l = 0; l < hp.n_layer; ++l)
+    for (int64_t g = 0; g < hp.n_head_kv; ++g)
+      for (int64_t i = 0; i < kv.block_size() * hp.head_dim; ++i)
+        if (kv.keys(block, l, g)[i] != 0 || kv.values(block, l, g)[i] != 0) return false;
+  return true;
+}
+
+void fill_block(kv_cache& kv, const hparams& hp, int32_t block, uint16_t v) {
+  for (int64_t l = 0; l < hp.n_layer; ++l)
+    for (int64_t g = 0; g < hp.n_head_kv; ++g)
+      for (int64_t i = 0; i < kv.block_size() * hp.head_dim; ++i) {
+        kv.keys(block, l, g)[i] = v;
+        kv.values(block, l, g)[i] = v;
+      }
+}
+
+}  // namespace
+
+TEST_CASE("kv_cache zeroes the blocks a sequence releases", "[kv_cache]") {
+  const hparams hp = small_hp();
+  kv_cache kv(hp, 6, 4);
+  const int32_t a = kv.seq_create(), b = kv.seq_create();
+  REQUIRE(kv.seq_reserve(a, 12));  // 3 blocks
+  REQUIRE(kv.seq_reserve(b, 8));   // 2 blocks
+  const std::vector<int32_t> blocks_a = kv.seq_blocks(a), blocks_b = kv.seq_blocks(b);
+  for (int32_t blk : blocks_a) fill_block(kv, hp, blk, 0x3c00);  // 1.0 in F16
+  for (int32_t blk : blocks_b) fill_block(kv, hp, blk, 0xbc00);  // -1.0
+  kv.seq_truncate(a, 5);  // keeps 2 blocks, releases the third
+  CHECK(block_is_zero(kv, hp, blocks_a[2]));
+  CHECK_FALSE(block_is_zero(kv, hp, blocks_a[1]));
+  kv.seq_free(a);
+  for (int32_t blk : blocks_a) CHECK(block_is_zero(kv, hp, blk));
+  // Another sequence's blocks are untouched.
+  for (int32_t blk : blocks_b) CHECK_FALSE(block_is_zero(kv, hp, blk));
+  // A block reused and written again is zeroed again when released.
+  const int32_t c = kv.seq_create();
+  REQUIRE(kv.seq_reserve(c, 4));
+  const int32_t reused = kv.seq_blocks(c)[0];
+  fill_block(kv, hp, reused, 0x4000);
+  kv.seq_free(c);
+  CHECK(block_is_zero(kv, hp, reused));
 }

@@ -108,6 +108,22 @@ TEST_CASE("openai: finish reasons: cancelled and error are errors, never invente
   CHECK(e.message == "generation failed: out of KV blocks");
 }
 
+TEST_CASE("shutdown is its own reason, reported as 503 server_shutting_down, never as a cancel", "[proto]") {
+  CHECK(to_string(finish_reason::shutdown) == "shutdown");
+  CHECK_FALSE(openai_finish_reason(finish_reason::shutdown).has_value());
+  const api_error s = openai_error_for(finish_reason::shutdown, "");
+  CHECK(s.status == 503);
+  CHECK(s.type == "server_error");
+  CHECK(s.code == "server_shutting_down");
+  CHECK(s.message == "the server is shutting down");
+  CHECK(to_json(shutdown_error()) == json::parse(R"J({"error": {"message": "the server is shutting down",
+    "type": "server_error", "param": null, "code": "server_shutting_down"}})J"));
+  const json fin = generate_final_event(finish_reason::shutdown, use, timings{});
+  CHECK(fin["finish_reason"] == "shutdown");
+  CHECK(fin["error"]["code"] == "server_shutting_down");
+  CHECK(fin["error"]["message"] == "the server is shutting down");
+}
+
 TEST_CASE("native: generate response and stream events", "[proto]") {
   timings t;
   t.queue_ms = 1.5;

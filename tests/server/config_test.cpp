@@ -100,3 +100,76 @@ TEST_CASE("config: --help lists every setting with its default and variable", "[
   CHECK(help.find("HEARTH_PORT") != std::string::npos);
   CHECK(help.find("default: 127.0.0.1") != std::string::npos);
 }
+
+TEST_CASE("config: an empty API key is an error from every source, never 'no authentication'", "[config]") {
+  const std::string path = write_file(R"({"api-key": ["file-key"]})");
+  auto fails = [&](const fake_env& env, std::vector<std::string> args, const std::string& source) {
+    try {
+      load_server_config(args, env.fn(), nullptr);
+      FAIL("accepted an empty key from " << source);
+    } catch (const config_error& e) {
+      INFO(e.what());
+      CHECK(std::string(e.what()).find(source) != std::string::npos);
+      CHECK(std::string(e.what()).find("empty") != std::string::npos);
+    }
+  };
+  for (const char* value : {"", ",", "a,,b", "a,"}) {
+    fake_env env;
+    env.vars["HEARTH_API_KEY"] = value;
+    INFO("HEARTH_API_KEY='" << value << "'");
+    fails(env, {"--config", path}, "environment HEARTH_API_KEY");
+    fails(env, {}, "environment HEARTH_API_KEY");
+  }
+  fails({}, {"--api-key", ""}, "option --api-key");
+  fails({}, {"--api-key="}, "option --api-key");
+  write_file(R"({"api-key": ""})");
+  fails({}, {"--config", path}, "config file " + path);
+  write_file(R"({"api-key": ["ok", ""]})");
+  fails({}, {"--config", path}, "config file " + path);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("config: a source replacing the file's API keys says so, without the keys", "[config]") {
+  const std::string path = write_file(R"({"api-key": ["file-one", "file-two"]})");
+  fake_env env;
+  env.vars["HEARTH_API_KEY"] = "env-key";
+  std::vector<std::string> notices;
+  server_config c = *load_server_config(std::vector<std::string>{"--config", path}, env.fn(), nullptr, &notices);
+  CHECK(c.api_keys == std::vector<std::string>{"env-key"});
+  REQUIRE(notices.size() == 1);
+  CHECK(notices[0] == "environment HEARTH_API_KEY replaces the 2 api-key values from config file " + path);
+  notices.clear();
+  c = *load_server_config(std::vector<std::string>{"--config", path, "--api-key", "flag-a", "--api-key", "flag-b"},
+                          env.fn(), nullptr, &notices);
+  CHECK(c.api_keys == std::vector<std::string>{"flag-a", "flag-b"});
+  CHECK(notices == std::vector<std::string>{
+                       "environment HEARTH_API_KEY replaces the 2 api-key values from config file " + path,
+                       "the command line replaces the 1 api-key value from environment HEARTH_API_KEY"});
+  for (const std::string& n : notices) {
+    for (const char* secret : {"file-one", "file-two", "env-key", "flag-a", "flag-b"}) CHECK(n.find(secret) == std::string::npos);
+  }
+  // Nothing to replace, nothing to say.
+  notices.clear();
+  load_server_config(std::vector<std::string>{"--api-key", "k"}, fake_env{}.fn(), nullptr, &notices);
+  CHECK(notices.empty());
+  std::remove(path.c_str());
+}
+
+TEST_CASE("config: a host beyond loopback needs an API key or --insecure-public", "[config]") {
+  for (const char* host : {"0.0.0.0", "192.168.1.10", "::", "example.com"}) {
+    INFO(host);
+    try {
+      load({"--host", host});
+      FAIL("accepted");
+    } catch (const config_error& e) {
+      CHECK(std::string(e.what()).find("--insecure-public") != std::string::npos);
+      CHECK(std::string(e.what()).find("--api-key") != std::string::npos);
+    }
+    CHECK(load({"--host", host, "--api-key", "k"}).host == host);
+    CHECK(load({"--host", host, "--insecure-public"}).insecure_public);
+  }
+  for (const char* host : {"127.0.0.1", "127.1.2.3", "::1", "[::1]", "::ffff:127.0.0.1", "localhost"}) {
+    INFO(host);
+    CHECK(load({"--host", host}).host == host);
+  }
+}

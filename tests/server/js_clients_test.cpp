@@ -17,17 +17,21 @@ namespace {
 
 const std::filesystem::path clients_dir = std::filesystem::path(HEARTH_SOURCE_DIR) / "tests" / "clients";
 
-// Runs `node tests/clients/<script> <server URL>` against a fresh server of its own (the browser
-// test reads the server's gauges, which must count its generations only).
-void run_client(const std::string& script, const std::string& package) {
+// Runs `node tests/clients/<script> <server URL> <script_args>` against a fresh server of its own,
+// started with `server_args` (the browser test reads the server's gauges, which must count its
+// generations only).
+void run_client(const std::string& script, const std::string& package, std::vector<std::string> server_args = {},
+                const std::vector<std::string>& script_args = {}) {
   {
     INFO("tests/clients/node_modules/" << package << " is missing: run `npm ci` in tests/clients "
                                        << "(scripts/test does it)");
     REQUIRE(std::filesystem::is_directory(clients_dir / "node_modules" / package));
   }
-  server_process server;
+  server_process server(std::move(server_args));
   const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
-  process_result r = run_process({"node", (clients_dir / script).string(), url});
+  std::vector<std::string> argv = {"node", (clients_dir / script).string(), url};
+  argv.insert(argv.end(), script_args.begin(), script_args.end());
+  process_result r = run_process(argv);
   INFO("node " << script << " " << url << " exited with " << r.exit_code);
   INFO("stdout:\n" << r.out);
   INFO("stderr:\n" << r.err);
@@ -43,4 +47,8 @@ TEST_CASE("js clients: the openai npm package (completions, chat, streams, model
 
 TEST_CASE("js clients: the page in headless Chromium (stream, Stop, no external requests)", "[clients]") {
   run_client("browser_test.mjs", "playwright-core");
+}
+
+TEST_CASE("js clients: the page with API keys (a missing or refused key is named; a new key is used)", "[clients]") {
+  run_client("browser_test.mjs", "playwright-core", {"--api-key", "sesame"}, {"--api-key", "sesame"});
 }

@@ -20,7 +20,15 @@ bool recording_sink::on_token(const token_event& e) {
     n = static_cast<int>(r_.tokens.size());
   }
   cv_.notify_all();
-  return hook ? hook(n) : true;
+  const bool taken = hook ? hook(n) : true;
+  if (!taken) {
+    std::lock_guard lock(mu_);
+    r_.refused.push_back(r_.tokens.back());
+    r_.tokens.pop_back();
+    r_.text.resize(r_.text.size() - r_.pieces.back().size());
+    r_.pieces.pop_back();
+  }
+  return taken;
 }
 
 void recording_sink::on_finish(const finish_event& e) {

@@ -14,9 +14,10 @@
 namespace hearth::test {
 
 struct sink_record {
-  std::vector<token_id> tokens;
-  std::vector<std::string> pieces;  // the text of each on_token
+  std::vector<token_id> tokens;     // the tokens taken (on_token returned true)
+  std::vector<std::string> pieces;  // the text of each token taken
   std::string text;                 // every piece, then the finish text
+  std::vector<token_id> refused;    // tokens the hook refused (on_token returned false)
   int finishes = 0;
   int tokens_after_finish = 0;
   finish_event finish;
@@ -28,7 +29,8 @@ struct sink_record {
 class recording_sink final : public token_sink {
  public:
   // Optional, set before submit. Runs on the scheduler thread after each token is recorded,
-  // with the number of tokens so far; its result is on_token's.
+  // with the number of tokens so far; its result is on_token's. A refused token is moved from
+  // `tokens` to `refused`.
   std::function<bool(int n_tokens)> hook;
 
   bool on_token(const token_event& e) override;

@@ -36,13 +36,6 @@ size_t max_sequences_in_a_batch(const fake_engine& e) {
   return m;
 }
 
-bool ever_batched_together(const fake_engine& e, int a, int b) {
-  for (const auto& batch : e.batch_log()) {
-    if (std::count(batch.begin(), batch.end(), a) && std::count(batch.begin(), batch.end(), b)) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("scheduler: 16 concurrent requests give the same output as alone, batched continuously") {
@@ -181,6 +174,44 @@ TEST_CASE("scheduler: with queue_limit requests waiting, the next is refused as 
   f.sch.shutdown();
   CHECK(refused->snapshot().finishes == 0);
   CHECK(max_sequences_in_a_batch(*f.fake) == 1);
+  f.check_clean();
+}
+
+TEST_CASE("scheduler: requests that can start at once never count against queue_limit") {
+  // queue_limit 0: nothing may wait, yet a scheduler with free slots takes what it can run.
+  fake_fixture f({}, {.max_sequences = 3, .queue_limit = 0});
+  gate g;
+  auto a = f.submit(greedy_request({1, 2}, 5), g.at(1));
+  g.entered.wait();  // a runs and holds the thread: b and c stay queued, but slots await them
+  auto b = f.submit(greedy_request({3, 4}, 5));
+  auto c = f.submit(greedy_request({5, 6}, 5));
+  CHECK(f.sch.stats().queued == 2);
+  auto refused = std::make_shared<recording_sink>();
+  CHECK(f.sch.submit(greedy_request({7, 8}, 5), refused) == submit_status::queue_full);  // would wait
+  g.release.open();
+  for (auto& s : {a, b, c}) CHECK(s->wait_finish().finish.reason == fr::length);
+  CHECK(ever_batched_together(*f.fake, *f.fake->lifetime_of({1, 2}), *f.fake->lifetime_of({5, 6})));
+  // Idle again: taken at once.
+  CHECK(f.submit(greedy_request({9, 10}, 3))->wait_finish().tokens == f.fake->greedy({9, 10}, 3));
+  f.sch.shutdown();
+  CHECK(refused->snapshot().finishes == 0);
+  f.check_clean();
+}
+
+TEST_CASE("scheduler: a request whose KV blocks are not free must wait, and counts against queue_limit") {
+  // 5 blocks of 4 positions, queue_limit 0.
+  fake_fixture f({.block_size = 4, .total_blocks = 5}, {.max_sequences = 4, .queue_limit = 0});
+  gate g;
+  auto a = f.submit(greedy_request({1, 2, 3, 4}, 8), g.at(1));  // 3 blocks
+  g.entered.wait();
+  auto b = f.submit(greedy_request({5, 6}, 2));  // 1 block: free, starts at once
+  auto waits = std::make_shared<recording_sink>();
+  CHECK(f.sch.submit(greedy_request({7, 8, 9, 10}, 8), waits) == submit_status::queue_full);  // 3 blocks: 1 free
+  auto d = f.submit(greedy_request({11, 12}, 2));  // the last free block
+  g.release.open();
+  for (auto& s : {a, b, d}) CHECK(s->wait_finish().finish.reason == fr::length);
+  f.sch.shutdown();
+  CHECK(waits->snapshot().finishes == 0);
   f.check_clean();
 }
 

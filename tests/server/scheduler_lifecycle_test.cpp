@@ -56,6 +56,33 @@ TEST_CASE("scheduler: a cancel flag set by another thread ends the request at th
   f.check_clean();
 }
 
+TEST_CASE("scheduler: a cancel set during a pass drops that pass's token, and usage counts what was sent") {
+  fake_fixture f;
+  const std::vector<token_id> pa = {1, 2, 3}, pb = {4, 5, 6}, ph = {7, 8};
+  cancel_flag b_flag = make_cancel_flag();
+  gate g;  // holds the thread so that a and b are admitted in one step, b after a
+  auto held = f.submit(greedy_request(ph, 4), g.at(1));
+  g.entered.wait();
+  // a's third token is sampled before b's in the same pass: b's flag is set in between, as a
+  // client's cancel arriving during the forward pass would be.
+  auto a = f.submit(greedy_request(pa, 10), [&b_flag](int n) {
+    if (n == 3) b_flag->store(true);
+    return true;
+  });
+  auto b = f.submit(greedy_request(pb, 10, {}, b_flag));
+  g.release.open();
+  sink_record rb = b->wait_finish();
+  CHECK(rb.finish.reason == fr::cancelled);
+  CHECK(rb.tokens.size() == 2);
+  CHECK(rb.finish.usage.completion_tokens == 2);
+  CHECK(rb.tokens == f.fake->greedy(pb, 2));
+  CHECK(a->wait_finish().tokens == f.fake->greedy(pa, 10));
+  held->wait_finish();
+  REQUIRE(f.fake->lifetime_of(pa));
+  CHECK(ever_batched_together(*f.fake, *f.fake->lifetime_of(pa), *f.fake->lifetime_of(pb)));
+  f.check_clean();
+}
+
 TEST_CASE("scheduler: a queued request whose flag is set finishes without running") {
   fake_fixture f({}, {.max_sequences = 1});
   const std::vector<token_id> pa = {1, 2}, pb = {3, 4};
@@ -77,33 +104,40 @@ TEST_CASE("scheduler: a queued request whose flag is set finishes without runnin
   f.check_clean();
 }
 
-TEST_CASE("scheduler: a sink returning false ends the request with cancelled") {
+TEST_CASE("scheduler: a sink refusing a token ends the request with cancelled; usage counts what it took") {
   fake_fixture f;
   const std::vector<token_id> pa = {1, 2, 3};
   auto a = f.submit(greedy_request(pa, 50), [](int n) { return n < 4; });
   sink_record ra = a->wait_finish();
   CHECK(ra.finish.reason == fr::cancelled);
-  CHECK(ra.tokens.size() == 4);
+  CHECK(ra.tokens.size() == 3);
+  CHECK(ra.refused.size() == 1);
+  CHECK(ra.finish.usage.completion_tokens == 3);
   CHECK(ra.tokens_after_finish == 0);
   CHECK(fed_positions(*f.fake, pa) == pa.size() + 3);
   f.check_clean();
 }
 
-TEST_CASE("scheduler: shutdown finishes queued and running requests with cancelled") {
+TEST_CASE("scheduler: shutdown finishes queued and running requests with shutdown") {
   // max_tokens so large that no request can end by itself before the shutdown.
   const int32_t endless = 1'000'000'000;
   fake_fixture f({.context_length = 2'000'000'000, .block_size = 16, .total_blocks = int64_t{1} << 30},
                  {.max_sequences = 2});
   std::vector<std::shared_ptr<recording_sink>> sinks;
-  for (int i = 0; i < 5; ++i) sinks.push_back(f.submit(greedy_request({i + 1, 7}, endless)));
+  // The last one was cancelled by its client before the shutdown: that stays its reason.
+  cancel_flag cancelled = make_cancel_flag();
+  for (int i = 0; i < 5; ++i) {
+    sinks.push_back(f.submit(greedy_request({i + 1, 7}, endless, {}, i == 4 ? cancelled : nullptr)));
+  }
   sinks[0]->wait_tokens(1);
   sinks[1]->wait_tokens(1);
+  cancelled->store(true);
   f.sch.shutdown();
   for (int i = 0; i < 5; ++i) {
     INFO("request " << i);
     sink_record r = sinks[i]->snapshot();
     CHECK(r.finishes == 1);
-    CHECK(r.finish.reason == fr::cancelled);
+    CHECK(r.finish.reason == (i == 4 ? fr::cancelled : fr::shutdown));
     CHECK(r.tokens_after_finish == 0);
     CHECK(r.tokens.empty() == (i >= 2));  // three never ran
   }
@@ -129,15 +163,15 @@ TEST_CASE("scheduler: shutdown called from a sink stops after the current step")
   auto b = f.submit(greedy_request({3, 4}, 50));
   g.release.open();
   sink_record ra = a->wait_finish(), rb = b->wait_finish();
-  CHECK(ra.finish.reason == fr::cancelled);
+  CHECK(ra.finish.reason == fr::shutdown);
   CHECK(ra.tokens.size() == 2);
-  CHECK(rb.finish.reason == fr::cancelled);
+  CHECK(rb.finish.reason == fr::shutdown);
   CHECK(rb.tokens.empty());
   CHECK(f.sch.submit(greedy_request({5}, 4), std::make_shared<recording_sink>()) == submit_status::shutting_down);
   f.check_clean();
 }
 
-TEST_CASE("scheduler: destroying the scheduler cancels what runs") {
+TEST_CASE("scheduler: destroying the scheduler ends what runs with shutdown") {
   auto sink = std::make_shared<recording_sink>();
   {
     fake_fixture f({.context_length = 2'000'000'000, .block_size = 16, .total_blocks = int64_t{1} << 30});
@@ -145,7 +179,7 @@ TEST_CASE("scheduler: destroying the scheduler cancels what runs") {
     sink->wait_tokens(1);
   }
   CHECK(sink->snapshot().finishes == 1);
-  CHECK(sink->snapshot().finish.reason == fr::cancelled);
+  CHECK(sink->snapshot().finish.reason == fr::shutdown);
 }
 
 TEST_CASE("scheduler: a failing forward pass fails its batch's requests, others go on") {

@@ -1,6 +1,7 @@
 #pragma once
 // Shared setup of the scheduler tests: a scheduler over a fake engine the test can still inspect.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +59,14 @@ struct fake_fixture {
   fake_fixture(std::unique_ptr<fake_engine> e, scheduler_options so, metrics* m)
       : fake(e.get()), sch(std::move(e), so, m) {}
 };
+
+// Some forward pass held both lifetimes (indices into fake_engine::lifetimes()).
+inline bool ever_batched_together(const fake_engine& e, int a, int b) {
+  for (const auto& batch : e.batch_log()) {
+    if (std::count(batch.begin(), batch.end(), a) && std::count(batch.begin(), batch.end(), b)) return true;
+  }
+  return false;
+}
 
 // One request on a fresh scheduler, to compare with the same request batched.
 inline sink_record run_alone(const fake_engine_options& o, const generation_request& r) {

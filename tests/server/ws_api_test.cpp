@@ -2,10 +2,6 @@
 // cancel, errors, and a client that leaves.
 #include <catch2/catch.hpp>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -15,44 +11,14 @@
 #include "reference.h"
 #include "sampled_run.h"
 #include "server_process.h"
+#include "ws_client.h"
 
 using namespace hearth::test;
 using json = nlohmann::json;
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 
 namespace {
 
 const std::string slow_model = std::string(HEARTH_TEST_MODEL_DIR) + "/llama-160m-q8_0.gguf";
-
-class ws_client {
- public:
-  explicit ws_client(int port, const std::string& origin = "", const std::string& protocol = "") : ws_(ioc_) {
-    net::ip::tcp::resolver resolver(ioc_);
-    net::connect(ws_.next_layer(), resolver.resolve("127.0.0.1", std::to_string(port)));
-    ws_.set_option(websocket::stream_base::decorator([origin, protocol](websocket::request_type& r) {
-      if (!origin.empty()) r.set(beast::http::field::origin, origin);
-      if (!protocol.empty()) r.set(beast::http::field::sec_websocket_protocol, protocol);
-    }));
-    websocket::response_type res;
-    ws_.handshake(res, "127.0.0.1:" + std::to_string(port), "/v1/ws");
-    accepted_protocol = std::string(res[beast::http::field::sec_websocket_protocol]);
-  }
-  std::string accepted_protocol;
-  void send(const json& j) { ws_.write(net::buffer(j.dump())); }
-  void send_raw(const std::string& s) { ws_.write(net::buffer(s)); }
-  json recv() {
-    beast::flat_buffer b;
-    ws_.read(b);
-    return json::parse(beast::buffers_to_string(b.data()));
-  }
-  void drop() { ws_.next_layer().close(); }
-
- private:
-  net::io_context ioc_;
-  websocket::stream<net::ip::tcp::socket> ws_;
-};
 
 }  // namespace
 
@@ -101,6 +67,26 @@ TEST_CASE("ws: cancel stops a generation within a step and frees it", "[ws]") {
   CHECK(after_cancel <= 2);  // tokens already on their way when the cancel arrived
   CHECK(metric(s, "hearth_kv_blocks_used") == 0);
   CHECK(metric(s, "hearth_running_sequences") == 0);
+}
+
+TEST_CASE("ws: done after a cancel counts exactly the tokens that were sent", "[ws]") {
+  // A cancel usually arrives while a forward pass runs (the pass is most of a step): the token
+  // that pass produces must be neither sent nor counted.
+  server_process s({"-m", slow_model});
+  ws_client c(s.port());
+  for (int round = 0; round < 5; ++round) {
+    const std::string id = "r" + std::to_string(round);
+    c.send({{"type", "generate"}, {"id", id}, {"prompt", "Hello"}, {"max_tokens", 1000}});
+    int sent = 0;
+    json m = c.recv();
+    for (; m["type"] == "token"; m = c.recv()) {
+      if (++sent == 2 + round) c.send({{"type", "cancel"}, {"id", id}});
+    }
+    INFO("round " << round << ": " << m.dump());
+    REQUIRE(m["type"] == "done");
+    CHECK(m["finish_reason"] == "cancelled");
+    CHECK(m["usage"]["completion_tokens"] == sent);
+  }
 }
 
 TEST_CASE("ws: bad messages get error messages naming the problem", "[ws]") {

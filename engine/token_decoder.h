@@ -1,0 +1,84 @@
+#pragma once
+// One decoding step, the same for every loop that turns logits into text (the scheduler's
+// sequences, `hearth run`, the golden tests): sample a token, record it for the penalties, and
+// pass its bytes through UTF-8 reassembly and stop-string matching.
+//
+// Contract of next():
+// - The sampled token is recorded in the sampler's history, so the penalties of the next step
+//   see it.
+// - An end-of-generation token (token_text::is_eog) releases no text and leaves the text
+//   pipeline untouched: the caller ends the generation (and counts the token, if it counts EOG).
+// - Any other token's bytes go through utf8_stream, then stop_matcher. `text` is what may be shown
+//   now: complete characters only, nothing that could still be the start of a stop string, and
+//   nothing of a matched stop string or after it. It may carry held-back text of earlier tokens.
+// - `stopped` is set on the step whose bytes completed a stop string: the caller ends the
+//   generation; the stop string itself is never released.
+// finish() releases what is still held back at the end (an unfinished character becomes U+FFFD);
+// it is "" after a stop string matched.
+//
+// Not thread-safe: one decoder per generation, used by one thread.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sampler.h"
+#include "stop_matcher.h"
+#include "tokenizer/vocab.h"
+
+namespace hearth {
+
+// What decoding needs of a vocabulary: each token's bytes and whether it ends a generation.
+// Implementations must be callable from the decoding thread while it decodes.
+class token_text {
+ public:
+  virtual ~token_text() = default;
+  // The exact bytes a token stands for ("" for control tokens and ids out of range).
+  virtual std::string token_bytes(token_id id) const = 0;
+  virtual bool is_eog(token_id id) const = 0;
+};
+
+// A model's vocabulary as token_text. Holds a reference: `v` must outlive it.
+class vocab_text final : public token_text {
+ public:
+  explicit vocab_text(const vocab& v) : vocab_(v) {}
+  std::string token_bytes(token_id id) const override { return vocab_.token_to_bytes(id); }
+  bool is_eog(token_id id) const override { return vocab_.is_eog(id); }
+
+ private:
+  const vocab& vocab_;
+};
+
+struct decoded_token {
+  token_id token = -1;
+  bool end_of_generation = false;  // an EOG token: no text, the generation ends
+  bool stopped = false;            // a stop string completed: the generation ends
+  std::string text;                // text released by this step (possibly empty)
+};
+
+class token_decoder {
+ public:
+  // Throws std::invalid_argument (naming the field or stop string) if the sampling parameters
+  // (see validate()) or the stop strings (see validate_stops()) are invalid, or n_vocab < 1.
+  token_decoder(const sampling_params& p, int32_t n_vocab, std::vector<std::string> stops);
+
+  // Records prompt tokens in the penalty history (the penalties look at the prompt too).
+  // Throws std::out_of_range for an id outside [0, n_vocab).
+  void accept_prompt(std::span<const token_id> prompt);
+
+  // One step from `logits` (n_vocab values); see the contract at the top of this file. Throws
+  // std::invalid_argument if logits.size() != n_vocab. After stopped or end_of_generation the
+  // caller must not call next() again.
+  decoded_token next(std::span<const float> logits, const token_text& vocab);
+
+  // Text still held back at the end; "" after a stop string. Call once, at the end.
+  std::string finish();
+  bool stopped() const { return stops_.stopped(); }
+
+ private:
+  sampler sampler_;
+  utf8_stream utf8_;
+  stop_matcher stops_;
+};
+
+}  // namespace hearth

@@ -1,0 +1,88 @@
+// The decoding step every generation loop shares: greedy picks, EOG, UTF-8 reassembly and stop
+// strings, on a made-up five-token vocabulary with one-hot logits.
+#include <catch2/catch.hpp>
+
+#include "token_decoder.h"
+
+using namespace hearth;
+
+namespace {
+
+// 0: EOG, 1: "Hel", 2: "lo", 3: first byte of "é", 4: its second byte.
+class toy_text final : public token_text {
+ public:
+  std::string token_bytes(token_id id) const override {
+    static const char* bytes[] = {"", "Hel", "lo", "\xC3", "\xA9"};
+    return bytes[id];
+  }
+  bool is_eog(token_id id) const override { return id == 0; }
+};
+
+std::vector<float> pick(token_id t) {
+  std::vector<float> logits(5, 0.0f);
+  logits[t] = 5.0f;
+  return logits;
+}
+
+token_decoder greedy(std::vector<std::string> stops = {}) {
+  sampling_params p;
+  p.temperature = 0;
+  return token_decoder(p, 5, std::move(stops));
+}
+
+}  // namespace
+
+TEST_CASE("token_decoder: text passes through; a split character arrives whole", "[decoder]") {
+  const toy_text vocab;
+  token_decoder d = greedy();
+  decoded_token a = d.next(pick(1), vocab);
+  CHECK(a.token == 1);
+  CHECK(a.text == "Hel");
+  CHECK_FALSE(a.stopped);
+  CHECK_FALSE(a.end_of_generation);
+  CHECK(d.next(pick(3), vocab).text.empty());  // half a character is held
+  CHECK(d.next(pick(4), vocab).text == "\xC3\xA9");
+  CHECK(d.next(pick(3), vocab).text.empty());
+  CHECK(d.finish() == "\xEF\xBF\xBD");  // the unfinished character ends as U+FFFD
+}
+
+TEST_CASE("token_decoder: EOG releases no text and leaves held text for finish", "[decoder]") {
+  const toy_text vocab;
+  token_decoder d = greedy({"Hello"});
+  CHECK(d.next(pick(1), vocab).text.empty());  // "Hel" may start "Hello"
+  const decoded_token e = d.next(pick(0), vocab);
+  CHECK(e.end_of_generation);
+  CHECK(e.token == 0);
+  CHECK(e.text.empty());
+  CHECK(d.finish() == "Hel");
+}
+
+TEST_CASE("token_decoder: a stop string across tokens is never released", "[decoder]") {
+  const toy_text vocab;
+  token_decoder d = greedy({"lo"});
+  CHECK(d.next(pick(1), vocab).text == "He");  // "l" may start "lo"
+  const decoded_token s = d.next(pick(2), vocab);
+  CHECK(s.stopped);
+  CHECK(s.text == "l");  // the text before the stop string, and nothing of it
+  CHECK(d.stopped());
+  CHECK(d.finish().empty());
+}
+
+TEST_CASE("token_decoder: the penalties see the prompt and every decoded token", "[decoder]") {
+  const toy_text vocab;
+  sampling_params p;
+  p.temperature = 0;
+  p.presence_penalty = 2;  // a token seen once loses to the next best (1 below it)
+  token_decoder d(p, 5, {});
+  d.accept_prompt(std::vector<token_id>{1});
+  std::vector<float> logits = {0, 5, 4.5f, 3.2f, 2};  // 1 is best, but was in the prompt
+  CHECK(d.next(logits, vocab).token == 2);
+  CHECK(d.next(logits, vocab).token == 3);  // 2 was just decoded
+}
+
+TEST_CASE("token_decoder: invalid parameters are refused at construction", "[decoder]") {
+  sampling_params p;
+  p.temperature = -1;
+  CHECK_THROWS_AS(token_decoder(p, 5, {}), std::invalid_argument);
+  CHECK_THROWS_AS(token_decoder(sampling_params{}, 5, {"\xC3"}), std::invalid_argument);
+}
