@@ -45,7 +45,6 @@ class generation_sink final : public token_sink {
   std::string token_chunk(const token_event& e);
   void finish_stream(const finish_event& e);
   void finish_whole(const finish_event& e);
-  void log(const finish_event& e, int status) const;
 
   app& app_;
   std::shared_ptr<http_exchange> ex_;

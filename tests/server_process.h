@@ -20,6 +20,7 @@ class server_process {
   server_process& operator=(const server_process&) = delete;
 
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string url(const std::string& path = "/") const;
   // SIGTERM, then the exit code (waits up to `seconds`; -1 if it did not exit).
   int terminate(int seconds = 20);
