@@ -89,7 +89,7 @@ TEST_CASE("out of file descriptors, the accept loop backs off instead of spinnin
   CHECK(s.terminate() == 0);
 }
 
-TEST_CASE("max connections: one more gets 503 and a close; a freed slot serves again", "[hostile][http]") {
+TEST_CASE("max connections: one more gets 503 and a close, a freed slot serves again", "[hostile][http]") {
   server_process s({"--max-connections", "4"});
   std::vector<std::unique_ptr<raw_connection>> held;
   for (int i = 0; i < 4; ++i) {

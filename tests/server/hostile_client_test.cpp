@@ -186,6 +186,8 @@ TEST_CASE("hostile: header fields", "[hostile][http]") {
       {"HTTP/1.0 asking for keep-alive", "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 200, then::keeps, ""},
       {"Connection: close", get + "Connection: close\r\n\r\n", 200, then::closes, ""},
       {"an unknown expectation", get + "Expect: teapot\r\n\r\n", 417, then::keeps, "teapot"},
+      {"TE (the codings a client accepts in answers) is only a preference", get + "TE: gzip, chunked\r\n\r\n", 200,
+       then::keeps, ""},
       {"an Upgrade the server does not speak is ignored", get + "Connection: upgrade\r\nUpgrade: h2c\r\n\r\n", 200,
        then::keeps, ""},
   });
@@ -332,7 +334,7 @@ TEST_CASE("hostile: WebSocket handshakes", "[hostile][ws]") {
   }
 }
 
-TEST_CASE("hostile: API keys (Bearer is case-insensitive; 401 says WWW-Authenticate)", "[hostile][http]") {
+TEST_CASE("hostile: API keys (Bearer is case-insensitive, 401 says WWW-Authenticate)", "[hostile][http]") {
   static server_process s({"--api-key", "sesame"});
   auto models = [](const std::string& auth) { return simple_request("GET", "/v1/models", auth); };
   run_group(s.port(), {

@@ -152,7 +152,7 @@ TEST_CASE("a client dropping mid-stream frees its sequence, and the server keeps
   CHECK(s.terminate() == 0);
 }
 
-TEST_CASE("a client that stops reading is cut off alone; others are unaffected", "[http][load]") {
+TEST_CASE("a client that stops reading is cut off alone, others are unaffected", "[http][load]") {
   // Small kernel buffers on both ends, so a client that stops reading is felt within kilobytes.
   server_process s({"--parallel", "2", "--max-stream-backlog", "16", "--send-buffer", "4096"});
   // A tiny receive window and no reading: the server's writes stall, its backlog fills. (OpenAI
