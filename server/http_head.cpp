@@ -147,8 +147,9 @@ std::optional<head_refusal> check_content_length(const std::vector<std::string_v
   }
   uint64_t n = 0;
   for (char c : v) {
-    if (n > (UINT64_MAX - 9) / 10) return refuse(400, "Content-Length is too large a number");
-    n = n * 10 + static_cast<uint64_t>(c - '0');
+    const auto digit = static_cast<uint64_t>(c - '0');
+    if (n > (UINT64_MAX - digit) / 10) return refuse(400, "Content-Length is too large a number");
+    n = n * 10 + digit;
   }
   return std::nullopt;
 }

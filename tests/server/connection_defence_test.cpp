@@ -109,6 +109,24 @@ TEST_CASE("max connections: one more gets 503 and a close, a freed slot serves a
   CHECK(s.terminate() == 0);
 }
 
+TEST_CASE("max connections: a WebSocket keeps its connection's slot until it closes", "[hostile][ws]") {
+  server_process s({"--max-connections", "1"});
+  // The start-up probe's connection frees the only slot once the server sees it close, so the
+  // upgrade is retried until the slot is free.
+  std::unique_ptr<raw_connection> ws;
+  REQUIRE(poll_until([&] {
+    ws = std::make_unique<raw_connection>(s.port());
+    ws->send(simple_request("GET", "/v1/ws",
+                            "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"));
+    return ws->read_response().status == 101;
+  }, 10));
+  raw_connection second(s.port());
+  check_refused(second, "connections");
+  ws.reset();
+  CHECK(poll_until([&] { return health_ok(s.port(), 5); }, 10));
+}
+
 TEST_CASE("max connections per peer: one client address cannot take every slot", "[hostile][http]") {
   server_process s({"--max-connections-per-peer", "2"});
   raw_connection a(s.port()), b(s.port());
