@@ -28,6 +28,9 @@ struct server_config {
   int64_t body_limit = 1 << 20;         // bytes of a request body; more get 413
   int header_timeout_s = 10;            // to receive a request's headers
   int idle_timeout_s = 60;              // a keep-alive connection with no request
+  int body_timeout_s = 30;              // to receive a request's body, once its headers are in
+  int max_connections = 0;              // open at once; 0: the open-file limit less 64
+  int max_connections_per_peer = 0;     // open at once from one client address; 0: no own limit
   int max_stream_backlog = 4096;        // undelivered events per stream before it is dropped
   int64_t max_stream_backlog_bytes = 1 << 20;  // undelivered bytes likewise (and per WebSocket)
   int send_buffer = 0;                  // bytes of kernel send buffer per connection; 0: automatic

@@ -15,9 +15,7 @@ namespace {
 
 using request = http::request<http::string_body>;
 
-void reply_error(app& a, const std::shared_ptr<http_exchange>& ex, const std::string& endpoint,
-                 const proto::api_error& e) {
-  a.stats.count_request(endpoint, e.status);
+void reply_error(app&, const std::shared_ptr<http_exchange>& ex, const std::string&, const proto::api_error& e) {
   auto res = error_response(e);
   if (e.status == 429) res.set(http::field::retry_after, "1");
   ex->respond(std::move(res));

@@ -7,6 +7,7 @@
 #include "proto/native_api.h"
 #include "proto/openai_api.h"
 #include "proto/sse.h"
+#include "request_log.h"
 
 namespace hearth {
 
@@ -96,12 +97,6 @@ bool generation_sink::whole_is_error(const finish_event& e) const {
          (ctx_.kind != api_kind::native && e.reason == proto::finish_reason::cancelled);
 }
 
-// The HTTP status the client gets: a stream's was sent with its header (200).
-int generation_sink::status_sent(const finish_event& e) const {
-  if (ctx_.stream || !whole_is_error(e)) return 200;
-  return proto::openai_error_for(e.reason, e.error).status;
-}
-
 void generation_sink::finish_whole(const finish_event& e) {
   if (whole_is_error(e)) return ex_->respond(error_response(proto::openai_error_for(e.reason, e.error)));
   nlohmann::json body;
@@ -121,28 +116,12 @@ void generation_sink::finish_whole(const finish_event& e) {
 
 void generation_sink::on_finish(const finish_event& e) {
   text_ += e.text;
-  const int status = status_sent(e);
-  app_.stats.count_request(ctx_.endpoint, status);
+  // The session logs and counts the request once its answer is written, with the status sent.
+  ex_->log_detail(generation_summary(app_, e, ctx_.prompt_text, text_) + (overflowed_ ? " (stream backlog)" : ""));
   if (ctx_.stream) {
     finish_stream(e);
   } else {
     finish_whole(e);
-  }
-  log(e, status);
-}
-
-void generation_sink::log(const finish_event& e, int status) const {
-  if (!app_.config.log_requests) return;
-  const double total_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ctx_.received).count();
-  std::fprintf(stderr,
-               "POST %s %d %s prompt=%d completion=%d queue=%.0fms prefill=%.0fms (%.1f tok/s) "
-               "generate=%.0fms (%.1f tok/s) total=%.0fms%s\n",
-               ctx_.endpoint.c_str(), status, std::string(proto::to_string(e.reason)).c_str(), e.usage.prompt_tokens,
-               e.usage.completion_tokens, e.timings.queue_ms, e.timings.prompt_ms, e.timings.prompt_per_second,
-               e.timings.predicted_ms, e.timings.predicted_per_second, total_ms, overflowed_ ? " (stream backlog)" : "");
-  if (app_.config.log_prompts) {
-    std::fprintf(stderr, "  prompt: %s\n  output: %s\n", ctx_.prompt_text.c_str(), text_.c_str());
   }
 }
 

@@ -46,8 +46,6 @@ class generation_sink final : public token_sink {
   void finish_stream(const finish_event& e);
   void finish_whole(const finish_event& e);
   bool whole_is_error(const finish_event& e) const;
-  int status_sent(const finish_event& e) const;
-  void log(const finish_event& e, int status) const;
 
   app& app_;
   std::shared_ptr<http_exchange> ex_;

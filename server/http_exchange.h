@@ -2,7 +2,8 @@
 // One HTTP request and its response, as handlers see it. A handler answers exactly once: either
 // respond() with a whole response, or stream_begin(), any number of stream_write(), stream_end().
 // It may answer at once or later from any thread (e.g. when a generation finishes): every call
-// is posted onto the connection's strand. Calls after the connection is gone are dropped.
+// is posted onto the connection's strand, in order. Calls after the connection is gone are
+// dropped.
 #include <boost/beast/http.hpp>
 #include <atomic>
 #include <memory>
@@ -24,8 +25,11 @@ class http_exchange {
   void stream_begin(http::response<http::empty_body> header);
   void stream_write(std::string data);
   void stream_end();
+  // What the request log adds to this request's line (a generation's summary). Call before the
+  // final respond()/stream_end() for it to appear.
+  void log_detail(std::string detail);
 
-  // Set when the client disconnects before the answer is complete.
+  // Set when the client is gone (a reset, or a failed write) before the answer is complete.
   const cancel_flag& cancel() const { return cancel_; }
   // Stream data handed to stream_write() but not yet written to the socket.
   int64_t backlog() const { return backlog_->load(std::memory_order_relaxed); }

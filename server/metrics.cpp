@@ -14,6 +14,16 @@ std::string fmt(double v) {
   return buf;
 }
 
+// A counter with one label: HELP and TYPE lines, then one sample per label value.
+void render_counter(std::string& out, std::string_view name, std::string_view help, std::string_view label,
+                    const std::map<std::string, uint64_t>& values) {
+  const std::string n(name);
+  out += "# HELP " + n + " " + std::string(help) + "\n# TYPE " + n + " counter\n";
+  for (const auto& [value, count] : values) {
+    out += n + "{" + std::string(label) + "=\"" + value + "\"} " + std::to_string(count) + "\n";
+  }
+}
+
 }  // namespace
 
 histogram::histogram(std::vector<double> upper_bounds)
@@ -46,11 +56,25 @@ metrics::metrics()
     : ttft_({0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64}),
       itl_({0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5}),
       batch_rows_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}),
-      batch_sequences_({1, 2, 4, 8, 16, 32, 64}) {}
+      batch_sequences_({1, 2, 4, 8, 16, 32, 64}) {
+  // Known label values start at 0, so a series exists before its first event.
+  for (const char* r : {"max_connections", "max_connections_per_peer"}) refused_connections_[r] = 0;
+  for (const char* e : {"too_many_open_files", "too_many_open_files_system", "out_of_memory", "other"}) accept_errors_[e] = 0;
+}
 
 void metrics::count_request(std::string_view endpoint, int status) {
   std::lock_guard lock(mu_);
   ++requests_[{std::string(endpoint), status}];
+}
+
+void metrics::count_refused_connection(std::string_view reason) {
+  std::lock_guard lock(mu_);
+  ++refused_connections_[std::string(reason)];
+}
+
+void metrics::count_accept_error(std::string_view error) {
+  std::lock_guard lock(mu_);
+  ++accept_errors_[std::string(error)];
 }
 
 void metrics::count_finished(std::string_view reason) {
@@ -65,15 +89,18 @@ std::string metrics::render(const scheduler_stats& s) const {
   {
     std::lock_guard lock(mu_);
     for (const auto& [key, n] : requests_) {
-      out += "hearth_requests_total{endpoint=\"" + key.first + "\",status=\"" + std::to_string(key.second) +
-             "\"} " + std::to_string(n) + "\n";
+      out += "hearth_requests_total{endpoint=\"" + key.first + "\",status=\"" +
+             (key.second > 0 ? std::to_string(key.second) : std::string("none")) + "\"} " + std::to_string(n) + "\n";
     }
-    out += "# HELP hearth_generations_total Finished generations by finish reason.\n";
-    out += "# TYPE hearth_generations_total counter\n";
-    for (const auto& [reason, n] : finished_) {
-      out += "hearth_generations_total{reason=\"" + reason + "\"} " + std::to_string(n) + "\n";
-    }
+    render_counter(out, "hearth_connections_refused_total", "Connections refused at accept, by reason.", "reason",
+                   refused_connections_);
+    render_counter(out, "hearth_accept_errors_total",
+                   "Failed accepts by error (the listener pauses on resource errors).", "error", accept_errors_);
+    render_counter(out, "hearth_generations_total", "Finished generations by finish reason.", "reason", finished_);
   }
+  out += "# HELP hearth_open_connections Client connections open (HTTP and WebSocket).\n";
+  out += "# TYPE hearth_open_connections gauge\n";
+  out += "hearth_open_connections " + std::to_string(open_connections_.load(std::memory_order_relaxed)) + "\n";
   out += "# HELP hearth_prompt_tokens_total Prompt tokens processed.\n";
   out += "# TYPE hearth_prompt_tokens_total counter\n";
   out += "hearth_prompt_tokens_total " + std::to_string(prompt_tokens_.load()) + "\n";

@@ -34,7 +34,13 @@ class metrics {
  public:
   metrics();
 
+  // status 0: the request ended before any status was sent (rendered as status="none").
   void count_request(std::string_view endpoint, int status);
+  // Connections: open now, refused at accept (reason: max_connections, max_connections_per_peer),
+  // and accept() failures (error: too_many_open_files, ...).
+  void set_open_connections(int64_t n) { open_connections_.store(n, std::memory_order_relaxed); }
+  void count_refused_connection(std::string_view reason);
+  void count_accept_error(std::string_view error);
   void add_prompt_tokens(int64_t n) { prompt_tokens_ += n; }
   void add_generated_tokens(int64_t n) { generated_tokens_ += n; }
   void observe_time_to_first_token(double seconds) { ttft_.observe(seconds); }
@@ -52,6 +58,9 @@ class metrics {
   mutable std::mutex mu_;  // guards the labelled counters
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   std::map<std::string, uint64_t> finished_;
+  std::map<std::string, uint64_t> refused_connections_;
+  std::map<std::string, uint64_t> accept_errors_;
+  std::atomic<int64_t> open_connections_{0};
   std::atomic<uint64_t> prompt_tokens_{0};
   std::atomic<uint64_t> generated_tokens_{0};
   histogram ttft_;

@@ -1,7 +1,7 @@
 #include "routes.h"
 
 #include <boost/asio/ip/address.hpp>
-#include <cstdio>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "generation_setup.h"
 #include "proto/native_api.h"
@@ -11,8 +11,30 @@ namespace hearth {
 
 namespace {
 
-using request = http::request<http::string_body>;
+using request_header = http::request_header<>;
 using response = http::response<http::string_body>;
+
+// The API. Everything else about a route (Allow, metrics label, HEAD) follows from this table.
+constexpr route routes[] = {
+    {"/", http::verb::get, false, false},
+    {"/favicon.ico", http::verb::get, false, false},
+    {"/health", http::verb::get, false, false},
+    {"/metrics", http::verb::get, false, true},
+    {"/v1/models", http::verb::get, true, true},
+    {"/v1/tokenize", http::verb::post, true, true},
+    {"/v1/detokenize", http::verb::post, true, true},
+    {"/v1/generate", http::verb::post, true, true},
+    {"/v1/completions", http::verb::post, true, true},
+    {"/v1/chat/completions", http::verb::post, true, true},
+    {"/v1/ws", http::verb::get, true, true},
+};
+
+// Methods some route answers; any other method is 501 whatever the target.
+bool served_method(http::verb m) {
+  return m == http::verb::get || m == http::verb::head || m == http::verb::post || m == http::verb::options;
+}
+
+bool iequals(std::string_view a, std::string_view b) { return boost::beast::iequals(to_beast(a), to_beast(b)); }
 
 // The host part of a Host header or an Origin's authority, without port or brackets.
 std::string_view host_part(std::string_view authority) {
@@ -23,8 +45,11 @@ std::string_view host_part(std::string_view authority) {
   return authority.substr(0, authority.find(':'));
 }
 
+// Host names are case-insensitive (RFC 9110 4.2.3); a trailing dot names the same host.
 bool is_loopback_name(std::string_view host) {
-  if (host == "localhost" || host.ends_with(".localhost")) return true;
+  if (host.ends_with(".")) host.remove_suffix(1);
+  if (iequals(host, "localhost")) return true;
+  if (host.size() > 10 && iequals(host.substr(host.size() - 10), ".localhost")) return true;
   boost::system::error_code ec;
   auto addr = boost::asio::ip::make_address(std::string(host), ec);
   return !ec && addr.is_loopback();
@@ -41,24 +66,110 @@ bool same_secret(std::string_view given, std::string_view key) {
   return diff == 0;
 }
 
-void add_cors(const app& a, const request& req, response& res) {
-  auto origin = to_std(req[http::field::origin]);
-  if (origin.empty()) return;
+bool origin_configured(const app& a, std::string_view origin) {
   for (const auto& allowed : a.config.cors_origins) {
-    if (allowed == origin || allowed == "*") {
-      res.set(http::field::access_control_allow_origin, to_beast(origin));
-      res.set(http::field::vary, "Origin");
-      return;
-    }
+    if (allowed == origin || allowed == "*") return true;
   }
+  return false;
 }
 
-response preflight(const app& a, const request& req) {
+std::optional<response> check_host(const app& a, const request_header& req, std::string_view authority) {
+  // A daemon on loopback answers only requests addressed to a loopback name: a web page cannot
+  // reach it through DNS rebinding (a hostile name that resolves to 127.0.0.1).
+  if (!listening_on_loopback(a)) return std::nullopt;
+  const std::string_view host = authority.empty() ? to_std(req[http::field::host]) : authority;
+  if (host.empty() || is_loopback_name(host_part(host))) return std::nullopt;
+  return error_response(403, "Host '" + std::string(host) + "' is not this server's; use localhost or 127.0.0.1");
+}
+
+std::optional<response> check_origin(const app& a, const request_header& req) {
+  // Browsers send Origin on cross-site requests: only the page's own origin and configured ones
+  // may use the API, so another site open in the user's browser cannot drive the daemon.
+  auto origin = to_std(req[http::field::origin]);
+  if (origin.empty()) return std::nullopt;
+  auto host = to_std(req[http::field::host]);
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (origin.starts_with(scheme) && iequals(origin.substr(scheme.size()), host)) return std::nullopt;
+  }
+  if (origin_configured(a, origin)) return std::nullopt;
+  return error_response(403, "origin '" + std::string(origin) + "' is not allowed (see --cors-origin)");
+}
+
+std::optional<response> check_api_key(const app& a, const request_header& req) {
+  if (a.config.api_keys.empty()) return std::nullopt;
+  // RFC 9110 11.1: the scheme is case-insensitive; RFC 6750: "Bearer" 1*SP token.
+  std::optional<std::string_view> key;
+  std::string_view auth = to_std(req[http::field::authorization]);
+  const size_t sp = auth.find(' ');
+  if (sp != std::string_view::npos && iequals(auth.substr(0, sp), "Bearer")) {
+    std::string_view k = auth.substr(sp);
+    while (!k.empty() && k.front() == ' ') k.remove_prefix(1);
+    if (!k.empty()) key = k;
+  }
+  if (!key) key = websocket_key_protocol(req);
+  bool ok = false;
+  if (key) {
+    for (const auto& k : a.config.api_keys) ok |= same_secret(*key, k);
+  }
+  if (ok) return std::nullopt;
+  response res = key ? error_response(401, "invalid API key", "", "invalid_api_key")
+                     : error_response(401, "missing API key: send 'Authorization: Bearer <key>'", "", "invalid_api_key");
+  // RFC 6750 3: the challenge, and why a key that was sent failed.
+  res.set(http::field::www_authenticate, key ? "Bearer realm=\"hearth\", error=\"invalid_token\"" : "Bearer realm=\"hearth\"");
+  return res;
+}
+
+// A syntactically valid opening handshake (RFC 6455 4.2.1), so Beast never refuses it later.
+std::optional<response> check_websocket_handshake(const request_header& req) {
+  if (req[http::field::sec_websocket_version] != "13") {
+    response res = error_response(426, "only WebSocket version 13 is supported");
+    res.set(http::field::sec_websocket_version, "13");
+    return res;
+  }
+  const std::string_view key = to_std(req[http::field::sec_websocket_key]);
+  const bool base64_16 = key.size() == 24 && key.ends_with("==") && std::all_of(key.begin(), key.end() - 2, [](char c) {
+                           return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
+                         });
+  if (!base64_16) return error_response(400, "Sec-WebSocket-Key must be 16 bytes in base64");
+  if (req[http::field::content_length] != "" && req[http::field::content_length] != "0") {
+    return error_response(400, "a WebSocket upgrade request carries no body");
+  }
+  return std::nullopt;
+}
+
+response not_ready(const app& a) {
+  if (auto* f = a.failure()) return error_response(503, "the model failed to load: " + *f);
+  return error_response(503, "the model is still loading; retry shortly", "", "model_loading");
+}
+
+// OPTIONS on a route: a CORS preflight (Access-Control-Request-Method present) or a plain
+// question about the methods.
+response options_answer(const request_header& req, const route& r) {
   response res = text_response(204, "", "text/plain");
-  add_cors(a, req, res);
-  res.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
-  res.set(http::field::access_control_allow_headers, "Authorization, Content-Type");
+  res.set(http::field::allow, to_beast(allowed_methods(r)));
+  if (req[http::field::access_control_request_method].empty()) return res;
+  // Browsers ask for each non-safelisted header a script adds (the openai SDK adds x-stainless-*);
+  // the origin is trusted (check_origin passed), so every well-formed name is allowed.
+  std::string allowed;
+  std::string_view requested = to_std(req[http::field::access_control_request_headers]);
+  while (!requested.empty()) {
+    const size_t comma = requested.find(',');
+    std::string_view name = requested.substr(0, comma);
+    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    if (!name.empty()) {
+      if (!is_token(name)) {
+        return error_response(400, "Access-Control-Request-Headers names an invalid header '" + std::string(name) + "'");
+      }
+      allowed += (allowed.empty() ? "" : ", ") + std::string(name);
+    }
+    requested = comma == std::string_view::npos ? std::string_view() : requested.substr(comma + 1);
+  }
+  res.set(http::field::access_control_allow_methods, to_beast(allowed_methods(r)));
+  if (!allowed.empty()) res.set(http::field::access_control_allow_headers, allowed);
   res.set(http::field::access_control_max_age, "600");
+  // The answer depends on the origin and on the headers asked for.
+  res.set(http::field::vary, "Origin, Access-Control-Request-Headers");
   return res;
 }
 
@@ -79,86 +190,32 @@ response metrics_page(app& a) {
   return text_response(200, a.stats.render(s), "text/plain; version=0.0.4; charset=utf-8");
 }
 
-response not_ready(const app& a) {
-  if (auto* f = a.failure()) return error_response(503, "the model failed to load: " + *f);
-  return error_response(503, "the model is still loading; retry shortly", "", "model_loading");
-}
-
-// The endpoint name used as a metrics label: known paths only, so labels stay bounded.
-std::string_view endpoint_label(std::string_view path) {
-  for (std::string_view known : {"/", "/favicon.ico", "/health", "/metrics", "/v1/models", "/v1/tokenize", "/v1/detokenize",
-                                 "/v1/generate", "/v1/completions", "/v1/chat/completions", "/v1/ws"}) {
-    if (path == known) return known;
-  }
-  return "other";
-}
-
-struct route {
-  std::string_view path;
-  http::verb method;
-  bool needs_model;
-  bool needs_key;
-};
-
-const route routes[] = {
-    {"/", http::verb::get, false, false},
-    {"/favicon.ico", http::verb::get, false, false},
-    {"/health", http::verb::get, false, false},
-    {"/metrics", http::verb::get, false, true},
-    {"/v1/models", http::verb::get, true, true},
-    {"/v1/tokenize", http::verb::post, true, true},
-    {"/v1/detokenize", http::verb::post, true, true},
-    {"/v1/generate", http::verb::post, true, true},
-    {"/v1/completions", http::verb::post, true, true},
-    {"/v1/chat/completions", http::verb::post, true, true},
-    {"/v1/ws", http::verb::get, true, true},
-};
-
-void dispatch(app& a, const std::shared_ptr<http_exchange>& ex, const request& req, const route& r);
-
 }  // namespace
 
-std::optional<response> check_host(const app& a, const request& req) {
-  // A daemon on loopback answers only requests addressed to a loopback name: a web page cannot
-  // reach it through DNS rebinding (a hostile name that resolves to 127.0.0.1).
-  if (!listening_on_loopback(a)) return std::nullopt;
-  auto host = to_std(req[http::field::host]);
-  if (host.empty() || is_loopback_name(host_part(host))) return std::nullopt;
-  return error_response(403, "Host '" + std::string(host) + "' is not this server's; use localhost or 127.0.0.1");
+const route* find_route(std::string_view path) {
+  for (const route& r : routes) {
+    if (r.path == path) return &r;
+  }
+  return nullptr;
 }
 
-std::optional<response> check_origin(const app& a, const request& req) {
-  // Browsers send Origin on cross-site requests: only the page's own origin and configured ones
-  // may use the API, so another site open in the user's browser cannot drive the daemon.
-  auto origin = to_std(req[http::field::origin]);
-  if (origin.empty()) return std::nullopt;
-  auto host = to_std(req[http::field::host]);
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (origin.starts_with(scheme) && origin.substr(scheme.size()) == host) return std::nullopt;
-  }
-  for (const auto& allowed : a.config.cors_origins) {
-    if (allowed == origin || allowed == "*") return std::nullopt;
-  }
-  return error_response(403, "origin '" + std::string(origin) + "' is not allowed (see --cors-origin)");
+std::string_view endpoint_label(std::string_view path) {
+  const route* r = find_route(path);
+  return r ? r->path : "other";
 }
 
-std::optional<response> check_api_key(const app& a, const request& req) {
-  if (a.config.api_keys.empty()) return std::nullopt;
-  std::optional<std::string_view> key;
-  auto auth = to_std(req[http::field::authorization]);
-  constexpr std::string_view bearer = "Bearer ";
-  if (auth.starts_with(bearer)) key = auth.substr(bearer.size());
-  if (!key) key = websocket_key_protocol(req);
-  if (!key) {
-    return error_response(401, "missing API key: send 'Authorization: Bearer <key>'", "", "invalid_api_key");
-  }
-  bool ok = false;
-  for (const auto& k : a.config.api_keys) ok |= same_secret(*key, k);
-  if (ok) return std::nullopt;
-  return error_response(401, "invalid API key", "", "invalid_api_key");
+std::string_view allowed_methods(const route& r) {
+  return r.method == http::verb::get ? "GET, HEAD, OPTIONS" : "POST, OPTIONS";
 }
 
-std::optional<std::string_view> websocket_key_protocol(const request& req) {
+void add_cors(const app& a, std::string_view origin, http::response_header<>& res) {
+  if (origin.empty() || !origin_configured(a, origin)) return;
+  res.set(http::field::access_control_allow_origin, to_beast(origin));
+  res.set(http::field::access_control_expose_headers, "x-request-id");
+  if (res.count(http::field::vary) == 0) res.set(http::field::vary, "Origin");  // preflights set their own
+}
+
+std::optional<std::string_view> websocket_key_protocol(const request_header& req) {
   // Browsers cannot set headers on a WebSocket, only subprotocols: the page offers its key as
   // the protocol "hearth.bearer.<key>" (the server echoes it back on success).
   constexpr std::string_view prefix = "hearth.bearer.";
@@ -174,90 +231,88 @@ std::optional<std::string_view> websocket_key_protocol(const request& req) {
   return std::nullopt;
 }
 
-std::optional<response> check_websocket_upgrade(app& a, const request& req) {
-  std::string_view path = to_std(req.target());
-  path = path.substr(0, path.find('?'));
-  std::optional<response> refusal;
-  if (path != "/v1/ws") refusal = error_response(404, "no WebSocket endpoint at " + std::string(path));
-  if (!refusal) refusal = check_host(a, req);
-  if (!refusal) refusal = check_origin(a, req);
-  if (!refusal) refusal = check_api_key(a, req);
-  if (!refusal && !a.is_ready()) refusal = not_ready(a);
-  a.stats.count_request("/v1/ws", refusal ? refusal->result_int() : 101);
-  return refusal;
-}
-
-void route_request(app& a, const std::shared_ptr<http_exchange>& ex, request&& req) {
-  std::string_view path = to_std(req.target());
-  path = path.substr(0, path.find('?'));
+admission admit_request(app& a, const request_header& head, const std::variant<request_target, head_refusal>& target) {
+  admission out;
   auto answer = [&](response res) {
-    add_cors(a, req, res);
-    a.stats.count_request(endpoint_label(path), res.result_int());
-    ex->respond(std::move(res));
+    out.answer = std::move(res);
+    return std::move(out);
   };
-  if (auto r = check_host(a, req)) return answer(std::move(*r));
-  if (auto r = check_origin(a, req)) return answer(std::move(*r));
-  if (req.method() == http::verb::options) return answer(preflight(a, req));
-  const route* match = nullptr;
-  bool path_known = false;
-  for (const route& r : routes) {
-    if (r.path != path) continue;
-    path_known = true;
-    if (r.method == req.method()) match = &r;
+  const http::verb m = head.method();
+  if (!served_method(m)) {
+    return answer(error_response(501, "method " + std::string(to_std(head.method_string())) + " is not supported"));
   }
-  if (!path_known) return answer(error_response(404, "no endpoint at " + std::string(path)));
-  if (!match) {
-    response res = error_response(405, "method " + std::string(to_std(req.method_string())) + " is not allowed on " +
-                                           std::string(path));
-    res.set(http::field::allow, path == "/" || path == "/favicon.ico" || path == "/health" || path == "/metrics" || path == "/v1/models" ||
-                                        path == "/v1/ws"
-                                    ? "GET, OPTIONS"
-                                    : "POST, OPTIONS");
+  if (const auto* bad = std::get_if<head_refusal>(&target)) return answer(error_response(bad->status, bad->message));
+  const request_target& t = std::get<request_target>(target);
+  if (auto r = check_host(a, head, t.authority)) return answer(std::move(*r));
+  if (auto r = check_origin(a, head)) return answer(std::move(*r));
+  if (t.asterisk) {
+    if (m != http::verb::options) return answer(error_response(400, "the request-target * is only for OPTIONS"));
+    response res = text_response(204, "", "text/plain");
+    res.set(http::field::allow, "GET, HEAD, POST, OPTIONS");
     return answer(std::move(res));
   }
-  if (match->needs_key) {
-    if (auto r = check_api_key(a, req)) return answer(std::move(*r));
+  const route* r = find_route(t.path);
+  const bool upgrade = boost::beast::websocket::is_upgrade(head);
+  out.upgrade = upgrade;
+  if (!r || (upgrade && r->path != "/v1/ws")) {
+    return answer(error_response(404, std::string(upgrade ? "no WebSocket endpoint at " : "no endpoint at ") + t.path));
   }
-  if (match->needs_model && !a.is_ready()) return answer(not_ready(a));
-  if (path == "/v1/ws") return answer(error_response(400, "this endpoint needs a WebSocket upgrade"));
-  dispatch(a, ex, req, *match);
+  if (m == http::verb::options) return answer(options_answer(head, *r));
+  if (m != r->method && !(m == http::verb::head && r->method == http::verb::get)) {
+    response res = error_response(405, "method " + std::string(to_std(head.method_string())) + " is not allowed on " + t.path);
+    res.set(http::field::allow, to_beast(allowed_methods(*r)));
+    return answer(std::move(res));
+  }
+  if (upgrade) {
+    if (auto bad = check_websocket_handshake(head)) return answer(std::move(*bad));
+  }
+  if (r->needs_key) {
+    if (auto bad = check_api_key(a, head)) return answer(std::move(*bad));
+  }
+  if (r->needs_model && !a.is_ready()) return answer(not_ready(a));
+  if (r->path == "/v1/ws" && !upgrade) return answer(error_response(400, "this endpoint needs a WebSocket upgrade"));
+  const std::string_view expect = to_std(head[http::field::expect]);
+  if (!expect.empty() && head.version() >= 11 && !iequals(expect, "100-continue")) {
+    return answer(error_response(417, "the expectation '" + std::string(expect) + "' is not supported"));
+  }
+  const std::string_view length = to_std(head[http::field::content_length]);
+  if (!length.empty() && (length.size() > 18 || std::stoll(std::string(length)) > a.config.body_limit)) {
+    return answer(error_response(413, "request body exceeds the limit of " + std::to_string(a.config.body_limit) + " bytes",
+                                 "body"));
+  }
+  out.to = r;
+  return out;
 }
 
-namespace {
-
-void dispatch(app& a, const std::shared_ptr<http_exchange>& ex, const request& req, const route& r) {
-  auto answer = [&](response res) {
-    add_cors(a, req, res);
-    a.stats.count_request(r.path, res.result_int());
-    ex->respond(std::move(res));
-  };
-  if (r.path == "/") {
+void dispatch_request(app& a, const std::shared_ptr<http_exchange>& ex, const route& r,
+                      http::request<http::string_body>&& req) {
+  const std::string_view path = r.path;
+  if (path == "/") {
     response res = text_response(200, std::string(web_page_html()), "text/html; charset=utf-8");
-    res.set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'");
-    return answer(std::move(res));
+    res.set("Content-Security-Policy",
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'");
+    return ex->respond(std::move(res));
   }
-  if (r.path == "/favicon.ico") return answer(text_response(204, "", "image/x-icon"));  // no icon, no error
-  if (r.path == "/health") return answer(health(a));
-  if (r.path == "/metrics") return answer(metrics_page(a));
-  if (r.path == "/v1/models") return answer(json_response(200, proto::models_response(a.model_id, a.model_created)));
-  if (r.path == "/v1/tokenize") {
+  if (path == "/favicon.ico") return ex->respond(text_response(204, "", "image/x-icon"));  // no icon, no error
+  if (path == "/health") return ex->respond(health(a));
+  if (path == "/metrics") return ex->respond(metrics_page(a));
+  if (path == "/v1/models") return ex->respond(json_response(200, proto::models_response(a.model_id, a.model_created)));
+  if (path == "/v1/tokenize") {
     auto parsed = proto::parse_tokenize(req.body());
-    if (auto* err = std::get_if<proto::api_error>(&parsed)) return answer(error_response(*err));
+    if (auto* err = std::get_if<proto::api_error>(&parsed)) return ex->respond(error_response(*err));
     const auto& t = std::get<proto::tokenize_request>(parsed);
     auto ids = a.loaded_model->vocab().tokenize(t.content, t.add_special, t.parse_special);
-    return answer(json_response(200, proto::tokenize_response(ids)));
+    return ex->respond(json_response(200, proto::tokenize_response(ids)));
   }
-  if (r.path == "/v1/detokenize") {
+  if (path == "/v1/detokenize") {
     auto parsed = proto::parse_detokenize(req.body(), model_limits(a));
-    if (auto* err = std::get_if<proto::api_error>(&parsed)) return answer(error_response(*err));
+    if (auto* err = std::get_if<proto::api_error>(&parsed)) return ex->respond(error_response(*err));
     const auto& t = std::get<proto::detokenize_request>(parsed);
-    return answer(json_response(200, proto::detokenize_response(a.loaded_model->vocab().detokenize(t.tokens))));
+    return ex->respond(json_response(200, proto::detokenize_response(a.loaded_model->vocab().detokenize(t.tokens))));
   }
-  if (r.path == "/v1/generate") return handle_generate(a, ex, req);
-  if (r.path == "/v1/completions") return handle_completions(a, ex, req);
-  if (r.path == "/v1/chat/completions") return handle_chat(a, ex, req);
+  if (path == "/v1/generate") return handle_generate(a, ex, req);
+  if (path == "/v1/completions") return handle_completions(a, ex, req);
+  if (path == "/v1/chat/completions") return handle_chat(a, ex, req);
 }
-
-}  // namespace
 
 }  // namespace hearth

@@ -1,30 +1,63 @@
 #pragma once
-// The HTTP API: which path and method go to which handler, and the checks every request passes
-// first (Host and Origin, for a daemon that browsers on the same machine can reach; API keys).
+// The HTTP API: one table of routes (path, method, whether it needs the model and a key) from
+// which requests are dispatched, the Allow header and the metrics label are derived; and the
+// checks every request passes first (Host and Origin, for a daemon that browsers on the same
+// machine can reach; API keys; CORS).
+//
+// A request is decided in two steps. admit_request() looks at the head alone, before the body
+// is read, so refusals (and "Expect: 100-continue") are answered without reading a body.
+// dispatch_request() runs the route on the complete request.
 //
 // Called on the connection's strand, i.e. on an I/O thread: handlers parse, validate, render
 // templates and tokenize here, and hand generations to the scheduler; they never run the model.
 #include <memory>
 #include <optional>
+#include <string_view>
+#include <variant>
 
 #include "app.h"
 #include "http_exchange.h"
+#include "http_head.h"
 #include "http_util.h"
 
 namespace hearth {
 
-void route_request(app& a, const std::shared_ptr<http_exchange>& ex, http::request<http::string_body>&& req);
+struct route {
+  std::string_view path;
+  http::verb method;  // a GET route answers HEAD too
+  bool needs_model;
+  bool needs_key;
+};
 
-// nullopt if a WebSocket upgrade on this request may proceed; otherwise the refusal to send.
-std::optional<http::response<http::string_body>> check_websocket_upgrade(app& a,
-                                                                         const http::request<http::string_body>& req);
+// The route at a (decoded) path, or nullptr.
+const route* find_route(std::string_view path);
+// The metrics label of a path: its route's path, or "other" (labels stay bounded).
+std::string_view endpoint_label(std::string_view path);
+// The Allow header of a route: "GET, HEAD, OPTIONS" or "POST, OPTIONS".
+std::string_view allowed_methods(const route& r);
 
-// Request gates shared by HTTP routes and the WebSocket upgrade. Each returns the refusal, if any.
-std::optional<http::response<http::string_body>> check_host(const app& a, const http::request<http::string_body>& req);
-std::optional<http::response<http::string_body>> check_origin(const app& a, const http::request<http::string_body>& req);
-std::optional<http::response<http::string_body>> check_api_key(const app& a, const http::request<http::string_body>& req);
+struct admission {
+  const route* to = nullptr;  // read the body, then dispatch_request() this route; or
+  std::optional<http::response<http::string_body>> answer;  // answer this at once (never both)
+  bool upgrade = false;       // a WebSocket upgrade: with `to`, the handshake may proceed
+};
+
+// Decides on a request from its head (framing already checked by check_framing) and its parsed
+// target: method, Host (the target's authority in absolute-form), Origin, route, WebSocket
+// handshake, API key, model readiness, Expect, Content-Length against the body limit; answers
+// OPTIONS (CORS preflights included) itself.
+admission admit_request(app& a, const http::request_header<>& head,
+                        const std::variant<request_target, head_refusal>& target);
+
+// Runs an admitted route on the complete request; the exchange gets the answer.
+void dispatch_request(app& a, const std::shared_ptr<http_exchange>& ex, const route& r,
+                      http::request<http::string_body>&& req);
+
+// CORS headers for an answer to a request from `origin` ("" = none), if that origin is allowed.
+void add_cors(const app& a, std::string_view origin, http::response_header<>& res);
+
 // The API key a browser page offered as the WebSocket subprotocol "hearth.bearer.<key>".
-std::optional<std::string_view> websocket_key_protocol(const http::request<http::string_body>& req);
+std::optional<std::string_view> websocket_key_protocol(const http::request_header<>& req);
 
 // Generation endpoints (generate_routes.cpp).
 void handle_generate(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);

@@ -122,20 +122,23 @@ int cmd_serve(std::span<char* const> args) {
   net::signal_set signals(ioc, SIGINT, SIGTERM);
   std::shared_ptr<listener> l;
   try {
-    l = std::make_shared<listener>(ioc, net::ip::tcp::endpoint(net::ip::make_address(a.config.host), a.config.port), a);
+    l = std::make_shared<listener>(ioc, a.config.host, a.config.port, a);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hearth serve: cannot listen on %s port %d: %s\n", a.config.host.c_str(), a.config.port, e.what());
     return 1;
   }
   l->start();
-  const auto ep = l->local_endpoint();
-  const std::string host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
-  std::printf("hearth: listening on http://%s:%d/\n", host.c_str(), ep.port());
-  std::fflush(stdout);
-  if (!ep.address().is_loopback()) {
-    std::fprintf(stderr, "hearth: warning: %s is not a loopback address: other machines can reach the API%s\n",
-                 host.c_str(), a.config.api_keys.empty() ? " without a key (set --api-key)" : "");
+  std::string listening;  // one write: whoever reads stdout may stop after the first line
+  for (const auto& ep : l->local_endpoints()) {
+    const std::string host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+    listening += "hearth: listening on http://" + host + ":" + std::to_string(ep.port()) + "/\n";
+    if (!ep.address().is_loopback()) {
+      std::fprintf(stderr, "hearth: warning: %s is not a loopback address: other machines can reach the API%s\n",
+                   host.c_str(), a.config.api_keys.empty() ? " without a key (set --api-key)" : "");
+    }
   }
+  std::fputs(listening.c_str(), stdout);
+  std::fflush(stdout);
 
   int exit_code = 0;
   std::thread stopper;

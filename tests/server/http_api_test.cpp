@@ -262,7 +262,7 @@ TEST_CASE("browsers: foreign origins and rebinding host names are refused", "[ht
   CHECK(same.status == 200);
 }
 
-TEST_CASE("health is 503 while the model loads; a bad model file ends the daemon with its name", "[http]") {
+TEST_CASE("health is 503 while the model loads, and a bad model file ends the daemon with its name", "[http]") {
   // A FIFO as the model: opening it blocks the loader until a writer appears, so the daemon is
   // deterministically "loading"; then it is not a regular file, so loading fails.
   const std::string fifo = "/tmp/hearth-loading-" + std::to_string(getpid()) + ".gguf";
