@@ -1,5 +1,7 @@
 // Chooses the kernel set once, by CPUID. HEARTH_KERNELS=scalar|avx2|avx512 overrides (never
 // upward past what the CPU supports).
+#include <cpuid.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
@@ -11,10 +13,15 @@ namespace hearth::kernels {
 
 namespace {
 
+// F16C straight from CPUID leaf 1: clang's __builtin_cpu_supports has no "f16c" (GCC's does).
+bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+}
+
 bool cpu_has_avx2() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
 
 bool cpu_has_avx512() {
