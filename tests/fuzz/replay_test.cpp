@@ -1,0 +1,106 @@
+// The fuzz targets in the normal suite: every seed (valid inputs from ../shared and the tests)
+// and every input a fuzzer once crashed on (regressions/<target>/, each kept with its fix) must
+// run through its target clean. Under the asan preset this is the sanitized replay.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "fuzz_seeds.h"
+#include "fuzz_target.h"
+
+using namespace hearth::fuzz;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path regressions_dir = fs::path(HEARTH_SOURCE_DIR) / "tests" / "fuzz" / "regressions";
+
+const seed_corpora& seeds() {
+  static const seed_corpora s = make_seed_corpora();
+  return s;
+}
+
+std::vector<uint8_t> read_input(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  REQUIRE(in);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+void run_clean(const fuzz_target& t, const std::string& what, const std::vector<uint8_t>& input) {
+  INFO("target " << t.name << ", input " << what << " (" << input.size() << " bytes)");
+  try {
+    t.run(input);
+  } catch (const std::exception& e) {
+    FAIL("escaped: " << e.what());
+  }
+}
+
+// Runs the target's seeds and recorded crash inputs; returns how many of each ran.
+std::pair<size_t, size_t> replay(std::string_view name) {
+  const fuzz_target& t = find_fuzz_target(name);
+  t.init();
+  const auto& corpus = seeds().at(std::string(name));
+  for (const auto& [seed, input] : corpus) run_clean(t, "seed " + seed, input);
+  size_t crashes = 0;
+  const fs::path dir = regressions_dir / std::string(name);
+  if (fs::exists(dir)) {
+    for (const auto& e : fs::directory_iterator(dir)) {
+      run_clean(t, e.path().string(), read_input(e.path()));
+      ++crashes;
+    }
+  }
+  return {corpus.size(), crashes};
+}
+
+}  // namespace
+
+TEST_CASE("fuzz gguf: seeds and recorded crash inputs", "[fuzz]") {
+  auto [n_seeds, n_crashes] = replay("gguf");
+  INFO(n_crashes << " crash inputs");
+  CHECK(n_seeds >= 4);  // three tiny models and every value type
+}
+
+TEST_CASE("fuzz model: seeds and recorded crash inputs", "[fuzz]") {
+  auto [n_seeds, n_crashes] = replay("model");
+  INFO(n_crashes << " crash inputs");
+  CHECK(n_seeds >= 4);
+}
+
+TEST_CASE("fuzz tokenizer: seeds and recorded crash inputs", "[fuzz]") {
+  auto [n_seeds, n_crashes] = replay("tokenizer");
+  INFO(n_crashes << " crash inputs");
+  CHECK(n_seeds >= 80);  // two vocabularies' test inputs
+}
+
+TEST_CASE("fuzz requests: seeds and recorded crash inputs", "[fuzz]") {
+  auto [n_seeds, n_crashes] = replay("requests");
+  INFO(n_crashes << " crash inputs");
+  CHECK(n_seeds >= 60);  // the request tests' JSON bodies
+}
+
+TEST_CASE("fuzz ws_message: seeds and recorded crash inputs", "[fuzz]") {
+  auto [n_seeds, n_crashes] = replay("ws_message");
+  INFO(n_crashes << " crash inputs");
+  CHECK(n_seeds >= 60);
+}
+
+TEST_CASE("fuzz chat_template: seeds and recorded crash inputs", "[fuzz]") {
+  auto [n_seeds, n_crashes] = replay("chat_template");
+  INFO(n_crashes << " crash inputs");
+  CHECK(n_seeds >= 6 * 50);  // six conversations under each of the ~55 templates
+}
+
+TEST_CASE("fuzz: every target is replayed and every regression directory names a target", "[fuzz]") {
+  const std::set<std::string_view> replayed = {"gguf", "model", "tokenizer", "requests", "ws_message", "chat_template"};
+  for (const fuzz_target& t : fuzz_targets()) CHECK(replayed.count(t.name) == 1);
+  for (const auto& [name, corpus] : seeds()) CHECK(replayed.count(name) == 1);
+  if (fs::exists(regressions_dir)) {
+    for (const auto& e : fs::directory_iterator(regressions_dir)) {
+      if (!e.is_directory()) continue;  // the README
+      INFO(e.path());
+      CHECK(replayed.count(e.path().filename().string()) == 1);
+    }
+  }
+}
