@@ -22,14 +22,15 @@ class ws_sink final : public token_sink {
       : app_(a), ws_(ws), exec_(ws->executor()), id_(std::move(id)), cancel_(std::move(cancel)),
         backlog_(ws->backlog_counter()) {}
 
+  // The token is counted in the done event's usage, so it is sent even when a cancel has
+  // arrived (as the HTTP streams do); then the generation stops.
   bool on_token(const token_event& e) override {
-    if (cancel_->load(std::memory_order_relaxed)) return false;
     if (backlog_->load(std::memory_order_relaxed) > app_.config.max_stream_backlog) {
       overflowed_ = true;
       return false;
     }
     post(proto::ws_token_event(id_, e.text, e.id), false);
-    return true;
+    return !cancel_->load(std::memory_order_relaxed);
   }
 
   void on_finish(const finish_event& e) override {
