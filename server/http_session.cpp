@@ -113,7 +113,11 @@ void http_session::handle(http::request<http::string_body>&& req) {
 void http_session::watch_for_close() {
   if (watching_) return;
   watching_ = true;
-  stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), ex = current_](beast::error_code ec) {
+  // A peek, not async_wait(wait_read) + available(): Asio may complete a wait at once on
+  // readiness left over from reading the request, and "readable, 0 bytes available" then
+  // cancelled a live client's generation. A peek completes only on data, end of stream or error.
+  stream_.socket().async_receive(net::buffer(&peek_byte_, 1), tcp::socket::message_peek,
+                                 [self = shared_from_this(), ex = current_](beast::error_code ec, size_t) {
     self->watching_ = false;
     if (!self->current_) return;
     if (self->current_ != ex) {
@@ -122,11 +126,9 @@ void http_session::watch_for_close() {
       if (!ec) self->watch_for_close();
       return;
     }
-    beast::error_code avail_ec;
-    const size_t available = self->stream_.socket().available(avail_ec);
-    // Readable with nothing to read is an orderly close (or a reset): the client is gone.
-    if (ec || avail_ec || available == 0) ex->cancel()->store(true);
-    // Data means a pipelined request: leave it for the next read.
+    // End of stream or a reset: the client is gone. Data means a pipelined request: leave it
+    // for the next read.
+    if (ec) ex->cancel()->store(true);
   });
 }
 

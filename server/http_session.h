@@ -67,6 +67,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   bool stream_done_ = false;
   bool writing_ = false;
   bool watching_ = false;
+  char peek_byte_ = 0;  // watch_for_close's peek target (the byte stays in the socket)
   std::deque<std::string> chunks_;
   std::string in_flight_;
   std::shared_ptr<http::response<http::empty_body>> stream_header_;
