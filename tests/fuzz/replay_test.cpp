@@ -54,43 +54,27 @@ std::pair<size_t, size_t> replay(std::string_view name) {
   return {corpus.size(), crashes};
 }
 
+// Replays one target; its seed corpus must hold at least `min_seeds` inputs (a fixture that
+// went missing must not leave a target replaying nothing).
+void replay_target(std::string_view name, size_t min_seeds) {
+  auto [n_seeds, n_crashes] = replay(name);
+  INFO(n_seeds << " seeds, " << n_crashes << " recorded crash inputs");
+  CHECK(n_seeds >= min_seeds);
+}
+
 }  // namespace
 
-TEST_CASE("fuzz gguf: seeds and recorded crash inputs", "[fuzz]") {
-  auto [n_seeds, n_crashes] = replay("gguf");
-  INFO(n_crashes << " crash inputs");
-  CHECK(n_seeds >= 4);  // three tiny models and every value type
-}
-
-TEST_CASE("fuzz model: seeds and recorded crash inputs", "[fuzz]") {
-  auto [n_seeds, n_crashes] = replay("model");
-  INFO(n_crashes << " crash inputs");
-  CHECK(n_seeds >= 4);
-}
-
-TEST_CASE("fuzz tokenizer: seeds and recorded crash inputs", "[fuzz]") {
-  auto [n_seeds, n_crashes] = replay("tokenizer");
-  INFO(n_crashes << " crash inputs");
-  CHECK(n_seeds >= 80);  // two vocabularies' test inputs
-}
-
-TEST_CASE("fuzz requests: seeds and recorded crash inputs", "[fuzz]") {
-  auto [n_seeds, n_crashes] = replay("requests");
-  INFO(n_crashes << " crash inputs");
-  CHECK(n_seeds >= 60);  // the request tests' JSON bodies
-}
-
-TEST_CASE("fuzz ws_message: seeds and recorded crash inputs", "[fuzz]") {
-  auto [n_seeds, n_crashes] = replay("ws_message");
-  INFO(n_crashes << " crash inputs");
-  CHECK(n_seeds >= 60);
-}
-
-TEST_CASE("fuzz chat_template: seeds and recorded crash inputs", "[fuzz]") {
-  auto [n_seeds, n_crashes] = replay("chat_template");
-  INFO(n_crashes << " crash inputs");
-  CHECK(n_seeds >= 6 * 50);  // six conversations under each of the ~55 templates
-}
+// Three tiny models and one file of every value type.
+TEST_CASE("fuzz gguf: seeds and recorded crash inputs", "[fuzz]") { replay_target("gguf", 4); }
+// The tiny models and the bundled Q4_0 model.
+TEST_CASE("fuzz model: seeds and recorded crash inputs", "[fuzz]") { replay_target("model", 4); }
+// Two vocabularies' test inputs.
+TEST_CASE("fuzz tokenizer: seeds and recorded crash inputs", "[fuzz]") { replay_target("tokenizer", 80); }
+// The request tests' JSON bodies.
+TEST_CASE("fuzz requests: seeds and recorded crash inputs", "[fuzz]") { replay_target("requests", 60); }
+TEST_CASE("fuzz ws_message: seeds and recorded crash inputs", "[fuzz]") { replay_target("ws_message", 60); }
+// Six conversations under each of the ~55 templates.
+TEST_CASE("fuzz chat_template: seeds and recorded crash inputs", "[fuzz]") { replay_target("chat_template", 6 * 50); }
 
 TEST_CASE("fuzz: every target is replayed and every regression directory names a target", "[fuzz]") {
   const std::set<std::string_view> replayed = {"gguf", "model", "tokenizer", "requests", "ws_message", "chat_template"};
