@@ -43,7 +43,7 @@ class ws_sink final : public token_sink {
       return false;
     }
     post(proto::ws_token_event(id_, e.text, e.id), false);
-    return true;
+    return !cancel_->load(std::memory_order_relaxed);
   }
 
   void on_finish(const finish_event& e) override {

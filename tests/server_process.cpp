@@ -33,10 +33,12 @@ std::string read_available(int fd, int timeout_ms) {
 
 }  // namespace
 
-server_process::server_process(std::vector<std::string> args, bool wait_ready) {
+server_process::server_process(std::vector<std::string> args, bool wait_ready, std::vector<std::string> launcher)
+    : launched_(!launcher.empty()) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) throw std::runtime_error("pipe");
-  std::vector<std::string> argv = {HEARTH_BINARY, "serve", "--host", "127.0.0.1", "--port", "0"};
+  std::vector<std::string> argv = std::move(launcher);
+  for (const char* a : {HEARTH_BINARY, "serve", "--host", "127.0.0.1", "--port", "0"}) argv.push_back(a);
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
@@ -45,7 +47,7 @@ server_process::server_process(std::vector<std::string> args, bool wait_ready) {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  int rc = posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), environ);
+  int rc = posix_spawnp(&pid_, cargv[0], &fa, nullptr, cargv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   close(out[1]);
   close(err[1]);
@@ -71,6 +73,8 @@ server_process::server_process(std::vector<std::string> args, bool wait_ready) {
 
 server_process::~server_process() {
   if (pid_ > 0) {
+    // A killed launcher would leave the daemon running: kill the daemon first.
+    if (const pid_t d = daemon_pid(); launched_ && d > 0) kill(d, SIGKILL);
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
@@ -97,8 +101,18 @@ long server_process::rss_kib() const {
   return -1;
 }
 
+pid_t server_process::daemon_pid() const {
+  if (pid_ <= 0 || !launched_) return pid_;
+  std::ifstream children("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
+  pid_t child = -1;
+  children >> child;
+  return child;
+}
+
+// A launcher such as strace exits with its child's status, so the daemon itself is signalled.
+// (Never kill(-1): every process.)
 void server_process::signal_term() {
-  if (pid_ > 0) kill(pid_, SIGTERM);
+  if (const pid_t d = daemon_pid(); d > 0) kill(d, SIGTERM);
 }
 
 int server_process::terminate(int seconds) {

@@ -14,7 +14,10 @@ namespace hearth::test {
 class server_process {
  public:
   // Starts `hearth serve --port 0 --host 127.0.0.1 <args>` and waits until /health is 200.
-  explicit server_process(std::vector<std::string> args = {}, bool wait_ready = true);
+  // `launcher`: a command the daemon runs under (e.g. strace -f ...), looked up in PATH; the
+  // daemon is then the launcher's child, and terminate() signals the daemon itself.
+  explicit server_process(std::vector<std::string> args = {}, bool wait_ready = true,
+                          std::vector<std::string> launcher = {});
   ~server_process();  // SIGKILL if still running
   server_process(const server_process&) = delete;
   server_process& operator=(const server_process&) = delete;
@@ -32,9 +35,12 @@ class server_process {
   int terminate(int seconds = 20);
   // Everything the server wrote to stderr so far.
   std::string log();
+  // The daemon's process id (the launcher's child when there is a launcher; -1 if gone).
+  pid_t daemon_pid() const;
 
  private:
   pid_t pid_ = -1;
+  bool launched_ = false;
   int port_ = 0;
   int stderr_fd_ = -1;
   std::string log_;

@@ -36,9 +36,16 @@ void quantize_q8(const float* x, void* y, int64_t k) {
   const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   for (int64_t b = 0; b < k / 32; ++b) {
     __m256 v[4], m = _mm256_setzero_ps();
+    int non_finite = 0;  // lanes of inf or NaN: not-less-than infinity, unordered
     for (int i = 0; i < 4; ++i) {
       v[i] = _mm256_loadu_ps(x + 32 * b + 8 * i);
-      m = _mm256_max_ps(m, _mm256_and_ps(v[i], sign_mask));
+      const __m256 a = _mm256_and_ps(v[i], sign_mask);
+      non_finite |= _mm256_movemask_ps(_mm256_cmp_ps(a, _mm256_set1_ps(__builtin_inff()), _CMP_NLT_UQ));
+      m = _mm256_max_ps(m, a);
+    }
+    if (non_finite) {
+      set_non_finite(out[b]);
+      continue;
     }
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));

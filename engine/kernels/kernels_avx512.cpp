@@ -30,7 +30,14 @@ void quantize_q8(const float* x, void* y, int64_t k) {
   const __m512 sign_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
   for (int64_t b = 0; b < k / 32; ++b) {
     const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
-    const __m512 m = _mm512_max_ps(_mm512_and_ps(v0, sign_mask), _mm512_and_ps(v1, sign_mask));
+    const __m512 a0 = _mm512_and_ps(v0, sign_mask), a1 = _mm512_and_ps(v1, sign_mask);
+    // Not-less-than infinity, unordered: true for inf and NaN.
+    const __m512 inf = _mm512_set1_ps(__builtin_inff());
+    if (_mm512_cmp_ps_mask(a0, inf, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(a1, inf, _CMP_NLT_UQ)) {
+      set_non_finite(out[b]);
+      continue;
+    }
+    const __m512 m = _mm512_max_ps(a0, a1);
     const float amax = _mm512_reduce_max_ps(m);
     const float id = amax != 0 ? 127.0f / amax : 0.0f;
     out[b].d = fp16_to_fp32(fp32_to_fp16(amax / 127.0f));

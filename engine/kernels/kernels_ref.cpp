@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
@@ -175,7 +176,16 @@ void quantize_row_q8_ref(const float* x, void* y, int64_t k) {
   auto* out = static_cast<block_q8_act*>(y);
   for (int64_t b = 0; b < k / 32; ++b) {
     float amax = 0;
-    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
+    bool finite = true;
+    for (int j = 0; j < 32; ++j) {
+      const float a = std::fabs(x[b * 32 + j]);
+      finite &= a <= std::numeric_limits<float>::max();  // false for inf and NaN
+      amax = std::max(amax, a);
+    }
+    if (!finite) {
+      set_non_finite(out[b]);
+      continue;
+    }
     const float id = amax != 0 ? 127.0f / amax : 0.0f;
     out[b].d = fp16_to_fp32(fp32_to_fp16(amax / 127.0f));
     int32_t sum = 0;

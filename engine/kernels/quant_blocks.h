@@ -33,6 +33,15 @@ struct block_q8_act {
 };
 static_assert(sizeof(block_q8_act) == 40);
 
+// A block with an infinite or NaN element (overflowed activations, a model with broken weights)
+// has no scale: every quantizer stores d = NaN, q = 0, sum = 0, so the integer kernels stay in
+// range and every dot product with the block is NaN (which the sampler maps to -inf).
+inline void set_non_finite(block_q8_act& b) {
+  b.d = __builtin_nanf("");
+  b.sum = 0;
+  for (int8_t& q : b.qs) q = 0;
+}
+
 // Weights repacked for SIMD kernels that put one weight row in each 32-bit lane: groups of 16
 // rows, stored block by block. Element group g of a block is 4 consecutive elements; for each
 // group the 16 rows' 4 bytes lie side by side (64 bytes), so one vector load feeds 16 rows.

@@ -9,13 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "proto/native_api.h"
-#include "proto/openai_api.h"
-#include "proto/ws_api.h"
-#include "sampler.h"
+#include "proto/request_contracts.h"
 
 using namespace hearth;
 using namespace hearth::proto;
+using namespace hearth::proto::test;
 using nlohmann::json;
 
 namespace {
@@ -114,70 +112,31 @@ class body_maker {
   std::mt19937_64 rng_;
 };
 
-bool tokens_ok(const std::vector<int32_t>& t) {
-  for (int32_t id : t)
-    if (id < 0 || id >= lim.n_vocab) return false;
-  return !t.empty();
-}
-
-bool stops_ok(const std::vector<std::string>& stop) {
-  if (stop.size() > max_stop_strings) return false;
-  for (const std::string& s : stop)
-    if (s.empty()) return false;
-  return true;
-}
-
-bool error_ok(const api_error& e) {
-  return e.status == 400 && !e.message.empty() && e.type == "invalid_request_error" &&
-         !serialize(to_json(e)).empty();
-}
-
 // Bodies each parser accepted, so the test shows it reached the success paths too.
 struct accepted_counts {
   int generate = 0, completion = 0, chat = 0, ws = 0;
 };
 accepted_counts accepted;
 
+// result_ok, counting the accepted bodies.
 template <class T, class Check>
 bool holds_up(const result<T>& r, int& accepted_count, Check&& check) {
-  if (const api_error* e = std::get_if<api_error>(&r)) return error_ok(*e);
-  ++accepted_count;
-  return check(std::get<T>(r));
-}
-
-template <class T, class Check>
-bool holds_up(const result<T>& r, Check&& check) {
-  int ignored = 0;
-  return holds_up(r, ignored, check);
+  if (!is_error(r)) ++accepted_count;
+  return result_ok(r, check);
 }
 
 // Runs every parser on the body; returns false if a contract is broken. Exceptions propagate.
 bool check_all(const std::string& body) {
-  const bool gen = holds_up(parse_generate(body, lim), accepted.generate, [](const generate_request& g) {
-    return g.prompt.has_value() != g.tokens.has_value() && (!g.tokens || tokens_ok(*g.tokens)) &&
-           !validate(g.sampling) && stops_ok(g.stop) &&
-           (!g.max_tokens || (*g.max_tokens >= 1 && *g.max_tokens <= lim.n_ctx));
-  });
-  const bool cmpl = holds_up(parse_completion(body, lim), accepted.completion, [](const completion_request& c) {
-    return c.prompt.has_value() != c.tokens.has_value() && (!c.tokens || tokens_ok(*c.tokens)) &&
-           !validate(c.sampling) && c.sampling.temperature <= 2.0f && stops_ok(c.stop) &&
-           c.max_tokens >= 1 && (c.stream || !c.include_usage);
-  });
-  const bool chat = holds_up(parse_chat(body, lim), accepted.chat, [](const chat_request& c) {
-    return !c.messages.empty() && !validate(c.sampling) && c.sampling.temperature <= 2.0f &&
-           stops_ok(c.stop) && (!c.max_tokens || *c.max_tokens >= 1);
-  });
-  const bool tok = holds_up(parse_tokenize(body), [](const tokenize_request&) { return true; });
-  const bool detok = holds_up(parse_detokenize(body, lim), [](const detokenize_request& d) {
-    return d.tokens.empty() || tokens_ok(d.tokens);
-  });
+  const bool gen = holds_up(parse_generate(body, lim), accepted.generate,
+                            [](const generate_request& g) { return generate_ok(g, lim); });
+  const bool cmpl = holds_up(parse_completion(body, lim), accepted.completion,
+                             [](const completion_request& c) { return completion_ok(c, lim); });
+  const bool chat = holds_up(parse_chat(body, lim), accepted.chat, [](const chat_request& c) { return chat_ok(c, lim); });
+  const bool tok = result_ok(parse_tokenize(body), [](const tokenize_request&) { return true; });
+  const bool detok = result_ok(parse_detokenize(body, lim), [](const detokenize_request& d) { return detokenize_ok(d, lim); });
   const ws_message m = parse_ws_message(body, lim);
-  bool ws = true;
-  if (const ws_error* e = std::get_if<ws_error>(&m)) ws = error_ok(e->error);
-  else if (const ws_generate* g = std::get_if<ws_generate>(&m)) ws = !g->id.empty() && g->request.stream;
-  else ws = !std::get<ws_cancel>(m).id.empty();
   if (!std::holds_alternative<ws_error>(m)) ++accepted.ws;
-  return gen && cmpl && chat && tok && detok && ws;
+  return gen && cmpl && chat && tok && detok && ws_message_ok(m, lim);
 }
 
 }  // namespace

@@ -1,0 +1,177 @@
+#include "fuzz_seeds.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fuzz_fixtures.h"
+#include "gguf/gguf_writer.h"
+#include "model/synth.h"
+
+namespace hearth::fuzz {
+
+namespace {
+
+namespace fs = std::filesystem;
+using bytes = std::vector<uint8_t>;
+
+const fs::path shared_dir = HEARTH_SHARED_DIR;
+const fs::path source_dir = HEARTH_SOURCE_DIR;
+
+bytes read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + p.string());
+  return bytes(std::istreambuf_iterator<char>(in), {});
+}
+
+bytes to_bytes(std::string_view s) { return bytes(s.begin(), s.end()); }
+
+// A model small enough to mutate quickly (~20 KB besides its 512-token vocabulary): one layer,
+// 32-dim (Q8_0/Q4_0 blocks are 32 wide), 2 heads sharing 1 KV head, 64 positions.
+bytes tiny_model(ggml_type type, const fs::path& scratch) {
+  synth_options o;
+  o.shape = {"fuzz-seed", 32, 1, 2, 1, 32, 64};
+  o.type = type;
+  o.vocab_file = shared_dir / "models" / "stories260K-f32.gguf";
+  o.seed = 7;
+  const fs::path out = scratch / ("tiny-" + std::string(ggml_type_name(type)) + ".gguf");
+  write_synth_model(o, out);
+  bytes b = read_file(out);
+  fs::remove(out);
+  return b;
+}
+
+// Every metadata value type, nested arrays and a non-default alignment: the parser's branches.
+bytes every_value_type(const fs::path& scratch) {
+  gguf_writer w;
+  w.add_kv("general.alignment", gguf_meta_value::u32(64));
+  w.add_kv("u8", gguf_meta_value::u8(1));
+  w.add_kv("i8", gguf_meta_value::i8(-1));
+  w.add_kv("u16", gguf_meta_value::u16(2));
+  w.add_kv("i16", gguf_meta_value::i16(-2));
+  w.add_kv("u32", gguf_meta_value::u32(3));
+  w.add_kv("i32", gguf_meta_value::i32(-3));
+  w.add_kv("u64", gguf_meta_value::u64(4));
+  w.add_kv("i64", gguf_meta_value::i64(-4));
+  w.add_kv("f32", gguf_meta_value::f32(0.5f));
+  w.add_kv("f64", gguf_meta_value::f64(0.25));
+  w.add_kv("bool", gguf_meta_value::boolean(true));
+  w.add_kv("string", gguf_meta_value::string("text"));
+  w.add_kv("i32s", gguf_meta_value::array(std::vector<int32_t>{1, -2, 3}));
+  w.add_kv("f32s", gguf_meta_value::array(std::vector<float>{1.5f, -2.5f}));
+  w.add_kv("u8s", gguf_meta_value::array(std::vector<uint8_t>{1, 2}));
+  w.add_kv("bools", gguf_meta_value::bool_array({true, false}));
+  w.add_kv("strings", gguf_meta_value::string_array(std::vector<std::string>{"a", "bc"}));
+  const gguf_meta_value inner[] = {gguf_meta_value::array(std::vector<int16_t>{1, 2}),
+                                   gguf_meta_value::string_array(std::vector<std::string>{"x"})};
+  w.add_kv("nested", gguf_meta_value::array_of_arrays(inner));
+  w.add_tensor("f32", ggml_type::f32, {4, 2}, bytes(32, 0x3f));
+  w.add_tensor("q8_0", ggml_type::q8_0, {32}, bytes(34, 1));
+  w.add_tensor("f16", ggml_type::f16, {2, 1, 1, 2}, bytes(8, 0x3c));
+  const fs::path out = scratch / "every-value-type.gguf";
+  w.write(out);
+  bytes b = read_file(out);
+  fs::remove(out);
+  return b;
+}
+
+// The raw-string JSON objects of the request tests ("R\"(" ... ")\"").
+std::vector<std::string> test_request_bodies() {
+  std::vector<std::string> out;
+  for (const char* sub : {"tests/proto", "tests/server"}) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(source_dir / sub))
+      if (e.path().extension() == ".cpp") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const fs::path& p : files) {
+      const bytes b = read_file(p);
+      const std::string src(b.begin(), b.end());
+      for (size_t at = src.find("R\"("); at != std::string::npos; at = src.find("R\"(", at + 3)) {
+        const size_t end = src.find(")\"", at + 3);
+        if (end == std::string::npos) break;
+        std::string body = src.substr(at + 3, end - at - 3);
+        if (nlohmann::json::accept(body) && nlohmann::json::parse(body).is_object()) out.push_back(body);
+      }
+    }
+  }
+  return out;
+}
+
+void add_vocab_inputs(std::map<std::string, bytes>& corpus) {
+  const std::pair<const char*, uint8_t> files[] = {{"ggml-vocab-llama-spm.gguf.inp", 0},
+                                                   {"ggml-vocab-phi-3.gguf.inp", 4}};
+  for (const auto& [file, vocab_flag] : files) {
+    const bytes b = read_file(shared_dir / "vocab" / file);
+    const std::string all(b.begin(), b.end());
+    const std::string sep = "\n__ggml_vocab_test__\n";
+    size_t at = 0, n = 0;
+    while (at <= all.size()) {
+      size_t end = all.find(sep, at);
+      if (end == std::string::npos) end = all.size();
+      // Flags cycle through add_special / parse_special so every path starts seeded.
+      bytes seed = {static_cast<uint8_t>(vocab_flag | (n % 4))};
+      seed.insert(seed.end(), all.begin() + static_cast<std::ptrdiff_t>(at), all.begin() + static_cast<std::ptrdiff_t>(end));
+      corpus[std::string(file) + "-" + std::to_string(n++)] = std::move(seed);
+      at = end + sep.size();
+    }
+  }
+}
+
+void add_chat_cases(std::map<std::string, bytes>& corpus) {
+  const bytes b = read_file(shared_dir / "templates" / "cases.json");
+  const nlohmann::json cases = nlohmann::json::parse(b.begin(), b.end())["cases"];
+  const size_t n_templates = shared_chat_templates().size();
+  for (size_t c = 0; c < cases.size(); ++c) {
+    const nlohmann::json& vars = cases[c]["vars"];
+    const std::string body = nlohmann::json{{"messages", vars["messages"]}}.dump();
+    const uint8_t gen = vars.value("add_generation_prompt", false) ? 1 : 0;
+    // Each conversation under every template, alternating the two vocabularies.
+    for (size_t t = 0; t < n_templates; ++t) {
+      bytes seed = {static_cast<uint8_t>(t), static_cast<uint8_t>(gen | ((t & 1) << 1))};
+      seed.insert(seed.end(), body.begin(), body.end());
+      corpus[cases[c]["name"].get<std::string>() + "-t" + std::to_string(t)] = std::move(seed);
+    }
+  }
+}
+
+}  // namespace
+
+seed_corpora make_seed_corpora() {
+  seed_corpora c;
+  const fs::path scratch = fs::temp_directory_path() / ("hearth-fuzz-seeds-" + std::to_string(::getpid()));
+  fs::create_directories(scratch);
+  for (ggml_type t : {ggml_type::f16, ggml_type::q8_0, ggml_type::q4_0}) {
+    const bytes m = tiny_model(t, scratch);
+    c["model"]["tiny-" + std::string(ggml_type_name(t))] = m;
+    c["gguf"]["tiny-" + std::string(ggml_type_name(t))] = m;
+  }
+  c["model"]["stories260K-q4_0"] = read_file(shared_dir / "models" / "stories260K-q4_0.gguf");
+  c["gguf"]["every-value-type"] = every_value_type(scratch);
+  fs::remove_all(scratch);
+
+  add_vocab_inputs(c["tokenizer"]);
+  const std::vector<std::string> bodies = test_request_bodies();
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    c["requests"]["test-body-" + std::to_string(i)] = to_bytes(bodies[i]);
+    c["ws_message"]["test-body-" + std::to_string(i)] = to_bytes(bodies[i]);
+  }
+  add_chat_cases(c["chat_template"]);
+  return c;
+}
+
+void write_seed_corpora(const seed_corpora& corpora, const std::filesystem::path& dir) {
+  for (const auto& [target, seeds] : corpora) {
+    const fs::path d = dir / target;
+    fs::remove_all(d);
+    fs::create_directories(d);
+    for (const auto& [name, data] : seeds) {
+      std::ofstream out(d / name, std::ios::binary);
+      out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+      if (!out) throw std::runtime_error("cannot write " + (d / name).string());
+    }
+  }
+}
+
+}  // namespace hearth::fuzz

@@ -1,0 +1,30 @@
+// Request bodies -> proto, for every HTTP endpoint that takes one (/v1/generate,
+// /v1/completions, /v1/chat/completions, /v1/tokenize, /v1/detokenize). Each parser must return
+// a request keeping its contract or a well-formed 400, and never throw.
+#include "fuzz_target.h"
+#include "proto/request_contracts.h"
+
+namespace hearth::fuzz {
+
+namespace {
+// The bundled model's: 512 tokens, 512 positions.
+const proto::limits lim{512, 512};
+}  // namespace
+
+void requests_input(fuzz_input input) {
+  using namespace proto;
+  using namespace proto::test;
+  const std::string_view body(reinterpret_cast<const char*>(input.data()), input.size());
+  expect(result_ok(parse_generate(body, lim), [](const generate_request& g) { return generate_ok(g, lim); }),
+         "parse_generate broke its contract");
+  expect(result_ok(parse_completion(body, lim), [](const completion_request& c) { return completion_ok(c, lim); }),
+         "parse_completion broke its contract");
+  expect(result_ok(parse_chat(body, lim), [](const chat_request& c) { return chat_ok(c, lim); }),
+         "parse_chat broke its contract");
+  expect(result_ok(parse_tokenize(body), [](const tokenize_request&) { return true; }),
+         "parse_tokenize broke its contract");
+  expect(result_ok(parse_detokenize(body, lim), [](const detokenize_request& d) { return detokenize_ok(d, lim); }),
+         "parse_detokenize broke its contract");
+}
+
+}  // namespace hearth::fuzz

@@ -1,0 +1,63 @@
+// The tokenizers, on real vocabularies from ../shared/vocab. Input: one byte of flags, then the
+// text. Beyond "never crashes", each vocabulary states the round trip it promises.
+#include "fuzz_fixtures.h"
+#include "fuzz_target.h"
+
+namespace hearth::fuzz {
+
+namespace {
+
+struct vocab_case {
+  const char* file;  // under ../shared/vocab
+  // detokenize(tokenize(text)) == text for text without U+2581 (SentencePiece writes spaces as
+  // U+2581, so that character reads back as a space) and without special-token parsing.
+  bool round_trip;
+};
+
+// SentencePiece today. BPE vocabularies (engine/tokenizer/bpe.*, in progress) join this table
+// as vocab::from_gguf accepts them: ggml-vocab-gpt-2, -llama-bpe, -qwen2, -deepseek-coder, each
+// with its byte-level round trip (exact, U+2581 included).
+const vocab_case vocab_cases[] = {
+    {"ggml-vocab-llama-spm.gguf", true},
+    {"ggml-vocab-phi-3.gguf", true},
+};
+constexpr size_t n_vocabs = sizeof(vocab_cases) / sizeof(vocab_cases[0]);
+
+void check_ids(const vocab& v, const std::vector<token_id>& ids) {
+  for (token_id id : ids) expect(id >= 0 && id < v.size(), "token id " + std::to_string(id) + " out of range");
+}
+
+}  // namespace
+
+void tokenizer_init() {
+  for (const vocab_case& c : vocab_cases) shared_vocab(c.file);
+}
+
+// Flags byte: bit 0 add_special, bit 1 parse_special, bits 2.. the vocabulary.
+void tokenizer_input(fuzz_input input) {
+  if (input.empty()) return;
+  const uint8_t flags = input[0];
+  const size_t which = (flags >> 2) % n_vocabs;
+  const vocab& v = shared_vocab(vocab_cases[which].file);
+  const bool add_special = flags & 1, parse_special = flags & 2;
+  const std::string_view text(reinterpret_cast<const char*>(input.data() + 1), input.size() - 1);
+
+  const std::vector<token_id> ids = v.tokenize(text, add_special, parse_special);
+  check_ids(v, ids);
+  (void)v.detokenize(ids, parse_special);
+  if (add_special) {
+    // The same tokens as without specials, with BOS (EOS) around them as the vocabulary asks.
+    std::vector<token_id> expected;
+    if (v.add_bos() && v.bos() >= 0) expected.push_back(v.bos());
+    const std::vector<token_id> plain = v.tokenize(text, false, parse_special);
+    expected.insert(expected.end(), plain.begin(), plain.end());
+    if (v.add_eos() && v.eos() >= 0) expected.push_back(v.eos());
+    expect(ids == expected, "add_special changed more than BOS/EOS");
+  } else if (!parse_special && vocab_cases[which].round_trip &&
+             text.find("\xE2\x96\x81") == std::string_view::npos) {
+    expect(v.detokenize(ids) == text, std::string("round trip through ") + vocab_cases[which].file +
+                                          " changed the text");
+  }
+}
+
+}  // namespace hearth::fuzz

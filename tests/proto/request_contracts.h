@@ -1,0 +1,71 @@
+#pragma once
+// What the server relies on from every request parser (proto/*_api.h), for any input: a parse
+// either fails with a well-formed 400 or yields a request that keeps these contracts. Shared by
+// the randomized parse test (proto/parse_fuzz_test.cpp) and the libFuzzer targets (tests/fuzz).
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "proto/native_api.h"
+#include "proto/openai_api.h"
+#include "proto/ws_api.h"
+#include "sampler.h"
+
+namespace hearth::proto::test {
+
+inline bool tokens_ok(const std::vector<int32_t>& t, const limits& lim) {
+  for (int32_t id : t)
+    if (id < 0 || id >= lim.n_vocab) return false;
+  return !t.empty();
+}
+
+inline bool stops_ok(const std::vector<std::string>& stop) {
+  if (stop.size() > max_stop_strings) return false;
+  for (const std::string& s : stop)
+    if (s.empty()) return false;
+  return true;
+}
+
+inline bool error_ok(const api_error& e) {
+  return e.status == 400 && !e.message.empty() && e.type == "invalid_request_error" &&
+         !serialize(to_json(e)).empty();
+}
+
+inline bool generate_ok(const generate_request& g, const limits& lim) {
+  return g.prompt.has_value() != g.tokens.has_value() && (!g.tokens || tokens_ok(*g.tokens, lim)) &&
+         !validate(g.sampling) && stops_ok(g.stop) &&
+         (!g.max_tokens || (*g.max_tokens >= 1 && *g.max_tokens <= lim.n_ctx));
+}
+
+inline bool completion_ok(const completion_request& c, const limits& lim) {
+  return c.prompt.has_value() != c.tokens.has_value() && (!c.tokens || tokens_ok(*c.tokens, lim)) &&
+         !validate(c.sampling) && c.sampling.temperature <= 2.0f && stops_ok(c.stop) &&
+         c.max_tokens >= 1 && (c.stream || !c.include_usage);
+}
+
+inline bool chat_ok(const chat_request& c, const limits&) {
+  return !c.messages.empty() && !validate(c.sampling) && c.sampling.temperature <= 2.0f &&
+         stops_ok(c.stop) && (!c.max_tokens || *c.max_tokens >= 1);
+}
+
+inline bool detokenize_ok(const detokenize_request& d, const limits& lim) {
+  return d.tokens.empty() || tokens_ok(d.tokens, lim);
+}
+
+inline bool ws_message_ok(const ws_message& m, const limits& lim) {
+  if (const ws_error* e = std::get_if<ws_error>(&m)) return error_ok(e->error) && e->id.size() <= max_ws_id_bytes;
+  if (const ws_generate* g = std::get_if<ws_generate>(&m)) {
+    return !g->id.empty() && g->id.size() <= max_ws_id_bytes && g->request.stream && generate_ok(g->request, lim);
+  }
+  const ws_cancel& c = std::get<ws_cancel>(m);
+  return !c.id.empty() && c.id.size() <= max_ws_id_bytes;
+}
+
+// A parse result: the error keeps error_ok, the value keeps `check`.
+template <class T, class Check>
+bool result_ok(const result<T>& r, Check&& check) {
+  if (const api_error* e = std::get_if<api_error>(&r)) return error_ok(*e);
+  return check(std::get<T>(r));
+}
+
+}  // namespace hearth::proto::test
