@@ -18,6 +18,7 @@ constexpr const char* usage =
     "  tokenize   print the token ids of a text\n"
     "  synth      write a benchmark model of a real shape with random weights\n"
     "  bench      measure prompt processing and generation speed (or the machine's limits)\n"
+    "  template   render a chat template for the variables in a JSON object (stdin)\n"
     "\n"
     "`hearth <command> --help` describes each command's options.\n";
 
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   if (cmd == "serve") return hearth::cli::cmd_serve(rest);
   if (cmd == "synth") return hearth::cli::cmd_synth(rest);
   if (cmd == "bench") return hearth::cli::cmd_bench(rest);
+  if (cmd == "template") return hearth::cli::cmd_template(rest);
   std::fprintf(stderr, "hearth: unknown command '%.*s'\n\n%s", static_cast<int>(cmd.size()),
                cmd.data(), usage);
   return 2;

@@ -12,5 +12,6 @@ int cmd_run(std::span<char* const> args);
 int cmd_serve(std::span<char* const> args);
 int cmd_synth(std::span<char* const> args);
 int cmd_bench(std::span<char* const> args);
+int cmd_template(std::span<char* const> args);
 
 }  // namespace hearth::cli
