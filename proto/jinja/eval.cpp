@@ -96,13 +96,13 @@ value interpreter::call(const value& callee, call_args& args) {
 
 value interpreter::call_filter(std::string_view name, const value& input, const call_args& args) {
   const filter_fn fn = find_filter(name);
-  if (!fn) fail("TemplateRuntimeError", "No filter named '" + std::string(name) + "'.");
+  if (!fn) fail("TemplateRuntimeError", "No filter named '" + std::string(name) + "' found.");
   return fn(*this, input, args);
 }
 
 bool interpreter::call_test(std::string_view name, const value& input, const call_args& args) {
   const test_fn fn = find_test(name);
-  if (!fn) fail("TemplateRuntimeError", "No test named '" + std::string(name) + "'.");
+  if (!fn) fail("TemplateRuntimeError", "No test named '" + std::string(name) + "' found.");
   return fn(*this, input, args);
 }
 
@@ -216,13 +216,13 @@ value interpreter::eval_call(const call_expr& e, frame* f) {
 
 value interpreter::eval_filter(const filter_expr& e, frame* f) {
   const value input = eval(*e.input, f);
-  if (!e.fn) fail("TemplateRuntimeError", "No filter named '" + e.name + "'.");
+  if (!e.fn) fail("TemplateRuntimeError", "No filter named '" + e.name + "' found.");
   return e.fn(*this, input, eval_args(e.args, f));
 }
 
 value interpreter::eval_test(const test_expr& e, frame* f) {
   const value input = eval(*e.input, f);
-  if (!e.fn) fail("TemplateRuntimeError", "No test named '" + e.name + "'.");
+  if (!e.fn) fail("TemplateRuntimeError", "No test named '" + e.name + "' found.");
   return value::boolean(e.fn(*this, input, eval_args(e.args, f)));
 }
 

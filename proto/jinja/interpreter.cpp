@@ -129,7 +129,14 @@ void interpreter::charge_string(size_t bytes) {
   if (bytes > limits().max_output) {
     fail("LimitError", "a string grew past " + std::to_string(limits().max_output) + " bytes");
   }
-  charge(bytes / 16 + 1);
+  charge(bytes / 8 + 1);
+}
+
+void interpreter::charge_items(size_t n) {
+  if (n > limits().max_items) {
+    fail("LimitError", "a list grew past " + std::to_string(limits().max_items) + " elements");
+  }
+  charge(n);
 }
 
 std::tm interpreter::now() const {
@@ -277,7 +284,7 @@ void interpreter::run_loop(const for_stmt& n, frame* f, std::shared_ptr<const li
 value interpreter::apply_block_filter(const filter_expr& fe, value body, frame* fr) {
   value input = fe.input ? apply_block_filter(static_cast<const filter_expr&>(*fe.input), std::move(body), fr)
                          : std::move(body);
-  if (!fe.fn) fail("TemplateRuntimeError", "no filter named '" + fe.name + "'");
+  if (!fe.fn) fail("TemplateRuntimeError", "No filter named '" + fe.name + "' found.");
   return fe.fn(*this, input, eval_args(fe.args, fr));
 }
 

@@ -70,6 +70,8 @@ class interpreter {
   // render fails. Strings also may not exceed the output limit.
   void charge(uint64_t units);
   void charge_string(size_t bytes);
+  // A list of n elements made by concatenation or repetition (the ways one grows geometrically).
+  void charge_items(size_t n);
   std::tm now() const;
   template <class T, class... A>
   T* make(A&&... a) {

@@ -33,8 +33,10 @@ struct program_data;
 
 struct render_limits {
   size_t max_output = size_t{1} << 20;  // bytes of output, and of any one string
-  // Loop iterations, macro calls, container elements and string bytes (per 16) built.
-  uint64_t max_work = 50'000'000;
+  size_t max_items = size_t{1} << 18;   // elements of a list built by + or *
+  // Loop iterations, macro calls, container elements and string bytes (per 8) built. A chat
+  // template spends a few thousand units on a conversation.
+  uint64_t max_work = 10'000'000;
   uint32_t max_call_depth = 64;  // nested macro calls
   uint32_t max_depth = 1500;     // nested evaluation: expressions, statements and calls together
 };

@@ -131,8 +131,8 @@ value repeat(interpreter& in, const value& seq, int64_t n) {
     return value::string(strings::keep_markup(std::move(out), s));
   }
   const list_data& l = seq.as_list();
-  if (!l.items.empty() && static_cast<uint64_t>(n) > in.limits().max_work / l.items.size()) in.charge(in.limits().max_work + 1);
-  in.charge(l.items.size() * static_cast<uint64_t>(n));
+  if (!l.items.empty() && static_cast<uint64_t>(n) > in.limits().max_items / l.items.size()) in.charge_items(in.limits().max_items + 1);
+  in.charge_items(l.items.size() * static_cast<size_t>(n));
   std::vector<value> items;
   items.reserve(l.items.size() * static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) items.insert(items.end(), l.items.begin(), l.items.end());
@@ -164,7 +164,7 @@ value arithmetic(interpreter& in, binary_op op, const value& a, const value& b) 
       }
       if (a.is_list() && b.is_list() && is_sequence(a) && is_sequence(b) && a.as_list().tuple == b.as_list().tuple) {
         const list_data &x = a.as_list(), &y = b.as_list();
-        in.charge(x.items.size() + y.items.size());
+        in.charge_items(x.items.size() + y.items.size());
         std::vector<value> items = x.items;
         items.insert(items.end(), y.items.begin(), y.items.end());
         return x.tuple ? value::tuple(std::move(items)) : value::list(std::move(items));

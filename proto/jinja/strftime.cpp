@@ -21,7 +21,7 @@ int weeks_in_year(int year) {
 void iso_week(const std::tm& t, int& week, int& year) {
   year = t.tm_year + 1900;
   const int iso_weekday = (t.tm_wday + 6) % 7 + 1;
-  week = (t.tm_yday - iso_weekday + 10) / 7;
+  week = (t.tm_yday + 1 - iso_weekday + 10) / 7;  // from the 1-based day of the year
   if (week < 1) {
     --year;
     week = weeks_in_year(year);
