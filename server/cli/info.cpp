@@ -7,6 +7,7 @@
 #include "gguf/gguf_file.h"
 #include "load_error.h"
 #include "model/model.h"
+#include "proto/chat_template.h"
 
 namespace hearth::cli {
 
@@ -70,6 +71,11 @@ void print_model(const model& m) {
   const vocab& v = m.vocab();
   std::printf("vocabulary: %d tokens (SentencePiece), BOS %d, EOS %d, add BOS %s\n", v.size(), v.bos(), v.eos(),
               v.add_bos() ? "yes" : "no");
+  try {
+    std::printf("chat template: %s\n", proto::chat_template::from_gguf(m.file(), v).family().c_str());
+  } catch (const load_error& e) {
+    std::printf("chat template: %s\n", e.what());  // info still shows the rest of the file
+  }
 }
 
 }  // namespace

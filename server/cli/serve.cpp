@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "app.h"
@@ -21,9 +23,18 @@ namespace {
 
 namespace net = boost::asio;
 
+std::string read_template(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw load_error(path + ": cannot read the chat template");
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 void load(app& a) {
   const server_config& c = a.config;
   auto m = model::load(c.model);
+  // The template first: a bad one fails the load before the KV cache is allocated.
+  a.chat = c.chat_template.empty() ? proto::chat_template::from_gguf(m->file(), m->vocab())
+                                   : proto::chat_template::from_text(read_template(c.chat_template), m->vocab(), c.chat_template);
   const hparams& hp = m->hp();
   model_engine_options o;
   o.threads = c.threads;
@@ -46,7 +57,6 @@ void load(app& a) {
   scheduler_options so;
   so.max_sequences = c.parallel;
   so.queue_limit = c.queue_limit;
-  a.chat = proto::chat_template::from_gguf(m->file());
   a.engine_scheduler = std::make_unique<scheduler>(std::move(engine), so, &a.stats);
   a.model_id = std::filesystem::path(c.model).filename().string();
   a.model_created = std::chrono::duration_cast<std::chrono::seconds>(
