@@ -20,6 +20,11 @@ bool in_set(std::string_view chars, char32_t cp) {
 }
 
 bool strippable(std::string_view s, size_t pos, size_t& len, const std::optional<std::string_view>& chars) {
+  const auto b = static_cast<unsigned char>(s[pos]);
+  if (b < 0x80 && !chars) {  // the common case: ASCII against Python's whitespace
+    len = 1;
+    return b == ' ' || (b >= '\t' && b <= '\r') || (b >= 0x1C && b <= 0x1F);
+  }
   const unicode::decoded d = decode(s, pos);
   len = d.length;
   if (!d.valid) return false;
@@ -79,6 +84,19 @@ std::vector<size_t> char_offsets(std::string_view s) {
   return offsets;
 }
 
+namespace {
+
+// The character that ends at `end` (> 0): its start, or npos when the bytes there are not
+// a valid UTF-8 character (then the last byte counts as one character).
+size_t char_start_before(std::string_view v, size_t end) {
+  size_t start = end - 1;
+  for (int k = 0; k < 3 && start > 0 && (static_cast<unsigned char>(v[start]) & 0xC0) == 0x80; ++k) --start;
+  const unicode::decoded d = decode(v, start);
+  return d.valid && start + d.length == end ? start : std::string_view::npos;
+}
+
+}  // namespace
+
 text strip(const text& s, const std::optional<std::string_view>& chars, bool left, bool right) {
   const std::string_view v = s.view();
   size_t begin = 0, end = v.size(), len = 0;
@@ -86,15 +104,11 @@ text strip(const text& s, const std::optional<std::string_view>& chars, bool lef
     while (begin < end && strippable(v, begin, len, chars)) begin += len;
   }
   if (right) {
-    // Walk forward to find where the trailing run starts (UTF-8 cannot be walked backwards safely
-    // when it may be invalid).
-    size_t keep = begin;
-    for (size_t i = begin; i < end;) {
-      const bool strip_it = strippable(v, i, len, chars);
-      i += len;
-      if (!strip_it) keep = i;
+    while (end > begin) {
+      const size_t start = char_start_before(v, end);
+      if (start == std::string_view::npos || start < begin || !strippable(v, start, len, chars)) break;
+      end = start;
     }
-    end = keep;
   }
   return substr(s, begin, end);
 }
