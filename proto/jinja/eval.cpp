@@ -132,25 +132,8 @@ value interpreter::eval(const expr& e, frame* f) {
     case expr_kind::literal: return static_cast<const literal_expr&>(e).v;
     case expr_kind::name: return eval_name(static_cast<const name_expr&>(e), f);
     case expr_kind::list:
-    case expr_kind::tuple: {
-      const auto& s = static_cast<const sequence_expr&>(e);
-      std::vector<value> items;
-      items.reserve(s.items.size());
-      for (const expr_ptr& x : s.items) items.push_back(eval(*x, f));
-      charge(items.size());
-      return e.kind == expr_kind::list ? value::list(std::move(items)) : value::tuple(std::move(items));
-    }
-    case expr_kind::dict: {
-      std::vector<std::pair<value, value>> items;
-      for (const auto& [k, v] : static_cast<const dict_expr&>(e).items) {
-        value key = eval(*k, f);
-        if (key.is_list() && !key.as_list().tuple) type_error("unhashable type: 'list'");
-        if (key.is_dict()) type_error("unhashable type: 'dict'");
-        items.emplace_back(std::move(key), eval(*v, f));
-      }
-      charge(items.size());
-      return value::dict(std::move(items));
-    }
+    case expr_kind::tuple:
+    case expr_kind::dict: return eval_display(e, f);
     case expr_kind::attribute: {
       const auto& a = static_cast<const attribute_expr&>(e);
       return get_attribute(eval(*a.object, f), a.name);
@@ -183,7 +166,7 @@ value interpreter::eval(const expr& e, frame* f) {
     case expr_kind::compare: return eval_compare(static_cast<const compare_expr&>(e), f);
     case expr_kind::conditional: return eval_conditional(static_cast<const conditional_expr&>(e), f);
     case expr_kind::concat: {
-      text out;
+      text out;  // str() of each part: Markup and undefined become plain text
       for (const expr_ptr& p : static_cast<const concat_expr&>(e).parts) {
         append_str(out, eval(*p, f));
         charge_string(out.size());
@@ -195,6 +178,27 @@ value interpreter::eval(const expr& e, frame* f) {
 }
 
 value interpreter::eval_name(const name_expr& e, frame* f) { return lookup(e.sym, f); }
+
+// [a, b], (a, b) and {k: v} literals.
+value interpreter::eval_display(const expr& e, frame* f) {
+  if (e.kind != expr_kind::dict) {
+    const auto& s = static_cast<const sequence_expr&>(e);
+    std::vector<value> items;
+    items.reserve(s.items.size());
+    for (const expr_ptr& x : s.items) items.push_back(eval(*x, f));
+    charge(items.size());
+    return e.kind == expr_kind::list ? value::list(std::move(items)) : value::tuple(std::move(items));
+  }
+  std::vector<std::pair<value, value>> items;
+  for (const auto& [k, v] : static_cast<const dict_expr&>(e).items) {
+    value key = eval(*k, f);
+    if (key.is_list() && !key.as_list().tuple) type_error("unhashable type: 'list'");
+    if (key.is_dict()) type_error("unhashable type: 'dict'");
+    items.emplace_back(std::move(key), eval(*v, f));
+  }
+  charge(items.size());
+  return value::dict(std::move(items));
+}
 
 value interpreter::eval_call(const call_expr& e, frame* f) {
   if (e.callee->kind == expr_kind::attribute) {

@@ -181,114 +181,135 @@ text format_value(const value& v, std::string_view spec_text) {
   return format_int(v.as_int(), sp);
 }
 
+// One replacement field's text between the braces: name [! conversion] [: spec].
+struct field {
+  std::string_view name;
+  char conversion = 0;
+  std::string_view spec;
+};
+
+field parse_field(std::string_view text) {
+  size_t end_name = 0;
+  for (int bracket = 0; end_name < text.size(); ++end_name) {
+    const char c = text[end_name];
+    if (c == '[') ++bracket;
+    if (c == ']') --bracket;
+    if (!bracket && (c == '!' || c == ':')) break;
+  }
+  field f{text.substr(0, end_name)};
+  size_t rest = end_name;
+  if (rest < text.size() && text[rest] == '!') {
+    if (rest + 1 >= text.size()) fail("ValueError", "end of string while looking for conversion specifier");
+    f.conversion = text[rest + 1];
+    rest += 2;
+  }
+  if (rest < text.size()) {
+    if (text[rest] != ':') fail("ValueError", "expected ':' after conversion specifier");
+    f.spec = text.substr(rest + 1);
+  }
+  return f;
+}
+
+// Which argument "{}" and "{0}" take; Python refuses mixing the two styles.
+struct numbering {
+  size_t next = 0;
+  bool manual = false, automatic = false;
+};
+
+// The value a field name names: an argument ("", a number or a keyword), then .attr and [key]
+// through the sandbox's rules.
+value field_value(interpreter& in, std::string_view name, const call_args& args, numbering& n) {
+  size_t k = 0;
+  while (k < name.size() && name[k] != '.' && name[k] != '[') ++k;
+  const std::string_view head = name.substr(0, k);
+  value v;
+  if (head.empty() || (head[0] >= '0' && head[0] <= '9')) {
+    size_t index;
+    if (head.empty()) {
+      if (n.manual) fail("ValueError", "cannot switch from manual field specification to automatic field numbering");
+      n.automatic = true;
+      index = n.next++;
+    } else {
+      if (n.automatic) fail("ValueError", "cannot switch from automatic field numbering to manual field specification");
+      n.manual = true;
+      size_t p = 0;
+      index = static_cast<size_t>(read_number(head, p));
+    }
+    if (index >= args.positional.size()) fail("IndexError", "Replacement index " + std::to_string(index) + " out of range for positional args tuple");
+    v = args.positional[index];
+  } else {
+    const value* kw = args.keyword_arg(head);
+    if (!kw) fail("KeyError", "'" + std::string(head) + "'");
+    v = *kw;
+  }
+  while (k < name.size()) {
+    if (name[k] == '.') {
+      size_t e = k + 1;
+      while (e < name.size() && name[e] != '.' && name[e] != '[') ++e;
+      v = in.get_attribute(v, name.substr(k + 1, e - k - 1));
+      k = e;
+    } else {
+      const size_t e = name.find(']', k);
+      if (e == std::string_view::npos) fail("ValueError", "Missing ']' in format string");
+      const std::string_view key = name.substr(k + 1, e - k - 1);
+      size_t p = 0;
+      const int64_t number = read_number(key, p);
+      v = in.get_item(v, !key.empty() && p == key.size() ? value::integer(number) : value::string(key));
+      k = e + 1;
+    }
+  }
+  return v;
+}
+
+value converted(const value& v, char conversion) {
+  if (conversion == 'r' || conversion == 'a') {
+    text r;
+    append_repr(r, v);
+    return value::string(std::move(r));
+  }
+  if (conversion == 's') return value::string(to_str(v));
+  if (conversion) fail("ValueError", std::string("Unknown conversion specifier ") + conversion);
+  return v;
+}
+
+// The end of the replacement field opened at `brace` (its closing brace), nested braces counted.
+size_t field_end(std::string_view f, size_t brace) {
+  size_t close = brace + 1;
+  for (int depth = 1, bracket = 0; close < f.size(); ++close) {
+    const char c = f[close];
+    if (c == '[') ++bracket;
+    if (c == ']') bracket = std::max(0, bracket - 1);
+    if (bracket) continue;
+    if (c == '{') ++depth;
+    if (c == '}' && --depth == 0) return close;
+  }
+  fail("ValueError", "expected '}' before end of string");
+}
+
 text brace_format_at(interpreter& in, const text& fmt, const call_args& args, int depth) {
   if (depth > 2) fail("ValueError", "Max string recursion exceeded");
   const std::string_view f = fmt.view();
   text out;
-  size_t auto_index = 0;
-  bool numbered = false, automatic = false;
+  numbering n;
   size_t i = 0;
   while (i < f.size()) {
     const size_t brace = f.find_first_of("{}", i);
     if (brace == std::string_view::npos) break;
     out.append(fmt, i, brace);
-    if (f[brace] == '}') {
-      if (brace + 1 >= f.size() || f[brace + 1] != '}') fail("ValueError", "Single '}' encountered in format string");
-      out.append("}");
+    if (brace + 1 < f.size() && f[brace + 1] == f[brace]) {  // "{{" or "}}"
+      out.append(f.substr(brace, 1));
       i = brace + 2;
       continue;
     }
-    if (brace + 1 < f.size() && f[brace + 1] == '{') {
-      out.append("{");
-      i = brace + 2;
-      continue;
-    }
-    size_t close = brace + 1;
-    for (int depth = 1, bracket = 0; close < f.size(); ++close) {
-      const char c = f[close];
-      if (c == '[') ++bracket;
-      if (c == ']') bracket = std::max(0, bracket - 1);
-      if (bracket) continue;
-      if (c == '{') ++depth;
-      if (c == '}' && --depth == 0) break;
-    }
-    if (close >= f.size()) fail("ValueError", "expected '}' before end of string");
-    std::string_view field = f.substr(brace + 1, close - brace - 1);
-    // field_name [! conversion] [: spec]
-    size_t end_name = 0;
-    for (int bracket = 0; end_name < field.size(); ++end_name) {
-      const char c = field[end_name];
-      if (c == '[') ++bracket;
-      if (c == ']') --bracket;
-      if (!bracket && (c == '!' || c == ':')) break;
-    }
-    const std::string_view name = field.substr(0, end_name);
-    char conversion = 0;
-    std::string_view spec_text;
-    size_t rest = end_name;
-    if (rest < field.size() && field[rest] == '!') {
-      if (rest + 1 >= field.size()) fail("ValueError", "end of string while looking for conversion specifier");
-      conversion = field[rest + 1];
-      rest += 2;
-    }
-    if (rest < field.size()) {
-      if (field[rest] != ':') fail("ValueError", "expected ':' after conversion specifier");
-      spec_text = field.substr(rest + 1);
-    }
-    // The first part of the name picks the argument.
-    size_t k = 0;
-    while (k < name.size() && name[k] != '.' && name[k] != '[') ++k;
-    const std::string_view head = name.substr(0, k);
-    value v;
-    if (head.empty() || (head[0] >= '0' && head[0] <= '9')) {
-      size_t index;
-      if (head.empty()) {
-        if (numbered) fail("ValueError", "cannot switch from manual field specification to automatic field numbering");
-        automatic = true;
-        index = auto_index++;
-      } else {
-        if (automatic) fail("ValueError", "cannot switch from automatic field numbering to manual field specification");
-        numbered = true;
-        size_t p = 0;
-        index = static_cast<size_t>(read_number(head, p));
-      }
-      if (index >= args.positional.size()) fail("IndexError", "Replacement index " + std::to_string(index) + " out of range for positional args tuple");
-      v = args.positional[index];
-    } else {
-      const value* kw = args.keyword_arg(head);
-      if (!kw) fail("KeyError", "'" + std::string(head) + "'");
-      v = *kw;
-    }
-    while (k < name.size()) {
-      if (name[k] == '.') {
-        size_t e = k + 1;
-        while (e < name.size() && name[e] != '.' && name[e] != '[') ++e;
-        v = in.get_attribute(v, name.substr(k + 1, e - k - 1));
-        k = e;
-      } else {
-        const size_t e = name.find(']', k);
-        if (e == std::string_view::npos) fail("ValueError", "Missing ']' in format string");
-        const std::string_view key = name.substr(k + 1, e - k - 1);
-        size_t p = 0;
-        const int64_t n = read_number(key, p);
-        v = in.get_item(v, !key.empty() && p == key.size() ? value::integer(n) : value::string(key));
-        k = e + 1;
-      }
-    }
-    if (conversion == 'r' || conversion == 'a') {
-      text r;
-      append_repr(r, v);
-      v = value::string(std::move(r));
-    } else if (conversion == 's') {
-      v = value::string(to_str(v));
-    } else if (conversion) {
-      fail("ValueError", std::string("Unknown conversion specifier ") + conversion);
-    }
+    if (f[brace] == '}') fail("ValueError", "Single '}' encountered in format string");
+    const size_t close = field_end(f, brace);
+    const field fd = parse_field(f.substr(brace + 1, close - brace - 1));
+    const value v = converted(field_value(in, fd.name, args, n), fd.conversion);
     // A spec may itself hold replacement fields ("{:{width}}").
-    const text spec_expanded = spec_text.find('{') != std::string_view::npos
-                                   ? brace_format_at(in, text(std::string(spec_text)), args, depth + 1)
-                                   : text(std::string(spec_text));
-    out.append(format_value(v, spec_expanded.view()));
+    const text spec = fd.spec.find('{') != std::string_view::npos
+                          ? brace_format_at(in, text(std::string(fd.spec)), args, depth + 1)
+                          : text(std::string(fd.spec));
+    out.append(format_value(v, spec.view()));
     in.charge_string(out.size());
     i = close + 1;
   }

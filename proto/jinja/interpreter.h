@@ -111,6 +111,7 @@ class interpreter {
 
   // eval.cpp
   value eval_name(const name_expr& e, frame* f);
+  value eval_display(const expr& e, frame* f);
   value eval_call(const call_expr& e, frame* f);
   value eval_filter(const filter_expr& e, frame* f);
   value eval_test(const test_expr& e, frame* f);

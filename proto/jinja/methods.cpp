@@ -106,21 +106,11 @@ value s_replace(interpreter& in, const value& s, const call_args& a) {
   return value::string(strings::keep_markup(std::move(out), s.as_text()));
 }
 
-value s_upper(interpreter&, const value& s, const call_args& a) {
-  arg_binder("upper", a, {});
-  return value::string(strings::keep_markup(strings::upper(s.as_text()), s.as_text()));
-}
-value s_lower(interpreter&, const value& s, const call_args& a) {
-  arg_binder("lower", a, {});
-  return value::string(strings::keep_markup(strings::lower(s.as_text()), s.as_text()));
-}
-value s_title(interpreter&, const value& s, const call_args& a) {
-  arg_binder("title", a, {});
-  return value::string(strings::keep_markup(strings::title(s.as_text()), s.as_text()));
-}
-value s_capitalize(interpreter&, const value& s, const call_args& a) {
-  arg_binder("capitalize", a, {});
-  return value::string(strings::keep_markup(strings::capitalize(s.as_text()), s.as_text()));
+// upper(), lower(), title(), capitalize(): the mapped text, Markup if s was.
+template <text (*map)(const text&)>
+value s_case(interpreter&, const value& s, const call_args& a) {
+  arg_binder("str method", a, {});
+  return value::string(strings::keep_markup(map(s.as_text()), s.as_text()));
 }
 
 value m_find(const value& s, const call_args& a, std::string_view name, bool right, bool raise) {
@@ -197,18 +187,10 @@ value s_is(interpreter&, const value& s, const call_args&) {
   return value::boolean(true);
 }
 
-// isupper / islower: some cased character, and every cased character of that case.
 template <bool upper>
-value s_is_case(interpreter&, const value& s, const call_args&) {
-  const std::string_view v = s.str();
-  bool cased = false;
-  for (size_t i = 0; i < v.size();) {
-    const unicode::decoded d = unicode::decode(v, i);
-    i += d.length;
-    if (upper ? unicode::is_lower(d.cp) : unicode::is_upper(d.cp)) return value::boolean(false);
-    cased = cased || (upper ? unicode::is_upper(d.cp) : unicode::is_lower(d.cp));
-  }
-  return value::boolean(cased);
+value s_is_case(interpreter&, const value& s, const call_args& a) {
+  arg_binder(upper ? "isupper" : "islower", a, {});
+  return value::boolean(strings::all_cased_as(s.str(), upper));
 }
 
 value s_format(interpreter& in, const value& s, const call_args& a) {
@@ -300,17 +282,17 @@ struct method_entry {
 };
 
 constexpr method_entry str_methods[] = {
-    {"capitalize", s_capitalize}, {"center", s_center},     {"count", s_count},
+    {"capitalize", s_case<strings::capitalize>}, {"center", s_center},     {"count", s_count},
     {"endswith", s_endswith},     {"find", s_find},         {"format", s_format},
     {"index", s_index},           {"isalnum", s_is<unicode::is_alnum>}, {"isalpha", s_is<unicode::is_alpha>},
     {"isdigit", s_is<unicode::is_digit>}, {"isspace", s_is<unicode::is_space>},
     {"islower", s_is_case<false>}, {"isupper", s_is_case<true>}, {"join", s_join},
-    {"ljust", s_ljust},           {"lower", s_lower},       {"lstrip", s_lstrip},
+    {"ljust", s_ljust},           {"lower", s_case<strings::lower>},       {"lstrip", s_lstrip},
     {"partition", s_partition},   {"replace", s_replace},   {"rfind", s_rfind},
     {"rindex", s_rindex},         {"rjust", s_rjust},       {"rpartition", s_rpartition},
     {"rsplit", s_rsplit},         {"rstrip", s_rstrip},     {"split", s_split},
     {"splitlines", s_splitlines}, {"startswith", s_startswith}, {"strip", s_strip},
-    {"title", s_title},           {"upper", s_upper},       {"zfill", s_zfill},
+    {"title", s_case<strings::title>},           {"upper", s_case<strings::upper>},       {"zfill", s_zfill},
 };
 
 constexpr method_entry dict_methods[] = {

@@ -161,28 +161,41 @@ expr_ptr parser::parse_condexpr() {
   return then;
 }
 
-expr_ptr parser::parse_or() {
-  expr_ptr left = parse_and();
-  while (is_name("or")) {
-    auto b = make<binary_expr>(expr_kind::or_, next().offset);
+// One left-associative level: `operand` parses the operands; `take` recognizes an operator at the
+// current token, consumes it and says what node it makes.
+struct binary_kind {
+  expr_kind kind;
+  binary_op op = binary_op::add;
+};
+
+template <class Operand, class Take>
+expr_ptr parser::left_assoc(Operand operand, Take take) {
+  expr_ptr left = operand();
+  while (true) {
+    const size_t at = current().offset;
+    const std::optional<binary_kind> k = take();
+    if (!k) return left;
+    auto b = make<binary_expr>(k->kind, at);
+    b->op = k->op;
     b->left = std::move(left);
-    b->right = parse_and();
+    b->right = operand();
     const expr *l = b->left.get(), *r = b->right.get();
     left = finish(std::move(b), {l, r});
   }
-  return left;
+}
+
+expr_ptr parser::parse_or() {
+  return left_assoc([this] { return parse_and(); }, [this]() -> std::optional<binary_kind> {
+    if (!skip_name("or")) return std::nullopt;
+    return binary_kind{expr_kind::or_};
+  });
 }
 
 expr_ptr parser::parse_and() {
-  expr_ptr left = parse_not();
-  while (is_name("and")) {
-    auto b = make<binary_expr>(expr_kind::and_, next().offset);
-    b->left = std::move(left);
-    b->right = parse_not();
-    const expr *l = b->left.get(), *r = b->right.get();
-    left = finish(std::move(b), {l, r});
-  }
-  return left;
+  return left_assoc([this] { return parse_not(); }, [this]() -> std::optional<binary_kind> {
+    if (!skip_name("and")) return std::nullopt;
+    return binary_kind{expr_kind::and_};
+  });
 }
 
 expr_ptr parser::parse_not() {
@@ -226,16 +239,11 @@ expr_ptr parser::parse_compare() {
 }
 
 expr_ptr parser::parse_math1() {
-  expr_ptr left = parse_concat();
-  while (is_op("+") || is_op("-")) {
-    auto b = make<binary_expr>(expr_kind::binary, current().offset);
-    b->op = next().value == "+" ? binary_op::add : binary_op::sub;
-    b->left = std::move(left);
-    b->right = parse_concat();
-    const expr *l = b->left.get(), *r = b->right.get();
-    left = finish(std::move(b), {l, r});
-  }
-  return left;
+  return left_assoc([this] { return parse_concat(); }, [this]() -> std::optional<binary_kind> {
+    if (skip_op("+")) return binary_kind{expr_kind::binary, binary_op::add};
+    if (skip_op("-")) return binary_kind{expr_kind::binary, binary_op::sub};
+    return std::nullopt;
+  });
 }
 
 expr_ptr parser::parse_concat() {
@@ -254,30 +262,21 @@ expr_ptr parser::parse_concat() {
 }
 
 expr_ptr parser::parse_math2() {
-  expr_ptr left = parse_pow();
-  while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
-    auto b = make<binary_expr>(expr_kind::binary, current().offset);
-    const std::string& op = next().value;
-    b->op = op == "*" ? binary_op::mul : op == "/" ? binary_op::div : op == "//" ? binary_op::floordiv : binary_op::mod;
-    b->left = std::move(left);
-    b->right = parse_pow();
-    const expr *l = b->left.get(), *r = b->right.get();
-    left = finish(std::move(b), {l, r});
-  }
-  return left;
+  return left_assoc([this] { return parse_pow(); }, [this]() -> std::optional<binary_kind> {
+    if (skip_op("*")) return binary_kind{expr_kind::binary, binary_op::mul};
+    if (skip_op("/")) return binary_kind{expr_kind::binary, binary_op::div};
+    if (skip_op("//")) return binary_kind{expr_kind::binary, binary_op::floordiv};
+    if (skip_op("%")) return binary_kind{expr_kind::binary, binary_op::mod};
+    return std::nullopt;
+  });
 }
 
+// Left-associative, as in Jinja2: 2 ** 3 ** 2 is 64.
 expr_ptr parser::parse_pow() {
-  expr_ptr left = parse_unary();
-  while (is_op("**")) {
-    auto b = make<binary_expr>(expr_kind::binary, next().offset);
-    b->op = binary_op::pow;
-    b->left = std::move(left);
-    b->right = parse_unary();
-    const expr *l = b->left.get(), *r = b->right.get();
-    left = finish(std::move(b), {l, r});
-  }
-  return left;
+  return left_assoc([this] { return parse_unary(); }, [this]() -> std::optional<binary_kind> {
+    if (skip_op("**")) return binary_kind{expr_kind::binary, binary_op::pow};
+    return std::nullopt;
+  });
 }
 
 expr_ptr parser::parse_unary(bool with_filter) {

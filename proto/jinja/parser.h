@@ -72,6 +72,8 @@ class parser {
   std::unique_ptr<filter_expr> parse_filter(expr_ptr input, bool start_inline = false);
   expr_ptr parse_test(expr_ptr input);
   bool is_tuple_end(std::initializer_list<std::string_view> extra_end) const;
+  template <class Operand, class Take>
+  expr_ptr left_assoc(Operand operand, Take take);
   // Sets node's depth from its children and checks it against the limit.
   expr_ptr finish(expr_ptr node, std::initializer_list<const expr*> children);
   uint32_t args_depth(const call_arguments& a) const;
@@ -91,6 +93,7 @@ class parser {
   stmt_ptr parse_print();
   stmt_ptr parse_loop_control(stmt_kind kind);
   void parse_signature(macro_def& def);
+  void parse_macro_body(macro_def& def, std::string_view end_tag);
   assign_target parse_assign_target(bool with_tuple, bool name_only, bool with_namespace,
                                     std::initializer_list<std::string_view> extra_end = {});
   assign_target parse_target_item(bool with_namespace);

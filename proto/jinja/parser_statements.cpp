@@ -155,17 +155,23 @@ void parser::parse_signature(macro_def& def) {
   expect_op(")");
 }
 
+// A macro's body: break and continue do not reach loops outside it; it notes whether it reads
+// caller, varargs or kwargs.
+void parser::parse_macro_body(macro_def& def, std::string_view end_tag) {
+  macros_open_.push_back(&def);
+  const uint32_t loops = std::exchange(loop_depth_, 0);
+  def.body = parse_statements({end_tag}, true);
+  loop_depth_ = loops;
+  macros_open_.pop_back();
+}
+
 stmt_ptr parser::parse_macro() {
   auto n = make_stmt<macro_stmt>(stmt_kind::macro, next().offset);
   const token& name = expect_name();
   n->def.name = name.value;
   n->def.sym = intern(name.value);
   parse_signature(n->def);
-  macros_open_.push_back(&n->def);
-  const uint32_t loops = std::exchange(loop_depth_, 0);
-  n->def.body = parse_statements({"endmacro"}, true);
-  loop_depth_ = loops;
-  macros_open_.pop_back();
+  parse_macro_body(n->def, "endmacro");
   return n;
 }
 
@@ -178,11 +184,7 @@ stmt_ptr parser::parse_call_block() {
   expr_ptr call = parse_expression();
   if (call->kind != expr_kind::call) fail(at, "expected a call after 'call'");
   n->call.reset(static_cast<call_expr*>(call.release()));
-  macros_open_.push_back(&n->caller);
-  const uint32_t loops = std::exchange(loop_depth_, 0);
-  n->caller.body = parse_statements({"endcall"}, true);
-  loop_depth_ = loops;
-  macros_open_.pop_back();
+  parse_macro_body(n->caller, "endcall");
   return n;
 }
 

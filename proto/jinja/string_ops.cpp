@@ -343,6 +343,17 @@ text slice(const text& s, std::optional<int64_t> start, std::optional<int64_t> s
   return out;
 }
 
+bool all_cased_as(std::string_view s, bool upper) {
+  bool cased = false;
+  for (size_t i = 0; i < s.size();) {
+    const unicode::decoded d = decode(s, i);
+    i += d.length;
+    if (upper ? unicode::is_lower(d.cp) : unicode::is_upper(d.cp)) return false;
+    cased = cased || (upper ? unicode::is_upper(d.cp) : unicode::is_lower(d.cp));
+  }
+  return cased;
+}
+
 int64_t find(const text& s, std::string_view sub, bool from_right) {
   const std::string_view v = s.view();
   const size_t at = from_right ? v.rfind(sub) : v.find(sub);

@@ -39,6 +39,9 @@ text jinja_title(const text& s);
 // s[start:stop:step] by characters, Python's slice rules (missing bounds are nullopt).
 text slice(const text& s, std::optional<int64_t> start, std::optional<int64_t> stop, int64_t step);
 
+// str.isupper() (upper) or str.islower(): some cased character, and all of them in that case.
+bool all_cased_as(std::string_view s, bool upper);
+
 // str.find / rfind: the character index of sub in s, or -1.
 int64_t find(const text& s, std::string_view sub, bool from_right);
 // str.count (non-overlapping).

@@ -4,7 +4,7 @@
 #include "proto/jinja/error.h"
 #include "proto/jinja/filters.h"
 #include "proto/jinja/interpreter.h"
-#include "proto/jinja/unicode.h"
+#include "proto/jinja/string_ops.h"
 #include "proto/jinja/value_text.h"
 
 namespace hearth::jinja {
@@ -93,15 +93,7 @@ bool t_sameas(interpreter&, const value& v, const call_args& a) {
 template <bool upper>
 bool t_case(interpreter&, const value& v, const call_args& a) {
   no_arguments(a, upper ? "upper" : "lower");
-  const text s = to_str(v);
-  bool cased = false;
-  for (size_t i = 0; i < s.size();) {
-    const unicode::decoded d = unicode::decode(s.view(), i);
-    i += d.length;
-    if (upper ? unicode::is_lower(d.cp) : unicode::is_upper(d.cp)) return false;
-    cased = cased || (upper ? unicode::is_upper(d.cp) : unicode::is_lower(d.cp));
-  }
-  return cased;
+  return strings::all_cased_as(to_str(v).view(), upper);
 }
 
 bool t_filter(interpreter&, const value& v, const call_args& a) {

@@ -42,6 +42,17 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// The JSON object on stdin, its strings marked as user text (as a request's would be).
+jinja::variables read_variables() {
+  std::ostringstream in;
+  in << std::cin.rdbuf();
+  const auto j = nlohmann::ordered_json::parse(in.str(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) throw usage_error("stdin must hold a JSON object of variables");
+  jinja::variables vars;
+  for (const auto& [k, v] : j.items()) vars.emplace_back(k, jinja::from_json(v, /*user_strings=*/true));
+  return vars;
+}
+
 }  // namespace
 
 int cmd_template(std::span<char* const> args) {
@@ -69,11 +80,7 @@ int cmd_template(std::span<char* const> args) {
   }
   jinja::variables vars;
   try {
-    std::ostringstream in;
-    in << std::cin.rdbuf();
-    const auto j = nlohmann::ordered_json::parse(in.str(), nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object()) throw usage_error("stdin must hold a JSON object of variables");
-    for (const auto& [k, v] : j.items()) vars.emplace_back(k, jinja::from_json(v, /*user_strings=*/true));
+    vars = read_variables();
   } catch (const usage_error& e) {
     std::fprintf(stderr, "hearth template: %s\n", e.what());
     return 2;
