@@ -160,6 +160,8 @@ const std::vector<setting>& server_settings() {
   static const std::vector<setting> table = {
       string_setting("model", "FILE", "GGUF model to serve; none: the bundled ../shared/models/stories260K-f32.gguf",
                      &server_config::model),
+      string_setting("chat-template", "FILE", "Jinja chat template to use instead of the model's own",
+                     &server_config::chat_template),
       string_setting("host", "HOST", "address to listen on; anything but loopback exposes the API",
                      &server_config::host),
       int_setting("port", "N", "TCP port; 0 picks a free one", &server_config::port, 0, 65535),

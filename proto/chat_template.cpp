@@ -1,232 +1,135 @@
 #include "proto/chat_template.h"
 
+#include <nlohmann/json.hpp>
+
 #include "gguf/gguf_file.h"
+#include "load_error.h"
+#include "proto/jinja/json_io.h"
 
 namespace hearth::proto {
 
 namespace {
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
+// What llama.cpp falls back to for a model without a template.
+constexpr std::string_view chatml_template =
+    "{%- for message in messages -%}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}";
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-// "developer" is OpenAI's newer name for the system role.
-std::string_view role_of(const chat_message& m) {
-  return m.role == "developer" ? std::string_view("system") : std::string_view(m.role);
-}
-
-// The role a family without a tool role shows: tool output reads as the user's turn.
-std::string_view user_or_assistant(std::string_view role) {
-  return role == "assistant" || role == "system" ? role : std::string_view("user");
-}
-
-void append(std::string& out, std::initializer_list<std::string_view> parts) {
-  for (std::string_view p : parts) out += p;
-}
-
-}  // namespace
-
-void prompt_text::markup(std::string_view s) { text += s; }
-
-void prompt_text::content(std::string_view s) {
-  if (!literal.empty() && literal.back().end == text.size()) {
-    literal.back().end += s.size();
-  } else {
-    literal.push_back({text.size(), text.size() + s.size()});
-  }
-  text += s;
-}
-
-namespace {
-
-// Each renderer writes the format's markup with markup() and the messages' text with content(),
-// so tokenize() can keep control-token texts typed by a user from becoming control tokens.
-void render_chatml(const std::vector<chat_message>& messages, bool gen, prompt_text& out) {
-  for (const chat_message& m : messages) {
-    out.markup("<|im_start|>");
-    out.markup(role_of(m));
-    out.markup("\n");
-    out.content(m.content);
-    out.markup("<|im_end|>\n");
-  }
-  if (gen) out.markup("<|im_start|>assistant\n");
-}
-
-void render_llama3(const std::vector<chat_message>& messages, bool gen, prompt_text& out) {
-  for (const chat_message& m : messages) {
-    out.markup("<|start_header_id|>");
-    out.markup(role_of(m));
-    out.markup("<|end_header_id|>\n\n");
-    out.content(trim(m.content));
-    out.markup("<|eot_id|>");
-  }
-  if (gen) out.markup("<|start_header_id|>assistant<|end_header_id|>\n\n");
-}
-
-void render_phi3(const std::vector<chat_message>& messages, bool gen, prompt_text& out) {
-  for (const chat_message& m : messages) {
-    out.markup("<|");
-    out.markup(user_or_assistant(role_of(m)));
-    out.markup("|>\n");
-    out.content(m.content);
-    out.markup("<|end|>\n");
-  }
-  if (gen) out.markup("<|assistant|>\n");
-}
-
-void render_mistral_v7(const std::vector<chat_message>& messages, prompt_text& out) {
-  for (const chat_message& m : messages) {
-    const std::string_view role = user_or_assistant(role_of(m));
-    if (role == "system") {
-      out.markup("[SYSTEM_PROMPT]");
-      out.content(m.content);
-      out.markup("[/SYSTEM_PROMPT]");
-    } else if (role == "user") {
-      out.markup("[INST]");
-      out.content(m.content);
-      out.markup("[/INST]");
-    } else {
-      out.content(m.content);
-      out.markup("</s>");
-    }
-  }
-}
-
-}  // namespace
-
-chat_template chat_template::from_gguf(const gguf_file& f) {
-  const std::optional<std::string_view> text = f.get_string("tokenizer.chat_template");
-  return from_text(text.value_or(""));
-}
-
-chat_template chat_template::from_text(std::string_view t) {
-  chat_template c;
-  if (t.empty()) return c;  // chatml-default
+// Display only: which known format a template's markers suggest.
+std::string family_of(std::string_view t) {
   const auto has = [t](std::string_view marker) { return t.find(marker) != std::string_view::npos; };
-  c.adds_bos_ = has("bos_token") || has("<|begin_of_text|>") || t.starts_with("<s>") ||
-                t.starts_with("<bos>");
-  if (has("<|im_start|>")) {
-    c.family_ = chat_family::chatml;
-    c.name_ = "chatml";
-  } else if (has("[INST]") && has("[SYSTEM_PROMPT]")) {
-    c.family_ = chat_family::mistral_v7;
-    c.name_ = "mistral-v7";
-  } else if (has("[INST]")) {
-    c.family_ = chat_family::llama2;
-    c.llama2_sys_ = has("<<SYS>>");
-    c.llama2_bos_ = has("bos_token + '[INST]");
-    c.llama2_strip_ = has("content.strip()");
-    c.name_ = std::string("llama2") + (c.llama2_sys_ ? "-sys" : "") +
-              (c.llama2_bos_ ? "-bos" : "") + (c.llama2_strip_ ? "-strip" : "");
-  } else if (has("<|assistant|>") && has("<|end|>")) {
-    c.family_ = chat_family::phi3;
-    c.name_ = "phi3";
-  } else if (has("<start_of_turn>")) {
-    c.family_ = chat_family::gemma;
-    c.name_ = "gemma";
-  } else if (has("<|start_header_id|>") && has("<|end_header_id|>")) {
-    c.family_ = chat_family::llama3;
-    c.name_ = "llama3";
-  } else {
-    c.family_ = chat_family::chatml;
-    c.name_ = "chatml-fallback";
+  if (has("<|im_start|>")) return "chatml";
+  if (has("<|start_header_id|>")) return "llama3";
+  if (has("[INST]")) return has("[SYSTEM_PROMPT]") || has("[AVAILABLE_TOOLS]") ? "mistral" : "llama2";
+  if (has("<|assistant|>") && has("<|end|>")) return "phi3";
+  if (has("<start_of_turn>")) return "gemma";
+  return "custom";
+}
+
+jinja::value user_string(const std::string& s) { return jinja::value::string(s, /*user=*/true); }
+
+// OpenAI sends a call's arguments as JSON text; templates expect the object (as Hugging Face
+// passes it), so text that parses as a JSON object becomes one, with the key order it had.
+jinja::value arguments_value(const std::string& arguments) {
+  const auto j = nlohmann::ordered_json::parse(arguments, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object()) return jinja::from_json(j, /*user_strings=*/true);
+  return user_string(arguments);
+}
+
+jinja::value tool_calls_value(const std::vector<tool_call>& calls) {
+  using jinja::value;
+  std::vector<value> out;
+  out.reserve(calls.size());
+  for (const tool_call& c : calls) {
+    value function = value::dict({{value::string("name"), user_string(c.name)},
+                                  {value::string("arguments"), arguments_value(c.arguments)}},
+                                 true);
+    out.push_back(value::dict({{value::string("id"), user_string(c.id)},
+                               {value::string("type"), value::string("function")},
+                               {value::string("function"), std::move(function)}},
+                              true));
+  }
+  return value::list(std::move(out));
+}
+
+jinja::value message_value(const chat_message& m) {
+  using jinja::value;
+  std::vector<std::pair<value, value>> fields;
+  fields.emplace_back(value::string("role"), value::string(m.role == "developer" ? "system" : m.role));
+  fields.emplace_back(value::string("content"), user_string(m.content));
+  if (!m.name.empty()) fields.emplace_back(value::string("name"), user_string(m.name));
+  if (!m.tool_call_id.empty()) fields.emplace_back(value::string("tool_call_id"), user_string(m.tool_call_id));
+  if (!m.reasoning_content.empty()) {
+    fields.emplace_back(value::string("reasoning_content"), user_string(m.reasoning_content));
+  }
+  if (!m.tool_calls.empty()) fields.emplace_back(value::string("tool_calls"), tool_calls_value(m.tool_calls));
+  return value::dict(std::move(fields), true);
+}
+
+}  // namespace
+
+chat_template chat_template::from_gguf(const gguf_file& f, const vocab& v) {
+  const std::optional<std::string_view> text = f.get_string("tokenizer.chat_template");
+  return from_text(text.value_or(""), v, f.path() + ": tokenizer.chat_template");
+}
+
+chat_template chat_template::from_text(std::string_view jinja, const vocab& v, const std::string& origin) {
+  const auto piece = [&v](token_id id) { return id >= 0 && id < v.size() ? std::string(v.piece(id)) : std::string(); };
+  return from_text(jinja, piece(v.bos()), piece(v.eos()), origin);
+}
+
+chat_template chat_template::from_text(std::string_view jinja, std::string bos_text, std::string eos_text,
+                                       const std::string& origin, jinja::render_options options) {
+  chat_template c;
+  c.options_ = std::move(options);
+  c.bos_text_ = std::move(bos_text);
+  c.eos_text_ = std::move(eos_text);
+  c.family_ = jinja.empty() ? "chatml (default)" : family_of(jinja);
+  try {
+    c.program_ = jinja::program::parse(jinja.empty() ? chatml_template : jinja);
+  } catch (const jinja::syntax_error& e) {
+    throw load_error(origin + ": cannot parse the chat template: " + e.what());
   }
   return c;
 }
 
-std::string chat_template::render(const std::vector<chat_message>& messages,
-                                  bool add_generation_prompt) const {
-  return render_marked(messages, add_generation_prompt).text;
+result<prompt_text> chat_template::render(const std::vector<chat_message>& messages, bool add_generation_prompt,
+                                          const jinja::variables& extra) const {
+  using jinja::value;
+  std::vector<value> list;
+  list.reserve(messages.size());
+  for (const chat_message& m : messages) list.push_back(message_value(m));
+  jinja::variables vars = {{"messages", value::list(std::move(list))},
+                           {"add_generation_prompt", value::boolean(add_generation_prompt)},
+                           {"bos_token", value::string(bos_text_)},
+                           {"eos_token", value::string(eos_text_)}};
+  vars.insert(vars.end(), extra.begin(), extra.end());
+  auto r = program_.render(vars, options_);
+  if (const auto* e = std::get_if<jinja::render_error>(&r)) {
+    return bad_request("messages", e->raised_by_template()
+                                       ? e->message
+                                       : "the model's chat template cannot render these messages: " + e->describe());
+  }
+  jinja::text& out = std::get<jinja::text>(r);
+  prompt_text p;
+  if (!bos_text_.empty() && out.view().starts_with(bos_text_) && !out.user_within(0, bos_text_.size())) {
+    out.erase_prefix(bos_text_.size());
+    p.bos = true;
+  }
+  for (const jinja::byte_span& s : out.user()) p.literal.push_back({s.begin, s.end});
+  p.text = out.str();
+  return p;
 }
 
-prompt_text chat_template::render_marked(const std::vector<chat_message>& messages,
-                                         bool add_generation_prompt) const {
-  prompt_text out;
-  switch (family_) {
-    case chat_family::chatml: render_chatml(messages, add_generation_prompt, out); break;
-    case chat_family::llama3: render_llama3(messages, add_generation_prompt, out); break;
-    case chat_family::phi3: render_phi3(messages, add_generation_prompt, out); break;
-    case chat_family::gemma: render_gemma(messages, add_generation_prompt, out); break;
-    case chat_family::llama2: render_llama2(messages, out); break;
-    case chat_family::mistral_v7: render_mistral_v7(messages, out); break;
-  }
-  return out;
-}
-
-// System texts wait for the next user turn, which they open with a blank line after them.
-void chat_template::render_gemma(const std::vector<chat_message>& messages, bool gen,
-                                 prompt_text& out) const {
-  std::string pending;
-  for (const chat_message& m : messages) {
-    const std::string_view role = user_or_assistant(role_of(m));
-    if (role == "system") {
-      append(pending, {m.content, "\n\n"});
-    } else if (role == "assistant") {
-      out.markup("<start_of_turn>model\n");
-      out.content(trim(m.content));
-      out.markup("<end_of_turn>\n");
-    } else {
-      out.markup("<start_of_turn>user\n");
-      out.content(pending);
-      out.content(trim(m.content));
-      out.markup("<end_of_turn>\n");
-      pending.clear();
-    }
-  }
-  if (!pending.empty()) {
-    out.markup("<start_of_turn>user\n");
-    out.content(trim(pending));
-    out.markup("<end_of_turn>\n");
-  }
-  if (gen) out.markup("<start_of_turn>model\n");
-}
-
-// The official Llama 2 template: each user turn is "<s>[INST] {text} [/INST]" and each
-// assistant turn " {text} </s>"; the first turn's "<s>" is the BOS tokenize() adds.
-void chat_template::render_llama2(const std::vector<chat_message>& messages,
-                                  prompt_text& out) const {
-  std::string system;  // system texts not yet placed, joined by blank lines
-  const auto user_turn = [&](std::string_view content) {
-    std::string text;
-    if (!system.empty()) {
-      if (llama2_sys_) append(text, {"<<SYS>>\n", system, "\n<</SYS>>\n\n"});
-      else append(text, {system, content.empty() ? "" : "\n\n"});
-      system.clear();
-    }
-    text += content;
-    if (llama2_bos_ && !out.text.empty()) out.markup("<s>");
-    out.markup("[INST] ");
-    out.content(llama2_strip_ ? trim(text) : std::string_view(text));
-    out.markup(" [/INST]");
-  };
-  for (const chat_message& m : messages) {
-    const std::string_view role = user_or_assistant(role_of(m));
-    if (role == "system") {
-      if (!system.empty()) system += "\n\n";
-      system += m.content;
-    } else if (role == "assistant") {
-      out.markup(" ");
-      out.content(llama2_strip_ ? trim(m.content) : std::string_view(m.content));
-      out.markup(" </s>");
-    } else {
-      user_turn(m.content);
-    }
-  }
-  if (!system.empty()) user_turn("");
-}
-
-std::vector<token_id> chat_template::tokenize(const vocab& v,
-                                              const std::vector<chat_message>& messages,
-                                              bool add_generation_prompt) const {
+result<std::vector<token_id>> chat_template::tokenize(const vocab& v, const std::vector<chat_message>& messages,
+                                                      bool add_generation_prompt) const {
+  result<prompt_text> rendered = render(messages, add_generation_prompt);
+  if (auto* e = std::get_if<api_error>(&rendered)) return *e;
+  const prompt_text& p = std::get<prompt_text>(rendered);
   std::vector<token_id> ids;
-  if ((adds_bos_ || v.add_bos()) && v.bos() >= 0) ids.push_back(v.bos());
-  const prompt_text p = render_marked(messages, add_generation_prompt);
+  if ((p.bos || v.add_bos()) && v.bos() >= 0) ids.push_back(v.bos());
   const std::vector<token_id> body = v.tokenize(p.text, /*add_special=*/false, /*parse_special=*/true, p.literal);
   ids.insert(ids.end(), body.begin(), body.end());
   return ids;

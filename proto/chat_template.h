@@ -1,45 +1,29 @@
 #pragma once
-// Chat prompts in the model's own format.
+// Chat prompts in the model's own format: the model's `tokenizer.chat_template` (or a template
+// given with --chat-template) rendered by the Jinja interpreter (proto/jinja) the way Hugging
+// Face renders it. A model without a template gets ChatML.
 //
-// A model's `tokenizer.chat_template` is a Jinja program; we do not interpret it. Instead the
-// family is recognized from markers that only that family's templates contain (the approach of
-// llama.cpp's llm_chat_detect_template), and the family's documented format is rendered here.
-// Checked in order, first match wins:
-//   "<|im_start|>"                                  -> chatml
-//   "[INST]" with "[SYSTEM_PROMPT]"                  -> mistral-v7
-//   "[INST]" otherwise                               -> llama2 (+ "-sys" if "<<SYS>>", "-bos" if
-//                                                      "bos_token + '[INST]", "-strip" if
-//                                                      "content.strip()")
-//   "<|assistant|>" and "<|end|>"                    -> phi3
-//   "<start_of_turn>"                                -> gemma
-//   "<|start_header_id|>" and "<|end_header_id|>"    -> llama3
-// Anything else renders as ChatML, named "chatml-fallback"; no template at all renders as
-// ChatML named "chatml-default".
+// Variables: messages (role, content; name, tool_call_id, reasoning_content and tool_calls
+// where the request has them, with each call's JSON arguments as an object when they parse as
+// one; "developer" is passed as "system"), add_generation_prompt, bos_token and eos_token (the
+// vocabulary's texts), and raise_exception(msg) and strftime_now(fmt) (the local clock).
 //
-// Formats (S system, U user, A assistant; every family leaves out the leading BOS, see
-// tokenize()):
-//   chatml      <|im_start|>{role}\n{content}<|im_end|>\n ...  gen: <|im_start|>assistant\n
-//   llama3      <|start_header_id|>{role}<|end_header_id|>\n\n{trim(content)}<|eot_id|> ...
-//               gen: <|start_header_id|>assistant<|end_header_id|>\n\n
-//   phi3        <|{role}|>\n{content}<|end|>\n ...              gen: <|assistant|>\n
-//   gemma       <start_of_turn>{user|model}\n{trim(content)}<end_of_turn>\n ...
-//               gen: <start_of_turn>model\n; system text + "\n\n" opens the next user turn
-//   llama2      [INST] <<SYS>>\n{S}\n<</SYS>>\n\n{U} [/INST] {A} </s><s>[INST] {U} [/INST]
-//               (the official Llama 2 format); without -sys, "{S}\n\n" opens the user turn;
-//               without -bos, no "<s>" before later turns; -strip trims each turn's text.
-//               No generation prompt: "[/INST]" already hands over to the assistant.
-//   mistral-v7  [SYSTEM_PROMPT]{S}[/SYSTEM_PROMPT][INST]{U}[/INST]{A}</s>  (no generation prompt)
-// Roles: "developer" is rendered as "system". Families without a system role (gemma, llama2)
-// fold each system message into the next user turn (a system message with no user turn after
-// it becomes a user turn of its own). Families without a tool role (phi3, gemma, llama2,
-// mistral-v7) render "tool" as "user". trim() removes ASCII whitespace at both ends.
+// Message text cannot forge control tokens: every byte the rendering took from a message
+// (content, names, arguments ...) is marked, and tokenize() keeps control-token texts in marked
+// ranges as plain text. Roles are not marked: they are one of a fixed set, and templates build
+// markers from them ("<|" + role + "|>").
 //
-// Immutable; safe to use from any thread.
+// BOS: a template that writes bos_token first gets it as one BOS token, never twice; the text is
+// dropped from the rendering and tokenize() adds BOS (as llama.cpp does).
+//
+// Immutable; safe to use from many threads at once.
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "proto/api_error.h"
 #include "proto/chat_message.h"
+#include "proto/jinja/jinja.h"
 #include "tokenizer/vocab.h"
 
 namespace hearth {
@@ -48,59 +32,49 @@ class gguf_file;
 
 namespace hearth::proto {
 
-enum class chat_family { chatml, llama2, llama3, phi3, gemma, mistral_v7 };
-
-// A rendered prompt and the byte ranges that hold message text (as opposed to the format's
-// markup): control-token texts inside those ranges stay plain text when tokenized.
+// A rendered prompt and the byte ranges that came from message text.
 struct prompt_text {
   std::string text;
-  std::vector<text_range> literal;
-  void markup(std::string_view s);
-  void content(std::string_view s);
+  std::vector<text_range> literal;  // sorted, disjoint
+  bool bos = false;                 // the template began with bos_token (dropped from `text`)
 };
 
 class chat_template {
  public:
-  // From the model's tokenizer.chat_template (absent: ChatML). Throws load_error if the key
-  // holds something other than a string.
-  static chat_template from_gguf(const gguf_file& f);
-  // From template text ("" means no template).
-  static chat_template from_text(std::string_view jinja);
+  // The model's template (none: ChatML). Throws load_error naming the key, line and column when
+  // the template cannot be parsed, or when the key is not a string.
+  static chat_template from_gguf(const gguf_file& f, const vocab& v);
+  // Template text ("" means ChatML); `origin` names it in errors (a file name). bos_token and
+  // eos_token are the vocabulary's texts. Throws load_error as from_gguf does.
+  static chat_template from_text(std::string_view jinja, const vocab& v, const std::string& origin);
+  // `options`: the render limits and the clock strftime_now() reads (default: the system's).
+  static chat_template from_text(std::string_view jinja, std::string bos_text, std::string eos_text,
+                                 const std::string& origin = "chat template", jinja::render_options options = {});
 
-  // The prompt text for `messages`, ending with the assistant's turn opener when
-  // add_generation_prompt. Never includes the leading BOS.
-  std::string render(const std::vector<chat_message>& messages, bool add_generation_prompt) const;
+  // The prompt for `messages`, ending with the assistant's turn opener when
+  // add_generation_prompt. `extra` adds variables (tools, enable_thinking ...; mark request
+  // strings as user text). A template that refuses the conversation (raise_exception, or any
+  // other error on these messages) gives a 400 naming "messages" with its message.
+  result<prompt_text> render(const std::vector<chat_message>& messages, bool add_generation_prompt,
+                             const jinja::variables& extra = {}) const;
 
-  // render(), with the message text marked.
-  prompt_text render_marked(const std::vector<chat_message>& messages, bool add_generation_prompt) const;
+  // The prompt's token ids: BOS (when the template began with it or the vocabulary adds it, and
+  // the vocabulary has one), then the rendering tokenized with control tokens parsed, except in
+  // message text.
+  result<std::vector<token_id>> tokenize(const vocab& v, const std::vector<chat_message>& messages,
+                                         bool add_generation_prompt) const;
 
-  // The prompt's token ids: BOS (if adds_bos() or the vocab asks for one, and the vocab has
-  // one) followed by render() tokenized with parse_special, so the format's markers become
-  // their control tokens. A message that contains a marker's text (say "<|im_end|>") gets it as
-  // plain text: users cannot forge turns.
-  std::vector<token_id> tokenize(const vocab& v, const std::vector<chat_message>& messages,
-                                 bool add_generation_prompt) const;
-
-  // The model's template starts the prompt with BOS (it mentions bos_token, or begins with a
-  // literal BOS text); render() leaves it out and tokenize() adds it as a token.
-  bool adds_bos() const { return adds_bos_; }
-  chat_family family() const { return family_; }
-  // The detected format, e.g. "phi3", "llama2-sys-bos-strip", "chatml-fallback".
-  std::string_view name() const { return name_; }
+  // For display: the format the template's markers suggest ("chatml", "llama3", "llama2",
+  // "mistral", "phi3", "gemma"), "custom", or "chatml (default)" when the model has none.
+  const std::string& family() const { return family_; }
 
  private:
   chat_template() = default;
 
-  void render_llama2(const std::vector<chat_message>& messages, prompt_text& out) const;
-  void render_gemma(const std::vector<chat_message>& messages, bool gen, prompt_text& out) const;
-
-  chat_family family_ = chat_family::chatml;
-  std::string name_ = "chatml-default";
-  bool adds_bos_ = false;
-  // llama2 variants.
-  bool llama2_sys_ = false;    // <<SYS>> block for the system message
-  bool llama2_bos_ = false;    // "<s>" before every [INST] but the first
-  bool llama2_strip_ = false;  // turn texts trimmed
+  jinja::program program_;
+  jinja::render_options options_;
+  std::string bos_text_, eos_text_;
+  std::string family_;
 };
 
 }  // namespace hearth::proto

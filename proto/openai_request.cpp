@@ -88,6 +88,39 @@ std::optional<std::string> read_content(field_reader& mr, const std::string& rol
   return text;
 }
 
+// tool_calls: [{"id": str, "type": "function", "function": {"name": str, "arguments": str}}],
+// assistant messages only.
+void read_tool_calls(field_reader& mr, const std::string& role, std::vector<tool_call>& out) {
+  const nlohmann::json* calls = mr.find("tool_calls");
+  if (!calls || mr.failed()) return;
+  const std::string name = mr.param("tool_calls");
+  if (!mr.check(role == "assistant", "tool_calls", [&] { return name + " is allowed on assistant messages only"; })) return;
+  if (!mr.check(calls->is_array(), "tool_calls", [&] { return name + " must be an array (got " + describe(*calls) + ")"; }))
+    return;
+  for (size_t j = 0; j < calls->size(); ++j) {
+    const nlohmann::json& c = (*calls)[j];
+    const std::string at = name + "[" + std::to_string(j) + "]";
+    const nlohmann::json* fn = c.is_object() && c.contains("function") ? &c["function"] : nullptr;
+    if (!mr.check(fn && fn->is_object(), "tool_calls", [&] {
+          return at + " must be an object with a \"function\" object (got " + describe(c) + ")";
+        }))
+      return;
+    field_reader cr(c, at + ".");
+    field_reader fr(*fn, at + ".function.");
+    tool_call call;
+    call.id = cr.string("id").value_or("");
+    const std::optional<std::string> type = cr.string("type");
+    cr.check(!type || *type == "function", "type", [&] { return at + ".type must be \"function\""; });
+    const std::optional<std::string> fn_name = fr.string("name");
+    if (!fn_name && !fr.failed()) fr.fail("name", at + ".function.name is required");
+    call.name = fn_name.value_or("");
+    call.arguments = fr.string("arguments").value_or("{}");
+    if (cr.failed()) return mr.fail(cr.error());
+    if (fr.failed()) return mr.fail(fr.error());
+    out.push_back(std::move(call));
+  }
+}
+
 std::optional<chat_message> read_message(field_reader& r, const nlohmann::json& m, size_t i) {
   const std::string at = "messages[" + std::to_string(i) + "]";
   if (!m.is_object()) {
@@ -108,7 +141,16 @@ std::optional<chat_message> read_message(field_reader& r, const nlohmann::json& 
     r.fail(mr.error());
     return std::nullopt;
   }
-  return chat_message{*role, std::move(*content)};
+  chat_message msg{*role, std::move(*content)};
+  msg.name = mr.string("name").value_or("");
+  msg.tool_call_id = mr.string("tool_call_id").value_or("");
+  msg.reasoning_content = mr.string("reasoning_content").value_or("");
+  read_tool_calls(mr, *role, msg.tool_calls);
+  if (mr.failed()) {
+    r.fail(mr.error());
+    return std::nullopt;
+  }
+  return msg;
 }
 
 void read_messages(field_reader& r, std::vector<chat_message>& out) {

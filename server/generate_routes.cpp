@@ -73,11 +73,13 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, "/v1/chat/completions", *e);
   auto& c = std::get<proto::chat_request>(parsed);
   generation_context ctx = make_context(a, api_kind::chat, "/v1/chat/completions", c.stream, c.include_usage);
-  std::vector<token_id> prompt = a.chat->tokenize(a.loaded_model->vocab(), c.messages, true);
+  auto prompt = a.chat->tokenize(a.loaded_model->vocab(), c.messages, true);
+  if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, "/v1/chat/completions", *e);
   if (a.config.log_prompts) {
     for (const auto& m : c.messages) ctx.prompt_text += "[" + m.role + "] " + m.content + "\n";
   }
-  start(a, ex, std::move(ctx), std::move(prompt), c.max_tokens, c.sampling, std::move(c.stop));
+  start(a, ex, std::move(ctx), std::get<std::vector<token_id>>(std::move(prompt)), c.max_tokens, c.sampling,
+        std::move(c.stop));
 }
 
 }  // namespace hearth

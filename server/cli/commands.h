@@ -13,5 +13,6 @@ int cmd_serve(std::span<char* const> args);
 int cmd_synth(std::span<char* const> args);
 int cmd_bench(std::span<char* const> args);
 int cmd_health(std::span<char* const> args);
+int cmd_template(std::span<char* const> args);
 
 }  // namespace hearth::cli

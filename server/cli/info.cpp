@@ -8,6 +8,7 @@
 #include "load_error.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
+#include "proto/chat_template.h"
 
 namespace hearth::cli {
 
@@ -81,6 +82,11 @@ void print_model(const model& m) {
   std::printf("  rms norm eps    %g\n", hp.rms_eps);
   std::printf("  output          %s\n", m.tied_output() ? "tied to token embeddings" : "output.weight");
   print_vocab(m.vocab());
+  try {
+    std::printf("chat template: %s\n", proto::chat_template::from_gguf(m.file(), m.vocab()).family().c_str());
+  } catch (const load_error& e) {
+    std::printf("chat template: %s\n", e.what());  // info still shows the rest of the file
+  }
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <new>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "app.h"
@@ -22,6 +24,12 @@ namespace hearth::cli {
 namespace {
 
 namespace net = boost::asio;
+
+std::string read_template(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw load_error(path + ": cannot read the chat template");
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 // Hands the loaded model to the request handlers, unless shutdown began meanwhile (then the
 // caller's objects are destroyed unused). Under `lifecycle`, which shut_down also takes.
@@ -44,6 +52,10 @@ bool publish(app& a, std::unique_ptr<model> m, std::unique_ptr<scheduler> sched,
 bool load(app& a) {
   const server_config& c = a.config;
   auto m = model::load(c.model);
+  // The template first: a bad one fails the load before the KV cache is allocated.
+  std::optional<proto::chat_template> chat =
+      c.chat_template.empty() ? proto::chat_template::from_gguf(m->file(), m->vocab())
+                              : proto::chat_template::from_text(read_template(c.chat_template), m->vocab(), c.chat_template);
   const hparams& hp = m->hp();
   memory_settings ms;
   ms.sequences = c.parallel;
@@ -61,7 +73,6 @@ bool load(app& a) {
   scheduler_options so;
   so.max_sequences = c.parallel;
   so.queue_limit = c.queue_limit;
-  auto chat = proto::chat_template::from_gguf(m->file());
   auto sched = std::make_unique<scheduler>(std::move(engine), so, &a.stats);
   const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::file_clock::to_sys(std::filesystem::last_write_time(c.model)).time_since_epoch())

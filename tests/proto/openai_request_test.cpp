@@ -168,10 +168,34 @@ TEST_CASE("chat: roles, and content as a string, text parts or null for assistan
       {"role": "tool", "content": "42", "tool_call_id": "c1"},
       {"role": "user", "content": []}])"));
   const std::vector<chat_message> want = {{"system", "Be brief."}, {"developer", "Use English."},
-                                          {"user", "Hello, world"},  {"assistant", ""},
-                                          {"assistant", ""},         {"tool", "42"},
+                                          {"user", "Hello, world", "bob"},  {"assistant", ""},
+                                          {"assistant", ""},         {"tool", "42", "", "c1"},
                                           {"user", ""}};
   CHECK(r.messages == want);
+}
+
+TEST_CASE("chat: tool calls and reasoning of earlier turns are kept for the template", "[proto]") {
+  const chat_request r = ok(messages(R"([
+      {"role": "user", "content": "Weather?"},
+      {"role": "assistant", "content": null, "reasoning_content": "Call it.",
+       "tool_calls": [{"id": "call_1", "type": "function",
+                       "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+      {"role": "tool", "content": "18C", "tool_call_id": "call_1", "name": "get_weather"}])"));
+  REQUIRE(r.messages.size() == 3);
+  CHECK(r.messages[1].reasoning_content == "Call it.");
+  CHECK(r.messages[1].tool_calls == std::vector<tool_call>{{"call_1", "get_weather", "{\"city\": \"Paris\"}"}});
+  CHECK(r.messages[2] == chat_message{"tool", "18C", "get_weather", "call_1"});
+  check_rejected(messages(R"([{"role": "user", "content": "x", "tool_calls": []}])"), "messages[0].tool_calls",
+                 "messages[0].tool_calls is allowed on assistant messages only");
+  check_rejected(messages(R"([{"role": "assistant", "tool_calls": {}}])"), "messages[0].tool_calls",
+                 "messages[0].tool_calls must be an array");
+  check_rejected(messages(R"([{"role": "assistant", "tool_calls": [{"id": "a"}]}])"), "messages[0].tool_calls",
+                 "messages[0].tool_calls[0] must be an object with a \"function\" object");
+  check_rejected(messages(R"([{"role": "assistant", "tool_calls": [{"function": {"arguments": "{}"}}]}])"),
+                 "messages[0].tool_calls[0].function.name", "messages[0].tool_calls[0].function.name is required");
+  check_rejected(messages(R"([{"role": "assistant", "tool_calls": [{"type": "x", "function": {"name": "f"}}]}])"),
+                 "messages[0].tool_calls[0].type", "must be \"function\"");
+  check_rejected(messages(R"([{"role": "user", "content": "x", "name": 5}])"), "messages[0].name", "must be a string");
 }
 
 TEST_CASE("chat: bad messages name the message and field", "[proto]") {

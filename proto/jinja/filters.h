@@ -1,0 +1,12 @@
+#pragma once
+// Jinja2's built-in filters (`x | trim`, `x | tojson(indent=2)` ...) and Hugging Face's tojson.
+#include <string_view>
+
+#include "proto/jinja/ast.h"
+
+namespace hearth::jinja {
+
+// The filter named `name`, or null.
+filter_fn find_filter(std::string_view name);
+
+}  // namespace hearth::jinja
