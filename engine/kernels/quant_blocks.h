@@ -15,7 +15,7 @@ struct block_q4_0 {
 };
 static_assert(sizeof(block_q4_0) == 18);
 
-// x[j] = qs[j] * d. Also the activation format of Q4_0/Q8_0 dot products.
+// x[j] = qs[j] * d.
 struct block_q8_0 {
   uint16_t d;  // fp16 scale
   int8_t qs[qk8_0];
@@ -32,6 +32,19 @@ struct block_q8_act {
   int8_t qs[32];
 };
 static_assert(sizeof(block_q8_act) == 40);
+
+constexpr int qk_k = 256;
+
+// The activation format of K-quant and IQ4_XS matmuls, ggml's block_q8_K: 256 elements,
+// d = -(the value of largest magnitude, with its sign) / 127 as a float, q = round-half-even(x / d)
+// (at most 127), and the sums of q over each 16 elements (which fold the weights' sub-block
+// minimums and offsets out of the integer dot products).
+struct block_q8_k_act {
+  float d;
+  int8_t qs[qk_k];
+  int16_t bsums[qk_k / 16];
+};
+static_assert(sizeof(block_q8_k_act) == 292);
 
 // Weights repacked for SIMD kernels that put one weight row in each 32-bit lane: groups of 16
 // rows, stored block by block. Element group g of a block is 4 consecutive elements; for each

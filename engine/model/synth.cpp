@@ -7,7 +7,7 @@
 
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
-#include "kernels/quantize.h"
+#include "kernels/type_traits.h"
 
 namespace hearth {
 
@@ -91,7 +91,7 @@ std::vector<uint8_t> make_tensor(const tensor_plan& t, uint64_t seed) {
   std::vector<uint8_t> out(row_bytes * t.rows);
   std::vector<float> row(t.cols);
   normal_source rng(name_seed(seed, t.name));
-  kernels::weight_quantizer q = kernels::weight_quantizer_for(t.type);
+  const kernels::quantize_fn q = kernels::type_traits_of(t.type)->quantize;
   for (int64_t r = 0; r < t.rows; ++r) {
     for (float& v : row) v = t.rows == 1 ? 1.0f : 0.02f * rng.next();
     q(row.data(), out.data() + r * row_bytes, t.cols);
