@@ -15,6 +15,39 @@ struct block_q4_0 {
 };
 static_assert(sizeof(block_q4_0) == 18);
 
+// x[j] = nibble * d + m; nibbles as in Q4_0.
+struct block_q4_1 {
+  uint16_t d, m;  // fp16 scale and minimum
+  uint8_t qs[16];
+};
+static_assert(sizeof(block_q4_1) == 20);
+
+// x[j] = (q - 16) * d, q = nibble | (bit j of qh) << 4; nibbles as in Q4_0.
+struct block_q5_0 {
+  uint16_t d;
+  uint8_t qh[4];  // little-endian uint32: bit j is element j's fifth bit
+  uint8_t qs[16];
+};
+static_assert(sizeof(block_q5_0) == 22);
+
+// x[j] = q * d + m, q as in Q5_0.
+struct block_q5_1 {
+  uint16_t d, m;
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
+static_assert(sizeof(block_q5_1) == 24);
+
+// x[j] = kvalues_iq4nl[nibble] * d; nibbles as in Q4_0.
+struct block_iq4_nl {
+  uint16_t d;
+  uint8_t qs[16];
+};
+static_assert(sizeof(block_iq4_nl) == 18);
+
+// The non-linear 4-bit codebook of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl).
+constexpr int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
 // x[j] = qs[j] * d.
 struct block_q8_0 {
   uint16_t d;  // fp16 scale

@@ -54,4 +54,26 @@ float dot_q8s(const WBlock* w, const block_q8_act* x, int64_t k, Unpack w_at) {
   return acc;
 }
 
+// Recipe "Q8M" for weights with a per-block minimum (x = q * d + m; Q4_1, Q5_1): one block's
+// exact int32 dot product isum of the levels with the activation's q, then
+// acc = fma(dw * dx, isum, acc) and acc = fma(m * dx, sum(q), acc).
+inline float q8m_step(float acc, float dw, float mw, const block_q8_act& x, int32_t isum) {
+  acc = std::fma(dw * x.d, static_cast<float>(isum), acc);
+  return std::fma(mw * x.d, static_cast<float>(x.sum), acc);
+}
+
+// Recipe "K" for 256-element super-blocks against block_q8_k_act (K-quants, IQ4_XS): the
+// super-block's dot product is formed exactly in int32 as isum = sum over sub-blocks of
+// (integer scale) * (integer dot of the levels), and msum = sum over sub-blocks of (integer min)
+// * (activation sums); then acc = fma(d * dx, isum, acc) and, for types with minimums,
+// acc = fma(-(dmin * dx), msum, acc). (ggml sums the same integers with its own float order,
+// eight lanes per super-block: results differ from it by float rounding only.)
+inline float k_step(float acc, float d, float dx, int32_t isum) {
+  return std::fma(d * dx, static_cast<float>(isum), acc);
+}
+inline float k_step(float acc, float d, float dmin, float dx, int32_t isum, int32_t msum) {
+  acc = std::fma(d * dx, static_cast<float>(isum), acc);
+  return std::fma(-(dmin * dx), static_cast<float>(msum), acc);
+}
+
 }  // namespace hearth::kernels

@@ -9,12 +9,15 @@ namespace hearth::kernels {
 
 // The rows, one per type, each defined in its file under kernels/types/.
 extern const type_traits f32_traits, f16_traits, bf16_traits;
-extern const type_traits q8_0_traits, q4_0_traits;
+extern const type_traits q8_0_traits, q4_0_traits, q4_1_traits, q5_0_traits, q5_1_traits, iq4_nl_traits;
+extern const type_traits q2_k_traits, q3_k_traits, q4_k_traits, q5_k_traits, q6_k_traits, iq4_xs_traits;
 
 namespace {
 
 constexpr const type_traits* table[] = {
-    &f32_traits, &f16_traits, &bf16_traits, &q8_0_traits, &q4_0_traits,
+    &f32_traits,  &f16_traits,  &bf16_traits, &q8_0_traits, &q4_0_traits,   &q4_1_traits,
+    &q5_0_traits, &q5_1_traits, &q2_k_traits, &q3_k_traits, &q4_k_traits,   &q5_k_traits,
+    &q6_k_traits, &iq4_nl_traits, &iq4_xs_traits,
 };
 
 constexpr act_format_traits formats[act_format_count] = {

@@ -6,67 +6,15 @@
 
 #include <filesystem>
 
-#include "forward.h"
 #include "gguf/gguf_writer.h"
+#include "greedy.h"
 #include "kernels/kernels.h"
-#include "kv_cache.h"
 #include "reference.h"
 #include "model/model.h"
-#include "thread_pool.h"
 
 using namespace hearth;
 using hearth::test::read_reference;
-
-namespace {
-
-token_id argmax(std::span<const float> v) {
-  return static_cast<token_id>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
-// Runs the prompt as one batch, then greedy decoding one token at a time.
-struct greedy_run {
-  std::vector<float> first_logits;
-  std::vector<token_id> tokens;
-};
-
-greedy_run run_greedy(const model& m, const std::vector<token_id>& prompt, size_t n_gen) {
-  thread_pool pool(2);
-  kv_cache kv(m.hp(), 64);
-  forward_pass fwd(m, pool, 512, 1);
-  int32_t seq = kv.seq_create();
-  REQUIRE(kv.seq_reserve(seq, static_cast<int64_t>(prompt.size() + n_gen)));
-  std::vector<batch_entry> batch;
-  for (size_t i = 0; i < prompt.size(); ++i) {
-    batch.push_back({prompt[i], static_cast<int32_t>(i), seq, i + 1 == prompt.size()});
-  }
-  greedy_run r;
-  auto logits = fwd.run(kv, batch);
-  r.first_logits.assign(logits.begin(), logits.end());
-  int32_t pos = static_cast<int32_t>(prompt.size());
-  for (size_t n = 0; n < n_gen; ++n) {
-    token_id t = argmax(logits);
-    r.tokens.push_back(t);
-    batch_entry e{t, pos++, seq, true};
-    logits = fwd.run(kv, std::span(&e, 1));
-  }
-  return r;
-}
-
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  float d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
-  return d;
-}
-
-// Top-2 margin of the reference logits: below the tolerance, either token may win.
-float top2_margin(const std::vector<float>& v) {
-  std::vector<float> s = v;
-  std::partial_sort(s.begin(), s.begin() + 2, s.end(), std::greater<>());
-  return s[0] - s[1];
-}
-
-}  // namespace
+using namespace hearth::test;
 
 TEST_CASE("stories260K F32 matches llama.cpp exactly", "[golden]") {
   auto m = model::load(HEARTH_SHARED_DIR "/models/stories260K-f32.gguf");
