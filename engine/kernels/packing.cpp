@@ -31,12 +31,21 @@ void pack_weights(ggml_type t, const uint8_t* src, size_t row_bytes, int64_t row
   }
 }
 
-void interleave_dwords(const uint8_t* const* rows, int present, int bytes, uint8_t* out, uint8_t flip) {
+void interleave_dwords(const uint8_t* const* rows, int present, size_t offset, int bytes, uint8_t* out, uint8_t flip) {
   for (int j = 0; j < bytes / 4; ++j) {
     uint8_t* o = out + 64 * j;
     for (int r = 0; r < pack_rows; ++r) {
-      for (int i = 0; i < 4; ++i) o[4 * r + i] = r < present ? static_cast<uint8_t>(rows[r][4 * j + i] ^ flip) : 0;
+      for (int i = 0; i < 4; ++i) {
+        o[4 * r + i] = r < present ? static_cast<uint8_t>(rows[r][offset + 4 * j + i] ^ flip) : 0;
+      }
     }
+  }
+}
+
+void gather_u16(const uint8_t* const* rows, int present, size_t offset, uint16_t* out) {
+  for (int r = 0; r < pack_rows; ++r) {
+    out[r] = 0;
+    if (r < present) std::memcpy(&out[r], rows[r] + offset, 2);
   }
 }
 

@@ -67,6 +67,56 @@ struct block_iq4_xs {
 };
 static_assert(sizeof(block_iq4_xs) == 136);
 
+// Super-blocks of 16 rows for the SIMD kernels (one row per 32-bit lane, see block_q4_0x16):
+// fp16 scales of the 16 rows side by side; every byte array of the stored block in 4-byte groups,
+// the 16 rows' 4 bytes side by side (64 bytes per group), so one vector load feeds 16 rows. The
+// values and their order within a row are the stored ones.
+struct block_q2_kx16 {
+  uint16_t d[16], dmin[16];
+  uint8_t scales[4][64];
+  uint8_t qs[16][64];
+};
+static_assert(sizeof(block_q2_kx16) == 16 * sizeof(block_q2_k));
+
+struct block_q3_kx16 {
+  uint16_t d[16];
+  uint8_t scales[3][64];
+  uint8_t hmask[8][64];
+  uint8_t qs[16][64];
+};
+static_assert(sizeof(block_q3_kx16) == 16 * sizeof(block_q3_k));
+
+struct block_q4_kx16 {
+  uint16_t d[16], dmin[16];
+  uint8_t scales[3][64];
+  uint8_t qs[32][64];
+};
+static_assert(sizeof(block_q4_kx16) == 16 * sizeof(block_q4_k));
+
+struct block_q5_kx16 {
+  uint16_t d[16], dmin[16];
+  uint8_t scales[3][64];
+  uint8_t qh[8][64];
+  uint8_t qs[32][64];
+};
+static_assert(sizeof(block_q5_kx16) == 16 * sizeof(block_q5_k));
+
+struct block_q6_kx16 {
+  uint16_t d[16];
+  uint8_t scales[4][64];  // int8
+  uint8_t ql[32][64];
+  uint8_t qh[16][64];
+};
+static_assert(sizeof(block_q6_kx16) == 16 * sizeof(block_q6_k));
+
+struct block_iq4_xsx16 {
+  uint16_t d[16];
+  uint16_t scales_h[16];
+  uint8_t scales_l[64];
+  uint8_t qs[32][64];
+};
+static_assert(sizeof(block_iq4_xsx16) == 16 * sizeof(block_iq4_xs));
+
 // The 2-bit levels of Q2_K and Q3_K: element 128n + 32k + l is bits 2k..2k+1 of qs[32n + l].
 inline int low_bits(const uint8_t* qs, int e) { return (qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3; }
 inline void pack_2bit(const uint8_t* L, uint8_t* qs) {

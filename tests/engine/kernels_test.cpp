@@ -122,8 +122,9 @@ struct simd_coverage {
   std::vector<ggml_type> types;
 };
 const simd_coverage coverage[] = {
-    {"avx2", {ggml_type::f32, ggml_type::f16, ggml_type::bf16, ggml_type::q8_0, ggml_type::q4_0}},
-    {"avx512-vnni", {ggml_type::f32, ggml_type::f16, ggml_type::bf16, ggml_type::q8_0, ggml_type::q4_0}},
+    {"avx2", {ggml_type::f32, ggml_type::f16, ggml_type::bf16, ggml_type::q8_0, ggml_type::q4_0, ggml_type::q4_k, ggml_type::q6_k}},
+    {"avx512-vnni",
+     {ggml_type::f32, ggml_type::f16, ggml_type::bf16, ggml_type::q8_0, ggml_type::q4_0, ggml_type::q4_k, ggml_type::q6_k}},
 };
 
 std::vector<ggml_type> own_kernels(const kernel_set& ks) {

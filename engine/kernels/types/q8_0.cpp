@@ -2,6 +2,7 @@
 // (recipe Q8S); packed in 16-row groups as block_q8_0x16, stored +128 (unsigned bytes).
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 
 #include "kernels/packing.h"
 #include "kernels/recipes.h"
@@ -37,19 +38,13 @@ float dot(const block_q8_0* w, const block_q8_act* x, int64_t k) {
 }
 
 void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int64_t blocks, uint8_t* out) {
-  const int present = static_cast<int>(std::min<int64_t>(pack_rows, rows - row0));
-  auto* dst = reinterpret_cast<block_q8_0x16*>(out);
-  for (int64_t b = 0; b < blocks; ++b) {
-    const uint8_t* qs[pack_rows];
-    for (int r = 0; r < present; ++r) {
-      const block_q8_0& s = reinterpret_cast<const block_q8_0*>(src + (row0 + r) * row_bytes)[b];
-      dst[b].d[r] = s.d;
-      qs[r] = reinterpret_cast<const uint8_t*>(s.qs);
-    }
-    for (int r = present; r < pack_rows; ++r) dst[b].d[r] = 0;
-    // x ^ 0x80 of a two's-complement byte is x + 128 as an unsigned byte.
-    interleave_dwords(qs, present, qk8_0, dst[b].qs[0], 0x80);
-  }
+  pack_group_blocks(src, row_bytes, sizeof(block_q8_0), sizeof(block_q8_0x16), rows, row0, blocks, out,
+                    [](const uint8_t* const* r, int present, uint8_t* o) {
+                      auto* dst = reinterpret_cast<block_q8_0x16*>(o);
+                      gather_u16(r, present, offsetof(block_q8_0, d), dst->d);
+                      // x ^ 0x80 of a two's-complement byte is x + 128 as an unsigned byte.
+                      interleave_dwords(r, present, offsetof(block_q8_0, qs), qk8_0, dst->qs[0], 0x80);
+                    });
 }
 
 }  // namespace
