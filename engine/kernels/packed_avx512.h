@@ -1,18 +1,10 @@
 #pragma once
-// The AVX-512 VNNI matmul driver over weights packed in 16-row groups (one row per 32-bit lane,
-// quant_blocks.h), shared by the per-type block kernels (quants_avx512.cpp, kquants_avx512.cpp).
-// Include only from files built with the AVX-512 flags (the *_avx512.cpp files).
-//
-// A block kernel is a struct with
-//   using act = <activation block type>;
-//   static constexpr size_t block_bytes = <bytes of one packed block>;
-//   static constexpr size_t prefetch = <bytes ahead to prefetch, or 0>;
-//   static constexpr int prefetch_rows = <prefetch in tiles of at most this many activation rows>;
-//   template <int C> static void block(const uint8_t* w, const act* const* x, __m512* acc);
-// which adds one packed block's contribution to the 16 rows' float accumulators of each of C
-// activation rows (x[c] is activation row c's block), following the type's scalar recipe exactly.
+// AVX-512 VNNI vector operations for the packed-weight block kernels (packed_kernels.h), and
+// the matmul driver over 16-row groups. Include only from files built with the AVX-512 flags
+// (the *_avx512.cpp files).
 #include <immintrin.h>
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -26,57 +18,70 @@ namespace hearth::kernels {
 void add_quants_avx512(kernel_set& k);
 void add_kquants_avx512(kernel_set& k);
 
-namespace v512 {
+// One 64-byte group vector holds all 16 rows: one 32-bit lane per row.
+struct v512 {
+  using vi = __m512i;
+  using vf = __m512;
+  static constexpr int halves = 1;
+  // Weights kept as unsigned bytes for vpdpbusd: Q8_0 stored +128 and the IQ4 codebook +128,
+  // the offset folded out through the activation sums.
+  static constexpr int q8_offset = 128;
+  static constexpr int iq4_offset = 128;
 
-// 4 bytes at p broadcast to every 32-bit lane.
-inline __m512i bcast32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
-}
+  static vi load(const uint8_t* group, int) { return _mm512_loadu_si512(group); }
+  static vf load_fp16(const uint16_t* p, int) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static vi load_u16(const uint16_t* p, int) { return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static vi zero() { return _mm512_setzero_si512(); }
+  static vi bytes(int v) { return _mm512_set1_epi8(static_cast<char>(v)); }
+  static vi dwords(int32_t v) { return _mm512_set1_epi32(v); }
+  static vi bcast32(const void* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+  }
 
-// Two int16 values broadcast as a pair to every 32-bit lane (lo in the low half).
-inline __m512i bcast_pair(int32_t lo, int32_t hi) {
-  return _mm512_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(hi) << 16) | (static_cast<uint32_t>(lo) & 0xffff)));
-}
+  static vi and_(vi a, vi b) { return _mm512_and_si512(a, b); }
+  static vi or_(vi a, vi b) { return _mm512_or_si512(a, b); }
+  static vi add(vi a, vi b) { return _mm512_add_epi32(a, b); }
+  static vi sub(vi a, vi b) { return _mm512_sub_epi32(a, b); }
+  static vi sub16(vi a, vi b) { return _mm512_sub_epi16(a, b); }
+  static vi mullo(vi a, vi b) { return _mm512_mullo_epi32(a, b); }
+  // Shifts by a count known after unrolling.
+  static vi sll16(vi v, int n) { return _mm512_sll_epi16(v, _mm_cvtsi32_si128(n)); }
+  static vi srl16(vi v, int n) { return _mm512_srl_epi16(v, _mm_cvtsi32_si128(n)); }
+  static vi sra16(vi v, int n) { return _mm512_sra_epi16(v, _mm_cvtsi32_si128(n)); }
+  static vi sll32(vi v, int n) { return _mm512_sll_epi32(v, _mm_cvtsi32_si128(n)); }
+  static vi srl32(vi v, int n) { return _mm512_srl_epi32(v, _mm_cvtsi32_si128(n)); }
+  static vi sra32(vi v, int n) { return _mm512_sra_epi32(v, _mm_cvtsi32_si128(n)); }
+  // The bits of a where mask is set, of b elsewhere (one vpternlogd).
+  static vi select(vi a, vi b, vi mask) { return _mm512_ternarylogic_epi32(a, b, mask, 0xe4); }
+  // Each byte's low nibble looked up in a 16-byte table.
+  static vi table16(const uint8_t* t) {
+    return _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
+  }
+  static vi lookup(vi table, vi nibbles) { return _mm512_shuffle_epi8(table, nibbles); }
 
-inline __m512i load(const void* p) { return _mm512_loadu_si512(p); }
-inline __m512 load_fp16x16(const uint16_t* p) {
-  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-}
+  // acc + sum over each 4-byte group of unsigned w times signed x, per 32-bit lane.
+  static vi dpbusd(vi acc, vi w, vi x) { return _mm512_dpbusd_epi32(acc, w, x); }
+  // acc + the int16 pairs of a times those of b, per 32-bit lane.
+  static vi dpwssd(vi acc, vi a, vi b) { return _mm512_dpwssd_epi32(acc, a, b); }
+  // The products of Q8_0 weights (stored +128) and of IQ4 weights (looked up +128).
+  static vi dot_q8(vi acc, vi w, vi x) { return dpbusd(acc, w, x); }
+  static vi dot_iq4(vi acc, vi w, vi x) { return dpbusd(acc, w, x); }
 
-// The low / high nibbles of each byte.
-inline __m512i low_nibbles(__m512i v) { return _mm512_and_si512(v, _mm512_set1_epi8(0x0f)); }
-inline __m512i high_nibbles(__m512i v) { return _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0f)); }
+  // acc = fma(dw * dx, float(isum), acc), per row lane.
+  static vf scale_add(vf acc, vf dw, float dx, vi isum) {
+    return _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(dx)), _mm512_cvtepi32_ps(isum), acc);
+  }
+  // acc = fma(-(dm * dx), float(msum), acc) (the negation is exact).
+  static vf scale_sub(vf acc, vf dm, float dx, vi msum) {
+    const __m512 f = _mm512_mul_ps(dm, _mm512_set1_ps(dx));
+    return _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(f), _mm512_set1_epi32(INT32_MIN))),
+                           _mm512_cvtepi32_ps(msum), acc);
+  }
+};
 
-// Shifts of each 16- or 32-bit element by a count known at run time (constant after unrolling).
-inline __m512i shift_left16(__m512i v, int n) { return _mm512_sll_epi16(v, _mm_cvtsi32_si128(n)); }
-inline __m512i shift_right16(__m512i v, int n) { return _mm512_srl_epi16(v, _mm_cvtsi32_si128(n)); }
-
-// Byte i of each 32-bit lane as an int32 (one row's sub-block scale), zero- or sign-extended.
-inline __m512i lane_byte(__m512i v, int i) {
-  return _mm512_and_si512(_mm512_srl_epi32(v, _mm_cvtsi32_si128(8 * i)), _mm512_set1_epi32(0xff));
-}
-inline __m512i lane_byte_signed(__m512i v, int i) {
-  return _mm512_srai_epi32(_mm512_sll_epi32(v, _mm_cvtsi32_si128(24 - 8 * i)), 24);
-}
-// Bytes 0 and 2 (even) or 1 and 3 (odd) of each 32-bit lane as a pair of int16, zero- or
-// sign-extended: the operand of vpdpwssd against a pair of activation sums.
-inline __m512i even_bytes16(__m512i v) { return _mm512_and_si512(v, _mm512_set1_epi32(0x00ff00ff)); }
-inline __m512i odd_bytes16(__m512i v) { return _mm512_and_si512(_mm512_srli_epi32(v, 8), _mm512_set1_epi32(0x00ff00ff)); }
-inline __m512i even_bytes16_signed(__m512i v) { return _mm512_srai_epi16(_mm512_slli_epi16(v, 8), 8); }
-inline __m512i odd_bytes16_signed(__m512i v) { return _mm512_srai_epi16(v, 8); }
-
-// acc = fma(dw * dx, float(isum), acc) for each row lane: the final step of recipes Q8S and K.
-inline __m512 scale_add(__m512 acc, __m512 dw, float dx, __m512i isum) {
-  return _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(dx)), _mm512_cvtepi32_ps(isum), acc);
-}
-// acc = fma(-(dm * dx), float(msum), acc): the minimums of recipes K (negation is exact).
-inline __m512 scale_sub(__m512 acc, __m512 dm, float dx, __m512i msum) {
-  const __m512 f = _mm512_mul_ps(dm, _mm512_set1_ps(dx));
-  return _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(f), _mm512_set1_epi32(INT32_MIN))),
-                         _mm512_cvtepi32_ps(msum), acc);
-}
+namespace v512_driver {
 
 // One 16-row group by C activation rows, over all blocks. One group at a time: a single
 // sequential stream of weights is what the hardware prefetchers follow best (four interleaved
@@ -114,18 +119,26 @@ void packed_rows(int64_t blocks, const uint8_t* w, size_t group_bytes, int64_t n
   }
 }
 
+}  // namespace v512_driver
+
 // gemm_fn over a packed matrix (kernels.h): activation rows in tiles of 4, then 2, then 1.
-template <class K, int Block>
-void gemm_packed(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x, size_t x_stride, int64_t m,
-                 float* y, size_t ldy) {
+template <class K>
+struct driver512 {
+  static void gemm(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x, size_t x_stride, int64_t m,
+                   float* y, size_t ldy);
+};
+
+template <class K>
+void driver512<K>::gemm(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x, size_t x_stride, int64_t m,
+                        float* y, size_t ldy) {
+  using namespace v512_driver;
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
-  const int64_t blocks = k / Block;
+  const int64_t blocks = k / K::elements;
   int64_t i = 0;
   for (; i + 4 <= m; i += 4) packed_rows<K, 4>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
   for (; i + 2 <= m; i += 2) packed_rows<K, 2>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
   for (; i < m; ++i) packed_rows<K, 1>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
 }
 
-}  // namespace v512
 }  // namespace hearth::kernels

@@ -49,4 +49,14 @@ void gather_u16(const uint8_t* const* rows, int present, size_t offset, uint16_t
   }
 }
 
+void pack_q5_high_bits(const uint8_t* const* rows, int present, size_t offset, uint8_t* out) {
+  uint8_t bits[pack_rows][4];
+  const uint8_t* regrouped[pack_rows];
+  for (int r = 0; r < present; ++r) {
+    regroup_q5_high_bits(rows[r] + offset, bits[r]);
+    regrouped[r] = bits[r];
+  }
+  interleave_dwords(regrouped, present, 0, 4, out);
+}
+
 }  // namespace hearth::kernels

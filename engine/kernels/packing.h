@@ -30,6 +30,10 @@ void interleave_dwords(const uint8_t* const* rows, int present, size_t offset, i
 // The 16 rows' 2-byte fields at `offset` (fp16 scales) side by side.
 void gather_u16(const uint8_t* const* rows, int present, size_t offset, uint16_t* out);
 
+// Q5_0 / Q5_1: each row's 4 fifth-bit bytes at `offset`, regrouped (regroup_q5_high_bits) and
+// interleaved as one 64-byte vector.
+void pack_q5_high_bits(const uint8_t* const* rows, int present, size_t offset, uint8_t* out);
+
 // Calls pack_block(rows, present, out) for each block of a group of 16 rows starting at row0.
 template <class F>
 void pack_group_blocks(const uint8_t* src, size_t row_bytes, size_t block_bytes, size_t packed_block_bytes, int64_t rows,

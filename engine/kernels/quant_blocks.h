@@ -100,4 +100,44 @@ struct block_q8_0x16 {
 };
 static_assert(sizeof(block_q8_0x16) == pack_rows * sizeof(block_q8_0));
 
+// Q4_1: as Q4_0 with the minimums.
+struct block_q4_1x16 {
+  uint16_t d[pack_rows], m[pack_rows];
+  uint8_t qs[4][4 * pack_rows];
+};
+static_assert(sizeof(block_q4_1x16) == pack_rows * sizeof(block_q4_1));
+
+// Q5_0 / Q5_1: as Q4_0 / Q4_1, plus each row's fifth bits rearranged into one 32-bit lane:
+// bit 2j + h of byte i is the fifth bit of element 16h + 4j + i (so element group jj's bits
+// are one shift and mask away; see q5_0.cpp).
+inline void regroup_q5_high_bits(const uint8_t qh[4], uint8_t out[4]) {
+  const uint32_t bits = qh[0] | qh[1] << 8 | qh[2] << 16 | static_cast<uint32_t>(qh[3]) << 24;
+  for (int i = 0; i < 4; ++i) {
+    out[i] = 0;
+    for (int j = 0; j < 4; ++j) {
+      for (int h = 0; h < 2; ++h) out[i] |= static_cast<uint8_t>(((bits >> (16 * h + 4 * j + i)) & 1) << (2 * j + h));
+    }
+  }
+}
+
+struct block_q5_0x16 {
+  uint16_t d[pack_rows];
+  uint8_t qh[4 * pack_rows];
+  uint8_t qs[4][4 * pack_rows];
+};
+static_assert(sizeof(block_q5_0x16) == pack_rows * sizeof(block_q5_0));
+
+struct block_q5_1x16 {
+  uint16_t d[pack_rows], m[pack_rows];
+  uint8_t qh[4 * pack_rows];
+  uint8_t qs[4][4 * pack_rows];
+};
+static_assert(sizeof(block_q5_1x16) == pack_rows * sizeof(block_q5_1));
+
+struct block_iq4_nlx16 {
+  uint16_t d[pack_rows];
+  uint8_t qs[4][4 * pack_rows];
+};
+static_assert(sizeof(block_iq4_nlx16) == pack_rows * sizeof(block_iq4_nl));
+
 }  // namespace hearth

@@ -121,10 +121,17 @@ struct simd_coverage {
   std::string_view set;
   std::vector<ggml_type> types;
 };
+const std::vector<ggml_type> packed_types = {ggml_type::q8_0, ggml_type::q4_0, ggml_type::q4_1, ggml_type::q5_0,
+                                             ggml_type::q5_1, ggml_type::q2_k, ggml_type::q3_k, ggml_type::q4_k,
+                                             ggml_type::q5_k, ggml_type::q6_k, ggml_type::iq4_nl, ggml_type::iq4_xs};
+std::vector<ggml_type> float_and(const std::vector<ggml_type>& quantized) {
+  std::vector<ggml_type> out = {ggml_type::f32, ggml_type::f16, ggml_type::bf16};
+  out.insert(out.end(), quantized.begin(), quantized.end());
+  return out;
+}
 const simd_coverage coverage[] = {
-    {"avx2", {ggml_type::f32, ggml_type::f16, ggml_type::bf16, ggml_type::q8_0, ggml_type::q4_0, ggml_type::q4_k, ggml_type::q6_k}},
-    {"avx512-vnni",
-     {ggml_type::f32, ggml_type::f16, ggml_type::bf16, ggml_type::q8_0, ggml_type::q4_0, ggml_type::q4_k, ggml_type::q6_k}},
+    {"avx2", float_and(packed_types)},
+    {"avx512-vnni", float_and(packed_types)},
 };
 
 std::vector<ggml_type> own_kernels(const kernel_set& ks) {

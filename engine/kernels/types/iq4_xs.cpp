@@ -1,6 +1,9 @@
 // IQ4_XS: 256-element super-blocks of 8 sub-blocks of 32, x = d * (ls - 32) * kvalues_iq4nl[nibble]
 // with 6-bit sub-block scales (quant_blocks_k.h). Multiplies with q8_k activations by recipe K
 // (no minimums); ggml applies each sub-block's scale in float, here it is an integer factor.
+#include <cstddef>
+
+#include "kernels/packing.h"
 #include "kernels/quant_blocks_k.h"
 #include "kernels/recipes.h"
 #include "kernels/type_traits.h"
@@ -48,11 +51,22 @@ float dot(const block_iq4_xs* w, const block_q8_k_act* x, int64_t k) {
   return acc;
 }
 
+void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int64_t blocks, uint8_t* out) {
+  pack_group_blocks(src, row_bytes, sizeof(block_iq4_xs), sizeof(block_iq4_xsx16), rows, row0, blocks, out,
+                    [](const uint8_t* const* r, int present, uint8_t* o) {
+                      auto* dst = reinterpret_cast<block_iq4_xsx16*>(o);
+                      gather_u16(r, present, offsetof(block_iq4_xs, d), dst->d);
+                      gather_u16(r, present, offsetof(block_iq4_xs, scales_h), dst->scales_h);
+                      interleave_dwords(r, present, offsetof(block_iq4_xs, scales_l), 4, dst->scales_l);
+                      interleave_dwords(r, present, offsetof(block_iq4_xs, qs), 128, dst->qs[0]);
+                    });
+}
+
 }  // namespace
 
 extern const type_traits iq4_xs_traits = {
     .type = ggml_type::iq4_xs, .block = qk_k, .block_bytes = sizeof(block_iq4_xs), .act = act_format::q8_k,
     .dequantize = dequantize, .quantize = quantize, .gemm = gemm_ref<block_iq4_xs, block_q8_k_act, dot>,
-    .packed_block_bytes = 0, .pack = nullptr};
+    .packed_block_bytes = sizeof(block_iq4_xsx16), .pack = pack};
 
 }  // namespace hearth::kernels

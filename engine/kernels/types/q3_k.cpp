@@ -3,8 +3,10 @@
 // recipe K (no minimums).
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 
+#include "kernels/packing.h"
 #include "kernels/quant_blocks_k.h"
 #include "kernels/recipes.h"
 #include "kernels/type_traits.h"
@@ -97,11 +99,22 @@ float dot(const block_q3_k* w, const block_q8_k_act* x, int64_t k) {
   return acc;
 }
 
+void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int64_t blocks, uint8_t* out) {
+  pack_group_blocks(src, row_bytes, sizeof(block_q3_k), sizeof(block_q3_kx16), rows, row0, blocks, out,
+                    [](const uint8_t* const* r, int present, uint8_t* o) {
+                      auto* dst = reinterpret_cast<block_q3_kx16*>(o);
+                      gather_u16(r, present, offsetof(block_q3_k, d), dst->d);
+                      interleave_dwords(r, present, offsetof(block_q3_k, scales), 12, dst->scales[0]);
+                      interleave_dwords(r, present, offsetof(block_q3_k, hmask), 32, dst->hmask[0]);
+                      interleave_dwords(r, present, offsetof(block_q3_k, qs), 64, dst->qs[0]);
+                    });
+}
+
 }  // namespace
 
 extern const type_traits q3_k_traits = {
     .type = ggml_type::q3_k, .block = qk_k, .block_bytes = sizeof(block_q3_k), .act = act_format::q8_k,
     .dequantize = dequantize, .quantize = quantize, .gemm = gemm_ref<block_q3_k, block_q8_k_act, dot>,
-    .packed_block_bytes = 0, .pack = nullptr};
+    .packed_block_bytes = sizeof(block_q3_kx16), .pack = pack};
 
 }  // namespace hearth::kernels

@@ -3,7 +3,9 @@
 // block_q8_act's float d and int32 sum give (here without rounding s to fp16).
 #include <algorithm>
 #include <cfloat>
+#include <cstddef>
 
+#include "kernels/packing.h"
 #include "kernels/recipes.h"
 #include "kernels/type_traits.h"
 
@@ -53,11 +55,21 @@ float dot(const block_q4_1* w, const block_q8_act* x, int64_t k) {
   return acc;
 }
 
+void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int64_t blocks, uint8_t* out) {
+  pack_group_blocks(src, row_bytes, sizeof(block_q4_1), sizeof(block_q4_1x16), rows, row0, blocks, out,
+                    [](const uint8_t* const* r, int present, uint8_t* o) {
+                      auto* dst = reinterpret_cast<block_q4_1x16*>(o);
+                      gather_u16(r, present, offsetof(block_q4_1, d), dst->d);
+                      gather_u16(r, present, offsetof(block_q4_1, m), dst->m);
+                      interleave_dwords(r, present, offsetof(block_q4_1, qs), 16, dst->qs[0]);
+                    });
+}
+
 }  // namespace
 
 extern const type_traits q4_1_traits = {
     .type = ggml_type::q4_1, .block = 32, .block_bytes = sizeof(block_q4_1), .act = act_format::q8,
     .dequantize = dequantize, .quantize = quantize, .gemm = gemm_ref<block_q4_1, block_q8_act, dot>,
-    .packed_block_bytes = 0, .pack = nullptr};
+    .packed_block_bytes = sizeof(block_q4_1x16), .pack = pack};
 
 }  // namespace hearth::kernels

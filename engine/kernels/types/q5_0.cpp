@@ -2,8 +2,10 @@
 // with q8 activations by recipe Q8S.
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 
+#include "kernels/packing.h"
 #include "kernels/recipes.h"
 #include "kernels/type_traits.h"
 
@@ -57,11 +59,21 @@ float dot(const block_q5_0* w, const block_q8_act* x, int64_t k) {
   return dot_q8s(w, x, k, [](const block_q5_0& b, int j) { return level(b, j) - 16; });
 }
 
+void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int64_t blocks, uint8_t* out) {
+  pack_group_blocks(src, row_bytes, sizeof(block_q5_0), sizeof(block_q5_0x16), rows, row0, blocks, out,
+                    [](const uint8_t* const* r, int present, uint8_t* o) {
+                      auto* dst = reinterpret_cast<block_q5_0x16*>(o);
+                      gather_u16(r, present, offsetof(block_q5_0, d), dst->d);
+                      pack_q5_high_bits(r, present, offsetof(block_q5_0, qh), dst->qh);
+                      interleave_dwords(r, present, offsetof(block_q5_0, qs), 16, dst->qs[0]);
+                    });
+}
+
 }  // namespace
 
 extern const type_traits q5_0_traits = {
     .type = ggml_type::q5_0, .block = 32, .block_bytes = sizeof(block_q5_0), .act = act_format::q8,
     .dequantize = dequantize, .quantize = quantize, .gemm = gemm_ref<block_q5_0, block_q8_act, dot>,
-    .packed_block_bytes = 0, .pack = nullptr};
+    .packed_block_bytes = sizeof(block_q5_0x16), .pack = pack};
 
 }  // namespace hearth::kernels

@@ -2,8 +2,10 @@
 // (see q4_1.cpp).
 #include <algorithm>
 #include <cfloat>
+#include <cstddef>
 #include <cstring>
 
+#include "kernels/packing.h"
 #include "kernels/recipes.h"
 #include "kernels/type_traits.h"
 
@@ -61,11 +63,22 @@ float dot(const block_q5_1* w, const block_q8_act* x, int64_t k) {
   return acc;
 }
 
+void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int64_t blocks, uint8_t* out) {
+  pack_group_blocks(src, row_bytes, sizeof(block_q5_1), sizeof(block_q5_1x16), rows, row0, blocks, out,
+                    [](const uint8_t* const* r, int present, uint8_t* o) {
+                      auto* dst = reinterpret_cast<block_q5_1x16*>(o);
+                      gather_u16(r, present, offsetof(block_q5_1, d), dst->d);
+                      gather_u16(r, present, offsetof(block_q5_1, m), dst->m);
+                      pack_q5_high_bits(r, present, offsetof(block_q5_1, qh), dst->qh);
+                      interleave_dwords(r, present, offsetof(block_q5_1, qs), 16, dst->qs[0]);
+                    });
+}
+
 }  // namespace
 
 extern const type_traits q5_1_traits = {
     .type = ggml_type::q5_1, .block = 32, .block_bytes = sizeof(block_q5_1), .act = act_format::q8,
     .dequantize = dequantize, .quantize = quantize, .gemm = gemm_ref<block_q5_1, block_q8_act, dot>,
-    .packed_block_bytes = 0, .pack = nullptr};
+    .packed_block_bytes = sizeof(block_q5_1x16), .pack = pack};
 
 }  // namespace hearth::kernels
