@@ -38,15 +38,23 @@ class matmul_runner {
  private:
   struct task {
     int32_t job;
+    int32_t input;               // index into inputs_
     int64_t row_begin, row_end;  // output rows (weight rows) of this task
   };
-  // x in the activation format of `fmt`: the caller's floats, or a converted copy.
-  const void* activations(kernels::act_format fmt, const float* x, int64_t m, int64_t cols, size_t& stride);
-  void run_task(const matmul_job& job, const task& t, const void* x, size_t x_stride, int64_t m) const;
+  // x in one activation format: the caller's floats, or a converted copy in `buffer`.
+  struct input {
+    kernels::act_format format;
+    const void* x = nullptr;
+    size_t stride = 0;
+    std::vector<uint8_t> buffer;
+  };
+  // The input of `fmt` for this run, converting x on first use (inputs_[0, used) are this run's).
+  int32_t input_for(kernels::act_format fmt, const float* x, int64_t m, int64_t cols, size_t& used);
+  void run_task(const matmul_job& job, const task& t, int64_t m) const;
 
   thread_pool& pool_;
   const kernels::kernel_set& ks_;
-  std::vector<uint8_t> act_[4];  // converted x, one buffer per activation format
+  std::vector<input> inputs_;  // one per activation format a run needed; buffers kept for reuse
   std::vector<task> tasks_;
 };
 

@@ -15,6 +15,8 @@ enum class ggml_type : uint32_t {
   iq4_xs = 23, i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, iq1_m = 29, bf16 = 30,
   tq1_0 = 34, tq2_0 = 35, mxfp4 = 39,
 };
+// One more than the largest id: the size of tables indexed by type id.
+constexpr int ggml_type_slots = 40;
 
 struct ggml_type_traits {
   std::string_view name;

@@ -7,7 +7,6 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
-#include "kernels/quant_blocks.h"
 
 namespace hearth::kernels {
 
@@ -43,55 +42,5 @@ const kernel_set& active() {
   static const kernel_set& ks = choose();
   return ks;
 }
-
-bool is_matmul_type(ggml_type t) {
-  switch (t) {
-    case ggml_type::f32: case ggml_type::f16: case ggml_type::bf16:
-    case ggml_type::q8_0: case ggml_type::q4_0: return true;
-    default: return false;
-  }
-}
-
-act_format act_format_of(ggml_type t) {
-  switch (t) {
-    case ggml_type::f16: return act_format::f16;
-    case ggml_type::bf16: return act_format::bf16;
-    case ggml_type::q8_0: case ggml_type::q4_0: return act_format::q8;
-    default: return act_format::f32;
-  }
-}
-
-size_t act_row_bytes(act_format f, int64_t k) {
-  switch (f) {
-    case act_format::f32: return k * 4;
-    case act_format::f16: case act_format::bf16: return k * 2;
-    case act_format::q8: return (k / 32) * sizeof(block_q8_act);
-  }
-  return 0;
-}
-
-gemm_fn gemm_for(const kernel_set& ks, ggml_type t, int64_t k) {
-  const bool float_type = t == ggml_type::f32 || t == ggml_type::f16 || t == ggml_type::bf16;
-  if (float_type && k % 16 != 0 && &ks != &scalar()) return gemm_for(scalar(), t, k);
-  switch (t) {
-    case ggml_type::f32: return ks.gemm_f32;
-    case ggml_type::f16: return ks.gemm_f16;
-    case ggml_type::bf16: return ks.gemm_bf16;
-    case ggml_type::q8_0: return ks.gemm_q8_0;
-    case ggml_type::q4_0: return ks.gemm_q4_0;
-    default: return nullptr;
-  }
-}
-
-convert_fn convert_for(const kernel_set& ks, act_format f) {
-  switch (f) {
-    case act_format::f16: return ks.to_f16;
-    case act_format::bf16: return ks.to_bf16;
-    case act_format::q8: return ks.to_q8;
-    case act_format::f32: return nullptr;
-  }
-  return nullptr;
-}
-
 
 }  // namespace hearth::kernels

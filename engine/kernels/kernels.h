@@ -7,7 +7,7 @@
 //
 // Matmul convention: y[i][j] = dot(x row i, w row j) for i < m activation rows, j < n weight rows,
 // each row k elements long. Weights stay in their stored type; activations are first converted to
-// that type's activation format (act_format_of). Each output element is computed by the same
+// that type's activation format (type_traits.h). Each output element is computed by the same
 // sequence of operations whatever m, n and the tiling are: a row's result never depends on which
 // other rows share the batch.
 #include <cstddef>
@@ -15,42 +15,20 @@
 #include <vector>
 
 #include "gguf/ggml_type.h"
+#include "kernels/type_traits.h"
 
 namespace hearth::kernels {
 
-// q8: rows of block_q8_act (the activation side of Q8_0 and Q4_0 weights).
-enum class act_format { f32, f16, bf16, q8 };
-
-// The activation format a weight type multiplies with, and bytes of one converted row.
-// Precondition: is_matmul_type(t).
-act_format act_format_of(ggml_type t);
-size_t act_row_bytes(act_format f, int64_t k);
-bool is_matmul_type(ggml_type t);
-
-// y[i*ldy + j] = dot(x_i, w_j); x rows are x_stride bytes apart, w rows w_stride bytes apart.
-using gemm_fn = void (*)(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x,
-                         size_t x_stride, int64_t m, float* y, size_t ldy);
-// Converts one row of k floats into an activation format.
-using convert_fn = void (*)(const float* x, void* y, int64_t k);
-// Dequantizes one stored row of k elements to floats.
-using dequant_fn = void (*)(const void* w, float* y, int64_t k);
-
 struct kernel_set {
   const char* name;
-  convert_fn to_q8;
-  convert_fn to_f16;
-  convert_fn to_bf16;
-  gemm_fn gemm_f32;   // SIMD sets: k % 16 == 0 (gemm_for() routes other k to the scalar set)
-  gemm_fn gemm_f16;
-  gemm_fn gemm_bf16;
-  gemm_fn gemm_q8_0;
-  gemm_fn gemm_q4_0;
-  // Kernels over weights repacked in groups of 16 rows (block_q8_0x16 / block_q4_0x16, see
-  // packing.h), or nullptr when this set works on the stored layout only. Here `w` is the first
-  // group, `w_stride` the bytes of one group (all its blocks), and n the rows to compute; the
-  // last group may be partial.
-  gemm_fn gemm_q8_0_packed;
-  gemm_fn gemm_q4_0_packed;
+  // Activation conversions, indexed by act_format ([f32] is nullptr: floats are used as they are).
+  convert_fn convert[act_format_count];
+  // Matmuls over the stored layout, indexed by type id; nullptr when the type has no kernel.
+  // Float types in SIMD sets: k % 16 == 0 (gemm_for() routes other k to the scalar set).
+  gemm_fn gemm[ggml_type_slots];
+  // Matmuls over weights repacked in groups of 16 rows (packing.h), indexed by type id, or
+  // nullptr when this set works on the stored layout of that type.
+  gemm_fn gemm_packed[ggml_type_slots];
   // Attention (online softmax over an F16 cache, as ggml's CPU flash attention computes it):
   // q·k of F16 rows; y = f16(fma(v, a, y)) and y = f16(y * a) on an F16 accumulator row.
   float (*dot_f16)(const uint16_t* q, const uint16_t* k, int64_t n);
@@ -62,6 +40,9 @@ struct kernel_set {
   // primitives above); SIMD sets share the key and value conversions between heads.
   void (*attend)(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
                  const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out);
+
+  // Rows of floats to F16 (the KV cache and attention queries).
+  void to_f16(const float* x, void* y, int64_t k) const { convert[static_cast<int>(act_format::f16)](x, y, k); }
 };
 
 // The reference attention (see kernel_set::attend), built from a set's dot_f16, mad_f16 and
@@ -83,10 +64,17 @@ const kernel_set& active();
 // The matmul of a stored weight type for rows of k elements. Float rows whose length is not a
 // multiple of 16 follow the reference's other recipe, which only the scalar set implements.
 gemm_fn gemm_for(const kernel_set& ks, ggml_type t, int64_t k);
+// The packed matmul of a type, or nullptr when this set has none.
+gemm_fn gemm_packed_for(const kernel_set& ks, ggml_type t);
 convert_fn convert_for(const kernel_set& ks, act_format f);  // nullptr for f32
+// The activation format of a computable type (precondition: type_traits_of(t) != nullptr).
+act_format act_format_of(ggml_type t);
+bool is_matmul_type(ggml_type t);
 dequant_fn dequant_for(ggml_type t);  // scalar; nullptr if unsupported
 
-// Row-quantization of activations to block_q8_act, reference version.
+// Row-quantization of activations, reference versions: to block_q8_act (32-blocks) and to
+// block_q8_k_act (256-blocks).
 void quantize_row_q8_ref(const float* x, void* y, int64_t k);
+void quantize_row_q8_k_ref(const float* x, void* y, int64_t k);
 
 }  // namespace hearth::kernels

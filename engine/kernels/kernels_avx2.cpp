@@ -8,6 +8,7 @@
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
+#include "kernels/packed_avx2.h"
 #include "kernels/quant_blocks.h"
 
 namespace hearth::kernels {
@@ -68,6 +69,46 @@ void quantize_q8(const float* x, void* y, int64_t k) {
   }
 }
 
+// quantize_row_q8_k_ref's sequence (see kernels_avx512.cpp's quantize_q8_k).
+void quantize_q8_k(const float* x, void* y, int64_t k) {
+  auto* out = static_cast<block_q8_k_act*>(y);
+  const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (int64_t b = 0; b < k / qk_k; ++b, x += qk_k) {
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < 32; ++i) m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + 8 * i), sign_mask), m);
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    block_q8_k_act& o = out[b];
+    if (amax == 0) {
+      std::memset(&o, 0, sizeof o);
+      continue;
+    }
+    int first = 0;
+    for (int i = 0; i < 32; ++i) {
+      const __m256 hit = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(x + 8 * i), sign_mask), _mm256_set1_ps(amax), _CMP_EQ_OQ);
+      const int bits = _mm256_movemask_ps(hit);
+      if (bits) {
+        first = 8 * i + __builtin_ctz(bits);
+        break;
+      }
+    }
+    const float iscale = -127.0f / x[first];
+    const __m256 vis = _mm256_set1_ps(iscale);
+    for (int i = 0; i < 16; ++i) {
+      const __m256i q0 = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16 * i), vis)), _mm256_set1_epi32(127));
+      const __m256i q1 = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16 * i + 8), vis)), _mm256_set1_epi32(127));
+      // int32 -> int8 in element order (packs interleave 128-bit lanes, the permute restores it).
+      const __m256i w16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xd8);
+      const __m128i bytes = _mm_packs_epi16(_mm256_castsi256_si128(w16), _mm256_extracti128_si256(w16, 1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.qs + 16 * i), bytes);
+      o.bsums[i] = static_cast<int16_t>(hsum_i32(_mm256_add_epi32(q0, q1)));
+    }
+    o.d = 1.0f / iscale;
+  }
+}
+
 void to_f16(const float* x, void* y, int64_t k) {
   auto* out = static_cast<uint16_t*>(y);
   int64_t i = 0;
@@ -76,93 +117,6 @@ void to_f16(const float* x, void* y, int64_t k) {
                      _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
   for (; i < k; ++i) out[i] = fp32_to_fp16(x[i]);
-}
-
-// --- packed Q8_0 / Q4_0 (recipe Q8S) ---------------------------------------------------------
-
-// Integer dot products of 8 rows (one 32-byte half of a packed group vector) with an
-// activation group, accumulated into 8 int32 lanes.
-template <bool Q4>
-inline __m256i dot_half(__m256i acc, __m256i w, __m256i xv) {
-  __m256i pairs;
-  if constexpr (Q4) {
-    pairs = _mm256_maddubs_epi16(w, xv);  // nibbles (0..15) x int8: no saturation
-  } else {
-    // Q8 weights are stored +128: back to signed, then |w| * sign(x, w) keeps every pair sum
-    // within int16.
-    const __m256i ws = _mm256_xor_si256(w, _mm256_set1_epi8(static_cast<char>(0x80)));
-    pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(ws, ws), _mm256_sign_epi8(xv, ws));
-  }
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
-}
-
-template <bool Q4>
-inline __m256i weight_half(const uint8_t* blk, int jj, int half) {
-  if constexpr (Q4) {
-    const auto* p = reinterpret_cast<const block_q4_0x16*>(blk);
-    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p->qs[jj & 3] + 32 * half));
-    const __m256i nib = _mm256_set1_epi8(0x0f);
-    return jj < 4 ? _mm256_and_si256(raw, nib) : _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib);
-  } else {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const block_q8_0x16*>(blk)->qs[jj] + 32 * half));
-  }
-}
-
-// One 16-row group (two halves of 8 rows) by C activation rows.
-template <bool Q4, int C>
-void packed_tile(int64_t blocks, const uint8_t* w, const uint8_t* x, size_t x_stride, float* y, size_t ldy,
-                 int64_t rows_left) {
-  constexpr size_t block_bytes = Q4 ? sizeof(block_q4_0x16) : sizeof(block_q8_0x16);
-  __m256 acc[2][C];
-  for (auto& h : acc)
-    for (auto& a : h) a = _mm256_setzero_ps();
-  for (int64_t b = 0; b < blocks; ++b) {
-    const uint8_t* blk = w + b * block_bytes;
-    const block_q8_act* xb[C];
-    for (int c = 0; c < C; ++c) xb[c] = reinterpret_cast<const block_q8_act*>(x + c * x_stride) + b;
-    for (int half = 0; half < 2; ++half) {
-      __m256i isum[C];
-      for (int c = 0; c < C; ++c) isum[c] = _mm256_set1_epi32(Q4 ? -8 * xb[c]->sum : 0);
-      for (int jj = 0; jj < 8; ++jj) {
-        const __m256i wv = weight_half<Q4>(blk, jj, half);
-        for (int c = 0; c < C; ++c) {
-          int32_t xd;
-          std::memcpy(&xd, xb[c]->qs + 4 * jj, 4);
-          isum[c] = dot_half<Q4>(isum[c], wv, _mm256_set1_epi32(xd));
-        }
-      }
-      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * half)));
-      for (int c = 0; c < C; ++c) {
-        acc[half][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xb[c]->d)), _mm256_cvtepi32_ps(isum[c]),
-                                       acc[half][c]);
-      }
-    }
-  }
-  alignas(32) float out[16];
-  for (int c = 0; c < C; ++c) {
-    _mm256_store_ps(out, acc[0][c]);
-    _mm256_store_ps(out + 8, acc[1][c]);
-    std::memcpy(y + c * ldy, out, sizeof(float) * static_cast<size_t>(rows_left < 16 ? rows_left : 16));
-  }
-}
-
-template <bool Q4>
-void gemm_packed(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x, size_t x_stride, int64_t m,
-                 float* y, size_t ldy) {
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* xb = static_cast<const uint8_t*>(x);
-  const int64_t blocks = k / 32, groups = (n + pack_rows - 1) / pack_rows;
-  for (int64_t g = 0; g < groups; ++g) {
-    int64_t i = 0;
-    for (; i + 3 <= m; i += 3) {
-      packed_tile<Q4, 3>(blocks, wb + g * w_stride, xb + i * x_stride, x_stride, y + i * ldy + g * pack_rows, ldy,
-                         n - g * pack_rows);
-    }
-    for (; i < m; ++i) {
-      packed_tile<Q4, 1>(blocks, wb + g * w_stride, xb + i * x_stride, x_stride, y + i * ldy + g * pack_rows, ldy,
-                         n - g * pack_rows);
-    }
-  }
 }
 
 // --- float weights (recipe L16) ----------------------------------------------------------------
@@ -246,13 +200,14 @@ const kernel_set* avx2() {
   static const kernel_set ks = [] {
     kernel_set k = scalar();
     k.name = "avx2";
-    k.to_q8 = quantize_q8;
-    k.to_f16 = to_f16;
-    k.gemm_f32 = gemm_l16<float>;
-    k.gemm_f16 = gemm_l16<uint16_t>;
-    k.gemm_bf16 = gemm_l16<bf16>;
-    k.gemm_q8_0_packed = gemm_packed<false>;
-    k.gemm_q4_0_packed = gemm_packed<true>;
+    k.convert[static_cast<int>(act_format::q8)] = quantize_q8;
+    k.convert[static_cast<int>(act_format::q8_k)] = quantize_q8_k;
+    k.convert[static_cast<int>(act_format::f16)] = to_f16;
+    k.gemm[static_cast<int>(ggml_type::f32)] = gemm_l16<float>;
+    k.gemm[static_cast<int>(ggml_type::f16)] = gemm_l16<uint16_t>;
+    k.gemm[static_cast<int>(ggml_type::bf16)] = gemm_l16<bf16>;
+    add_quants_avx2(k);
+    add_kquants_avx2(k);
     k.dot_f16 = dot_f16;
     k.mad_f16 = mad_f16;
     k.scale_f16 = scale_f16;

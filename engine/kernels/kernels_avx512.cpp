@@ -8,6 +8,7 @@
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
+#include "kernels/packed_avx512.h"
 #include "kernels/quant_blocks.h"
 
 namespace hearth::kernels {
@@ -51,6 +52,40 @@ void quantize_q8(const float* x, void* y, int64_t k) {
   }
 }
 
+// quantize_row_q8_k_ref's sequence: the first element of largest magnitude sets
+// iscale = -127 / it; q = min(127, round-half-even(iscale * x)); 16-element sums; d = 1 / iscale.
+void quantize_q8_k(const float* x, void* y, int64_t k) {
+  auto* out = static_cast<block_q8_k_act*>(y);
+  const __m512 sign_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (int64_t b = 0; b < k / qk_k; ++b, x += qk_k) {
+    __m512 m = _mm512_setzero_ps();
+    // max(|v|, m) keeps m where |v| is NaN, as the scalar comparison skips it.
+    for (int i = 0; i < 16; ++i) m = _mm512_max_ps(_mm512_and_ps(_mm512_loadu_ps(x + 16 * i), sign_mask), m);
+    const float amax = _mm512_reduce_max_ps(m);
+    block_q8_k_act& o = out[b];
+    if (amax == 0) {
+      std::memset(&o, 0, sizeof o);
+      continue;
+    }
+    int first = 0;
+    for (int i = 0; i < 16; ++i) {
+      const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_and_ps(_mm512_loadu_ps(x + 16 * i), sign_mask), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+      if (hit) {
+        first = 16 * i + __builtin_ctz(hit);
+        break;
+      }
+    }
+    const float iscale = -127.0f / x[first];
+    const __m512 vis = _mm512_set1_ps(iscale);
+    for (int i = 0; i < 16; ++i) {
+      const __m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + 16 * i), vis)), _mm512_set1_epi32(127));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.qs + 16 * i), _mm512_cvtepi32_epi8(q));
+      o.bsums[i] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+    }
+    o.d = 1.0f / iscale;
+  }
+}
+
 void to_f16(const float* x, void* y, int64_t k) {
   auto* out = static_cast<uint16_t*>(y);
   int64_t i = 0;
@@ -77,77 +112,6 @@ void to_bf16(const float* x, void* y, int64_t k) {
                         _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, rounded, quiet)));
   }
   for (; i < k; ++i) out[i] = fp32_to_bf16(x[i]);
-}
-
-// --- packed Q8_0 / Q4_0 (recipe Q8S) ---------------------------------------------------------
-
-// One 16-row group's 8 element-group vectors of block b, as unsigned bytes.
-template <bool Q4>
-inline __m512i weight_group(const uint8_t* blk, int jj) {
-  if constexpr (Q4) {
-    const auto* p = reinterpret_cast<const block_q4_0x16*>(blk);
-    const __m512i raw = _mm512_loadu_si512(p->qs[jj & 3]);
-    const __m512i nib = _mm512_set1_epi8(0x0f);
-    return jj < 4 ? _mm512_and_si512(raw, nib) : _mm512_and_si512(_mm512_srli_epi16(raw, 4), nib);
-  } else {
-    return _mm512_loadu_si512(reinterpret_cast<const block_q8_0x16*>(blk)->qs[jj]);
-  }
-}
-
-// One 16-row group by C activation rows, over all blocks. Each (row, activation row) pair keeps
-// one float lane; each block's integer dot product is exact (recipe Q8S). One group at a time:
-// a single sequential stream of weights is what the hardware prefetchers follow best (four
-// interleaved groups measured ~25% slower for decode).
-template <bool Q4, int C>
-void packed_tile(int64_t blocks, const uint8_t* w, const uint8_t* x, size_t x_stride, float* y, size_t ldy,
-                 int64_t rows_left) {
-  constexpr size_t block_bytes = Q4 ? sizeof(block_q4_0x16) : sizeof(block_q8_0x16);
-  constexpr int offset = Q4 ? 8 : 128;  // the weights' unsigned bias, folded out via the activation sums
-  __m512 acc[C];
-  for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < blocks; ++b) {
-    const uint8_t* blk = w + b * block_bytes;
-    const block_q8_act* xb[C];
-    for (int c = 0; c < C; ++c) xb[c] = reinterpret_cast<const block_q8_act*>(x + c * x_stride) + b;
-    __m512i isum[C];
-    for (int c = 0; c < C; ++c) isum[c] = _mm512_set1_epi32(-offset * xb[c]->sum);
-    for (int jj = 0; jj < 8; ++jj) {
-      const __m512i wv = weight_group<Q4>(blk, jj);
-      for (int c = 0; c < C; ++c) {
-        int32_t xd;
-        std::memcpy(&xd, xb[c]->qs + 4 * jj, 4);
-        isum[c] = _mm512_dpbusd_epi32(isum[c], wv, _mm512_set1_epi32(xd));
-      }
-    }
-    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
-    for (int c = 0; c < C; ++c) {
-      acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xb[c]->d)), _mm512_cvtepi32_ps(isum[c]), acc[c]);
-    }
-  }
-  const __mmask16 mask = rows_left >= 16 ? __mmask16(0xffff) : __mmask16((1u << rows_left) - 1);
-  for (int c = 0; c < C; ++c) _mm512_mask_storeu_ps(y + c * ldy, mask, acc[c]);
-}
-
-// Activation rows in chunks of C, for each group.
-template <bool Q4, int C>
-void packed_rows(int64_t blocks, const uint8_t* w, size_t group_bytes, int64_t n, const uint8_t* x, size_t x_stride,
-                 float* y, size_t ldy) {
-  const int64_t groups = (n + pack_rows - 1) / pack_rows;
-  for (int64_t g = 0; g < groups; ++g) {
-    packed_tile<Q4, C>(blocks, w + g * group_bytes, x, x_stride, y + g * pack_rows, ldy, n - g * pack_rows);
-  }
-}
-
-template <bool Q4>
-void gemm_packed(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x, size_t x_stride, int64_t m,
-                 float* y, size_t ldy) {
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* xb = static_cast<const uint8_t*>(x);
-  const int64_t blocks = k / 32;
-  int64_t i = 0;
-  for (; i + 4 <= m; i += 4) packed_rows<Q4, 4>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
-  for (; i + 2 <= m; i += 2) packed_rows<Q4, 2>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
-  for (; i < m; ++i) packed_rows<Q4, 1>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
 }
 
 // --- float weights (recipe L16) ----------------------------------------------------------------
@@ -315,14 +279,15 @@ const kernel_set* avx512() {
   static const kernel_set ks = [] {
     kernel_set k = scalar();
     k.name = "avx512-vnni";
-    k.to_q8 = quantize_q8;
-    k.to_f16 = to_f16;
-    k.gemm_f32 = gemm_l16<float>;
-    k.gemm_f16 = gemm_l16<uint16_t>;
-    k.gemm_bf16 = gemm_l16<bf16>;
-    k.to_bf16 = to_bf16;
-    k.gemm_q8_0_packed = gemm_packed<false>;
-    k.gemm_q4_0_packed = gemm_packed<true>;
+    k.convert[static_cast<int>(act_format::q8)] = quantize_q8;
+    k.convert[static_cast<int>(act_format::q8_k)] = quantize_q8_k;
+    k.convert[static_cast<int>(act_format::f16)] = to_f16;
+    k.gemm[static_cast<int>(ggml_type::f32)] = gemm_l16<float>;
+    k.gemm[static_cast<int>(ggml_type::f16)] = gemm_l16<uint16_t>;
+    k.gemm[static_cast<int>(ggml_type::bf16)] = gemm_l16<bf16>;
+    k.convert[static_cast<int>(act_format::bf16)] = to_bf16;
+    add_quants_avx512(k);
+    add_kquants_avx512(k);
     k.dot_f16 = dot_f16;
     k.mad_f16 = mad_f16;
     k.scale_f16 = scale_f16;

@@ -35,7 +35,7 @@ std::optional<std::string> model::file_changed() const {
 
 namespace {
 
-std::string supported_types() { return "F32, F16, BF16, Q8_0, Q4_0"; }
+std::string supported_types() { return kernels::supported_type_names(); }
 
 }  // namespace
 
@@ -135,9 +135,7 @@ void model::pack_weights() {
     for (weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) matrices.push_back(w);
   }
   std::erase_if(matrices, [&](const weight* w) {
-    const bool has_kernel = (w->type == ggml_type::q8_0 && ks.gemm_q8_0_packed) ||
-                            (w->type == ggml_type::q4_0 && ks.gemm_q4_0_packed);
-    return !has_kernel || !kernels::packable(w->type);
+    return !kernels::gemm_packed_for(ks, w->type) || !kernels::packable(w->type);
   });
   if (matrices.empty()) return;
   // One arena, 2 MiB-aligned so the kernel can back it with huge pages: a decode step streams

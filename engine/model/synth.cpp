@@ -7,7 +7,7 @@
 
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
-#include "kernels/quantize.h"
+#include "kernels/type_traits.h"
 
 namespace hearth {
 
@@ -64,23 +64,28 @@ struct tensor_plan {
   int64_t cols, rows;  // rows == 1: a vector (norm), all ones
 };
 
-std::vector<tensor_plan> plan(const synth_shape& s, ggml_type type, int64_t n_vocab) {
+std::vector<tensor_plan> plan(const synth_shape& s, const quant_mix& mix, int64_t n_vocab) {
   const int64_t head_dim = s.n_embd / s.n_head;
-  std::vector<tensor_plan> t = {{"token_embd.weight", type, s.n_embd, n_vocab},
-                                {"output_norm.weight", ggml_type::f32, s.n_embd, 1},
-                                // llama-quantize keeps the output matrix at higher precision.
-                                {"output.weight", type == ggml_type::q4_0 ? ggml_type::q8_0 : type, s.n_embd, n_vocab}};
+  const int n_layer = static_cast<int>(s.n_layer), n_gqa = static_cast<int>(s.n_head / s.n_head_kv);
+  std::vector<tensor_plan> t;
+  auto matrix = [&](std::string name, int64_t cols, int64_t rows) {
+    const ggml_type type = mix_tensor_type(mix, name, cols, n_layer, n_gqa);
+    t.push_back({std::move(name), type, cols, rows});
+  };
+  matrix("token_embd.weight", s.n_embd, n_vocab);
+  t.push_back({"output_norm.weight", ggml_type::f32, s.n_embd, 1});
+  matrix("output.weight", s.n_embd, n_vocab);
   for (int64_t l = 0; l < s.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     t.push_back({p + "attn_norm.weight", ggml_type::f32, s.n_embd, 1});
-    t.push_back({p + "attn_q.weight", type, s.n_embd, s.n_head * head_dim});
-    t.push_back({p + "attn_k.weight", type, s.n_embd, s.n_head_kv * head_dim});
-    t.push_back({p + "attn_v.weight", type, s.n_embd, s.n_head_kv * head_dim});
-    t.push_back({p + "attn_output.weight", type, s.n_head * head_dim, s.n_embd});
+    matrix(p + "attn_q.weight", s.n_embd, s.n_head * head_dim);
+    matrix(p + "attn_k.weight", s.n_embd, s.n_head_kv * head_dim);
+    matrix(p + "attn_v.weight", s.n_embd, s.n_head_kv * head_dim);
+    matrix(p + "attn_output.weight", s.n_head * head_dim, s.n_embd);
     t.push_back({p + "ffn_norm.weight", ggml_type::f32, s.n_embd, 1});
-    t.push_back({p + "ffn_gate.weight", type, s.n_embd, s.n_ff});
-    t.push_back({p + "ffn_up.weight", type, s.n_embd, s.n_ff});
-    t.push_back({p + "ffn_down.weight", type, s.n_ff, s.n_embd});
+    matrix(p + "ffn_gate.weight", s.n_embd, s.n_ff);
+    matrix(p + "ffn_up.weight", s.n_embd, s.n_ff);
+    matrix(p + "ffn_down.weight", s.n_ff, s.n_embd);
   }
   return t;
 }
@@ -91,21 +96,12 @@ std::vector<uint8_t> make_tensor(const tensor_plan& t, uint64_t seed) {
   std::vector<uint8_t> out(row_bytes * t.rows);
   std::vector<float> row(t.cols);
   normal_source rng(name_seed(seed, t.name));
-  kernels::weight_quantizer q = kernels::weight_quantizer_for(t.type);
+  const kernels::quantize_fn q = kernels::type_traits_of(t.type)->quantize;
   for (int64_t r = 0; r < t.rows; ++r) {
     for (float& v : row) v = t.rows == 1 ? 1.0f : 0.02f * rng.next();
     q(row.data(), out.data() + r * row_bytes, t.cols);
   }
   return out;
-}
-
-int file_type_of(ggml_type t) {
-  switch (t) {
-    case ggml_type::f16: return 1;   // LLAMA_FTYPE_MOSTLY_F16
-    case ggml_type::q4_0: return 2;  // LLAMA_FTYPE_MOSTLY_Q4_0
-    case ggml_type::q8_0: return 7;  // LLAMA_FTYPE_MOSTLY_Q8_0
-    default: return 0;
-  }
 }
 
 }  // namespace
@@ -124,9 +120,6 @@ std::optional<synth_shape> find_synth_shape(std::string_view name) {
 }
 
 void write_synth_model(const synth_options& o, const std::filesystem::path& out) {
-  if (o.type != ggml_type::f16 && o.type != ggml_type::q8_0 && o.type != ggml_type::q4_0) {
-    throw std::invalid_argument("synth writes F16, Q8_0 or Q4_0 matrices, not " + std::string(ggml_type_name(o.type)));
-  }
   gguf_file vocab = gguf_file::open(o.vocab_file);
   auto tokens = vocab.get_string_array("tokenizer.ggml.tokens");
   if (tokens.empty()) throw vocab.error("missing metadata 'tokenizer.ggml.tokens'");
@@ -134,7 +127,7 @@ void write_synth_model(const synth_options& o, const std::filesystem::path& out)
   gguf_writer w;
   w.add_kv("general.architecture", gguf_meta_value::string("llama"));
   w.add_kv("general.name", gguf_meta_value::string("synthetic " + std::string(s.name)));
-  w.add_kv("general.file_type", gguf_meta_value::u32(static_cast<uint32_t>(file_type_of(o.type))));
+  w.add_kv("general.file_type", gguf_meta_value::u32(o.mix.file_type));
   w.add_kv("general.quantization_version", gguf_meta_value::u32(2));
   w.add_kv("llama.context_length", gguf_meta_value::u32(static_cast<uint32_t>(s.n_ctx)));
   w.add_kv("llama.embedding_length", gguf_meta_value::u32(static_cast<uint32_t>(s.n_embd)));
@@ -150,7 +143,7 @@ void write_synth_model(const synth_options& o, const std::filesystem::path& out)
     if (key.starts_with("tokenizer.")) w.add_kv(std::string(key), gguf_meta_value::copy_of(value));
   }
   // Tensors are generated ahead of the writer in a bounded pipeline: `threads` at a time.
-  auto tensors = plan(s, o.type, static_cast<int64_t>(tokens.size()));
+  auto tensors = plan(s, o.mix, static_cast<int64_t>(tokens.size()));
   const int threads = std::max(1, o.threads);
   std::vector<std::shared_future<std::vector<uint8_t>>> futures(tensors.size());
   auto launch = [&](size_t i) {

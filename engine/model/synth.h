@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gguf/ggml_type.h"
+#include "model/quant_mix.h"
 
 namespace hearth {
 
@@ -25,7 +26,7 @@ std::optional<synth_shape> find_synth_shape(std::string_view name);
 
 struct synth_options {
   synth_shape shape;
-  ggml_type type = ggml_type::q4_0;     // matrices: F16, Q8_0 or Q4_0 (norms stay F32)
+  quant_mix mix = *find_quant_mix("q4_0");  // per-tensor types as llama-quantize picks them (norms F32)
   std::filesystem::path vocab_file;     // a GGUF whose tokenizer.* keys are copied
   uint64_t seed = 1;
   int threads = 1;                      // tensors generated in parallel

@@ -13,11 +13,14 @@ int cmd_synth(std::span<char* const> args) {
   std::string shapes;
   for (const auto& s : synth_shapes()) shapes += (shapes.empty() ? "" : ", ") + std::string(s.name);
   const std::string shape_help = "model shape: " + shapes;
+  std::string mixes;
+  for (const auto& m : quant_mixes()) mixes += (mixes.empty() ? "" : ", ") + std::string(m.name);
+  const std::string type_help = "llama-quantize file type (per-tensor types by its rules): " + mixes + " (default q4_0)";
   options opts("hearth synth --shape NAME --type TYPE -o FILE",
                "Write a GGUF model of a real model's shape with seeded random weights (normal x 0.02, norms 1)\n"
                "and a real vocabulary, for benchmarks: speed does not depend on the values.",
                {{"shape", 0, "NAME", shape_help},
-                {"type", 0, "TYPE", "matrix type: f16, q8_0 or q4_0 (default q4_0)"},
+                {"type", 0, "TYPE", type_help},
                 {"output", 'o', "FILE", "where to write"},
                 {"vocab", 0, "FILE", "GGUF to copy the tokenizer from (default: ../shared/vocab/ggml-vocab-llama-spm.gguf)"},
                 {"seed", 's', "N", "random seed (default 1)"},
@@ -32,10 +35,9 @@ int cmd_synth(std::span<char* const> args) {
     if (!out) throw usage_error("missing -o FILE");
     synth_options o{*shape};
     const std::string type = opts.get_or("type", "q4_0");
-    if (type == "f16") o.type = ggml_type::f16;
-    else if (type == "q8_0") o.type = ggml_type::q8_0;
-    else if (type == "q4_0") o.type = ggml_type::q4_0;
-    else throw usage_error("--type must be f16, q8_0 or q4_0 (got '" + type + "')");
+    auto mix = find_quant_mix(type);
+    if (!mix) throw usage_error("--type must be one of " + mixes + " (got '" + type + "')");
+    o.mix = *mix;
     o.vocab_file = opts.get_or("vocab", HEARTH_SHARED_VOCAB);
     o.seed = opts.get_u64("seed", 1);
     o.threads = static_cast<int>(opts.get_int("threads", std::max(1u, std::thread::hardware_concurrency())));

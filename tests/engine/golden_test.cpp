@@ -11,67 +11,19 @@
 #include <functional>
 #include <optional>
 
-#include "forward.h"
 #include "gguf/gguf_writer.h"
+#include "greedy.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
-#include "kv_cache.h"
 #include "reference.h"
 #include "model/model.h"
-#include "thread_pool.h"
-#include "token_decoder.h"
 
 using namespace hearth;
 using hearth::test::read_reference;
 using hearth::test::reference_case;
+using namespace hearth::test;
 
 namespace {
-
-// Runs the prompt as one batch, then greedy decoding one token at a time (the decoding step
-// every generation loop uses, at temperature 0).
-struct greedy_run {
-  std::vector<float> first_logits;
-  std::vector<token_id> tokens;
-  std::string text;
-};
-
-greedy_run run_greedy(const model& m, const std::vector<token_id>& prompt, size_t n_gen) {
-  thread_pool pool(2);
-  kv_cache kv(m.hp(), 64);
-  forward_pass fwd(m, pool, 512, 1);
-  int32_t seq = kv.seq_create();
-  REQUIRE(kv.seq_reserve(seq, static_cast<int64_t>(prompt.size() + n_gen)));
-  std::vector<batch_entry> batch;
-  for (size_t i = 0; i < prompt.size(); ++i) {
-    batch.push_back({prompt[i], static_cast<int32_t>(i), seq, i + 1 == prompt.size()});
-  }
-  greedy_run r;
-  auto logits = fwd.run(kv, batch);
-  r.first_logits.assign(logits.begin(), logits.end());
-  sampling_params greedy;
-  greedy.temperature = 0;
-  token_decoder decoder(greedy, static_cast<int32_t>(m.hp().n_vocab), {});
-  decoder.accept_prompt(prompt);
-  const vocab_text vocab(m.vocab());
-  int32_t pos = static_cast<int32_t>(prompt.size());
-  for (size_t n = 0; n < n_gen; ++n) {
-    const decoded_token d = decoder.next(logits, vocab);
-    r.tokens.push_back(d.token);
-    r.text += d.text;
-    if (d.end_of_generation) break;
-    batch_entry e{d.token, pos++, seq, true};
-    logits = fwd.run(kv, std::span(&e, 1));
-  }
-  r.text += decoder.finish();
-  return r;
-}
-
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  float d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
-  return d;
-}
 
 float largest_magnitude(const std::vector<float>& v) {
   float m = 0;

@@ -63,7 +63,7 @@ TEST_CASE("kernels: Q8_0 and Q4_0 dot products with a non-finite activation bloc
       INFO(ks->name << " " << ggml_type_name(type));
       const size_t row = ggml_row_size(type, k);
       std::vector<uint8_t> w(row * n);
-      for (int64_t r = 0; r < n; ++r) weight_quantizer_for(type)(wf.data() + r * k, w.data() + r * row, k);
+      for (int64_t r = 0; r < n; ++r) type_traits_of(type)->quantize(wf.data() + r * k, w.data() + r * row, k);
       block_q8_act act[2];
       ks->to_q8(x.data(), act, k);
       std::vector<float> y(n, 0.0f);

@@ -5,13 +5,15 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "cpu_flags.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/packing.h"
-#include "kernels/quantize.h"
+#include "kernels/type_traits.h"
 
 using namespace hearth;
 using namespace hearth::kernels;
@@ -42,7 +44,7 @@ std::vector<const kernel_set*> simd_sets() {
 std::vector<uint8_t> store_weights(ggml_type type, const std::vector<float>& values, int64_t n, int64_t k) {
   const size_t row = ggml_row_size(type, k);
   std::vector<uint8_t> w(row * n);
-  for (int64_t r = 0; r < n; ++r) weight_quantizer_for(type)(values.data() + r * k, w.data() + r * row, k);
+  for (int64_t r = 0; r < n; ++r) type_traits_of(type)->quantize(values.data() + r * k, w.data() + r * row, k);
   return w;
 }
 
@@ -75,7 +77,7 @@ std::vector<float> run_gemm(const kernel_set& ks, ggml_type type, const std::vec
                             int64_t k, const std::vector<uint8_t>& x, int64_t m) {
   std::vector<float> y(static_cast<size_t>(m * n), -1.0f);
   const size_t x_stride = x.size() / m;
-  const gemm_fn packed = type == ggml_type::q8_0 ? ks.gemm_q8_0_packed : type == ggml_type::q4_0 ? ks.gemm_q4_0_packed : nullptr;
+  const gemm_fn packed = gemm_packed_for(ks, type);
   if (packed) {
     std::vector<uint8_t> p(packed_bytes(type, n, k));
     pack_weights(type, w.data(), ggml_row_size(type, k), n, k, p.data(), 0, (n + 15) / 16);
@@ -90,10 +92,11 @@ std::vector<float> run_gemm(const kernel_set& ks, ggml_type type, const std::vec
 
 TEST_CASE("kernels: activation conversion equals the scalar reference", "[kernels]") {
   for (const kernel_set* ks : simd_sets()) {
-    for (int64_t k : {32, 64, 96, 2048, 5632}) {
+    for (int64_t k : {32, 64, 96, 256, 2048, 5632}) {
       auto x = random_floats(static_cast<size_t>(k), 7 + k, 3.0f);
       x[5] = 0.0f;
-      for (act_format f : {act_format::q8, act_format::f16, act_format::bf16}) {
+      for (act_format f : {act_format::q8, act_format::q8_k, act_format::f16, act_format::bf16}) {
+        if (k % act_format_info(f).block != 0) continue;
         std::vector<uint8_t> a(act_row_bytes(f, k)), b(act_row_bytes(f, k));
         convert_for(scalar(), f)(x.data(), a.data(), k);
         convert_for(*ks, f)(x.data(), b.data(), k);
@@ -112,34 +115,94 @@ TEST_CASE("kernels: activation conversion equals the scalar reference", "[kernel
       CHECK(std::memcmp(a.data(), b.data(), a.size()) == 0);
     }
     // A block of zeros (scale 0) and exact halves (ties round to even).
-    std::vector<float> z(64, 0.0f);
-    for (int i = 32; i < 64; ++i) z[i] = (i - 48) * 0.5f;
-    std::vector<uint8_t> a(act_row_bytes(act_format::q8, 64)), b(a.size());
-    scalar().to_q8(z.data(), a.data(), 64);
-    ks->to_q8(z.data(), b.data(), 64);
-    CHECK(std::memcmp(a.data(), b.data(), a.size()) == 0);
+    std::vector<float> z(512, 0.0f);
+    for (int i = 256; i < 512; ++i) z[i] = (i % 64 - 32) * 0.5f;
+    for (act_format f : {act_format::q8, act_format::q8_k}) {
+      std::vector<uint8_t> a(act_row_bytes(f, 512)), b(a.size());
+      convert_for(scalar(), f)(z.data(), a.data(), 512);
+      convert_for(*ks, f)(z.data(), b.data(), 512);
+      INFO(ks->name << " zeros and ties, format " << act_format_info(f).name);
+      CHECK(std::memcmp(a.data(), b.data(), a.size()) == 0);
+    }
   }
 }
 
-TEST_CASE("kernels: matmuls equal the scalar reference for every type and odd sizes", "[kernels]") {
+namespace {
+
+// The types each SIMD set computes with kernels of its own (stored or packed layout); the others
+// fall back to the scalar reference. A kernel registered or dropped without this table changing
+// fails the check below.
+struct simd_coverage {
+  std::string_view set;
+  std::vector<ggml_type> types;
+};
+const std::vector<ggml_type> packed_types = {ggml_type::q8_0, ggml_type::q4_0, ggml_type::q4_1, ggml_type::q5_0,
+                                             ggml_type::q5_1, ggml_type::q2_k, ggml_type::q3_k, ggml_type::q4_k,
+                                             ggml_type::q5_k, ggml_type::q6_k, ggml_type::iq4_nl, ggml_type::iq4_xs};
+std::vector<ggml_type> float_and(const std::vector<ggml_type>& quantized) {
+  std::vector<ggml_type> out = {ggml_type::f32, ggml_type::f16, ggml_type::bf16};
+  out.insert(out.end(), quantized.begin(), quantized.end());
+  return out;
+}
+const simd_coverage coverage[] = {
+    {"avx2", float_and(packed_types)},
+    {"avx512-vnni", float_and(packed_types)},
+};
+
+std::vector<ggml_type> own_kernels(const kernel_set& ks) {
+  std::vector<ggml_type> out;
+  for (const type_traits* t : all_type_traits()) {
+    const auto id = static_cast<uint32_t>(t->type);
+    if (ks.gemm_packed[id] || ks.gemm[id] != scalar().gemm[id]) out.push_back(t->type);
+  }
+  return out;
+}
+
+// Compares every SIMD set with the reference on one type and size, noting each (set, type) pair.
+void compare_sets(const std::vector<const kernel_set*>& sets, ggml_type type, int64_t n, int64_t k, int64_t m,
+                  std::set<std::pair<std::string, ggml_type>>& pairs) {
+  auto w = make_weights(type, n, k, 100 * n + k);
+  auto x_ref = make_acts(scalar(), type, m, k, 7 * m + k);
+  auto expect = run_gemm(scalar(), type, w, n, k, x_ref, m);
+  for (const kernel_set* ks : sets) {
+    auto x_simd = make_acts(*ks, type, m, k, 7 * m + k);
+    INFO(ks->name << " " << ggml_type_name(type) << " n=" << n << " k=" << k << " m=" << m);
+    REQUIRE(x_ref == x_simd);
+    auto got = run_gemm(*ks, type, w, n, k, x_simd, m);
+    REQUIRE(std::memcmp(expect.data(), got.data(), expect.size() * 4) == 0);
+    pairs.insert({ks->name, type});
+  }
+}
+
+}  // namespace
+
+TEST_CASE("kernels: every SIMD set accelerates the types its coverage row names", "[kernels]") {
   for (const kernel_set* ks : simd_sets()) {
-    for (ggml_type type : {ggml_type::f32, ggml_type::f16, ggml_type::bf16, ggml_type::q8_0, ggml_type::q4_0}) {
-      for (int64_t k : {32, 64, 160, 2048}) {
-        for (int64_t n : {1, 15, 16, 17, 40, 100}) {
-          for (int64_t m : {1, 2, 3, 4, 5, 9}) {
-            auto w = make_weights(type, n, k, 100 * n + k);
-            auto x_ref = make_acts(scalar(), type, m, k, 7 * m + k);
-            auto x_simd = make_acts(*ks, type, m, k, 7 * m + k);
-            REQUIRE(x_ref == x_simd);
-            auto expect = run_gemm(scalar(), type, w, n, k, x_ref, m);
-            auto got = run_gemm(*ks, type, w, n, k, x_simd, m);
-            INFO(ks->name << " " << ggml_type_name(type) << " n=" << n << " k=" << k << " m=" << m);
-            REQUIRE(std::memcmp(expect.data(), got.data(), expect.size() * 4) == 0);
-          }
-        }
+    const simd_coverage* row = nullptr;
+    for (const simd_coverage& c : coverage) if (c.set == ks->name) row = &c;
+    INFO(ks->name);
+    REQUIRE(row);
+    CHECK(own_kernels(*ks) == row->types);
+  }
+}
+
+TEST_CASE("kernels: matmuls equal the scalar reference for every (set, type) pair and odd sizes", "[kernels]") {
+  // Every type the engine computes with; a new row in the traits table must be counted here.
+  CHECK(all_type_traits().size() == 15);
+  const auto sets = simd_sets();
+  std::set<std::pair<std::string, ggml_type>> pairs;
+  for (const type_traits* t : all_type_traits()) {
+    const int64_t base = std::max<int64_t>(32, t->block);
+    for (int64_t blocks : {1, 2, 5}) {
+      for (int64_t n : {1, 15, 16, 17, 40, 100}) {
+        for (int64_t m = 1; m <= 17; ++m) compare_sets(sets, t->type, n, blocks * base, m, pairs);
       }
     }
+    for (int64_t n : {16, 33}) {
+      for (int64_t m : {1, 3, 4, 17}) compare_sets(sets, t->type, n, std::max<int64_t>(2048, 8 * base), m, pairs);
+    }
   }
+  CHECK(pairs.size() == sets.size() * all_type_traits().size());
 }
 
 TEST_CASE("kernels: F32, F16 and BF16 matmuls agree bit for bit on numbers all three hold exactly",
@@ -185,8 +248,9 @@ TEST_CASE("kernels: float rows whose length is not a multiple of 16 use the refe
 
 TEST_CASE("kernels: a row's result does not depend on the other rows of the batch", "[kernels]") {
   for (const kernel_set* ks : simd_sets()) {
-    for (ggml_type type : {ggml_type::q8_0, ggml_type::q4_0, ggml_type::f16}) {
-      const int64_t k = 256, n = 48;
+    for (const type_traits* t : all_type_traits()) {
+      const ggml_type type = t->type;
+      const int64_t k = 512, n = 48;
       auto w = make_weights(type, n, k, 3);
       auto x = make_acts(*ks, type, 7, k, 4);
       auto all = run_gemm(*ks, type, w, n, k, x, 7);

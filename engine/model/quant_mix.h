@@ -1,0 +1,28 @@
+#pragma once
+// The file types of llama-quantize ("Q4_K_M", ...): which tensor type each weight of a llama-
+// architecture model gets, by llama.cpp's rules (src/llama-quant.cpp, without an importance
+// matrix), so files written by `hearth synth` have the type mix of the files people download.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "gguf/ggml_type.h"
+
+namespace hearth {
+
+struct quant_mix {
+  std::string_view name;  // as `hearth synth --type` spells it: "q4_k_m"
+  uint32_t file_type;     // general.file_type (llama.cpp's LLAMA_FTYPE_MOSTLY_*)
+  ggml_type base;         // the type of the matrices no rule changes
+};
+
+const std::vector<quant_mix>& quant_mixes();
+std::optional<quant_mix> find_quant_mix(std::string_view name);
+
+// The type of the 2-D weight `name` ("output.weight", "blk.3.attn_v.weight", ...) with rows of
+// `ncols` elements, in a model of n_layer layers whose query heads share each KV head n_gqa at a
+// time.
+ggml_type mix_tensor_type(const quant_mix& mix, std::string_view name, int64_t ncols, int n_layer, int n_gqa);
+
+}  // namespace hearth
