@@ -88,7 +88,7 @@ std::optional<std::string> read_content(field_reader& mr, const std::string& rol
   return text;
 }
 
-// tool_calls: [{"id": str, "type": "function", "function": {"name": str, "arguments": str}}],
+// tool_calls: [{"id": str, "type": "function", "function": {"name": str, "arguments": str | object}}],
 // assistant messages only.
 void read_tool_calls(field_reader& mr, const std::string& role, std::vector<tool_call>& out) {
   const nlohmann::json* calls = mr.find("tool_calls");
@@ -114,7 +114,13 @@ void read_tool_calls(field_reader& mr, const std::string& role, std::vector<tool
     const std::optional<std::string> fn_name = fr.string("name");
     if (!fn_name && !fr.failed()) fr.fail("name", at + ".function.name is required");
     call.name = fn_name.value_or("");
-    call.arguments = fr.string("arguments").value_or("{}");
+    // OpenAI sends arguments as JSON text; Hugging Face chat templates and some clients use the
+    // object itself, which is taken as its JSON text.
+    if (const nlohmann::json* args = fr.find("arguments"); args && args->is_object()) {
+      call.arguments = args->dump();
+    } else {
+      call.arguments = fr.string("arguments").value_or("{}");
+    }
     if (cr.failed()) return mr.fail(cr.error());
     if (fr.failed()) return mr.fail(fr.error());
     out.push_back(std::move(call));

@@ -42,8 +42,10 @@ class ws_sink final : public token_sink {
       overflowed_ = true;
       return false;
     }
+    // Posted means taken, and counted: a cancel arriving from now on ends the generation at the
+    // next token (or the scheduler's next step), never un-counts this one.
     post(proto::ws_token_event(id_, e.text, e.id), false);
-    return !cancel_->load(std::memory_order_relaxed);
+    return true;
   }
 
   void on_finish(const finish_event& e) override {

@@ -35,8 +35,16 @@ std::string read_available(int fd, int timeout_ms) {
 
 server_process::server_process(std::vector<std::string> args, bool wait_ready, std::vector<std::string> launcher)
     : launched_(!launcher.empty()) {
+  // stderr goes to an unlinked file, not a pipe: a daemon logging every request would fill a pipe
+  // nobody reads while a test waits on a client, and then block in its log writes.
   int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) throw std::runtime_error("pipe");
+  if (pipe2(out, O_CLOEXEC)) throw std::runtime_error("pipe");
+  char log_path[] = "/tmp/hearth-serve-log-XXXXXX";
+  err[1] = mkostemp(log_path, O_CLOEXEC | O_APPEND);
+  if (err[1] < 0) throw std::runtime_error("mkostemp");
+  err[0] = open(log_path, O_RDONLY | O_CLOEXEC);
+  unlink(log_path);
+  if (err[0] < 0) throw std::runtime_error("open " + std::string(log_path));
   std::vector<std::string> argv = std::move(launcher);
   for (const char* a : {HEARTH_BINARY, "serve", "--host", "127.0.0.1", "--port", "0"}) argv.push_back(a);
   argv.insert(argv.end(), args.begin(), args.end());
@@ -53,7 +61,6 @@ server_process::server_process(std::vector<std::string> args, bool wait_ready, s
   close(err[1]);
   if (rc != 0) throw std::runtime_error("cannot start hearth serve");
   stderr_fd_ = err[0];
-  fcntl(stderr_fd_, F_SETFL, O_NONBLOCK);
   std::string printed;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   std::smatch m;

@@ -42,7 +42,7 @@ class server_process {
   pid_t pid_ = -1;
   bool launched_ = false;
   int port_ = 0;
-  int stderr_fd_ = -1;
+  int stderr_fd_ = -1;  // reads the daemon's stderr file from where log() stopped
   std::string log_;
 };
 

@@ -11,7 +11,6 @@
 #include "kernels/kernels.h"
 #include "kernels/packing.h"
 #include "kernels/quant_blocks.h"
-#include "kernels/quantize.h"
 
 using namespace hearth;
 using namespace hearth::kernels;
@@ -41,8 +40,8 @@ TEST_CASE("kernels: a block with inf or NaN quantizes to d = NaN, q = 0, sum = 0
       INFO(ks->name << ", bad value " << bad);
       const std::vector<float> x = two_blocks(bad);
       block_q8_act q[2], ref[2];
-      ks->to_q8(x.data(), q, 64);
-      scalar().to_q8(x.data(), ref, 64);
+      convert_for(*ks, act_format::q8)(x.data(), q, 64);
+      convert_for(scalar(), act_format::q8)(x.data(), ref, 64);
       CHECK(std::isfinite(q[0].d));  // the finite block is untouched
       CHECK(q[0].d == ref[0].d);
       CHECK(q[0].sum == ref[0].sum);
@@ -65,11 +64,11 @@ TEST_CASE("kernels: Q8_0 and Q4_0 dot products with a non-finite activation bloc
       std::vector<uint8_t> w(row * n);
       for (int64_t r = 0; r < n; ++r) type_traits_of(type)->quantize(wf.data() + r * k, w.data() + r * row, k);
       block_q8_act act[2];
-      ks->to_q8(x.data(), act, k);
+      convert_for(*ks, act_format::q8)(x.data(), act, k);
       std::vector<float> y(n, 0.0f);
       gemm_for(*ks, type, k)(k, w.data(), row, n, act, sizeof act, 1, y.data(), n);
       for (float v : y) CHECK(std::isnan(v));
-      const gemm_fn packed = type == ggml_type::q8_0 ? ks->gemm_q8_0_packed : ks->gemm_q4_0_packed;
+      const gemm_fn packed = gemm_packed_for(*ks, type);
       if (packed) {
         std::vector<uint8_t> p(packed_bytes(type, n, k));
         pack_weights(type, w.data(), row, n, k, p.data(), 0, 1);

@@ -80,6 +80,8 @@ TEST_CASE("kv_cache sizes are exact or overflowed, never wrapped", "[kv_cache]")
   // small_hp: 2 layers × 2 (keys, values) × 2 KV heads × 8 dims × 2 bytes = 128 bytes a position.
   CHECK(kv_cache::bytes_per_position(small_hp()).value() == 128);
   CHECK(kv_cache::bytes_for(small_hp(), 10, 16).value() == 10 * (16 * 128 + 4));
+}
+
 namespace {
 
 // Whether every key and value of `block` is zero, read through the const (non-marking) views.

@@ -32,7 +32,7 @@ token_decoder greedy(std::vector<std::string> stops = {}) {
 
 }  // namespace
 
-TEST_CASE("token_decoder: text passes through; a split character arrives whole", "[decoder]") {
+TEST_CASE("token_decoder: text passes through, and a split character arrives whole", "[decoder]") {
   const toy_text vocab;
   token_decoder d = greedy();
   decoded_token a = d.next(pick(1), vocab);

@@ -8,6 +8,7 @@
 
 #include "fuzz_fixtures.h"
 #include "gguf/gguf_writer.h"
+#include "model/quant_mix.h"
 #include "model/synth.h"
 
 namespace hearth::fuzz {
@@ -30,10 +31,12 @@ bytes to_bytes(std::string_view s) { return bytes(s.begin(), s.end()); }
 
 // A model small enough to mutate quickly (~20 KB besides its 512-token vocabulary): one layer,
 // 32-dim (Q8_0/Q4_0 blocks are 32 wide), 2 heads sharing 1 KV head, 64 positions.
-bytes tiny_model(ggml_type type, const fs::path& scratch) {
+// `mix`: a whole-file type whose blocks are 32 wide ("f16", "q8_0", "q4_0").
+bytes tiny_model(std::string_view mix, const fs::path& scratch) {
   synth_options o;
   o.shape = {"fuzz-seed", 32, 1, 2, 1, 32, 64};
-  o.type = type;
+  o.mix = *find_quant_mix(mix);
+  const ggml_type type = o.mix.base;
   o.vocab_file = shared_dir / "models" / "stories260K-f32.gguf";
   o.seed = 7;
   const fs::path out = scratch / ("tiny-" + std::string(ggml_type_name(type)) + ".gguf");
@@ -142,10 +145,11 @@ seed_corpora make_seed_corpora() {
   seed_corpora c;
   const fs::path scratch = fs::temp_directory_path() / ("hearth-fuzz-seeds-" + std::to_string(::getpid()));
   fs::create_directories(scratch);
-  for (ggml_type t : {ggml_type::f16, ggml_type::q8_0, ggml_type::q4_0}) {
-    const bytes m = tiny_model(t, scratch);
-    c["model"]["tiny-" + std::string(ggml_type_name(t))] = m;
-    c["gguf"]["tiny-" + std::string(ggml_type_name(t))] = m;
+  for (std::string_view mix : {"f16", "q8_0", "q4_0"}) {
+    const bytes m = tiny_model(mix, scratch);
+    const std::string name = "tiny-" + std::string(ggml_type_name(find_quant_mix(mix)->base));
+    c["model"][name] = m;
+    c["gguf"][name] = m;
   }
   c["model"]["stories260K-q4_0"] = read_file(shared_dir / "models" / "stories260K-q4_0.gguf");
   c["gguf"]["every-value-type"] = every_value_type(scratch);

@@ -205,7 +205,7 @@ TEST_CASE("chat template: BOS is added once whether the template or the vocabula
   CHECK(mistral.family() == "llama2");
 }
 
-TEST_CASE("chat template: no template is ChatML; a broken one is a load error naming line and column", "[proto]") {
+TEST_CASE("chat template: no template is ChatML, and a broken one is a load error naming line and column", "[proto]") {
   const chat_template none = chat_template::from_text("", "<s>", "</s>");
   CHECK(none.family() == "chatml (default)");
   const prompt_text p = std::get<prompt_text>(none.render({{"developer", "D"}, {"user", " 42 "}}, true));

@@ -49,6 +49,6 @@ TEST_CASE("js clients: the page in headless Chromium (stream, Stop, no external 
   run_client("browser_test.mjs", "playwright-core");
 }
 
-TEST_CASE("js clients: the page with API keys (a missing or refused key is named; a new key is used)", "[clients]") {
+TEST_CASE("js clients: the page with API keys (a missing or refused key is named, a new key is used)", "[clients]") {
   run_client("browser_test.mjs", "playwright-core", {"--api-key", "sesame"}, {"--api-key", "sesame"});
 }

@@ -104,7 +104,7 @@ TEST_CASE("scheduler: a queued request whose flag is set finishes without runnin
   f.check_clean();
 }
 
-TEST_CASE("scheduler: a sink refusing a token ends the request with cancelled; usage counts what it took") {
+TEST_CASE("scheduler: a sink refusing a token ends the request with cancelled, and usage counts what it took") {
   fake_fixture f;
   const std::vector<token_id> pa = {1, 2, 3};
   auto a = f.submit(greedy_request(pa, 50), [](int n) { return n < 4; });
