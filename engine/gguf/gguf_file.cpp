@@ -58,6 +58,14 @@ bool known_value_type(uint32_t t) { return t <= static_cast<uint32_t>(gguf_value
 
 bool mul_overflows(uint64_t a, uint64_t b, uint64_t limit) { return a != 0 && b > limit / a; }
 
+// Element k of the array named `array`, as error messages name it: "array[k]".
+struct element_name {
+  const std::string& array;
+  uint64_t index;
+};
+std::string name_of(const std::string& what) { return what; }
+std::string name_of(const element_name& e) { return e.array + "[" + std::to_string(e.index) + "]"; }
+
 // Bounds-checked cursor over the mapped bytes. Every read states what it reads, so a short file
 // produces "truncated while reading <what>: need N bytes at offset O, file has S".
 class reader {
@@ -82,10 +90,16 @@ class reader {
     pos_ += sizeof(T);
     return v;
   }
-  std::string_view read_string(const std::string& what) {
-    uint64_t len = read<uint64_t>(what + " length");
+  // `what` is a std::string or an element_name; its text is built only for an error (a vocabulary
+  // holds 100,000+ strings, and naming each one cost most of its parse time).
+  template <class Name>
+  std::string_view read_string(const Name& what) {
+    if (left() < sizeof(uint64_t)) need(sizeof(uint64_t), name_of(what) + " length");
+    uint64_t len;
+    std::memcpy(&len, base_ + pos_, sizeof len);
+    pos_ += sizeof len;
     if (len > left()) {
-      throw file_.error(what + ": string length " + std::to_string(len) + " exceeds the " +
+      throw file_.error(name_of(what) + ": string length " + std::to_string(len) + " exceeds the " +
                         std::to_string(left()) + " bytes left in the file");
     }
     std::string_view s(reinterpret_cast<const char*>(base_ + pos_), len);
@@ -266,7 +280,7 @@ struct gguf_file::parser {
       budget.reserve(arr->strings, arr->count, what);
       for (uint64_t k = 0; k < arr->count; ++k) {
         budget.make_room(arr->strings, what);
-        arr->strings.push_back(r.read_string(what + "[" + std::to_string(k) + "]"));
+        arr->strings.push_back(r.read_string(element_name{what, k}));
       }
     } else {
       budget.count(nested, arr->count, max_nested_arrays, "nested arrays", what);
