@@ -5,22 +5,12 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "attention_span.h"
+#include "row_ops.h"
+
 namespace hearth {
 
 namespace {
-
-// RMSNorm of one row, as ggml computes it: the sum of squares accumulates in double, the scale
-// is applied before the weight.
-void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
-  const float mean = static_cast<float>(sum / static_cast<double>(n));
-  const float scale = 1.0f / std::sqrt(mean + eps);
-  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
-}
-
-// SiLU as ggml computes it in the reference outputs: x / (1 + expf(-x)) with the C library's expf.
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
 // Floats of each buffer, in the order of the members (see forward.h).
 struct scratch_shape {
@@ -59,8 +49,9 @@ forward_pass::forward_pass(const model& m, thread_pool& pool, int64_t max_batch,
       mm_(pool, kernels::active()),
       max_batch_(max_batch),
       max_logit_rows_(max_logit_rows),
-      attn_scale_(1.0f / std::sqrt(static_cast<float>(m.hp().head_dim))),
-      rope_theta_scale_(std::pow(m.hp().rope_freq_base, -2.0f / static_cast<float>(m.hp().rope_dim))) {
+      attn_scale_(m.hp().attn_scale),
+      rope_theta_scale_(std::pow(m.hp().rope_freq_base, -2.0f / static_cast<float>(m.hp().rope_dim))),
+      rope_theta_scale_swa_(std::pow(m.hp().rope_freq_base_swa, -2.0f / static_cast<float>(m.hp().rope_dim))) {
   if (max_batch < 1 || max_logit_rows < 1) throw std::invalid_argument("forward_pass: no rows");
   const scratch_shape s(hp_, max_batch, max_logit_rows);
   if ((s.floats() * sizeof(float)).overflowed()) throw std::length_error("forward_pass: scratch size overflows");
@@ -82,19 +73,25 @@ void forward_pass::embed(std::span<const batch_entry> batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     dq(e.data + static_cast<size_t>(batch[i].token) * e.row_bytes, &x_[i * hp_.n_embd], hp_.n_embd);
   }
+  if (!hp_.arch->embd_scale) return;
+  const float scale = std::sqrt(static_cast<float>(hp_.n_embd));
+  for (size_t j = 0; j < batch.size() * hp_.n_embd; ++j) x_[j] *= scale;
 }
 
 // Rotates each head's first rope_dim dimensions by position-dependent angles. Angles follow
-// ggml's recurrence (theta_i = pos * theta_scale^i, built by repeated multiplication) so
-// positions match the reference implementation to the last bit of the angle.
-void forward_pass::rope(float* x, int64_t n_heads, int32_t pos) const {
+// ggml's recurrence (theta_i = pos * theta_scale^i, built by repeated multiplication, then
+// divided by the model's frequency factor i where it has them) so positions match the
+// reference implementation to the last bit of the angle.
+void forward_pass::rope(float* x, int64_t n_heads, int32_t pos, float theta_scale) const {
   const int64_t half = hp_.rope_dim / 2;
+  const std::vector<float>& factors = model_.rope_freq_factors();
   float cs[max_head_dim / 2], sn[max_head_dim / 2];
   float theta = static_cast<float>(pos);
   for (int64_t i = 0; i < half; ++i) {
-    cs[i] = std::cos(theta);
-    sn[i] = std::sin(theta);
-    theta *= rope_theta_scale_;
+    const float t = factors.empty() ? theta : theta / factors[i];
+    cs[i] = std::cos(t);
+    sn[i] = std::sin(t);
+    theta *= theta_scale;
   }
   for (int64_t h = 0; h < n_heads; ++h) {
     float* v = x + h * hp_.head_dim;
@@ -108,15 +105,17 @@ void forward_pass::rope(float* x, int64_t n_heads, int32_t pos) const {
   }
 }
 
-// The query heads of one KV head, for one row: softmax(q·K / sqrt(d)) · V over positions 0..pos of
-// the row's sequence, in one pass with a running maximum (online softmax). Precision follows ggml's
-// CPU flash attention, which produced the reference outputs: q is rounded to F16 like the cache,
-// and each head's weighted sum of values accumulates in an F16 row (kernel_set::attend).
+// The query heads of one KV head, for one row: softmax(q·K * scale) · V over positions 0..pos of
+// the row's sequence (the latest n_swa of them in a sliding-window layer), in one pass with a
+// running maximum (online softmax). Precision follows ggml's CPU flash attention, which produced
+// the reference outputs: q is rounded to F16 like the cache, and each head's weighted sum of
+// values accumulates in an F16 row (kernel_set::attend; attend_span for windows and soft-caps).
 void forward_pass::attend_group(const kv_cache& kv, const batch_entry& e, int64_t layer, int64_t g, const float* q,
                                 float* out) const {
   const int64_t hd = hp_.head_dim, heads = hp_.n_head / hp_.n_head_kv;
   const auto& blocks = kv.seq_blocks(e.seq);
   const int64_t n = e.pos + 1;
+  const int64_t first = hp_.swa_layer(layer) ? std::max<int64_t>(0, n - hp_.n_swa) : 0;
   const int64_t n_blocks = kv_cache::blocks_needed(n, kv.block_size());
   thread_local std::vector<const uint16_t*> keys, values;
   thread_local std::vector<uint16_t> qh;
@@ -129,32 +128,61 @@ void forward_pass::attend_group(const kv_cache& kv, const batch_entry& e, int64_
   qh.resize(heads * hd);
   const kernels::kernel_set& ks = mm_.kernels();
   ks.to_f16(q, qh.data(), heads * hd);
-  ks.attend(ks, qh.data(), heads, hd, keys.data(), values.data(), kv.block_size(), n, attn_scale_, out);
+  // Families that scale their queries did so before the rounding (prepare_row).
+  const float scale = hp_.arch->scale_queries ? 1.0f : attn_scale_;
+  if (first == 0 && hp_.attn_softcap == 0) {
+    ks.attend(ks, qh.data(), heads, hd, keys.data(), values.data(), kv.block_size(), n, scale, out);
+  } else {
+    attend_span(ks, qh.data(), heads, hd, keys.data(), values.data(), kv.block_size(), first, n, scale,
+                hp_.attn_softcap, out);
+  }
+}
+
+void forward_pass::prepare_row(kv_cache& kv, const batch_entry& e, int64_t i, int64_t layer) {
+  const layer_weights& L = model_.layers()[layer];
+  const int64_t qd = hp_.q_dim(), kvd = hp_.kv_dim(), hd = hp_.head_dim;
+  float* q = &q_[i * qd];
+  float* k = &k_[i * kvd];
+  if (!L.bq.empty()) for (int64_t j = 0; j < qd; ++j) q[j] += L.bq[j];
+  if (!L.bk.empty()) for (int64_t j = 0; j < kvd; ++j) k[j] += L.bk[j];
+  if (!L.bv.empty()) for (int64_t j = 0; j < kvd; ++j) v_[i * kvd + j] += L.bv[j];
+  if (!L.q_norm.empty()) {
+    for (int64_t h = 0; h < hp_.n_head; ++h) rms_norm(q + h * hd, L.q_norm.data(), q + h * hd, hd, hp_.rms_eps);
+    for (int64_t h = 0; h < hp_.n_head_kv; ++h) rms_norm(k + h * hd, L.k_norm.data(), k + h * hd, hd, hp_.rms_eps);
+  }
+  const float theta_scale = hp_.swa_layer(layer) ? rope_theta_scale_swa_ : rope_theta_scale_;
+  rope(q, hp_.n_head, e.pos, theta_scale);
+  rope(k, hp_.n_head_kv, e.pos, theta_scale);
+  if (hp_.arch->scale_queries) for (int64_t j = 0; j < qd; ++j) q[j] *= attn_scale_;
+  const int32_t bs = kv.block_size();
+  const int32_t block = kv.seq_blocks(e.seq)[e.pos / bs];
+  const kernels::kernel_set& ks = mm_.kernels();
+  for (int64_t g = 0; g < hp_.n_head_kv; ++g) {
+    const int64_t row = (e.pos % bs) * hd, src = i * kvd + g * hd;
+    ks.to_f16(&k_[src], kv.keys(block, layer, g) + row, hd);
+    ks.to_f16(&v_[src], kv.values(block, layer, g) + row, hd);
+  }
+}
+
+// x_ += delta_, RMS-normed first by post_norm when the family has one (Gemma 2/3).
+void forward_pass::add_block_output(int64_t m, const std::vector<float>& post_norm) {
+  const int64_t d = hp_.n_embd;
+  if (!post_norm.empty()) {
+    mm_.pool().parallel_for(m, [&](int64_t i) {
+      rms_norm(&delta_[i * d], post_norm.data(), &delta_[i * d], d, hp_.rms_eps);
+    });
+  }
+  for (int64_t i = 0; i < m * d; ++i) x_[i] += delta_[i];
 }
 
 void forward_pass::attention_block(kv_cache& kv, std::span<const batch_entry> batch, int64_t layer) {
   const layer_weights& L = model_.layers()[layer];
   const int64_t m = static_cast<int64_t>(batch.size());
-  const int64_t d = hp_.n_embd, qd = hp_.q_dim(), kvd = hp_.kv_dim();
+  const int64_t d = hp_.n_embd, qd = hp_.q_dim();
   mm_.pool().parallel_for(m, [&](int64_t i) { rms_norm(&x_[i * d], L.attn_norm.data(), &xn_[i * d], d, hp_.rms_eps); });
   const matmul_job qkv[] = {{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}};
   mm_.run(qkv, xn_.data(), m);
-  const int32_t bs = kv.block_size();
-  for (int64_t i = 0; i < m; ++i) {
-    const batch_entry& e = batch[i];
-    if (!L.bq.empty()) for (int64_t j = 0; j < qd; ++j) q_[i * qd + j] += L.bq[j];
-    if (!L.bk.empty()) for (int64_t j = 0; j < kvd; ++j) k_[i * kvd + j] += L.bk[j];
-    if (!L.bv.empty()) for (int64_t j = 0; j < kvd; ++j) v_[i * kvd + j] += L.bv[j];
-    rope(&q_[i * qd], hp_.n_head, e.pos);
-    rope(&k_[i * kvd], hp_.n_head_kv, e.pos);
-    const int32_t block = kv.seq_blocks(e.seq)[e.pos / bs];
-    const kernels::kernel_set& ks = mm_.kernels();
-    for (int64_t g = 0; g < hp_.n_head_kv; ++g) {
-      const int64_t row = (e.pos % bs) * hp_.head_dim, src = i * kvd + g * hp_.head_dim;
-      ks.to_f16(&k_[src], kv.keys(block, layer, g) + row, hp_.head_dim);
-      ks.to_f16(&v_[src], kv.values(block, layer, g) + row, hp_.head_dim);
-    }
-  }
+  for (int64_t i = 0; i < m; ++i) prepare_row(kv, batch[i], i, layer);
   // Query heads of a KV head are consecutive (head h uses KV head h / heads_per_group).
   const int64_t group = (hp_.n_head / hp_.n_head_kv) * hp_.head_dim;
   mm_.pool().parallel_for(m * hp_.n_head_kv, [&](int64_t task) {
@@ -162,7 +190,7 @@ void forward_pass::attention_block(kv_cache& kv, std::span<const batch_entry> ba
     attend_group(kv, batch[i], layer, g, &q_[i * qd + g * group], &att_[i * qd + g * group]);
   });
   mm_.run(L.wo, att_.data(), m, delta_.data());
-  for (int64_t i = 0; i < m * d; ++i) x_[i] += delta_[i];
+  add_block_output(m, L.attn_post_norm);
 }
 
 void forward_pass::ffn_block(int64_t m, int64_t layer) {
@@ -172,11 +200,16 @@ void forward_pass::ffn_block(int64_t m, int64_t layer) {
   const matmul_job gate_up[] = {{&L.ffn_gate, gate_.data()}, {&L.ffn_up, up_.data()}};
   mm_.run(gate_up, xn_.data(), m);
   // Row by row on the pool: the activation's expf is the costliest elementwise op of a prompt.
+  const bool gelu = hp_.arch->activation == ffn_activation::gelu_tanh;
   mm_.pool().parallel_for(m, [&](int64_t i) {
-    for (int64_t j = i * ff; j < (i + 1) * ff; ++j) gate_[j] = silu(gate_[j]) * up_[j];
+    if (gelu) {
+      gelu_mul(&gate_[i * ff], &up_[i * ff], ff);
+    } else {
+      silu_mul(&gate_[i * ff], &up_[i * ff], ff);
+    }
   });
   mm_.run(L.ffn_down, gate_.data(), m, delta_.data());
-  for (int64_t i = 0; i < m * d; ++i) x_[i] += delta_[i];
+  add_block_output(m, L.ffn_post_norm);
 }
 
 std::span<const float> forward_pass::run(kv_cache& kv, std::span<const batch_entry> batch) {
@@ -197,6 +230,7 @@ std::span<const float> forward_pass::run(kv_cache& kv, std::span<const batch_ent
   }
   if (r == 0) return {};
   mm_.run(model_.output(), xn_.data(), r, logits_.data());
+  if (hp_.final_softcap > 0) soft_cap(logits_.data(), r * hp_.n_vocab, hp_.final_softcap);
   return {logits_.data(), static_cast<size_t>(r * hp_.n_vocab)};
 }
 

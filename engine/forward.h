@@ -1,6 +1,8 @@
 #pragma once
 // One forward pass of a transformer over a batch drawn from any number of sequences: prompt
-// chunks of new sequences and single decode tokens of running ones, together.
+// chunks of new sequences and single decode tokens of running ones, together. One pass serves
+// every family: the architecture's descriptor (model/arch.h) and hyperparameters switch each
+// step on or off (biases, Q/K norm, post-norms, soft-caps, sliding windows, the activation).
 //
 // Every operation works row by row (matmuls compute each output from its own row, attention
 // reads only its own sequence's cache), so a row's result never depends on which other rows share
@@ -50,8 +52,11 @@ class forward_pass {
  private:
   void embed(std::span<const batch_entry> batch);
   void attention_block(kv_cache& kv, std::span<const batch_entry> batch, int64_t layer);
+  // Biases, Q/K norm, RoPE and query scaling of row i's q_ and k_; then its K and V into the cache.
+  void prepare_row(kv_cache& kv, const batch_entry& e, int64_t i, int64_t layer);
   void ffn_block(int64_t m, int64_t layer);
-  void rope(float* x, int64_t n_heads, int32_t pos) const;
+  void add_block_output(int64_t m, const std::vector<float>& post_norm);
+  void rope(float* x, int64_t n_heads, int32_t pos, float theta_scale) const;
   void attend_group(const kv_cache& kv, const batch_entry& e, int64_t layer, int64_t kv_head, const float* q,
                     float* out) const;
 
@@ -61,7 +66,8 @@ class forward_pass {
   int64_t max_batch_;
   int64_t max_logit_rows_;
   float attn_scale_;
-  float rope_theta_scale_;  // freq_base^(-2/rope_dim): the angle ratio of consecutive pairs
+  float rope_theta_scale_;      // freq_base^(-2/rope_dim): the angle ratio of consecutive pairs
+  float rope_theta_scale_swa_;  // the same for sliding-window layers (rope_freq_base_swa)
   // Scratch, one role each; m is the batch size (at most max_batch), r the rows wanting logits.
   std::vector<float> x_;       // (m, n_embd) the residual stream of each row
   std::vector<float> xn_;      // (m, n_embd) x_ RMS-normed: the input of the next matmuls

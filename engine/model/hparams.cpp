@@ -21,21 +21,22 @@ int64_t optional_positive(const gguf_file& f, const std::string& key, int64_t fa
   return f.find(key) ? require_positive(f, key) : fallback;
 }
 
-}  // namespace
-
-hparams read_hparams(const gguf_file& f) {
-  hparams hp;
-  auto arch = f.get_string("general.architecture");
-  if (!arch) throw f.error("missing metadata 'general.architecture'");
-  hp.arch_name = std::string(*arch);
-  if (hp.arch_name == "llama") {
-    hp.arch = model_arch::llama;
-    hp.rope = rope_style::norm;
-  } else {
-    throw f.error("metadata 'general.architecture': \"" + hp.arch_name +
-                  "\" is not supported (supported: llama)");
+const arch_desc& read_arch(const gguf_file& f) {
+  auto name = f.get_string("general.architecture");
+  if (!name) throw f.error("missing metadata 'general.architecture'");
+  const arch_desc* a = find_arch(*name);
+  if (!a) {
+    throw f.error("metadata 'general.architecture': architecture \"" + std::string(*name) +
+                  "\" is not supported (supported: " + supported_arch_names() + ")");
   }
-  const std::string p = hp.arch_name + ".";
+  if (a->refusal) {
+    throw f.error("metadata 'general.architecture': architecture " + std::string(*name) + " is not supported (" +
+                  a->refusal + ")");
+  }
+  return *a;
+}
+
+void read_shape(const gguf_file& f, const std::string& p, hparams& hp) {
   hp.n_ctx_train = require_positive(f, p + "context_length");
   hp.n_embd = require_positive(f, p + "embedding_length");
   hp.n_layer = require_positive(f, p + "block_count");
@@ -68,6 +69,9 @@ hparams read_hparams(const gguf_file& f) {
   if (hp.head_dim % 2 != 0) {
     throw f.error("head dimension " + std::to_string(hp.head_dim) + " is odd (RoPE needs pairs)");
   }
+}
+
+void read_rope_and_norm(const gguf_file& f, const std::string& p, hparams& hp) {
   hp.rope_dim = optional_positive(f, p + "rope.dimension_count", hp.head_dim);
   if (hp.rope_dim > hp.head_dim || hp.rope_dim % 2 != 0) {
     throw f.error("metadata '" + p + "rope.dimension_count': " + std::to_string(hp.rope_dim) +
@@ -78,6 +82,7 @@ hparams read_hparams(const gguf_file& f) {
     throw f.error("metadata '" + p + "rope.freq_base': " + std::to_string(base) + " (expected > 1)");
   }
   hp.rope_freq_base = static_cast<float>(base);
+  hp.rope_freq_base_swa = hp.rope_freq_base;
   auto eps = f.get_float(p + "attention.layer_norm_rms_epsilon");
   if (!eps) throw f.error("missing metadata '" + p + "attention.layer_norm_rms_epsilon'");
   if (!(*eps > 0 && *eps < 1)) {
@@ -85,6 +90,38 @@ hparams read_hparams(const gguf_file& f) {
                   " (expected 0 < eps < 1)");
   }
   hp.rms_eps = static_cast<float>(*eps);
+}
+
+}  // namespace
+
+int64_t read_optional_count(const gguf_file& f, const std::string& key, int64_t fallback) {
+  if (!f.find(key)) return fallback;
+  auto v = f.get_int(key);
+  if (!v || *v < 0 || *v > (int64_t{1} << 31)) {
+    throw f.error("metadata '" + key + "': expected an integer 0..2^31");
+  }
+  return *v;
+}
+
+float read_optional_positive_float(const gguf_file& f, const std::string& key, float fallback) {
+  if (!f.find(key)) return fallback;
+  auto v = f.get_float(key);
+  if (!v || !(*v > 0) || !std::isfinite(*v) || *v > 1e30) {
+    throw f.error("metadata '" + key + "': expected a positive number");
+  }
+  return static_cast<float>(*v);
+}
+
+hparams read_hparams(const gguf_file& f) {
+  hparams hp;
+  hp.arch = &read_arch(f);
+  hp.arch_name = hp.arch->name;
+  hp.rope = hp.arch->rope;
+  const std::string p = hp.arch_name + ".";
+  read_shape(f, p, hp);
+  read_rope_and_norm(f, p, hp);
+  hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  if (hp.arch->read_extra) hp.arch->read_extra(f, p, hp);
   return hp;
 }
 

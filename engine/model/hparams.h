@@ -3,17 +3,16 @@
 #include <cstdint>
 #include <string>
 
+#include "model/arch.h"
+
 namespace hearth {
 
 class gguf_file;
 
 constexpr int64_t max_head_dim = 1024;
 
-enum class model_arch { llama };
-enum class rope_style { norm, neox };  // adjacent pairs (LLaMA) / split halves (NeoX)
-
 struct hparams {
-  model_arch arch = model_arch::llama;
+  const arch_desc* arch = nullptr;  // never null after read_hparams
   std::string arch_name;    // general.architecture
   int64_t n_vocab = 0;
   int64_t n_ctx_train = 0;  // context length the model was trained with
@@ -27,13 +26,27 @@ struct hparams {
   float rope_freq_base = 10000.0f;
   float rms_eps = 1e-5f;
   rope_style rope = rope_style::norm;
+  float attn_scale = 0;     // of q·k; 1/sqrt(head_dim) unless the family says otherwise
+  float attn_softcap = 0;   // scores become c * tanh(s / c); 0: none
+  float final_softcap = 0;  // logits become c * tanh(l / c); 0: none
+  // Sliding-window attention: a layer l with swa_layer(l) attends to the n_swa latest positions
+  // (its own included) and rotates with rope_freq_base_swa. n_swa 0: every layer is global.
+  int64_t n_swa = 0;
+  // Which layers slide (llama.cpp's rule): l % pattern < pattern - 1; pattern 0: all of them.
+  int64_t swa_pattern = 0;
+  float rope_freq_base_swa = 10000.0f;
 
   int64_t q_dim() const { return n_head * head_dim; }
   int64_t kv_dim() const { return n_head_kv * head_dim; }
+  bool swa_layer(int64_t l) const { return n_swa > 0 && (swa_pattern == 0 || l % swa_pattern < swa_pattern - 1); }
 };
 
 // Reads and checks the hyperparameters. Throws load_error naming the key on a missing or
-// inconsistent value.
+// inconsistent value, and naming the architecture when it has no descriptor.
 hparams read_hparams(const gguf_file& f);
+
+// Key readers for the families' read_extra hooks; each throws load_error naming the key.
+int64_t read_optional_count(const gguf_file& f, const std::string& key, int64_t fallback);
+float read_optional_positive_float(const gguf_file& f, const std::string& key, float fallback);
 
 }  // namespace hearth

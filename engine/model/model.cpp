@@ -85,6 +85,67 @@ std::vector<float> model::vector(const std::string& name, int64_t n, bool requir
   return out;
 }
 
+weight model::rows_of(const std::string& name, int64_t total_rows, int64_t first, int64_t rows,
+                      int64_t cols) const {
+  weight w = matrix(name, total_rows, cols);
+  w.data += static_cast<size_t>(first) * w.row_bytes;
+  w.rows = rows;
+  return w;
+}
+
+void model::bind_attention(layer_weights& L, const std::string& p) const {
+  const int64_t d = hp_.n_embd, qd = hp_.q_dim(), kvd = hp_.kv_dim();
+  L.attn_norm = vector(p + "attn_norm.weight", d);
+  if (hp_.arch->fused_qkv) {
+    const std::string n = p + "attn_qkv.weight";
+    L.wq = rows_of(n, qd + 2 * kvd, 0, qd, d);
+    L.wk = rows_of(n, qd + 2 * kvd, qd, kvd, d);
+    L.wv = rows_of(n, qd + 2 * kvd, qd + kvd, kvd, d);
+  } else {
+    L.wq = matrix(p + "attn_q.weight", qd, d);
+    L.wk = matrix(p + "attn_k.weight", kvd, d);
+    L.wv = matrix(p + "attn_v.weight", kvd, d);
+  }
+  L.bq = vector(p + "attn_q.bias", qd, false);
+  L.bk = vector(p + "attn_k.bias", kvd, false);
+  L.bv = vector(p + "attn_v.bias", kvd, false);
+  if (hp_.arch->qk_norm) {
+    L.q_norm = vector(p + "attn_q_norm.weight", hp_.head_dim);
+    L.k_norm = vector(p + "attn_k_norm.weight", hp_.head_dim);
+  }
+  L.wo = matrix(p + "attn_output.weight", d, qd);
+  if (hp_.arch->post_norms) L.attn_post_norm = vector(p + "post_attention_norm.weight", d);
+}
+
+void model::bind_ffn(layer_weights& L, const std::string& p) const {
+  const int64_t d = hp_.n_embd, ff = hp_.n_ff;
+  L.ffn_norm = vector(p + "ffn_norm.weight", d);
+  if (hp_.arch->fused_gate_up) {
+    L.ffn_gate = rows_of(p + "ffn_up.weight", 2 * ff, 0, ff, d);
+    L.ffn_up = rows_of(p + "ffn_up.weight", 2 * ff, ff, ff, d);
+  } else {
+    L.ffn_gate = matrix(p + "ffn_gate.weight", ff, d);
+    L.ffn_up = matrix(p + "ffn_up.weight", ff, d);
+  }
+  L.ffn_down = matrix(p + "ffn_down.weight", d, ff);
+  if (hp_.arch->post_norms) L.ffn_post_norm = vector(p + "post_ffw_norm.weight", d);
+}
+
+void model::bind_rope_factors() {
+  const int64_t n = hp_.rope_dim / 2;
+  rope_freq_factors_ = vector("rope_freqs.weight", n, false);
+  if (rope_freq_factors_.empty() && hp_.arch->rope_factors) {
+    rope_freq_factors_ = vector("rope_factors_short.weight", n, false);
+    vector("rope_factors_long.weight", n, false);  // checked, unused (see arch/phi3.cpp)
+  }
+  for (size_t i = 0; i < rope_freq_factors_.size(); ++i) {
+    if (!(rope_freq_factors_[i] > 0)) {
+      throw file_.error("RoPE frequency factor " + std::to_string(i) + ": " + std::to_string(rope_freq_factors_[i]) +
+                        " (expected > 0)");
+    }
+  }
+}
+
 void model::bind_weights() {
   const gguf_tensor* embd = file_.find_tensor("token_embd.weight");
   if (!embd) throw file_.error("missing tensor 'token_embd.weight'");
@@ -105,20 +166,13 @@ void model::bind_weights() {
   output_norm_ = vector("output_norm.weight", hp_.n_embd);
   tied_output_ = file_.find_tensor("output.weight") == nullptr;
   output_ = tied_output_ ? tok_embd_ : matrix("output.weight", hp_.n_vocab, hp_.n_embd);
+  bind_rope_factors();
 
   layers_.resize(hp_.n_layer);
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    layer_weights& L = layers_[l];
-    L.attn_norm = vector(p + "attn_norm.weight", hp_.n_embd);
-    L.wq = matrix(p + "attn_q.weight", hp_.q_dim(), hp_.n_embd);
-    L.wk = matrix(p + "attn_k.weight", hp_.kv_dim(), hp_.n_embd);
-    L.wv = matrix(p + "attn_v.weight", hp_.kv_dim(), hp_.n_embd);
-    L.wo = matrix(p + "attn_output.weight", hp_.n_embd, hp_.q_dim());
-    L.ffn_norm = vector(p + "ffn_norm.weight", hp_.n_embd);
-    L.ffn_gate = matrix(p + "ffn_gate.weight", hp_.n_ff, hp_.n_embd);
-    L.ffn_up = matrix(p + "ffn_up.weight", hp_.n_ff, hp_.n_embd);
-    L.ffn_down = matrix(p + "ffn_down.weight", hp_.n_embd, hp_.n_ff);
+    bind_attention(layers_[l], p);
+    bind_ffn(layers_[l], p);
   }
   for (const gguf_tensor& t : file_.tensors()) weight_bytes_ += t.nbytes;
 }
@@ -167,7 +221,7 @@ void model::pack_weights() {
     // Only embedding lookups read the stored bytes now (a tied output shares them): let the
     // kernel drop their pages from this process; they stay in the page cache.
     auto begin = reinterpret_cast<uintptr_t>(w->data);
-    auto end = begin + w->tensor->nbytes;
+    auto end = begin + static_cast<size_t>(w->rows) * w->row_bytes;  // a view's rows only
     begin = (begin + page - 1) / page * page;
     end = end / page * page;
     if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);

@@ -16,7 +16,9 @@
 namespace hearth {
 
 // A matrix of `rows` rows, each `cols` elements of `type`, rows `row_bytes` apart (ggml's ne[1]
-// and ne[0]). Vectors (norms, biases) are copied to float at load.
+// and ne[0]). It is a whole tensor or a range of its rows (a fused tensor's parts: Phi-3's Q, K,
+// V in `attn_qkv`): `data` points at its first row either way. Vectors (norms, biases) are
+// copied to float at load.
 struct weight {
   const gguf_tensor* tensor = nullptr;
   ggml_type type = ggml_type::f32;
@@ -29,12 +31,17 @@ struct weight {
   size_t packed_group_bytes = 0;
 };
 
+// Which of the optional vectors are present follows the architecture (model/arch.h); absent
+// ones are empty.
 struct layer_weights {
   std::vector<float> attn_norm;          // (n_embd)
   weight wq, wk, wv, wo;                 // (q_dim, n_embd), (kv_dim, n_embd) x2, (n_embd, q_dim)
-  std::vector<float> bq, bk, bv;         // optional biases; empty when absent
+  std::vector<float> bq, bk, bv;         // optional biases (q_dim), (kv_dim) x2
+  std::vector<float> q_norm, k_norm;     // (head_dim) per-head RMSNorm weights (qk_norm families)
+  std::vector<float> attn_post_norm;     // (n_embd) norm of the attention output (post_norms families)
   std::vector<float> ffn_norm;           // (n_embd)
   weight ffn_gate, ffn_up, ffn_down;     // (n_ff, n_embd) x2, (n_embd, n_ff)
+  std::vector<float> ffn_post_norm;      // (n_embd) norm of the FFN output (post_norms families)
 };
 
 class model {
@@ -58,6 +65,9 @@ class model {
   const weight& output() const { return output_; }      // (n_vocab, n_embd); tok_embd when tied
   const std::vector<layer_weights>& layers() const { return layers_; }
   bool tied_output() const { return tied_output_; }
+  // (rope_dim / 2) divisors of each RoPE frequency (Llama 3's `rope_freqs`, Phi-3's
+  // `rope_factors_short`), or empty.
+  const std::vector<float>& rope_freq_factors() const { return rope_freq_factors_; }
 
   // Bytes of all weight tensors (what one decode step streams at most).
   size_t weight_bytes() const { return weight_bytes_; }
@@ -67,6 +77,11 @@ class model {
   model(gguf_file f, hparams hp, class vocab v);
   void bind_weights();
   weight matrix(const std::string& name, int64_t rows, int64_t cols) const;
+  // Rows [first, first + rows) of a tensor of `total_rows` rows: a view, no copy.
+  weight rows_of(const std::string& name, int64_t total_rows, int64_t first, int64_t rows, int64_t cols) const;
+  void bind_attention(layer_weights& L, const std::string& p) const;
+  void bind_ffn(layer_weights& L, const std::string& p) const;
+  void bind_rope_factors();
   std::vector<float> vector(const std::string& name, int64_t n, bool required = true) const;
   // Repacks the Q8_0/Q4_0 matrices when the active kernels read a packed layout; the file's
   // pages of a packed tensor are then released (they stay in the page cache, not in our RSS).
@@ -79,6 +94,7 @@ class model {
   std::vector<float> output_norm_;
   weight output_;
   bool tied_output_ = false;
+  std::vector<float> rope_freq_factors_;
   std::vector<layer_weights> layers_;
   size_t weight_bytes_ = 0;
   size_t packed_bytes_ = 0;

@@ -91,9 +91,11 @@ bench_result run_tg(model_engine& e, const vocab& v, int64_t n, int reps) {
 // Bytes of weights one forward pass reads: every matrix once (the embedding is a gather of one
 // row per token, not counted), plus the norms.
 size_t streamed_bytes(const model& m) {
-  size_t bytes = m.output().tensor->nbytes;
+  // A matrix's own rows: Phi-3's Q, K and V are row ranges of one tensor.
+  const auto bytes_of = [](const weight& w) { return static_cast<size_t>(w.rows) * w.row_bytes; };
+  size_t bytes = bytes_of(m.output());
   for (const auto& l : m.layers()) {
-    for (const weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) bytes += w->tensor->nbytes;
+    for (const weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) bytes += bytes_of(*w);
   }
   return bytes;
 }

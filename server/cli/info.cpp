@@ -1,6 +1,9 @@
 // `hearth info -m MODEL`: what is inside a GGUF file, checked the same way `run` loads it.
+#include <algorithm>
 #include <cstdio>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -66,11 +69,23 @@ void print_vocab(const vocab& v) {
   std::printf("\n");
 }
 
+// "Q4_K: 154, Q6_K: 23, F32: 45": how many tensors of each type, most common first.
+std::string tensor_type_mix(const gguf_file& f) {
+  std::map<std::string_view, size_t> count;
+  for (const auto& t : f.tensors()) ++count[ggml_type_name(t.type)];
+  std::vector<std::pair<std::string_view, size_t>> order(count.begin(), count.end());
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string out;
+  for (const auto& [name, n] : order) out += (out.empty() ? "" : ", ") + std::string(name) + ": " + std::to_string(n);
+  return out;
+}
+
 void print_model(const model& m) {
   const hparams& hp = m.hp();
   auto name = m.file().get_string("general.name");
   std::printf("architecture: %s%s%.*s%s\n", hp.arch_name.c_str(), name ? " (" : "",
               name ? static_cast<int>(name->size()) : 0, name ? name->data() : "", name ? ")" : "");
+  std::printf("  tensor types    %s\n", tensor_type_mix(m.file()).c_str());
   std::printf("  context length  %lld\n", static_cast<long long>(hp.n_ctx_train));
   std::printf("  embedding       %lld\n", static_cast<long long>(hp.n_embd));
   std::printf("  layers          %lld\n", static_cast<long long>(hp.n_layer));

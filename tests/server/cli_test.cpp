@@ -84,6 +84,24 @@ TEST_CASE("info: architecture, hyperparameters, vocabulary and tensors", "[cli]"
   }
 }
 
+TEST_CASE("info: each architecture's family, tensor-type mix and chat-template family", "[cli]") {
+  struct want {
+    const char* file;
+    const char* arch;
+    const char* mix;
+  };
+  for (const want& w : {want{"tiny-phi3-f16", "architecture: phi3", "tensor types    F16: 10, F32: 5"},
+                        want{"tiny-gemma2-f16", "architecture: gemma2", "tensor types    F16: 29, F32: 17"},
+                        want{"tiny-llama-q4_k_m", "architecture: llama", "Q4_K: "}}) {
+    auto r = run_process({hearth_bin, "info", "-m", shared_path(std::string("models/arch/") + w.file + ".gguf")});
+    INFO(w.file << "\n" << r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find(w.arch) != std::string::npos);
+    CHECK(r.out.find(w.mix) != std::string::npos);
+    CHECK(r.out.find("chat template: ") != std::string::npos);
+  }
+}
+
 TEST_CASE("every command has --help, and errors go to stderr with a non-zero exit", "[cli]") {
   for (const char* cmd : {"run", "info", "tokenize"}) {
     auto h = run_process({hearth_bin, cmd, "--help"});
