@@ -5,7 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "attention_span.h"
+#include "kernels/attention_span.h"
 #include "row_ops.h"
 
 namespace hearth {
@@ -81,7 +81,9 @@ void forward_pass::embed(std::span<const batch_entry> batch) {
 // Rotates each head's first rope_dim dimensions by position-dependent angles. Angles follow
 // ggml's recurrence (theta_i = pos * theta_scale^i, built by repeated multiplication, then
 // divided by the model's frequency factor i where it has them) so positions match the
-// reference implementation to the last bit of the angle.
+// reference implementation to the last bit of the angle. cos and sin are scaled by
+// rope.scaling.attn_factor (1 unless the file says otherwise, an exact no-op then), as ggml's
+// rope does with its attn_factor.
 void forward_pass::rope(float* x, int64_t n_heads, int32_t pos, float theta_scale) const {
   const int64_t half = hp_.rope_dim / 2;
   const std::vector<float>& factors = model_.rope_freq_factors();
@@ -89,8 +91,8 @@ void forward_pass::rope(float* x, int64_t n_heads, int32_t pos, float theta_scal
   float theta = static_cast<float>(pos);
   for (int64_t i = 0; i < half; ++i) {
     const float t = factors.empty() ? theta : theta / factors[i];
-    cs[i] = std::cos(t);
-    sn[i] = std::sin(t);
+    cs[i] = std::cos(t) * hp_.rope_attn_factor;
+    sn[i] = std::sin(t) * hp_.rope_attn_factor;
     theta *= theta_scale;
   }
   for (int64_t h = 0; h < n_heads; ++h) {
@@ -133,7 +135,7 @@ void forward_pass::attend_group(const kv_cache& kv, const batch_entry& e, int64_
   if (first == 0 && hp_.attn_softcap == 0) {
     ks.attend(ks, qh.data(), heads, hd, keys.data(), values.data(), kv.block_size(), n, scale, out);
   } else {
-    attend_span(ks, qh.data(), heads, hd, keys.data(), values.data(), kv.block_size(), first, n, scale,
+    kernels::attend_span(ks, qh.data(), heads, hd, keys.data(), values.data(), kv.block_size(), first, n, scale,
                 hp_.attn_softcap, out);
   }
 }

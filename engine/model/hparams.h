@@ -24,6 +24,7 @@ struct hparams {
   int64_t head_dim = 0;     // n_embd / n_head unless the file says otherwise
   int64_t rope_dim = 0;     // rotated dimensions of each head
   float rope_freq_base = 10000.0f;
+  float rope_attn_factor = 1.0f;  // rope.scaling.attn_factor: scales RoPE's cos and sin (Phi-3.5 longrope)
   float rms_eps = 1e-5f;
   rope_style rope = rope_style::norm;
   float attn_scale = 0;     // of q·k; 1/sqrt(head_dim) unless the family says otherwise

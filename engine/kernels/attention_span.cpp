@@ -1,17 +1,16 @@
-#include "attention_span.h"
+#include "kernels/attention_span.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "kernels/fp16.h"
-#include "model/hparams.h"
 
-namespace hearth {
+namespace hearth::kernels {
 
-void attend_span(const kernels::kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd,
+void attend_span(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd,
                  const uint16_t* const* keys, const uint16_t* const* values, int32_t block_size, int64_t first,
                  int64_t n, float scale, float cap, float* out) {
-  uint16_t acc[max_head_dim];
+  uint16_t acc[1024];  // head dims are at most 1024 (hparams)
   if (cap > 0) scale /= cap;
   for (int64_t h = 0; h < heads; ++h) {
     const uint16_t* qh = q + h * hd;
@@ -38,4 +37,4 @@ void attend_span(const kernels::kernel_set& ks, const uint16_t* q, int64_t heads
   }
 }
 
-}  // namespace hearth
+}  // namespace hearth::kernels
