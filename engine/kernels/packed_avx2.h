@@ -46,6 +46,7 @@ struct v256 {
   static vi sub(vi a, vi b) { return _mm256_sub_epi32(a, b); }
   static vi sub16(vi a, vi b) { return _mm256_sub_epi16(a, b); }
   static vi mullo(vi a, vi b) { return _mm256_mullo_epi32(a, b); }
+  static void pin(vi& v) { asm("" : "+x"(v)); }  // see v512::pin
   static vi sll16(vi v, int n) { return _mm256_sll_epi16(v, _mm_cvtsi32_si128(n)); }
   static vi srl16(vi v, int n) { return _mm256_srl_epi16(v, _mm_cvtsi32_si128(n)); }
   static vi sra16(vi v, int n) { return _mm256_sra_epi16(v, _mm_cvtsi32_si128(n)); }

@@ -46,6 +46,10 @@ struct v512 {
   static vi sub(vi a, vi b) { return _mm512_sub_epi32(a, b); }
   static vi sub16(vi a, vi b) { return _mm512_sub_epi16(a, b); }
   static vi mullo(vi a, vi b) { return _mm512_mullo_epi32(a, b); }
+  // An empty asm the value must pass through where it stands: keeps GCC from sinking a running
+  // sum's additions to the end of an unrolled kernel (it then kept every partial sum live and
+  // spilled them).
+  static void pin(vi& v) { asm("" : "+v"(v)); }
   // Shifts by a count known after unrolling.
   static vi sll16(vi v, int n) { return _mm512_sll_epi16(v, _mm_cvtsi32_si128(n)); }
   static vi srl16(vi v, int n) { return _mm512_srl_epi16(v, _mm_cvtsi32_si128(n)); }

@@ -15,10 +15,23 @@
 // scalar recipe (recipes.h) exactly: integer sums are formed exactly, in any order, and the
 // float steps are the recipe's.
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 
 #include "kernels/quant_blocks.h"
 
 namespace hearth::kernels::packed {
+
+template <int I>
+using ic = std::integral_constant<int, I>;
+
+// f(ic<i>{}) for i = Begin .. End-1: loops the compiler must unroll, so shift counts and group
+// indices are constants in the kernels (no counters, no branches, immediate shifts; letting the
+// compiler choose left GCC spilling loop state and shift counts in the hot loops).
+template <int Begin, int End, class F>
+inline void static_for(F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) { (f(ic<Begin + I>{}), ...); }(std::make_integer_sequence<int, End - Begin>{});
+}
 
 template <class V>
 struct ops : V {
