@@ -10,10 +10,8 @@ void no_init() {}
 }  // namespace
 
 const std::vector<fuzz_target>& fuzz_targets() {
-  // New parsers get a target here as they arrive:
-  //   - proto/jinja (chat templates as Jinja programs): a `jinja` target rendering fuzzed
-  //     template text against parsed messages, next to chat_template below;
-  //   - BPE vocabularies (engine/tokenizer): listed in tokenizer_target.cpp's vocab table.
+  // New parsers get a target here as they arrive; still missing: a `jinja` target rendering
+  // fuzzed template text (proto/jinja) against parsed messages, next to chat_template below.
   static const std::vector<fuzz_target> targets = {
       {"gguf", no_init, gguf_input},
       {"model", no_init, model_input},

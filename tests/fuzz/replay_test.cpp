@@ -68,8 +68,8 @@ void replay_target(std::string_view name, size_t min_seeds) {
 TEST_CASE("fuzz gguf: seeds and recorded crash inputs", "[fuzz]") { replay_target("gguf", 4); }
 // The tiny models and the bundled Q4_0 model.
 TEST_CASE("fuzz model: seeds and recorded crash inputs", "[fuzz]") { replay_target("model", 4); }
-// Two vocabularies' test inputs.
-TEST_CASE("fuzz tokenizer: seeds and recorded crash inputs", "[fuzz]") { replay_target("tokenizer", 80); }
+// Six vocabularies' test inputs (two SentencePiece, four byte-level BPE).
+TEST_CASE("fuzz tokenizer: seeds and recorded crash inputs", "[fuzz]") { replay_target("tokenizer", 6 * 46); }
 // The request tests' JSON bodies.
 TEST_CASE("fuzz requests: seeds and recorded crash inputs", "[fuzz]") { replay_target("requests", 60); }
 TEST_CASE("fuzz ws_message: seeds and recorded crash inputs", "[fuzz]") { replay_target("ws_message", 60); }

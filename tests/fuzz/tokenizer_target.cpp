@@ -2,29 +2,52 @@
 // text. Beyond "never crashes", each vocabulary states the round trip it promises.
 #include "fuzz_fixtures.h"
 #include "fuzz_target.h"
+#include "tokenizer/utf8.h"
 
 namespace hearth::fuzz {
 
 namespace {
 
-struct vocab_case {
-  const char* file;  // under ../shared/vocab
-  // detokenize(tokenize(text)) == text for text without U+2581 (SentencePiece writes spaces as
-  // U+2581, so that character reads back as a space) and without special-token parsing.
-  bool round_trip;
+// What detokenize(tokenize(text)) == text promises (without special-token parsing).
+enum class round_trip {
+  // SentencePiece writes spaces as U+2581, so text holding that character reads back changed.
+  except_u2581,
+  // Byte-level BPE: exact for any valid UTF-8 text, U+2581 included.
+  valid_utf8,
 };
 
-// SentencePiece today. BPE vocabularies (engine/tokenizer/bpe.*, in progress) join this table
-// as vocab::from_gguf accepts them: ggml-vocab-gpt-2, -llama-bpe, -qwen2, -deepseek-coder, each
-// with its byte-level round trip (exact, U+2581 included).
+struct vocab_case {
+  const char* file;  // under ../shared/vocab
+  round_trip promise;
+};
+
+// Indexed by bits 2.. of the flags byte; fuzz_seeds.cpp seeds each with its .inp file.
 const vocab_case vocab_cases[] = {
-    {"ggml-vocab-llama-spm.gguf", true},
-    {"ggml-vocab-phi-3.gguf", true},
+    {"ggml-vocab-llama-spm.gguf", round_trip::except_u2581},
+    {"ggml-vocab-phi-3.gguf", round_trip::except_u2581},
+    {"ggml-vocab-gpt-2.gguf", round_trip::valid_utf8},
+    {"ggml-vocab-deepseek-coder.gguf", round_trip::valid_utf8},
+    {"ggml-vocab-qwen2.gguf", round_trip::valid_utf8},
+    {"ggml-vocab-llama-bpe.gguf", round_trip::valid_utf8},
 };
 constexpr size_t n_vocabs = sizeof(vocab_cases) / sizeof(vocab_cases[0]);
 
 void check_ids(const vocab& v, const std::vector<token_id>& ids) {
   for (token_id id : ids) expect(id >= 0 && id < v.size(), "token id " + std::to_string(id) + " out of range");
+}
+
+bool valid_utf8(std::string_view s) {
+  while (!s.empty()) {
+    const utf8_scan c = utf8_scan_one(s);
+    if (c.kind != utf8_scan::complete) return false;
+    s.remove_prefix(c.length);
+  }
+  return true;
+}
+
+bool promises_round_trip(round_trip promise, std::string_view text) {
+  if (promise == round_trip::valid_utf8) return valid_utf8(text);
+  return text.find("\xE2\x96\x81") == std::string_view::npos;
 }
 
 }  // namespace
@@ -53,8 +76,7 @@ void tokenizer_input(fuzz_input input) {
     expected.insert(expected.end(), plain.begin(), plain.end());
     if (v.add_eos() && v.eos() >= 0) expected.push_back(v.eos());
     expect(ids == expected, "add_special changed more than BOS/EOS");
-  } else if (!parse_special && vocab_cases[which].round_trip &&
-             text.find("\xE2\x96\x81") == std::string_view::npos) {
+  } else if (!parse_special && promises_round_trip(vocab_cases[which].promise, text)) {
     expect(v.detokenize(ids) == text, std::string("round trip through ") + vocab_cases[which].file +
                                           " changed the text");
   }
