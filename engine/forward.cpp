@@ -217,6 +217,11 @@ void forward_pass::ffn_block(int64_t m, int64_t layer) {
 std::span<const float> forward_pass::run(kv_cache& kv, std::span<const batch_entry> batch) {
   const int64_t m = static_cast<int64_t>(batch.size());
   if (m == 0) return {};
+  // The scratch holds max_batch rows and max_logit_rows rows of logits: more would write past it.
+  const auto wanting = std::count_if(batch.begin(), batch.end(), [](const batch_entry& e) { return e.logits; });
+  if (m > max_batch_ || wanting > max_logit_rows_)
+    throw std::invalid_argument("forward_pass: batch of " + std::to_string(m) + " rows (" + std::to_string(wanting) +
+                                " wanting logits) exceeds its scratch");
   embed(batch);
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
     attention_block(kv, batch, l);

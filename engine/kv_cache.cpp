@@ -37,7 +37,6 @@ checked_size kv_cache::bytes_for(const hparams& hp, int64_t n_blocks, int32_t bl
 kv_cache::kv_cache(const hparams& hp, int64_t n_blocks, int32_t block_size)
     : block_size_(block_size),
       n_blocks_(n_blocks),
-      n_layer_(hp.n_layer),
       n_head_kv_(hp.n_head_kv),
       slab_elems_(static_cast<size_t>(block_size) * hp.head_dim),
       block_elems_(checked_elems_per_block(hp, block_size, n_blocks)) {

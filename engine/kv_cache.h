@@ -92,7 +92,6 @@ class kv_cache {
 
   int32_t block_size_;
   int64_t n_blocks_;
-  int64_t n_layer_;
   int64_t n_head_kv_;
   size_t slab_elems_;   // block_size * head_dim
   size_t block_elems_;  // n_layer * 2 * n_head_kv * slab_elems
