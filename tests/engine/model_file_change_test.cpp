@@ -15,6 +15,7 @@
 #include "engine/gguf_test_util.h"
 #include "forward.h"
 #include "reference.h"
+#include "sanitizers.h"
 
 using namespace hearth;
 using namespace hearth::test;
@@ -122,7 +123,7 @@ TEST_CASE("a SIGBUS outside model mappings still ends the process", "[model][fil
   }
   int status = 0;
   REQUIRE(waitpid(pid, &status, 0) == pid);
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(HEARTH_ASAN)
   CHECK(((WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS) || (WIFEXITED(status) && WEXITSTATUS(status) == 1)));
 #else
   CHECK(WIFSIGNALED(status));

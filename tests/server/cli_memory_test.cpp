@@ -14,6 +14,7 @@
 #include "crafted_models.h"
 #include "process.h"
 #include "reference.h"
+#include "sanitizers.h"
 #include "temp_dir.h"
 
 using namespace hearth::test;
@@ -127,7 +128,7 @@ TEST_CASE("cli: info refuses hostile nested metadata in memory bounded by the fi
 // Whatever escapes a command (here a real out-of-memory: the plan is told of more memory than
 // the address-space limit allows) ends with a message and exit code 1, not an abort.
 TEST_CASE("cli: out of memory ends a command with exit code 1, not an abort", "[cli][memory]") {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(HEARTH_ASAN)
   WARN("HEARTH_TEST_SKIPPED: AddressSanitizer cannot run under an address-space limit");
 #else
   temp_dir dir;

@@ -16,6 +16,7 @@
 #include <optional>
 #include <thread>
 
+#include "sanitizers.h"
 #include "server_process.h"
 #include "ws_client.h"
 
@@ -28,9 +29,9 @@ const std::string slow_model = std::string(HEARTH_TEST_MODEL_DIR) + "/llama-160m
 
 // How far the server's RSS may grow while one client floods it. Sanitizers hold freed memory
 // (ASan's quarantine, 256 MiB by default) or shadow it, so their builds get room for that.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(HEARTH_ASAN)
 constexpr long rss_growth_bound_kib = (64 + 256) * 1024;
-#elif defined(__SANITIZE_THREAD__)
+#elif defined(HEARTH_TSAN)
 constexpr long rss_growth_bound_kib = 5 * 64 * 1024;
 #else
 constexpr long rss_growth_bound_kib = 64 * 1024;
