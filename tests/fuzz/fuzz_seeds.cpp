@@ -142,6 +142,25 @@ void add_chat_cases(std::map<std::string, bytes>& corpus) {
   }
 }
 
+// Every template's text (the "" of a model without one skipped) with each conversation of
+// cases.json and its globals, separated by a NUL byte as jinja_target.cpp reads them.
+void add_jinja_cases(std::map<std::string, bytes>& corpus) {
+  const bytes b = read_file(shared_dir / "templates" / "cases.json");
+  const nlohmann::json all = nlohmann::json::parse(b.begin(), b.end());
+  const std::vector<std::string>& templates = shared_chat_templates();
+  for (const nlohmann::json& c : all["cases"]) {
+    nlohmann::json vars = all.value("globals", nlohmann::json::object());
+    vars.update(c["vars"]);
+    const std::string json = vars.dump();
+    for (size_t t = 1; t < templates.size(); ++t) {
+      bytes seed = to_bytes(templates[t]);
+      seed.push_back(0);
+      seed.insert(seed.end(), json.begin(), json.end());
+      corpus[c["name"].get<std::string>() + "-t" + std::to_string(t)] = std::move(seed);
+    }
+  }
+}
+
 }  // namespace
 
 seed_corpora make_seed_corpora() {
@@ -165,6 +184,7 @@ seed_corpora make_seed_corpora() {
     c["ws_message"]["test-body-" + std::to_string(i)] = to_bytes(bodies[i]);
   }
   add_chat_cases(c["chat_template"]);
+  add_jinja_cases(c["jinja"]);
   return c;
 }
 

@@ -5,7 +5,7 @@
 // contract_breach for a broken promise, or whatever the code under test let out (bad_alloc,
 // out_of_range, ...), and the sanitizers catch memory errors and undefined behaviour.
 //
-// The same functions run under libFuzzer (fuzz_entry.cpp, built with the `fuzz` preset) and in
+// The same functions run under libFuzzer (fuzz_entry.cpp, built with the `asan` preset) and in
 // the normal test suite (replay_test.cpp: every seed and every input in regressions/<name>/).
 #include <cstdint>
 #include <span>
@@ -44,6 +44,7 @@ void requests_input(fuzz_input input);        // JSON body -> proto, every HTTP 
 void ws_message_input(fuzz_input input);      // proto::parse_ws_message
 void chat_template_init();
 void chat_template_input(fuzz_input input);   // parse_chat -> chat_template render + tokenize
+void jinja_input(fuzz_input input);           // template text (+ variables) -> proto/jinja render
 
 // Throws contract_breach(what) unless ok.
 inline void expect(bool ok, const std::string& what) {

@@ -10,8 +10,7 @@ void no_init() {}
 }  // namespace
 
 const std::vector<fuzz_target>& fuzz_targets() {
-  // New parsers get a target here as they arrive; still missing: a `jinja` target rendering
-  // fuzzed template text (proto/jinja) against parsed messages, next to chat_template below.
+  // New parsers get a target here as they arrive.
   static const std::vector<fuzz_target> targets = {
       {"gguf", no_init, gguf_input},
       {"model", no_init, model_input},
@@ -19,6 +18,7 @@ const std::vector<fuzz_target>& fuzz_targets() {
       {"requests", no_init, requests_input},
       {"ws_message", no_init, ws_message_input},
       {"chat_template", chat_template_init, chat_template_input},
+      {"jinja", no_init, jinja_input},
   };
   return targets;
 }

@@ -75,9 +75,11 @@ TEST_CASE("fuzz requests: seeds and recorded crash inputs", "[fuzz]") { replay_t
 TEST_CASE("fuzz ws_message: seeds and recorded crash inputs", "[fuzz]") { replay_target("ws_message", 60); }
 // Six conversations under each of the ~55 templates.
 TEST_CASE("fuzz chat_template: seeds and recorded crash inputs", "[fuzz]") { replay_target("chat_template", 6 * 50); }
+// Every real template's text with each conversation, and the interpreter tests' templates.
+TEST_CASE("fuzz jinja: seeds and recorded crash inputs", "[fuzz]") { replay_target("jinja", 6 * 50); }
 
 TEST_CASE("fuzz: every target is replayed and every regression directory names a target", "[fuzz]") {
-  const std::set<std::string_view> replayed = {"gguf", "model", "tokenizer", "requests", "ws_message", "chat_template"};
+  const std::set<std::string_view> replayed = {"gguf", "model", "tokenizer", "requests", "ws_message", "chat_template", "jinja"};
   for (const fuzz_target& t : fuzz_targets()) CHECK(replayed.count(t.name) == 1);
   for (const auto& [name, corpus] : seeds()) CHECK(replayed.count(name) == 1);
   if (fs::exists(regressions_dir)) {
