@@ -24,7 +24,6 @@ using json = nlohmann::json;
 
 namespace {
 
-const std::string slow_model = std::string(HEARTH_TEST_MODEL_DIR) + "/llama-160m-q8_0.gguf";
 
 int open_fds(pid_t pid) {
   int n = 0;
@@ -59,6 +58,22 @@ void check_refused(raw_connection& c, const std::string& message_part) {
   CHECK(c.closed_by_server());
 }
 
+// n connections, each served one /health. The start-up probe's connection holds a slot until the
+// server sees it close (under load, possibly after these connect): retried until all are served.
+std::vector<std::unique_ptr<raw_connection>> served_connections(int port, int n) {
+  std::vector<std::unique_ptr<raw_connection>> held;
+  REQUIRE(poll_until([&] {
+    held.clear();
+    for (int i = 0; i < n; ++i) {
+      held.push_back(std::make_unique<raw_connection>(port));
+      held.back()->send(simple_request("GET", "/health"));
+      if (held.back()->read_response().status != 200) return false;
+    }
+    return true;
+  }, 10));
+  return held;
+}
+
 }  // namespace
 
 TEST_CASE("out of file descriptors, the accept loop backs off instead of spinning", "[hostile][http]") {
@@ -91,12 +106,7 @@ TEST_CASE("out of file descriptors, the accept loop backs off instead of spinnin
 
 TEST_CASE("max connections: one more gets 503 and a close, a freed slot serves again", "[hostile][http]") {
   server_process s({"--max-connections", "4"});
-  std::vector<std::unique_ptr<raw_connection>> held;
-  for (int i = 0; i < 4; ++i) {
-    held.push_back(std::make_unique<raw_connection>(s.port()));
-    held.back()->send(simple_request("GET", "/health"));
-    REQUIRE(held.back()->read_response().status == 200);
-  }
+  std::vector<std::unique_ptr<raw_connection>> held = served_connections(s.port(), 4);
   raw_connection fifth(s.port());
   check_refused(fifth, "connections");
   held.pop_back();
@@ -129,20 +139,16 @@ TEST_CASE("max connections: a WebSocket keeps its connection's slot until it clo
 
 TEST_CASE("max connections per peer: one client address cannot take every slot", "[hostile][http]") {
   server_process s({"--max-connections-per-peer", "2"});
-  raw_connection a(s.port()), b(s.port());
-  for (raw_connection* c : {&a, &b}) {
-    c->send(simple_request("GET", "/health"));
-    REQUIRE(c->read_response().status == 200);
-  }
+  std::vector<std::unique_ptr<raw_connection>> held = served_connections(s.port(), 2);
   raw_connection third(s.port());
   check_refused(third, "this client");
   // Another address is another peer.
   raw_connection other(s.port(), 0, "127.0.0.2");
   other.send(simple_request("GET", "/health"));
   CHECK(other.read_response().status == 200);
-  a.close();
+  held[0]->close();
   CHECK(poll_until([&] { return health_ok(s.port(), 5); }, 10));
-  b.close();
+  held[1]->close();
   // The server may not have seen the closes yet: /metrics itself needs a slot of this peer.
   std::optional<double> refused;
   REQUIRE(poll_until([&] {
