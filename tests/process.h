@@ -5,6 +5,9 @@
 
 namespace hearth::test {
 
+// The `hearth` binary of this build: what the CLI and integration tests run.
+inline const std::string hearth_bin = HEARTH_BINARY;
+
 struct process_result {
   int exit_code = -1;
   std::string out;

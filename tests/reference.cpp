@@ -33,6 +33,12 @@ std::string sanitize_utf8(const std::string& s) {
 
 std::string shared_path(const std::string& relative) { return std::string(HEARTH_SHARED_DIR) + "/" + relative; }
 
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 std::vector<reference_case> read_reference(const std::string& name) {
   std::ifstream in(shared_path("reference/" + name));
   if (!in) throw std::runtime_error("cannot open reference " + name);

@@ -23,5 +23,7 @@ std::vector<reference_case> read_reference(const std::string& name);
 std::vector<reference_case> read_reference(const std::string& name, size_t expected_cases);
 
 std::string shared_path(const std::string& relative);
+// A whole file's bytes; throws std::runtime_error naming it when it cannot be read.
+std::string read_text(const std::string& path);
 
 }  // namespace hearth::test

@@ -11,6 +11,10 @@
 
 namespace hearth::test {
 
+// A model slow enough (llama-160m shape, random Q8_0 weights) that load tests can watch requests
+// queue up; written by the synth_test_model fixture before the tests that need it.
+inline const std::string slow_model = std::string(HEARTH_TEST_MODEL_DIR) + "/llama-160m-q8_0.gguf";
+
 class server_process {
  public:
   // Starts `hearth serve --port 0 --host 127.0.0.1 <args>` and waits until /health is 200.

@@ -18,8 +18,6 @@ using mv = gguf_meta_value;
 
 namespace {
 
-constexpr uint64_t two63 = 1ULL << 63;
-constexpr uint64_t max64 = std::numeric_limits<uint64_t>::max();
 
 // A valid writer with one small F32 tensor after `kv`.
 gguf_writer with_kv(const std::string& key, gguf_meta_value v) {
@@ -29,7 +27,7 @@ gguf_writer with_kv(const std::string& key, gguf_meta_value v) {
   return w;
 }
 
-gguf_writer with_tensor(gguf_tensor_record r) {
+gguf_writer after_first_tensor(gguf_tensor_record r) {
   gguf_writer w;
   w.add_kv("general.architecture", mv::string("llama"));
   w.add_tensor("first", ggml_type::f32, {8}, std::vector<uint8_t>(32));
@@ -44,7 +42,7 @@ TEST_CASE("gguf corruption: the unmodified builders load", "[gguf]") {
   temp_dir dir;
   with_kv("k", mv::u8(1)).write(dir.file("a.gguf"));
   CHECK(gguf_file::open(dir.file("a.gguf")).get_int("k") == 1);
-  with_tensor(record("t", 0, {4}, 16)).write(dir.file("b.gguf"));
+  after_first_tensor(record("t", 0, {4}, 16)).write(dir.file("b.gguf"));
   CHECK(gguf_file::open(dir.file("b.gguf")).find_tensor("t")->offset == 32);
   write_bytes(dir.file("c.gguf"), read_bytes(shared_model("stories260K-q8_0.gguf")));
   CHECK(gguf_file::open(dir.file("c.gguf")).tensors().size() == 47);
@@ -119,7 +117,7 @@ TEST_CASE("gguf corruption: huge string lengths", "[gguf]") {
                  {"metadata 's'", len, "exceeds"});
   }
   // A tensor name over the reader's 1024-byte limit.
-  expect_error(with_tensor(record(std::string(1025, 'n'), 0, {4}, 16)),
+  expect_error(after_first_tensor(record(std::string(1025, 'n'), 0, {4}, 16)),
                {"tensor info 1", "name of 1025 bytes", "at most 1024"});
 }
 

@@ -14,6 +14,10 @@
 
 namespace hearth::test {
 
+// Offsets and sizes at the edges of 64 bits, for corrupt headers.
+inline constexpr uint64_t two63 = uint64_t{1} << 63;
+inline constexpr uint64_t max64 = ~uint64_t{0};
+
 // The shared fixture model `name` (e.g. "stories260K-q8_0.gguf").
 std::filesystem::path shared_model(const std::string& name);
 

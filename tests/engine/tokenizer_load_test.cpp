@@ -24,7 +24,7 @@ using namespace hearth;
 namespace {
 
 // Writes GGUF v3 files with metadata only (no tensors).
-class gguf_writer {
+class vocab_gguf_writer {
  public:
   void add_string(const std::string& key, const std::string& v) { header(key, 8); put_str(v); }
   void add_u32(const std::string& key, uint32_t v) { header(key, 4); put(v); }
@@ -97,8 +97,8 @@ struct vocab_spec {
 
   // The standard keys; a test that wants its own scores or types leaves them out here (a key
   // written twice makes the file invalid) and adds them to the returned writer.
-  gguf_writer writer(bool with_scores = true, bool with_types = true) const {
-    gguf_writer w;
+  vocab_gguf_writer writer(bool with_scores = true, bool with_types = true) const {
+    vocab_gguf_writer w;
     w.add_string("tokenizer.ggml.model", "llama");
     w.add_string_array("tokenizer.ggml.tokens", tokens);
     if (with_scores) w.add_f32_array("tokenizer.ggml.scores", scores);
@@ -109,7 +109,7 @@ struct vocab_spec {
 
 class temp_gguf {
  public:
-  explicit temp_gguf(const gguf_writer& w) {
+  explicit temp_gguf(const vocab_gguf_writer& w) {
     static std::atomic<int> counter{0};
     path_ = std::filesystem::temp_directory_path() /
             ("hearth-tokenizer-test-" + std::to_string(::getpid()) + "-" +
@@ -125,14 +125,14 @@ class temp_gguf {
   std::filesystem::path path_;
 };
 
-vocab load(const gguf_writer& w) {
+vocab load(const vocab_gguf_writer& w) {
   temp_gguf file(w);
   gguf_file f = gguf_file::open(file.path());
   return vocab::from_gguf(f);
 }
 
 // The message of the load_error that loading throws; fails the test if it throws nothing else.
-std::string load_error_message(const gguf_writer& w) {
+std::string load_error_message(const vocab_gguf_writer& w) {
   temp_gguf file(w);
   gguf_file f = gguf_file::open(file.path());
   try {
@@ -152,7 +152,7 @@ TEST_CASE("tokenizer: vocab load errors name the key", "[tokenizer]") {
   vocab_spec spec;
 
   SECTION("scores shorter than tokens") {
-    gguf_writer w = spec.writer(false, true);
+    vocab_gguf_writer w = spec.writer(false, true);
     std::vector<float> short_scores(spec.scores.begin(), spec.scores.end() - 1);
     w.add_f32_array("tokenizer.ggml.scores", short_scores);
     std::string msg = load_error_message(w);
@@ -161,14 +161,14 @@ TEST_CASE("tokenizer: vocab load errors name the key", "[tokenizer]") {
     CHECK_THAT(msg, Contains("expected " + std::to_string(spec.tokens.size())));
   }
   SECTION("token types longer than tokens") {
-    gguf_writer w = spec.writer(true, false);
+    vocab_gguf_writer w = spec.writer(true, false);
     std::vector<int32_t> types = spec.types;
     types.push_back(1);
     w.add_i32_array("tokenizer.ggml.token_type", types);
     CHECK_THAT(load_error_message(w), Contains("tokenizer.ggml.token_type"));
   }
   SECTION("unknown token type value") {
-    gguf_writer w = spec.writer(true, false);
+    vocab_gguf_writer w = spec.writer(true, false);
     std::vector<int32_t> types = spec.types;
     types[5] = 9;
     w.add_i32_array("tokenizer.ggml.token_type", types);
@@ -177,19 +177,19 @@ TEST_CASE("tokenizer: vocab load errors name the key", "[tokenizer]") {
     CHECK_THAT(msg, Contains("element 5 is 9"));
   }
   SECTION("scores of the wrong type") {
-    gguf_writer w = spec.writer(false, true);
+    vocab_gguf_writer w = spec.writer(false, true);
     w.add_string_array("tokenizer.ggml.scores", spec.tokens);
     CHECK_THAT(load_error_message(w), Contains("tokenizer.ggml.scores"));
   }
   SECTION("NaN score") {
-    gguf_writer w = spec.writer(false, true);
+    vocab_gguf_writer w = spec.writer(false, true);
     std::vector<float> scores = spec.scores;
     scores[7] = std::numeric_limits<float>::quiet_NaN();
     w.add_f32_array("tokenizer.ggml.scores", scores);
     CHECK_THAT(load_error_message(w), Contains("tokenizer.ggml.scores"));
   }
   SECTION("special token id out of range") {
-    gguf_writer w = spec.writer();
+    vocab_gguf_writer w = spec.writer();
     w.add_u32("tokenizer.ggml.bos_token_id", 100000);
     std::string msg = load_error_message(w);
     CHECK_THAT(msg, Contains("tokenizer.ggml.bos_token_id"));
@@ -197,12 +197,12 @@ TEST_CASE("tokenizer: vocab load errors name the key", "[tokenizer]") {
     CHECK_THAT(msg, Contains("0.." + std::to_string(spec.tokens.size() - 1)));
   }
   SECTION("negative eot id") {
-    gguf_writer w = spec.writer();
+    vocab_gguf_writer w = spec.writer();
     w.add_i32("tokenizer.ggml.eot_token_id", -1);
     CHECK_THAT(load_error_message(w), Contains("tokenizer.ggml.eot_token_id"));
   }
   SECTION("an unknown tokenizer model") {
-    gguf_writer w;
+    vocab_gguf_writer w;
     w.add_string("tokenizer.ggml.model", "rwkv");
     w.add_string_array("tokenizer.ggml.tokens", spec.tokens);
     std::string msg = load_error_message(w);
@@ -211,17 +211,17 @@ TEST_CASE("tokenizer: vocab load errors name the key", "[tokenizer]") {
     CHECK_THAT(msg, Contains("expected one of llama, gpt2"));
   }
   SECTION("no tokenizer model") {
-    gguf_writer w;
+    vocab_gguf_writer w;
     w.add_string_array("tokenizer.ggml.tokens", spec.tokens);
     CHECK_THAT(load_error_message(w), Contains("tokenizer.ggml.model"));
   }
   SECTION("no tokens") {
-    gguf_writer w;
+    vocab_gguf_writer w;
     w.add_string("tokenizer.ggml.model", "llama");
     CHECK_THAT(load_error_message(w), Contains("tokenizer.ggml.tokens"));
   }
   SECTION("tokens of the wrong type") {
-    gguf_writer w;
+    vocab_gguf_writer w;
     w.add_string("tokenizer.ggml.model", "llama");
     w.add_f32_array("tokenizer.ggml.tokens", spec.scores);
     CHECK_THAT(load_error_message(w), Contains("tokenizer.ggml.tokens"));
@@ -240,7 +240,7 @@ TEST_CASE("tokenizer: vocab load errors name the key", "[tokenizer]") {
     CHECK_THAT(msg, Contains("<0xZZ>"));
   }
   SECTION("add_bos_token without a BOS token") {
-    gguf_writer w;
+    vocab_gguf_writer w;
     w.add_string("tokenizer.ggml.model", "llama");
     w.add_string_array("tokenizer.ggml.tokens", {"a"});  // the default BOS id 1 is out of range
     w.add_bool("tokenizer.ggml.add_bos_token", true);
@@ -265,7 +265,7 @@ TEST_CASE("tokenizer: merges follow score, then position", "[tokenizer]") {
   const token_id a = spec.add("a", 0), b = spec.add("b", 0), c = spec.add("c", 0), d = spec.add("d", 0);
   const token_id ab = spec.add("ab", 1), bc = spec.add("bc", 1), cd = spec.add("cd", 1);
   const token_id abcd = spec.add("abcd", 0.5f), aa = spec.add("aa", 1);
-  gguf_writer w = spec.writer();
+  vocab_gguf_writer w = spec.writer();
   w.add_bool("tokenizer.ggml.add_space_prefix", false);
   vocab v = load(w);
 
@@ -288,7 +288,7 @@ TEST_CASE("tokenizer: a higher score wins over position", "[tokenizer]") {
   spec.add("ab", 1);
   const token_id bc = spec.add("bc", 2);
   spec.add("b", 0);
-  gguf_writer w = spec.writer();
+  vocab_gguf_writer w = spec.writer();
   w.add_bool("tokenizer.ggml.add_space_prefix", false);
   vocab v = load(w);
   CHECK(v.tokenize("abc", false) == std::vector<token_id>{a, bc});
@@ -325,7 +325,7 @@ TEST_CASE("tokenizer: pieces with an inner space marker merge across words", "[t
   const token_id a = spec.add("a", 0), b = spec.add("b", 0);
   spec.add("a\xE2\x96\x81", 1);
   const token_id a_marker_b = spec.add("a\xE2\x96\x81" "b", 2);
-  gguf_writer w = spec.writer();
+  vocab_gguf_writer w = spec.writer();
   w.add_bool("tokenizer.ggml.add_space_prefix", false);
   vocab v = load(w);
   CHECK(v.tokenize("a b", false) == std::vector<token_id>{a_marker_b});
@@ -338,7 +338,7 @@ TEST_CASE("tokenizer: control tokens are never formed by merging", "[tokenizer]"
   vocab_spec spec;
   const token_id lt = spec.add("<", 0), s = spec.add("s", 0), gt = spec.add(">", 0);
   const token_id lt_s = spec.add("<s", 1);
-  gguf_writer w = spec.writer();
+  vocab_gguf_writer w = spec.writer();
   w.add_bool("tokenizer.ggml.add_space_prefix", false);
   vocab v = load(w);
   // "<s" + ">" would be "<s>", which is BOS (control): not a merge.
@@ -356,7 +356,7 @@ TEST_CASE("tokenizer: user-defined tokens are always split out, control ones onl
   const token_id ctl = spec.add("<|c|>", 0, 3);
   const token_id longer = spec.add("<|c|>x", 0, 3);
   const token_id mn = spec.add("mn", 0, 4), nop = spec.add("nop", 0, 4);
-  gguf_writer w = spec.writer();
+  vocab_gguf_writer w = spec.writer();
   w.add_bool("tokenizer.ggml.add_space_prefix", false);
   vocab v = load(w);
   CHECK(v.tokenize("axyzb", false) == std::vector<token_id>{a, xyz, b});
@@ -378,7 +378,7 @@ TEST_CASE("tokenizer: eot and end-of-turn tokens end generation", "[tokenizer]")
   const token_id im_end = spec.add("<|im_end|>", 0, 3);
   const token_id other = spec.add("<|other|>", 0, 3);
   const token_id eot = spec.add("<|stop|>", 0, 3);
-  gguf_writer w = spec.writer();
+  vocab_gguf_writer w = spec.writer();
   w.add_u32("tokenizer.ggml.eot_token_id", static_cast<uint32_t>(eot));
   vocab v = load(w);
   CHECK(v.is_eog(2));

@@ -26,12 +26,6 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-std::string read_all(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 // A cases.json message as the chat endpoint parses it (tool call arguments arrive as JSON text).
 chat_message to_message(const ojson& m) {
   chat_message c{m["role"].get<std::string>(), m["content"].get<std::string>()};
@@ -52,7 +46,7 @@ std::vector<chat_message> to_messages(const ojson& list) {
 }
 
 chat_template shared_template(const std::string& name) {
-  return chat_template::from_text(read_all(test::shared_path("templates/" + name + ".jinja")), "<s>", "</s>", name,
+  return chat_template::from_text(test::read_text(test::shared_path("templates/" + name + ".jinja")), "<s>", "</s>", name,
                                   test::fixed_time_options());
 }
 
@@ -61,14 +55,14 @@ const std::vector<chat_message> convo = {{"system", "You are terse."}, {"user", 
 }  // namespace
 
 TEST_CASE("chat template: requests render with every shared template as Jinja2 rendered them", "[proto]") {
-  const ojson cases = ojson::parse(read_all(test::shared_path("templates/cases.json")));
+  const ojson cases = ojson::parse(test::read_text(test::shared_path("templates/cases.json")));
   size_t checked = 0;
   for (const auto& entry : std::filesystem::directory_iterator(test::shared_path("templates"))) {
     if (entry.path().extension() != ".jinja") continue;
     const std::string name = entry.path().stem().string();
     INFO(name);
     const chat_template t = shared_template(name);
-    const ojson renders = ojson::parse(read_all(entry.path().parent_path() / (name + ".renders.json")));
+    const ojson renders = ojson::parse(test::read_text(entry.path().parent_path() / (name + ".renders.json")));
     for (size_t i = 0; i < renders.size(); ++i) {
       const ojson& vars = cases["cases"][i]["vars"];
       INFO(cases["cases"][i]["name"].get<std::string>());
@@ -195,9 +189,9 @@ TEST_CASE("chat template: BOS is added once whether the template or the vocabula
     return std::count(ids.begin(), ids.end(), v.bos());
   };
   // TinyLlama writes no BOS, Mistral v0.1 writes it first, Llama 2 before every user turn.
-  const auto tiny = chat_template::from_text(read_all(test::shared_path("templates/TinyLlama-1.1B-Chat-v1.0.jinja")), v, "tinyllama");
-  const auto mistral = chat_template::from_text(read_all(test::shared_path("templates/Mistral-7B-Instruct-v0.1.jinja")), v, "mistral");
-  const auto llama2 = chat_template::from_text(read_all(test::shared_path("templates/Llama-2-7b-chat.jinja")), v, "llama2");
+  const auto tiny = chat_template::from_text(test::read_text(test::shared_path("templates/TinyLlama-1.1B-Chat-v1.0.jinja")), v, "tinyllama");
+  const auto mistral = chat_template::from_text(test::read_text(test::shared_path("templates/Mistral-7B-Instruct-v0.1.jinja")), v, "mistral");
+  const auto llama2 = chat_template::from_text(test::read_text(test::shared_path("templates/Llama-2-7b-chat.jinja")), v, "llama2");
   CHECK(bos_count(tiny, convo) == 1);
   CHECK(bos_count(mistral, {{"user", "Hi"}, {"assistant", "Yo"}, {"user", "Bye"}}) == 1);
   CHECK(bos_count(llama2, {{"user", "Hi"}, {"assistant", "Yo"}, {"user", "Bye"}}) == 2);

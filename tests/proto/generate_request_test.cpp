@@ -14,17 +14,17 @@ using namespace hearth::proto::test;
 
 namespace {
 
-const limits lim{512, 1024};
+const limits generate_lim{512, 1024};
 
 result<generate_request> gen(const std::string& fields) {
   return parse_generate("{\"prompt\": \"Once\"" + (fields.empty() ? "" : ", " + fields) + "}",
-                        lim);
+                        generate_lim);
 }
 
 }  // namespace
 
 TEST_CASE("generate: llama-server defaults when only a prompt is given", "[proto]") {
-  const generate_request r = ok(parse_generate(R"({"prompt": "Once upon a time"})", lim));
+  const generate_request r = ok(parse_generate(R"({"prompt": "Once upon a time"})", generate_lim));
   CHECK(r.prompt == "Once upon a time");
   CHECK_FALSE(r.tokens.has_value());
   CHECK_FALSE(r.max_tokens.has_value());
@@ -43,7 +43,7 @@ TEST_CASE("generate: every field read", "[proto]") {
   const generate_request r = ok(parse_generate(R"({"tokens": [1, 2, 511], "max_tokens": 32,
       "temperature": 0, "top_k": 5, "top_p": 0.5, "min_p": 0.1, "repeat_penalty": 1.1,
       "repeat_last_n": -1, "presence_penalty": -2, "frequency_penalty": 2, "seed": 7,
-      "stop": ["\n\n", "END"], "stream": true})", lim));
+      "stop": ["\n\n", "END"], "stream": true})", generate_lim));
   CHECK_FALSE(r.prompt.has_value());
   CHECK(r.tokens == std::vector<int32_t>{1, 2, 511});
   CHECK(r.max_tokens == 32);
@@ -61,32 +61,32 @@ TEST_CASE("generate: every field read", "[proto]") {
 }
 
 TEST_CASE("generate: exactly one of prompt and tokens", "[proto]") {
-  check_rejected(parse_generate(R"({"prompt": "a", "tokens": [1]})", lim), "prompt",
+  check_rejected(parse_generate(R"({"prompt": "a", "tokens": [1]})", generate_lim), "prompt",
                  "either prompt or tokens, not both");
-  check_rejected(parse_generate(R"({})", lim), "prompt", "prompt (a string) or tokens");
-  check_rejected(parse_generate(R"({"prompt": null, "tokens": null})", lim), "prompt",
+  check_rejected(parse_generate(R"({})", generate_lim), "prompt", "prompt (a string) or tokens");
+  check_rejected(parse_generate(R"({"prompt": null, "tokens": null})", generate_lim), "prompt",
                  "is required");
-  check_rejected(parse_generate(R"({"tokens": []})", lim), "tokens", "tokens must not be empty");
+  check_rejected(parse_generate(R"({"tokens": []})", generate_lim), "tokens", "tokens must not be empty");
   // null means absent: the other one is used.
-  CHECK(ok(parse_generate(R"({"prompt": null, "tokens": [3]})", lim)).tokens ==
+  CHECK(ok(parse_generate(R"({"prompt": null, "tokens": [3]})", generate_lim)).tokens ==
         std::vector<int32_t>{3});
-  CHECK(ok(parse_generate(R"({"prompt": "", "tokens": null})", lim)).prompt == "");
+  CHECK(ok(parse_generate(R"({"prompt": "", "tokens": null})", generate_lim)).prompt == "");
 }
 
 TEST_CASE("generate: token ids are checked against the vocabulary", "[proto]") {
-  check_rejected(parse_generate(R"({"tokens": [1, 512]})", lim), "tokens",
+  check_rejected(parse_generate(R"({"tokens": [1, 512]})", generate_lim), "tokens",
                  "tokens[1] must be a token id in [0, 512) (got 512)");
-  check_rejected(parse_generate(R"({"tokens": [-1]})", lim), "tokens",
+  check_rejected(parse_generate(R"({"tokens": [-1]})", generate_lim), "tokens",
                  "tokens[0] must be a token id in [0, 512) (got -1)");
-  check_rejected(parse_generate(R"({"tokens": [1, 2.5]})", lim), "tokens",
+  check_rejected(parse_generate(R"({"tokens": [1, 2.5]})", generate_lim), "tokens",
                  "tokens[1] must be an integer (got 2.5)");
-  check_rejected(parse_generate(R"({"tokens": [1, "2"]})", lim), "tokens",
+  check_rejected(parse_generate(R"({"tokens": [1, "2"]})", generate_lim), "tokens",
                  "tokens[1] must be an integer");
-  check_rejected(parse_generate(R"({"tokens": [18446744073709551615]})", lim), "tokens",
+  check_rejected(parse_generate(R"({"tokens": [18446744073709551615]})", generate_lim), "tokens",
                  "tokens[0] must be a token id in [0, 512)");
-  check_rejected(parse_generate(R"({"tokens": "1 2 3"})", lim), "tokens",
+  check_rejected(parse_generate(R"({"tokens": "1 2 3"})", generate_lim), "tokens",
                  "tokens must be an array of token ids");
-  CHECK(ok(parse_generate(R"({"tokens": [0, 511.0]})", lim)).tokens ==
+  CHECK(ok(parse_generate(R"({"tokens": [0, 511.0]})", generate_lim)).tokens ==
         std::vector<int32_t>{0, 511});
 }
 
@@ -98,8 +98,8 @@ TEST_CASE("generate: wrong types name the field and the expected type", "[proto]
   check_rejected(gen(R"("temperature": "0.5")"), "temperature", "temperature must be a number");
   check_rejected(gen(R"("stream": 1)"), "stream", "stream must be a boolean (got 1)");
   check_rejected(gen(R"("stream": "true")"), "stream", "stream must be a boolean");
-  check_rejected(parse_generate(R"({"prompt": 5})", lim), "prompt", "prompt must be a string (got 5)");
-  check_rejected(parse_generate(R"({"prompt": ["a"]})", lim), "prompt", "prompt must be a string");
+  check_rejected(parse_generate(R"({"prompt": 5})", generate_lim), "prompt", "prompt must be a string (got 5)");
+  check_rejected(parse_generate(R"({"prompt": ["a"]})", generate_lim), "prompt", "prompt must be a string");
   // An integral value written as a float is an integer.
   CHECK(ok(gen(R"("max_tokens": 16.0)")).max_tokens == 16);
   CHECK(ok(gen(R"("top_k": 4e1)")).sampling.top_k == 40);
@@ -211,11 +211,11 @@ TEST_CASE("tokenize: content required, flags default to false", "[proto]") {
 }
 
 TEST_CASE("detokenize: ids checked, empty allowed", "[proto]") {
-  CHECK(ok(parse_detokenize(R"({"tokens": [1, 2]})", lim)).tokens == std::vector<int32_t>{1, 2});
-  CHECK(ok(parse_detokenize(R"({"tokens": []})", lim)).tokens.empty());
-  check_rejected(parse_detokenize(R"({})", lim), "tokens", "tokens (an array of token ids) is required");
-  check_rejected(parse_detokenize(R"({"tokens": [600]})", lim), "tokens",
+  CHECK(ok(parse_detokenize(R"({"tokens": [1, 2]})", generate_lim)).tokens == std::vector<int32_t>{1, 2});
+  CHECK(ok(parse_detokenize(R"({"tokens": []})", generate_lim)).tokens.empty());
+  check_rejected(parse_detokenize(R"({})", generate_lim), "tokens", "tokens (an array of token ids) is required");
+  check_rejected(parse_detokenize(R"({"tokens": [600]})", generate_lim), "tokens",
                  "tokens[0] must be a token id in [0, 512) (got 600)");
-  check_rejected(parse_detokenize(R"({"tokens": 5})", lim), "tokens", "must be an array of token ids");
+  check_rejected(parse_detokenize(R"({"tokens": 5})", generate_lim), "tokens", "must be an array of token ids");
   CHECK(detokenize_response("Hi there") == nlohmann::json::parse(R"({"content": "Hi there"})"));
 }

@@ -14,7 +14,7 @@ using nlohmann::json;
 
 namespace {
 
-const limits lim{512, 512};
+const limits body_lim{512, 512};
 
 std::string nested(int depth) {
   return "{\"prompt\":\"x\",\"deep\":" + std::string(depth - 1, '[') + std::string(depth - 1, ']') +
@@ -26,12 +26,12 @@ std::string nested(int depth) {
 TEST_CASE("json body: invalid UTF-8 is refused by name, before JSON parsing", "[proto]") {
   // 0xC3 0x28: a lead byte followed by a non-continuation byte, inside a JSON string.
   const std::string body = "{\"prompt\": \"caf\xC3\x28\"}";
-  check_rejected(parse_generate(body, lim), "", "request body is not valid UTF-8");
+  check_rejected(parse_generate(body, body_lim), "", "request body is not valid UTF-8");
   // An overlong encoding of '/' and a lone continuation byte.
-  check_rejected(parse_generate("{\"prompt\": \"\xC0\xAF\"}", lim), "", "not valid UTF-8");
-  check_rejected(parse_generate("\x80{}", lim), "", "not valid UTF-8 (byte 0)");
+  check_rejected(parse_generate("{\"prompt\": \"\xC0\xAF\"}", body_lim), "", "not valid UTF-8");
+  check_rejected(parse_generate("\x80{}", body_lim), "", "not valid UTF-8 (byte 0)");
   // Valid multi-byte text passes.
-  CHECK(ok(parse_generate("{\"prompt\": \"caf\xC3\xA9 \xF0\x9F\x98\x80\"}", lim)).prompt ==
+  CHECK(ok(parse_generate("{\"prompt\": \"caf\xC3\xA9 \xF0\x9F\x98\x80\"}", body_lim)).prompt ==
         "caf\xC3\xA9 \xF0\x9F\x98\x80");
 }
 
@@ -39,32 +39,32 @@ TEST_CASE("json body: malformed JSON carries the parser's message", "[proto]") {
   for (const char* body : {"", "{", "{\"prompt\": }", "{\"prompt\": \"x\",}", "{} trailing",
                            "{'prompt': 'x'}", "{\"prompt\": \"\\ud800\"}"}) {
     INFO("body: " << body);
-    const api_error e = err(parse_generate(body, lim));
+    const api_error e = err(parse_generate(body, body_lim));
     check_bad_request(e, "", "malformed JSON: ");
     CHECK(e.message.find("[json.exception") == std::string::npos);  // tag stripped
     CHECK(e.message.size() > std::string("malformed JSON: ").size());
   }
   // A number beyond double range is a JSON error too (the parser throws out_of_range for it).
-  check_rejected(parse_generate("{\"prompt\": \"x\", \"temperature\": 1e999}", lim), "",
+  check_rejected(parse_generate("{\"prompt\": \"x\", \"temperature\": 1e999}", body_lim), "",
                  "malformed JSON: ");
 }
 
 TEST_CASE("json body: the top level must be an object", "[proto]") {
-  check_rejected(parse_generate("[1, 2]", lim), "", "request body must be a JSON object (got an array)");
-  check_rejected(parse_generate("\"prompt\"", lim), "", "must be a JSON object (got a string)");
-  check_rejected(parse_generate("null", lim), "", "must be a JSON object (got null)");
-  check_rejected(parse_generate("42", lim), "", "must be a JSON object (got a number)");
+  check_rejected(parse_generate("[1, 2]", body_lim), "", "request body must be a JSON object (got an array)");
+  check_rejected(parse_generate("\"prompt\"", body_lim), "", "must be a JSON object (got a string)");
+  check_rejected(parse_generate("null", body_lim), "", "must be a JSON object (got null)");
+  check_rejected(parse_generate("42", body_lim), "", "must be a JSON object (got a number)");
 }
 
 TEST_CASE("json body: nesting deeper than the limit is refused", "[proto]") {
   REQUIRE(max_json_depth == 64);
-  CHECK(ok(parse_generate(nested(64), lim)).prompt == "x");
-  check_rejected(parse_generate(nested(65), lim), "", "deeper than 64 levels");
+  CHECK(ok(parse_generate(nested(64), body_lim)).prompt == "x");
+  check_rejected(parse_generate(nested(65), body_lim), "", "deeper than 64 levels");
   // Brackets inside strings do not count, escaped quotes do not end strings.
   const std::string in_string = "{\"prompt\": \"\\\"" + std::string(1000, '[') + "\"}";
-  CHECK(ok(parse_generate(in_string, lim)).prompt == "\"" + std::string(1000, '['));
+  CHECK(ok(parse_generate(in_string, body_lim)).prompt == "\"" + std::string(1000, '['));
   // A huge depth is refused without recursion trouble.
-  check_rejected(parse_generate(std::string(1000000, '['), lim), "", "deeper than 64");
+  check_rejected(parse_generate(std::string(1000000, '['), body_lim), "", "deeper than 64");
 }
 
 TEST_CASE("json body: parse_json_object names the input", "[proto]") {

@@ -14,22 +14,22 @@ using namespace hearth::proto::test;
 
 namespace {
 
-const limits lim{32000, 4096};
+const limits openai_lim{32000, 4096};
 
 result<completion_request> cmpl(const std::string& fields) {
   return parse_completion(
       "{\"model\": \"m\", \"prompt\": \"Say hi\"" + (fields.empty() ? "" : ", " + fields) + "}",
-      lim);
+      openai_lim);
 }
 
 result<chat_request> chat(const std::string& fields) {
   return parse_chat("{\"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]" +
                         (fields.empty() ? "" : ", " + fields) + "}",
-                    lim);
+                    openai_lim);
 }
 
 result<chat_request> messages(const std::string& array) {
-  return parse_chat("{\"messages\": " + array + "}", lim);
+  return parse_chat("{\"messages\": " + array + "}", openai_lim);
 }
 
 }  // namespace
@@ -51,31 +51,31 @@ TEST_CASE("completions: OpenAI defaults", "[proto]") {
   CHECK_FALSE(r.stream);
   CHECK_FALSE(r.include_usage);
   // model is optional here (one model per daemon).
-  CHECK(ok(parse_completion(R"({"prompt": "x"})", lim)).model.empty());
-  check_rejected(parse_completion(R"({"prompt": "x", "model": 3})", lim), "model",
+  CHECK(ok(parse_completion(R"({"prompt": "x"})", openai_lim)).model.empty());
+  check_rejected(parse_completion(R"({"prompt": "x", "model": 3})", openai_lim), "model",
                  "model must be a string");
 }
 
 TEST_CASE("completions: the prompt forms OpenAI accepts, one prompt at a time", "[proto]") {
   using ids = std::vector<int32_t>;
-  CHECK(ok(parse_completion(R"({"prompt": [1, 2, 3]})", lim)).tokens == ids{1, 2, 3});
-  CHECK(ok(parse_completion(R"({"prompt": ["text"]})", lim)).prompt == "text");
-  CHECK(ok(parse_completion(R"({"prompt": [[7, 8]]})", lim)).tokens == ids{7, 8});
-  CHECK(ok(parse_completion(R"({"prompt": ""})", lim)).prompt == "");
-  check_rejected(parse_completion(R"({})", lim), "prompt", "prompt is required");
-  check_rejected(parse_completion(R"({"prompt": null})", lim), "prompt", "prompt is required");
-  check_rejected(parse_completion(R"({"prompt": []})", lim), "prompt", "prompt must not be empty");
-  check_rejected(parse_completion(R"({"prompt": [[]]})", lim), "prompt", "prompt[0] must not be empty");
-  check_rejected(parse_completion(R"({"prompt": ["a", "b"]})", lim), "prompt",
+  CHECK(ok(parse_completion(R"({"prompt": [1, 2, 3]})", openai_lim)).tokens == ids{1, 2, 3});
+  CHECK(ok(parse_completion(R"({"prompt": ["text"]})", openai_lim)).prompt == "text");
+  CHECK(ok(parse_completion(R"({"prompt": [[7, 8]]})", openai_lim)).tokens == ids{7, 8});
+  CHECK(ok(parse_completion(R"({"prompt": ""})", openai_lim)).prompt == "");
+  check_rejected(parse_completion(R"({})", openai_lim), "prompt", "prompt is required");
+  check_rejected(parse_completion(R"({"prompt": null})", openai_lim), "prompt", "prompt is required");
+  check_rejected(parse_completion(R"({"prompt": []})", openai_lim), "prompt", "prompt must not be empty");
+  check_rejected(parse_completion(R"({"prompt": [[]]})", openai_lim), "prompt", "prompt[0] must not be empty");
+  check_rejected(parse_completion(R"({"prompt": ["a", "b"]})", openai_lim), "prompt",
                  "prompt holds 2 prompts; only one prompt per request is supported");
-  check_rejected(parse_completion(R"({"prompt": [[1], [2]]})", lim), "prompt", "only one prompt");
-  check_rejected(parse_completion(R"({"prompt": 5})", lim), "prompt",
+  check_rejected(parse_completion(R"({"prompt": [[1], [2]]})", openai_lim), "prompt", "only one prompt");
+  check_rejected(parse_completion(R"({"prompt": 5})", openai_lim), "prompt",
                  "prompt must be a string or an array of token ids");
-  check_rejected(parse_completion(R"({"prompt": [1, 32000]})", lim), "prompt",
+  check_rejected(parse_completion(R"({"prompt": [1, 32000]})", openai_lim), "prompt",
                  "prompt[1] must be a token id in [0, 32000) (got 32000)");
-  check_rejected(parse_completion(R"({"prompt": [[1, -4]]})", lim), "prompt",
+  check_rejected(parse_completion(R"({"prompt": [[1, -4]]})", openai_lim), "prompt",
                  "prompt[0][1] must be a token id in [0, 32000)");
-  check_rejected(parse_completion(R"({"prompt": [1, "a"]})", lim), "prompt",
+  check_rejected(parse_completion(R"({"prompt": [1, "a"]})", openai_lim), "prompt",
                  "prompt[1] must be an integer");
 }
 
@@ -199,7 +199,7 @@ TEST_CASE("chat: tool calls and reasoning of earlier turns are kept for the temp
 }
 
 TEST_CASE("chat: bad messages name the message and field", "[proto]") {
-  check_rejected(parse_chat(R"({})", lim), "messages", "messages is required");
+  check_rejected(parse_chat(R"({})", openai_lim), "messages", "messages is required");
   check_rejected(messages(R"("hi")"), "messages", "messages must be an array");
   check_rejected(messages(R"([])"), "messages", "messages must not be empty");
   check_rejected(messages(R"([{"role": "user", "content": "a"}, "b"])"), "messages[1]",

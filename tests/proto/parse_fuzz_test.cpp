@@ -18,7 +18,7 @@ using nlohmann::json;
 
 namespace {
 
-const limits lim{512, 1024};
+const limits fuzz_lim{512, 1024};
 
 const std::array<const char*, 9> seeds = {
     R"({"prompt": "Once upon a time", "max_tokens": 16, "temperature": 0.7, "stop": ["\n"]})",
@@ -127,16 +127,16 @@ bool holds_up(const result<T>& r, int& accepted_count, Check&& check) {
 
 // Runs every parser on the body; returns false if a contract is broken. Exceptions propagate.
 bool check_all(const std::string& body) {
-  const bool gen = holds_up(parse_generate(body, lim), accepted.generate,
-                            [](const generate_request& g) { return generate_ok(g, lim); });
-  const bool cmpl = holds_up(parse_completion(body, lim), accepted.completion,
-                             [](const completion_request& c) { return completion_ok(c, lim); });
-  const bool chat = holds_up(parse_chat(body, lim), accepted.chat, [](const chat_request& c) { return chat_ok(c, lim); });
+  const bool gen = holds_up(parse_generate(body, fuzz_lim), accepted.generate,
+                            [](const generate_request& g) { return generate_ok(g, fuzz_lim); });
+  const bool cmpl = holds_up(parse_completion(body, fuzz_lim), accepted.completion,
+                             [](const completion_request& c) { return completion_ok(c, fuzz_lim); });
+  const bool chat = holds_up(parse_chat(body, fuzz_lim), accepted.chat, [](const chat_request& c) { return chat_ok(c, fuzz_lim); });
   const bool tok = result_ok(parse_tokenize(body), [](const tokenize_request&) { return true; });
-  const bool detok = result_ok(parse_detokenize(body, lim), [](const detokenize_request& d) { return detokenize_ok(d, lim); });
-  const ws_message m = parse_ws_message(body, lim);
+  const bool detok = result_ok(parse_detokenize(body, fuzz_lim), [](const detokenize_request& d) { return detokenize_ok(d, fuzz_lim); });
+  const ws_message m = parse_ws_message(body, fuzz_lim);
   if (!std::holds_alternative<ws_error>(m)) ++accepted.ws;
-  return gen && cmpl && chat && tok && detok && ws_message_ok(m, lim);
+  return gen && cmpl && chat && tok && detok && ws_message_ok(m, fuzz_lim);
 }
 
 }  // namespace

@@ -21,7 +21,6 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-const std::string hearth_bin = HEARTH_BINARY;
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

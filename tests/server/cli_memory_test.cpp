@@ -24,7 +24,6 @@ extern char** environ;
 
 namespace {
 
-const std::string hearth_bin = HEARTH_BINARY;
 
 // Sets an environment variable for the children a test starts, restoring it afterwards.
 class scoped_env {

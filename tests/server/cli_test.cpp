@@ -7,7 +7,6 @@
 using namespace hearth::test;
 
 namespace {
-const std::string hearth_bin = HEARTH_BINARY;
 const std::string stories_f32 = shared_path("models/stories260K-f32.gguf");
 }  // namespace
 

@@ -21,7 +21,6 @@ using json = nlohmann::json;
 
 namespace {
 
-const std::string slow_model = std::string(HEARTH_TEST_MODEL_DIR) + "/llama-160m-q8_0.gguf";
 
 // Polls until pred() holds; fails the test after `seconds`.
 template <class Pred>

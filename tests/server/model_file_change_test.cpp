@@ -20,7 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path slow_model = fs::path(HEARTH_TEST_MODEL_DIR) / "llama-160m-q8_0.gguf";
 
 int64_t generated_tokens(const server_process& s) {
   const std::string body = curl(s.url("/metrics")).body;

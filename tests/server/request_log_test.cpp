@@ -15,7 +15,6 @@ using json = nlohmann::json;
 
 namespace {
 
-const std::string slow_model = std::string(HEARTH_TEST_MODEL_DIR) + "/llama-160m-q8_0.gguf";
 
 // The log line of the request with this id ("" if none). Waits a little: the line is written
 // when the response has gone out, which may be just after the client read it.

@@ -25,7 +25,6 @@ using json = nlohmann::json;
 
 namespace {
 
-const std::string slow_model = std::string(HEARTH_TEST_MODEL_DIR) + "/llama-160m-q8_0.gguf";
 
 // How far the server's RSS may grow while one client floods it. Sanitizers hold freed memory
 // (ASan's quarantine, 256 MiB by default) or shadow it, so their builds get room for that.
