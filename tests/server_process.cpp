@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "sanitizers.h"
+
 extern char** environ;
 
 namespace hearth::test {
@@ -62,7 +64,12 @@ server_process::server_process(std::vector<std::string> args, bool wait_ready, s
   if (rc != 0) throw std::runtime_error("cannot start hearth serve");
   stderr_fd_ = err[0];
   std::string printed;
+  // Sanitized daemons load models several times slower, and CI runs two suites at once.
+#if defined(HEARTH_ASAN) || defined(HEARTH_TSAN)
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+#else
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+#endif
   std::smatch m;
   static const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+)/)");
   while (!std::regex_search(printed, m, listening)) {
