@@ -111,7 +111,9 @@ call_args interpreter::eval_args(const call_arguments& a, frame* f) {
   out.positional.reserve(a.positional.size());
   for (const expr_ptr& e : a.positional) out.positional.push_back(eval(*e, f));
   if (a.star) {
-    for (const value& v : iterate(eval(*a.star, f))->items) out.positional.push_back(v);
+    // Held here: a range-for keeps only `->items` alive, not the list iterate() returned.
+    const std::shared_ptr<const list_data> star = iterate(eval(*a.star, f));
+    for (const value& v : star->items) out.positional.push_back(v);
   }
   for (const auto& [k, e] : a.keyword) out.keyword.emplace_back(k, eval(*e, f));
   if (a.star_star) {

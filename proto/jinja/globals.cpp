@@ -48,7 +48,9 @@ std::vector<std::pair<value, value>> mapping_args(interpreter& in, const call_ar
     if (src.is_dict()) {
       items = src.as_dict().items;
     } else {
-      for (const value& pair : in.iterate(src)->items) {
+      // Held here: a range-for keeps only `->items` alive, not the list iterate() returned.
+      const std::shared_ptr<const list_data> pairs = in.iterate(src);
+      for (const value& pair : pairs->items) {
         const std::shared_ptr<const list_data> kv = in.iterate(pair);
         if (kv->items.size() != 2) fail("ValueError", "dictionary update sequence element has length " + std::to_string(kv->items.size()) + "; 2 is required");
         items.emplace_back(kv->items[0], kv->items[1]);
