@@ -10,6 +10,6 @@ model_engine::model_engine(const model& m, const model_engine_options& o)
       pool_(o.threads),
       kv_(m.hp(), o.kv_blocks, o.block_size),
       max_logit_rows_(o.max_logit_rows),
-      fwd_(m, pool_, o.max_batch, o.max_logit_rows) {}
+      fwd_(m, pool_, o.max_batch, o.max_logit_rows, context_length_) {}
 
 }  // namespace hearth

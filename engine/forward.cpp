@@ -43,13 +43,15 @@ checked_size forward_pass::scratch_bytes(const hparams& hp, int64_t max_batch, i
          matmul_runner::activation_bytes(max_batch, widest) + checked_size(threads) * attention_bytes(hp, seq_blocks);
 }
 
-forward_pass::forward_pass(const model& m, thread_pool& pool, int64_t max_batch, int64_t max_logit_rows)
+forward_pass::forward_pass(const model& m, thread_pool& pool, int64_t max_batch, int64_t max_logit_rows,
+                           int64_t context_length)
     : model_(m),
       hp_(m.hp()),
       mm_(pool, kernels::active()),
       max_batch_(max_batch),
       max_logit_rows_(max_logit_rows),
       attn_scale_(m.hp().attn_scale),
+      rope_factors_(m.rope_freq_factors(context_length)),
       rope_theta_scale_(std::pow(m.hp().rope_freq_base, -2.0f / static_cast<float>(m.hp().rope_dim))),
       rope_theta_scale_swa_(std::pow(m.hp().rope_freq_base_swa, -2.0f / static_cast<float>(m.hp().rope_dim))) {
   if (max_batch < 1 || max_logit_rows < 1) throw std::invalid_argument("forward_pass: no rows");
@@ -86,7 +88,7 @@ void forward_pass::embed(std::span<const batch_entry> batch) {
 // rope does with its attn_factor.
 void forward_pass::rope(float* x, int64_t n_heads, int32_t pos, float theta_scale) const {
   const int64_t half = hp_.rope_dim / 2;
-  const std::vector<float>& factors = model_.rope_freq_factors();
+  const std::vector<float>& factors = rope_factors_;
   float cs[max_head_dim / 2], sn[max_head_dim / 2];
   float theta = static_cast<float>(pos);
   for (int64_t i = 0; i < half; ++i) {

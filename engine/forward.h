@@ -31,7 +31,9 @@ class forward_pass {
  public:
   // Throws std::invalid_argument if max_batch or max_logit_rows is < 1, std::length_error if
   // the scratch buffers' size overflows (plan_memory checks it first).
-  forward_pass(const model& m, thread_pool& pool, int64_t max_batch, int64_t max_logit_rows);
+  // context_length: positions one sequence may hold (chooses Phi-3's longrope factors, see
+  // model::rope_freq_factors).
+  forward_pass(const model& m, thread_pool& pool, int64_t max_batch, int64_t max_logit_rows, int64_t context_length);
 
   // Bytes of scratch memory a forward pass of these sizes holds at most: its own buffers, the
   // matmul runner's converted activations and each thread's attention buffers for sequences
@@ -66,6 +68,7 @@ class forward_pass {
   int64_t max_batch_;
   int64_t max_logit_rows_;
   float attn_scale_;
+  const std::vector<float>& rope_factors_;  // (rope_dim / 2) frequency divisors, or empty
   float rope_theta_scale_;      // freq_base^(-2/rope_dim): the angle ratio of consecutive pairs
   float rope_theta_scale_swa_;  // the same for sliding-window layers (rope_freq_base_swa)
   // Scratch, one role each; m is the batch size (at most max_batch), r the rows wanting logits.

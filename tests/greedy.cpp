@@ -19,7 +19,7 @@ token_id argmax(std::span<const float> v) {
 greedy_run run_greedy(const model& m, const std::vector<token_id>& prompt, size_t n_gen) {
   thread_pool pool(2);
   kv_cache kv(m.hp(), 64);
-  forward_pass fwd(m, pool, 512, 1);
+  forward_pass fwd(m, pool, 512, 1, m.hp().n_ctx_train);  // llama.cpp's context: the trained one
   const int32_t seq = kv.seq_create();
   if (!kv.seq_reserve(seq, static_cast<int64_t>(prompt.size() + n_gen))) throw std::runtime_error("KV cache too small");
   std::vector<batch_entry> batch;

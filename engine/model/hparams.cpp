@@ -84,6 +84,7 @@ void read_rope_and_norm(const gguf_file& f, const std::string& p, hparams& hp) {
   hp.rope_freq_base = static_cast<float>(base);
   hp.rope_freq_base_swa = hp.rope_freq_base;
   hp.rope_attn_factor = read_optional_positive_float(f, p + "rope.scaling.attn_factor", 1.0f);
+  hp.n_ctx_orig = optional_positive(f, p + "rope.scaling.original_context_length", hp.n_ctx_train);
   auto eps = f.get_float(p + "attention.layer_norm_rms_epsilon");
   if (!eps) throw f.error("missing metadata '" + p + "attention.layer_norm_rms_epsilon'");
   if (!(*eps > 0 && *eps < 1)) {

@@ -16,6 +16,9 @@ struct hparams {
   std::string arch_name;    // general.architecture
   int64_t n_vocab = 0;
   int64_t n_ctx_train = 0;  // context length the model was trained with
+  // rope.scaling.original_context_length (default n_ctx_train): the context a longrope model
+  // was pre-trained with; longer contexts rotate with its long frequency factors.
+  int64_t n_ctx_orig = 0;
   int64_t n_embd = 0;
   int64_t n_layer = 0;
   int64_t n_head = 0;

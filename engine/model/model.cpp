@@ -136,12 +136,14 @@ void model::bind_rope_factors() {
   rope_freq_factors_ = vector("rope_freqs.weight", n, false);
   if (rope_freq_factors_.empty() && hp_.arch->rope_factors) {
     rope_freq_factors_ = vector("rope_factors_short.weight", n, false);
-    vector("rope_factors_long.weight", n, false);  // checked, unused (see arch/phi3.cpp)
+    rope_factors_long_ = vector("rope_factors_long.weight", n, false);
   }
-  for (size_t i = 0; i < rope_freq_factors_.size(); ++i) {
-    if (!(rope_freq_factors_[i] > 0)) {
-      throw file_.error("RoPE frequency factor " + std::to_string(i) + ": " + std::to_string(rope_freq_factors_[i]) +
-                        " (expected > 0)");
+  for (const auto* factors : {&rope_freq_factors_, &rope_factors_long_}) {
+    for (size_t i = 0; i < factors->size(); ++i) {
+      if (!((*factors)[i] > 0)) {
+        throw file_.error("RoPE frequency factor " + std::to_string(i) + ": " + std::to_string((*factors)[i]) +
+                          " (expected > 0)");
+      }
     }
   }
 }

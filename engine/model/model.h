@@ -65,9 +65,12 @@ class model {
   const weight& output() const { return output_; }      // (n_vocab, n_embd); tok_embd when tied
   const std::vector<layer_weights>& layers() const { return layers_; }
   bool tied_output() const { return tied_output_; }
-  // (rope_dim / 2) divisors of each RoPE frequency (Llama 3's `rope_freqs`, Phi-3's
-  // `rope_factors_short`), or empty.
-  const std::vector<float>& rope_freq_factors() const { return rope_freq_factors_; }
+  // (rope_dim / 2) divisors of each RoPE frequency for sequences of up to `context_length`
+  // positions, or empty: Llama 3's `rope_freqs`; for Phi-3 longrope files (llama.cpp's rule)
+  // `rope_factors_long` when context_length exceeds hp().n_ctx_orig, else `rope_factors_short`.
+  const std::vector<float>& rope_freq_factors(int64_t context_length) const {
+    return context_length > hp_.n_ctx_orig && !rope_factors_long_.empty() ? rope_factors_long_ : rope_freq_factors_;
+  }
 
   // Bytes of all weight tensors (what one decode step streams at most).
   size_t weight_bytes() const { return weight_bytes_; }
@@ -94,7 +97,8 @@ class model {
   std::vector<float> output_norm_;
   weight output_;
   bool tied_output_ = false;
-  std::vector<float> rope_freq_factors_;
+  std::vector<float> rope_freq_factors_;  // `rope_freqs` or `rope_factors_short`
+  std::vector<float> rope_factors_long_;  // Phi-3 longrope, or empty
   std::vector<layer_weights> layers_;
   size_t weight_bytes_ = 0;
   size_t packed_bytes_ = 0;

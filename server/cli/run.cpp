@@ -94,7 +94,7 @@ int generate(const run_config& c) {
                                   : std::min<int64_t>(c.n_predict, n_ctx - static_cast<int64_t>(prompt.size()));
   thread_pool pool(c.threads);
   kv_cache kv(hp, plan.kv_blocks, plan.block_size);
-  forward_pass fwd(*m, pool, max_batch, 1);
+  forward_pass fwd(*m, pool, max_batch, 1, n_ctx);
   token_decoder decoder(c.sampling, static_cast<int32_t>(hp.n_vocab), c.stops);
   decoder.accept_prompt(prompt);
   const vocab_text text(v);

@@ -12,7 +12,7 @@ TEST_CASE("forward pass: a batch larger than its scratch is refused", "[forward]
   const auto m = model::load(shared_model("stories260K-f32.gguf"));
   thread_pool pool(1);
   kv_cache kv(m->hp(), 8);
-  forward_pass fwd(*m, pool, /*max_batch=*/4, /*max_logit_rows=*/2);
+  forward_pass fwd(*m, pool, /*max_batch=*/4, /*max_logit_rows=*/2, m->hp().n_ctx_train);
   const int32_t seq = kv.seq_create();
   REQUIRE(kv.seq_reserve(seq, 8));
   auto batch_of = [&](int rows, int logits) {

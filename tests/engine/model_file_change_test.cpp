@@ -27,7 +27,7 @@ namespace {
 std::vector<float> logits_after(const model& m, const std::vector<token_id>& tokens) {
   thread_pool pool(1);
   kv_cache kv(m.hp(), 8);
-  forward_pass fwd(m, pool, 64, 1);
+  forward_pass fwd(m, pool, 64, 1, m.hp().n_ctx_train);
   const int32_t seq = kv.seq_create();
   REQUIRE(kv.seq_reserve(seq, static_cast<int64_t>(tokens.size())));
   std::vector<batch_entry> batch;

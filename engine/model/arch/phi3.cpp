@@ -1,7 +1,7 @@
 // Phi-3 and 3.5: NeoX RoPE, Q, K and V in one fused `attn_qkv` tensor, gate and up in one
 // `ffn_up` tensor, queries scaled before attention. Longrope files carry per-frequency divisors
-// `rope_factors_short` / `rope_factors_long`; hearth uses the short ones, which llama.cpp picks
-// for contexts up to rope.scaling.original_context_length.
+// `rope_factors_short` / `rope_factors_long`: as in llama.cpp, the long ones rotate every position
+// when the context hearth runs with exceeds rope.scaling.original_context_length.
 #include "model/arch/families.h"
 
 namespace hearth::arch {
