@@ -1,8 +1,12 @@
 // The `hearth` CLI as a user runs it: a real process, its stdout, stderr and exit code.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "process.h"
 #include "reference.h"
+#include "temp_dir.h"
 
 using namespace hearth::test;
 
@@ -102,7 +106,7 @@ TEST_CASE("info: each architecture's family, tensor-type mix and chat-template f
 }
 
 TEST_CASE("every command has --help, and errors go to stderr with a non-zero exit", "[cli]") {
-  for (const char* cmd : {"run", "info", "tokenize"}) {
+  for (const char* cmd : {"run", "info", "tokenize", "perplexity"}) {
     auto h = run_process({hearth_bin, cmd, "--help"});
     CHECK(h.exit_code == 0);
     CHECK(h.out.find("usage: hearth " + std::string(cmd)) != std::string::npos);
@@ -130,4 +134,57 @@ TEST_CASE("run: a stop string ends the text before it, across token boundaries",
     INFO("stop: " << stop);
     CHECK(r.out == ref.prompt + ref.greedy_text.substr(0, cut));
   }
+}
+
+namespace {
+
+// The value after "PPL = " in `hearth perplexity`'s output, or -1.
+double printed_ppl(const std::string& out) {
+  const size_t at = out.find("PPL = ");
+  return at == std::string::npos ? -1 : std::stod(out.substr(at + 6));
+}
+
+}  // namespace
+
+TEST_CASE("perplexity: llama.cpp's figure, with a progress bar and the standard error", "[cli][perplexity]") {
+  const std::string text = shared_path("text/little-stories.txt");
+  auto r = run_process({hearth_bin, "perplexity", "-m", stories_f32, "-f", text, "-c", "128", "-t", "2"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(std::abs(printed_ppl(r.out) - 4.3339) <= 0.005);  // llama-perplexity, ../shared/README.md
+  CHECK(r.out.find("+/- 0.28") != std::string::npos);      // its standard error: 0.28712
+  CHECK(r.out.find("11 chunks of 128 tokens, 693 predictions scored") != std::string::npos);
+  CHECK(r.err.find("11/11 chunks") != std::string::npos);  // the progress bar's last state
+}
+
+TEST_CASE("perplexity: saved log-probabilities, then KL divergence of a 4-bit copy", "[cli][perplexity]") {
+  temp_dir dir;
+  const std::string text = shared_path("text/little-stories.txt"), base = dir.file("f32.logits").string();
+  auto save = run_process({hearth_bin, "perplexity", "-m", stories_f32, "-f", text, "--save-logits", base});
+  INFO(save.err);
+  REQUIRE(save.exit_code == 0);
+  CHECK(std::filesystem::file_size(base) > 11 * 63 * 512 * 2);
+  auto kl = run_process({hearth_bin, "perplexity", "-m", shared_path("models/stories260K-q4_0.gguf"), "-f", text,
+                         "--kl-divergence", base});
+  INFO(kl.out << kl.err);
+  REQUIRE(kl.exit_code == 0);
+  CHECK(std::abs(printed_ppl(kl.out) - 4.6576) <= 0.005);
+  for (const char* line : {"PPL(base)        4.33", "PPL(this)        4.6", "mean KLD", "99% KLD", "same top token"}) {
+    CHECK(kl.out.find(line) != std::string::npos);
+  }
+
+  // Another text, a missing file, too short a text: refused, naming the problem.
+  const std::string other = dir.file("other.txt").string(), shorter = dir.file("short.txt").string();
+  std::ofstream(other) << read_text(text).substr(40);
+  std::ofstream(shorter) << "Once upon a time there was a cat.";
+  auto mismatch = run_process({hearth_bin, "perplexity", "-m", stories_f32, "-f", other, "--kl-divergence", base});
+  CHECK(mismatch.exit_code == 2);
+  CHECK(mismatch.err.find("does not tokenize into the tokens") != std::string::npos);
+  auto missing = run_process({hearth_bin, "perplexity", "-m", stories_f32, "-f", text, "--kl-divergence",
+                              dir.file("none.logits").string()});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find("none.logits") != std::string::npos);
+  auto too_short = run_process({hearth_bin, "perplexity", "-m", stories_f32, "-f", shorter});
+  CHECK(too_short.exit_code == 2);
+  CHECK(too_short.err.find("needs at least 256") != std::string::npos);
 }
