@@ -136,6 +136,17 @@ void evaluate_chunks(const model& m, std::span<const token_id> tokens, const per
   }
 }
 
+nll_stats measure_perplexity(const model& m, std::span<const token_id> tokens, const perplexity_options& o) {
+  nll_stats s;
+  evaluate_chunks(m, tokens, o, [&](const scored_chunk& c) {
+    for (size_t i = 0; i < c.targets.size(); ++i) {
+      const auto n = static_cast<size_t>(c.n_vocab);
+      s.add(negative_log_likelihood(c.logits.subspan(i * n, n), c.targets[i]));
+    }
+  });
+  return s;
+}
+
 // --- log-probability files ---
 
 logprob_writer::logprob_writer(std::filesystem::path path, const logprob_header& h)

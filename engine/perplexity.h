@@ -67,6 +67,9 @@ int64_t perplexity_chunks(int64_t n_tokens, const perplexity_options& o);
 void evaluate_chunks(const model& m, std::span<const token_id> tokens, const perplexity_options& o,
                      const std::function<void(const scored_chunk&)>& on_chunk);
 
+// evaluate_chunks, summing each prediction's negative log-likelihood.
+nll_stats measure_perplexity(const model& m, std::span<const token_id> tokens, const perplexity_options& o);
+
 // -log softmax(logits)[target], computed in double.
 double negative_log_likelihood(std::span<const float> logits, token_id target);
 

@@ -21,6 +21,7 @@ constexpr const char* usage =
     "  synth      write a benchmark model of a real shape with random weights\n"
     "  bench      measure prompt processing and generation speed (or the machine's limits)\n"
     "  perplexity measure a model's perplexity on a text (and its KL divergence from a saved base)\n"
+    "  quantize   write a model in a smaller type: q8_0, q4_0, q4_k_m, ...\n"
     "  health     ask a running daemon's /health (exit 0 when it serves): a container probe\n"
     "  template   render a chat template for the variables in a JSON object (stdin)\n"
     "\n"
@@ -36,6 +37,7 @@ int dispatch(std::string_view cmd, std::span<char* const> rest) {
   if (cmd == "health") return hearth::cli::cmd_health(rest);
   if (cmd == "template") return hearth::cli::cmd_template(rest);
   if (cmd == "perplexity") return hearth::cli::cmd_perplexity(rest);
+  if (cmd == "quantize") return hearth::cli::cmd_quantize(rest);
   std::fprintf(stderr, "hearth: unknown command '%.*s'\n\n%s", static_cast<int>(cmd.size()), cmd.data(), usage);
   return 2;
 }

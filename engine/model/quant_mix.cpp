@@ -47,6 +47,12 @@ ggml_type rule(uint32_t ft, ggml_type t, std::string_view name, int n_layer, int
     if (ft == q4_k_s && i < n_layer / 8) return ggml_type::q5_k;
     return t;
   }
+  if (is(name, "attn_qkv")) {  // fused Q, K and V (Phi-3)
+    if (ft == q3_k_m || ft == q3_k_l) return ggml_type::q4_k;
+    if (ft == q4_k_m) return ggml_type::q5_k;
+    if (ft == q5_k_m) return ggml_type::q6_k;
+    return t;
+  }
   if (is(name, "attn_output")) {
     if (ft == q2_k) return ggml_type::q3_k;
     if (ft == q3_k_m) return ggml_type::q4_k;
@@ -94,7 +100,12 @@ ggml_type mix_tensor_type(const quant_mix& mix, std::string_view name, int64_t n
   if (name == "output.weight" && ncols % ggml_type_info(static_cast<uint32_t>(mix.base))->block_size != 0) {
     return ggml_type::q8_0;
   }
-  return fallback(rule(mix.file_type, mix.base, name, n_layer, n_gqa), ncols);
+  return fallback(mix_rule_type(mix, name, n_layer, n_gqa), ncols);
+}
+
+ggml_type mix_rule_type(const quant_mix& mix, std::string_view name, int n_layer, int n_gqa) {
+  if (mix.base == ggml_type::f16) return mix.base;
+  return rule(mix.file_type, mix.base, name, n_layer, n_gqa);
 }
 
 }  // namespace hearth

@@ -22,7 +22,11 @@ std::optional<quant_mix> find_quant_mix(std::string_view name);
 
 // The type of the 2-D weight `name` ("output.weight", "blk.3.attn_v.weight", ...) with rows of
 // `ncols` elements, in a model of n_layer layers whose query heads share each KV head n_gqa at a
-// time.
+// time. A model without output.weight (tied embeddings) passes "output.weight" for token_embd,
+// as llama.cpp treats it.
 ggml_type mix_tensor_type(const quant_mix& mix, std::string_view name, int64_t ncols, int n_layer, int n_gqa);
+// The type llama.cpp's rules choose before the fallback for rows that do not fit its blocks:
+// where this differs from mix_tensor_type, the tensor fell back.
+ggml_type mix_rule_type(const quant_mix& mix, std::string_view name, int n_layer, int n_gqa);
 
 }  // namespace hearth

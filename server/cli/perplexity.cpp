@@ -2,10 +2,7 @@
 // standard way (engine/perplexity.h), with a progress bar and the final value ± its standard
 // error. --save-logits FILE keeps the model's log-probabilities; --kl-divergence FILE compares
 // another quantization of the model with them (KL divergence, same top token).
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -16,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/progress.h"
 #include "load_error.h"
 #include "model/model.h"
 #include "perplexity.h"
@@ -29,32 +27,6 @@ std::string read_text(const std::string& path) {
   if (!in) throw usage_error("cannot read " + path);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
-
-// One line on a terminal, redrawn in place; elsewhere (a log, CI) a line every ~5% of the chunks.
-class progress_bar {
- public:
-  explicit progress_bar(int64_t total) : total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
-
-  void update(int64_t done, double ppl) {
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-    const int64_t every = std::max<int64_t>(1, total_ / 20);
-    if (!tty_ && done % every != 0 && done != total_) return;
-    constexpr int width = 30;
-    const int filled = static_cast<int>(width * done / total_);
-    const double per_chunk = s / static_cast<double>(done);
-    std::fprintf(stderr, "%s[%.*s%.*s] %lld/%lld chunks  PPL %.4f  %.2f s/chunk  ETA %.0f s%s", tty_ ? "\r" : "",
-                 filled, "##############################", width - filled, "                              ",
-                 static_cast<long long>(done), static_cast<long long>(total_), ppl, per_chunk,
-                 per_chunk * static_cast<double>(total_ - done), tty_ ? "" : "\n");
-    if (tty_ && done == total_) std::fputc('\n', stderr);
-    std::fflush(stderr);
-  }
-
- private:
-  int64_t total_;
-  bool tty_;
-  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
-};
 
 int perplexity(const options& opts) {
   auto model_path = opts.get("model");
@@ -119,7 +91,7 @@ int perplexity(const options& opts) {
   nll_stats stats;
   kl_stats kl;
   std::vector<float> base_logp;
-  progress_bar bar(std::max<int64_t>(1, n_chunks));
+  progress_bar bar(n_chunks, "chunks");
   try {
     evaluate_chunks(*m, tokens, o, [&](const scored_chunk& c) {
       for (size_t i = 0; i < c.targets.size(); ++i) {
@@ -132,7 +104,9 @@ int perplexity(const options& opts) {
           kl.add(base_logp, top, row, c.targets[i]);
         }
       }
-      bar.update(c.index + 1, stats.ppl());
+      char detail[32];
+      std::snprintf(detail, sizeof detail, "PPL %.4f", stats.ppl());
+      bar.update(c.index + 1, detail);
     });
   } catch (const std::invalid_argument& e) {
     throw usage_error(e.what());

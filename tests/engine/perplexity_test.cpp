@@ -23,16 +23,7 @@ std::vector<token_id> story_tokens(const model& m) {
   return m.vocab().tokenize(read_text(shared_path("text/little-stories.txt")), true);
 }
 
-nll_stats perplexity_of(const model& m, const perplexity_options& o) {
-  nll_stats s;
-  evaluate_chunks(m, story_tokens(m), o, [&](const scored_chunk& c) {
-    for (size_t i = 0; i < c.targets.size(); ++i) {
-      s.add(negative_log_likelihood(c.logits.subspan(i * static_cast<size_t>(c.n_vocab), static_cast<size_t>(c.n_vocab)),
-                                    c.targets[i]));
-    }
-  });
-  return s;
-}
+nll_stats perplexity_of(const model& m, const perplexity_options& o) { return measure_perplexity(m, story_tokens(m), o); }
 
 // A log-probability file of `n_chunks` chunks of random rows; returns the rows written.
 std::vector<std::vector<float>> write_random_rows(const std::filesystem::path& path, uint32_t n_vocab, uint32_t n_ctx,

@@ -106,7 +106,7 @@ TEST_CASE("info: each architecture's family, tensor-type mix and chat-template f
 }
 
 TEST_CASE("every command has --help, and errors go to stderr with a non-zero exit", "[cli]") {
-  for (const char* cmd : {"run", "info", "tokenize", "perplexity"}) {
+  for (const char* cmd : {"run", "info", "tokenize", "perplexity", "quantize"}) {
     auto h = run_process({hearth_bin, cmd, "--help"});
     CHECK(h.exit_code == 0);
     CHECK(h.out.find("usage: hearth " + std::string(cmd)) != std::string::npos);
@@ -187,4 +187,33 @@ TEST_CASE("perplexity: saved log-probabilities, then KL divergence of a 4-bit co
   auto too_short = run_process({hearth_bin, "perplexity", "-m", stories_f32, "-f", shorter});
   CHECK(too_short.exit_code == 2);
   CHECK(too_short.err.find("needs at least 256") != std::string::npos);
+}
+
+TEST_CASE("quantize: a model in a smaller type, its sizes, and refusals that name the problem", "[cli][quantize]") {
+  temp_dir dir;
+  const std::string out = dir.file("stories-q4_0.gguf").string();
+  auto r = run_process({hearth_bin, "quantize", stories_f32, out, "Q4_0", "-t", "2"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("1.0 MiB -> 0.3 MiB (10.90 bits per weight") != std::string::npos);
+  CHECK(r.out.find("bits per weight") != std::string::npos);
+  CHECK(r.err.find("blk.0.ffn_down.weight: rows of 172 do not fit Q4_0") != std::string::npos);
+  CHECK(r.err.find("47/47 tensors") != std::string::npos);  // the progress bar's last state
+  auto info = run_process({hearth_bin, "info", "-m", out});
+  CHECK(info.out.find("Q4_0: 30") != std::string::npos);
+
+  auto requant = run_process({hearth_bin, "quantize", out, dir.file("again.gguf").string(), "q4_k_m"});
+  CHECK(requant.exit_code == 0);
+  CHECK(requant.err.find("warning: 30 tensors are already quantized") != std::string::npos);
+
+  auto unknown = run_process({hearth_bin, "quantize", stories_f32, dir.file("x.gguf").string(), "q3_q"});
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err.find("unknown type 'q3_q'") != std::string::npos);
+  CHECK(unknown.err.find("q4_k_m") != std::string::npos);
+  auto onto_itself = run_process({hearth_bin, "quantize", out, out, "q8_0"});
+  CHECK(onto_itself.exit_code == 2);
+  auto missing = run_process({hearth_bin, "quantize", "/nonexistent/in.gguf", dir.file("y.gguf").string(), "q8_0"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("/nonexistent/in.gguf") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir.file("y.gguf")));
 }

@@ -1,0 +1,56 @@
+#pragma once
+// `hearth quantize`: a GGUF model rewritten with its weight matrices in a llama-quantize file type
+// ("q4_k_m", ...), as llama-quantize writes it without an importance matrix: the same type per
+// tensor (quant_mix.h), each row quantized by llama.cpp's reference rules (type_traits), every
+// metadata key copied except general.file_type and general.quantization_version, which are set.
+// Vectors (norms, biases), RoPE factor tables and non-weight tensors are copied unchanged.
+//
+// The output goes to OUT.tmp and is renamed to OUT at the end (gguf_writer): OUT is never
+// half-written. Memory: the input is mapped; one tensor's output is held at a time.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "gguf/ggml_type.h"
+#include "model/quant_mix.h"
+
+namespace hearth {
+
+struct quantize_tensor_event {
+  std::string name;
+  ggml_type from, to;
+  int64_t index = 0, count = 0;       // tensor index (0-based) and how many there are
+  uint64_t bytes_in = 0, bytes_out = 0;
+};
+
+struct quantize_options {
+  quant_mix mix;
+  int threads = 1;
+  // Called once every tensor's type is chosen, before anything is converted or written (the
+  // report's counts, fallbacks and requantized tensors are final then).
+  std::function<void(const struct quantize_report&)> on_plan;
+  // Called after each tensor is written, in file order.
+  std::function<void(const quantize_tensor_event&)> on_tensor;
+};
+
+struct quantize_report {
+  int64_t tensors = 0, quantized = 0;  // all tensors; those given a new type
+  uint64_t bytes_in = 0, bytes_out = 0;  // tensor data, before and after
+  uint64_t weights = 0;                // elements of every tensor
+  // "blk.0.ffn_down.weight: rows of 172 do not fit Q4_K's 256-element blocks: Q5_0 instead"
+  std::vector<std::string> fallbacks;
+  // Tensors that were already quantized in the input (requantizing loses more than quantizing
+  // the original F16/F32 does): "blk.0.attn_q.weight (Q8_0)".
+  std::vector<std::string> requantized;
+
+  double bits_per_weight() const { return weights ? 8.0 * static_cast<double>(bytes_out) / static_cast<double>(weights) : 0; }
+};
+
+// Throws load_error (naming the input and the field or tensor) for a file it cannot read, a
+// tensor type it cannot convert or a missing architecture key; std::system_error on I/O.
+quantize_report quantize_model(const std::filesystem::path& in, const std::filesystem::path& out,
+                               const quantize_options& o);
+
+}  // namespace hearth
