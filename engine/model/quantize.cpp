@@ -1,11 +1,15 @@
 #include "model/quantize.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <random>
 
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
 #include "kernels/type_traits.h"
 #include "load_error.h"
+#include "model/model.h"
 #include "thread_pool.h"
 
 namespace hearth {
@@ -131,6 +135,21 @@ quantize_report quantize_model(const std::filesystem::path& in, const std::files
   if (o.on_plan) o.on_plan(report);
   w.write(out);
   return report;
+}
+
+std::unique_ptr<model> load_quantized(const std::filesystem::path& in, const quantize_options& o) {
+  const auto tmp = std::filesystem::temp_directory_path() /
+                   ("hearth-" + in.stem().string() + "-" + std::string(o.mix.name) + "-" + std::to_string(::getpid()) +
+                    "-" + std::to_string(std::random_device{}()) + ".gguf");
+  struct unlink_at_exit {
+    std::filesystem::path p;
+    ~unlink_at_exit() {
+      std::error_code ec;
+      std::filesystem::remove(p, ec);
+    }
+  } cleanup{tmp};
+  quantize_model(in, tmp, o);
+  return model::load(tmp);  // mapped: the name can go
 }
 
 }  // namespace hearth

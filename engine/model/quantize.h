@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,5 +53,14 @@ struct quantize_report {
 // tensor type it cannot convert or a missing architecture key; std::system_error on I/O.
 quantize_report quantize_model(const std::filesystem::path& in, const std::filesystem::path& out,
                                const quantize_options& o);
+
+class model;
+
+// `serve --quantize TYPE` / `run --quantize TYPE`, for people who have only the F16 file: `in`
+// quantized exactly as quantize_model writes it, then loaded. The quantized file goes to the
+// temporary directory ($TMPDIR, else /tmp) and is unlinked as soon as it is mapped: its pages are
+// page cache like any model file's, nothing is left behind, and the disk holds it only while the
+// process runs. Throws what quantize_model and model::load throw.
+std::unique_ptr<model> load_quantized(const std::filesystem::path& in, const quantize_options& o);
 
 }  // namespace hearth

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/load_model.h"
 #include "cli/options.h"
 #include "forward.h"
 #include "load_error.h"
@@ -27,6 +28,7 @@ struct run_config {
   int threads = 0;
   sampling_params sampling;
   std::vector<std::string> stops;
+  std::optional<quant_mix> quantize;  // --quantize TYPE: quantize at start-up
 };
 
 run_config parse_run(const options& opts) {
@@ -52,6 +54,11 @@ run_config parse_run(const options& opts) {
   s.repeat_last_n = static_cast<int32_t>(opts.get_int("repeat-last-n", s.repeat_last_n));
   s.presence_penalty = static_cast<float>(opts.get_double("presence-penalty", s.presence_penalty));
   s.frequency_penalty = static_cast<float>(opts.get_double("frequency-penalty", s.frequency_penalty));
+  try {
+    c.quantize = quantize_choice(opts.get_or("quantize", ""));
+  } catch (const std::invalid_argument& e) {
+    throw usage_error(std::string("--quantize: ") + e.what());
+  }
   c.stops = opts.get_all("stop");
   if (auto err = validate_stops(c.stops)) throw usage_error(*err);
   // Without --seed every run differs, as users of a sampling CLI expect; with one it repeats.
@@ -78,7 +85,7 @@ memory_plan plan_run(const model& m, const run_config& c, int64_t n_prompt, int6
 
 // Prefill the prompt in chunks of the forward pass's batch size, then decode one token at a time.
 int generate(const run_config& c) {
-  auto m = model::load(c.model_path);
+  auto m = load_model(c.model_path, c.quantize, c.threads, "hearth run");
   const hparams& hp = m->hp();
   const class vocab& v = m->vocab();
   std::vector<token_id> prompt = v.tokenize(c.prompt, true);
@@ -149,7 +156,8 @@ int cmd_run(std::span<char* const> args) {
                 {"presence-penalty", 0, "P", "subtract P from tokens already seen (default 0)"},
                 {"frequency-penalty", 0, "F", "subtract F per earlier occurrence (default 0)"},
                 {"stop", 0, "TEXT", "stop before TEXT (may be repeated); TEXT is not printed"},
-                {"seed", 's', "S", "random seed; the same seed gives the same text (default: random)"}});
+                {"seed", 's', "S", "random seed; the same seed gives the same text (default: random)"},
+                {"quantize", 0, "TYPE", "quantize the model to TYPE (q8_0, q4_0, q4_k_m ... as hearth quantize) at start-up"}});
   try {
     if (!opts.parse(args)) return 0;
     return generate(parse_run(opts));

@@ -14,6 +14,7 @@
 #include "app.h"
 #include "batch_engine.h"
 #include "cli/commands.h"
+#include "cli/load_model.h"
 #include "config/server_config.h"
 #include "listener.h"
 #include "load_error.h"
@@ -51,7 +52,7 @@ bool publish(app& a, std::unique_ptr<model> m, std::unique_ptr<scheduler> sched,
 // if shutdown began before the model was ready: then nothing was published.
 bool load(app& a) {
   const server_config& c = a.config;
-  auto m = model::load(c.model);
+  auto m = load_model(c.model, quantize_choice(c.quantize), c.threads, "hearth");
   // The template first: a bad one fails the load before the KV cache is allocated.
   std::optional<proto::chat_template> chat =
       c.chat_template.empty() ? proto::chat_template::from_gguf(m->file(), m->vocab())
@@ -122,6 +123,12 @@ int cmd_serve(std::span<char* const> args) {
     for (const std::string& n : notices) std::fprintf(stderr, "hearth: %s\n", n.c_str());
   } catch (const config_error& e) {
     std::fprintf(stderr, "hearth serve: %s\n", e.what());
+    return 2;
+  }
+  try {
+    quantize_choice(a.config.quantize);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "hearth serve: --quantize: %s\n", e.what());
     return 2;
   }
   if (a.config.model.empty()) a.config.model = HEARTH_DEFAULT_MODEL;

@@ -217,3 +217,21 @@ TEST_CASE("quantize: a model in a smaller type, its sizes, and refusals that nam
   CHECK(missing.err.find("/nonexistent/in.gguf") != std::string::npos);
   CHECK(!std::filesystem::exists(dir.file("y.gguf")));
 }
+
+TEST_CASE("run --quantize: the same text as llama-quantize's file, and no file left behind", "[cli][quantize]") {
+  temp_dir tmp;
+  const std::string prompt = "Once upon a time";
+  auto quantized = run_process({"/usr/bin/env", "TMPDIR=" + tmp.file("").string(), hearth_bin, "run", "-m",
+                                shared_path("models/arch/tiny-llama-f16.gguf"), "--quantize", "q4_k_m", "-p", prompt,
+                                "-n", "24", "--temp", "0"});
+  INFO(quantized.err);
+  REQUIRE(quantized.exit_code == 0);
+  CHECK(quantized.err.find("quantizing") != std::string::npos);
+  auto reference = run_process({hearth_bin, "run", "-m", shared_path("models/arch/tiny-llama-q4_k_m.gguf"), "-p", prompt,
+                                "-n", "24", "--temp", "0"});
+  CHECK(quantized.out == reference.out);
+  CHECK(std::filesystem::is_empty(tmp.file("")));
+  auto bad = run_process({hearth_bin, "run", "-m", stories_f32, "--quantize", "q9", "-p", "x"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("unknown quantization type 'q9'") != std::string::npos);
+}

@@ -279,3 +279,22 @@ TEST_CASE("health is 503 while the model loads, and a bad model file ends the da
   CHECK(s.log().find(fifo) != std::string::npos);
   std::remove(fifo.c_str());
 }
+
+TEST_CASE("serve --quantize: the F16 file quantized at start-up serves what llama-quantize's file gives", "[http][quantize]") {
+  // ../shared's tiny-llama-q8_0 was written by llama-quantize from tiny-llama-f16; hearth's
+  // quantizer writes the same tensors, so the same greedy request gives the same text.
+  const std::string prompt = "Once upon a time";
+  server_process s({"-m", shared_path("models/arch/tiny-llama-f16.gguf"), "--quantize", "Q8_0"});
+  CHECK(s.log().find("quantizing") != std::string::npos);
+  auto r = curl_json(s.url("/v1/completions"), json{{"prompt", prompt}, {"max_tokens", 16}, {"temperature", 0}}.dump());
+  REQUIRE(r.status == 200);
+  const std::string text = json::parse(r.body)["choices"][0]["text"];
+  auto expected = run_process({hearth_bin, "run", "-m", shared_path("models/arch/tiny-llama-q8_0.gguf"), "-p", prompt,
+                               "-n", "16", "--temp", "0"});
+  REQUIRE(expected.exit_code == 0);
+  CHECK(prompt + text == expected.out);
+
+  auto bad = run_process({hearth_bin, "serve", "--port", "0", "--quantize", "q9_9"});  // refused before it listens
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("unknown quantization type 'q9_9'") != std::string::npos);
+}

@@ -1,0 +1,21 @@
+#pragma once
+// Loading the model a command runs: as the file holds it, or (--quantize TYPE) quantized at
+// start-up with a progress bar, for people who have only the F16 file.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "model/model.h"
+#include "model/quant_mix.h"
+
+namespace hearth::cli {
+
+// The mix a --quantize value names (case-insensitive); nullopt for "" (no quantizing). Throws
+// std::invalid_argument naming the value and the choices.
+std::optional<quant_mix> quantize_choice(const std::string& value);
+
+// model::load(path), or load_quantized with a progress bar on stderr prefixed `who`.
+std::unique_ptr<model> load_model(const std::string& path, const std::optional<quant_mix>& quantize, int threads,
+                                  const char* who);
+
+}  // namespace hearth::cli
