@@ -4,12 +4,15 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
+#include <tuple>
 
 #include "fuzz_fixtures.h"
 #include "gguf/gguf_writer.h"
 #include "model/quant_mix.h"
 #include "model/synth.h"
+#include "perplexity.h"
 
 namespace hearth::fuzz {
 
@@ -44,6 +47,26 @@ bytes tiny_model(std::string_view mix, const fs::path& scratch) {
   bytes b = read_file(out);
   fs::remove(out);
   return b;
+}
+
+// Log-probability files (perplexity --save-logits) of three shapes, rows of seeded random logits.
+void add_logprob_files(std::map<std::string, bytes>& corpus, const fs::path& scratch) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> logit(0.0f, 4.0f);
+  for (const auto& [n_vocab, n_ctx, n_chunks] : {std::tuple{16u, 8u, 2u}, std::tuple{512u, 8u, 1u}, std::tuple{5u, 4u, 3u}}) {
+    const uint32_t rows = n_ctx - n_ctx / 2 - 1;
+    const fs::path out = scratch / "seed.logits";
+    logprob_writer w(out, logprob_header{n_vocab, n_ctx, n_chunks, rows, std::vector<token_id>(n_chunks * n_ctx, 1)});
+    std::vector<float> row(n_vocab);
+    for (uint32_t r = 0; r < n_chunks * rows; ++r) {
+      for (float& x : row) x = logit(rng);
+      w.add_row(row);
+    }
+    w.finish();
+    corpus["vocab" + std::to_string(n_vocab) + "-ctx" + std::to_string(n_ctx) + "-chunks" + std::to_string(n_chunks)] =
+        read_file(out);
+    fs::remove(out);
+  }
 }
 
 // Every metadata value type, nested arrays and a non-default alignment: the parser's branches.
@@ -175,6 +198,7 @@ seed_corpora make_seed_corpora() {
   }
   c["model"]["stories260K-q4_0"] = read_file(shared_dir / "models" / "stories260K-q4_0.gguf");
   c["gguf"]["every-value-type"] = every_value_type(scratch);
+  add_logprob_files(c["logprobs"], scratch);
   fs::remove_all(scratch);
 
   add_vocab_inputs(c["tokenizer"]);

@@ -19,6 +19,7 @@ const std::vector<fuzz_target>& fuzz_targets() {
       {"ws_message", no_init, ws_message_input},
       {"chat_template", chat_template_init, chat_template_input},
       {"jinja", no_init, jinja_input},
+      {"logprobs", no_init, logprobs_input},
   };
   return targets;
 }

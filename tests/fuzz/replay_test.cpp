@@ -77,9 +77,11 @@ TEST_CASE("fuzz ws_message: seeds and recorded crash inputs", "[fuzz]") { replay
 TEST_CASE("fuzz chat_template: seeds and recorded crash inputs", "[fuzz]") { replay_target("chat_template", 6 * 50); }
 // Every real template's text with each conversation, and the interpreter tests' templates.
 TEST_CASE("fuzz jinja: seeds and recorded crash inputs", "[fuzz]") { replay_target("jinja", 6 * 50); }
+// Log-probability files of a few shapes, written by logprob_writer.
+TEST_CASE("fuzz logprobs: seeds and recorded crash inputs", "[fuzz]") { replay_target("logprobs", 3); }
 
 TEST_CASE("fuzz: every target is replayed and every regression directory names a target", "[fuzz]") {
-  const std::set<std::string_view> replayed = {"gguf", "model", "tokenizer", "requests", "ws_message", "chat_template", "jinja"};
+  const std::set<std::string_view> replayed = {"gguf", "model", "tokenizer", "requests", "ws_message", "chat_template", "jinja", "logprobs"};
   for (const fuzz_target& t : fuzz_targets()) CHECK(replayed.count(t.name) == 1);
   for (const auto& [name, corpus] : seeds()) CHECK(replayed.count(name) == 1);
   if (fs::exists(regressions_dir)) {
