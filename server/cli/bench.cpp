@@ -131,8 +131,7 @@ int cmd_bench(std::span<char* const> args) {
                 {"repetitions", 'r', "N", "repetitions of each test (default 3)"},
                 {"output", 'o', "FORMAT", "table (default) or json (one object per line)"},
                 {"limits", 0, "", "measure the machine instead of a model"}});
-  try {
-    if (!opts.parse(args)) return 0;
+  return run_command("bench", opts, args, [&] {
     const int threads = static_cast<int>(opts.get_int("threads", std::max(1u, std::thread::hardware_concurrency())));
     const std::string format = opts.get_or("output", "table");
     if (format != "table" && format != "json") throw usage_error("--output must be table or json");
@@ -181,13 +180,7 @@ int cmd_bench(std::span<char* const> args) {
     }
     if (format == "table") std::printf("peak RSS: %.1f MiB\n", peak_rss_kib() / 1024.0);
     return 0;
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "hearth bench: %s\n(see hearth bench --help)\n", e.what());
-    return 2;
-  } catch (const load_error& e) {
-    std::fprintf(stderr, "hearth bench: %s\n", e.what());
-    return 1;
-  }
+  });
 }
 
 }  // namespace hearth::cli

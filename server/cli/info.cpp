@@ -112,8 +112,7 @@ int cmd_info(std::span<char* const> args) {
                {{"model", 'm', "FILE", "GGUF model file"},
                 {"metadata", 0, "", "also list every metadata key"},
                 {"tensors", 0, "", "also list every tensor"}});
-  try {
-    if (!opts.parse(args)) return 0;
+  return run_command("info", opts, args, [&] {
     auto path = opts.get("model");
     if (!path) throw usage_error("missing -m MODEL");
     auto m = model::load(*path);
@@ -124,13 +123,7 @@ int cmd_info(std::span<char* const> args) {
     print_tensors(f, opts.has("tensors"));
     if (opts.has("metadata")) print_metadata(f);
     return 0;
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "hearth info: %s\n(see hearth info --help)\n", e.what());
-    return 2;
-  } catch (const load_error& e) {
-    std::fprintf(stderr, "hearth info: %s\n", e.what());
-    return 1;
-  }
+  });
 }
 
 }  // namespace hearth::cli

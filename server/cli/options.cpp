@@ -3,6 +3,11 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+
+#include "load_error.h"
 
 namespace hearth::cli {
 
@@ -120,6 +125,29 @@ std::string options::help() const {
     out += left + std::string(s.help) + "\n";
   }
   return out;
+}
+
+int run_command(std::string_view name, options& opts, std::span<char* const> args, const std::function<int()>& body) {
+  const std::string who = "hearth " + std::string(name);
+  try {
+    if (!opts.parse(args)) return 0;
+    return body();
+  } catch (const usage_error& e) {
+    std::fprintf(stderr, "%s: %s\n(see %s --help)\n", who.c_str(), e.what(), who.c_str());
+    return 2;
+  } catch (const load_error& e) {
+    std::fprintf(stderr, "%s: %s\n", who.c_str(), e.what());
+    return 1;
+  } catch (const std::length_error& e) {  // e.g. a text over 1 GiB
+    std::fprintf(stderr, "%s: %s\n", who.c_str(), e.what());
+    return 1;
+  }
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw usage_error("cannot read " + path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 }  // namespace hearth::cli

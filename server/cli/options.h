@@ -2,6 +2,7 @@
 // Command-line options of one subcommand: a table of (long name, short name, value, help) that
 // both parses the arguments and prints --help. Numbers are checked strictly: "--top-k 4x" is an
 // error, not 4.
+#include <functional>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -54,5 +55,14 @@ class options {
   std::unordered_map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positional_;
 };
+
+// What every command does around its work: parses args into opts (--help: printed, exit 0),
+// then runs body and returns its exit code. A usage_error is printed as "hearth NAME: ... (see
+// hearth NAME --help)", exit 2; a load_error (a bad model file, named) or std::length_error as
+// "hearth NAME: ...", exit 1.
+int run_command(std::string_view name, options& opts, std::span<char* const> args, const std::function<int()>& body);
+
+// The whole contents of a text file; usage_error naming it when it cannot be read.
+std::string read_text_file(const std::string& path);
 
 }  // namespace hearth::cli

@@ -22,12 +22,6 @@ namespace hearth::cli {
 
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw usage_error("cannot read " + path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 int perplexity(const options& opts) {
   auto model_path = opts.get("model");
   if (!model_path) throw usage_error("missing -m MODEL");
@@ -46,7 +40,7 @@ int perplexity(const options& opts) {
   const auto kl_path = opts.get("kl-divergence");
   if (save_path && kl_path) throw usage_error("--save-logits and --kl-divergence do not go together");
 
-  const std::string text = read_text(*text_path);
+  const std::string text = read_text_file(*text_path);
   std::unique_ptr<logprob_reader> base;
   if (kl_path) {
     try {
@@ -150,16 +144,9 @@ int cmd_perplexity(std::span<char* const> args) {
                                            "--kl-divergence; ~2 bytes x vocabulary per prediction)"},
                 {"kl-divergence", 0, "FILE", "compare with log-probabilities saved by --save-logits (usually from "
                                              "the F16/F32 model): KL divergence and same top token"}});
-  try {
-    if (!opts.parse(args)) return 0;
+  return run_command("perplexity", opts, args, [&] {
     return perplexity(opts);
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "hearth perplexity: %s\n(see hearth perplexity --help)\n", e.what());
-    return 2;
-  } catch (const load_error& e) {
-    std::fprintf(stderr, "hearth perplexity: %s\n", e.what());
-    return 1;
-  }
+  });
 }
 
 }  // namespace hearth::cli

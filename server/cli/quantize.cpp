@@ -82,16 +82,9 @@ int cmd_quantize(std::span<char* const> args) {
                "already quantized file is requantized, with a warning). OUT is written to OUT.tmp and\n"
                "renamed at the end. TYPE: " + mix_names() + ".",
                {{"threads", 't', "N", "threads quantizing rows (default: all cores)"}});
-  try {
-    if (!opts.parse(args)) return 0;
+  return run_command("quantize", opts, args, [&] {
     return quantize(opts);
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "hearth quantize: %s\n(see hearth quantize --help)\n", e.what());
-    return 2;
-  } catch (const load_error& e) {
-    std::fprintf(stderr, "hearth quantize: %s\n", e.what());
-    return 1;
-  }
+  });
 }
 
 }  // namespace hearth::cli

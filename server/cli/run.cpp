@@ -158,16 +158,9 @@ int cmd_run(std::span<char* const> args) {
                 {"stop", 0, "TEXT", "stop before TEXT (may be repeated); TEXT is not printed"},
                 {"seed", 's', "S", "random seed; the same seed gives the same text (default: random)"},
                 {"quantize", 0, "TYPE", "quantize the model to TYPE (q8_0, q4_0, q4_k_m ... as hearth quantize) at start-up"}});
-  try {
-    if (!opts.parse(args)) return 0;
+  return run_command("run", opts, args, [&] {
     return generate(parse_run(opts));
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "hearth run: %s\n(see hearth run --help)\n", e.what());
-    return 2;
-  } catch (const load_error& e) {
-    std::fprintf(stderr, "hearth run: %s\n", e.what());
-    return 1;
-  }
+  });
 }
 
 }  // namespace hearth::cli

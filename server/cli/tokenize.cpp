@@ -16,12 +16,6 @@ namespace hearth::cli {
 
 namespace {
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw usage_error("cannot read " + path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 // Wall-clock and CPU time: on a busy machine the CPU time is the steadier figure.
 struct stopwatch {
   std::chrono::steady_clock::time_point wall = std::chrono::steady_clock::now();
@@ -40,8 +34,7 @@ int cmd_tokenize(std::span<char* const> args) {
                 {"no-bos", 0, "", "do not add the BOS token the model asks for"},
                 {"special", 0, "", "let control-token texts such as <s> become those tokens"},
                 {"timing", 0, "", "print the load time and tokenizing throughput to stderr, not the ids"}});
-  try {
-    if (!opts.parse(args)) return 0;
+  return run_command("tokenize", opts, args, [&] {
     auto path = opts.get("model");
     if (!path) throw usage_error("missing -m MODEL");
     auto file = opts.get("file");
@@ -68,16 +61,7 @@ int cmd_tokenize(std::span<char* const> args) {
     for (size_t i = 0; i < ids.size(); ++i) std::printf(i ? " %d" : "%d", ids[i]);
     std::printf("\n");
     return 0;
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "hearth tokenize: %s\n(see hearth tokenize --help)\n", e.what());
-    return 2;
-  } catch (const load_error& e) {
-    std::fprintf(stderr, "hearth tokenize: %s\n", e.what());
-    return 1;
-  } catch (const std::length_error& e) {  // a text over 1 GiB
-    std::fprintf(stderr, "hearth tokenize: %s\n", e.what());
-    return 1;
-  }
+  });
 }
 
 }  // namespace hearth::cli
