@@ -94,6 +94,12 @@ std::optional<quant_mix> find_quant_mix(std::string_view name) {
   return std::nullopt;
 }
 
+std::string quant_mix_names() {
+  std::string names;
+  for (const quant_mix& m : quant_mixes()) names += (names.empty() ? "" : ", ") + std::string(m.name);
+  return names;
+}
+
 ggml_type mix_tensor_type(const quant_mix& mix, std::string_view name, int64_t ncols, int n_layer, int n_gqa) {
   if (mix.base == ggml_type::f16) return mix.base;  // llama-quantize changes only quantized mixes
   // The output matrix falls back to Q8_0 when its rows do not fit the base type's blocks.

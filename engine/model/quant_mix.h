@@ -4,6 +4,7 @@
 // matrix), so files written by `hearth synth` have the type mix of the files people download.
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +20,8 @@ struct quant_mix {
 
 const std::vector<quant_mix>& quant_mixes();
 std::optional<quant_mix> find_quant_mix(std::string_view name);
+// "f16, q8_0, q4_0, ...": every name find_quant_mix knows, for help and error messages.
+std::string quant_mix_names();
 
 // The type of the 2-D weight `name` ("output.weight", "blk.3.attn_v.weight", ...) with rows of
 // `ncols` elements, in a model of n_layer layers whose query heads share each KV head n_gqa at a

@@ -2,10 +2,10 @@
 
 #include <cctype>
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 
 #include "cli/progress.h"
-#include "model/quantize.h"
 
 namespace hearth::cli {
 
@@ -14,9 +14,33 @@ std::optional<quant_mix> quantize_choice(const std::string& value) {
   std::string lower = value;
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (auto m = find_quant_mix(lower)) return m;
-  std::string names;
-  for (const quant_mix& m : quant_mixes()) names += (names.empty() ? "" : ", ") + std::string(m.name);
-  throw std::invalid_argument("unknown quantization type '" + value + "' (one of: " + names + ")");
+  throw std::invalid_argument("unknown quantization type '" + value + "' (one of: " + quant_mix_names() + ")");
+}
+
+void report_quantize_progress(quantize_options& o, const std::string& who, const std::string& what) {
+  struct state {
+    std::unique_ptr<progress_bar> bar;
+    uint64_t done = 0;
+  };
+  auto st = std::make_shared<state>();
+  o.on_plan = [st, who, what](const quantize_report& r) {
+    std::fprintf(stderr, "%s: %s, %lld of %lld tensors converted\n", who.c_str(), what.c_str(),
+                 static_cast<long long>(r.quantized), static_cast<long long>(r.tensors));
+    for (const std::string& f : r.fallbacks) std::fprintf(stderr, "%s: %s\n", who.c_str(), f.c_str());
+    if (!r.requantized.empty()) {
+      std::fprintf(stderr,
+                   "%s: warning: %zu tensors are already quantized (the first: %s); requantizing loses more "
+                   "quality than quantizing the F16/F32 original\n",
+                   who.c_str(), r.requantized.size(), r.requantized.front().c_str());
+    }
+    st->bar = std::make_unique<progress_bar>(static_cast<int64_t>(r.bytes_in >> 20) + 1, "MiB");
+  };
+  o.on_tensor = [st](const quantize_tensor_event& e) {
+    st->done += e.bytes_in;
+    const auto mib = static_cast<int64_t>(st->done >> 20);
+    st->bar->update(e.index + 1 == e.count ? mib + 1 : mib,
+                    std::to_string(e.index + 1) + "/" + std::to_string(e.count) + " tensors");
+  };
 }
 
 std::unique_ptr<model> load_model(const std::string& path, const std::optional<quant_mix>& quantize, int threads,
@@ -25,22 +49,7 @@ std::unique_ptr<model> load_model(const std::string& path, const std::optional<q
   quantize_options o;
   o.mix = *quantize;
   o.threads = threads;
-  std::unique_ptr<progress_bar> bar;
-  uint64_t done = 0;
-  o.on_plan = [&](const quantize_report& r) {
-    std::fprintf(stderr, "%s: quantizing %s to %s at start-up (%lld of %lld tensors)\n", who, path.c_str(),
-                 std::string(quantize->name).c_str(), static_cast<long long>(r.quantized),
-                 static_cast<long long>(r.tensors));
-    if (!r.requantized.empty()) {
-      std::fprintf(stderr, "%s: warning: %zu tensors are already quantized (%s); requantizing loses quality\n", who,
-                   r.requantized.size(), r.requantized.front().c_str());
-    }
-    bar = std::make_unique<progress_bar>(static_cast<int64_t>(r.bytes_in >> 20) + 1, "MiB");
-  };
-  o.on_tensor = [&](const quantize_tensor_event& e) {
-    done += e.bytes_in;
-    bar->update(e.index + 1 == e.count ? static_cast<int64_t>(done >> 20) + 1 : static_cast<int64_t>(done >> 20));
-  };
+  report_quantize_progress(o, who, "quantizing " + path + " to " + std::string(quantize->name) + " at start-up");
   return load_quantized(path, o);
 }
 

@@ -7,12 +7,17 @@
 
 #include "model/model.h"
 #include "model/quant_mix.h"
+#include "model/quantize.h"
 
 namespace hearth::cli {
 
 // The mix a --quantize value names (case-insensitive); nullopt for "" (no quantizing). Throws
 // std::invalid_argument naming the value and the choices.
 std::optional<quant_mix> quantize_choice(const std::string& value);
+
+// Sets o's callbacks to report on stderr, each line prefixed `who`: what is converted (`what`),
+// each fallback, a warning when tensors are requantized, then a progress bar by megabytes read.
+void report_quantize_progress(quantize_options& o, const std::string& who, const std::string& what);
 
 // model::load(path), or load_quantized with a progress bar on stderr prefixed `who`.
 std::unique_ptr<model> load_model(const std::string& path, const std::optional<quant_mix>& quantize, int threads,

@@ -8,19 +8,13 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
-#include "cli/progress.h"
+#include "cli/load_model.h"
 #include "load_error.h"
 #include "model/quantize.h"
 
 namespace hearth::cli {
 
 namespace {
-
-std::string mix_names() {
-  std::string s;
-  for (const quant_mix& m : quant_mixes()) s += (s.empty() ? "" : ", ") + std::string(m.name);
-  return s;
-}
 
 std::string mib(uint64_t bytes) {
   char b[32];
@@ -33,10 +27,13 @@ int quantize(const options& opts) {
   if (pos.size() != 3) throw usage_error("expected IN.gguf OUT.gguf TYPE (got " + std::to_string(pos.size()) + " arguments)");
   const std::string& in = pos[0];
   const std::string& out = pos[1];
-  std::string type = pos[2];
-  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  const auto mix = find_quant_mix(type);
-  if (!mix) throw usage_error("unknown type '" + pos[2] + "' (one of: " + mix_names() + ")");
+  std::optional<quant_mix> mix;
+  try {
+    mix = quantize_choice(pos[2]);
+  } catch (const std::invalid_argument& e) {
+    throw usage_error(e.what());
+  }
+  if (!mix) throw usage_error("no TYPE given");
   std::error_code ec;
   if (std::filesystem::equivalent(in, out, ec)) throw usage_error("OUT is the input file: write elsewhere");
 
@@ -44,26 +41,9 @@ int quantize(const options& opts) {
   o.mix = *mix;
   o.threads = static_cast<int>(opts.get_int("threads", std::max(1u, std::thread::hardware_concurrency())));
   if (o.threads < 1 || o.threads > 256) throw usage_error("--threads must be in 1..256");
-  std::unique_ptr<progress_bar> bar;
-  uint64_t done = 0;
-  o.on_plan = [&](const quantize_report& r) {
-    std::fprintf(stderr, "hearth quantize: %s -> %s as %s (%s), %lld of %lld tensors converted, %d threads\n",
-                 in.c_str(), out.c_str(), std::string(mix->name).c_str(), std::string(ggml_type_name(mix->base)).c_str(),
-                 static_cast<long long>(r.quantized), static_cast<long long>(r.tensors), o.threads);
-    for (const std::string& f : r.fallbacks) std::fprintf(stderr, "hearth quantize: %s\n", f.c_str());
-    if (!r.requantized.empty()) {
-      std::fprintf(stderr,
-                   "hearth quantize: warning: %zu tensors are already quantized (the first: %s); requantizing "
-                   "loses more quality than quantizing the F16/F32 original\n",
-                   r.requantized.size(), r.requantized.front().c_str());
-    }
-    bar = std::make_unique<progress_bar>(static_cast<int64_t>(r.bytes_in >> 20) + 1, "MiB");
-  };
-  o.on_tensor = [&](const quantize_tensor_event& e) {
-    done += e.bytes_in;
-    bar->update(e.index + 1 == e.count ? static_cast<int64_t>(done >> 20) + 1 : static_cast<int64_t>(done >> 20),
-                std::to_string(e.index + 1) + "/" + std::to_string(e.count) + " tensors");
-  };
+  report_quantize_progress(o, "hearth quantize",
+                           in + " -> " + out + " as " + std::string(mix->name) + ", " + std::to_string(o.threads) +
+                               " threads");
   const quantize_report r = quantize_model(in, out, o);
   std::printf("%s: %s -> %s (%.2f bits per weight, %.1f%% of the input), %lld tensors converted\n", out.c_str(),
               mib(r.bytes_in).c_str(), mib(r.bytes_out).c_str(), r.bits_per_weight(),
@@ -80,7 +60,7 @@ int cmd_quantize(std::span<char* const> args) {
                "importance matrix (the same type per tensor; rows that do not fit a type's blocks fall\n"
                "back to the nearest type that fits, and it says so). Input: F32, F16 or BF16 (an\n"
                "already quantized file is requantized, with a warning). OUT is written to OUT.tmp and\n"
-               "renamed at the end. TYPE: " + mix_names() + ".",
+               "renamed at the end. TYPE: " + quant_mix_names() + ".",
                {{"threads", 't', "N", "threads quantizing rows (default: all cores)"}});
   return run_command("quantize", opts, args, [&] {
     return quantize(opts);

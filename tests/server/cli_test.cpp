@@ -208,7 +208,7 @@ TEST_CASE("quantize: a model in a smaller type, its sizes, and refusals that nam
 
   auto unknown = run_process({hearth_bin, "quantize", stories_f32, dir.file("x.gguf").string(), "q3_q"});
   CHECK(unknown.exit_code == 2);
-  CHECK(unknown.err.find("unknown type 'q3_q'") != std::string::npos);
+  CHECK(unknown.err.find("unknown quantization type 'q3_q'") != std::string::npos);
   CHECK(unknown.err.find("q4_k_m") != std::string::npos);
   auto onto_itself = run_process({hearth_bin, "quantize", out, out, "q8_0"});
   CHECK(onto_itself.exit_code == 2);
