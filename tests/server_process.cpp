@@ -134,16 +134,19 @@ int server_process::terminate(int seconds) {
   return wait_exit(seconds);
 }
 
-int server_process::wait_exit(int seconds) {
+int server_process::poll_exit() {
   if (pid_ <= 0) return -1;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  log();
   int status = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    log();
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return -1;
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int server_process::wait_exit(int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (const int code = poll_exit(); code >= 0) return code;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return -1;

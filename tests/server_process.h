@@ -32,6 +32,8 @@ class server_process {
   long rss_kib() const;
   // Sends SIGTERM without waiting; then terminate() or wait_exit() collects the exit code.
   void signal_term();
+  // The exit code (128 + N for death by signal N) if the process has exited, else -1; never waits.
+  int poll_exit();
   // Waits up to `seconds` for the process to exit; its exit code, or -1.
   int wait_exit(int seconds = 20);
   std::string url(const std::string& path = "/") const;

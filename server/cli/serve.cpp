@@ -2,7 +2,6 @@
 // the background, serves until SIGINT/SIGTERM, then ends in-flight streams and exits 0.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <thread>
+#include <utility>
 
 #include "app.h"
 #include "batch_engine.h"
@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "load_error.h"
 #include "memory_plan.h"
+#include "stop_signals.h"
 
 namespace hearth::cli {
 
@@ -135,9 +136,15 @@ int cmd_serve(std::span<char* const> args) {
   if (a.config.threads == 0) a.config.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   net::io_context ioc(a.config.io_threads);
-  // Before anything is announced: a signal from then on is queued for the handler below, never
-  // the default action (which would end the process without a word).
-  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  // Before anything is announced: a signal from then on is reported on `ioc`, never the default
+  // action (which would end the process without a word), up to and through the process's exit.
+  // The callback runs inside ioc.run(), after `stop` is set below.
+  std::function<void()> stop;
+  stop_signals signals(ioc, [&stop, first = true](int) mutable {
+    if (!std::exchange(first, false)) return;  // one shutdown; later signals are absorbed
+    std::fprintf(stderr, "hearth: stopping\n");
+    stop();
+  });
   std::shared_ptr<listener> l;
   try {
     l = std::make_shared<listener>(ioc, a.config.host, a.config.port, a);
@@ -174,11 +181,7 @@ int cmd_serve(std::span<char* const> args) {
       net::post(ioc, stop_once);
     }
   });
-  signals.async_wait([&](const boost::system::error_code& ec, int) {
-    if (ec) return;
-    std::fprintf(stderr, "hearth: stopping\n");
-    stop_once();
-  });
+  stop = stop_once;
   std::vector<std::thread> io;
   for (int i = 1; i < a.config.io_threads; ++i) io.emplace_back([&] { ioc.run(); });
   ioc.run();

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -211,6 +212,26 @@ TEST_CASE("SIGTERM while the model loads exits 0 without publishing the model", 
   } else {
     CHECK(ready == std::string::npos);  // nothing is published once shutdown began
     CHECK(log.find("hearth: stopped before the model was ready") != std::string::npos);
+  }
+}
+
+TEST_CASE("signals that keep arriving during shutdown never end the daemon by a signal", "[http][load]") {
+  // systemd signals the main process and then its whole cgroup; timeout(1) the child and then
+  // its group; a user presses Ctrl-C twice. A signal that lands while the daemon tears down
+  // (after the handler that began the shutdown) must not take the default action: the exit
+  // status of a clean shutdown is 0, not 128 + the signal. Signalled every millisecond from the
+  // first until the process is gone, so every stage of the teardown receives one.
+  for (int sig : {SIGINT, SIGTERM}) {
+    server_process s;
+    const pid_t pid = s.daemon_pid();
+    int code = -1;
+    for (int i = 0; i < 20'000 && code < 0; ++i) {
+      ::kill(pid, sig);  // the process stays until reaped below, so the pid is never another's
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      code = s.poll_exit();
+    }
+    INFO("signal " << sig << "; log: " << s.log());
+    CHECK(code == 0);
   }
 }
 
