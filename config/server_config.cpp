@@ -165,6 +165,10 @@ const std::vector<setting>& server_settings() {
       string_setting("quantize", "TYPE",
                      "quantize the model to TYPE (q8_0, q4_0, q4_k_m, ... as hearth quantize) in memory at start-up",
                      &server_config::quantize),
+      string_setting("kv-type", "TYPE",
+                     "the KV cache's row type: f16, q8_0 (half the memory of f16) or q4_0 (under a third); "
+                     "quantized rows need a head dimension that is a multiple of 32",
+                     &server_config::kv_type),
       string_setting("host", "HOST", "address to listen on; anything but loopback exposes the API",
                      &server_config::host),
       int_setting("port", "N", "TCP port; 0 picks a free one", &server_config::port, 0, 65535),

@@ -8,7 +8,7 @@ model_engine::model_engine(const model& m, const model_engine_options& o)
     : model_(m),
       context_length_(o.context_length > 0 ? std::min(o.context_length, m.hp().n_ctx_train) : m.hp().n_ctx_train),
       pool_(o.threads),
-      kv_(m.hp(), o.kv_blocks, o.block_size),
+      kv_(m.hp(), o.kv_blocks, o.block_size, o.kv_type),
       max_logit_rows_(o.max_logit_rows),
       fwd_(m, pool_, o.max_batch, o.max_logit_rows, context_length_) {}
 

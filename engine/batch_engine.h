@@ -36,6 +36,10 @@ class batch_engine : public token_text {
   virtual int32_t seq_create() = 0;
   virtual void seq_free(int32_t seq) = 0;
   virtual bool seq_reserve(int32_t seq, int64_t n_positions) = 0;
+  // The cache's row type ("F16", "Q8_0", "Q4_0") and bytes per position of context (every
+  // layer's keys and values); 0 for an engine without a cache of its own.
+  virtual std::string kv_type_name() const { return "F16"; }
+  virtual uint64_t kv_bytes_per_token() const { return 0; }
 
   // One forward pass; see forward_pass::run for the contract.
   virtual std::span<const float> forward(std::span<const batch_entry> batch) = 0;
@@ -53,10 +57,11 @@ struct model_engine_options {
   int32_t block_size = 16;
   int64_t max_batch = 512;
   int64_t max_logit_rows = 64;
+  ggml_type kv_type = ggml_type::f16;  // the KV cache's row type
 
   // The engine a memory plan was made for (see plan_memory).
   static model_engine_options planned(const memory_settings& s, const memory_plan& p) {
-    return {s.threads, p.context_length, p.kv_blocks, p.block_size, s.max_batch, s.max_logit_rows};
+    return {s.threads, p.context_length, p.kv_blocks, p.block_size, s.max_batch, s.max_logit_rows, p.kv_type};
   }
 };
 
@@ -74,6 +79,8 @@ class model_engine final : public batch_engine {
   int32_t seq_create() override { return kv_.seq_create(); }
   void seq_free(int32_t seq) override { kv_.seq_free(seq); }
   bool seq_reserve(int32_t seq, int64_t n) override { return kv_.seq_reserve(seq, n); }
+  std::string kv_type_name() const override { return std::string(ggml_type_name(kv_.type())); }
+  uint64_t kv_bytes_per_token() const override { return kv_cache::bytes_per_position(model_.hp(), kv_.type()).value(); }
   std::span<const float> forward(std::span<const batch_entry> batch) override { return fwd_.run(kv_, batch); }
   std::string token_bytes(token_id id) const override { return model_.vocab().token_to_bytes(id); }
   bool is_eog(token_id id) const override { return model_.vocab().is_eog(id); }

@@ -5,7 +5,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "kernels/attention_quant.h"
 #include "kernels/attention_span.h"
+#include "kernels/type_traits.h"
 #include "row_ops.h"
 
 namespace hearth {
@@ -28,19 +30,24 @@ struct scratch_shape {
 };
 
 // Attention buffers of one thread (attend_group): the key and value block pointers of one
-// sequence, and one KV head group's queries in F16.
-checked_size attention_bytes(const hparams& hp, int64_t seq_blocks) {
-  return checked_size(seq_blocks) * 2 * sizeof(const uint16_t*) +
-         checked_size(hp.n_head / hp.n_head_kv) * hp.head_dim * sizeof(uint16_t);
+// sequence, and one KV head group's queries in F16; over a quantized cache (attend_quantized)
+// instead its queries in q8 blocks (40 bytes per 32 elements), its float accumulators, the
+// scores of one block, one value row, and each head's max and sum.
+checked_size attention_bytes(const hparams& hp, int64_t seq_blocks, int32_t block_size, ggml_type kv_type) {
+  const checked_size heads = hp.n_head / hp.n_head_kv;
+  const checked_size pointers = checked_size(seq_blocks) * 2 * sizeof(const uint8_t*);
+  if (kv_type == ggml_type::f16) return pointers + heads * hp.head_dim * sizeof(uint16_t);
+  return pointers + heads * (hp.head_dim / 32 * 40) +
+         (heads * hp.head_dim + heads * block_size + hp.head_dim + heads * 2) * sizeof(float);
 }
 
 }  // namespace
 
 checked_size forward_pass::scratch_bytes(const hparams& hp, int64_t max_batch, int64_t max_logit_rows,
-                                         int64_t seq_blocks, int threads) {
+                                         int64_t seq_blocks, int threads, int32_t block_size, ggml_type kv_type) {
   const int64_t widest = std::max({hp.n_embd, hp.q_dim(), hp.n_ff});
   return scratch_shape(hp, max_batch, max_logit_rows).floats() * sizeof(float) +
-         matmul_runner::activation_bytes(max_batch, widest) + checked_size(threads) * attention_bytes(hp, seq_blocks);
+         matmul_runner::activation_bytes(max_batch, widest) + checked_size(threads) * attention_bytes(hp, seq_blocks, block_size, kv_type);
 }
 
 forward_pass::forward_pass(const model& m, thread_pool& pool, int64_t max_batch, int64_t max_logit_rows,
@@ -112,8 +119,10 @@ void forward_pass::rope(float* x, int64_t n_heads, int32_t pos, float theta_scal
 // The query heads of one KV head, for one row: softmax(q·K * scale) · V over positions 0..pos of
 // the row's sequence (the latest n_swa of them in a sliding-window layer), in one pass with a
 // running maximum (online softmax). Precision follows ggml's CPU flash attention, which produced
-// the reference outputs: q is rounded to F16 like the cache, and each head's weighted sum of
-// values accumulates in an F16 row (kernel_set::attend; attend_span for windows and soft-caps).
+// the reference outputs: over an F16 cache, q is rounded to F16 like the cache, and each head's
+// weighted sum of values accumulates in an F16 row (kernel_set::attend; attend_span for windows
+// and soft-caps); over a quantized cache, q is quantized like a matmul's activations and the sum
+// accumulates in floats (attend_quantized).
 void forward_pass::attend_group(const kv_cache& kv, const batch_entry& e, int64_t layer, int64_t g, const float* q,
                                 float* out) const {
   const int64_t hd = hp_.head_dim, heads = hp_.n_head / hp_.n_head_kv;
@@ -121,24 +130,31 @@ void forward_pass::attend_group(const kv_cache& kv, const batch_entry& e, int64_
   const int64_t n = e.pos + 1;
   const int64_t first = hp_.swa_layer(layer) ? std::max<int64_t>(0, n - hp_.n_swa) : 0;
   const int64_t n_blocks = kv_cache::blocks_needed(n, kv.block_size());
-  thread_local std::vector<const uint16_t*> keys, values;
-  thread_local std::vector<uint16_t> qh;
+  thread_local std::vector<const uint8_t*> keys, values;
   keys.resize(n_blocks);
   values.resize(n_blocks);
   for (int64_t b = 0; b < n_blocks; ++b) {
     keys[b] = kv.keys(blocks[b], layer, g);
     values[b] = kv.values(blocks[b], layer, g);
   }
-  qh.resize(heads * hd);
   const kernels::kernel_set& ks = mm_.kernels();
-  ks.to_f16(q, qh.data(), heads * hd);
   // Families that scale their queries did so before the rounding (prepare_row).
   const float scale = hp_.arch->scale_queries ? 1.0f : attn_scale_;
+  if (kv.type() != ggml_type::f16) {
+    kernels::attend_quantized(ks, kv.type(), kv.type(), q, heads, hd, keys.data(), values.data(), kv.block_size(),
+                              first, n, scale, hp_.attn_softcap, out);
+    return;
+  }
+  thread_local std::vector<uint16_t> qh;
+  qh.resize(heads * hd);
+  ks.to_f16(q, qh.data(), heads * hd);
+  // An F16 cache's rows, as F16 elements.
+  const auto* const* k16 = reinterpret_cast<const uint16_t* const*>(keys.data());
+  const auto* const* v16 = reinterpret_cast<const uint16_t* const*>(values.data());
   if (first == 0 && hp_.attn_softcap == 0) {
-    ks.attend(ks, qh.data(), heads, hd, keys.data(), values.data(), kv.block_size(), n, scale, out);
+    ks.attend(ks, qh.data(), heads, hd, k16, v16, kv.block_size(), n, scale, out);
   } else {
-    kernels::attend_span(ks, qh.data(), heads, hd, keys.data(), values.data(), kv.block_size(), first, n, scale,
-                hp_.attn_softcap, out);
+    kernels::attend_span(ks, qh.data(), heads, hd, k16, v16, kv.block_size(), first, n, scale, hp_.attn_softcap, out);
   }
 }
 
@@ -161,10 +177,20 @@ void forward_pass::prepare_row(kv_cache& kv, const batch_entry& e, int64_t i, in
   const int32_t bs = kv.block_size();
   const int32_t block = kv.seq_blocks(e.seq)[e.pos / bs];
   const kernels::kernel_set& ks = mm_.kernels();
+  // F16 rows by the kernel set's conversion; quantized rows by the type's reference quantizer.
+  const kernels::type_traits* quant = kv.type() == ggml_type::f16 ? nullptr : kernels::type_traits_of(kv.type());
+  const size_t offset = static_cast<size_t>(e.pos % bs) * kv.row_bytes();
   for (int64_t g = 0; g < hp_.n_head_kv; ++g) {
-    const int64_t row = (e.pos % bs) * hd, src = i * kvd + g * hd;
-    ks.to_f16(&k_[src], kv.keys(block, layer, g) + row, hd);
-    ks.to_f16(&v_[src], kv.values(block, layer, g) + row, hd);
+    const int64_t src = i * kvd + g * hd;
+    uint8_t* key = kv.keys(block, layer, g) + offset;
+    uint8_t* value = kv.values(block, layer, g) + offset;
+    if (quant) {
+      quant->quantize(&k_[src], key, hd);
+      quant->quantize(&v_[src], value, hd);
+    } else {
+      ks.to_f16(&k_[src], key, hd);
+      ks.to_f16(&v_[src], value, hd);
+    }
   }
 }
 

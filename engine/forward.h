@@ -37,9 +37,9 @@ class forward_pass {
 
   // Bytes of scratch memory a forward pass of these sizes holds at most: its own buffers, the
   // matmul runner's converted activations and each thread's attention buffers for sequences
-  // of up to `seq_blocks` KV blocks.
+  // of up to `seq_blocks` KV blocks of `block_size` positions in a cache of `kv_type` rows.
   static checked_size scratch_bytes(const hparams& hp, int64_t max_batch, int64_t max_logit_rows, int64_t seq_blocks,
-                                    int threads);
+                                    int threads, int32_t block_size = 16, ggml_type kv_type = ggml_type::f16);
 
   // Runs the batch. Preconditions: batch.size() <= max_batch, at most max_logit_rows entries
   // want logits, each entry's sequence has kv capacity > pos, no two entries share (seq, pos).

@@ -1,47 +1,87 @@
 #include "kv_cache.h"
 
+#include <algorithm>
+#include <cctype>
 #include <limits>
 #include <cstring>
 #include <new>
 #include <stdexcept>
+#include <string>
 
 namespace hearth {
 
 namespace {
 
-// Elements of one block: keys and values of every layer and KV head, block_size positions each.
-checked_size elems_per_block(const hparams& hp, int32_t block_size) {
-  return checked_size(hp.n_layer) * 2 * hp.n_head_kv * block_size * hp.head_dim;
+bool storable(ggml_type t) { return t == ggml_type::f16 || t == ggml_type::q8_0 || t == ggml_type::q4_0; }
+
+// Bytes of one block: keys and values of every layer and KV head, block_size rows each.
+checked_size block_bytes(const hparams& hp, int32_t block_size, ggml_type type) {
+  return checked_size(hp.n_layer) * 2 * hp.n_head_kv * block_size * kv_cache::row_bytes(type, hp.head_dim);
 }
 
-size_t checked_elems_per_block(const hparams& hp, int32_t block_size, int64_t n_blocks) {
+size_t checked_block_bytes(const hparams& hp, int32_t block_size, int64_t n_blocks, ggml_type type) {
   if (block_size <= 0 || n_blocks <= 0) throw std::invalid_argument("kv_cache: empty cache");
   if (n_blocks > std::numeric_limits<int32_t>::max()) throw std::invalid_argument("kv_cache: more than 2^31-1 blocks");
-  const checked_size elems = elems_per_block(hp, block_size);
-  if ((elems * n_blocks * sizeof(uint16_t)).overflowed()) throw std::length_error("kv_cache: size overflows 64 bits");
-  return elems.size();
+  if (const char* why = kv_cache::type_problem(type, hp.head_dim)) throw std::invalid_argument(std::string("kv_cache: ") + why);
+  const checked_size bytes = block_bytes(hp, block_size, type);
+  if ((bytes * n_blocks).overflowed()) throw std::length_error("kv_cache: size overflows 64 bits");
+  return bytes.size();
 }
 
 }  // namespace
 
-checked_size kv_cache::bytes_per_position(const hparams& hp) { return elems_per_block(hp, 1) * sizeof(uint16_t); }
-
-checked_size kv_cache::bytes_per_block(const hparams& hp, int32_t block_size) {
-  return elems_per_block(hp, block_size) * sizeof(uint16_t);
+const char* kv_cache::type_problem(ggml_type type, int64_t head_dim) {
+  if (!storable(type)) return "the KV cache stores F16, Q8_0 or Q4_0 rows";
+  if (type != ggml_type::f16 && head_dim % 32 != 0) {
+    return type == ggml_type::q8_0 ? "Q8_0 rows need a head dimension that is a multiple of 32"
+                                   : "Q4_0 rows need a head dimension that is a multiple of 32";
+  }
+  return nullptr;
 }
 
-checked_size kv_cache::bytes_for(const hparams& hp, int64_t n_blocks, int32_t block_size) {
-  return (bytes_per_block(hp, block_size) + sizeof(int32_t)) * n_blocks;  // + its entry in free_
+const char* kv_cache::type_names() { return "f16, q8_0, q4_0"; }
+
+std::optional<ggml_type> kv_cache::parse_type(std::string_view name) {
+  for (ggml_type t : {ggml_type::f16, ggml_type::q8_0, ggml_type::q4_0}) {
+    const std::string_view n = ggml_type_name(t);  // "Q8_0": either case is accepted
+    if (name.size() == n.size() && std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return t;
+    }
+  }
+  return std::nullopt;
 }
 
-kv_cache::kv_cache(const hparams& hp, int64_t n_blocks, int32_t block_size)
-    : block_size_(block_size),
+size_t kv_cache::row_bytes(ggml_type type, int64_t head_dim) {
+  const auto hd = static_cast<size_t>(head_dim);
+  switch (type) {
+    case ggml_type::q8_0: return hd / 32 * 34;  // block_q8_0: fp16 scale + 32 int8
+    case ggml_type::q4_0: return hd / 32 * 18;  // block_q4_0: fp16 scale + 16 bytes of nibbles
+    default: return hd * sizeof(uint16_t);
+  }
+}
+
+checked_size kv_cache::bytes_per_position(const hparams& hp, ggml_type type) { return block_bytes(hp, 1, type); }
+
+checked_size kv_cache::bytes_per_block(const hparams& hp, int32_t block_size, ggml_type type) {
+  return block_bytes(hp, block_size, type);
+}
+
+checked_size kv_cache::bytes_for(const hparams& hp, int64_t n_blocks, int32_t block_size, ggml_type type) {
+  return (bytes_per_block(hp, block_size, type) + sizeof(int32_t)) * n_blocks;  // + its entry in free_
+}
+
+kv_cache::kv_cache(const hparams& hp, int64_t n_blocks, int32_t block_size, ggml_type type)
+    : type_(type),
+      block_size_(block_size),
       n_blocks_(n_blocks),
       n_head_kv_(hp.n_head_kv),
-      slab_elems_(static_cast<size_t>(block_size) * hp.head_dim),
-      block_elems_(checked_elems_per_block(hp, block_size, n_blocks)) {
+      row_bytes_(row_bytes(type, hp.head_dim)),
+      slab_bytes_(static_cast<size_t>(block_size) * row_bytes_),
+      block_bytes_(checked_block_bytes(hp, block_size, n_blocks, type)) {
   // calloc maps fresh zero pages: memory is committed only as blocks are written.
-  data_.reset(static_cast<uint16_t*>(std::calloc(static_cast<size_t>(n_blocks), block_elems_ * sizeof(uint16_t))));
+  data_.reset(static_cast<uint8_t*>(std::calloc(static_cast<size_t>(n_blocks), block_bytes_)));
   if (!data_) throw std::bad_alloc();
   written_ = std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(n_blocks));
   free_.reserve(n_blocks);
@@ -95,7 +135,7 @@ void kv_cache::seq_truncate(int32_t seq, int64_t n_positions) {
 void kv_cache::release_block(int32_t b) {
   // Called between forward passes (the scheduler thread), so no writer is running.
   if (written_[b].exchange(false, std::memory_order_relaxed)) {
-    std::memset(data_.get() + static_cast<size_t>(b) * block_elems_, 0, block_elems_ * sizeof(uint16_t));
+    std::memset(data_.get() + static_cast<size_t>(b) * block_bytes_, 0, block_bytes_);
   }
   free_.push_back(b);
 }

@@ -59,7 +59,13 @@ struct planner {
     const std::string p = hp.arch_name + ".";
     return p + "block_count " + with_commas(hp.n_layer) + " × " + p + "attention.head_count_kv " +
            with_commas(hp.n_head_kv) + " × head dimension " + with_commas(hp.head_dim) +
-           " × 2 (keys and values) × 2 bytes";
+           " × 2 (keys and values) × " + element_bytes();
+  }
+  // "2 bytes" (F16), "34/32 bytes" (Q8_0): one element of the cache.
+  std::string element_bytes() const {
+    if (s.kv_type == ggml_type::f16) return "2 bytes";
+    return std::to_string(kv_cache::row_bytes(s.kv_type, 32)) + "/32 bytes (" + s.kv_type_name + " " +
+           std::string(ggml_type_name(s.kv_type)) + ")";
   }
 
   // "--parallel 8", or "1 sequence" where the command has no such setting.
@@ -102,7 +108,8 @@ struct planner {
   // that grows with the context (block pointers, token history) is a few bytes a position.
   checked_size scratch(int64_t context) const {
     return forward_pass::scratch_bytes(hp, s.max_batch, s.max_logit_rows,
-                                       kv_cache::blocks_needed(context, s.block_size), s.threads) +
+                                       kv_cache::blocks_needed(context, s.block_size), s.threads, s.block_size,
+                                       s.kv_type) +
            checked_size(s.sequences) * sampler::max_bytes(hp.n_vocab, context);
   }
 
@@ -119,7 +126,7 @@ struct planner {
 // A budget the user gave: honoured exactly, or refused.
 void plan_budget(const planner& p, checked_size left, memory_plan& plan) {
   const memory_settings& s = p.s;
-  const checked_size block = kv_cache::bytes_per_block(p.hp, s.block_size);
+  const checked_size block = kv_cache::bytes_per_block(p.hp, s.block_size, s.kv_type);
   if (checked_size(s.kv_budget) > left) {
     throw p.error(s.budget_name + " asks for " + format_bytes(s.kv_budget) + " of KV cache; " + format_bytes(left) +
                   " available: lower " + s.budget_name);
@@ -139,7 +146,7 @@ void plan_budget(const planner& p, checked_size left, memory_plan& plan) {
 void plan_explicit_context(const planner& p, checked_size left, memory_plan& plan) {
   const memory_settings& s = p.s;
   const int64_t blocks = kv_cache::blocks_needed(p.want, s.block_size);  // want <= max_context: no overflow below
-  const checked_size need = kv_cache::bytes_for(p.hp, blocks * s.sequences, s.block_size);
+  const checked_size need = kv_cache::bytes_for(p.hp, blocks * s.sequences, s.block_size, s.kv_type);
   if (need > left) {
     throw p.error("KV cache for " + p.sequences() + " × " + p.context_source() + " needs " + format_bytes(need) + "; " +
                   format_bytes(left) + " available: " + p.remedy(s.context_name));
@@ -153,11 +160,11 @@ void plan_explicit_context(const planner& p, checked_size left, memory_plan& pla
 // else as many positions as that share holds.
 void plan_default(const planner& p, checked_size left, memory_plan& plan) {
   const memory_settings& s = p.s;
-  const checked_size block = kv_cache::bytes_per_block(p.hp, s.block_size);
+  const checked_size block = kv_cache::bytes_per_block(p.hp, s.block_size, s.kv_type);
   const int64_t blocks = kv_cache::blocks_needed(p.want, s.block_size) * s.sequences;
   const checked_size share = left.overflowed() ? left : checked_size(static_cast<uint64_t>(
                                                             static_cast<double>(left.value()) * default_kv_share));
-  if (kv_cache::bytes_for(p.hp, blocks, s.block_size) <= share) {
+  if (kv_cache::bytes_for(p.hp, blocks, s.block_size, s.kv_type) <= share) {
     plan.kv_blocks = blocks;
     plan.context_length = p.want;
     plan.summary = p.sequences() + " × " + p.context_source();
@@ -167,17 +174,17 @@ void plan_default(const planner& p, checked_size left, memory_plan& plan) {
   const int64_t fit = per_block > share ? 0 : static_cast<int64_t>((share / per_block).value());
   const int64_t min_positions = std::min(p.want, min_default_context);
   if (fit * s.block_size < min_positions) {
-    throw p.error("KV cache: one position takes " + format_bytes(kv_cache::bytes_per_position(p.hp)) + " (" +
+    throw p.error("KV cache: one position takes " + format_bytes(kv_cache::bytes_per_position(p.hp, s.kv_type)) + " (" +
                   p.position_fields() + "); " + with_commas(min_positions) + " positions need " +
                   format_bytes(kv_cache::bytes_for(p.hp, kv_cache::blocks_needed(min_positions, s.block_size),
-                                                   s.block_size)) +
+                                                   s.block_size, s.kv_type)) +
                   ", more than half of the " + format_bytes(left) + " available");
   }
   plan.kv_blocks = fit;
   plan.context_length = std::min(p.want, fit * s.block_size);
   plan.cut = true;
   plan.summary = "cut to half of the " + format_bytes(left) + " available (" + p.sequences() + " × " +
-                 p.context_source() + " would need " + format_bytes(kv_cache::bytes_for(p.hp, blocks, s.block_size)) +
+                 p.context_source() + " would need " + format_bytes(kv_cache::bytes_for(p.hp, blocks, s.block_size, s.kv_type)) +
                  "; set " + s.context_name + (s.budget_name.empty() ? "" : " or " + s.budget_name) + " to choose)";
 }
 
@@ -211,6 +218,11 @@ memory_plan plan_memory(const model& m, const memory_settings& s) {
   plan.block_size = s.block_size;
   plan.available = s.available.value_or(available_memory());
   planner p{m, s, m.hp(), plan.available};
+  if (const char* why = kv_cache::type_problem(s.kv_type, m.hp().head_dim)) {
+    throw p.error(s.kv_type_name + " " + std::string(ggml_type_name(s.kv_type)) + ": " + why + "; " + m.hp().arch_name +
+                  ".attention.key_length (the head dimension) is " + with_commas(m.hp().head_dim) + ": use " +
+                  s.kv_type_name + " f16");
+  }
   p.want = p.wanted_context();
   const checked_size fixed = p.scratch(0);
   p.check_scratch(fixed);
@@ -226,7 +238,8 @@ memory_plan plan_memory(const model& m, const memory_settings& s) {
   if (plan.kv_blocks > std::numeric_limits<int32_t>::max()) {
     throw p.error("a KV pool of " + with_commas(plan.kv_blocks) + " blocks exceeds the 2^31-1 blocks hearth addresses");
   }
-  plan.kv_bytes = kv_cache::bytes_for(m.hp(), plan.kv_blocks, s.block_size);
+  plan.kv_bytes = kv_cache::bytes_for(m.hp(), plan.kv_blocks, s.block_size, s.kv_type);
+  plan.kv_type = s.kv_type;
   plan.scratch_bytes = p.scratch(plan.context_length);
   if (plan.kv_bytes + plan.scratch_bytes > p.available) {
     throw p.error("the KV cache (" + format_bytes(plan.kv_bytes) + ") and buffers for sequences of " +

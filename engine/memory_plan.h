@@ -46,6 +46,7 @@ struct memory_settings {
   int64_t max_logit_rows = 1;     // rows of one forward pass that produce logits
   int threads = 1;                // compute threads (each holds small attention buffers)
   int32_t block_size = 16;        // positions per KV block
+  ggml_type kv_type = ggml_type::f16;  // the KV cache's row type (kv_cache::type_problem)
   // Bytes available; nullopt: available_memory().
   std::optional<uint64_t> available;
   // How the user names each setting, for messages ("--ctx", "-n"...).
@@ -53,12 +54,14 @@ struct memory_settings {
   std::string budget_name = "--kv-budget-mib";
   std::string sequences_name = "--parallel";
   std::string batch_name = "--batch";
+  std::string kv_type_name = "--kv-type";
 };
 
 struct memory_plan {
   int64_t context_length = 0;     // positions per sequence
   int64_t kv_blocks = 0;          // KV pool size, in blocks of block_size positions
   int32_t block_size = 16;
+  ggml_type kv_type = ggml_type::f16;
   checked_size kv_bytes;          // the KV pool
   checked_size scratch_bytes;     // forward-pass buffers and sampler states
   uint64_t available = 0;         // what the plan was checked against

@@ -88,8 +88,12 @@ void evaluate_chunks(const model& m, std::span<const token_id> tokens, const per
   const int64_t first = n_ctx / 2, rows = rows_per_chunk(n_ctx), n_vocab = hp.n_vocab;
   constexpr int32_t block = 16;
 
+  if (const char* why = kv_cache::type_problem(o.kv_type, hp.head_dim)) {
+    throw std::invalid_argument(std::string("a KV cache of ") + std::string(ggml_type_name(o.kv_type)) + ": " + why +
+                                " (this model's is " + std::to_string(hp.head_dim) + ")");
+  }
   thread_pool pool(o.threads);
-  kv_cache kv(hp, n_seq * ((n_ctx + block - 1) / block), block);
+  kv_cache kv(hp, n_seq * ((n_ctx + block - 1) / block), block, o.kv_type);
   forward_pass fwd(m, pool, n_seq * pass, n_seq * std::min(pass, rows), n_ctx);
   const token_id bos = m.vocab().bos();
   const bool replace_bos = m.vocab().add_bos() && bos >= 0;

@@ -30,6 +30,7 @@ struct perplexity_options {
   int64_t n_batch = 0;
   int64_t max_chunks = -1;  // chunks to score at most; -1: all the text holds
   int threads = 1;
+  ggml_type kv_type = ggml_type::f16;  // the KV cache's row type (kv_cache::type_problem)
 };
 
 // Sums of negative log-likelihoods (natural log) and their squares.

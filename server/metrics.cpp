@@ -115,6 +115,11 @@ std::string metrics::render(const scheduler_stats& s) const {
   out += "hearth_kv_blocks_used " + std::to_string(s.kv_blocks_used) + "\n";
   out += "# HELP hearth_kv_blocks_free KV cache blocks free.\n# TYPE hearth_kv_blocks_free gauge\n";
   out += "hearth_kv_blocks_free " + std::to_string(s.kv_blocks_free) + "\n";
+  if (!s.kv_type.empty()) {
+    out += "# HELP hearth_kv_cache_bytes_per_token Bytes of KV cache one position of context takes, by row type.\n";
+    out += "# TYPE hearth_kv_cache_bytes_per_token gauge\n";
+    out += "hearth_kv_cache_bytes_per_token{type=\"" + s.kv_type + "\"} " + std::to_string(s.kv_bytes_per_token) + "\n";
+  }
   out += "# HELP hearth_time_to_first_token_seconds Submission to first generated token.\n";
   out += "# TYPE hearth_time_to_first_token_seconds histogram\n";
   ttft_.render(out, "hearth_time_to_first_token_seconds");

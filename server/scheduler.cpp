@@ -69,6 +69,8 @@ scheduler::scheduler(std::unique_ptr<batch_engine> engine, const scheduler_optio
   logit_owners_.reserve(static_cast<size_t>(max_running_));
   dropped_.reserve(static_cast<size_t>(std::min(options_.queue_limit, 256)));
   stats_.kv_blocks_free = blocks_free_ = engine_->free_blocks();
+  stats_.kv_type = engine_->kv_type_name();
+  stats_.kv_bytes_per_token = engine_->kv_bytes_per_token();
   stats_.kv_blocks_used = total_blocks_ - stats_.kv_blocks_free;
   thread_ = std::thread([this] { run(); });
   thread_id_ = thread_.get_id();

@@ -65,6 +65,8 @@ struct scheduler_stats {
   int64_t running = 0;
   int64_t kv_blocks_used = 0;
   int64_t kv_blocks_free = 0;
+  std::string kv_type;             // the cache's row type ("F16", "Q8_0", "Q4_0")
+  uint64_t kv_bytes_per_token = 0;  // bytes of cache one position of context takes
   int64_t steps = 0;
 };
 

@@ -1,6 +1,7 @@
 #include "crafted_models.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "gguf/gguf_file.h"
@@ -94,6 +95,56 @@ void write_crafted_llama(const crafted_llama& c, const std::filesystem::path& ou
     add_copied_tensors(w, stories);
   } else {
     add_shared_zero_tensors(w, c);
+  }
+  w.write(out);
+}
+
+void write_wide_head_stories(const std::filesystem::path& out, uint32_t head_dim) {
+  const gguf_file stories = gguf_file::open(shared_path("models/stories260K-f32.gguf"));
+  constexpr int64_t old_hd = 8;
+  const int64_t hd = head_dim, spread = hd / old_hd;
+  gguf_writer w;
+  for (const auto& [key, value] : stories.metadata()) {
+    if (key == "llama.attention.key_length" || key == "llama.attention.value_length" ||
+        key == "llama.rope.dimension_count") {
+      continue;
+    }
+    w.add_kv(std::string(key), gguf_meta_value::copy_of(value));
+  }
+  for (const char* key : {"llama.attention.key_length", "llama.attention.value_length", "llama.rope.dimension_count"}) {
+    w.add_kv(key, gguf_meta_value::u32(head_dim));
+  }
+  // Dimension d of a head: pair d / 2 moves to pair (d / 2) * spread, keeping its place in the pair.
+  auto wide = [&](int64_t d) { return 2 * (d / 2) * spread + d % 2; };
+  const float q_scale = std::sqrt(static_cast<float>(spread));
+  for (const gguf_tensor& t : stories.tensors()) {  // `stories` outlives the loop
+    const std::string name(t.name);
+    const auto* src = reinterpret_cast<const float*>(t.data);
+    const int64_t cols = t.ne[0], rows = t.n_dims > 1 ? t.ne[1] : 1;
+    std::vector<float> data;
+    std::vector<int64_t> ne(t.ne, t.ne + t.n_dims);
+    if (name.ends_with("attn_q.weight") || name.ends_with("attn_k.weight") || name.ends_with("attn_v.weight")) {
+      // Rows are output dimensions: head h's row d goes to row h * hd + wide(d).
+      const float scale = name.ends_with("attn_q.weight") ? q_scale : 1.0f;
+      ne[1] = rows / old_hd * hd;
+      data.assign(static_cast<size_t>(cols * ne[1]), 0.0f);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t to = r / old_hd * hd + wide(r % old_hd);
+        for (int64_t c = 0; c < cols; ++c) data[to * cols + c] = src[r * cols + c] * scale;
+      }
+    } else if (name.ends_with("attn_output.weight")) {
+      // Columns are the heads' concatenated outputs.
+      ne[0] = cols / old_hd * hd;
+      data.assign(static_cast<size_t>(ne[0] * rows), 0.0f);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < cols; ++c) data[r * ne[0] + c / old_hd * hd + wide(c % old_hd)] = src[r * cols + c];
+      }
+    } else {
+      data.assign(src, src + t.nbytes / sizeof(float));
+    }
+    std::vector<uint8_t> bytes(data.size() * sizeof(float));
+    std::memcpy(bytes.data(), data.data(), bytes.size());
+    w.add_tensor(name, t.type, ne, std::move(bytes));
   }
   w.write(out);
 }

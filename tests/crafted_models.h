@@ -30,6 +30,14 @@ crafted_llama kv_overflow_model();
 // Issue 7, hole 12: stories260K with context_length 2^31 (the old `run` asked for 1.3 TiB).
 crafted_llama huge_context_model();
 
+// stories260K (head dimension 8) rewritten with head dimension `head_dim` (a multiple of 8)
+// computing the same function, for what needs wider heads (a quantized KV cache stores 32-element
+// blocks per head). Each head's 8 dimensions go where RoPE turns them at the same angles (pair i
+// of 4 becomes pair i * head_dim / 8, adjacent pairs), the other dimensions of Q, K, V and the
+// matching columns of attn_output are zero, and Q is scaled by sqrt(head_dim / 8) to undo the
+// smaller 1/sqrt(head_dim) attention scale (a power of two for head_dim 32: exact).
+void write_wide_head_stories(const std::filesystem::path& out, uint32_t head_dim);
+
 // Issue 7, hole 7: a GGUF file (no tensors) whose metadata key `key` holds `n` empty nested
 // arrays: 12 bytes each on disk, far more once parsed.
 void write_nested_arrays(const std::filesystem::path& out, const std::string& key, uint64_t n);

@@ -34,6 +34,11 @@ struct kernel_set {
   float (*dot_f16)(const uint16_t* q, const uint16_t* k, int64_t n);
   void (*mad_f16)(uint16_t* y, const uint16_t* v, float a, int64_t n);
   void (*scale_f16)(uint16_t* y, float a, int64_t n);
+  // Float accumulator rows, for attention over a quantized cache (attention_quant.h), whose
+  // values are dequantized to floats as ggml's CPU flash attention does for a non-F16 cache:
+  // y = fma(v, a, y) and y = y * a, element by element (one rounding each: every set agrees).
+  void (*mad_f32)(float* y, const float* v, float a, int64_t n);
+  void (*scale_f32)(float* y, float a, int64_t n);
   // All query heads that share one KV head, over positions [0, n) stored in blocks of
   // `block_size` (keys[b], values[b]: block b's [block_size][hd] rows). q: heads x hd, already
   // F16; out: heads x hd. Each head computes exactly attend_heads_ref's sequence (the three

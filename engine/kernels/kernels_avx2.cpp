@@ -208,6 +208,7 @@ const kernel_set* avx2() {
     k.gemm[static_cast<int>(ggml_type::bf16)] = gemm_l16<bf16>;
     add_quants_avx2(k);
     add_kquants_avx2(k);
+    add_kv_quant_avx2(k);
     k.dot_f16 = dot_f16;
     k.mad_f16 = mad_f16;
     k.scale_f16 = scale_f16;

@@ -8,6 +8,7 @@
 
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
+#include "kernels/packed_avx2.h"
 #include "kernels/packed_avx512.h"
 #include "kernels/quant_blocks.h"
 
@@ -288,6 +289,7 @@ const kernel_set* avx512() {
     k.convert[static_cast<int>(act_format::bf16)] = to_bf16;
     add_quants_avx512(k);
     add_kquants_avx512(k);
+    add_kv_quant_avx2(k);
     k.dot_f16 = dot_f16;
     k.mad_f16 = mad_f16;
     k.scale_f16 = scale_f16;

@@ -122,6 +122,18 @@ void quantize_row_q8_k_ref(const float* x, void* y, int64_t k) {
   }
 }
 
+namespace {
+
+void mad_f32_ref(float* y, const float* v, float a, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::fma(v[i], a, y[i]);
+}
+
+void scale_f32_ref(float* y, float a, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= a;
+}
+
+}  // namespace
+
 void attend_heads_ref(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
                       const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out) {
   attend_span(ks, q, heads, hd, keys, values, block_size, 0, n, scale, 0.0f, out);
@@ -139,6 +151,8 @@ const kernel_set& scalar() {
     k.dot_f16 = dot_attn_f16;
     k.mad_f16 = mad_f16_ref;
     k.scale_f16 = scale_f16_ref;
+    k.mad_f32 = mad_f32_ref;
+    k.scale_f32 = scale_f32_ref;
     k.attend = attend_heads_ref;
     return k;
   }();

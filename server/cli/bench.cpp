@@ -128,6 +128,7 @@ int cmd_bench(std::span<char* const> args) {
                 {"n-prompt", 'p', "N", "prompt tokens processed in one batch (default 128; 0 skips pp)"},
                 {"n-gen", 'n', "N", "tokens generated one at a time (default 64; 0 skips tg)"},
                 {"threads", 't', "N", "compute threads (default: all cores)"},
+                kv_type_option,
                 {"repetitions", 'r', "N", "repetitions of each test (default 3)"},
                 {"output", 'o', "FORMAT", "table (default) or json (one object per line)"},
                 {"limits", 0, "", "measure the machine instead of a model"}});
@@ -145,6 +146,7 @@ int cmd_bench(std::span<char* const> args) {
     if (p + n > m->hp().n_ctx_train) throw usage_error("p + n exceeds the model's context");
     memory_settings ms;
     ms.threads = threads;
+    ms.kv_type = parse_kv_type(opts.get_or("kv-type", "f16"));
     ms.max_batch = std::max<int64_t>(p, 1);
     ms.context = std::max<int64_t>({p, n, 1});
     ms.context_explicit = true;
@@ -159,8 +161,11 @@ int cmd_bench(std::span<char* const> args) {
     const double bytes = static_cast<double>(streamed_bytes(*m));
     const double ops = ops_per_token(*m);
     if (format == "table") {
-      std::printf("model: %s, %.1f MiB of weights streamed per pass, %.2f GOP per token, %d threads, kernels %s\n",
-                  path->c_str(), bytes / 1048576.0, ops / 1e9, threads, kernels::active().name);
+      std::printf("model: %s, %.1f MiB of weights streamed per pass, %.2f GOP per token, %d threads, kernels %s, "
+                  "KV cache %s (%llu bytes per token)\n",
+                  path->c_str(), bytes / 1048576.0, ops / 1e9, threads, kernels::active().name,
+                  std::string(ggml_type_name(ms.kv_type)).c_str(),
+                  static_cast<unsigned long long>(kv_cache::bytes_per_position(m->hp(), ms.kv_type).value()));
       std::printf("| test   |        t/s |  stddev | bytes/token |   GB/s |   GOPS |\n");
       std::printf("| ------ | ---------: | ------: | ----------: | -----: | -----: |\n");
     }

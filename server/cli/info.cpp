@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "gguf/gguf_file.h"
+#include "kv_cache.h"
 #include "load_error.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -92,6 +93,15 @@ void print_model(const model& m) {
   std::printf("  heads           %lld (%lld KV heads, head dim %lld)\n", static_cast<long long>(hp.n_head),
               static_cast<long long>(hp.n_head_kv), static_cast<long long>(hp.head_dim));
   std::printf("  feed-forward    %lld\n", static_cast<long long>(hp.n_ff));
+  // What one position of context costs in each --kv-type (memory_plan sizes the cache from it).
+  std::string kv = "  KV cache        per token:";
+  for (ggml_type t : {ggml_type::f16, ggml_type::q8_0, ggml_type::q4_0}) {
+    kv += t == ggml_type::f16 ? " " : ", ";
+    kv += std::string(ggml_type_name(t)) + " ";
+    kv += kv_cache::type_problem(t, hp.head_dim) ? "n/a (head dim not a multiple of 32)"
+                                                 : format_bytes(kv_cache::bytes_per_position(hp, t));
+  }
+  std::printf("%s\n", kv.c_str());
   std::printf("  rope            %s, %lld dims, base %g\n", hp.rope == rope_style::norm ? "adjacent pairs" : "neox",
               static_cast<long long>(hp.rope_dim), hp.rope_freq_base);
   std::printf("  rms norm eps    %g\n", hp.rms_eps);

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "kv_cache.h"
 #include "load_error.h"
 
 namespace hearth::cli {
@@ -148,6 +149,11 @@ std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw usage_error("cannot read " + path);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+ggml_type parse_kv_type(const std::string& name) {
+  if (auto t = kv_cache::parse_type(name)) return *t;
+  throw usage_error("--kv-type must be one of " + std::string(kv_cache::type_names()) + " (got '" + name + "')");
 }
 
 }  // namespace hearth::cli

@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gguf/ggml_type.h"
+
 namespace hearth::cli {
 
 // A usage error: printed to stderr with exit code 2.
@@ -64,5 +66,11 @@ int run_command(std::string_view name, options& opts, std::span<char* const> arg
 
 // The whole contents of a text file; usage_error naming it when it cannot be read.
 std::string read_text_file(const std::string& path);
+
+// The KV cache row type a --kv-type value names (f16, q8_0, q4_0); usage_error otherwise.
+ggml_type parse_kv_type(const std::string& name);
+// The --kv-type option every command that runs a model takes.
+inline constexpr option_spec kv_type_option = {"kv-type", 0, "TYPE",
+                                               "KV cache rows: f16 (default), q8_0 (half the memory) or q4_0"};
 
 }  // namespace hearth::cli

@@ -34,6 +34,7 @@ int perplexity(const options& opts) {
   o.max_chunks = opts.get_int("chunks", -1);
   o.threads = static_cast<int>(opts.get_int("threads", std::max(1u, std::thread::hardware_concurrency())));
   if (o.threads < 1 || o.threads > 256) throw usage_error("--threads must be in 1..256");
+  o.kv_type = parse_kv_type(opts.get_or("kv-type", "f16"));
   if (o.n_batch < 0) throw usage_error("--batch must be >= 0");
   if (o.max_chunks < -1) throw usage_error("--chunks must be >= -1");
   const auto save_path = opts.get("save-logits");
@@ -140,6 +141,7 @@ int cmd_perplexity(std::span<char* const> args) {
                                     "chunks side by side (default: -c; results are the same)"},
                 {"chunks", 0, "N", "score at most N chunks (default: all the text holds)"},
                 {"threads", 't', "N", "compute threads (default: all cores)"},
+                kv_type_option,
                 {"save-logits", 0, "FILE", "save the log-probabilities of every scored prediction (a base for "
                                            "--kl-divergence; ~2 bytes x vocabulary per prediction)"},
                 {"kl-divergence", 0, "FILE", "compare with log-probabilities saved by --save-logits (usually from "

@@ -29,6 +29,7 @@ struct run_config {
   sampling_params sampling;
   std::vector<std::string> stops;
   std::optional<quant_mix> quantize;  // --quantize TYPE: quantize at start-up
+  ggml_type kv_type = ggml_type::f16;
 };
 
 run_config parse_run(const options& opts) {
@@ -59,6 +60,7 @@ run_config parse_run(const options& opts) {
   } catch (const std::invalid_argument& e) {
     throw usage_error(std::string("--quantize: ") + e.what());
   }
+  c.kv_type = parse_kv_type(opts.get_or("kv-type", "f16"));
   c.stops = opts.get_all("stop");
   if (auto err = validate_stops(c.stops)) throw usage_error(*err);
   // Without --seed every run differs, as users of a sampling CLI expect; with one it repeats.
@@ -73,6 +75,7 @@ memory_plan plan_run(const model& m, const run_config& c, int64_t n_prompt, int6
   memory_settings s;
   s.max_batch = max_batch;
   s.threads = c.threads;
+  s.kv_type = c.kv_type;
   s.context_explicit = c.ctx > 0;
   s.context = c.ctx > 0 ? c.ctx : c.n_predict >= 0 ? n_prompt + c.n_predict : 0;
   s.sequences_name = "";  // run has one sequence, a fixed batch and no KV budget setting
@@ -100,7 +103,7 @@ int generate(const run_config& c) {
   int64_t n_gen = c.n_predict < 0 ? n_ctx - static_cast<int64_t>(prompt.size())
                                   : std::min<int64_t>(c.n_predict, n_ctx - static_cast<int64_t>(prompt.size()));
   thread_pool pool(c.threads);
-  kv_cache kv(hp, plan.kv_blocks, plan.block_size);
+  kv_cache kv(hp, plan.kv_blocks, plan.block_size, plan.kv_type);
   forward_pass fwd(*m, pool, max_batch, 1, n_ctx);
   token_decoder decoder(c.sampling, static_cast<int32_t>(hp.n_vocab), c.stops);
   decoder.accept_prompt(prompt);
@@ -147,6 +150,7 @@ int cmd_run(std::span<char* const> args) {
                 {"n-predict", 'n', "N", "tokens to generate (default -1: until end of text or context)"},
                 {"ctx", 'c', "N", "context positions (default: what the prompt and -n need, else the model's)"},
                 {"threads", 't', "N", "compute threads (default: all cores)"},
+                kv_type_option,
                 {"temp", 0, "T", "temperature; 0 is greedy (default 0.8)"},
                 {"top-k", 0, "K", "keep the K most likely tokens; 0 keeps all (default 40)"},
                 {"top-p", 0, "P", "keep the most likely tokens up to probability P (default 0.95)"},

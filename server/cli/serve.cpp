@@ -67,6 +67,7 @@ bool load(app& a) {
   ms.max_batch = c.batch;
   ms.max_logit_rows = c.parallel;
   ms.threads = c.threads;
+  ms.kv_type = *kv_cache::parse_type(c.kv_type);  // checked at start-up
   const memory_plan plan = plan_memory(*m, ms);
   auto engine = std::make_unique<model_engine>(*m, model_engine_options::planned(ms, plan));
   std::fprintf(stderr, "hearth: %s: %lld layers, %lld-dim, context %lld, %.1f MiB weights\nhearth: %s\n",
@@ -130,6 +131,11 @@ int cmd_serve(std::span<char* const> args) {
     quantize_choice(a.config.quantize);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "hearth serve: --quantize: %s\n", e.what());
+    return 2;
+  }
+  if (!kv_cache::parse_type(a.config.kv_type)) {
+    std::fprintf(stderr, "hearth serve: --kv-type must be one of %s (got '%s')\n", kv_cache::type_names(),
+                 a.config.kv_type.c_str());
     return 2;
   }
   if (a.config.model.empty()) a.config.model = HEARTH_DEFAULT_MODEL;

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cstring>
+
 #include "kv_cache.h"
 
 using namespace hearth;
@@ -88,17 +90,18 @@ namespace {
 bool block_is_zero(const kv_cache& kv, const hparams& hp, int32_t block) {
   for (int64_t l = 0; l < hp.n_layer; ++l)
     for (int64_t g = 0; g < hp.n_head_kv; ++g)
-      for (int64_t i = 0; i < kv.block_size() * hp.head_dim; ++i)
+      for (size_t i = 0; i < kv.block_size() * kv.row_bytes(); ++i)
         if (kv.keys(block, l, g)[i] != 0 || kv.values(block, l, g)[i] != 0) return false;
   return true;
 }
 
+// Every element of `block` set to the F16 value v.
 void fill_block(kv_cache& kv, const hparams& hp, int32_t block, uint16_t v) {
   for (int64_t l = 0; l < hp.n_layer; ++l)
     for (int64_t g = 0; g < hp.n_head_kv; ++g)
       for (int64_t i = 0; i < kv.block_size() * hp.head_dim; ++i) {
-        kv.keys(block, l, g)[i] = v;
-        kv.values(block, l, g)[i] = v;
+        std::memcpy(kv.keys(block, l, g) + i * sizeof v, &v, sizeof v);
+        std::memcpy(kv.values(block, l, g) + i * sizeof v, &v, sizeof v);
       }
 }
 

@@ -6,8 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <tuple>
+
 #include <nlohmann/json.hpp>
 
+#include "model/model.h"
 #include "reference.h"
 #include "server_process.h"
 
@@ -297,4 +300,43 @@ TEST_CASE("serve --quantize: the F16 file quantized at start-up serves what llam
   auto bad = run_process({hearth_bin, "serve", "--port", "0", "--quantize", "q9_9"});  // refused before it listens
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("unknown quantization type 'q9_9'") != std::string::npos);
+}
+
+TEST_CASE("serve --kv-type: a quantized cache serves, and /metrics reports its bytes per token", "[http][kv_quant]") {
+  const std::string model_path = shared_path("models/arch/tiny-llama-f16.gguf");
+  const auto m = hearth::model::load(model_path);
+  const hearth::hparams& hp = m->hp();
+  // Every layer's keys and values: n_head_kv rows of head_dim, in 32-element blocks of 34 bytes
+  // (Q8_0) or 18 (Q4_0), or 2 bytes an element (F16).
+  const auto per_token = [&](int64_t row_bytes) { return hp.n_layer * 2 * hp.n_head_kv * row_bytes; };
+  const std::string prompt = "Once upon a time";
+  for (auto [type, label, row] : {std::tuple{"q8_0", "Q8_0", hp.head_dim / 32 * 34},
+                                  {"q4_0", "Q4_0", hp.head_dim / 32 * 18},
+                                  {"f16", "F16", hp.head_dim * 2}}) {
+    INFO(type);
+    server_process s({"-m", model_path, "--kv-type", type});
+    const double bytes = metric(s, std::string("hearth_kv_cache_bytes_per_token{type=\"") + label + "\"}");
+    CHECK(bytes == static_cast<double>(per_token(row)));
+    auto r = curl_json(s.url("/v1/completions"), json{{"prompt", prompt}, {"max_tokens", 16}, {"temperature", 0}}.dump());
+    REQUIRE(r.status == 200);
+    // The scheduler's batched steps and the CLI's single sequence read the cache alike.
+    auto cli = run_process({hearth_bin, "run", "-m", model_path, "-p", prompt, "-n", "16", "--temp", "0", "--kv-type", type});
+    REQUIRE(cli.exit_code == 0);
+    CHECK(prompt + json::parse(r.body)["choices"][0]["text"].get<std::string>() == cli.out);
+  }
+  // `hearth info` says the same before anything runs (both are under 1 KiB for this model).
+  auto info = run_process({hearth_bin, "info", "-m", model_path});
+  REQUIRE(per_token(hp.head_dim / 32 * 34) < 1024);
+  CHECK(info.out.find("KV cache        per token: F16 ") != std::string::npos);
+  CHECK(info.out.find("Q8_0 " + std::to_string(per_token(hp.head_dim / 32 * 34)) + " bytes") != std::string::npos);
+  CHECK(info.out.find("Q4_0 " + std::to_string(per_token(hp.head_dim / 32 * 18)) + " bytes") != std::string::npos);
+  auto bad = run_process({hearth_bin, "serve", "--port", "0", "--kv-type", "q5_0"});  // refused before it listens
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--kv-type must be one of f16, q8_0, q4_0 (got 'q5_0')") != std::string::npos);
+  // stories260K's heads are 8 wide: no 32-element block fits; the load fails naming the field.
+  server_process narrow({"--kv-type", "q8_0"}, /*wait_ready=*/false);
+  CHECK(narrow.wait_exit(60) == 1);
+  const std::string log = narrow.log();
+  INFO(log);
+  CHECK(log.find("llama.attention.key_length (the head dimension) is 8") != std::string::npos);
 }
