@@ -79,7 +79,7 @@ int prune(const options& opts) {
   block_influence_options bo;
   bo.n_ctx = n_ctx;
   bo.threads = threads;
-  const int64_t n_chunks = n_ctx > 0 ? static_cast<int64_t>(calib.size()) / n_ctx : 0;
+  const int64_t n_chunks = static_cast<int64_t>(calib.size()) / n_ctx;
   std::fprintf(stderr, "hearth prune: %s, %lld blocks; calibration %s, %zu tokens: %lld chunks of %lld, %d threads\n",
                in->c_str(), static_cast<long long>(n_layer), calib_path->c_str(), calib.size(),
                static_cast<long long>(n_chunks), static_cast<long long>(n_ctx), threads);
