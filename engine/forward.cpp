@@ -251,12 +251,15 @@ std::span<const float> forward_pass::run(kv_cache& kv, std::span<const batch_ent
     throw std::invalid_argument("forward_pass: batch of " + std::to_string(m) + " rows (" + std::to_string(wanting) +
                                 " wanting logits) exceeds its scratch");
   embed(batch);
+  const int64_t d = hp_.n_embd;
+  const std::span<const float> x(x_.data(), static_cast<size_t>(m * d));
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
+    if (observer_) x_in_.assign(x.begin(), x.end());
     attention_block(kv, batch, l);
     ffn_block(m, l);
+    if (observer_) observer_(l, x_in_, x);
   }
   // Final norm and output projection, for the rows that asked for logits only.
-  const int64_t d = hp_.n_embd;
   int64_t r = 0;
   for (int64_t i = 0; i < m; ++i) {
     if (!batch[i].logits) continue;

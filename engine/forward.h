@@ -10,6 +10,7 @@
 //
 // Owned and called by one thread (the scheduler's); holds scratch buffers sized for max_batch.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -48,6 +49,15 @@ class forward_pass {
   // Returns one n_vocab row of logits per entry with logits=true, in batch order.
   std::span<const float> run(kv_cache& kv, std::span<const batch_entry> batch);
 
+  // Sees the residual stream around each block, for measuring what a block does (`hearth
+  // prune`'s block influence): called by run() after block `layer`, with the m rows of n_embd
+  // floats that entered it and those that left it (row i is batch entry i), valid during the
+  // call only. While one is set, run() copies the residual stream before every block; unset
+  // (the default, or an empty function) it costs nothing.
+  using block_observer =
+      std::function<void(int64_t layer, std::span<const float> x_in, std::span<const float> x_out)>;
+  void set_block_observer(block_observer o) { observer_ = std::move(o); }
+
   int64_t max_batch() const { return max_batch_; }
   const model& get_model() const { return model_; }
 
@@ -81,6 +91,8 @@ class forward_pass {
   std::vector<float> gate_;    // (m, n_ff) gate projection, then silu(gate) * up in place: the input of ffn_down
   std::vector<float> up_;      // (m, n_ff) up projection
   std::vector<float> logits_;  // (r, n_vocab) output projection of the rows wanting logits
+  block_observer observer_;
+  std::vector<float> x_in_;    // (m, n_embd) x_ before the current block; used only with an observer
 };
 
 }  // namespace hearth

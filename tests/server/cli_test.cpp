@@ -106,7 +106,7 @@ TEST_CASE("info: each architecture's family, tensor-type mix and chat-template f
 }
 
 TEST_CASE("every command has --help, and errors go to stderr with a non-zero exit", "[cli]") {
-  for (const char* cmd : {"run", "info", "tokenize", "perplexity", "quantize"}) {
+  for (const char* cmd : {"run", "info", "tokenize", "perplexity", "quantize", "prune"}) {
     auto h = run_process({hearth_bin, cmd, "--help"});
     CHECK(h.exit_code == 0);
     CHECK(h.out.find("usage: hearth " + std::string(cmd)) != std::string::npos);
@@ -234,4 +234,52 @@ TEST_CASE("run --quantize: the same text as llama-quantize's file, and no file l
   auto bad = run_process({hearth_bin, "run", "-m", stories_f32, "--quantize", "q9", "-p", "x"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("unknown quantization type 'q9'") != std::string::npos);
+}
+
+TEST_CASE("prune: block scores, a loadable smaller model, perplexity before and after, refusals", "[cli][prune]") {
+  temp_dir dir;
+  const std::string text = shared_path("text/little-stories.txt");
+  const std::string out = dir.file("stories-pruned.gguf").string();
+  auto r = run_process({hearth_bin, "prune", "-m", stories_f32, "-f", text, "--drop", "1", "-o", out, "--eval", text,
+                        "-t", "2"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("block  BI score") != std::string::npos);
+  for (const char* block : {"\n      0  0.", "\n      1  0.", "\n      2  0.", "\n      3  0.", "\n      4  0."}) {
+    CHECK(r.out.find(block) != std::string::npos);
+  }
+  size_t dropped = 0;
+  for (size_t at = r.out.find("  dropped\n"); at != std::string::npos; at = r.out.find("  dropped\n", at + 1)) ++dropped;
+  CHECK(dropped == 1);
+  CHECK(r.out.find("5 -> 4 blocks") != std::string::npos);
+  // Before: the F32 model's own perplexity (llama-perplexity's 4.3339, ../shared/README.md).
+  const size_t before = r.out.find("before  ");
+  const size_t after = r.out.find("after   ");
+  REQUIRE(before != std::string::npos);
+  REQUIRE(after != std::string::npos);
+  const double ppl_before = std::stod(r.out.substr(before + 8));
+  const double ppl_after = std::stod(r.out.substr(after + 8));
+  CHECK(std::abs(ppl_before - 4.3339) <= 0.005);
+  CHECK(ppl_after > ppl_before);
+  CHECK(!std::filesystem::exists(out + ".tmp"));
+
+  auto info = run_process({hearth_bin, "info", "-m", out});
+  INFO(info.out << info.err);
+  CHECK(info.exit_code == 0);
+  CHECK(info.out.find("layers          4") != std::string::npos);
+  CHECK(info.out.find("tensors: 38") != std::string::npos);  // 47 less one block's 9
+
+  for (const char* n : {"0", "5", "-1"}) {
+    const std::string bad_out = dir.file(std::string("bad") + n + ".gguf").string();
+    auto bad = run_process({hearth_bin, "prune", "-m", stories_f32, "-f", text, "--drop", n, "-o", bad_out});
+    INFO("--drop " << n << ": " << bad.err);
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("--drop") != std::string::npos);
+    CHECK(!std::filesystem::exists(bad_out));
+  }
+  const std::string shorter = dir.file("short.txt").string();
+  std::ofstream(shorter) << "Once upon a time, there was a cat.";
+  auto too_short = run_process({hearth_bin, "prune", "-m", stories_f32, "-f", shorter, "--drop", "1", "-o", out + "2"});
+  CHECK(too_short.exit_code == 2);
+  CHECK(too_short.err.find("calibration text is") != std::string::npos);
 }
