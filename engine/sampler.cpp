@@ -145,6 +145,39 @@ int32_t sampler::sample(std::span<const float> logits) {
   return draw(max_l, u);
 }
 
+token_logprobs sampler::logprobs(int32_t chosen, int32_t top_n) const {
+  // log-softmax: l - max - log(sum exp(l - max)), the sum in double. -inf stays -inf.
+  const float max = *std::max_element(logits_.begin(), logits_.end());
+  if (max == -std::numeric_limits<float>::infinity()) {  // nothing possible: every token alike
+    token_logprobs out{{chosen, -std::log(static_cast<float>(n_vocab_))}, {}};
+    for (int32_t id = 0; id < std::min({top_n, n_vocab_, max_top_logprobs}); ++id) out.top.push_back({id, out.chosen.logprob});
+    return out;
+  }
+  double sum = 0;
+  for (float l : logits_) sum += std::exp(static_cast<double>(l) - max);
+  const double log_sum = std::log(sum);
+  auto lp = [&](int32_t id) {
+    return token_logprob{id, static_cast<float>(static_cast<double>(logits_[static_cast<size_t>(id)]) - max - log_sum)};
+  };
+  token_logprobs out;
+  out.chosen = lp(chosen);
+  const auto n = static_cast<size_t>(std::clamp<int32_t>(top_n, 0, std::min(n_vocab_, max_top_logprobs)));
+  // The n best in total order (higher logit, then lower id), by a bounded insertion.
+  std::vector<int32_t> best;
+  best.reserve(n + 1);
+  auto before = [&](int32_t a, int32_t b) {
+    const float la = logits_[static_cast<size_t>(a)], lb = logits_[static_cast<size_t>(b)];
+    return la > lb || (la == lb && a < b);
+  };
+  for (int32_t id = 0; id < n_vocab_ && n > 0; ++id) {
+    if (best.size() == n && !before(id, best.back())) continue;
+    best.insert(std::upper_bound(best.begin(), best.end(), id, before), id);
+    if (best.size() > n) best.pop_back();
+  }
+  for (int32_t id : best) out.top.push_back(lp(id));
+  return out;
+}
+
 void sampler::load_logits(std::span<const float> logits) {
   for (size_t i = 0; i < logits.size(); ++i) logits_[i] = sanitize(logits[i]);
   listed_ = false;

@@ -27,6 +27,20 @@ struct sampling_params {
   uint64_t seed = 0xFFFFFFFFu;    // same seed, same draws
 };
 
+// A token's log-probability: log-softmax, at temperature 1, of the logits the sampler saw (after
+// sanitizing and penalties), as OpenAI defines `logprobs`.
+struct token_logprob {
+  int32_t id = 0;
+  float logprob = 0;
+};
+struct token_logprobs {
+  token_logprob chosen;
+  std::vector<token_logprob> top;  // the most likely tokens, most likely first (ties: lower id)
+};
+
+// The most top alternatives a request may ask for (OpenAI's top_logprobs range is 0..20).
+inline constexpr int32_t max_top_logprobs = 20;
+
 // An error message naming the field and its allowed range, or nullopt if the params are usable.
 std::optional<std::string> validate(const sampling_params& p);
 
@@ -50,6 +64,10 @@ class sampler {
   //   weight exceeds u * total, walking survivors in total order if top_k cut, else in id order.
   //   So the tokens depend only on the seed and the sequence of logits and accepted tokens.
   int32_t sample(std::span<const float> logits);
+  // The log-probabilities of the last sample() call's logits: `chosen`'s and the top_n most
+  // likely tokens' (top_n in [0, max_top_logprobs], at most n_vocab). O(n_vocab). Precondition:
+  // sample() was called.
+  token_logprobs logprobs(int32_t chosen, int32_t top_n) const;
   // Records a token (prompt or generated) in the penalty history.
   // Throws std::out_of_range if token is not in [0, n_vocab).
   void accept(int32_t token);

@@ -18,6 +18,7 @@
 //
 // Not thread-safe: one decoder per generation, used by one thread.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -54,13 +55,18 @@ struct decoded_token {
   bool end_of_generation = false;  // an EOG token: no text, the generation ends
   bool stopped = false;            // a stop string completed: the generation ends
   std::string text;                // text released by this step (possibly empty)
+  // With logprobs requested (top_logprobs >= 0): the sampled token's log-probability and the
+  // top_logprobs most likely tokens' (sampler::logprobs), for every token, EOG included.
+  std::optional<token_logprobs> logprobs;
 };
 
 class token_decoder {
  public:
   // Throws std::invalid_argument (naming the field or stop string) if the sampling parameters
   // (see validate()) or the stop strings (see validate_stops()) are invalid, or n_vocab < 1.
-  token_decoder(const sampling_params& p, int32_t n_vocab, std::vector<std::string> stops);
+  // top_logprobs: -1 for no log-probabilities, else 0..max_top_logprobs alternatives per token.
+  token_decoder(const sampling_params& p, int32_t n_vocab, std::vector<std::string> stops,
+                int32_t top_logprobs = -1);
 
   // Records prompt tokens in the penalty history (the penalties look at the prompt too).
   // Throws std::out_of_range for an id outside [0, n_vocab).
@@ -79,6 +85,7 @@ class token_decoder {
   sampler sampler_;
   utf8_stream utf8_;
   stop_matcher stops_;
+  int32_t top_logprobs_;
 };
 
 }  // namespace hearth

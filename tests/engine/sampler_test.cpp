@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sampler.h"
+#include "token_decoder.h"
 
 using namespace hearth;
 
@@ -521,4 +522,65 @@ TEST_CASE("sampler: penalties only see the last repeat_last_n accepted tokens", 
     INFO("after accept #" << i);
     CHECK(s.sample(two) == expected[i]);
   }
+}
+
+TEST_CASE("sampler: log-probabilities are the log-softmax of the logits it saw, penalties included", "[sampler][logprobs]") {
+  // First principles, in double: log p_i = l_i - log(sum_j exp(l_j)).
+  const std::vector<float> logits = {1.5f, -0.25f, 3.0f, 3.0f, 0.0f, -7.0f, 2.0f, 0.5f};
+  auto log_softmax = [](const std::vector<double>& l, size_t i) {
+    double sum = 0;
+    for (double x : l) sum += std::exp(x);
+    return l[i] - std::log(sum);
+  };
+  sampling_params p;
+  p.temperature = 0;
+  sampler s(p, static_cast<int32_t>(logits.size()));
+  const int32_t chosen = s.sample(logits);
+  REQUIRE(chosen == 2);  // ties: the lower id
+  const token_logprobs lp = s.logprobs(chosen, 3);
+  const std::vector<double> raw(logits.begin(), logits.end());
+  CHECK(lp.chosen.id == 2);
+  CHECK(lp.chosen.logprob == Approx(log_softmax(raw, 2)).epsilon(1e-6));
+  REQUIRE(lp.top.size() == 3);
+  CHECK(lp.top[0].id == 2);
+  CHECK(lp.top[1].id == 3);
+  CHECK(lp.top[2].id == 6);
+  CHECK(lp.top[2].logprob == Approx(log_softmax(raw, 6)).epsilon(1e-6));
+  double total = 0;
+  for (size_t i = 0; i < raw.size(); ++i) total += std::exp(s.logprobs(static_cast<int32_t>(i), 0).chosen.logprob);
+  CHECK(total == Approx(1.0).epsilon(1e-6));
+  CHECK(s.logprobs(chosen, 0).top.empty());
+  CHECK(s.logprobs(chosen, 20).top.size() == logits.size());  // at most the vocabulary
+
+  // A repetition penalty of 2 halves token 2's positive logit (3 -> 1.5) before the softmax.
+  p.repeat_penalty = 2.0f;
+  sampler pen(p, static_cast<int32_t>(logits.size()));
+  pen.accept(2);
+  REQUIRE(pen.sample(logits) == 3);
+  std::vector<double> penalized = raw;
+  penalized[2] = 1.5;
+  const token_logprobs lq = pen.logprobs(2, 2);
+  CHECK(lq.chosen.logprob == Approx(log_softmax(penalized, 2)).epsilon(1e-6));
+  CHECK(lq.top[0].id == 3);
+  CHECK(lq.top[1].id == 6);
+}
+
+TEST_CASE("token decoder: log-probabilities only when asked, for every token", "[sampler][logprobs]") {
+  sampling_params p;
+  p.temperature = 0;
+  CHECK_THROWS_AS(token_decoder(p, 4, {}, 21), std::invalid_argument);
+  CHECK_THROWS_AS(token_decoder(p, 4, {}, -2), std::invalid_argument);
+  const std::vector<float> logits = {0.0f, 1.0f, 2.0f, -1.0f};
+  struct letters final : token_text {
+    std::string token_bytes(token_id id) const override { return std::string(1, static_cast<char>('a' + id)); }
+    bool is_eog(token_id) const override { return false; }
+  } text;
+  token_decoder none(p, 4, {});
+  CHECK_FALSE(none.next(logits, text).logprobs.has_value());
+  token_decoder two(p, 4, {}, 2);
+  const decoded_token d = two.next(logits, text);
+  REQUIRE(d.logprobs.has_value());
+  CHECK(d.logprobs->chosen.id == 2);
+  REQUIRE(d.logprobs->top.size() == 2);
+  CHECK(d.logprobs->top[1].id == 1);
 }
