@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hearth::proto {
 
@@ -16,6 +17,18 @@ std::string_view to_string(finish_reason r);
 struct usage {
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
+};
+
+// A generated token's log-probability (log-softmax of the logits the sampler saw) and the most
+// likely alternatives at its step, with their exact bytes (possibly partial UTF-8).
+struct logprob_token {
+  int32_t id = 0;
+  std::string bytes;
+  float logprob = 0;
+};
+struct token_logprobs_entry {
+  logprob_token token;
+  std::vector<logprob_token> top;  // most likely first
 };
 
 struct timings {

@@ -10,7 +10,64 @@ nlohmann::json finite_or_null(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
 
+// JSON has no -inf: a token the sampler ruled out gets OpenAI's stand-in, -9999.
+double logprob_value(float lp) { return std::isfinite(lp) ? static_cast<double>(lp) : -9999.0; }
+
+nlohmann::json byte_values(const std::string& bytes) {
+  nlohmann::json out = nlohmann::json::array();
+  for (unsigned char c : bytes) out.push_back(c);
+  return out;
+}
+
+nlohmann::json chat_token(const logprob_token& t) {
+  return {{"token", t.bytes}, {"logprob", logprob_value(t.logprob)}, {"bytes", byte_values(t.bytes)}};
+}
+
 }  // namespace
+
+nlohmann::json chat_logprobs_json(const std::vector<token_logprobs_entry>& entries) {
+  nlohmann::json content = nlohmann::json::array();
+  for (const token_logprobs_entry& e : entries) {
+    nlohmann::json j = chat_token(e.token);
+    j["top_logprobs"] = nlohmann::json::array();
+    for (const logprob_token& t : e.top) j["top_logprobs"].push_back(chat_token(t));
+    content.push_back(std::move(j));
+  }
+  return {{"content", std::move(content)}, {"refusal", nullptr}};
+}
+
+nlohmann::json completion_logprobs_json(const std::vector<token_logprobs_entry>& entries, size_t text_offset) {
+  nlohmann::json tokens = nlohmann::json::array(), values = nlohmann::json::array(),
+                 tops = nlohmann::json::array(), offsets = nlohmann::json::array();
+  for (const token_logprobs_entry& e : entries) {
+    tokens.push_back(e.token.bytes);
+    values.push_back(logprob_value(e.token.logprob));
+    nlohmann::json top = nlohmann::json::object();
+    for (const logprob_token& t : e.top) top[t.bytes] = logprob_value(t.logprob);
+    tops.push_back(std::move(top));
+    offsets.push_back(text_offset);
+    text_offset += e.token.bytes.size();
+  }
+  return {{"tokens", std::move(tokens)},
+          {"token_logprobs", std::move(values)},
+          {"top_logprobs", std::move(tops)},
+          {"text_offset", std::move(offsets)}};
+}
+
+nlohmann::json native_logprobs_json(const std::vector<token_logprobs_entry>& entries) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const token_logprobs_entry& e : entries) {
+    nlohmann::json top = nlohmann::json::array();
+    for (const logprob_token& t : e.top) {
+      top.push_back({{"id", t.id}, {"token", t.bytes}, {"logprob", logprob_value(t.logprob)}});
+    }
+    out.push_back({{"id", e.token.id},
+                   {"token", e.token.bytes},
+                   {"logprob", logprob_value(e.token.logprob)},
+                   {"top_logprobs", std::move(top)}});
+  }
+  return out;
+}
 
 nlohmann::json to_json(const usage& u) {
   return {{"prompt_tokens", u.prompt_tokens},

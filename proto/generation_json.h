@@ -18,6 +18,17 @@ nlohmann::json to_json(const usage& u);
 // non-finite values (a rate over 0 ms) become null.
 nlohmann::json to_json(const timings& t);
 
+// Log-probabilities in each API's shape (entries in generation order). A token's text is its
+// bytes (invalid UTF-8 becomes U+FFFD when serialized); "bytes" carries them exactly.
+// - chat: {"content": [{"token", "logprob", "bytes": [..], "top_logprobs": [{"token", "logprob",
+//   "bytes"}]}], "refusal": null}
+// - completions: {"tokens": [..], "token_logprobs": [..], "top_logprobs": [{token: logprob}],
+//   "text_offset": [..]}, offsets counted in bytes from `text_offset`.
+// - native: [{"id", "token", "logprob", "top_logprobs": [{"id", "token", "logprob"}]}]
+nlohmann::json chat_logprobs_json(const std::vector<token_logprobs_entry>& entries);
+nlohmann::json completion_logprobs_json(const std::vector<token_logprobs_entry>& entries, size_t text_offset);
+nlohmann::json native_logprobs_json(const std::vector<token_logprobs_entry>& entries);
+
 // What OpenAI endpoints (/v1/completions, /v1/chat/completions) send for each finish_reason:
 // - stop (end of text or a stop string): finish_reason "stop".
 // - length (max_tokens reached, or the context is full): finish_reason "length".

@@ -30,6 +30,7 @@ result<generate_request> generate_from_json(const nlohmann::json& object, const 
   read_sampling(r, req.sampling, api_flavor::native);
   req.stop = read_stop(r);
   req.stream = r.boolean("stream").value_or(false);
+  req.top_logprobs = read_count_logprobs(r);
   if (r.failed()) return r.error();
   return req;
 }
@@ -75,16 +76,25 @@ nlohmann::json detokenize_response(std::string_view content) {
 }
 
 nlohmann::json generate_response(std::string_view text, const std::vector<int32_t>& tokens,
-                                 finish_reason reason, const usage& u, const timings& t) {
-  return {{"text", text},
-          {"tokens", tokens},
-          {"finish_reason", to_string(reason)},
-          {"usage", to_json(u)},
-          {"timings", to_json(t)}};
+                                 finish_reason reason, const usage& u, const timings& t,
+                                 const std::vector<token_logprobs_entry>* logprobs) {
+  nlohmann::json j = {{"text", text},
+                      {"tokens", tokens},
+                      {"finish_reason", to_string(reason)},
+                      {"usage", to_json(u)},
+                      {"timings", to_json(t)}};
+  if (logprobs) j["logprobs"] = native_logprobs_json(*logprobs);
+  return j;
 }
 
-nlohmann::json generate_token_event(int32_t id, std::string_view text) {
-  return {{"token", {{"id", id}, {"text", text}}}};
+nlohmann::json generate_token_event(int32_t id, std::string_view text, const token_logprobs_entry* logprobs) {
+  nlohmann::json token = {{"id", id}, {"text", text}};
+  if (logprobs) {
+    const nlohmann::json entry = native_logprobs_json({*logprobs})[0];
+    token["logprob"] = entry["logprob"];
+    token["top_logprobs"] = entry["top_logprobs"];
+  }
+  return {{"token", std::move(token)}};
 }
 
 nlohmann::json generate_final_event(finish_reason reason, const usage& u, const timings& t,

@@ -25,6 +25,7 @@ struct generate_request {
   sampling_params sampling;  // llama-server's defaults (sampler.h); seed always concrete
   std::vector<std::string> stop;  // at most 4, none empty
   bool stream = false;
+  int32_t top_logprobs = -1;      // "logprobs": N alternatives (or true: 0); -1: none
 };
 result<generate_request> parse_generate(std::string_view body, const limits& lim);
 // The same fields from an already parsed object (the WebSocket "generate" message).
@@ -49,10 +50,14 @@ nlohmann::json detokenize_response(std::string_view content);  // {"content": st
 // Non-streamed /v1/generate answer:
 //   {"text", "tokens": [ids], "finish_reason": "stop"|"length"|"cancelled"|"error",
 //    "usage": {..}, "timings": {..}}
+// With logprobs asked for, also "logprobs": native_logprobs_json() (generation_json.h).
 nlohmann::json generate_response(std::string_view text, const std::vector<int32_t>& tokens,
-                                 finish_reason reason, const usage& u, const timings& t);
-// One streamed token: {"token": {"id": n, "text": str}}; text may be "" while held back.
-nlohmann::json generate_token_event(int32_t id, std::string_view text);
+                                 finish_reason reason, const usage& u, const timings& t,
+                                 const std::vector<token_logprobs_entry>* logprobs = nullptr);
+// One streamed token: {"token": {"id": n, "text": str}}; text may be "" while held back. With
+// logprobs asked for, the token object also has "logprob" and "top_logprobs" (its native entry).
+nlohmann::json generate_token_event(int32_t id, std::string_view text,
+                                    const token_logprobs_entry* logprobs = nullptr);
 // Last streamed event: {"done": true, "text": held-back text released at the end,
 //   "finish_reason", "usage", "timings"} plus "error": {"message": str} when reason is error,
 //   or shutdown_error()'s {"message", "type", "param", "code": "server_shutting_down"} when

@@ -4,9 +4,11 @@
 // or a 400 api_error whose param names the field.
 //
 // Beyond OpenAI's fields these endpoints accept llama-server's sampling extensions (top_k,
-// min_p, repeat_penalty, repeat_last_n), defaulting to "off". Options that would change the
-// response's shape are refused with 400 "<field> is not supported": n != 1, logprobs,
-// top_logprobs, echo, suffix, best_of != 1, non-empty logit_bias, tools/functions, and a
+// min_p, repeat_penalty, repeat_last_n), defaulting to "off". Log-probabilities follow OpenAI:
+// chat's "logprobs": true with "top_logprobs" 0..20, completions' "logprobs": 0..20; every
+// generated token gets an entry (one that completes a stop string included), EOG excepted.
+// Options that would change the response's shape are refused with 400 "<field> is not
+// supported": n != 1, echo, suffix, best_of != 1, non-empty logit_bias, tools/functions, and a
 // response_format other than text. `model` is optional and not checked (one model per daemon).
 // How each finish_reason is reported: generation_json.h.
 #include <cstdint>
@@ -40,6 +42,7 @@ struct completion_request {
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  int32_t top_logprobs = -1;   // "logprobs": N alternatives per token; -1: none (read_count_logprobs)
 };
 result<completion_request> parse_completion(std::string_view body, const limits& lim);
 
@@ -54,6 +57,7 @@ struct chat_request {
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;
+  int32_t top_logprobs = -1;  // "logprobs": true with "top_logprobs"; -1: none (read_chat_logprobs)
 };
 result<chat_request> parse_chat(std::string_view body, const limits& lim);
 
@@ -65,12 +69,14 @@ result<chat_request> parse_chat(std::string_view body, const limits& lim);
 
 // {"id", "object": "text_completion", "created", "model",
 //  "choices": [{"text", "index": 0, "logprobs": null, "finish_reason"}], "usage"}
+// `logprobs`: what goes in each choice's "logprobs" (generation_json.h's shapes), null without.
 nlohmann::json completion_response(std::string_view id, int64_t created, std::string_view model,
-                                   std::string_view text, finish_reason reason, const usage& u);
+                                   std::string_view text, finish_reason reason, const usage& u,
+                                   nlohmann::json logprobs = nullptr);
 // Streamed: the same without "usage"; finish_reason null until the last chunk.
 nlohmann::json completion_chunk(std::string_view id, int64_t created, std::string_view model,
                                 std::string_view text, std::optional<finish_reason> reason,
-                                bool include_usage = false);
+                                bool include_usage = false, nlohmann::json logprobs = nullptr);
 // The chunk before [DONE] with stream_options.include_usage: "choices": [] and "usage".
 nlohmann::json completion_usage_chunk(std::string_view id, int64_t created,
                                       std::string_view model, const usage& u);
@@ -78,14 +84,16 @@ nlohmann::json completion_usage_chunk(std::string_view id, int64_t created,
 // {"id", "object": "chat.completion", "created", "model", "choices": [{"index": 0,
 //  "message": {"role": "assistant", "content"}, "logprobs": null, "finish_reason"}], "usage"}
 nlohmann::json chat_response(std::string_view id, int64_t created, std::string_view model,
-                             std::string_view content, finish_reason reason, const usage& u);
+                             std::string_view content, finish_reason reason, const usage& u,
+                             nlohmann::json logprobs = nullptr);
 // Streamed, "object": "chat.completion.chunk", each with "choices": [{"index": 0, "delta",
 // "logprobs": null, "finish_reason"}]: first the role chunk (delta {"role": "assistant",
 // "content": ""}), then content chunks (delta {"content"}), then the finish chunk (delta {}).
 nlohmann::json chat_role_chunk(std::string_view id, int64_t created, std::string_view model,
                                bool include_usage = false);
 nlohmann::json chat_content_chunk(std::string_view id, int64_t created, std::string_view model,
-                                  std::string_view content, bool include_usage = false);
+                                  std::string_view content, bool include_usage = false,
+                                  nlohmann::json logprobs = nullptr);
 nlohmann::json chat_finish_chunk(std::string_view id, int64_t created, std::string_view model,
                                  finish_reason reason, bool include_usage = false);
 nlohmann::json chat_usage_chunk(std::string_view id, int64_t created, std::string_view model,

@@ -217,7 +217,7 @@ result<completion_request> parse_completion(std::string_view body, const limits&
   req.stream = r.boolean("stream").value_or(false);
   req.include_usage = read_include_usage(r, req.stream);
   refuse_n(r);
-  refuse_flag(r, "logprobs");
+  req.top_logprobs = read_count_logprobs(r);
   refuse_flag(r, "echo");
   refuse_suffix(r);
   refuse_best_of(r);
@@ -239,8 +239,7 @@ result<chat_request> parse_chat(std::string_view body, const limits& lim) {
   req.stream = r.boolean("stream").value_or(false);
   req.include_usage = read_include_usage(r, req.stream);
   refuse_n(r);
-  refuse_flag(r, "logprobs");
-  refuse_top_logprobs(r);
+  req.top_logprobs = read_chat_logprobs(r);
   refuse_nonempty_object(r, "logit_bias");
   refuse_nonempty_array(r, "tools");
   refuse_nonempty_array(r, "functions");

@@ -19,11 +19,11 @@ nlohmann::json head(std::string_view id, std::string_view object, int64_t create
 
 nlohmann::json chat_chunk(std::string_view id, int64_t created, std::string_view model,
                           nlohmann::json delta, std::optional<finish_reason> reason,
-                          bool include_usage) {
+                          bool include_usage, nlohmann::json logprobs = nullptr) {
   nlohmann::json j = head(id, "chat.completion.chunk", created, model);
   j["choices"] = nlohmann::json::array({{{"index", 0},
                                          {"delta", std::move(delta)},
-                                         {"logprobs", nullptr},
+                                         {"logprobs", std::move(logprobs)},
                                          {"finish_reason", finish_json(reason)}}});
   if (include_usage) j["usage"] = nullptr;
   return j;
@@ -32,19 +32,20 @@ nlohmann::json chat_chunk(std::string_view id, int64_t created, std::string_view
 }  // namespace
 
 nlohmann::json completion_response(std::string_view id, int64_t created, std::string_view model,
-                                   std::string_view text, finish_reason reason, const usage& u) {
-  nlohmann::json j = completion_chunk(id, created, model, text, reason);
+                                   std::string_view text, finish_reason reason, const usage& u,
+                                   nlohmann::json logprobs) {
+  nlohmann::json j = completion_chunk(id, created, model, text, reason, false, std::move(logprobs));
   j["usage"] = to_json(u);
   return j;
 }
 
 nlohmann::json completion_chunk(std::string_view id, int64_t created, std::string_view model,
                                 std::string_view text, std::optional<finish_reason> reason,
-                                bool include_usage) {
+                                bool include_usage, nlohmann::json logprobs) {
   nlohmann::json j = head(id, "text_completion", created, model);
   j["choices"] = nlohmann::json::array({{{"text", text},
                                          {"index", 0},
-                                         {"logprobs", nullptr},
+                                         {"logprobs", std::move(logprobs)},
                                          {"finish_reason", finish_json(reason)}}});
   if (include_usage) j["usage"] = nullptr;
   return j;
@@ -59,12 +60,13 @@ nlohmann::json completion_usage_chunk(std::string_view id, int64_t created,
 }
 
 nlohmann::json chat_response(std::string_view id, int64_t created, std::string_view model,
-                             std::string_view content, finish_reason reason, const usage& u) {
+                             std::string_view content, finish_reason reason, const usage& u,
+                             nlohmann::json logprobs) {
   nlohmann::json j = head(id, "chat.completion", created, model);
   j["choices"] =
       nlohmann::json::array({{{"index", 0},
                               {"message", {{"role", "assistant"}, {"content", content}}},
-                              {"logprobs", nullptr},
+                              {"logprobs", std::move(logprobs)},
                               {"finish_reason", finish_json(reason)}}});
   j["usage"] = to_json(u);
   return j;
@@ -77,8 +79,8 @@ nlohmann::json chat_role_chunk(std::string_view id, int64_t created, std::string
 }
 
 nlohmann::json chat_content_chunk(std::string_view id, int64_t created, std::string_view model,
-                                  std::string_view content, bool include_usage) {
-  return chat_chunk(id, created, model, {{"content", content}}, std::nullopt, include_usage);
+                                  std::string_view content, bool include_usage, nlohmann::json logprobs) {
+  return chat_chunk(id, created, model, {{"content", content}}, std::nullopt, include_usage, std::move(logprobs));
 }
 
 nlohmann::json chat_finish_chunk(std::string_view id, int64_t created, std::string_view model,

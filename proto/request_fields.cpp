@@ -179,11 +179,35 @@ void refuse_nonempty_array(field_reader& r, std::string_view key) {
   r.check(v->empty(), key, [&] { return name + " is not supported"; });
 }
 
-void refuse_top_logprobs(field_reader& r) {
-  const std::optional<int32_t> n = r.int32("top_logprobs");
-  r.check(!n || *n == 0, "top_logprobs", [&] {
-    return "top_logprobs is not supported (got " + std::to_string(*n) + ")";
+namespace {
+
+bool top_in_range(field_reader& r, std::string_view key, int32_t n) {
+  return r.check(n >= 0 && n <= max_top_logprobs, key, [&] {
+    return std::string(key) + " must be an integer from 0 to " + std::to_string(max_top_logprobs) + " (got " +
+           std::to_string(n) + ")";
   });
+}
+
+}  // namespace
+
+int32_t read_chat_logprobs(field_reader& r) {
+  const bool wanted = r.boolean("logprobs").value_or(false);
+  const std::optional<int32_t> top = r.int32("top_logprobs");
+  if (r.failed()) return -1;
+  if (top && !top_in_range(r, "top_logprobs", *top)) return -1;
+  if (top && !r.check(wanted, "top_logprobs", [] { return std::string("top_logprobs requires logprobs: true"); })) {
+    return -1;
+  }
+  return wanted ? top.value_or(0) : -1;
+}
+
+int32_t read_count_logprobs(field_reader& r) {
+  const nlohmann::json* v = r.find("logprobs");
+  if (r.failed() || !v) return -1;
+  if (v->is_boolean()) return v->get<bool>() ? 0 : -1;
+  const std::optional<int32_t> n = r.int32("logprobs");
+  if (!n || !top_in_range(r, "logprobs", *n)) return -1;
+  return *n;
 }
 
 void refuse_response_format(field_reader& r) {

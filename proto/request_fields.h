@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/json_body.h"
-#include "sampler.h"
+#include "sampler.h"  // sampling_params, max_top_logprobs
 
 namespace hearth::proto {
 
@@ -56,7 +56,13 @@ void refuse_best_of(field_reader& r);                   // best_of: 1
 void refuse_suffix(field_reader& r);                    // suffix: ""
 void refuse_nonempty_object(field_reader& r, std::string_view key);  // logit_bias: {}
 void refuse_nonempty_array(field_reader& r, std::string_view key);   // tools: []
-void refuse_top_logprobs(field_reader& r);              // top_logprobs: 0
+// Log-probabilities asked for, as the number of alternatives per token (0..max_top_logprobs),
+// or -1 for none:
+// - chat (OpenAI): "logprobs": bool, "top_logprobs": 0..20 (only with logprobs true);
+// - completions (OpenAI legacy) and /v1/generate: "logprobs": an integer 0..20 (the
+//   alternatives); false, null or absent for none, true for 0 alternatives.
+int32_t read_chat_logprobs(field_reader& r);
+int32_t read_count_logprobs(field_reader& r);
 void refuse_response_format(field_reader& r);           // response_format: {"type": "text"}
 
 // "stream_options": {"include_usage": bool}, allowed only with stream true (as OpenAI).

@@ -48,8 +48,15 @@ ws_message parse_ws_message(std::string_view text, const limits& lim) {
   return g;
 }
 
-nlohmann::json ws_token_event(std::string_view id, std::string_view text, int32_t token_id) {
-  return {{"type", "token"}, {"id", id}, {"text", text}, {"token_id", token_id}};
+nlohmann::json ws_token_event(std::string_view id, std::string_view text, int32_t token_id,
+                              const token_logprobs_entry* logprobs) {
+  nlohmann::json j = {{"type", "token"}, {"id", id}, {"text", text}, {"token_id", token_id}};
+  if (logprobs) {
+    const nlohmann::json entry = native_logprobs_json({*logprobs})[0];
+    j["logprob"] = entry["logprob"];
+    j["top_logprobs"] = entry["top_logprobs"];
+  }
+  return j;
 }
 
 nlohmann::json ws_done_event(std::string_view id, finish_reason reason, const usage& u,

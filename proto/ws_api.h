@@ -41,8 +41,10 @@ using ws_message = std::variant<ws_generate, ws_cancel, ws_error>;
 // Never throws.
 ws_message parse_ws_message(std::string_view text, const limits& lim);
 
-// {"type": "token", "id": str, "text": str, "token_id": n}
-nlohmann::json ws_token_event(std::string_view id, std::string_view text, int32_t token_id);
+// {"type": "token", "id": str, "text": str, "token_id": n}, plus "logprob" and "top_logprobs"
+// (the native entry, generation_json.h) when the generate message asked for "logprobs".
+nlohmann::json ws_token_event(std::string_view id, std::string_view text, int32_t token_id,
+                              const token_logprobs_entry* logprobs = nullptr);
 // {"type": "done", "id": str, "text": held-back text released at the end, "finish_reason",
 //  "usage", "timings"} plus "error": {"message": str} when reason is error.
 nlohmann::json ws_done_event(std::string_view id, finish_reason reason, const usage& u,

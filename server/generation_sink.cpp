@@ -19,22 +19,31 @@ void generation_sink::begin() {
 }
 
 // The SSE chunk for released text (empty: nothing to send). Chat streams open with a role delta.
+// With logprobs, every token gets its chunk, even one whose text is still held back.
 std::string generation_sink::token_chunk(const token_event& e) {
+  const proto::token_logprobs_entry* lp = e.logprobs ? &*e.logprobs : nullptr;
   switch (ctx_.kind) {
     case api_kind::native:
-      return proto::sse_data(proto::generate_token_event(e.id, e.text));
-    case api_kind::completion:
-      if (e.text.empty()) return {};
-      return proto::sse_data(
-          proto::completion_chunk(ctx_.id, ctx_.created, ctx_.model, e.text, std::nullopt, ctx_.include_usage));
+      return proto::sse_data(proto::generate_token_event(e.id, e.text, lp));
+    case api_kind::completion: {
+      if (e.text.empty() && !lp) return {};
+      nlohmann::json logprobs = nullptr;
+      if (lp) {
+        logprobs = proto::completion_logprobs_json({*lp}, logprob_offset_);
+        logprob_offset_ += lp->token.bytes.size();
+      }
+      return proto::sse_data(proto::completion_chunk(ctx_.id, ctx_.created, ctx_.model, e.text, std::nullopt,
+                                                     ctx_.include_usage, std::move(logprobs)));
+    }
     case api_kind::chat: {
       std::string out;
       if (!role_sent_) {
         role_sent_ = true;
         out = proto::sse_data(proto::chat_role_chunk(ctx_.id, ctx_.created, ctx_.model, ctx_.include_usage));
       }
-      if (!e.text.empty()) {
-        out += proto::sse_data(proto::chat_content_chunk(ctx_.id, ctx_.created, ctx_.model, e.text, ctx_.include_usage));
+      if (!e.text.empty() || lp) {
+        out += proto::sse_data(proto::chat_content_chunk(ctx_.id, ctx_.created, ctx_.model, e.text, ctx_.include_usage,
+                                                         lp ? proto::chat_logprobs_json({*lp}) : nullptr));
       }
       return out;
     }
@@ -51,6 +60,7 @@ bool generation_sink::on_token(const token_event& e) {
   }
   tokens_.push_back(e.id);
   text_ += e.text;
+  if (e.logprobs && !ctx_.stream) logprobs_.push_back(*e.logprobs);
   if (ctx_.stream) {
     std::string chunk = token_chunk(e);
     if (!chunk.empty()) ex_->stream_write(std::move(chunk));
@@ -102,13 +112,15 @@ void generation_sink::finish_whole(const finish_event& e) {
   nlohmann::json body;
   switch (ctx_.kind) {
     case api_kind::native:
-      body = proto::generate_response(text_, tokens_, e.reason, e.usage, e.timings);
+      body = proto::generate_response(text_, tokens_, e.reason, e.usage, e.timings, ctx_.logprobs ? &logprobs_ : nullptr);
       break;
     case api_kind::completion:
-      body = proto::completion_response(ctx_.id, ctx_.created, ctx_.model, text_, e.reason, e.usage);
+      body = proto::completion_response(ctx_.id, ctx_.created, ctx_.model, text_, e.reason, e.usage,
+                                        ctx_.logprobs ? proto::completion_logprobs_json(logprobs_, 0) : nullptr);
       break;
     case api_kind::chat:
-      body = proto::chat_response(ctx_.id, ctx_.created, ctx_.model, text_, e.reason, e.usage);
+      body = proto::chat_response(ctx_.id, ctx_.created, ctx_.model, text_, e.reason, e.usage,
+                                  ctx_.logprobs ? proto::chat_logprobs_json(logprobs_) : nullptr);
       break;
   }
   ex_->respond(json_response(200, body));

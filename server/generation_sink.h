@@ -27,6 +27,7 @@ struct generation_context {
   int64_t created = 0;         // unix seconds
   std::string model;
   std::string prompt_text;     // only kept when prompts may be logged
+  bool logprobs = false;       // the request asked for log-probabilities
   std::chrono::steady_clock::time_point received;
 };
 
@@ -52,6 +53,8 @@ class generation_sink final : public token_sink {
   generation_context ctx_;
   std::string text_;                // non-streaming: the text so far
   std::vector<token_id> tokens_;    // every generated token
+  std::vector<proto::token_logprobs_entry> logprobs_;  // non-streaming, with logprobs: every token's
+  size_t logprob_offset_ = 0;       // completions streams: bytes of the tokens reported so far
   bool overflowed_ = false;
   bool role_sent_ = false;          // chat streams open with a {"role":"assistant"} delta
 };

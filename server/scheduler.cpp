@@ -46,6 +46,15 @@ bool deliver_token(token_sink& sink, const token_event& e) noexcept {
   }
 }
 
+// A decoded token's log-probabilities with each token's bytes, for the sink to format.
+std::optional<proto::token_logprobs_entry> logprob_entry(const decoded_token& d, const token_text& text) {
+  if (!d.logprobs) return std::nullopt;
+  auto with_bytes = [&](const token_logprob& t) { return proto::logprob_token{t.id, text.token_bytes(t.id), t.logprob}; };
+  proto::token_logprobs_entry e{with_bytes(d.logprobs->chosen), {}};
+  for (const token_logprob& t : d.logprobs->top) e.top.push_back(with_bytes(t));
+  return e;
+}
+
 void deliver_finish(token_sink& sink, const finish_event& e) noexcept {
   try {
     sink.on_finish(e);
@@ -337,7 +346,7 @@ void scheduler::run_batch() {
 void scheduler::sample_row(sequence& s, std::span<const float> logits, time_point now) {
   if (s.cancel_requested()) return finish(s, proto::finish_reason::cancelled);
   const decoded_token d = s.decoder.next(logits, *engine_);
-  if (!d.end_of_generation && !deliver_token(*s.sink, {d.token, d.text})) {
+  if (!d.end_of_generation && !deliver_token(*s.sink, {d.token, d.text, logprob_entry(d, *engine_)})) {
     s.refused = true;
     return finish(s, proto::finish_reason::cancelled);
   }

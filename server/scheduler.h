@@ -50,6 +50,7 @@ struct generation_request {
   int32_t max_tokens = 16;        // >= 1
   std::vector<std::string> stop;  // already validated
   cancel_flag cancel;             // may be null
+  int32_t top_logprobs = -1;      // -1: no log-probabilities; else 0..max_top_logprobs alternatives
 };
 
 struct scheduler_options {

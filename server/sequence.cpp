@@ -23,7 +23,7 @@ scheduler::sequence::sequence(pending&& p, int32_t n_vocab, int32_t kv, clock::t
       cancel(std::move(p.request.cancel)),
       sink(std::move(p.sink)),
       kv_seq(kv),
-      decoder(p.request.sampling, n_vocab, std::move(p.request.stop)),
+      decoder(p.request.sampling, n_vocab, std::move(p.request.stop), p.request.top_logprobs),
       submitted(p.submitted),
       admitted(now) {
   decoder.accept_prompt(prompt);

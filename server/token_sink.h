@@ -3,6 +3,7 @@
 // the event to its consumer (an HTTP or WebSocket session) by posting onto that session's
 // executor, so it never blocks the scheduler and never touches a socket itself.
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "proto/generation.h"
@@ -15,6 +16,8 @@ struct token_event {
   // Text this token releases: empty while bytes are held back (an incomplete UTF-8 character,
   // or a possible start of a stop string); may carry text of earlier tokens once released.
   std::string text;
+  // With log-probabilities asked for: this token's and the most likely alternatives'.
+  std::optional<proto::token_logprobs_entry> logprobs;
 };
 
 struct finish_event {

@@ -44,7 +44,7 @@ class ws_sink final : public token_sink {
     }
     // Posted means taken, and counted: a cancel arriving from now on ends the generation at the
     // next token (or the scheduler's next step), never un-counts this one.
-    post(proto::ws_token_event(id_, e.text, e.id), false);
+    post(proto::ws_token_event(id_, e.text, e.id, e.logprobs ? &*e.logprobs : nullptr), false);
     return true;
   }
 
@@ -181,6 +181,7 @@ void ws_session::start_generation(proto::ws_generate g) {
                               std::make_shared<std::atomic<bool>>(false));
   if (auto* e = std::get_if<proto::api_error>(&made)) return refuse(*e);
   generation_request& req = std::get<generation_request>(made);
+  req.top_logprobs = r.top_logprobs;
   const cancel_flag flag = req.cancel;
   const size_t n_prompt = req.prompt.size();
   const int32_t max_tokens = req.max_tokens;

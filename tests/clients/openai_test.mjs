@@ -159,6 +159,37 @@ check('chat: usage.prompt_tokens of a multi-message chat is the Jinja2 ChatML re
   assert.equal(r.usage.total_tokens, expected + r.usage.completion_tokens);
 });
 
+// Log-probabilities through the SDK's types: each content token's logprob and its alternatives,
+// whole and streamed alike; the first token's figures are the log-softmax of llama.cpp's logits
+// (../shared/reference: first_logits), computed here.
+check('chat logprobs: entries per token, whole and streamed; completions logprobs equal llama.cpp', async () => {
+  const request = { ...greedyChat, max_tokens: 6, logprobs: true, top_logprobs: 3 };
+  const whole = await client.chat.completions.create(request);
+  const content = whole.choices[0].logprobs.content;
+  assert.equal(content.length, 6);
+  assert.equal(content.map((e) => e.token).join(''), whole.choices[0].message.content);
+  for (const e of content) {
+    assert.equal(e.top_logprobs.length, 3);
+    assert.equal(e.top_logprobs[0].logprob, e.logprob, 'greedy: the chosen token is the likeliest');
+    assert.deepEqual(e.bytes, [...Buffer.from(e.token, 'utf8')]);
+  }
+  const streamed = [];
+  for await (const chunk of await client.chat.completions.create({ ...request, stream: true })) {
+    for (const e of chunk.choices[0]?.logprobs?.content ?? []) streamed.push(e);
+  }
+  assert.deepEqual(streamed, content);
+
+  const logits = reference.first_logits;
+  const max = Math.max(...logits);
+  const logSum = Math.log(logits.reduce((s, l) => s + Math.exp(l - max), 0));
+  const expected = logits[reference.greedy_tokens[0]] - max - logSum;
+  const r = await client.completions.create({ ...greedyCompletion, max_tokens: 2, logprobs: 1 });
+  assert.ok(Math.abs(r.choices[0].logprobs.token_logprobs[0] - expected) < 2e-3,
+    `${r.choices[0].logprobs.token_logprobs[0]} vs ${expected}`);
+  await assert.rejects(client.chat.completions.create({ ...request, top_logprobs: 21 }),
+    (err) => err.status === 400 && err.param === 'top_logprobs');
+});
+
 check('invalid request rejects with a 400 APIError naming the field', async () => {
   await assert.rejects(
     client.completions.create({ ...greedyCompletion, temperature: -1 }),

@@ -119,8 +119,12 @@ TEST_CASE("completions: stream_options only with stream, include_usage a boolean
 TEST_CASE("completions: options that change the response shape are refused", "[proto]") {
   check_rejected(cmpl(R"("n": 2)"), "n", "n must be 1");
   check_rejected(cmpl(R"("n": "1")"), "n", "n must be an integer");
-  check_rejected(cmpl(R"("logprobs": 5)"), "logprobs", "logprobs is not supported");
-  check_rejected(cmpl(R"("logprobs": 0)"), "logprobs", "logprobs is not supported");
+  check_rejected(cmpl(R"("logprobs": 21)"), "logprobs", "logprobs must be an integer from 0 to 20 (got 21)");
+  check_rejected(cmpl(R"("logprobs": -1)"), "logprobs", "logprobs must be an integer from 0 to 20 (got -1)");
+  check_rejected(cmpl(R"("logprobs": "5")"), "logprobs", "logprobs");
+  CHECK(ok(cmpl(R"("logprobs": 5)")).top_logprobs == 5);
+  CHECK(ok(cmpl(R"("logprobs": 0)")).top_logprobs == 0);
+  CHECK(ok(cmpl(R"("logprobs": null)")).top_logprobs == -1);
   check_rejected(cmpl(R"("echo": true)"), "echo", "echo is not supported");
   check_rejected(cmpl(R"("suffix": "}")"), "suffix", "suffix is not supported");
   check_rejected(cmpl(R"("best_of": 3)"), "best_of", "best_of is not supported");
@@ -230,8 +234,13 @@ TEST_CASE("chat: bad messages name the message and field", "[proto]") {
 
 TEST_CASE("chat: options that change the response shape are refused", "[proto]") {
   check_rejected(chat(R"("n": 3)"), "n", "n must be 1");
-  check_rejected(chat(R"("logprobs": true)"), "logprobs", "logprobs is not supported");
-  check_rejected(chat(R"("top_logprobs": 2)"), "top_logprobs", "top_logprobs is not supported");
+  check_rejected(chat(R"("top_logprobs": 2)"), "top_logprobs", "top_logprobs requires logprobs: true");
+  check_rejected(chat(R"("logprobs": true, "top_logprobs": 21)"), "top_logprobs",
+                 "top_logprobs must be an integer from 0 to 20 (got 21)");
+  check_rejected(chat(R"("logprobs": 1)"), "logprobs", "logprobs");
+  CHECK(ok(chat(R"("logprobs": true)")).top_logprobs == 0);
+  CHECK(ok(chat(R"("logprobs": true, "top_logprobs": 20)")).top_logprobs == 20);
+  CHECK(ok(chat(R"("logprobs": false)")).top_logprobs == -1);
   check_rejected(chat(R"("logit_bias": {"1": 5})"), "logit_bias", "logit_bias is not supported");
   check_rejected(chat(R"("tools": [{"type": "function", "function": {"name": "f"}}])"), "tools",
                  "tools is not supported");

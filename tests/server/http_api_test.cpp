@@ -340,3 +340,86 @@ TEST_CASE("serve --kv-type: a quantized cache serves, and /metrics reports its b
   INFO(log);
   CHECK(log.find("llama.attention.key_length (the head dimension) is 8") != std::string::npos);
 }
+
+TEST_CASE("logprobs: llama.cpp's first logits, log-softmaxed, in every API's shape", "[http][logprobs]") {
+  // ../shared/reference holds llama.cpp's logits for the first generated token: its log-softmax
+  // (in double, here) is what every API must report for that token and its alternatives.
+  auto& s = shared_server();
+  const auto ref = first_reference();
+  std::vector<std::pair<double, int>> ranked;
+  double max = -INFINITY, sum = 0;
+  for (float l : ref.first_logits) max = std::max(max, static_cast<double>(l));
+  for (float l : ref.first_logits) sum += std::exp(l - max);
+  for (size_t i = 0; i < ref.first_logits.size(); ++i) {
+    ranked.push_back({ref.first_logits[i] - max - std::log(sum), static_cast<int>(i)});
+  }
+  std::sort(ranked.begin(), ranked.end(), [](auto a, auto b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  REQUIRE(ranked[0].second == ref.greedy_tokens[0]);
+  const double tolerance = 2e-3;  // llama.cpp's logits as printed, and hearth's within the golden bound
+
+  // Native: ids, so every alternative is checked by id.
+  auto g = curl_json(s.url("/v1/generate"), json{{"prompt", ref.prompt}, {"max_tokens", 3}, {"temperature", 0}, {"logprobs", 5}}.dump());
+  REQUIRE(g.status == 200);
+  const json native = json::parse(g.body)["logprobs"];
+  REQUIRE(native.size() == 3);
+  CHECK(native[0]["id"] == ref.greedy_tokens[0]);
+  CHECK(native[0]["logprob"].get<double>() == Approx(ranked[0].first).margin(tolerance));
+  REQUIRE(native[0]["top_logprobs"].size() == 5);
+  for (int i = 0; i < 5; ++i) {
+    INFO("alternative " << i);
+    CHECK(native[0]["top_logprobs"][i]["id"] == ranked[i].second);
+    CHECK(native[0]["top_logprobs"][i]["logprob"].get<double>() == Approx(ranked[i].first).margin(tolerance));
+  }
+  for (int t = 0; t < 3; ++t) CHECK(native[t]["id"] == ref.greedy_tokens[t]);
+
+  // Chat shape (the chat template changes the prompt, so only the shape and self-consistency).
+  auto c = curl_json(s.url("/v1/chat/completions"),
+                     json{{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 4}, {"temperature", 0},
+                          {"logprobs", true}, {"top_logprobs", 3}}.dump());
+  REQUIRE(c.status == 200);
+  const json chat = json::parse(c.body)["choices"][0];
+  const json& content = chat["logprobs"]["content"];
+  REQUIRE(content.size() == 4);
+  std::string joined;
+  for (const json& e : content) {
+    joined += e["token"].get<std::string>();
+    CHECK(e["bytes"].size() == e["token"].get<std::string>().size());  // ASCII here
+    REQUIRE(e["top_logprobs"].size() == 3);
+    CHECK(e["top_logprobs"][0]["logprob"] == e["logprob"]);  // greedy: the chosen token is the likeliest
+    CHECK(e["logprob"].get<double>() <= 0.0);
+  }
+  CHECK(joined == chat["message"]["content"]);
+  CHECK(chat["logprobs"]["refusal"].is_null());
+
+  // Completions (legacy shape), whole and streamed: the same figures.
+  auto whole = curl_json(s.url("/v1/completions"),
+                         json{{"prompt", ref.prompt}, {"max_tokens", 3}, {"temperature", 0}, {"logprobs", 2}}.dump());
+  REQUIRE(whole.status == 200);
+  const json lp = json::parse(whole.body)["choices"][0]["logprobs"];
+  REQUIRE(lp["tokens"].size() == 3);
+  CHECK(lp["token_logprobs"][0].get<double>() == Approx(ranked[0].first).margin(tolerance));
+  CHECK(lp["text_offset"][0] == 0);
+  CHECK(lp["text_offset"][1] == lp["tokens"][0].get<std::string>().size());
+  CHECK(lp["top_logprobs"][0].size() == 2);
+  auto streamed = curl_json(s.url("/v1/completions"), json{{"prompt", ref.prompt}, {"max_tokens", 3}, {"temperature", 0},
+                                                           {"logprobs", 2}, {"stream", true}}.dump(), {"-N"});
+  REQUIRE(streamed.status == 200);
+  json tokens = json::array(), values = json::array();
+  for (const std::string& p : sse_payloads(streamed.body)) {
+    if (p == "[DONE]") continue;
+    const json chunk = json::parse(p);
+    const json& l = chunk["choices"][0]["logprobs"];
+    if (l.is_null()) continue;
+    for (const json& t : l["tokens"]) tokens.push_back(t);
+    for (const json& v : l["token_logprobs"]) values.push_back(v);
+  }
+  CHECK(tokens == lp["tokens"]);
+  CHECK(values == lp["token_logprobs"]);
+
+  // Out of range: a 400 naming the field, the server alive.
+  auto bad = curl_json(s.url("/v1/chat/completions"),
+                       json{{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"logprobs", true}, {"top_logprobs", 21}}.dump());
+  CHECK(bad.status == 400);
+  CHECK(json::parse(bad.body)["error"]["param"] == "top_logprobs");
+  CHECK(curl(s.url("/health")).status == 200);
+}
