@@ -102,5 +102,7 @@ nlohmann::json chat_usage_chunk(std::string_view id, int64_t created, std::strin
 // GET /v1/models: {"object": "list", "data": [{"id", "object": "model", "created",
 // "owned_by": "hearth"}]}
 nlohmann::json models_response(std::string_view model_id, int64_t created);
+// GET /v1/models/{id}: the model object alone, {"id", "object": "model", "created", "owned_by"}.
+nlohmann::json model_object(std::string_view model_id, int64_t created);
 
 }  // namespace hearth::proto

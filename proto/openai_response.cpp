@@ -96,10 +96,12 @@ nlohmann::json chat_usage_chunk(std::string_view id, int64_t created, std::strin
   return j;
 }
 
+nlohmann::json model_object(std::string_view model_id, int64_t created) {
+  return {{"id", model_id}, {"object", "model"}, {"created", created}, {"owned_by", "hearth"}};
+}
+
 nlohmann::json models_response(std::string_view model_id, int64_t created) {
-  nlohmann::json model = {
-      {"id", model_id}, {"object", "model"}, {"created", created}, {"owned_by", "hearth"}};
-  return {{"object", "list"}, {"data", nlohmann::json::array({std::move(model)})}};
+  return {{"object", "list"}, {"data", nlohmann::json::array({model_object(model_id, created)})}};
 }
 
 }  // namespace hearth::proto

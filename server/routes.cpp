@@ -21,6 +21,7 @@ constexpr route routes[] = {
     {"/health", http::verb::get, false, false},
     {"/metrics", http::verb::get, false, true},
     {"/v1/models", http::verb::get, true, true},
+    {"/v1/models/", http::verb::get, true, true, true, "/v1/models/{id}"},
     {"/v1/tokenize", http::verb::post, true, true},
     {"/v1/detokenize", http::verb::post, true, true},
     {"/v1/generate", http::verb::post, true, true},
@@ -194,14 +195,18 @@ response metrics_page(app& a) {
 
 const route* find_route(std::string_view path) {
   for (const route& r : routes) {
-    if (r.path == path) return &r;
+    if (r.path == path && !r.prefix) return &r;
+    if (r.prefix && path.starts_with(r.path) && path.size() > r.path.size() &&
+        path.find('/', r.path.size()) == std::string_view::npos) {
+      return &r;
+    }
   }
   return nullptr;
 }
 
 std::string_view endpoint_label(std::string_view path) {
   const route* r = find_route(path);
-  return r ? r->path : "other";
+  return r ? (r->label.empty() ? r->path : r->label) : "other";
 }
 
 std::string_view allowed_methods(const route& r) {
@@ -297,6 +302,18 @@ void dispatch_request(app& a, const std::shared_ptr<http_exchange>& ex, const ro
   if (path == "/health") return ex->respond(health(a));
   if (path == "/metrics") return ex->respond(metrics_page(a));
   if (path == "/v1/models") return ex->respond(json_response(200, proto::models_response(a.model_id, a.model_created)));
+  if (path == "/v1/models/") {
+    // OpenAI's retrieve: the one model by its id; any other id is 404, as OpenAI answers.
+    // The target parsed when the request was admitted: the id is the decoded path's last segment.
+    const auto target = parse_target(to_std(req.target()));
+    const std::string wanted = std::get<request_target>(target).path.substr(path.size());
+    if (wanted != a.model_id) {
+      return ex->respond(error_response(proto::api_error{404, "The model '" + wanted + "' does not exist; this server serves '" +
+                                                                  a.model_id + "'",
+                                                         "invalid_request_error", "model", "model_not_found"}));
+    }
+    return ex->respond(json_response(200, proto::model_object(a.model_id, a.model_created)));
+  }
   if (path == "/v1/tokenize") {
     auto parsed = proto::parse_tokenize(req.body());
     if (auto* err = std::get_if<proto::api_error>(&parsed)) return ex->respond(error_response(*err));

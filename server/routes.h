@@ -23,13 +23,16 @@
 namespace hearth {
 
 struct route {
-  std::string_view path;
-  http::verb method;  // a GET route answers HEAD too
+  std::string_view path;  // the whole path, or with `prefix` what it starts with
+  http::verb method;      // a GET route answers HEAD too
   bool needs_model;
   bool needs_key;
+  bool prefix = false;          // the path continues with one non-empty segment: a resource id
+  std::string_view label = {};  // the metrics label of a prefix route ("/v1/models/{id}")
 };
 
-// The route at a (decoded) path, or nullptr.
+// The route at a (decoded) path, or nullptr. A prefix route matches its prefix followed by one
+// non-empty segment without '/'.
 const route* find_route(std::string_view path);
 // The metrics label of a path: its route's path, or "other" (labels stay bounded).
 std::string_view endpoint_label(std::string_view path);

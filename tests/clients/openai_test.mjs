@@ -38,6 +38,19 @@ check('models.list contains the model', async () => {
   assert.ok(Number.isInteger(model.created) && model.created > 0, `created is not a Unix time: ${model.created}`);
 });
 
+check('models.retrieve: the served model by its id; another id is a 404 NotFoundError', async () => {
+  const list = await client.models.list();
+  const id = list.data[0].id;
+  const model = await client.models.retrieve(id);
+  assert.equal(model.id, id);
+  assert.equal(model.object, 'model');
+  await assert.rejects(client.models.retrieve('no-such-model'), (err) => {
+    assert.ok(err instanceof OpenAI.NotFoundError, `not a NotFoundError: ${err}`);
+    assert.equal(err.code, 'model_not_found');
+    return true;
+  });
+});
+
 check('completions: greedy text equals llama.cpp reference', async () => {
   const r = await client.completions.create(greedyCompletion);
   assert.equal(r.object, 'text_completion');

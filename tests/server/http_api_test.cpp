@@ -423,3 +423,20 @@ TEST_CASE("logprobs: llama.cpp's first logits, log-softmaxed, in every API's sha
   CHECK(json::parse(bad.body)["error"]["param"] == "top_logprobs");
   CHECK(curl(s.url("/health")).status == 200);
 }
+
+TEST_CASE("models/{id}: the served model, a 404 for any other id, one metrics label", "[http]") {
+  auto& s = shared_server();
+  auto m = curl(s.url("/v1/models/stories260K-f32.gguf"));
+  REQUIRE(m.status == 200);
+  const json model = json::parse(m.body);
+  CHECK(model["id"] == "stories260K-f32.gguf");
+  CHECK(model["object"] == "model");
+  CHECK(model["owned_by"] == "hearth");
+  CHECK(model == json::parse(curl(s.url("/v1/models")).body)["data"][0]);
+  check_error(curl(s.url("/v1/models/gpt-4o")), 404, "model", "The model 'gpt-4o' does not exist");
+  CHECK(curl(s.url("/v1/models/stories260K-f32.gguf/extra")).status == 404);  // one segment only
+  CHECK(curl(s.url("/v1/models/stories260K-f32.gguf"), {"-X", "POST"}).status == 405);
+  const std::string metrics = curl(s.url("/metrics")).body;
+  CHECK(metrics.find("endpoint=\"/v1/models/{id}\"") != std::string::npos);
+  CHECK(metrics.find("endpoint=\"/v1/models/gpt-4o\"") == std::string::npos);
+}
