@@ -142,6 +142,25 @@ TEST_CASE("imatrix: collected sums are the squares of the RMS-normed inputs of Q
   check_sums(im.entries.at("blk.1.attn_q.weight"), layer1);
 }
 
+TEST_CASE("imatrix: a fused tensor is one entry, counted once per row", "[imatrix]") {
+  // Phi-3 multiplies the same normed rows by the Q, K and V views of attn_qkv, and by the gate
+  // and up halves of ffn_up: llama.cpp sees one matmul per fused tensor.
+  const auto m = model::load(shared_path("models/arch/tiny-phi3-f16.gguf"));
+  imatrix_options o;
+  o.n_ctx = 32;
+  o.max_chunks = 2;
+  o.threads = 2;
+  const importance_matrix im = collect_imatrix(*m, m->vocab().tokenize(read_text(shared_path("text/little-stories.txt")), true), o);
+  CHECK(im.entries.size() == static_cast<size_t>(4 * m->hp().n_layer));  // attn_qkv, attn_output, ffn_up, ffn_down
+  for (const char* name : {"blk.0.attn_qkv.weight", "blk.0.ffn_up.weight", "blk.0.attn_output.weight", "blk.0.ffn_down.weight"}) {
+    INFO(name);
+    REQUIRE(im.entries.contains(name));
+    CHECK(im.entries.at(name).counts == std::vector<int64_t>{64});
+  }
+  CHECK(im.entries.at("blk.0.attn_qkv.weight").n_cols == m->hp().n_embd);
+  CHECK(im.entries.at("blk.0.ffn_down.weight").n_cols == m->hp().n_ff);
+}
+
 TEST_CASE("imatrix: the GGUF file round-trips, in llama.cpp's layout", "[imatrix]") {
   importance_matrix im;
   im.datasets = {"calibration.txt"};
