@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 
 #include "forward.h"
@@ -28,6 +29,50 @@ std::vector<float> f32_values(const gguf_tensor& t) {
   std::vector<float> v(static_cast<size_t>(t.n_elements()));
   if (!v.empty()) std::memcpy(v.data(), t.data, v.size() * sizeof(float));
   return v;
+}
+
+// The legacy .dat format (see read_imatrix).
+importance_matrix read_legacy_imatrix(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  const auto fail = [&](const std::string& what) {
+    return load_error(path.string() + ": not an importance matrix (legacy .dat format: " + what + ")");
+  };
+  const auto i32 = [&]() {
+    int32_t v = 0;
+    in.read(reinterpret_cast<char*>(&v), sizeof v);
+    return v;
+  };
+  if (!in) throw load_error(path.string() + ": cannot open");
+  const int32_t n_entries = i32();
+  if (!in || n_entries < 1) throw fail("no entries");
+  importance_matrix im;
+  for (int32_t i = 0; i < n_entries; ++i) {
+    const int32_t len = i32();
+    if (!in || len < 1 || len > 4096) throw fail("bad name length in entry " + std::to_string(i + 1));
+    std::string name(static_cast<size_t>(len), '\0');
+    in.read(name.data(), len);
+    const int32_t ncall = i32();
+    const int32_t nval = i32();
+    if (!in || nval < 1 || nval > (1 << 26)) throw fail("bad value count in entry " + std::to_string(i + 1));
+    imatrix_entry e;
+    e.n_cols = nval;
+    e.in_sum2.resize(static_cast<size_t>(nval));
+    in.read(reinterpret_cast<char*>(e.in_sum2.data()), static_cast<std::streamsize>(nval * sizeof(float)));
+    if (!in) throw fail("entry " + std::to_string(i + 1) + " is cut short");
+    e.counts = {ncall > 0 ? ncall : 1};
+    im.entries[name] = std::move(e);
+  }
+  const int32_t chunks = i32();
+  if (in) {
+    im.chunk_count = static_cast<uint32_t>(std::max(0, chunks));
+    const int32_t len = i32();
+    if (in && len > 0 && len <= 4096) {
+      std::string dataset(static_cast<size_t>(len), '\0');
+      in.read(dataset.data(), len);
+      if (in) im.datasets.push_back(dataset.c_str());
+    }
+  }
+  return im;
 }
 
 }  // namespace
@@ -126,6 +171,12 @@ void write_imatrix(const importance_matrix& im, const std::filesystem::path& pat
 }
 
 importance_matrix read_imatrix(const std::filesystem::path& path) {
+  {
+    std::ifstream in(path, std::ios::binary);
+    char magic[4] = {};
+    in.read(magic, 4);
+    if (in && std::memcmp(magic, "GGUF", 4) != 0) return read_legacy_imatrix(path);
+  }
   const gguf_file f = gguf_file::open(path);
   importance_matrix im;
   const auto chunk_count = f.get_int("imatrix.chunk_count");

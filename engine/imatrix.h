@@ -62,9 +62,13 @@ importance_matrix collect_imatrix(const model& m, std::span<const token_id> toke
 // std::system_error on I/O.
 void write_imatrix(const importance_matrix& im, const std::filesystem::path& path);
 
-// Reads a GGUF imatrix file as llama-quantize does (common_imatrix_load): every "W.in_sum2" needs
-// its "W.counts" and the metadata keys must be present. Throws load_error naming the file and
-// what is wrong.
+// Reads an imatrix file as llama-quantize does (common_imatrix_load). GGUF: every "W.in_sum2"
+// needs its "W.counts" and the metadata keys must be present. Anything not starting with "GGUF"
+// is read as the legacy .dat format (little-endian): i32 entry count; per entry i32 name length,
+// the name, i32 ncall, i32 n_values, n_values f32 (mean squares times ncall); then optionally
+// i32 chunk count, i32 length and the dataset name. A legacy entry becomes in_sum2 = its values
+// and counts = {ncall} (1 when 0), so importance() gives llama-quantize's values / ncall;
+// chunk_size is 0. Throws load_error naming the file and what is wrong.
 importance_matrix read_imatrix(const std::filesystem::path& path);
 
 }  // namespace hearth

@@ -8,7 +8,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <tuple>
 
 #include "forward.h"
 #include "gguf/gguf_file.h"
@@ -202,6 +204,39 @@ TEST_CASE("imatrix: the GGUF file round-trips, in llama.cpp's layout", "[imatrix
 
   // A model file is not an importance matrix.
   CHECK_THROWS_WITH(read_imatrix(imatrix_stories), Catch::Contains("not an importance matrix"));
+}
+
+TEST_CASE("imatrix: the legacy .dat format reads as llama-quantize reads it", "[imatrix]") {
+  // Two entries: values are mean squares times ncall; then the chunk count and dataset name.
+  std::string bytes;
+  const auto put_i32 = [&](int32_t v) { bytes.append(reinterpret_cast<const char*>(&v), 4); };
+  const auto put_f32 = [&](float v) { bytes.append(reinterpret_cast<const char*>(&v), 4); };
+  put_i32(2);
+  for (const auto& [name, ncall, values] : {std::tuple{std::string("blk.0.attn_q.weight"), 4, std::vector<float>{8, 2, 1}},
+                                            std::tuple{std::string("blk.0.ffn_down.weight"), 0, std::vector<float>{3, 5}}}) {
+    put_i32(static_cast<int32_t>(name.size()));
+    bytes += name;
+    put_i32(ncall);
+    put_i32(static_cast<int32_t>(values.size()));
+    for (float v : values) put_f32(v);
+  }
+  put_i32(10);
+  put_i32(9);
+  bytes += "wiki.txt";
+  bytes += '\0';
+  temp_dir dir;
+  const auto path = dir.file("imatrix.dat");
+  std::ofstream(path, std::ios::binary) << bytes;
+  const importance_matrix im = read_imatrix(path);
+  CHECK(im.entries.size() == 2);
+  CHECK(im.chunk_count == 10);
+  CHECK(im.chunk_size == 0);
+  CHECK(im.datasets == std::vector<std::string>{"wiki.txt"});
+  CHECK(im.importance("blk.0.attn_q.weight") == std::vector<float>{2.0f, 0.5f, 0.25f});
+  CHECK(im.importance("blk.0.ffn_down.weight") == std::vector<float>{3.0f, 5.0f});  // ncall 0: the values as they are
+  // Cut short inside the first entry's values: an error naming the file.
+  std::ofstream(path, std::ios::binary) << bytes.substr(0, 40);
+  CHECK_THROWS_WITH(read_imatrix(path), Catch::Contains("imatrix.dat") && Catch::Contains("cut short"));
 }
 
 TEST_CASE("imatrix: weighted quantizers lower the importance-weighted error of the reference ones", "[imatrix][types]") {
