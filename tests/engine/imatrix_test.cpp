@@ -352,3 +352,18 @@ TEST_CASE("imatrix: quantize --imatrix weighs the entries it has, records them, 
   CHECK_THROWS_WITH(quantize_model(imatrix_stories, dir.file("bad.gguf"), o), Catch::Contains("blk.2.attn_k.weight") &&
                                                                                   Catch::Contains("32 columns"));
 }
+
+TEST_CASE("imatrix: the mixes follow llama.cpp's has_imatrix rules for the first ffn_down layers", "[imatrix][quantize]") {
+  // llama_tensor_get_type_impl, 16 layers: layers 0 and 1 are the first eighth.
+  for (const auto& [name, plain, weighted] : {std::tuple{"iq4_xs", ggml_type::q5_k, ggml_type::iq4_xs},
+                                              std::tuple{"iq4_nl", ggml_type::q5_k, ggml_type::iq4_nl},
+                                              std::tuple{"q4_0", ggml_type::q4_0, ggml_type::q4_1},
+                                              std::tuple{"q5_0", ggml_type::q5_0, ggml_type::q5_1}}) {
+    INFO(name);
+    quant_mix mix = *find_quant_mix(name);
+    CHECK(mix_tensor_type(mix, "blk.1.ffn_down.weight", 4096, 16, 1) == plain);
+    mix.imatrix = true;
+    CHECK(mix_tensor_type(mix, "blk.1.ffn_down.weight", 4096, 16, 1) == weighted);
+    CHECK(mix_tensor_type(mix, "blk.2.ffn_down.weight", 4096, 16, 1) == mix.base);
+  }
+}
