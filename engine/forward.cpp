@@ -194,6 +194,16 @@ void forward_pass::prepare_row(kv_cache& kv, const batch_entry& e, int64_t i, in
   }
 }
 
+void forward_pass::observe(std::span<const matmul_job> jobs, const float* x, int64_t m) const {
+  if (!matmul_observer_) return;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const weight& w = *jobs[j].w;
+    const bool seen = std::any_of(jobs.begin(), jobs.begin() + static_cast<std::ptrdiff_t>(j),
+                                  [&](const matmul_job& o) { return o.w->tensor == w.tensor; });
+    if (!seen) matmul_observer_(w, {x, static_cast<size_t>(m * w.cols)}, m);
+  }
+}
+
 // x_ += delta_, RMS-normed first by post_norm when the family has one (Gemma 2/3).
 void forward_pass::add_block_output(int64_t m, const std::vector<float>& post_norm) {
   const int64_t d = hp_.n_embd;
@@ -211,6 +221,7 @@ void forward_pass::attention_block(kv_cache& kv, std::span<const batch_entry> ba
   const int64_t d = hp_.n_embd, qd = hp_.q_dim();
   mm_.pool().parallel_for(m, [&](int64_t i) { rms_norm(&x_[i * d], L.attn_norm.data(), &xn_[i * d], d, hp_.rms_eps); });
   const matmul_job qkv[] = {{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}};
+  observe(qkv, xn_.data(), m);
   mm_.run(qkv, xn_.data(), m);
   for (int64_t i = 0; i < m; ++i) prepare_row(kv, batch[i], i, layer);
   // Query heads of a KV head are consecutive (head h uses KV head h / heads_per_group).
@@ -219,6 +230,8 @@ void forward_pass::attention_block(kv_cache& kv, std::span<const batch_entry> ba
     const int64_t i = task / hp_.n_head_kv, g = task % hp_.n_head_kv;
     attend_group(kv, batch[i], layer, g, &q_[i * qd + g * group], &att_[i * qd + g * group]);
   });
+  const matmul_job wo[] = {{&L.wo, delta_.data()}};
+  observe(wo, att_.data(), m);
   mm_.run(L.wo, att_.data(), m, delta_.data());
   add_block_output(m, L.attn_post_norm);
 }
@@ -228,6 +241,7 @@ void forward_pass::ffn_block(int64_t m, int64_t layer) {
   const int64_t d = hp_.n_embd, ff = hp_.n_ff;
   mm_.pool().parallel_for(m, [&](int64_t i) { rms_norm(&x_[i * d], L.ffn_norm.data(), &xn_[i * d], d, hp_.rms_eps); });
   const matmul_job gate_up[] = {{&L.ffn_gate, gate_.data()}, {&L.ffn_up, up_.data()}};
+  observe(gate_up, xn_.data(), m);
   mm_.run(gate_up, xn_.data(), m);
   // Row by row on the pool: the activation's expf is the costliest elementwise op of a prompt.
   const bool gelu = hp_.arch->activation == ffn_activation::gelu_tanh;
@@ -238,6 +252,8 @@ void forward_pass::ffn_block(int64_t m, int64_t layer) {
       silu_mul(&gate_[i * ff], &up_[i * ff], ff);
     }
   });
+  const matmul_job down[] = {{&L.ffn_down, delta_.data()}};
+  observe(down, gate_.data(), m);
   mm_.run(L.ffn_down, gate_.data(), m, delta_.data());
   add_block_output(m, L.ffn_post_norm);
 }
@@ -267,6 +283,8 @@ std::span<const float> forward_pass::run(kv_cache& kv, std::span<const batch_ent
     ++r;
   }
   if (r == 0) return {};
+  const matmul_job out[] = {{&model_.output(), logits_.data()}};
+  observe(out, xn_.data(), r);
   mm_.run(model_.output(), xn_.data(), r, logits_.data());
   if (hp_.final_softcap > 0) soft_cap(logits_.data(), r * hp_.n_vocab, hp_.final_softcap);
   return {logits_.data(), static_cast<size_t>(r * hp_.n_vocab)};

@@ -58,6 +58,16 @@ class forward_pass {
       std::function<void(int64_t layer, std::span<const float> x_in, std::span<const float> x_out)>;
   void set_block_observer(block_observer o) { observer_ = std::move(o); }
 
+  // Sees the input of every weight-matrix product (`hearth imatrix`'s activation statistics):
+  // called by run() before each matmul with the weight (w.tensor is its GGUF tensor) and the
+  // `rows` rows of w.cols floats it multiplies (row i is the i-th row of that product: batch
+  // entry i, or for the output projection the i-th row wanting logits), valid during the call
+  // only. The views of one fused tensor multiplied by the same rows (Phi-3's Q, K, V in
+  // attn_qkv; gate and up in ffn_up) are reported once, under the first view. Unset (the
+  // default, or an empty function) it costs nothing.
+  using matmul_observer = std::function<void(const weight& w, std::span<const float> x, int64_t rows)>;
+  void set_matmul_observer(matmul_observer o) { matmul_observer_ = std::move(o); }
+
   int64_t max_batch() const { return max_batch_; }
   const model& get_model() const { return model_; }
 
@@ -68,6 +78,8 @@ class forward_pass {
   void prepare_row(kv_cache& kv, const batch_entry& e, int64_t i, int64_t layer);
   void ffn_block(int64_t m, int64_t layer);
   void add_block_output(int64_t m, const std::vector<float>& post_norm);
+  // Reports a matmul's input to the matmul observer, if one is set (see set_matmul_observer).
+  void observe(std::span<const matmul_job> jobs, const float* x, int64_t m) const;
   void rope(float* x, int64_t n_heads, int32_t pos, float theta_scale) const;
   void attend_group(const kv_cache& kv, const batch_entry& e, int64_t layer, int64_t kv_head, const float* q,
                     float* out) const;
@@ -92,6 +104,7 @@ class forward_pass {
   std::vector<float> up_;      // (m, n_ff) up projection
   std::vector<float> logits_;  // (r, n_vocab) output projection of the rows wanting logits
   block_observer observer_;
+  matmul_observer matmul_observer_;
   std::vector<float> x_in_;    // (m, n_embd) x_ before the current block; used only with an observer
 };
 

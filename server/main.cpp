@@ -22,6 +22,7 @@ constexpr const char* usage =
     "  bench      measure prompt processing and generation speed (or the machine's limits)\n"
     "  perplexity measure a model's perplexity on a text (and its KL divergence from a saved base)\n"
     "  quantize   write a model in a smaller type: q8_0, q4_0, q4_k_m, ...\n"
+    "  imatrix    compute an importance matrix on a text, for quantize --imatrix\n"
     "  prune      remove the transformer blocks that matter least (block influence on a text)\n"
     "  health     ask a running daemon's /health (exit 0 when it serves): a container probe\n"
     "  template   render a chat template for the variables in a JSON object (stdin)\n"
@@ -40,6 +41,7 @@ int dispatch(std::string_view cmd, std::span<char* const> rest) {
   if (cmd == "perplexity") return hearth::cli::cmd_perplexity(rest);
   if (cmd == "quantize") return hearth::cli::cmd_quantize(rest);
   if (cmd == "prune") return hearth::cli::cmd_prune(rest);
+  if (cmd == "imatrix") return hearth::cli::cmd_imatrix(rest);
   std::fprintf(stderr, "hearth: unknown command '%.*s'\n\n%s", static_cast<int>(cmd.size()), cmd.data(), usage);
   return 2;
 }

@@ -42,6 +42,11 @@ using dequant_fn = void (*)(const void* w, float* y, int64_t k);
 // Quantizes one row of k floats into the stored layout (llama.cpp's reference rules, so files
 // written here match what llama-quantize writes without an importance matrix).
 using quantize_fn = void (*)(const float* x, void* y, int64_t k);
+// Quantizes one whole row of k floats with an importance matrix, as llama-quantize --imatrix
+// does (ggml's quantize_row_*_impl with quant_weights): importance[j] (> 0; the mean square of
+// input column j's activations) weighs element j's error in the type's scale search. One row per
+// call: the legacy types' weights depend on the whole row's mean square.
+using quantize_weighted_fn = void (*)(const float* x, void* y, int64_t k, const float* importance);
 // Packs block column b..b+blocks of rows [row0, row0 + 16) of a matrix (rows beyond `rows` are
 // zero) into `blocks` packed blocks at `out` (see packing.h).
 using pack_fn = void (*)(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int64_t blocks,
@@ -54,6 +59,8 @@ struct type_traits {
   act_format act;               // the activation format it multiplies with
   dequant_fn dequantize;        // scalar, exact
   quantize_fn quantize;         // nullptr when this build cannot write the type
+  // nullptr when the type ignores an importance matrix (as ggml: the float types and Q8_0).
+  quantize_weighted_fn quantize_weighted;
   gemm_fn gemm;                 // the scalar reference matmul over the stored layout
   size_t packed_block_bytes;    // bytes of one block of 16 packed rows; 0: never packed
   pack_fn pack;                 // nullptr when never packed

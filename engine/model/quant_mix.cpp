@@ -24,8 +24,9 @@ int layer_of(std::string_view name) {
 
 bool is(std::string_view name, std::string_view part) { return name.ends_with(std::string(part) + ".weight"); }
 
-// llama_tensor_get_type_impl for the file types above (no experts, not Falcon).
-ggml_type rule(uint32_t ft, ggml_type t, std::string_view name, int n_layer, int n_gqa) {
+// llama_tensor_get_type_impl for the file types above (no experts, not Falcon); imatrix: an
+// importance matrix is given (qs.has_imatrix).
+ggml_type rule(uint32_t ft, ggml_type t, std::string_view name, int n_layer, int n_gqa, bool imatrix) {
   const int i = layer_of(name);
   if (name == "output.weight") return t == ggml_type::q8_0 ? t : ggml_type::q6_k;
   if (is(name, "attn_v")) {
@@ -42,9 +43,11 @@ ggml_type rule(uint32_t ft, ggml_type t, std::string_view name, int n_layer, int
     if (ft == q3_k_m) return i < n_layer / 16 ? ggml_type::q5_k : ggml_type::q4_k;
     if (ft == q3_k_l) return ggml_type::q5_k;
     if (ft == q4_k_m) return use_more_bits(i, n_layer) ? ggml_type::q6_k : t;
-    if (i < n_layer / 8 && (ft == iq4_nl || ft == iq4_xs)) return ggml_type::q5_k;
+    if (i < n_layer / 8 && (ft == iq4_nl || ft == iq4_xs) && !imatrix) return ggml_type::q5_k;
     if (ft == q5_k_m && use_more_bits(i, n_layer)) return ggml_type::q6_k;
     if (ft == q4_k_s && i < n_layer / 8) return ggml_type::q5_k;
+    // llama.cpp's guard for the first ffn_down layers of Q4_0 / Q5_0 files made with an imatrix.
+    if ((ft == q4_0 || ft == q5_0) && imatrix && i < n_layer / 8) return ft == q4_0 ? ggml_type::q4_1 : ggml_type::q5_1;
     return t;
   }
   if (is(name, "attn_qkv")) {  // fused Q, K and V (Phi-3)
@@ -111,7 +114,7 @@ ggml_type mix_tensor_type(const quant_mix& mix, std::string_view name, int64_t n
 
 ggml_type mix_rule_type(const quant_mix& mix, std::string_view name, int n_layer, int n_gqa) {
   if (mix.base == ggml_type::f16) return mix.base;
-  return rule(mix.file_type, mix.base, name, n_layer, n_gqa);
+  return rule(mix.file_type, mix.base, name, n_layer, n_gqa, mix.imatrix);
 }
 
 }  // namespace hearth

@@ -1,7 +1,7 @@
 #pragma once
 // The file types of llama-quantize ("Q4_K_M", ...): which tensor type each weight of a llama-
-// architecture model gets, by llama.cpp's rules (src/llama-quant.cpp, without an importance
-// matrix), so files written by `hearth synth` have the type mix of the files people download.
+// architecture model gets, by llama.cpp's rules (src/llama-quant.cpp), so files written by
+// `hearth synth` have the type mix of the files people download.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,6 +16,9 @@ struct quant_mix {
   std::string_view name;  // as `hearth synth --type` spells it: "q4_k_m"
   uint32_t file_type;     // general.file_type (llama.cpp's LLAMA_FTYPE_MOSTLY_*)
   ggml_type base;         // the type of the matrices no rule changes
+  // An importance matrix is used (llama-quantize --imatrix): the IQ4 mixes then keep IQ4 in the
+  // first eighth of ffn_down, and Q4_0 / Q5_0 give it Q4_1 / Q5_1 there.
+  bool imatrix = false;
 };
 
 const std::vector<quant_mix>& quant_mixes();

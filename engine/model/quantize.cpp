@@ -47,16 +47,22 @@ void read_shape(const gguf_file& f, int& n_layer, int& n_gqa) {
   n_gqa = heads > 0 && kv > 0 && heads % kv == 0 ? static_cast<int>(heads / kv) : 1;
 }
 
-// Converts rows [r0, r1) of t from its type to `to` through floats.
-void convert_rows(const gguf_tensor& t, const kernels::type_traits& from, const kernels::type_traits& to, int64_t r0,
-                  int64_t r1, uint8_t* out, std::vector<float>& row) {
+// Converts rows [r0, r1) of t from its type to `to` through floats, weighted by `importance`
+// (one weight per column) unless it is empty.
+void convert_rows(const gguf_tensor& t, const kernels::type_traits& from, const kernels::type_traits& to,
+                  const std::vector<float>& importance, int64_t r0, int64_t r1, uint8_t* out, std::vector<float>& row) {
   const int64_t k = t.ne[0];
   const size_t in_row = static_cast<size_t>(k / from.block) * from.block_bytes;
   const size_t out_row = static_cast<size_t>(k / to.block) * to.block_bytes;
   row.resize(static_cast<size_t>(k));
   for (int64_t r = r0; r < r1; ++r) {
     from.dequantize(t.data + static_cast<size_t>(r) * in_row, row.data(), k);
-    to.quantize(row.data(), out + static_cast<size_t>(r) * out_row, k);
+    uint8_t* dst = out + static_cast<size_t>(r) * out_row;
+    if (importance.empty()) {
+      to.quantize(row.data(), dst, k);
+    } else {
+      to.quantize_weighted(row.data(), dst, k, importance.data());
+    }
   }
 }
 
@@ -65,6 +71,8 @@ void convert_rows(const gguf_tensor& t, const kernels::type_traits& from, const 
 quantize_report quantize_model(const std::filesystem::path& in, const std::filesystem::path& out,
                                const quantize_options& o) {
   const gguf_file f = gguf_file::open(in);
+  quant_mix mix = o.mix;
+  mix.imatrix = o.imatrix != nullptr;
   int n_layer = 0, n_gqa = 1;
   read_shape(f, n_layer, n_gqa);
   const bool tied = f.find_tensor("output.weight") == nullptr;
@@ -72,23 +80,32 @@ quantize_report quantize_model(const std::filesystem::path& in, const std::files
   gguf_writer w;
   for (const auto& [key, value] : f.metadata()) {
     if (key == "general.file_type" || key == "general.quantization_version") continue;
+    if (o.imatrix && key.starts_with("quantize.imatrix.")) continue;  // replaced below
     w.add_kv(std::string(key), gguf_meta_value::copy_of(value));
   }
   w.add_kv("general.quantization_version", gguf_meta_value::u32(quantization_version));
-  w.add_kv("general.file_type", gguf_meta_value::u32(o.mix.file_type));
+  w.add_kv("general.file_type", gguf_meta_value::u32(mix.file_type));
+  if (o.imatrix) {
+    w.add_kv("quantize.imatrix.file", gguf_meta_value::string(o.imatrix_file));
+    if (!o.imatrix->datasets.empty()) w.add_kv("quantize.imatrix.dataset", gguf_meta_value::string(o.imatrix->datasets[0]));
+    w.add_kv("quantize.imatrix.entries_count", gguf_meta_value::u32(static_cast<uint32_t>(o.imatrix->entries.size())));
+    if (o.imatrix->chunk_count > 0) w.add_kv("quantize.imatrix.chunks_count", gguf_meta_value::u32(o.imatrix->chunk_count));
+  }
 
   quantize_report report;
   const auto& tensors = f.tensors();
   report.tensors = static_cast<int64_t>(tensors.size());
   thread_pool pool(std::max(1, o.threads));
+  // Each tensor's column weights (empty: none), alive until the writer has run the producers.
+  std::vector<std::vector<float>> importance(tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {
     const gguf_tensor& t = tensors[i];
     const std::string name(t.name);
     ggml_type to = t.type;
     if (is_quantizable(t)) {
       const std::string rule_name = tied && name == "token_embd.weight" ? "output.weight" : name;
-      to = mix_tensor_type(o.mix, rule_name, t.ne[0], n_layer, n_gqa);
-      const ggml_type wanted = mix_rule_type(o.mix, rule_name, n_layer, n_gqa);
+      to = mix_tensor_type(mix, rule_name, t.ne[0], n_layer, n_gqa);
+      const ggml_type wanted = mix_rule_type(mix, rule_name, n_layer, n_gqa);
       // Rows no quantized type fits (172 elements: not a multiple of 32) stay in the input's
       // float type, as in llama-quantize's stories260K files, rather than lose bits to F16.
       if (to == ggml_type::f16 && wanted != ggml_type::f16 && is_float(t.type)) to = t.type;
@@ -105,6 +122,17 @@ quantize_report quantize_model(const std::filesystem::path& in, const std::files
       throw f.error("tensor '" + name + "': cannot convert " + type_name(t.type) + " to " + type_name(to) +
                     " (types hearth reads: " + kernels::supported_type_names() + ")");
     }
+    if (o.imatrix && to != t.type && to_traits->quantize_weighted) {
+      importance[i] = o.imatrix->importance(name);
+      if (importance[i].empty()) {
+        report.without_imatrix.push_back(name);
+      } else if (static_cast<int64_t>(importance[i].size()) != t.ne[0]) {
+        throw f.error("tensor '" + name + "': the importance matrix has " + std::to_string(importance[i].size()) +
+                      " columns for it, its rows have " + std::to_string(t.ne[0]));
+      } else {
+        ++report.weighted;
+      }
+    }
     std::vector<int64_t> ne(t.ne, t.ne + t.n_dims);
     const uint64_t out_bytes = to == t.type ? t.nbytes
                                             : static_cast<uint64_t>(t.n_elements() / to_traits->block) * to_traits->block_bytes;
@@ -113,7 +141,8 @@ quantize_report quantize_model(const std::filesystem::path& in, const std::files
     report.bytes_out += out_bytes;
     report.quantized += to != t.type;
     quantize_tensor_event ev{name, t.type, to, static_cast<int64_t>(i), report.tensors, t.nbytes, out_bytes};
-    w.add_tensor(name, to, ne, [&t, from_traits, to_traits, to, out_bytes, &pool, ev, &o](const gguf_byte_sink& sink) {
+    const std::vector<float>& imp = importance[i];
+    w.add_tensor(name, to, ne, [&t, from_traits, to_traits, to, out_bytes, &pool, ev, &o, &imp](const gguf_byte_sink& sink) {
       if (to == t.type) {
         sink(t.data, t.nbytes);
       } else {
@@ -124,7 +153,7 @@ quantize_report quantize_model(const std::filesystem::path& in, const std::files
         const int64_t tasks = (rows + per_task - 1) / per_task;
         pool.parallel_for(tasks, [&](int64_t task) {
           thread_local std::vector<float> row;
-          convert_rows(t, *from_traits, *to_traits, task * per_task, std::min(rows, (task + 1) * per_task), bytes.data(),
+          convert_rows(t, *from_traits, *to_traits, imp, task * per_task, std::min(rows, (task + 1) * per_task), bytes.data(),
                        row);
         });
         sink(bytes.data(), bytes.size());

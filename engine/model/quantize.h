@@ -1,9 +1,15 @@
 #pragma once
 // `hearth quantize`: a GGUF model rewritten with its weight matrices in a llama-quantize file type
-// ("q4_k_m", ...), as llama-quantize writes it without an importance matrix: the same type per
-// tensor (quant_mix.h), each row quantized by llama.cpp's reference rules (type_traits), every
-// metadata key copied except general.file_type and general.quantization_version, which are set.
-// Vectors (norms, biases), RoPE factor tables and non-weight tensors are copied unchanged.
+// ("q4_k_m", ...), as llama-quantize writes it: the same type per tensor (quant_mix.h), each row
+// quantized by llama.cpp's reference rules (type_traits::quantize), every metadata key copied
+// except general.file_type and general.quantization_version, which are set. Vectors (norms,
+// biases), RoPE factor tables and non-weight tensors are copied unchanged.
+//
+// With an importance matrix (imatrix.h; llama-quantize --imatrix), a tensor with an entry of its
+// name is quantized by its type's weighted quantizer (type_traits::quantize_weighted; Q8_0 and
+// float types ignore it, as ggml) with in_sum2 / count as the weight of each column, the mix
+// follows llama.cpp's has_imatrix rules, and the metadata records quantize.imatrix.file,
+// .dataset (the first), .entries_count and .chunks_count (u32, as llama-quantize writes them).
 //
 // The output goes to OUT.tmp and is renamed to OUT at the end (gguf_writer): OUT is never
 // half-written. Memory: the input is mapped; one tensor's output is held at a time.
@@ -15,6 +21,7 @@
 #include <vector>
 
 #include "gguf/ggml_type.h"
+#include "imatrix.h"
 #include "model/quant_mix.h"
 
 namespace hearth {
@@ -29,6 +36,9 @@ struct quantize_tensor_event {
 struct quantize_options {
   quant_mix mix;
   int threads = 1;
+  // An importance matrix, or null; imatrix_file names it in quantize.imatrix.file.
+  const importance_matrix* imatrix = nullptr;
+  std::string imatrix_file;
   // Called once every tensor's type is chosen, before anything is converted or written (the
   // report's counts, fallbacks and requantized tensors are final then).
   std::function<void(const struct quantize_report&)> on_plan;
@@ -45,12 +55,17 @@ struct quantize_report {
   // Tensors that were already quantized in the input (requantizing loses more than quantizing
   // the original F16/F32 does): "blk.0.attn_q.weight (Q8_0)".
   std::vector<std::string> requantized;
+  // With an importance matrix: the tensors quantized with it, and those quantized to a type that
+  // takes one but without, having no entry ("blk.0.attn_q.weight").
+  int64_t weighted = 0;
+  std::vector<std::string> without_imatrix;
 
   double bits_per_weight() const { return weights ? 8.0 * static_cast<double>(bytes_out) / static_cast<double>(weights) : 0; }
 };
 
 // Throws load_error (naming the input and the field or tensor) for a file it cannot read, a
-// tensor type it cannot convert or a missing architecture key; std::system_error on I/O.
+// tensor type it cannot convert, a missing architecture key or an importance matrix entry whose
+// column count differs from the tensor's rows; std::system_error on I/O.
 quantize_report quantize_model(const std::filesystem::path& in, const std::filesystem::path& out,
                                const quantize_options& o);
 

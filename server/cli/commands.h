@@ -17,5 +17,6 @@ int cmd_template(std::span<char* const> args);
 int cmd_perplexity(std::span<char* const> args);
 int cmd_quantize(std::span<char* const> args);
 int cmd_prune(std::span<char* const> args);
+int cmd_imatrix(std::span<char* const> args);
 
 }  // namespace hearth::cli

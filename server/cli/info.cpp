@@ -1,4 +1,5 @@
-// `hearth info -m MODEL`: what is inside a GGUF file, checked the same way `run` loads it.
+// `hearth info -m MODEL`: what is inside a GGUF file, checked the same way `run` loads it (an
+// importance matrix from `hearth imatrix`: its metadata and tensors).
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -8,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "gguf/gguf_file.h"
+#include "imatrix.h"
 #include "kv_cache.h"
 #include "load_error.h"
 #include "model/model.h"
@@ -118,13 +120,26 @@ void print_model(const model& m) {
 
 int cmd_info(std::span<char* const> args) {
   options opts("hearth info -m MODEL [--metadata] [--tensors]",
-               "Print a model's architecture, hyperparameters, vocabulary and tensors.",
+               "Print a model's architecture, hyperparameters, vocabulary and tensors (or an importance\n"
+               "matrix's chunks, datasets and tensors).",
                {{"model", 'm', "FILE", "GGUF model file"},
                 {"metadata", 0, "", "also list every metadata key"},
                 {"tensors", 0, "", "also list every tensor"}});
   return run_command("info", opts, args, [&] {
     auto path = opts.get("model");
     if (!path) throw usage_error("missing -m MODEL");
+    if (gguf_file::open(*path).get_string("general.type") == "imatrix") {
+      const gguf_file f = gguf_file::open(*path);
+      const importance_matrix im = read_imatrix(*path);
+      std::printf("file: %s\nformat: GGUF v%u, %zu bytes, alignment %lu\n", f.path().c_str(), f.version(),
+                  f.file_size(), static_cast<unsigned long>(f.alignment()));
+      std::printf("importance matrix: %zu weight matrices, %u chunks of %u tokens\n", im.entries.size(),
+                  im.chunk_count, im.chunk_size);
+      for (const std::string& d : im.datasets) std::printf("  dataset %s\n", d.c_str());
+      print_tensors(f, opts.has("tensors"));
+      if (opts.has("metadata")) print_metadata(f);
+      return 0;
+    }
     auto m = model::load(*path);
     const gguf_file& f = m->file();
     std::printf("file: %s\nformat: GGUF v%u, %zu bytes, alignment %lu\n", f.path().c_str(), f.version(),

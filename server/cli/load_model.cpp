@@ -33,6 +33,13 @@ void report_quantize_progress(quantize_options& o, const std::string& who, const
                    "quality than quantizing the F16/F32 original\n",
                    who.c_str(), r.requantized.size(), r.requantized.front().c_str());
     }
+    if (r.weighted > 0 || !r.without_imatrix.empty()) {
+      std::fprintf(stderr, "%s: importance matrix: %lld tensors weighted by it\n", who.c_str(),
+                   static_cast<long long>(r.weighted));
+    }
+    for (const std::string& t : r.without_imatrix) {
+      std::fprintf(stderr, "%s: %s has no importance matrix entry: quantized without one\n", who.c_str(), t.c_str());
+    }
     st->bar = std::make_unique<progress_bar>(static_cast<int64_t>(r.bytes_in >> 20) + 1, "MiB");
   };
   o.on_tensor = [st](const quantize_tensor_event& e) {

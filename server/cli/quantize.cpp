@@ -1,5 +1,6 @@
-// `hearth quantize IN.gguf OUT.gguf TYPE`: a model rewritten in one of llama-quantize's file types
-// (engine/model/quantize.h), with a progress bar, the sizes before and after and bits per weight.
+// `hearth quantize IN.gguf OUT.gguf TYPE [--imatrix FILE]`: a model rewritten in one of
+// llama-quantize's file types (engine/model/quantize.h), optionally weighted by an importance
+// matrix, with a progress bar, the sizes before and after and bits per weight.
 #include <cstdio>
 #include <cctype>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/load_model.h"
+#include "imatrix.h"
 #include "load_error.h"
 #include "model/quantize.h"
 
@@ -41,6 +43,14 @@ int quantize(const options& opts) {
   o.mix = *mix;
   o.threads = static_cast<int>(opts.get_int("threads", std::max(1u, std::thread::hardware_concurrency())));
   if (o.threads < 1 || o.threads > 256) throw usage_error("--threads must be in 1..256");
+  importance_matrix im;
+  if (const auto path = opts.get("imatrix")) {
+    im = read_imatrix(*path);
+    o.imatrix = &im;
+    o.imatrix_file = *path;
+    std::fprintf(stderr, "hearth quantize: importance matrix %s: %zu entries, %u chunks of %u tokens\n", path->c_str(),
+                 im.entries.size(), im.chunk_count, im.chunk_size);
+  }
   report_quantize_progress(o, "hearth quantize",
                            in + " -> " + out + " as " + std::string(mix->name) + ", " + std::to_string(o.threads) +
                                " threads");
@@ -55,13 +65,15 @@ int quantize(const options& opts) {
 }  // namespace
 
 int cmd_quantize(std::span<char* const> args) {
-  options opts("hearth quantize IN.gguf OUT.gguf TYPE [-t N]",
-               "Write IN's weights in a llama-quantize file type, as llama-quantize does without an\n"
-               "importance matrix (the same type per tensor; rows that do not fit a type's blocks fall\n"
-               "back to the nearest type that fits, and it says so). Input: F32, F16 or BF16 (an\n"
-               "already quantized file is requantized, with a warning). OUT is written to OUT.tmp and\n"
-               "renamed at the end. TYPE: " + quant_mix_names() + ".",
-               {{"threads", 't', "N", "threads quantizing rows (default: all cores)"}});
+  options opts("hearth quantize IN.gguf OUT.gguf TYPE [--imatrix FILE] [-t N]",
+               "Write IN's weights in a llama-quantize file type, as llama-quantize does (the same type\n"
+               "per tensor; rows that do not fit a type's blocks fall back to the nearest type that\n"
+               "fits, and it says so). --imatrix: weigh each tensor's quantization error by an\n"
+               "importance matrix from `hearth imatrix` (or llama-imatrix), as llama-quantize --imatrix.\n"
+               "Input: F32, F16 or BF16 (an already quantized file is requantized, with a warning).\n"
+               "OUT is written to OUT.tmp and renamed at the end. TYPE: " + quant_mix_names() + ".",
+               {{"imatrix", 0, "FILE", "importance matrix (GGUF) to weigh the quantization error by"},
+                {"threads", 't', "N", "threads quantizing rows (default: all cores)"}});
   return run_command("quantize", opts, args, [&] {
     return quantize(opts);
   });

@@ -27,6 +27,14 @@ void quantize(const float* x, void* y, int64_t k) {
   for (int64_t b = 0; b < k / 32; ++b) quantize_iq4_super_block(32, 32, x + 32 * b, &out[b].d, out[b].qs, nullptr, nullptr, 7);
 }
 
+// ggml's quantize_iq4_nl with quant_weights (7 tries, weights importance * sqrt(sigma² + x²)).
+void quantize_weighted(const float* x, void* y, int64_t k, const float* importance) {
+  auto* out = static_cast<block_iq4_nl*>(y);
+  for (int64_t b = 0; b < k / 32; ++b) {
+    quantize_iq4_super_block(32, 32, x + 32 * b, &out[b].d, out[b].qs, nullptr, nullptr, 7, importance + 32 * b);
+  }
+}
+
 float dot(const block_iq4_nl* w, const block_q8_act* x, int64_t k) { return dot_q8s(w, x, k, value); }
 
 void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int64_t blocks, uint8_t* out) {
@@ -42,7 +50,8 @@ void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int6
 
 extern const type_traits iq4_nl_traits = {
     .type = ggml_type::iq4_nl, .block = 32, .block_bytes = sizeof(block_iq4_nl), .act = act_format::q8,
-    .dequantize = dequantize, .quantize = quantize, .gemm = gemm_ref<block_iq4_nl, block_q8_act, dot>,
+    .dequantize = dequantize, .quantize = quantize, .quantize_weighted = quantize_weighted,
+    .gemm = gemm_ref<block_iq4_nl, block_q8_act, dot>,
     .packed_block_bytes = sizeof(block_iq4_nlx16), .pack = pack};
 
 }  // namespace hearth::kernels

@@ -37,6 +37,15 @@ void quantize(const float* x, void* y, int64_t k) {
   }
 }
 
+// ggml's quantize_iq4_xs with quant_weights (7 tries, weights importance * sqrt(sigma² + x²)).
+void quantize_weighted(const float* x, void* y, int64_t k, const float* importance) {
+  auto* out = static_cast<block_iq4_xs*>(y);
+  for (int64_t i = 0; i < k / qk_k; ++i) {
+    quantize_iq4_super_block(qk_k, 32, x + qk_k * i, &out[i].d, out[i].qs, &out[i].scales_h, out[i].scales_l, 7,
+                             importance + qk_k * i);
+  }
+}
+
 float dot(const block_iq4_xs* w, const block_q8_k_act* x, int64_t k) {
   float acc = 0;
   for (int64_t i = 0; i < k / qk_k; ++i) {
@@ -66,7 +75,8 @@ void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int6
 
 extern const type_traits iq4_xs_traits = {
     .type = ggml_type::iq4_xs, .block = qk_k, .block_bytes = sizeof(block_iq4_xs), .act = act_format::q8_k,
-    .dequantize = dequantize, .quantize = quantize, .gemm = gemm_ref<block_iq4_xs, block_q8_k_act, dot>,
+    .dequantize = dequantize, .quantize = quantize, .quantize_weighted = quantize_weighted,
+    .gemm = gemm_ref<block_iq4_xs, block_q8_k_act, dot>,
     .packed_block_bytes = sizeof(block_iq4_xsx16), .pack = pack};
 
 }  // namespace hearth::kernels

@@ -27,6 +27,18 @@ void dequantize(const void* w, float* y, int64_t k) {
   }
 }
 
+// Redoes a super-block's levels against its quantized scales and minimums (where a scale is
+// zero, the levels of the fit stay) and stores them.
+void store_levels(block_q2_k& b, const float* x, uint8_t* L) {
+  for (int j = 0; j < 16; ++j) {
+    const float d = fp16_to_fp32(b.d) * (b.scales[j] & 0x0f);
+    if (!d) continue;
+    const float dm = fp16_to_fp32(b.dmin) * (b.scales[j] >> 4);
+    for (int l = 0; l < 16; ++l) L[16 * j + l] = static_cast<uint8_t>(std::clamp(nearest_int((x[16 * j + l] + dm) / d), 0, 3));
+  }
+  pack_2bit(L, b.qs);
+}
+
 // ggml's quantize_row_q2_K_ref: per 16 elements an asymmetric 2-bit fit (make_qkx2_quants,
 // weights |x|, absolute errors), scales and minimums quantized to 4 bits against the largest
 // of each, then the levels redone against the quantized values.
@@ -49,13 +61,32 @@ void quantize(const float* x, void* y, int64_t k) {
       for (int j = 0; j < 16; ++j) b.scales[j] |= static_cast<uint8_t>(nearest_int(15.0f / max_min * mins[j]) << 4);
     }
     b.dmin = fp32_to_fp16(max_min > 0 ? max_min / 15.0f : 0.0f);
+    store_levels(b, x, L);
+  }
+}
+
+// ggml's quantize_row_q2_K_impl: per 16 elements an asymmetric 2-bit fit (make_qkx2_quants,
+// candidates from -0.9 in 36 steps of 0.05, squared errors) with weights importance * sqrt(sigma²
+// + x²) (sigma² = the super-block's mean square), scales and minimums quantized to 4 bits by
+// make_qp_quants weighted by each sub-block's weight sum, then the levels redone.
+void quantize_weighted(const float* x, void* y, int64_t k, const float* importance) {
+  auto* out = static_cast<block_q2_k*>(y);
+  for (int64_t i = 0; i < k / qk_k; ++i, x += qk_k, importance += qk_k) {
+    block_q2_k& b = out[i];
+    uint8_t L[qk_k], Laux[16], Ls[16], Lm[16];
+    float weight[16], mins[16], scales[16], sw[16] = {};
+    float sum_x2 = 0;
+    for (int j = 0; j < qk_k; ++j) sum_x2 += x[j] * x[j];
+    const float sigma2 = sum_x2 / qk_k;
     for (int j = 0; j < 16; ++j) {
-      const float d = fp16_to_fp32(b.d) * (b.scales[j] & 0x0f);
-      if (!d) continue;
-      const float dm = fp16_to_fp32(b.dmin) * (b.scales[j] >> 4);
-      for (int l = 0; l < 16; ++l) L[16 * j + l] = static_cast<uint8_t>(std::clamp(nearest_int((x[16 * j + l] + dm) / d), 0, 3));
+      importance_weights(16, x + 16 * j, importance + 16 * j, sigma2, weight);
+      for (int l = 0; l < 16; ++l) sw[j] += weight[l];
+      scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
     }
-    pack_2bit(L, b.qs);
+    b.d = fp32_to_fp16(make_qp_quants(16, 15, scales, Ls, sw));
+    b.dmin = fp32_to_fp16(make_qp_quants(16, 15, mins, Lm, sw));
+    for (int j = 0; j < 16; ++j) b.scales[j] = static_cast<uint8_t>(Ls[j] | Lm[j] << 4);
+    store_levels(b, x, L);
   }
 }
 
@@ -89,7 +120,8 @@ void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int6
 
 extern const type_traits q2_k_traits = {
     .type = ggml_type::q2_k, .block = qk_k, .block_bytes = sizeof(block_q2_k), .act = act_format::q8_k,
-    .dequantize = dequantize, .quantize = quantize, .gemm = gemm_ref<block_q2_k, block_q8_k_act, dot>,
+    .dequantize = dequantize, .quantize = quantize, .quantize_weighted = quantize_weighted,
+    .gemm = gemm_ref<block_q2_k, block_q8_k_act, dot>,
     .packed_block_bytes = sizeof(block_q2_kx16), .pack = pack};
 
 }  // namespace hearth::kernels

@@ -35,6 +35,26 @@ void dequantize(const void* w, float* y, int64_t k) {
   }
 }
 
+// Redoes a super-block's levels against its quantized scales (where a scale is zero, the
+// levels of the fit stay) and stores them: high bits in hmask, low two bits in qs.
+void store_levels(block_q3_k& b, const float* x, int8_t* L) {
+  uint8_t sc[16];
+  scales_q3_k(b.scales, sc);
+  for (int j = 0; j < 16; ++j) {
+    const float d = fp16_to_fp32(b.d) * (sc[j] - 32);
+    if (!d) continue;
+    for (int l = 0; l < 16; ++l) L[16 * j + l] = static_cast<int8_t>(std::clamp(nearest_int(x[16 * j + l] / d), -4, 3) + 4);
+  }
+  // The high bit of element e goes to bit e / 32 of hmask[e % 32].
+  std::memset(b.hmask, 0, sizeof b.hmask);
+  uint8_t low[qk_k];
+  for (int e = 0; e < qk_k; ++e) {
+    if (L[e] > 3) b.hmask[e % 32] |= static_cast<uint8_t>(1 << (e / 32));
+    low[e] = static_cast<uint8_t>(L[e] & 3);
+  }
+  pack_2bit(low, b.qs);
+}
+
 // ggml's quantize_row_q3_K_ref: per 16 elements a signed 3-bit fit refined by coordinate
 // descent (make_q3_quants), the scales quantized to 6 bits against the largest (d = that scale
 // / -32), then the levels redone against the quantized scales.
@@ -65,21 +85,39 @@ void quantize(const float* x, void* y, int64_t k) {
     } else {
       b.d = fp32_to_fp16(0.0f);
     }
-    uint8_t sc[16];
-    scales_q3_k(b.scales, sc);
+    store_levels(b, x, L);
+  }
+}
+
+// ggml's quantize_row_q3_K_impl with quant_weights: per 16 elements a signed 3-bit fit by
+// make_qx_quants with weights importance * sqrt(sigma² + x²) (sigma² = 2 * the super-block's
+// mean square), the 16 scales quantized to 6 bits by another make_qx_quants weighted by each
+// sub-block's weight sum, then the levels redone against the quantized scales.
+void quantize_weighted(const float* x, void* y, int64_t k, const float* importance) {
+  auto* out = static_cast<block_q3_k*>(y);
+  for (int64_t i = 0; i < k / qk_k; ++i, x += qk_k, importance += qk_k) {
+    block_q3_k& b = out[i];
+    int8_t L[qk_k], Ls[16];
+    float scales[16], weight[16], sw[16];
+    float sum_x2 = 0;
+    for (int j = 0; j < qk_k; ++j) sum_x2 += x[j] * x[j];
+    const float sigma2 = 2 * sum_x2 / qk_k;
     for (int j = 0; j < 16; ++j) {
-      const float d = fp16_to_fp32(b.d) * (sc[j] - 32);
-      if (!d) continue;
-      for (int l = 0; l < 16; ++l) L[16 * j + l] = static_cast<int8_t>(std::clamp(nearest_int(x[16 * j + l] / d), -4, 3) + 4);
+      importance_weights(16, x + 16 * j, importance + 16 * j, sigma2, weight);
+      float sumw = 0;
+      for (int l = 0; l < 16; ++l) sumw += weight[l];
+      sw[j] = sumw;
+      scales[j] = make_qx_quants(16, 4, x + 16 * j, L + 16 * j, 1, weight);
     }
-    // The high bit of element e goes to bit e / 32 of hmask[e % 32].
-    std::memset(b.hmask, 0, sizeof b.hmask);
-    uint8_t low[qk_k];
-    for (int e = 0; e < qk_k; ++e) {
-      if (L[e] > 3) b.hmask[e % 32] |= static_cast<uint8_t>(1 << (e / 32));
-      low[e] = static_cast<uint8_t>(L[e] & 3);
+    std::memset(b.scales, 0, sizeof b.scales);
+    b.d = fp32_to_fp16(make_qx_quants(16, 32, scales, Ls, 1, sw));
+    for (int j = 0; j < 16; ++j) {
+      const int l = Ls[j];
+      if (j < 8) b.scales[j] = static_cast<uint8_t>(l & 0x0f);
+      else b.scales[j - 8] |= static_cast<uint8_t>((l & 0x0f) << 4);
+      b.scales[j % 4 + 8] |= static_cast<uint8_t>((l >> 4) << (2 * (j / 4)));
     }
-    pack_2bit(low, b.qs);
+    store_levels(b, x, L);
   }
 }
 
@@ -114,7 +152,8 @@ void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int6
 
 extern const type_traits q3_k_traits = {
     .type = ggml_type::q3_k, .block = qk_k, .block_bytes = sizeof(block_q3_k), .act = act_format::q8_k,
-    .dequantize = dequantize, .quantize = quantize, .gemm = gemm_ref<block_q3_k, block_q8_k_act, dot>,
+    .dequantize = dequantize, .quantize = quantize, .quantize_weighted = quantize_weighted,
+    .gemm = gemm_ref<block_q3_k, block_q8_k_act, dot>,
     .packed_block_bytes = sizeof(block_q3_kx16), .pack = pack};
 
 }  // namespace hearth::kernels

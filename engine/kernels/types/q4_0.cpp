@@ -8,6 +8,7 @@
 #include "kernels/packing.h"
 #include "kernels/recipes.h"
 #include "kernels/type_traits.h"
+#include "kernels/types/scale_search.h"
 
 namespace hearth::kernels {
 
@@ -47,6 +48,21 @@ void quantize(const float* x, void* y, int64_t k) {
   }
 }
 
+// ggml's quantize_row_q4_0_impl: per block a signed 4-bit fit by make_qx_quants (nmax 8) with
+// the importance weights (row_sigma2, importance_weights).
+void quantize_weighted(const float* x, void* y, int64_t k, const float* importance) {
+  auto* out = static_cast<block_q4_0*>(y);
+  const float sigma2 = row_sigma2(x, k);
+  float weight[qk4_0];
+  int8_t L[qk4_0];
+  for (int64_t b = 0; b < k / qk4_0; ++b) {
+    const float* v = x + b * qk4_0;
+    importance_weights(qk4_0, v, importance + b * qk4_0, sigma2, weight);
+    out[b].d = fp32_to_fp16(make_qx_quants(qk4_0, 8, v, L, 1, weight));
+    for (int j = 0; j < qk4_0 / 2; ++j) out[b].qs[j] = static_cast<uint8_t>(L[j] | L[j + qk4_0 / 2] << 4);
+  }
+}
+
 float dot(const block_q4_0* w, const block_q8_act* x, int64_t k) {
   return dot_q8s(w, x, k, [](const block_q4_0& b, int j) {
     return (j < 16 ? (b.qs[j] & 0x0f) : (b.qs[j - 16] >> 4)) - 8;
@@ -66,7 +82,8 @@ void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int6
 
 extern const type_traits q4_0_traits = {
     .type = ggml_type::q4_0, .block = qk4_0, .block_bytes = sizeof(block_q4_0), .act = act_format::q8,
-    .dequantize = dequantize, .quantize = quantize, .gemm = gemm_ref<block_q4_0, block_q8_act, dot>,
+    .dequantize = dequantize, .quantize = quantize, .quantize_weighted = quantize_weighted,
+    .gemm = gemm_ref<block_q4_0, block_q8_act, dot>,
     .packed_block_bytes = sizeof(block_q4_0x16), .pack = pack};
 
 }  // namespace hearth::kernels

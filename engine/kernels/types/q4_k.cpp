@@ -43,6 +43,19 @@ void quantize(const float* x, void* y, int64_t k) {
   }
 }
 
+// ggml's quantize_row_q4_K_impl with quant_weights (see quantize_scale_min_k_weighted).
+void quantize_weighted(const float* x, void* y, int64_t k, const float* importance) {
+  auto* out = static_cast<block_q4_k*>(y);
+  for (int64_t i = 0; i < k / qk_k; ++i, x += qk_k, importance += qk_k) {
+    block_q4_k& b = out[i];
+    uint8_t L[qk_k];
+    quantize_scale_min_k_weighted(x, importance, 15, b.scales, &b.d, &b.dmin, L);
+    for (int c = 0; c < 4; ++c) {
+      for (int l = 0; l < 32; ++l) b.qs[32 * c + l] = static_cast<uint8_t>(L[64 * c + l] | L[64 * c + 32 + l] << 4);
+    }
+  }
+}
+
 float dot(const block_q4_k* w, const block_q8_k_act* x, int64_t k) {
   float acc = 0;
   for (int64_t i = 0; i < k / qk_k; ++i) {
@@ -75,7 +88,8 @@ void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int6
 
 extern const type_traits q4_k_traits = {
     .type = ggml_type::q4_k, .block = qk_k, .block_bytes = sizeof(block_q4_k), .act = act_format::q8_k,
-    .dequantize = dequantize, .quantize = quantize, .gemm = gemm_ref<block_q4_k, block_q8_k_act, dot>,
+    .dequantize = dequantize, .quantize = quantize, .quantize_weighted = quantize_weighted,
+    .gemm = gemm_ref<block_q4_k, block_q8_k_act, dot>,
     .packed_block_bytes = sizeof(block_q4_kx16), .pack = pack};
 
 }  // namespace hearth::kernels

@@ -32,21 +32,35 @@ void dequantize(const void* w, float* y, int64_t k) {
   }
 }
 
+// Stores a super-block's 256 levels (0..31) as low nibbles and high bits.
+void store_levels(block_q5_k& b, const uint8_t* L) {
+  std::memset(b.qh, 0, sizeof b.qh);
+  for (int c = 0; c < 4; ++c) {
+    for (int l = 0; l < 32; ++l) {
+      const int lo = L[64 * c + l], hi = L[64 * c + 32 + l];
+      b.qh[l] |= static_cast<uint8_t>((lo >> 4) << (2 * c) | (hi >> 4) << (2 * c + 1));
+      b.qs[32 * c + l] = static_cast<uint8_t>((lo & 0x0f) | (hi & 0x0f) << 4);
+    }
+  }
+}
+
 // ggml's quantize_row_q5_K_ref (see quantize_scale_min_k).
 void quantize(const float* x, void* y, int64_t k) {
   auto* out = static_cast<block_q5_k*>(y);
   for (int64_t i = 0; i < k / qk_k; ++i, x += qk_k) {
-    block_q5_k& b = out[i];
     uint8_t L[qk_k];
-    quantize_scale_min_k(x, 31, -0.5f, 15, b.scales, &b.d, &b.dmin, L);
-    std::memset(b.qh, 0, sizeof b.qh);
-    for (int c = 0; c < 4; ++c) {
-      for (int l = 0; l < 32; ++l) {
-        const int lo = L[64 * c + l], hi = L[64 * c + 32 + l];
-        b.qh[l] |= static_cast<uint8_t>((lo >> 4) << (2 * c) | (hi >> 4) << (2 * c + 1));
-        b.qs[32 * c + l] = static_cast<uint8_t>((lo & 0x0f) | (hi & 0x0f) << 4);
-      }
-    }
+    quantize_scale_min_k(x, 31, -0.5f, 15, out[i].scales, &out[i].d, &out[i].dmin, L);
+    store_levels(out[i], L);
+  }
+}
+
+// ggml's quantize_row_q5_K_impl with quant_weights (see quantize_scale_min_k_weighted).
+void quantize_weighted(const float* x, void* y, int64_t k, const float* importance) {
+  auto* out = static_cast<block_q5_k*>(y);
+  for (int64_t i = 0; i < k / qk_k; ++i, x += qk_k, importance += qk_k) {
+    uint8_t L[qk_k];
+    quantize_scale_min_k_weighted(x, importance, 31, out[i].scales, &out[i].d, &out[i].dmin, L);
+    store_levels(out[i], L);
   }
 }
 
@@ -83,7 +97,8 @@ void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int6
 
 extern const type_traits q5_k_traits = {
     .type = ggml_type::q5_k, .block = qk_k, .block_bytes = sizeof(block_q5_k), .act = act_format::q8_k,
-    .dequantize = dequantize, .quantize = quantize, .gemm = gemm_ref<block_q5_k, block_q8_k_act, dot>,
+    .dequantize = dequantize, .quantize = quantize, .quantize_weighted = quantize_weighted,
+    .gemm = gemm_ref<block_q5_k, block_q8_k_act, dot>,
     .packed_block_bytes = sizeof(block_q5_kx16), .pack = pack};
 
 }  // namespace hearth::kernels

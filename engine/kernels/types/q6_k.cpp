@@ -30,18 +30,20 @@ void dequantize(const void* w, float* y, int64_t k) {
   }
 }
 
-// ggml's quantize_row_q6_K_ref: per 16 elements a signed 6-bit fit (make_qx_quants, weights x²),
-// the scales quantized to int8 against the largest (d = that scale / -128), then the levels
-// redone against the quantized scales.
-void quantize(const float* x, void* y, int64_t k) {
+// ggml's quantize_row_q6_K_ref (importance null) and quantize_row_q6_K_impl: per 16 elements a
+// signed 6-bit fit (make_qx_quants, weights x², or the importance itself), the scales quantized
+// to int8 against the largest (d = that scale / -128), then the levels redone against the
+// quantized scales.
+void quantize_with(const float* x, void* y, int64_t k, const float* importance) {
   auto* out = static_cast<block_q6_k*>(y);
   for (int64_t i = 0; i < k / qk_k; ++i, x += qk_k) {
     block_q6_k& b = out[i];
     int8_t L[qk_k];
     float scales[16];
     float max_scale = 0, max_abs_scale = 0;
+    const float* qw = importance ? importance + qk_k * i : nullptr;
     for (int j = 0; j < 16; ++j) {
-      scales[j] = make_qx_quants(16, 32, x + 16 * j, L + 16 * j, 1);
+      scales[j] = make_qx_quants(16, 32, x + 16 * j, L + 16 * j, 1, qw ? qw + 16 * j : nullptr);
       if (std::fabs(scales[j]) > max_abs_scale) {
         max_abs_scale = std::fabs(scales[j]);
         max_scale = scales[j];
@@ -70,6 +72,9 @@ void quantize(const float* x, void* y, int64_t k) {
     }
   }
 }
+
+void quantize(const float* x, void* y, int64_t k) { quantize_with(x, y, k, nullptr); }
+void quantize_weighted(const float* x, void* y, int64_t k, const float* importance) { quantize_with(x, y, k, importance); }
 
 float dot(const block_q6_k* w, const block_q8_k_act* x, int64_t k) {
   float acc = 0;
@@ -100,7 +105,8 @@ void pack(const uint8_t* src, size_t row_bytes, int64_t rows, int64_t row0, int6
 
 extern const type_traits q6_k_traits = {
     .type = ggml_type::q6_k, .block = qk_k, .block_bytes = sizeof(block_q6_k), .act = act_format::q8_k,
-    .dequantize = dequantize, .quantize = quantize, .gemm = gemm_ref<block_q6_k, block_q8_k_act, dot>,
+    .dequantize = dequantize, .quantize = quantize, .quantize_weighted = quantize_weighted,
+    .gemm = gemm_ref<block_q6_k, block_q8_k_act, dot>,
     .packed_block_bytes = sizeof(block_q6_kx16), .pack = pack};
 
 }  // namespace hearth::kernels

@@ -30,7 +30,7 @@ int clamp_level(int l, int nmax) { return std::max(-nmax, std::min(nmax - 1, l))
 
 }  // namespace
 
-float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type) {
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw) {
   float amax;
   const float max = signed_max(n, x, amax);
   if (amax < group_max_eps) {
@@ -42,13 +42,13 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type) 
     for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(nmax + clamp_level(nearest_int(iscale * x[i]), nmax));
     return 1 / iscale;
   }
-  // Weighted (x²) fit of the scale for the levels that a candidate inverse scale gives.
+  // Weighted (qw, else x²) fit of the scale for the levels that a candidate inverse scale gives.
   auto fit = [&](float is, float& sumlx, float& suml2, bool store) {
     sumlx = suml2 = 0;
     for (int i = 0; i < n; ++i) {
       const int l = clamp_level(nearest_int(is * x[i]), nmax);
       if (store) L[i] = static_cast<int8_t>(l + nmax);
-      const float w = x[i] * x[i];
+      const float w = qw ? qw[i] : x[i] * x[i];
       sumlx += w * x[i] * l;
       suml2 += w * l * l;
     }
@@ -68,6 +68,67 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type) 
     }
   }
   return scale;
+}
+
+float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* qw) {
+  float max = 0;
+  for (int i = 0; i < n; ++i) max = std::max(max, x[i]);
+  if (max < group_max_eps) {
+    std::memset(L, 0, n);
+    return 0.0f;
+  }
+  float iscale = nmax / max;
+  // As ggml: the first levels unclamped (x <= max), stored in bytes.
+  for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(nearest_int(iscale * x[i]));
+  float scale = 1 / iscale;
+  float best_mse = 0;
+  for (int i = 0; i < n; ++i) {
+    const float diff = x[i] - scale * L[i];
+    best_mse += qw[i] * diff * diff;
+  }
+  for (int is = -4; is <= 4; ++is) {
+    if (is == 0) continue;
+    const float iscale_is = (0.1f * is + nmax) / max;
+    const float scale_is = 1 / iscale_is;
+    float mse = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = std::min(nmax, nearest_int(iscale_is * x[i]));
+      const float diff = x[i] - scale_is * l;
+      mse += qw[i] * diff * diff;
+    }
+    if (mse < best_mse) {
+      best_mse = mse;
+      iscale = iscale_is;
+    }
+  }
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = std::min(nmax, nearest_int(iscale * x[i]));
+    L[i] = static_cast<uint8_t>(l);
+    sumlx += qw[i] * x[i] * l;
+    suml2 += qw[i] * l * l;
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    int changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = qw[i];
+      float slx = sumlx - w * x[i] * L[i];
+      float sl2 = suml2 - w * L[i] * L[i];
+      if (!(slx > 0 && sl2 > 0)) continue;
+      const int new_l = std::min(nmax, nearest_int(x[i] * sl2 / slx));
+      if (new_l == L[i]) continue;
+      slx += w * x[i] * new_l;
+      sl2 += w * new_l * new_l;
+      if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+        L[i] = static_cast<uint8_t>(new_l);
+        sumlx = slx;
+        suml2 = sl2;
+        ++changed;
+      }
+    }
+    if (!changed) break;
+  }
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
 float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
@@ -214,6 +275,47 @@ void quantize_scale_min_k(const float* x, int nmax, float rmin, int nstep, uint8
   }
 }
 
+void quantize_scale_min_k_weighted(const float* x, const float* qw, int nmax, uint8_t scales[12], uint16_t* d,
+                                   uint16_t* dmin, uint8_t L[256]) {
+  uint8_t Laux[32], Ls[8], Lm[8];
+  float weights[32], sw[8], mins[8], sub_scales[8];
+  float sum_x2 = 0;
+  for (int l = 0; l < 256; ++l) sum_x2 += x[l] * x[l];
+  const float sigma2 = 2 * sum_x2 / 256;
+  for (int j = 0; j < 8; ++j) {
+    for (int l = 0; l < 32; ++l) weights[l] = qw[32 * j + l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
+    float sumw = 0;
+    for (int l = 0; l < 32; ++l) sumw += weights[l];
+    sw[j] = sumw;
+    sub_scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
+  }
+  const float d_block = make_qp_quants(8, 63, sub_scales, Ls, sw);
+  const float m_block = make_qp_quants(8, 63, mins, Lm, sw);
+  for (int j = 0; j < 8; ++j) {
+    const uint8_t ls = std::min<uint8_t>(63, Ls[j]), lm = std::min<uint8_t>(63, Lm[j]);
+    if (j < 4) {
+      scales[j] = ls;
+      scales[j + 4] = lm;
+    } else {
+      scales[j + 4] = static_cast<uint8_t>((ls & 0x0f) | (lm & 0x0f) << 4);
+      scales[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
+      scales[j] |= static_cast<uint8_t>((lm >> 4) << 6);
+    }
+  }
+  *d = fp32_to_fp16(d_block);
+  *dmin = fp32_to_fp16(m_block);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    scale_min_k4(j, scales, sc, m);
+    const float ds = fp16_to_fp32(*d) * sc;
+    if (!ds) continue;
+    const float dm = fp16_to_fp32(*dmin) * m;
+    for (int l = 0; l < 32; ++l) {
+      L[32 * j + l] = static_cast<uint8_t>(std::clamp(nearest_int((x[32 * j + l] + dm) / ds), 0, nmax));
+    }
+  }
+}
+
 int best_index_int8(int n, const int8_t* values, float x) {
   if (x <= values[0]) return 0;
   if (x >= values[n - 1]) return n - 1;
@@ -226,16 +328,22 @@ int best_index_int8(int n, const int8_t* values, float x) {
 }
 
 void quantize_iq4_super_block(int super, int sub, const float* x, uint16_t* dh, uint8_t* qs, uint16_t* scales_h,
-                              uint8_t* scales_l, int ntry) {
+                              uint8_t* scales_l, int ntry, const float* qw) {
   const int8_t* values = kvalues_iq4nl;
   uint8_t L[256];
-  float scales[8];
+  float scales[8], weight[32];
+  float sigma2 = 0;
+  if (qw) {
+    for (int j = 0; j < super; ++j) sigma2 += x[j] * x[j];
+    sigma2 *= 2.0f / static_cast<float>(super);
+  }
   std::memset(qs, 0, super / 2);
   *dh = fp32_to_fp16(0.0f);
   float max_scale = 0, amax_scale = 0;
   for (int ib = 0; ib < super / sub; ++ib) {
     const float* xb = x + ib * sub;
     uint8_t* Lb = L + ib * sub;
+    for (int j = 0; j < sub; ++j) weight[j] = qw ? qw[ib * sub + j] * std::sqrt(sigma2 + xb[j] * xb[j]) : xb[j] * xb[j];
     float amax;
     const float max = signed_max(sub, xb, amax);
     if (amax < group_max_eps) {
@@ -248,7 +356,7 @@ void quantize_iq4_super_block(int super, int sub, const float* x, uint16_t* dh, 
       for (int j = 0; j < sub; ++j) {
         const int l = best_index_int8(16, values, id * xb[j]);
         if (store) Lb[j] = static_cast<uint8_t>(l);
-        const float q = values[l], w = xb[j] * xb[j];
+        const float q = values[l], w = weight[j];
         sumqx += w * q * xb[j];
         sumq2 += w * q * q;
       }
