@@ -433,6 +433,16 @@ gguf_file gguf_file::open(const std::filesystem::path& path) {
   return f;
 }
 
+void gguf_file::release_pages(const uint8_t* data, size_t n) const {
+  static const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
+  const auto end = (reinterpret_cast<uintptr_t>(data) + n) & ~(page - 1);
+  const auto base = reinterpret_cast<uintptr_t>(base_);
+  if (begin >= end || begin < base || end > base + size_) return;
+  // A private read-only file mapping never written: dropping its pages loses nothing.
+  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 std::optional<std::string> gguf_file::change_on_disk() const {
   if (guard_.faulted()) return "pages of it vanished: it was truncated";
   struct stat st {};

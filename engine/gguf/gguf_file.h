@@ -93,6 +93,12 @@ class gguf_file {
   // Bytes the parsed structures were charged (see the top of this file).
   size_t parsed_bytes() const { return parsed_bytes_; }
 
+  // Unmaps this process's copies of the whole pages inside [data, data + n), a range of the
+  // mapping, for a reader done with them (`hearth quantize`, tensor after tensor, so the input's
+  // pages do not all stay resident). The bytes stay valid: the page cache keeps the file's pages
+  // and a later read maps them in again. Any thread.
+  void release_pages(const uint8_t* data, size_t n) const;
+
   // Why the bytes of the mapping can no longer be trusted, or nullopt: a page of it vanished (the
   // file was truncated: those pages now read as zeros), or the open file's size or modification
   // time differs from when it was opened (rewritten in place). Replacing the file by rename is

@@ -142,7 +142,7 @@ quantize_report quantize_model(const std::filesystem::path& in, const std::files
     report.quantized += to != t.type;
     quantize_tensor_event ev{name, t.type, to, static_cast<int64_t>(i), report.tensors, t.nbytes, out_bytes};
     const std::vector<float>& imp = importance[i];
-    w.add_tensor(name, to, ne, [&t, from_traits, to_traits, to, out_bytes, &pool, ev, &o, &imp](const gguf_byte_sink& sink) {
+    w.add_tensor(name, to, ne, [&f, &t, from_traits, to_traits, to, out_bytes, &pool, ev, &o, &imp](const gguf_byte_sink& sink) {
       if (to == t.type) {
         sink(t.data, t.nbytes);
       } else {
@@ -158,6 +158,7 @@ quantize_report quantize_model(const std::filesystem::path& in, const std::files
         });
         sink(bytes.data(), bytes.size());
       }
+      f.release_pages(t.data, t.nbytes);  // resident memory stays about one tensor, not the input
       if (o.on_tensor) o.on_tensor(ev);
     });
   }

@@ -12,7 +12,8 @@
 // .dataset (the first), .entries_count and .chunks_count (u32, as llama-quantize writes them).
 //
 // The output goes to OUT.tmp and is renamed to OUT at the end (gguf_writer): OUT is never
-// half-written. Memory: the input is mapped; one tensor's output is held at a time.
+// half-written. Memory: the input is mapped and each tensor's pages released once it is written
+// (gguf_file::release_pages); one tensor's output is held at a time.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
