@@ -165,6 +165,9 @@ const std::vector<setting>& server_settings() {
       string_setting("quantize", "TYPE",
                      "quantize the model to TYPE (q8_0, q4_0, q4_k_m, ... as hearth quantize) in memory at start-up",
                      &server_config::quantize),
+      string_setting("imatrix", "FILE",
+                     "importance matrix (from hearth imatrix) that --quantize weighs the error by, as quantize --imatrix",
+                     &server_config::imatrix),
       string_setting("kv-type", "TYPE",
                      "the KV cache's row type: f16, q8_0 (half the memory of f16) or q4_0 (under a third); "
                      "quantized rows need a head dimension that is a multiple of 32",

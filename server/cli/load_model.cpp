@@ -51,11 +51,18 @@ void report_quantize_progress(quantize_options& o, const std::string& who, const
 }
 
 std::unique_ptr<model> load_model(const std::string& path, const std::optional<quant_mix>& quantize, int threads,
-                                  const char* who) {
+                                  const char* who, const std::string& imatrix) {
+  if (!quantize && !imatrix.empty()) throw std::invalid_argument("--imatrix weighs --quantize: give both");
   if (!quantize) return model::load(path);
   quantize_options o;
   o.mix = *quantize;
   o.threads = threads;
+  importance_matrix im;
+  if (!imatrix.empty()) {
+    im = read_imatrix(imatrix);
+    o.imatrix = &im;
+    o.imatrix_file = imatrix;
+  }
   report_quantize_progress(o, who, "quantizing " + path + " to " + std::string(quantize->name) + " at start-up");
   return load_quantized(path, o);
 }

@@ -19,8 +19,10 @@ std::optional<quant_mix> quantize_choice(const std::string& value);
 // each fallback, a warning when tensors are requantized, then a progress bar by megabytes read.
 void report_quantize_progress(quantize_options& o, const std::string& who, const std::string& what);
 
-// model::load(path), or load_quantized with a progress bar on stderr prefixed `who`.
+// model::load(path), or load_quantized with a progress bar on stderr prefixed `who`, weighing
+// the error by the importance matrix at `imatrix` when it is not empty (as quantize --imatrix).
+// Throws std::invalid_argument for an imatrix without quantize, load_error for a bad file.
 std::unique_ptr<model> load_model(const std::string& path, const std::optional<quant_mix>& quantize, int threads,
-                                  const char* who);
+                                  const char* who, const std::string& imatrix = {});
 
 }  // namespace hearth::cli

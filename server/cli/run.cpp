@@ -29,6 +29,7 @@ struct run_config {
   sampling_params sampling;
   std::vector<std::string> stops;
   std::optional<quant_mix> quantize;  // --quantize TYPE: quantize at start-up
+  std::string imatrix;                // --imatrix FILE: weigh that quantization
   ggml_type kv_type = ggml_type::f16;
 };
 
@@ -61,6 +62,8 @@ run_config parse_run(const options& opts) {
     throw usage_error(std::string("--quantize: ") + e.what());
   }
   c.kv_type = parse_kv_type(opts.get_or("kv-type", "f16"));
+  c.imatrix = opts.get_or("imatrix", "");
+  if (!c.imatrix.empty() && !c.quantize) throw usage_error("--imatrix weighs --quantize: give both");
   c.stops = opts.get_all("stop");
   if (auto err = validate_stops(c.stops)) throw usage_error(*err);
   // Without --seed every run differs, as users of a sampling CLI expect; with one it repeats.
@@ -88,7 +91,7 @@ memory_plan plan_run(const model& m, const run_config& c, int64_t n_prompt, int6
 
 // Prefill the prompt in chunks of the forward pass's batch size, then decode one token at a time.
 int generate(const run_config& c) {
-  auto m = load_model(c.model_path, c.quantize, c.threads, "hearth run");
+  auto m = load_model(c.model_path, c.quantize, c.threads, "hearth run", c.imatrix);
   const hparams& hp = m->hp();
   const class vocab& v = m->vocab();
   std::vector<token_id> prompt = v.tokenize(c.prompt, true);
@@ -161,7 +164,8 @@ int cmd_run(std::span<char* const> args) {
                 {"frequency-penalty", 0, "F", "subtract F per earlier occurrence (default 0)"},
                 {"stop", 0, "TEXT", "stop before TEXT (may be repeated); TEXT is not printed"},
                 {"seed", 's', "S", "random seed; the same seed gives the same text (default: random)"},
-                {"quantize", 0, "TYPE", "quantize the model to TYPE (q8_0, q4_0, q4_k_m ... as hearth quantize) at start-up"}});
+                {"quantize", 0, "TYPE", "quantize the model to TYPE (q8_0, q4_0, q4_k_m ... as hearth quantize) at start-up"},
+                {"imatrix", 0, "FILE", "importance matrix (hearth imatrix) that --quantize weighs the error by"}});
   return run_command("run", opts, args, [&] {
     return generate(parse_run(opts));
   });

@@ -53,7 +53,7 @@ bool publish(app& a, std::unique_ptr<model> m, std::unique_ptr<scheduler> sched,
 // if shutdown began before the model was ready: then nothing was published.
 bool load(app& a) {
   const server_config& c = a.config;
-  auto m = load_model(c.model, quantize_choice(c.quantize), c.threads, "hearth");
+  auto m = load_model(c.model, quantize_choice(c.quantize), c.threads, "hearth", c.imatrix);
   // The template first: a bad one fails the load before the KV cache is allocated.
   std::optional<proto::chat_template> chat =
       c.chat_template.empty() ? proto::chat_template::from_gguf(m->file(), m->vocab())
@@ -131,6 +131,10 @@ int cmd_serve(std::span<char* const> args) {
     quantize_choice(a.config.quantize);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "hearth serve: --quantize: %s\n", e.what());
+    return 2;
+  }
+  if (!a.config.imatrix.empty() && a.config.quantize.empty()) {
+    std::fprintf(stderr, "hearth serve: --imatrix weighs --quantize: give both\n");
     return 2;
   }
   if (!kv_cache::parse_type(a.config.kv_type)) {

@@ -354,4 +354,25 @@ TEST_CASE("imatrix: computed on a text, it brings Q4_0/Q4_1 and Q2_K closer to t
   auto missing = run_process({hearth_bin, "quantize", stories_f32, dir.file("x.gguf").string(), "q4_0", "--imatrix", stories_f32});
   CHECK(missing.exit_code != 0);
   CHECK(missing.err.find("not an importance matrix") != std::string::npos);
+
+  // Quantizing at start-up takes the same matrix: `run --quantize q4_1 --imatrix` writes what the
+  // file `quantize --imatrix` wrote does (q4_1: the type the imatrix moved most).
+  const std::string im = dir.file("stories.imatrix.gguf").string();
+  const std::string prompt = "Once upon a time";
+  auto from_file = run_process({hearth_bin, "run", "-m", dir.file("stories-q4_1-im.gguf").string(), "-p", prompt, "-n", "24",
+                                "--temp", "0"});
+  auto at_start = run_process({hearth_bin, "run", "-m", stories_f32, "-p", prompt, "-n", "24", "--temp", "0", "--quantize",
+                               "q4_1", "--imatrix", im});
+  auto unweighted = run_process({hearth_bin, "run", "-m", dir.file("stories-q4_1.gguf").string(), "-p", prompt, "-n", "24",
+                                 "--temp", "0"});
+  INFO(at_start.err);
+  REQUIRE(at_start.exit_code == 0);
+  CHECK(at_start.out == from_file.out);
+  CHECK(at_start.out != unweighted.out);  // the matrix did change the tensors
+  auto alone = run_process({hearth_bin, "run", "-m", stories_f32, "-p", prompt, "--imatrix", im});
+  CHECK(alone.exit_code == 2);
+  CHECK(alone.err.find("--imatrix weighs --quantize: give both") != std::string::npos);
+  auto serve_alone = run_process({hearth_bin, "serve", "--port", "0", "--imatrix", im});
+  CHECK(serve_alone.exit_code == 2);
+  CHECK(serve_alone.err.find("--imatrix weighs --quantize: give both") != std::string::npos);
 }
