@@ -5,12 +5,11 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "calibration.h"
 #include "forward.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
-#include "kv_cache.h"
 #include "load_error.h"
-#include "thread_pool.h"
 
 namespace hearth {
 
@@ -93,60 +92,28 @@ std::vector<float> importance_matrix::importance(const std::string& name) const 
 }
 
 importance_matrix collect_imatrix(const model& m, std::span<const token_id> tokens, const imatrix_options& o) {
-  const hparams& hp = m.hp();
-  const int64_t n_ctx = o.n_ctx;
-  if (n_ctx < 2) throw std::invalid_argument("the context must be at least 2 tokens (got " + std::to_string(n_ctx) + ")");
-  if (n_ctx > hp.n_ctx_train) {
-    throw std::invalid_argument("the context of " + std::to_string(n_ctx) + " tokens is longer than the model's " +
-                                std::to_string(hp.n_ctx_train) + " (its context_length)");
-  }
-  if (o.max_chunks == 0) throw std::invalid_argument("no chunks to run (0 asked for)");
-  const auto n_tokens = static_cast<int64_t>(tokens.size());
-  if (n_tokens < n_ctx) {
-    throw std::invalid_argument("the text is " + std::to_string(n_tokens) + " tokens; a context of " +
-                                std::to_string(n_ctx) + " needs at least " + std::to_string(n_ctx));
-  }
-  const int64_t n_chunks = o.max_chunks > 0 ? std::min(n_tokens / n_ctx, o.max_chunks) : n_tokens / n_ctx;
-  constexpr int32_t block = 16;
-
-  thread_pool pool(o.threads);
-  kv_cache kv(hp, (n_ctx + block - 1) / block, block);
-  forward_pass fwd(m, pool, n_ctx, 1, n_ctx);
-  const token_id bos = m.vocab().bos();
-  const bool replace_bos = m.vocab().add_bos() && bos >= 0;
-
   importance_matrix im;
-  im.chunk_size = static_cast<uint32_t>(n_ctx);
+  im.chunk_size = static_cast<uint32_t>(o.n_ctx);
   if (!o.dataset.empty()) im.datasets.push_back(o.dataset);
-  fwd.set_matmul_observer([&](const weight& w, std::span<const float> x, int64_t rows) {
-    const std::string_view name = w.tensor->name;
-    if (!name.starts_with("blk.")) return;
-    imatrix_entry& e = im.entries[std::string(name)];
-    if (e.in_sum2.empty()) {
-      e.n_cols = w.cols;
-      e.in_sum2.assign(static_cast<size_t>(w.cols), 0.0f);
-      e.counts.assign(1, 0);
-    }
-    float* sum = e.in_sum2.data();
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* xr = x.data() + r * w.cols;
-      for (int64_t j = 0; j < w.cols; ++j) sum[j] += xr[j] * xr[j];
-    }
-    e.counts[0] += rows;
-  });
-  std::vector<batch_entry> batch(static_cast<size_t>(n_ctx));
-  for (int64_t c = 0; c < n_chunks; ++c) {
-    const int32_t seq = kv.seq_create();
-    if (!kv.seq_reserve(seq, n_ctx)) throw std::logic_error("collect_imatrix: KV cache too small");
-    for (int64_t j = 0; j < n_ctx; ++j) {
-      const token_id t = j == 0 && replace_bos ? bos : tokens[static_cast<size_t>(c * n_ctx + j)];
-      batch[static_cast<size_t>(j)] = {t, static_cast<int32_t>(j), seq, false};
-    }
-    fwd.run(kv, batch);
-    kv.seq_free(seq);
-    im.chunk_count = static_cast<uint32_t>(c + 1);
-    if (o.on_chunk) o.on_chunk(c + 1, n_chunks);
-  }
+  const auto observe = [&](forward_pass& fwd) {
+    fwd.set_matmul_observer([&](const weight& w, std::span<const float> x, int64_t rows) {
+      const std::string_view name = w.tensor->name;
+      if (!name.starts_with("blk.")) return;
+      imatrix_entry& e = im.entries[std::string(name)];
+      if (e.in_sum2.empty()) {
+        e.n_cols = w.cols;
+        e.in_sum2.assign(static_cast<size_t>(w.cols), 0.0f);
+        e.counts.assign(1, 0);
+      }
+      float* sum = e.in_sum2.data();
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* xr = x.data() + r * w.cols;
+        for (int64_t j = 0; j < w.cols; ++j) sum[j] += xr[j] * xr[j];
+      }
+      e.counts[0] += rows;
+    });
+  };
+  im.chunk_count = static_cast<uint32_t>(run_calibration(m, tokens, {o.n_ctx, o.max_chunks, o.threads, o.on_chunk}, observe));
   for (const auto& [name, e] : im.entries) {
     for (float s : e.in_sum2) {
       if (!std::isfinite(s)) throw std::invalid_argument("non-finite activations entering " + name);

@@ -8,12 +8,11 @@
 #include <optional>
 #include <stdexcept>
 
+#include "calibration.h"
 #include "forward.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
-#include "kv_cache.h"
 #include "model/hparams.h"
-#include "thread_pool.h"
 
 namespace hearth {
 
@@ -43,25 +42,6 @@ std::optional<std::pair<int64_t, size_t>> block_of(std::string_view name) {
   return std::pair{k, static_cast<size_t>(end + 1 - name.data())};
 }
 
-// Bytes of one element of a scalar array (0 for strings and arrays).
-size_t element_bytes(gguf_value_type t) {
-  switch (t) {
-    case gguf_value_type::u8:
-    case gguf_value_type::i8:
-    case gguf_value_type::boolean: return 1;
-    case gguf_value_type::u16:
-    case gguf_value_type::i16: return 2;
-    case gguf_value_type::u32:
-    case gguf_value_type::i32:
-    case gguf_value_type::f32: return 4;
-    case gguf_value_type::u64:
-    case gguf_value_type::i64:
-    case gguf_value_type::f64: return 8;
-    case gguf_value_type::string:
-    case gguf_value_type::array: return 0;
-  }
-  return 0;
-}
 
 // `a` with only the entries of the kept blocks (a.count is the block count).
 gguf_meta_value keep_entries(const gguf_array& a, std::span<const int64_t> kept) {
@@ -69,7 +49,7 @@ gguf_meta_value keep_entries(const gguf_array& a, std::span<const int64_t> kept)
   out.elem_type = a.elem_type;
   out.count = kept.size();
   std::vector<uint8_t> raw;
-  if (const size_t es = element_bytes(a.elem_type)) {
+  if (const size_t es = gguf_scalar_size(a.elem_type)) {
     for (int64_t k : kept) raw.insert(raw.end(), a.raw + static_cast<size_t>(k) * es, a.raw + static_cast<size_t>(k + 1) * es);
     out.raw = raw.data();
   } else if (a.elem_type == gguf_value_type::string) {
@@ -111,48 +91,19 @@ std::vector<int64_t> kept_blocks(std::span<const int64_t> drop, int64_t n_layer)
 std::vector<double> block_influence(const model& m, std::span<const token_id> tokens,
                                     const block_influence_options& o) {
   const hparams& hp = m.hp();
-  const int64_t n_ctx = o.n_ctx;
-  if (n_ctx < 2) throw std::invalid_argument("the context must be at least 2 tokens (got " + std::to_string(n_ctx) + ")");
-  if (n_ctx > hp.n_ctx_train) {
-    throw std::invalid_argument("the context of " + std::to_string(n_ctx) + " tokens is longer than the model's " +
-                                std::to_string(hp.n_ctx_train) + " (its context_length)");
-  }
-  if (o.max_chunks == 0) throw std::invalid_argument("no chunks to run (0 asked for)");
-  const auto n_tokens = static_cast<int64_t>(tokens.size());
-  if (n_tokens < n_ctx) {
-    throw std::invalid_argument("the calibration text is " + std::to_string(n_tokens) + " tokens; a context of " +
-                                std::to_string(n_ctx) + " needs at least " + std::to_string(n_ctx));
-  }
-  const int64_t n_chunks = o.max_chunks > 0 ? std::min(n_tokens / n_ctx, o.max_chunks) : n_tokens / n_ctx;
-  constexpr int32_t block = 16;
-
-  thread_pool pool(o.threads);
-  kv_cache kv(hp, (n_ctx + block - 1) / block, block);
-  forward_pass fwd(m, pool, n_ctx, 1, n_ctx);
-  const token_id bos = m.vocab().bos();
-  const bool replace_bos = m.vocab().add_bos() && bos >= 0;
-
   const int64_t d = hp.n_embd;
   std::vector<double> sum(static_cast<size_t>(hp.n_layer));
-  fwd.set_block_observer([&](int64_t layer, std::span<const float> x_in, std::span<const float> x_out) {
-    double s = 0;
-    const auto rows = static_cast<int64_t>(x_in.size()) / d;
-    for (int64_t i = 0; i < rows; ++i) s += one_minus_cos(&x_in[static_cast<size_t>(i * d)], &x_out[static_cast<size_t>(i * d)], d);
-    sum[static_cast<size_t>(layer)] += s;
-  });
-  std::vector<batch_entry> batch(static_cast<size_t>(n_ctx));
-  for (int64_t c = 0; c < n_chunks; ++c) {
-    const int32_t seq = kv.seq_create();
-    if (!kv.seq_reserve(seq, n_ctx)) throw std::logic_error("block_influence: KV cache too small");
-    for (int64_t j = 0; j < n_ctx; ++j) {
-      const token_id t = j == 0 && replace_bos ? bos : tokens[static_cast<size_t>(c * n_ctx + j)];
-      batch[static_cast<size_t>(j)] = {t, static_cast<int32_t>(j), seq, false};
-    }
-    fwd.run(kv, batch);
-    kv.seq_free(seq);
-    if (o.on_chunk) o.on_chunk(c + 1, n_chunks);
-  }
-  for (double& s : sum) s /= static_cast<double>(n_chunks * n_ctx);
+  const auto observe = [&](forward_pass& fwd) {
+    fwd.set_block_observer([&](int64_t layer, std::span<const float> x_in, std::span<const float> x_out) {
+      double s = 0;
+      const auto rows = static_cast<int64_t>(x_in.size()) / d;
+      for (int64_t i = 0; i < rows; ++i) s += one_minus_cos(&x_in[static_cast<size_t>(i * d)], &x_out[static_cast<size_t>(i * d)], d);
+      sum[static_cast<size_t>(layer)] += s;
+    });
+  };
+  const int64_t n_chunks =
+      run_calibration(m, tokens, o, observe, "the calibration text");
+  for (double& s : sum) s /= static_cast<double>(n_chunks * o.n_ctx);
   return sum;
 }
 

@@ -15,17 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "calibration.h"
 #include "model/model.h"
 
 namespace hearth {
 
-struct block_influence_options {
-  int64_t n_ctx = 128;      // tokens per chunk (>= 2, at most the model's trained context)
-  int64_t max_chunks = -1;  // chunks to run at most; -1: all the text holds
-  int threads = 1;
-  // Called after each chunk with the chunks done and how many there are.
-  std::function<void(int64_t done, int64_t total)> on_chunk;
-};
+// Chunk size, chunks, threads and progress of the calibration run (calibration.h).
+using block_influence_options = calibration_options;
 
 // BI_l of every block l (m.hp().n_layer values, each in [0, 2]), accumulated in double. A token
 // whose x_in or x_out is the zero vector counts 0 if both are, else 1. Throws

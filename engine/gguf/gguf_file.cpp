@@ -43,16 +43,6 @@ constexpr size_t nested_array_bytes = sizeof(gguf_array) + 2 * sizeof(void*) + h
 
 size_t reserve_size(uint64_t count) { return static_cast<size_t>(std::min(count, max_reserve)); }
 
-size_t scalar_size(gguf_value_type t) {
-  switch (t) {
-    case gguf_value_type::u8: case gguf_value_type::i8: case gguf_value_type::boolean: return 1;
-    case gguf_value_type::u16: case gguf_value_type::i16: return 2;
-    case gguf_value_type::u32: case gguf_value_type::i32: case gguf_value_type::f32: return 4;
-    case gguf_value_type::u64: case gguf_value_type::i64: case gguf_value_type::f64: return 8;
-    case gguf_value_type::string: case gguf_value_type::array: return 0;
-  }
-  return 0;
-}
 
 bool known_value_type(uint32_t t) { return t <= static_cast<uint32_t>(gguf_value_type::f64); }
 
@@ -167,6 +157,17 @@ class parse_budget {
 
 }  // namespace
 
+size_t gguf_scalar_size(gguf_value_type t) {
+  switch (t) {
+    case gguf_value_type::u8: case gguf_value_type::i8: case gguf_value_type::boolean: return 1;
+    case gguf_value_type::u16: case gguf_value_type::i16: return 2;
+    case gguf_value_type::u32: case gguf_value_type::i32: case gguf_value_type::f32: return 4;
+    case gguf_value_type::u64: case gguf_value_type::i64: case gguf_value_type::f64: return 8;
+    case gguf_value_type::string: case gguf_value_type::array: return 0;
+  }
+  return 0;
+}
+
 // Parses the mapped bytes into the gguf_file, section by section.
 struct gguf_file::parser {
   gguf_file& f;
@@ -272,7 +273,7 @@ struct gguf_file::parser {
     arr->elem_type = static_cast<gguf_value_type>(et);
     arr->count = r.read<uint64_t>(what + " element count");
     check_count(*arr, what);
-    if (const size_t es = scalar_size(arr->elem_type)) {
+    if (const size_t es = gguf_scalar_size(arr->elem_type)) {
       arr->raw = r.skip(arr->count * es, what + " elements");
       if (arr->elem_type == gguf_value_type::boolean) check_bools(*arr, what);
     } else if (arr->elem_type == gguf_value_type::string) {
@@ -298,7 +299,7 @@ struct gguf_file::parser {
   // Every element takes at least its scalar size (8 for a string's length, 12 for an array's
   // element type and count), so the count can never exceed the bytes left divided by that.
   void check_count(const gguf_array& a, const std::string& what) const {
-    const size_t es = scalar_size(a.elem_type);
+    const size_t es = gguf_scalar_size(a.elem_type);
     const size_t min_elem = es ? es : (a.elem_type == gguf_value_type::string ? 8 : 12);
     if (a.count <= r.left() / min_elem) return;
     throw f.error(what + ": array of " + std::to_string(a.count) + " " +

@@ -35,6 +35,9 @@ enum class gguf_value_type : uint32_t {
   u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7,
   string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12,
 };
+
+// Bytes of one scalar of type t as the file stores it; 0 for strings and arrays.
+size_t gguf_scalar_size(gguf_value_type t);
 std::string_view gguf_value_type_name(gguf_value_type t);
 
 struct gguf_value;

@@ -46,30 +46,12 @@ uint64_t align_up(uint64_t n, uint64_t alignment) {
   return (n + alignment - 1) / alignment * alignment;
 }
 
-size_t scalar_size(gguf_value_type t) {
-  switch (t) {
-    case gguf_value_type::u8:
-    case gguf_value_type::i8:
-    case gguf_value_type::boolean: return 1;
-    case gguf_value_type::u16:
-    case gguf_value_type::i16: return 2;
-    case gguf_value_type::u32:
-    case gguf_value_type::i32:
-    case gguf_value_type::f32: return 4;
-    case gguf_value_type::u64:
-    case gguf_value_type::i64:
-    case gguf_value_type::f64: return 8;
-    case gguf_value_type::string:
-    case gguf_value_type::array: return 0;
-  }
-  return 0;
-}
 
 // Appends an array's on-disk form (element type, count, elements) as gguf_file parsed it.
 void encode_array(std::vector<uint8_t>& out, const gguf_array& a) {
   put<uint32_t>(out, static_cast<uint32_t>(a.elem_type));
   put<uint64_t>(out, a.count);
-  if (size_t es = scalar_size(a.elem_type)) {
+  if (size_t es = gguf_scalar_size(a.elem_type)) {
     put_bytes(out, a.raw, a.count * es);
   } else if (a.elem_type == gguf_value_type::string) {
     for (std::string_view s : a.strings) put_string(out, s);
