@@ -87,6 +87,7 @@ chat_template chat_template::from_text(std::string_view jinja, std::string bos_t
   c.bos_text_ = std::move(bos_text);
   c.eos_text_ = std::move(eos_text);
   c.family_ = jinja.empty() ? "chatml (default)" : family_of(jinja);
+  c.reasoning_ = reasoning_markers_of(jinja);
   try {
     c.program_ = jinja::program::parse(jinja.empty() ? chatml_template : jinja);
   } catch (const jinja::syntax_error& e) {
@@ -127,7 +128,10 @@ result<std::vector<token_id>> chat_template::tokenize(const vocab& v, const std:
                                                       bool add_generation_prompt) const {
   result<prompt_text> rendered = render(messages, add_generation_prompt);
   if (auto* e = std::get_if<api_error>(&rendered)) return *e;
-  const prompt_text& p = std::get<prompt_text>(rendered);
+  return tokenize(v, std::get<prompt_text>(rendered));
+}
+
+std::vector<token_id> chat_template::tokenize(const vocab& v, const prompt_text& p) {
   std::vector<token_id> ids;
   if ((p.bos || v.add_bos()) && v.bos() >= 0) ids.push_back(v.bos());
   const std::vector<token_id> body = v.tokenize(p.text, /*add_special=*/false, /*parse_special=*/true, p.literal);

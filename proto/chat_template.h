@@ -17,6 +17,7 @@
 // dropped from the rendering and tokenize() adds BOS (as llama.cpp does).
 //
 // Immutable; safe to use from many threads at once.
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "proto/api_error.h"
 #include "proto/chat_message.h"
 #include "proto/jinja/jinja.h"
+#include "proto/reasoning.h"
 #include "tokenizer/vocab.h"
 
 namespace hearth {
@@ -63,6 +65,11 @@ class chat_template {
   // message text.
   result<std::vector<token_id>> tokenize(const vocab& v, const std::vector<chat_message>& messages,
                                          bool add_generation_prompt) const;
+  // The same for a prompt render() made.
+  static std::vector<token_id> tokenize(const vocab& v, const prompt_text& p);
+  // The markers around the thinking of a reasoning model, when the template writes some
+  // (reasoning.h); nullopt otherwise (and for ChatML).
+  const std::optional<reasoning_markers>& reasoning() const { return reasoning_; }
 
   // For display: the format the template's markers suggest ("chatml", "llama3", "llama2",
   // "mistral", "phi3", "gemma"), "custom", or "chatml (default)" when the model has none.
@@ -75,6 +82,7 @@ class chat_template {
   jinja::render_options options_;
   std::string bos_text_, eos_text_;
   std::string family_;
+  std::optional<reasoning_markers> reasoning_;
 };
 
 }  // namespace hearth::proto

@@ -58,6 +58,9 @@ struct chat_request {
   bool stream = false;
   bool include_usage = false;
   int32_t top_logprobs = -1;  // "logprobs": true with "top_logprobs"; -1: none (read_chat_logprobs)
+  // "reasoning_format": "auto" (default) or "deepseek" report a reasoning model's thinking as
+  // reasoning_content (reasoning.h); "none" leaves it in content.
+  bool split_reasoning = true;
 };
 result<chat_request> parse_chat(std::string_view body, const limits& lim);
 
@@ -83,9 +86,10 @@ nlohmann::json completion_usage_chunk(std::string_view id, int64_t created,
 
 // {"id", "object": "chat.completion", "created", "model", "choices": [{"index": 0,
 //  "message": {"role": "assistant", "content"}, "logprobs": null, "finish_reason"}], "usage"}
+// `reasoning`: the message's reasoning_content, left out when empty.
 nlohmann::json chat_response(std::string_view id, int64_t created, std::string_view model,
                              std::string_view content, finish_reason reason, const usage& u,
-                             nlohmann::json logprobs = nullptr);
+                             nlohmann::json logprobs = nullptr, std::string_view reasoning = {});
 // Streamed, "object": "chat.completion.chunk", each with "choices": [{"index": 0, "delta",
 // "logprobs": null, "finish_reason"}]: first the role chunk (delta {"role": "assistant",
 // "content": ""}), then content chunks (delta {"content"}), then the finish chunk (delta {}).
@@ -94,6 +98,10 @@ nlohmann::json chat_role_chunk(std::string_view id, int64_t created, std::string
 nlohmann::json chat_content_chunk(std::string_view id, int64_t created, std::string_view model,
                                   std::string_view content, bool include_usage = false,
                                   nlohmann::json logprobs = nullptr);
+// A reasoning delta: {"reasoning_content": text}.
+nlohmann::json chat_reasoning_chunk(std::string_view id, int64_t created, std::string_view model,
+                                    std::string_view reasoning, bool include_usage = false,
+                                    nlohmann::json logprobs = nullptr);
 nlohmann::json chat_finish_chunk(std::string_view id, int64_t created, std::string_view model,
                                  finish_reason reason, bool include_usage = false);
 nlohmann::json chat_usage_chunk(std::string_view id, int64_t created, std::string_view model,

@@ -240,6 +240,11 @@ result<chat_request> parse_chat(std::string_view body, const limits& lim) {
   req.include_usage = read_include_usage(r, req.stream);
   refuse_n(r);
   req.top_logprobs = read_chat_logprobs(r);
+  if (const std::optional<std::string> f = r.string("reasoning_format")) {
+    r.check(*f == "auto" || *f == "deepseek" || *f == "none", "reasoning_format",
+            [&] { return "reasoning_format must be \"auto\", \"deepseek\" or \"none\" (got \"" + *f + "\")"; });
+    req.split_reasoning = *f != "none";
+  }
   refuse_nonempty_object(r, "logit_bias");
   refuse_nonempty_array(r, "tools");
   refuse_nonempty_array(r, "functions");

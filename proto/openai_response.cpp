@@ -61,11 +61,13 @@ nlohmann::json completion_usage_chunk(std::string_view id, int64_t created,
 
 nlohmann::json chat_response(std::string_view id, int64_t created, std::string_view model,
                              std::string_view content, finish_reason reason, const usage& u,
-                             nlohmann::json logprobs) {
+                             nlohmann::json logprobs, std::string_view reasoning) {
   nlohmann::json j = head(id, "chat.completion", created, model);
+  nlohmann::json message = {{"role", "assistant"}, {"content", content}};
+  if (!reasoning.empty()) message["reasoning_content"] = reasoning;
   j["choices"] =
       nlohmann::json::array({{{"index", 0},
-                              {"message", {{"role", "assistant"}, {"content", content}}},
+                              {"message", std::move(message)},
                               {"logprobs", std::move(logprobs)},
                               {"finish_reason", finish_json(reason)}}});
   j["usage"] = to_json(u);
@@ -81,6 +83,12 @@ nlohmann::json chat_role_chunk(std::string_view id, int64_t created, std::string
 nlohmann::json chat_content_chunk(std::string_view id, int64_t created, std::string_view model,
                                   std::string_view content, bool include_usage, nlohmann::json logprobs) {
   return chat_chunk(id, created, model, {{"content", content}}, std::nullopt, include_usage, std::move(logprobs));
+}
+
+nlohmann::json chat_reasoning_chunk(std::string_view id, int64_t created, std::string_view model,
+                                    std::string_view reasoning, bool include_usage, nlohmann::json logprobs) {
+  return chat_chunk(id, created, model, {{"reasoning_content", reasoning}}, std::nullopt, include_usage,
+                    std::move(logprobs));
 }
 
 nlohmann::json chat_finish_chunk(std::string_view id, int64_t created, std::string_view model,

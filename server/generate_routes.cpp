@@ -78,12 +78,17 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, "/v1/chat/completions", *e);
   auto& c = std::get<proto::chat_request>(parsed);
   generation_context ctx = make_context(a, api_kind::chat, "/v1/chat/completions", c.stream, c.include_usage);
-  auto prompt = a.chat->tokenize(a.loaded_model->vocab(), c.messages, true);
-  if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, "/v1/chat/completions", *e);
+  auto rendered = a.chat->render(c.messages, true);
+  if (auto* e = std::get_if<proto::api_error>(&rendered)) return reply_error(a, ex, "/v1/chat/completions", *e);
+  const proto::prompt_text& text = std::get<proto::prompt_text>(rendered);
+  if (c.split_reasoning && a.chat->reasoning()) {
+    ctx.reasoning = *a.chat->reasoning();
+    ctx.reasoning_open = proto::prompt_opens_reasoning(text.text, *ctx.reasoning);
+  }
   if (a.config.log_prompts) {
     for (const auto& m : c.messages) ctx.prompt_text += "[" + m.role + "] " + m.content + "\n";
   }
-  start(a, ex, std::move(ctx), std::get<std::vector<token_id>>(std::move(prompt)), c.max_tokens, c.sampling,
+  start(a, ex, std::move(ctx), proto::chat_template::tokenize(a.loaded_model->vocab(), text), c.max_tokens, c.sampling,
         std::move(c.stop), c.top_logprobs);
 }
 

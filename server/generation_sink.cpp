@@ -12,7 +12,30 @@
 namespace hearth {
 
 generation_sink::generation_sink(app& a, std::shared_ptr<http_exchange> ex, generation_context ctx)
-    : app_(a), ex_(std::move(ex)), ctx_(std::move(ctx)) {}
+    : app_(a), ex_(std::move(ex)), ctx_(std::move(ctx)) {
+  if (ctx_.reasoning) splitter_.emplace(*ctx_.reasoning, ctx_.reasoning_open);
+}
+
+// Chat text as reasoning and content (all content without a reasoning template); `last`
+// releases what the splitter still holds.
+proto::reasoning_splitter::parts generation_sink::split(std::string_view text, bool last) {
+  proto::reasoning_splitter::parts p;
+  if (!splitter_) {
+    p.content = text;
+  } else {
+    p = splitter_->push(text);
+    if (last) {
+      proto::reasoning_splitter::parts rest = splitter_->finish();
+      p.reasoning += rest.reasoning;
+      p.content += rest.content;
+    }
+  }
+  if (!ctx_.stream) {
+    reasoning_ += p.reasoning;
+    content_ += p.content;
+  }
+  return p;
+}
 
 void generation_sink::begin() {
   if (ctx_.stream) ex_->stream_begin(sse_header());
@@ -41,8 +64,16 @@ std::string generation_sink::token_chunk(const token_event& e) {
         role_sent_ = true;
         out = proto::sse_data(proto::chat_role_chunk(ctx_.id, ctx_.created, ctx_.model, ctx_.include_usage));
       }
-      if (!e.text.empty() || lp) {
-        out += proto::sse_data(proto::chat_content_chunk(ctx_.id, ctx_.created, ctx_.model, e.text, ctx_.include_usage,
+      const proto::reasoning_splitter::parts p = split(e.text, e.id < 0);
+      // The token's log-probabilities ride on its last chunk (a content chunk of its own if none).
+      const bool content_chunk = !p.content.empty() || (lp && p.reasoning.empty());
+      if (!p.reasoning.empty()) {
+        out += proto::sse_data(proto::chat_reasoning_chunk(ctx_.id, ctx_.created, ctx_.model, p.reasoning,
+                                                           ctx_.include_usage,
+                                                           lp && !content_chunk ? proto::chat_logprobs_json({*lp}) : nullptr));
+      }
+      if (content_chunk) {
+        out += proto::sse_data(proto::chat_content_chunk(ctx_.id, ctx_.created, ctx_.model, p.content, ctx_.include_usage,
                                                          lp ? proto::chat_logprobs_json({*lp}) : nullptr));
       }
       return out;
@@ -61,6 +92,7 @@ bool generation_sink::on_token(const token_event& e) {
   tokens_.push_back(e.id);
   text_ += e.text;
   if (e.logprobs && !ctx_.stream) logprobs_.push_back(*e.logprobs);
+  if (ctx_.kind == api_kind::chat && !ctx_.stream) split(e.text, false);
   if (ctx_.stream) {
     std::string chunk = token_chunk(e);
     if (!chunk.empty()) ex_->stream_write(std::move(chunk));
@@ -119,8 +151,9 @@ void generation_sink::finish_whole(const finish_event& e) {
                                         ctx_.logprobs ? proto::completion_logprobs_json(logprobs_, 0) : nullptr);
       break;
     case api_kind::chat:
-      body = proto::chat_response(ctx_.id, ctx_.created, ctx_.model, text_, e.reason, e.usage,
-                                  ctx_.logprobs ? proto::chat_logprobs_json(logprobs_) : nullptr);
+      split(e.text, true);
+      body = proto::chat_response(ctx_.id, ctx_.created, ctx_.model, content_, e.reason, e.usage,
+                                  ctx_.logprobs ? proto::chat_logprobs_json(logprobs_) : nullptr, reasoning_);
       break;
   }
   ex_->respond(json_response(200, body));

@@ -7,10 +7,12 @@
 // behind is ended with an error instead of buffering without bound.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "app.h"
+#include "proto/reasoning.h"
 #include "http_exchange.h"
 #include "token_sink.h"
 
@@ -28,6 +30,10 @@ struct generation_context {
   std::string model;
   std::string prompt_text;     // only kept when prompts may be logged
   bool logprobs = false;       // the request asked for log-probabilities
+  // Chat with a reasoning model's template: its thinking goes to reasoning_content (reasoning.h);
+  // reasoning_open: the prompt already opened the block.
+  std::optional<proto::reasoning_markers> reasoning;
+  bool reasoning_open = false;
   std::chrono::steady_clock::time_point received;
 };
 
@@ -44,6 +50,7 @@ class generation_sink final : public token_sink {
 
  private:
   std::string token_chunk(const token_event& e);
+  proto::reasoning_splitter::parts split(std::string_view text, bool last);
   void finish_stream(const finish_event& e);
   void finish_whole(const finish_event& e);
   bool whole_is_error(const finish_event& e) const;
@@ -51,7 +58,9 @@ class generation_sink final : public token_sink {
   app& app_;
   std::shared_ptr<http_exchange> ex_;
   generation_context ctx_;
-  std::string text_;                // non-streaming: the text so far
+  std::string text_;                // the text so far (reasoning included: for the log)
+  std::optional<proto::reasoning_splitter> splitter_;  // with ctx_.reasoning
+  std::string content_, reasoning_;  // non-streaming chat: the answer and the thinking, split
   std::vector<token_id> tokens_;    // every generated token
   std::vector<proto::token_logprobs_entry> logprobs_;  // non-streaming, with logprobs: every token's
   size_t logprob_offset_ = 0;       // completions streams: bytes of the tokens reported so far

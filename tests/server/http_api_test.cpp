@@ -6,11 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
 
 #include "model/model.h"
+#include "temp_dir.h"
 #include "reference.h"
 #include "server_process.h"
 
@@ -439,4 +441,45 @@ TEST_CASE("models/{id}: the served model, a 404 for any other id, one metrics la
   const std::string metrics = curl(s.url("/metrics")).body;
   CHECK(metrics.find("endpoint=\"/v1/models/{id}\"") != std::string::npos);
   CHECK(metrics.find("endpoint=\"/v1/models/gpt-4o\"") == std::string::npos);
+}
+
+TEST_CASE("reasoning: a template that opens a thinking block puts the output in reasoning_content", "[http][reasoning]") {
+  // The template's generation prompt ends with "<think>": everything the model writes until
+  // "</think>" is its thinking. stories260K never writes "</think>", so all of it is reasoning.
+  temp_dir dir;
+  const auto tpl = dir.file("think.jinja");
+  std::ofstream(tpl) << "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}"
+                        "{% if add_generation_prompt %}assistant: <think>\n{% endif %}";
+  server_process s({"--chat-template", tpl.string()});
+  const json request = {{"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}}, {"max_tokens", 24},
+                        {"temperature", 0}};
+  auto whole = curl_json(s.url("/v1/chat/completions"), request.dump());
+  REQUIRE(whole.status == 200);
+  const json message = json::parse(whole.body)["choices"][0]["message"];
+  INFO(message.dump());
+  json inline_request = request;
+  inline_request["reasoning_format"] = "none";
+  auto plain = curl_json(s.url("/v1/chat/completions"), inline_request.dump());
+  REQUIRE(plain.status == 200);
+  const json plain_message = json::parse(plain.body)["choices"][0]["message"];
+  CHECK_FALSE(plain_message.contains("reasoning_content"));
+  const std::string text = plain_message["content"];
+  REQUIRE_FALSE(text.empty());
+  CHECK(message["reasoning_content"] == text);
+  CHECK(message["content"] == "");
+
+  json streamed_request = request;
+  streamed_request["stream"] = true;
+  auto streamed = curl_json(s.url("/v1/chat/completions"), streamed_request.dump(), {"-N"});
+  std::string reasoning, content;
+  for (const std::string& p : sse_payloads(streamed.body)) {
+    if (p == "[DONE]") continue;
+    const json delta = json::parse(p)["choices"][0]["delta"];
+    if (delta.contains("reasoning_content")) reasoning += delta["reasoning_content"].get<std::string>();
+    if (delta.contains("content")) content += delta["content"].get<std::string>();
+  }
+  CHECK(reasoning == text);
+  CHECK(content == "");
+  check_error(curl_json(s.url("/v1/chat/completions"), json{{"messages", request["messages"]}, {"reasoning_format", "x"}}.dump()),
+              400, "reasoning_format", "reasoning_format must be");
 }
