@@ -61,6 +61,9 @@ struct chat_request {
   // "reasoning_format": "auto" (default) or "deepseek" report a reasoning model's thinking as
   // reasoning_content (reasoning.h); "none" leaves it in content.
   bool split_reasoning = true;
+  // "chat_template_kwargs" (as llama-server): extra variables for the chat template, e.g.
+  // {"enable_thinking": true}; an object whose keys are not the template's own variables.
+  nlohmann::json template_kwargs = nlohmann::json::object();
 };
 result<chat_request> parse_chat(std::string_view body, const limits& lim);
 

@@ -245,6 +245,20 @@ result<chat_request> parse_chat(std::string_view body, const limits& lim) {
             [&] { return "reasoning_format must be \"auto\", \"deepseek\" or \"none\" (got \"" + *f + "\")"; });
     req.split_reasoning = *f != "none";
   }
+  if (const nlohmann::json* kw = r.find("chat_template_kwargs"); kw && !r.failed()) {
+    if (r.check(kw->is_object(), "chat_template_kwargs", [] { return std::string("chat_template_kwargs must be an object"); })) {
+      for (const auto& [key, value] : kw->items()) {
+        const bool reserved = key == "messages" || key == "add_generation_prompt" || key == "bos_token" ||
+                              key == "eos_token" || key == "raise_exception" || key == "strftime_now";
+        if (!r.check(!reserved, "chat_template_kwargs." + key, [&] {
+              return "chat_template_kwargs." + key + " would replace a variable the server sets";
+            })) {
+          break;
+        }
+      }
+      req.template_kwargs = *kw;
+    }
+  }
   refuse_nonempty_object(r, "logit_bias");
   refuse_nonempty_array(r, "tools");
   refuse_nonempty_array(r, "functions");

@@ -5,6 +5,7 @@
 #include "generation_setup.h"
 #include "generation_sink.h"
 #include "proto/ids.h"
+#include "proto/jinja/json_io.h"
 #include "proto/native_api.h"
 #include "proto/openai_api.h"
 #include "routes.h"
@@ -78,7 +79,11 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, "/v1/chat/completions", *e);
   auto& c = std::get<proto::chat_request>(parsed);
   generation_context ctx = make_context(a, api_kind::chat, "/v1/chat/completions", c.stream, c.include_usage);
-  auto rendered = a.chat->render(c.messages, true);
+  jinja::variables kwargs;
+  for (const auto& [key, value] : c.template_kwargs.items()) {
+    kwargs.emplace_back(key, jinja::from_json(value, /*user_strings=*/true));  // text from the request
+  }
+  auto rendered = a.chat->render(c.messages, true, kwargs);
   if (auto* e = std::get_if<proto::api_error>(&rendered)) return reply_error(a, ex, "/v1/chat/completions", *e);
   const proto::prompt_text& text = std::get<proto::prompt_text>(rendered);
   if (c.split_reasoning && a.chat->reasoning()) {

@@ -483,3 +483,22 @@ TEST_CASE("reasoning: a template that opens a thinking block puts the output in 
   check_error(curl_json(s.url("/v1/chat/completions"), json{{"messages", request["messages"]}, {"reasoning_format", "x"}}.dump()),
               400, "reasoning_format", "reasoning_format must be");
 }
+
+TEST_CASE("chat_template_kwargs: QwQ's enable_thinking opens the thinking block, its absence closes it", "[http][reasoning]") {
+  // QwQ's template ends the generation prompt with "<think>\n" and, unless enable_thinking, "</think>".
+  server_process s({"--chat-template", shared_path("templates/Qwen-QwQ-32B.jinja")});
+  json request = {{"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}}, {"max_tokens", 8}, {"temperature", 0}};
+  const json answer = json::parse(curl_json(s.url("/v1/chat/completions"), request.dump()).body)["choices"][0]["message"];
+  CHECK_FALSE(answer.contains("reasoning_content"));
+  CHECK_FALSE(answer["content"].get<std::string>().empty());
+  request["chat_template_kwargs"] = {{"enable_thinking", true}};
+  const json thinking = json::parse(curl_json(s.url("/v1/chat/completions"), request.dump()).body)["choices"][0]["message"];
+  INFO(thinking.dump());
+  CHECK_FALSE(thinking["reasoning_content"].get<std::string>().empty());
+  CHECK(thinking["content"] == "");
+  check_error(curl_json(s.url("/v1/chat/completions"), json{{"messages", request["messages"]},
+                                                            {"chat_template_kwargs", {{"bos_token", "x"}}}}.dump()),
+              400, "chat_template_kwargs.bos_token", "would replace a variable the server sets");
+  check_error(curl_json(s.url("/v1/chat/completions"), json{{"messages", request["messages"]}, {"chat_template_kwargs", 1}}.dump()),
+              400, "chat_template_kwargs", "must be an object");
+}
