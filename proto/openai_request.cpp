@@ -247,7 +247,8 @@ result<chat_request> parse_chat(std::string_view body, const limits& lim) {
   }
   if (const nlohmann::json* kw = r.find("chat_template_kwargs"); kw && !r.failed()) {
     if (r.check(kw->is_object(), "chat_template_kwargs", [] { return std::string("chat_template_kwargs must be an object"); })) {
-      for (const auto& [key, value] : kw->items()) {
+      for (const auto& item : kw->items()) {
+        const std::string key = item.key();  // a named copy: lambdas below capture it
         const bool reserved = key == "messages" || key == "add_generation_prompt" || key == "bos_token" ||
                               key == "eos_token" || key == "raise_exception" || key == "strftime_now";
         if (!r.check(!reserved, "chat_template_kwargs." + key, [&] {

@@ -14,6 +14,7 @@
 #include "engine/gguf_test_util.h"
 #include "kernels/attention_quant.h"
 #include "kernels/kernels.h"
+#include "kernels/quant_blocks.h"
 #include "kernels/type_traits.h"
 #include "kv_cache.h"
 #include "load_error.h"
