@@ -232,6 +232,38 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
   return scale;
 }
 
+namespace {
+
+// The 6-bit sub-block scales ls and minimums lm packed as Q4_K/Q5_K hold them, the super-block
+// scale and minimum in F16, and every element's level recomputed from those rounded values.
+void store_scales_and_levels(const float* x, int nmax, const uint8_t ls[8], const uint8_t lm[8], float d_block,
+                             float m_block, uint8_t scales[12], uint16_t* d, uint16_t* dmin, uint8_t L[256]) {
+  for (int j = 0; j < 8; ++j) {
+    if (j < 4) {
+      scales[j] = ls[j];
+      scales[j + 4] = lm[j];
+    } else {
+      scales[j + 4] = static_cast<uint8_t>((ls[j] & 0x0f) | (lm[j] & 0x0f) << 4);
+      scales[j - 4] |= static_cast<uint8_t>((ls[j] >> 4) << 6);
+      scales[j] |= static_cast<uint8_t>((lm[j] >> 4) << 6);
+    }
+  }
+  *d = fp32_to_fp16(d_block);
+  *dmin = fp32_to_fp16(m_block);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    scale_min_k4(j, scales, sc, m);
+    const float ds = fp16_to_fp32(*d) * sc;
+    if (!ds) continue;
+    const float dm = fp16_to_fp32(*dmin) * m;
+    for (int l = 0; l < 32; ++l) {
+      L[32 * j + l] = static_cast<uint8_t>(std::clamp(nearest_int((x[32 * j + l] + dm) / ds), 0, nmax));
+    }
+  }
+}
+
+}  // namespace
+
 void quantize_scale_min_k(const float* x, int nmax, float rmin, int nstep, uint8_t scales[12], uint16_t* d,
                           uint16_t* dmin, uint8_t L[256]) {
   uint8_t Laux[32];
@@ -248,31 +280,13 @@ void quantize_scale_min_k(const float* x, int nmax, float rmin, int nstep, uint8
   }
   const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
   const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+  uint8_t ls[8], lm[8];
   for (int j = 0; j < 8; ++j) {
     // As ggml: the rounded value kept in a byte, then capped at 63.
-    const int ls = std::min(63, static_cast<int>(static_cast<uint8_t>(nearest_int(inv_scale * sub_scales[j]))));
-    const int lm = std::min(63, static_cast<int>(static_cast<uint8_t>(nearest_int(inv_min * mins[j]))));
-    if (j < 4) {
-      scales[j] = static_cast<uint8_t>(ls);
-      scales[j + 4] = static_cast<uint8_t>(lm);
-    } else {
-      scales[j + 4] = static_cast<uint8_t>((ls & 0x0f) | (lm & 0x0f) << 4);
-      scales[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-      scales[j] |= static_cast<uint8_t>((lm >> 4) << 6);
-    }
+    ls[j] = static_cast<uint8_t>(std::min(63, static_cast<int>(static_cast<uint8_t>(nearest_int(inv_scale * sub_scales[j])))));
+    lm[j] = static_cast<uint8_t>(std::min(63, static_cast<int>(static_cast<uint8_t>(nearest_int(inv_min * mins[j])))));
   }
-  *d = fp32_to_fp16(max_scale / 63.0f);
-  *dmin = fp32_to_fp16(max_min / 63.0f);
-  for (int j = 0; j < 8; ++j) {
-    uint8_t sc, m;
-    scale_min_k4(j, scales, sc, m);
-    const float ds = fp16_to_fp32(*d) * sc;
-    if (!ds) continue;
-    const float dm = fp16_to_fp32(*dmin) * m;
-    for (int l = 0; l < 32; ++l) {
-      L[32 * j + l] = static_cast<uint8_t>(std::clamp(nearest_int((x[32 * j + l] + dm) / ds), 0, nmax));
-    }
-  }
+  store_scales_and_levels(x, nmax, ls, lm, max_scale / 63.0f, max_min / 63.0f, scales, d, dmin, L);
 }
 
 void quantize_scale_min_k_weighted(const float* x, const float* qw, int nmax, uint8_t scales[12], uint16_t* d,
@@ -292,28 +306,10 @@ void quantize_scale_min_k_weighted(const float* x, const float* qw, int nmax, ui
   const float d_block = make_qp_quants(8, 63, sub_scales, Ls, sw);
   const float m_block = make_qp_quants(8, 63, mins, Lm, sw);
   for (int j = 0; j < 8; ++j) {
-    const uint8_t ls = std::min<uint8_t>(63, Ls[j]), lm = std::min<uint8_t>(63, Lm[j]);
-    if (j < 4) {
-      scales[j] = ls;
-      scales[j + 4] = lm;
-    } else {
-      scales[j + 4] = static_cast<uint8_t>((ls & 0x0f) | (lm & 0x0f) << 4);
-      scales[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-      scales[j] |= static_cast<uint8_t>((lm >> 4) << 6);
-    }
+    Ls[j] = std::min<uint8_t>(63, Ls[j]);
+    Lm[j] = std::min<uint8_t>(63, Lm[j]);
   }
-  *d = fp32_to_fp16(d_block);
-  *dmin = fp32_to_fp16(m_block);
-  for (int j = 0; j < 8; ++j) {
-    uint8_t sc, m;
-    scale_min_k4(j, scales, sc, m);
-    const float ds = fp16_to_fp32(*d) * sc;
-    if (!ds) continue;
-    const float dm = fp16_to_fp32(*dmin) * m;
-    for (int l = 0; l < 32; ++l) {
-      L[32 * j + l] = static_cast<uint8_t>(std::clamp(nearest_int((x[32 * j + l] + dm) / ds), 0, nmax));
-    }
-  }
+  store_scales_and_levels(x, nmax, Ls, Lm, d_block, m_block, scales, d, dmin, L);
 }
 
 int best_index_int8(int n, const int8_t* values, float x) {
