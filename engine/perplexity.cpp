@@ -270,7 +270,14 @@ void logprob_reader::next_row(std::vector<float>& logp, token_id& argmax) {
                              std::to_string(step) + ", top token " + std::to_string(argmax) + ")");
   }
   logp.resize(h_.n_vocab);
-  for (size_t i = 0; i < q_.size(); ++i) logp[i] = lo + static_cast<float>(q_[i]) * step;
+  for (size_t i = 0; i < q_.size(); ++i) {
+    logp[i] = lo + static_cast<float>(q_[i]) * step;
+    // Finite lo and step can still overflow (step 1e38 at level 65535): the writer never makes such a row.
+    if (!std::isfinite(logp[i])) {
+      throw std::runtime_error(path_.string() + ": a corrupt row (lo " + std::to_string(lo) + ", step " +
+                               std::to_string(step) + " overflow at level " + std::to_string(q_[i]) + ")");
+    }
+  }
 }
 
 // --- KL divergence ---
