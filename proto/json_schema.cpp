@@ -119,12 +119,14 @@ std::string same_length(std::string_view a, std::string_view b) {
   return prefix.empty() ? body : prefix + " " + body;
 }
 
-// Integers in [lo, hi] (hi absent: up to kMaxIntDigits digits, or lo's length if longer).
-std::string uint_range(uint64_t lo, std::optional<uint64_t> hi) {
+constexpr uint64_t kOpen = UINT64_MAX;  // no upper end
+
+// Integers in [lo, hi] (hi == kOpen: up to kMaxIntDigits digits, or lo's length if longer).
+std::string uint_range(uint64_t lo, uint64_t hi) {
   const std::string lo_s = std::to_string(lo);
   std::vector<std::string> alts;
-  if (hi) {
-    const std::string hi_s = std::to_string(*hi);
+  if (hi != kOpen) {
+    const std::string hi_s = std::to_string(hi);
     for (size_t len = lo_s.size(); len <= hi_s.size(); ++len) {
       const std::string a = len == lo_s.size() ? lo_s : "1" + std::string(len - 1, '0');
       const std::string b = len == hi_s.size() ? hi_s : std::string(len, '9');
@@ -143,11 +145,11 @@ std::string int_range(std::optional<int64_t> lo, std::optional<int64_t> hi) {
   std::vector<std::string> alts;
   if (!hi || *hi >= 0) {
     const uint64_t a = lo ? static_cast<uint64_t>(std::max<int64_t>(*lo, 0)) : 0;
-    alts.push_back(uint_range(a, hi ? std::optional<uint64_t>(static_cast<uint64_t>(*hi)) : std::nullopt));
+    alts.push_back(uint_range(a, hi ? static_cast<uint64_t>(*hi) : kOpen));
   }
   if (!lo || *lo < 0) {
     const uint64_t a = hi ? static_cast<uint64_t>(std::max<int64_t>(-*hi, 1)) : 1;
-    alts.push_back("\"-\" " + uint_range(a, lo ? std::optional<uint64_t>(static_cast<uint64_t>(-*lo)) : std::nullopt));
+    alts.push_back("\"-\" " + uint_range(a, lo ? static_cast<uint64_t>(-*lo) : kOpen));
   }
   return "(" + join(alts, " | ") + ")";
 }
@@ -188,30 +190,31 @@ std::vector<std::string> nonnegative_numbers(std::optional<num_bound> lo, std::o
   // Segments of constant mask: each point alone, the gaps between, and the open end.
   struct segment {
     int64_t from;
-    std::optional<int64_t> to;
+    uint64_t to;  // or kOpen
     int mask;
   };
   std::vector<segment> segs;
-  auto add = [&](int64_t from, std::optional<int64_t> to) {
+  auto add = [&](int64_t from, uint64_t to) {
     const int m = mask(from);
-    if (!segs.empty() && segs.back().mask == m && segs.back().to && *segs.back().to + 1 == from) segs.back().to = to;
+    if (!segs.empty() && segs.back().mask == m && segs.back().to != kOpen &&
+        segs.back().to + 1 == static_cast<uint64_t>(from))
+      segs.back().to = to;
     else segs.push_back({from, to, m});
   };
   for (size_t i = 0; i < points.size(); ++i) {
     if (hi && points[i] > hi->value) break;
-    add(points[i], points[i]);
+    add(points[i], static_cast<uint64_t>(points[i]));
     const bool last = i + 1 == points.size();
     if (last) {
-      if (!hi || hi->value > points[i]) add(points[i] + 1, std::nullopt);
+      if (!hi || hi->value > points[i]) add(points[i] + 1, kOpen);
     } else if (points[i + 1] > points[i] + 1) {
-      add(points[i] + 1, points[i + 1] - 1);
+      add(points[i] + 1, static_cast<uint64_t>(points[i + 1] - 1));
     }
   }
   std::vector<std::string> alts;
   for (const segment& s : segs) {
     if (s.mask == 0) continue;
-    const std::optional<uint64_t> to = s.to ? std::optional<uint64_t>(static_cast<uint64_t>(*s.to)) : std::nullopt;
-    alts.push_back(uint_range(static_cast<uint64_t>(s.from), to) + fraction(s.mask, digits));
+    alts.push_back(uint_range(static_cast<uint64_t>(s.from), s.to) + fraction(s.mask, digits));
   }
   return alts;
 }
