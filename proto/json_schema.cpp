@@ -287,9 +287,25 @@ std::string class_items(const std::vector<cp_range>& ranges) {
 // The characters JSON writes without escaping, as GBNF class items to exclude.
 constexpr std::string_view kNotPlain = "\"\\\\\\x7F\\x00-\\x1F";
 
+// The printable ASCII characters outside `ranges`.
+std::vector<cp_range> ascii_complement(std::vector<cp_range> ranges) {
+  std::sort(ranges.begin(), ranges.end(), [](const cp_range& a, const cp_range& b) { return a.lo < b.lo; });
+  std::vector<cp_range> out;
+  char32_t next = 0x20;
+  for (const cp_range& r : ranges) {
+    if (r.lo > next && next <= 0x7E) out.push_back({next, std::min<char32_t>(r.lo - 1, 0x7E)});
+    next = std::max<char32_t>(next, r.hi + 1);
+  }
+  if (next <= 0x7E) out.push_back({next, 0x7E});
+  return out;
+}
+
 // A GBNF item for one character of the class (as written in a JSON string). A negated class
-// only yields characters that need no escaping (a subset: enough for a generator).
-std::string class_expr(const std::vector<cp_range>& ranges, bool negated) {
+// only yields characters that need no escaping (a subset: enough for a generator), and only
+// ASCII ones when `ascii_only`: \d \w \s mean more in some validators' regex engines (Python's
+// are Unicode-aware) than in ECMA-262, so their complements keep to where both agree.
+std::string class_expr(const std::vector<cp_range>& ranges, bool negated, bool ascii_only = false) {
+  if (negated && ascii_only) return class_expr(ascii_complement(ranges), false);
   if (negated) return "[^" + class_items(ranges) + std::string(kNotPlain) + "]";
   const cp_range plain[] = {{0x20, 0x21}, {0x23, 0x5B}, {0x5D, 0x7E}, {0x80, 0x10FFFF}};
   std::vector<cp_range> kept;
@@ -313,7 +329,7 @@ const std::vector<cp_range> kDigits = {{'0', '9'}};
 const std::vector<cp_range> kWord = {{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}};
 const std::vector<cp_range> kSpace = {{0x09, 0x0D}, {0x20, 0x20},     {0xA0, 0xA0},     {0x1680, 0x1680},
                                       {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F},
-                                      {0x3000, 0x3000}, {0xFEFF, 0xFEFF}};
+                                      {0x3000, 0x3000}};  // ECMA's \s without U+FEFF (not in Python's)
 
 class regex_translator {
  public:
@@ -462,7 +478,7 @@ class regex_translator {
       case '\\': {
         ++pos_;
         const escape e = parse_escape(false);
-        if (e.is_set) return class_expr(e.set, e.negated);
+        if (e.is_set) return class_expr(e.set, e.negated, true);
         literal = json_char(e.cp);
         return lit(literal);
       }
@@ -568,6 +584,7 @@ class regex_translator {
   std::string char_class() {
     const bool negated = eat('^');
     std::vector<cp_range> ranges;
+    bool shorthand = false;  // \d \w \s inside
     if (eat(']')) {
       if (!negated) error("the empty class [] matches nothing");
       return "[^" + std::string(kNotPlain) + "]";
@@ -577,6 +594,7 @@ class regex_translator {
       if (eat(']')) break;
       const escape lo = class_atom();
       if (lo.is_set) {
+        shorthand = true;
         ranges.insert(ranges.end(), lo.set.begin(), lo.set.end());
         continue;
       }
@@ -590,7 +608,7 @@ class regex_translator {
         ranges.push_back({lo.cp, lo.cp});
       }
     }
-    std::string out = class_expr(ranges, negated);
+    std::string out = class_expr(ranges, negated, shorthand);
     if (out.empty()) error("class matches no character");
     return out;
   }
