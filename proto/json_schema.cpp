@@ -816,10 +816,10 @@ class converter {
     if (s.contains("allOf")) {
       const ojson& branches = s.at("allOf");
       // A lone branch (a common way to annotate a $ref): that schema, whatever its kind.
-      if (branches.is_array() && branches.size() == 1) {
-        only_with("allOf", {});
+      const bool alone = std::all_of(s.items().begin(), s.items().end(),
+                                     [](const auto& item) { return item.key() == "allOf" || kIgnored.count(item.key()); });
+      if (alone && branches.is_array() && branches.size() == 1)
         return visit(branches[0], child(child(path, "allOf"), 0), hint, depth + 1);
-      }
       object_spec spec;
       all_of(s, path, spec, depth);
       return object_rule(spec, path, hint, depth);
@@ -1186,36 +1186,46 @@ class converter {
     }
   }
 
+  // The schemas an allOf combines: `s` itself (its object keywords), its branches, theirs in
+  // turn; $ref followed.
+  void flatten(const ojson* b, std::string bpath, std::vector<std::pair<const ojson*, std::string>>& parts,
+               int depth) {
+    if (depth > kMaxDepth) fail(bpath, "the schema is nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    for (int hops = 0; b->is_object() && b->contains("$ref"); ++hops) {
+      size_t annotations = 0;
+      for (const auto& item : b->items()) annotations += kIgnored.count(item.key());
+      if (b->size() != 1 + annotations) fail(bpath, "keywords next to \"$ref\" inside \"allOf\" are not supported");
+      const ojson& r = b->at("$ref");
+      const std::string uri = r.is_string() ? r.get<std::string>() : "";
+      const ojson* target = nullptr;
+      try {
+        if (uri.size() && uri[0] == '#') {
+          const ojson::json_pointer jp(uri.substr(1));
+          if (root_.contains(jp)) target = &root_.at(jp);
+        }
+      } catch (const nlohmann::json::exception&) {
+      }
+      if (!target || hops > 32) fail(child(bpath, "$ref"), "\"$ref\" inside \"allOf\" does not resolve to a schema");
+      b = target;
+      bpath = uri.substr(1);
+    }
+    parts.emplace_back(b, bpath);
+    if (!b->is_object() || !b->contains("allOf")) return;
+    const std::string p = child(bpath, "allOf");
+    const ojson& branches = b->at("allOf");
+    if (!branches.is_array() || branches.empty()) fail(p, "\"allOf\" must be a non-empty array");
+    for (size_t i = 0; i < branches.size(); ++i) flatten(&branches[i], child(p, i), parts, depth + 1);
+  }
+
   // Merges the object schemas of an allOf (and the schema's own object keywords) into `spec`.
   void all_of(const ojson& s, const std::string& path, object_spec& spec, int depth) {
-    if (depth > kMaxDepth) fail(path, "the schema is nested deeper than " + std::to_string(kMaxDepth) + " levels");
-    const std::string p = child(path, "allOf");
-    const ojson& branches = s.at("allOf");
-    if (!branches.is_array() || branches.empty()) fail(p, "\"allOf\" must be a non-empty array");
-    std::vector<std::pair<const ojson*, std::string>> parts = {{&s, path}};
-    for (size_t i = 0; i < branches.size(); ++i) parts.emplace_back(&branches[i], child(p, i));
-    std::vector<std::pair<std::set<std::string>, std::string>> closed;  // a branch's names, when it allows no others
+    std::vector<std::pair<const ojson*, std::string>> parts;
+    flatten(&s, path, parts, depth);
+    std::vector<std::pair<std::set<std::string>, std::string>> closed;  // a part's names, when it allows no others
     bool open = false;
-    for (auto [b, bpath] : parts) {
-      for (int hops = 0; b->is_object() && b->contains("$ref"); ++hops) {
-        size_t annotations = 0;
-        for (const auto& item : b->items()) annotations += kIgnored.count(item.key());
-        if (b->size() != 1 + annotations)
-          fail(bpath, "keywords next to \"$ref\" inside \"allOf\" are not supported");
-        const ojson& r = b->at("$ref");
-        const std::string uri = r.is_string() ? r.get<std::string>() : "";
-        const ojson* target = nullptr;
-        try {
-          if (uri.size() && uri[0] == '#') {
-            const ojson::json_pointer jp(uri.substr(1));
-            if (root_.contains(jp)) target = &root_.at(jp);
-          }
-        } catch (const nlohmann::json::exception&) {
-        }
-        if (!target || hops > 32) fail(child(bpath, "$ref"), "\"$ref\" inside \"allOf\" does not resolve to a schema");
-        b = target;
-        bpath = uri.substr(1);
-      }
+    for (const auto& part_ref : parts) {
+      const ojson* b = part_ref.first;
+      const std::string& bpath = part_ref.second;
       if (b->is_boolean()) {
         if (!b->get<bool>()) fail(bpath, "the schema false allows no value");
         continue;
@@ -1223,22 +1233,7 @@ class converter {
       if (!b->is_object()) fail(bpath, "a schema must be an object or a boolean");
       for (const auto& item : b->items()) {
         const std::string& k = item.key();
-        if (kIgnored.count(k) || kObjectKeys.count(k) || (k == "allOf" && b == &s)) continue;
-        if (k == "allOf") {
-          object_spec nested;
-          all_of(*b, bpath, nested, depth + 1);
-          // fold the nested result in below through a synthetic pass
-          for (auto& prop : nested.properties) {
-            if (std::any_of(spec.properties.begin(), spec.properties.end(),
-                            [&](const object_spec::property& q) { return q.name == prop.name; }))
-              fail(bpath, "property \"" + prop.name + "\" is defined by two \"allOf\" branches");
-            spec.properties.push_back(prop);
-          }
-          for (auto& r : nested.required)
-            if (std::find(spec.required.begin(), spec.required.end(), r) == spec.required.end()) spec.required.push_back(r);
-          if (nested.additional == object_spec::extra::any) open = true;
-          continue;
-        }
+        if (kIgnored.count(k) || kObjectKeys.count(k) || k == "allOf") continue;
         if (k == "type" && item.value() == "object") continue;
         if (!kGeneric.count(k) && !kObjectKeys.count(k) && !kArrayKeys.count(k) && !kStringKeys.count(k) &&
             !kNumberKeys.count(k))
@@ -1249,26 +1244,28 @@ class converter {
       read_object(*b, bpath, part);
       if (part.additional == object_spec::extra::schema)
         fail(part.additional_path, "\"additionalProperties\" as a schema inside \"allOf\" is not supported");
-      for (auto& prop : part.properties) {
-        if (std::any_of(spec.properties.begin(), spec.properties.end(),
-                        [&](const object_spec::property& q) { return q.name == prop.name; }))
-          fail(prop.path, "property \"" + prop.name + "\" is defined by two \"allOf\" branches");
+      for (const auto& prop : part.properties) {
+        for (const auto& q : spec.properties)
+          if (q.name == prop.name) fail(prop.path, "property \"" + prop.name + "\" is defined by two \"allOf\" branches");
         spec.properties.push_back(prop);
       }
-      for (auto& r : part.required)
+      for (const auto& r : part.required)
         if (std::find(spec.required.begin(), spec.required.end(), r) == spec.required.end()) spec.required.push_back(r);
       if (part.additional == object_spec::extra::any) open = true;
-      if (b->contains("additionalProperties") && part.additional == object_spec::extra::none) {
+      if (part.closed) {
         std::set<std::string> names;
-        for (auto& prop : part.properties) names.insert(prop.name);
+        for (const auto& prop : part.properties) names.insert(prop.name);
         closed.emplace_back(std::move(names), bpath);
       }
     }
-    for (const auto& [names, cpath] : closed) {
+    for (const auto& c : closed) {
       for (const auto& prop : spec.properties)
-        if (!names.count(prop.name))
-          fail(cpath, "\"additionalProperties\": false here forbids property \"" + prop.name + "\" of another branch");
+        if (!c.first.count(prop.name))
+          fail(c.second, "\"additionalProperties\": false here forbids property \"" + prop.name + "\" of another branch");
+      for (const auto& r : spec.required)
+        if (!c.first.count(r)) fail(c.second, "\"additionalProperties\": false here forbids required \"" + r + "\"");
     }
+    spec.closed = !closed.empty();
     spec.additional = open && closed.empty() ? object_spec::extra::any : object_spec::extra::none;
   }
 

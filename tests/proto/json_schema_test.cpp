@@ -219,6 +219,13 @@ TEST_CASE("json schema: allOf merges object schemas", "[proto][schema]") {
   js_check(R"({"$defs": {"color": {"enum": ["red", "green"]}}, "allOf": [{"$ref": "#/$defs/color"}],
                "description": "the color"})",
            {R"("red")"}, {R"("blue")"});
+  // nested allOf, the schema's own properties, a lone branch next to "type"
+  js_check(R"({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"],
+               "allOf": [{"allOf": [{"properties": {"b": {"type": "null"}}}, {"properties": {"c": {"const": 1}}}]},
+                         {"required": ["c"]}]})",
+           {R"({"a": 1, "c": 1})", R"({"a": 1, "c": 1, "b": null})"}, {R"({"a": 1})", R"({"a": 1, "c": 2})"});
+  js_check(R"({"type": "object", "allOf": [{"$ref": "#/$defs/p"}], "$defs": {"p": {"properties": {"x": {"type": "string"}}}}})",
+           {"{}", R"({"x": "s"})"}, {R"({"x": 1})"});
   js_refused(R"({"allOf": [{"type": "object", "properties": {"a": {}}, "additionalProperties": false},
                            {"properties": {"b": {}}}]})",
              "/allOf/0", "forbids property \"b\"");
