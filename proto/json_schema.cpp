@@ -816,8 +816,9 @@ class converter {
     if (s.contains("allOf")) {
       const ojson& branches = s.at("allOf");
       // A lone branch (a common way to annotate a $ref): that schema, whatever its kind.
-      const bool alone = std::all_of(s.items().begin(), s.items().end(),
-                                     [](const auto& item) { return item.key() == "allOf" || kIgnored.count(item.key()); });
+      const bool alone = std::all_of(s.items().begin(), s.items().end(), [](const auto& item) {
+        return item.key() == "allOf" || kIgnored.count(item.key());
+      });
       if (alone && branches.is_array() && branches.size() == 1)
         return visit(branches[0], child(child(path, "allOf"), 0), hint, depth + 1);
       object_spec spec;
@@ -1085,8 +1086,10 @@ class converter {
     if (hi) nhi = exact(*hi, false);
     std::vector<std::string> alts = nonnegative_numbers(nlo, nhi, digits);
     // Negative numbers: y = -x within the mirrored bounds, y > 0 (no "-0").
-    std::optional<num_bound> ylo = nhi ? std::optional<num_bound>(num_bound{-nhi->value, nhi->exclusive}) : std::nullopt;
-    std::optional<num_bound> yhi = nlo ? std::optional<num_bound>(num_bound{-nlo->value, nlo->exclusive}) : std::nullopt;
+    std::optional<num_bound> ylo =
+        nhi ? std::optional<num_bound>(num_bound{-nhi->value, nhi->exclusive}) : std::nullopt;
+    std::optional<num_bound> yhi =
+        nlo ? std::optional<num_bound>(num_bound{-nlo->value, nlo->exclusive}) : std::nullopt;
     if (!ylo || ylo->value < 0 || (ylo->value == 0 && !ylo->exclusive)) ylo = num_bound{0, true};
     if (!yhi || yhi->value >= 0) {
       const std::vector<std::string> neg = nonnegative_numbers(ylo, yhi, digits);
@@ -1246,7 +1249,8 @@ class converter {
         fail(part.additional_path, "\"additionalProperties\" as a schema inside \"allOf\" is not supported");
       for (const auto& prop : part.properties) {
         for (const auto& q : spec.properties)
-          if (q.name == prop.name) fail(prop.path, "property \"" + prop.name + "\" is defined by two \"allOf\" branches");
+          if (q.name == prop.name)
+            fail(prop.path, "property \"" + prop.name + "\" is defined by two \"allOf\" branches");
         spec.properties.push_back(prop);
       }
       for (const auto& r : part.required)
@@ -1261,7 +1265,8 @@ class converter {
     for (const auto& c : closed) {
       for (const auto& prop : spec.properties)
         if (!c.first.count(prop.name))
-          fail(c.second, "\"additionalProperties\": false here forbids property \"" + prop.name + "\" of another branch");
+          fail(c.second,
+               "\"additionalProperties\": false here forbids property \"" + prop.name + "\" of another branch");
       for (const auto& r : spec.required)
         if (!c.first.count(r)) fail(c.second, "\"additionalProperties\": false here forbids required \"" + r + "\"");
     }
@@ -1283,7 +1288,8 @@ class converter {
         const auto c = static_cast<unsigned char>(name[i]);
         const int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
         char32_t cp = n == 1 ? c : c & (0x7F >> n);
-        for (int k = 1; k < n && i + k < name.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(name[i + k]) & 0x3F);
+        for (int k = 1; k < n && i + k < name.size(); ++k)
+          cp = (cp << 6) | (static_cast<unsigned char>(name[i + k]) & 0x3F);
         if (special_in_json(cp)) plain = false;
         cps.push_back(cp);
         i += n;
@@ -1361,9 +1367,10 @@ class converter {
       std::vector<std::string> names;
       for (const auto& p : spec.properties) names.push_back(p.name);
       for (const auto& r : spec.required) names.push_back(r);
-      const std::string value = spec.additional == object_spec::extra::schema
-                                    ? visit(*spec.additional_schema, spec.additional_path, hint + "-additional", depth + 1)
-                                    : use("value");
+      const std::string value =
+          spec.additional == object_spec::extra::schema
+              ? visit(*spec.additional_schema, spec.additional_path, hint + "-additional", depth + 1)
+              : use("value");
       const std::string key = names.empty() ? "char*" : other_key(names, hint);
       use("char");
       extra = add_rule(hint + "-additional-kv", lit("\"") + " " + key + " " + lit("\"") + " ws \":\" ws " + value);
@@ -1403,6 +1410,8 @@ std::string json_schema_to_gbnf(const nlohmann::ordered_json& schema) { return c
 
 std::string json_schema_to_gbnf(const nlohmann::json& schema) { return json_schema_to_gbnf(ojson(schema)); }
 
-std::string json_object_gbnf() { return json_schema_to_gbnf(ojson::parse(R"({"type": "object", "additionalProperties": true})")); }
+std::string json_object_gbnf() {
+  return json_schema_to_gbnf(ojson::parse(R"({"type": "object", "additionalProperties": true})"));
+}
 
 }  // namespace hearth

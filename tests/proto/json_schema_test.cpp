@@ -94,7 +94,8 @@ TEST_CASE("json schema: json_object grammar", "[proto][schema]") {
 
 TEST_CASE("json schema: whitespace is optional and bounded", "[proto][schema]") {
   const std::string twenty(20, ' ');
-  js_check(R"({"type": "object", "properties": {"a": {"type": "array", "items": {"type": "integer"}}}, "required": ["a"]})",
+  js_check(R"({"type": "object", "properties": {"a": {"type": "array", "items": {"type": "integer"}}},
+               "required": ["a"]})",
            {R"({"a":[1,2]})", R"({ "a" : [ 1 , 2 ] })", "{\n  \"a\": [\n    1,\n    2\n  ]\n}",
             "{\n" + twenty + "\"a\":[]}"},
            {R"({"a":  [1]})", "{\n" + twenty + " \"a\":[]}", "{\n\n\"a\":[]}", R"( {"a":[]})"});
@@ -112,7 +113,8 @@ TEST_CASE("json schema: required and optional properties in declared order", "[p
             R"({"name": 1, "tags": []})", R"({"name": "a", "tags": [], "age": "3"})", R"({"name": "a", "tags": [],})",
             R"({"name": "a", "tags": [], "age": 3, "age": 4})"});
   // Only optional properties: any ordered subset, commas only between.
-  js_check(R"({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}, "c": {"type": "integer"}}})",
+  js_check(R"({"type": "object",
+               "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}, "c": {"type": "integer"}}})",
            {"{}", R"({"a": 1})", R"({"b": 2})", R"({"c": 3})", R"({"a": 1, "c": 3})", R"({"b": 2, "c": 3})",
             R"({"a": 1, "b": 2, "c": 3})"},
            {R"({,})", R"({"a": 1,})", R"({, "a": 1})", R"({"a": 1, "a": 1})", R"({"d": 1})", R"({"a": 1 "b": 2})"});
@@ -145,7 +147,8 @@ TEST_CASE("json schema: additionalProperties", "[proto][schema]") {
            {R"({"a": 1, "a": 2})", R"({"a": 1, "ab": "x", "ab": "y"})", R"({"b": 1})"});
   js_check(R"({"type": "object", "additionalProperties": {"type": "integer"}})",
            {"{}", R"({"x": 1, "y": 2})"}, {R"({"x": "1"})", R"({"x": 1,})"});
-  js_check(R"({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": {"type": "integer"}})",
+  js_check(R"({"type": "object", "properties": {"a": {"type": "string"}},
+               "additionalProperties": {"type": "integer"}})",
            {R"({"a": "s", "b": 2})", R"({"b": 2})", "{}"}, {R"({"a": 1})", R"({"b": "s"})"});
   // required names without a declared schema take additionalProperties' schema
   js_check(R"({"type": "object", "required": ["id"], "additionalProperties": {"type": "integer"}})",
@@ -190,7 +193,8 @@ TEST_CASE("json schema: arrays", "[proto][schema]") {
            {R"(["a", 1])"}, {R"([1, "a"])", R"(["a", 1, 2])", R"(["a", 1, "b"])"});
   js_check(R"({"type": "array", "prefixItems": [{"type": "string"}], "items": {"type": "integer"}, "maxItems": 3})",
            {R"(["a"])", R"(["a", 1])", R"(["a", 1, 2])"}, {R"(["a", 1, 2, 3])", R"(["a", "b"])", "[1]"});
-  js_check(R"({"type": "array", "items": [{"type": "boolean"}, {"type": "null"}], "additionalItems": {"type": "string"}})",
+  js_check(R"({"type": "array", "items": [{"type": "boolean"}, {"type": "null"}],
+               "additionalItems": {"type": "string"}})",
            {"[true, null]", R"([false, null, "x", "y"])"}, {"[true, null, 1]", "[null, true]"});
   js_check(R"({"type": "array", "prefixItems": [{"type": "integer"}, {"type": "integer"}, {"type": "integer"}],
                "maxItems": 2})",
@@ -212,7 +216,8 @@ TEST_CASE("json schema: anyOf and oneOf", "[proto][schema]") {
 TEST_CASE("json schema: allOf merges object schemas", "[proto][schema]") {
   js_check(R"({"$defs": {"base": {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]}},
                "allOf": [{"$ref": "#/$defs/base"},
-                         {"properties": {"name": {"type": "string"}, "note": {"type": "string"}}, "required": ["name"]}]})",
+                         {"properties": {"name": {"type": "string"}, "note": {"type": "string"}},
+                          "required": ["name"]}]})",
            {R"({"id": 1, "name": "n"})", R"({"id": 1, "name": "n", "note": "x"})"},
            {R"({"id": 1})", R"({"name": "n"})", R"({"id": 1, "name": "n", "other": 0})"});
   // a lone branch is just that schema, of any kind
@@ -224,7 +229,8 @@ TEST_CASE("json schema: allOf merges object schemas", "[proto][schema]") {
                "allOf": [{"allOf": [{"properties": {"b": {"type": "null"}}}, {"properties": {"c": {"const": 1}}}]},
                          {"required": ["c"]}]})",
            {R"({"a": 1, "c": 1})", R"({"a": 1, "c": 1, "b": null})"}, {R"({"a": 1})", R"({"a": 1, "c": 2})"});
-  js_check(R"({"type": "object", "allOf": [{"$ref": "#/$defs/p"}], "$defs": {"p": {"properties": {"x": {"type": "string"}}}}})",
+  js_check(R"({"type": "object", "allOf": [{"$ref": "#/$defs/p"}],
+               "$defs": {"p": {"properties": {"x": {"type": "string"}}}}})",
            {"{}", R"({"x": "s"})"}, {R"({"x": 1})"});
   js_refused(R"({"allOf": [{"type": "object", "properties": {"a": {}}, "additionalProperties": false},
                            {"properties": {"b": {}}}]})",
@@ -238,12 +244,14 @@ TEST_CASE("json schema: $ref, $defs, definitions and recursion", "[proto][schema
                "$defs": {"node": {"type": "object", "properties": {"value": {"type": "integer"},
                                   "next": {"anyOf": [{"$ref": "#/$defs/node"}, {"type": "null"}]}},
                                   "required": ["value", "next"]}}})",
-           {R"({"value": 1, "next": null})", R"({"value": 1, "next": {"value": 2, "next": {"value": 3, "next": null}}})"},
+           {R"({"value": 1, "next": null})",
+            R"({"value": 1, "next": {"value": 2, "next": {"value": 3, "next": null}}})"},
            {R"({"value": 1})", R"({"value": 1, "next": {"value": 2}})", R"({"value": 1, "next": 2})"});
   // A tree through draft-07 definitions and the root itself.
   js_check(R"({"type": "object", "properties": {"name": {"type": "string"},
                "children": {"type": "array", "items": {"$ref": "#"}}}, "required": ["name"]})",
-           {R"({"name": "a"})", R"({"name": "a", "children": [{"name": "b", "children": [{"name": "c"}]}, {"name": "d"}]})"},
+           {R"({"name": "a"})",
+            R"({"name": "a", "children": [{"name": "b", "children": [{"name": "c"}]}, {"name": "d"}]})"},
            {R"({"name": "a", "children": [{}]})", R"({"name": "a", "children": [1]})"});
   js_check(R"({"definitions": {"pos": {"type": "integer", "minimum": 1}},
                "type": "array", "items": {"$ref": "#/definitions/pos"}})",
@@ -307,9 +315,11 @@ TEST_CASE("json schema: formats", "[proto][schema]") {
             R"("2023-01-31")"},
            {R"("2023-02-29")", R"("1900-02-29")", R"("2023-13-01")", R"("2023-00-10")", R"("2023-04-31")",
             R"("2023-1-01")", R"("20230101")", R"("2023-01-00")", R"("2023-01-32")"});
-  js_check(R"({"type": "string", "format": "time"})", {R"("23:59:59Z")", R"("00:00:00.123+05:30")", R"("12:30:00-08:00")"},
+  js_check(R"({"type": "string", "format": "time"})",
+           {R"("23:59:59Z")", R"("00:00:00.123+05:30")", R"("12:30:00-08:00")"},
            {R"("24:00:00Z")", R"("12:60:00Z")", R"("12:00Z")", R"("12:00:00+5:30")"});
-  js_check(R"({"type": "string", "format": "date-time"})", {R"("2024-06-01T12:00:00Z")", R"("2024-06-01T12:00:00.5+02:00")"},
+  js_check(R"({"type": "string", "format": "date-time"})",
+           {R"("2024-06-01T12:00:00Z")", R"("2024-06-01T12:00:00.5+02:00")"},
            {R"("2024-06-01 12:00:00Z")", R"("2024-06-31T12:00:00Z")", R"("2024-06-01")"});
   js_check(R"({"type": "string", "format": "uuid"})", {R"("123e4567-e89b-12d3-a456-426614174000")"},
            {R"("123e4567e89b12d3a456426614174000")", R"("123e4567-e89b-12d3-a456-42661417400")",
@@ -458,23 +468,31 @@ TEST_CASE("json schema: a zod-generated schema", "[proto][schema]") {
         "tier": {"anyOf": [{"type": "string", "const": "gold"}, {"type": "string", "const": "silver"}]}},
       "required": ["name", "email"], "additionalProperties": false}},
     "$schema": "http://json-schema.org/draft-07/schema#"})";
-  const std::string good =
-      R"({"id": "123e4567-e89b-12d3-a456-426614174000", "customer": {"name": "Ann", "email": "ann@shop.io", "tier": "gold"},
-          "items": [{"sku": "ABC-1234", "quantity": 2, "price": 9.99}, {"sku": "XYZ-0001", "quantity": 99, "price": 0}],
-          "status": "shipped", "note": null, "created": "2024-05-01T10:00:00Z"})";
-  // (the grammar writes no newlines inside a value run of more than one, so compact it first)
-  const std::string compact = nlohmann::ordered_json::parse(good).dump();
-  const std::string with_billing =
-      R"({"id":"123e4567-e89b-12d3-a456-426614174000","customer":{"name":"A","email":"a@b.co"},"items":[{"sku":"ABC-1234","quantity":1,"price":1}],"status":"pending","note":"hi","created":"2024-05-01T10:00:00.25+01:00","billing":{"name":"B","email":"b@c.de"}})";
-  js_check(schema, {compact, with_billing, nlohmann::ordered_json::parse(good).dump(2)},
-           {R"({"id":"123e4567-e89b-12d3-a456-426614174000","customer":{"name":"A","email":"a@b.co"},"items":[],"status":"pending","note":null,"created":"2024-05-01T10:00:00Z"})",
-            R"({"id":"123e4567-e89b-12d3-a456-426614174000","customer":{"name":"A","email":"a@b.co"},"items":[{"sku":"ABC-1234","quantity":0,"price":1}],"status":"pending","note":null,"created":"2024-05-01T10:00:00Z"})",
-            R"({"id":"123e4567-e89b-12d3-a456-426614174000","customer":{"name":"A","email":"a@b.co"},"items":[{"sku":"AB-1234","quantity":1,"price":1}],"status":"pending","note":null,"created":"2024-05-01T10:00:00Z"})",
-            R"({"id":"123e4567-e89b-12d3-a456-426614174000","customer":{"name":"A","email":"a@b.co"},"items":[{"sku":"ABC-1234","quantity":1,"price":-1}],"status":"pending","note":null,"created":"2024-05-01T10:00:00Z"})",
-            R"({"id":"123e4567-e89b-12d3-a456-426614174000","customer":{"name":"A","email":"a@b.co"},"items":[{"sku":"ABC-1234","quantity":1,"price":1}],"status":"lost","note":null,"created":"2024-05-01T10:00:00Z"})",
-            R"({"id":"123e4567-e89b-12d3-a456-426614174000","customer":{"name":"","email":"a@b.co"},"items":[{"sku":"ABC-1234","quantity":1,"price":1}],"status":"pending","note":null,"created":"2024-05-01T10:00:00Z"})",
-            R"({"id":"123e4567-e89b-12d3-a456-426614174000","customer":{"name":"A","email":"a@b.co","tier":"bronze"},"items":[{"sku":"ABC-1234","quantity":1,"price":1}],"status":"pending","note":null,"created":"2024-05-01T10:00:00Z"})",
-            R"({"id":"123e4567-e89b-12d3-a456-426614174000","customer":{"name":"A","email":"a@b.co"},"items":[{"sku":"ABC-1234","quantity":1,"price":1}],"status":"pending","created":"2024-05-01T10:00:00Z"})"});
+  const nlohmann::ordered_json good = nlohmann::ordered_json::parse(R"({
+      "id": "123e4567-e89b-12d3-a456-426614174000",
+      "customer": {"name": "Ann", "email": "ann@shop.io", "tier": "gold"},
+      "items": [{"sku": "ABC-1234", "quantity": 2, "price": 9.99}, {"sku": "XYZ-0001", "quantity": 99, "price": 0}],
+      "status": "shipped", "note": null, "created": "2024-05-01T10:00:00Z"})");
+  // `good` changed at one place (a JSON pointer) to a value; a null value_ptr removes the member.
+  auto changed = [&](const char* pointer, const nlohmann::ordered_json* value) {
+    nlohmann::ordered_json j = good;
+    const nlohmann::ordered_json::json_pointer p(pointer);
+    if (value) j[p] = *value;
+    else j[p.parent_pointer()].erase(p.back());
+    return j.dump();
+  };
+  const nlohmann::ordered_json billing = nlohmann::ordered_json::parse(R"({"name": "B", "email": "b@c.de"})");
+  const nlohmann::ordered_json empty_items = nlohmann::ordered_json::array(), zero = 0, minus = -1, lost = "lost",
+                               short_sku = "AB-1234", empty = "", bronze = "bronze",
+                               stamp = "2024-05-01T10:00:00.25+01:00";
+  nlohmann::ordered_json with_billing = good;
+  with_billing["billing"] = billing;
+  with_billing["created"] = stamp;
+  js_check(schema, {good.dump(), good.dump(2), with_billing.dump()},
+           {changed("/items", &empty_items), changed("/items/0/quantity", &zero), changed("/items/0/sku", &short_sku),
+            changed("/items/1/price", &minus), changed("/status", &lost), changed("/customer/name", &empty),
+            changed("/customer/tier", &bronze), changed("/note", nullptr), changed("/customer/email", nullptr),
+            changed("/created", &lost)});
 }
 
 TEST_CASE("json schema: OpenAI's math reasoning schema", "[proto][schema]") {
@@ -484,7 +502,8 @@ TEST_CASE("json schema: OpenAI's math reasoning schema", "[proto][schema]") {
                    "required": ["explanation", "output"], "additionalProperties": false}},
                  "final_answer": {"type": "string"}},
                "required": ["steps", "final_answer"], "additionalProperties": false})",
-           {R"({"steps":[{"explanation":"Subtract 31 from both sides.","output":"8x = -30"},{"explanation":"Divide by 8.","output":"x = -3.75"}],"final_answer":"x = -3.75"})",
+           {R"({"steps":[{"explanation":"Subtract 31 from both sides.","output":"8x = -30"},)"
+            R"({"explanation":"Divide by 8.","output":"x = -3.75"}],"final_answer":"x = -3.75"})",
             R"({"steps": [], "final_answer": "0"})"},
            {R"({"final_answer":"x","steps":[]})", R"({"steps":[{"explanation":"e"}],"final_answer":"x"})",
             R"({"steps":[{"output":"o","explanation":"e"}],"final_answer":"x"})"});
