@@ -21,6 +21,8 @@ using ojson = nlohmann::ordered_json;
 constexpr int kMaxDepth = 128;
 constexpr size_t kMaxGrammarBytes = size_t{1} << 20;
 constexpr int64_t kMaxRepeat = 10000;
+constexpr int kMaxGroupDepth = 32;     // groups in a pattern
+constexpr size_t kMaxKeyLength = 256;  // characters of a property name next to additional properties
 constexpr int kMaxIntDigits = 16;         // digits of an integer part without an upper bound
 constexpr int64_t kMaxIntBound = 1000000000000000000;  // |bound| of an integer range
 constexpr int64_t kMaxNumberBound = int64_t{1} << 53;  // |bound| of a number range (exact in a double)
@@ -464,7 +466,9 @@ class regex_translator {
             error("lookaround and other \"(?\" groups are not supported");
           }
         }
+        if (++groups_ > kMaxGroupDepth) error("groups nested deeper than " + std::to_string(kMaxGroupDepth));
         const std::string inner = alternation();
+        --groups_;
         if (!eat(')')) error("missing \")\"");
         return "(" + inner + ")";
       }
@@ -623,6 +627,7 @@ class regex_translator {
   std::string path_;
   std::u32string p_;
   size_t pos_ = 0;
+  int groups_ = 0;  // groups open at pos_
   bool anchored_end_ = false;
 };
 
@@ -1275,7 +1280,7 @@ class converter {
   }
 
   // Keys (JSON string content) of plain characters, other than the given names.
-  std::string other_key(const std::vector<std::string>& names, const std::string& hint) {
+  std::string other_key(const std::vector<std::string>& names, const std::string& path, const std::string& hint) {
     struct node {
       std::map<char32_t, int> children;
       bool terminal = false;
@@ -1295,6 +1300,9 @@ class converter {
         i += n;
       }
       if (!plain) continue;  // a plain key can never equal it
+      if (cps.size() > kMaxKeyLength)
+        fail(path, "property names longer than " + std::to_string(kMaxKeyLength) +
+                       " characters are not supported with additional properties");
       int at = 0;
       for (char32_t cp : cps) {
         auto it = trie[at].children.find(cp);
@@ -1371,7 +1379,7 @@ class converter {
           spec.additional == object_spec::extra::schema
               ? visit(*spec.additional_schema, spec.additional_path, hint + "-additional", depth + 1)
               : use("value");
-      const std::string key = names.empty() ? "char*" : other_key(names, hint);
+      const std::string key = names.empty() ? "char*" : other_key(names, path, hint);
       use("char");
       extra = add_rule(hint + "-additional-kv", lit("\"") + " " + key + " " + lit("\"") + " ws \":\" ws " + value);
     }

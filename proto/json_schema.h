@@ -25,11 +25,14 @@
 //              written (up to maxItems).
 //   string     minLength, maxLength (≤ 10,000 characters), pattern (ECMA-262 subset: literals,
 //              escapes, ., classes with \d \w \s, groups, |, * + ? {m,n}; ^ and $ only at the
-//              ends; an unanchored pattern may have any text around its match), format: date,
-//              time, date-time, uuid, email, ipv4, hostname. An unknown format is an error.
+//              ends; an unanchored pattern may have any text around its match; \D \W \S and
+//              negated classes holding \d \w \s yield ASCII only, `.` and other negated classes
+//              yield no character JSON must escape), format: date, time (with an offset),
+//              date-time, uuid (lower case), email, ipv4, hostname. An unknown format is an error.
 //   numbers    minimum, maximum, exclusiveMinimum, exclusiveMaximum (also draft-04's boolean
 //              form): exact for integer (any bound within ±10^18) and for number when the bounds
-//              are integers within ±2^53; a fractional bound on a number is an error.
+//              are integers within ±2^53 (fractions of up to 16 digits, fewer next to a large
+//              exclusive bound); a fractional bound on a number is an error.
 //   ignored    title, description, examples, default, $schema, $id, $comment, deprecated,
 //              readOnly, writeOnly, $defs, definitions
 // Refused: multipleOf, not, if/then/else, patternProperties, propertyNames, min/maxProperties,
@@ -37,7 +40,10 @@
 // enum, empty ranges), enum/anyOf/$ref next to other constraining keywords, pattern together
 // with a length or format.
 //
-// Limits: schema nesting up to 128 levels, the grammar up to 1 MiB.
+// Limits: schema nesting up to 128 levels, groups in a pattern 32 deep, property names next to
+// additional properties 256 characters, the grammar up to 1 MiB. grammar::parse has limits of its
+// own (65,536 compiled elements: e.g. 10,000 items of up to 10,000 characters each is too much),
+// so a caller turns its grammar_error into a 400 as well.
 //
 // Property order: nlohmann::json sorts object keys, so "declared order" is then alphabetical;
 // parse the schema as nlohmann::ordered_json to keep the order the user wrote (models often

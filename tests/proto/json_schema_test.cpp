@@ -431,6 +431,11 @@ TEST_CASE("json schema: unsupported keywords and bad schemas are refused by plac
   for (int i = 0; i < 200; ++i) deep = R"({"type": "array", "items": )" + deep + "}";
   CHECK_THROWS_WITH(json_schema_to_gbnf(nlohmann::json::parse(deep)),
                     Catch::StartsWith("/items/items/items") && Catch::Contains("nested deeper than 128"));
+  js_refused(R"({"type": "string", "pattern": ")" + std::string(40, '(') + "a" + std::string(40, ')') + R"("})",
+             "(root)", "groups nested deeper than 32");
+  js_refused(R"({"type": "object", "additionalProperties": true, "properties": {")" + std::string(300, 'k') +
+                 R"(": {}}})",
+             "(root)", "property names longer than 256");
   // grammar size
   nlohmann::json big = {{"enum", nlohmann::json::array()}};
   for (int i = 0; i < 40000; ++i) big["enum"].push_back(std::string(30, 'a') + std::to_string(i));
