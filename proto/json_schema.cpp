@@ -675,17 +675,23 @@ const std::vector<primitive>& primitives() {
       {"email-atom", R"([A-Za-z0-9!#$%&'*+/=?\x5E_`{|}~\x2D]{1,15})", {}},
       {"email", R"(email-atom ("." email-atom){0,3} "@" host-label ("." host-label){1,3})",
        {"email-atom", "host-label"}},
+      {"uri", R"(("http" | "https") "://" hostname (":" [1-9] [0-9]{0,3})? ("/" uri-char*)* ("?" (uri-char | [/?])*)?)",
+       {"hostname", "uri-char"}},
+      {"uri-char", R"([A-Za-z0-9._~!$&'()*+,;=:@\x2D] | "%" hex hex)", {"hex"}},
       {"ipv4-octet", "", {}},  // body built from uint_range(0, 255)
       {"ipv4", R"(ipv4-octet "." ipv4-octet "." ipv4-octet "." ipv4-octet)", {"ipv4-octet"}},
   };
   return p;
 }
 
-const std::set<std::string_view> kFormats = {"date", "time", "date-time", "uuid", "email", "ipv4", "hostname"};
+const std::set<std::string_view> kFormats = {"date",  "time", "date-time", "uuid",
+                                             "email", "ipv4", "hostname",  "uri"};
 
 const std::set<std::string_view> kIgnored = {"title",      "description", "examples", "default",
                                              "$schema",    "$id",         "$comment", "deprecated",
-                                             "readOnly",   "writeOnly",   "$defs",    "definitions"};
+                                             "readOnly",   "writeOnly",   "$defs",    "definitions",
+                                             // OpenAPI's (pydantic's) hint for oneOf: JSON Schema ignores it
+                                             "discriminator"};
 const std::set<std::string_view> kGeneric = {"type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref"};
 const std::set<std::string_view> kObjectKeys = {"properties", "required", "additionalProperties",
                                                 "unevaluatedProperties"};

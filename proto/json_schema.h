@@ -28,13 +28,14 @@
 //              ends; an unanchored pattern may have any text around its match; \D \W \S and
 //              negated classes holding \d \w \s yield ASCII only, `.` and other negated classes
 //              yield no character JSON must escape), format: date, time (with an offset),
-//              date-time, uuid (lower case), email, ipv4, hostname. An unknown format is an error.
+//              date-time, uuid (lower case), email, ipv4, hostname, uri (http and https URLs).
+//              An unknown format is an error.
 //   numbers    minimum, maximum, exclusiveMinimum, exclusiveMaximum (also draft-04's boolean
 //              form): exact for integer (any bound within ±10^18) and for number when the bounds
 //              are integers within ±2^53 (fractions of up to 16 digits, fewer next to a large
 //              exclusive bound); a fractional bound on a number is an error.
 //   ignored    title, description, examples, default, $schema, $id, $comment, deprecated,
-//              readOnly, writeOnly, $defs, definitions
+//              readOnly, writeOnly, $defs, definitions, discriminator (OpenAPI's, pydantic emits it)
 // Refused: multipleOf, not, if/then/else, patternProperties, propertyNames, min/maxProperties,
 // contains, uniqueItems: true, dependent*, remote $ref, unsatisfiable schemas (false, empty
 // enum, empty ranges), enum/anyOf/$ref next to other constraining keywords, pattern together

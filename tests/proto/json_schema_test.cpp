@@ -209,6 +209,17 @@ TEST_CASE("json schema: anyOf and oneOf", "[proto][schema]") {
   js_check(R"({"oneOf": [{"type": "object", "properties": {"cat": {"type": "boolean"}}, "required": ["cat"]},
                          {"type": "object", "properties": {"dog": {"type": "integer"}}, "required": ["dog"]}]})",
            {R"({"cat": true})", R"({"dog": 3})"}, {R"({"cat": true, "dog": 3})", "{}", R"({"dog": "x"})"});
+  // pydantic's discriminated union: oneOf with OpenAPI's "discriminator" (an annotation)
+  js_check(R"({"oneOf": [{"$ref": "#/$defs/Cat"}, {"$ref": "#/$defs/Dog"}],
+               "discriminator": {"propertyName": "pet_type", "mapping": {"cat": "#/$defs/Cat", "dog": "#/$defs/Dog"}},
+               "$defs": {"Cat": {"type": "object", "title": "Cat", "required": ["pet_type", "meows"],
+                                 "properties": {"pet_type": {"const": "cat", "title": "Pet Type"},
+                                                "meows": {"type": "integer", "title": "Meows"}}},
+                         "Dog": {"type": "object", "title": "Dog", "required": ["pet_type", "barks"],
+                                 "properties": {"pet_type": {"const": "dog", "title": "Pet Type"},
+                                                "barks": {"type": "number", "title": "Barks"}}}}})",
+           {R"({"pet_type": "cat", "meows": 3})", R"({"pet_type": "dog", "barks": 1.5})"},
+           {R"({"pet_type": "cat", "barks": 1})", R"({"pet_type": "dog", "meows": 3})"});
   js_check(R"({"anyOf": [{"type": "string"}, {"type": "null"}], "description": "nullable, zod style"})",
            {R"("x")", "null"}, {"0"});
 }
@@ -330,7 +341,11 @@ TEST_CASE("json schema: formats", "[proto][schema]") {
            {R"("256.1.1.1")", R"("1.2.3")", R"("01.2.3.4")", R"("1.2.3.4.5")"});
   js_check(R"({"type": "string", "format": "hostname"})", {R"("example.com")", R"("a-b.c")", R"("localhost")"},
            {R"("-a.com")", R"("a..b")", R"("a_b.com")"});
-  js_refused(R"({"type": "string", "format": "uri"})", "/format", "unsupported format \"uri\"");
+  js_check(R"({"type": "string", "format": "uri"})",
+           {R"("https://example.com")", R"("http://a.b.c:8080/x/y%20z?q=1&r=/s")", R"("https://h.io/a(1)/~u/")"},
+           {R"("example.com")", R"("https://")", R"("https://exa mple.com")", R"("ftp://x.y")",
+            R"("https://x.y/%zz")"});
+  js_refused(R"({"type": "string", "format": "iri-reference"})", "/format", "unsupported format \"iri-reference\"");
 }
 
 TEST_CASE("json schema: integer ranges are exact", "[proto][schema]") {
