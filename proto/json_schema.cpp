@@ -777,7 +777,8 @@ class converter {
     while (!base.empty() && base.front() == '-') base.erase(base.begin());
     if (base.empty()) base = "r";
     std::string name = base;
-    for (int k = 2; names_.count(name); ++k) name = base + "-" + std::to_string(k);
+    for (int& k = next_suffix_.try_emplace(base, 2).first->second; names_.count(name); ++k)
+      name = base + "-" + std::to_string(k);
     names_.insert(name);
     return name;
   }
@@ -842,9 +843,10 @@ class converter {
       const ojson& branches = s.at(key);
       if (!branches.is_array() || branches.empty()) fail(child(path, key), kw(key) + " must be a non-empty array");
       std::vector<std::string> alts;
+      std::set<std::string> seen;
       for (size_t i = 0; i < branches.size(); ++i) {
         const std::string a = visit(branches[i], child(child(path, key), i), hint + "-" + std::to_string(i), depth + 1);
-        if (std::find(alts.begin(), alts.end(), a) == alts.end()) alts.push_back(a);
+        if (seen.insert(a).second) alts.push_back(a);
       }
       return alts.size() == 1 ? alts[0] : add_rule(hint, join(alts, " | "));
     }
@@ -954,6 +956,7 @@ class converter {
       }
     }
     std::vector<std::string> alts;
+    std::set<std::string> seen;
     for (const ojson* v : values) {
       if (s.contains("type") &&
           std::none_of(types.begin(), types.end(), [&](const std::string& t) { return matches_type(*v, t); }))
@@ -964,8 +967,9 @@ class converter {
       } catch (const nlohmann::json::exception&) {
         fail(path, "\"enum\" holds a string that is not valid UTF-8");
       }
-      const std::string l = lit(text);
-      if (std::find(alts.begin(), alts.end(), l) == alts.end()) alts.push_back(l);
+      std::string l = lit(text);
+      grow(l.size() + 3);
+      if (seen.insert(l).second) alts.push_back(std::move(l));
     }
     if (alts.empty()) fail(path, std::string(s.contains("enum") ? "\"enum\"" : "\"const\"") + " allows no value");
     use("ws");
@@ -1180,10 +1184,10 @@ class converter {
     }
     if (auto it = s.find("required"); it != s.end()) {
       if (!it->is_array()) fail(child(path, "required"), "\"required\" must be an array of strings");
+      std::set<std::string> seen;
       for (const ojson& r : *it) {
         if (!r.is_string()) fail(child(path, "required"), "\"required\" must be an array of strings");
-        if (std::find(spec.required.begin(), spec.required.end(), r.get<std::string>()) == spec.required.end())
-          spec.required.push_back(r.get<std::string>());
+        if (seen.insert(r.get<std::string>()).second) spec.required.push_back(r.get<std::string>());
       }
     }
     if (auto it = s.find("unevaluatedProperties"); it != s.end() && !(it->is_boolean() && !it->get<bool>()))
@@ -1236,6 +1240,7 @@ class converter {
     std::vector<std::pair<const ojson*, std::string>> parts;
     flatten(&s, path, parts, depth);
     std::vector<std::pair<std::set<std::string>, std::string>> closed;  // a part's names, when it allows no others
+    std::set<std::string> property_names, required_names;
     bool open = false;
     for (const auto& part_ref : parts) {
       const ojson* b = part_ref.first;
@@ -1259,13 +1264,12 @@ class converter {
       if (part.additional == object_spec::extra::schema)
         fail(part.additional_path, "\"additionalProperties\" as a schema inside \"allOf\" is not supported");
       for (const auto& prop : part.properties) {
-        for (const auto& q : spec.properties)
-          if (q.name == prop.name)
-            fail(prop.path, "property \"" + prop.name + "\" is defined by two \"allOf\" branches");
+        if (!property_names.insert(prop.name).second)
+          fail(prop.path, "property \"" + prop.name + "\" is defined by two \"allOf\" branches");
         spec.properties.push_back(prop);
       }
       for (const auto& r : part.required)
-        if (std::find(spec.required.begin(), spec.required.end(), r) == spec.required.end()) spec.required.push_back(r);
+        if (required_names.insert(r).second) spec.required.push_back(r);
       if (part.additional == object_spec::extra::any) open = true;
       if (part.closed) {
         std::set<std::string> names;
@@ -1342,11 +1346,8 @@ class converter {
   std::string object_rule(const object_spec& spec, const std::string& path, const std::string& hint, int depth) {
     use("ws");
     ++containers_;
-    auto find = [&](const std::string& name) -> const object_spec::property* {
-      for (const auto& p : spec.properties)
-        if (p.name == name) return &p;
-      return nullptr;
-    };
+    std::set<std::string> declared, required_names(spec.required.begin(), spec.required.end());
+    for (const auto& p : spec.properties) declared.insert(p.name);
     auto kv = [&](const std::string& name, const std::string& value_rule) {
       std::string key;
       try {
@@ -1359,7 +1360,7 @@ class converter {
     std::vector<std::string> required, optional;
     // required ones in declared order, then required names without a declared schema
     for (const auto& p : spec.properties) {
-      const bool is_required = std::find(spec.required.begin(), spec.required.end(), p.name) != spec.required.end();
+      const bool is_required = required_names.count(p.name) != 0;
       if (p.schema->is_boolean() && !p.schema->get<bool>()) {
         if (is_required) fail(p.path, "required property \"" + p.name + "\" has the schema false");
         continue;
@@ -1368,7 +1369,7 @@ class converter {
       (is_required ? required : optional).push_back(kv(p.name, v));
     }
     for (const std::string& r : spec.required) {
-      if (find(r)) continue;
+      if (declared.count(r)) continue;
       // Allowed by JSON Schema unless additionalProperties says otherwise.
       if (spec.closed) fail(path, "required property \"" + r + "\" is forbidden by \"additionalProperties\": false");
       if (spec.additional == object_spec::extra::schema)
@@ -1410,6 +1411,7 @@ class converter {
   const ojson& root_;
   std::vector<std::pair<std::string, std::string>> rules_;
   std::set<std::string> names_;
+  std::map<std::string, int> next_suffix_;  // per base name: the first suffix not tried yet
   std::set<std::string> used_;
   std::map<std::string, std::string> by_body_;
   std::map<std::string, std::string> refs_;       // JSON pointer -> rule
