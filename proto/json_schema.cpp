@@ -343,7 +343,8 @@ class regex_translator {
     do {
       const bool anchored_start = eat('^');
       anchored_end_ = false;
-      const std::string seq = sequence(true);
+      bool nullable = true;
+      const std::string seq = sequence(true, nullable);
       std::string alt = anchored_start ? "" : "char*";
       if (!seq.empty()) alt += (alt.empty() ? "" : " ") + seq;
       if (!anchored_end_) alt += alt.empty() ? "char*" : " char*";
@@ -377,16 +378,21 @@ class regex_translator {
     return true;
   }
 
-  std::string alternation() {
+  // `nullable`: whether it can match the empty string.
+  std::string alternation(bool& nullable) {
     std::vector<std::string> alts;
+    nullable = false;
     do {
-      const std::string seq = sequence(false);
+      bool seq_nullable = true;
+      const std::string seq = sequence(false, seq_nullable);
+      nullable = nullable || seq_nullable;
       alts.push_back(seq.empty() ? "()" : seq);
     } while (eat('|'));
     return join(alts, " | ");
   }
 
-  std::string sequence(bool top) {
+  std::string sequence(bool top, bool& nullable) {
+    nullable = true;
     std::vector<std::string> items;
     std::string pending;  // consecutive unquantified literal characters, JSON-escaped
     auto flush = [&] {
@@ -402,27 +408,40 @@ class regex_translator {
       }
       if (at('^')) error("\"^\" is supported only at the start");
       std::string literal;
-      const std::string item = atom(literal);
-      const std::string q = quantifier();
+      bool atom_nullable = false;
+      const std::string item = atom(literal, atom_nullable);
+      int64_t min = 1, max = 1;
+      const std::string q = quantifier(min, max);
       if (q.empty() && !literal.empty()) {
         pending += literal;
+        nullable = false;
         continue;
       }
       flush();
-      items.push_back(item + q);
+      if (!atom_nullable && min > 0) nullable = false;
+      if (max == 0 || item.empty()) continue;
+      // A repeated item that can match nothing is left-recursive for the matcher; the item once
+      // is a subset of its repetition (the other copies may be empty).
+      items.push_back(atom_nullable ? item : item + q);
     }
     flush();
     return join(items, " ");
   }
 
-  // "" when no quantifier follows.
-  std::string quantifier() {
-    std::string q;
-    if (eat('*')) q = "*";
-    else if (eat('+')) q = "+";
-    else if (eat('?')) q = "?";
-    else if (auto bounds = braces()) q = repeat(bounds->first, bounds->second);
-    else return "";
+  // "" when no quantifier follows; min and max (-1: unbounded) set when one does.
+  std::string quantifier(int64_t& min, int64_t& max) {
+    if (eat('*')) {
+      min = 0, max = -1;
+    } else if (eat('+')) {
+      min = 1, max = -1;
+    } else if (eat('?')) {
+      min = 0, max = 1;
+    } else if (auto bounds = braces()) {
+      min = bounds->first, max = bounds->second;
+    } else {
+      return "";
+    }
+    std::string q = repeat(min, max);
     eat('?');  // lazy: the same language
     if (q.empty()) q = "{1}";
     return q;
@@ -452,8 +471,9 @@ class regex_translator {
     return std::make_pair(lo, hi);
   }
 
-  // One atom as a GBNF item; `literal` gets its JSON text when it is a single character.
-  std::string atom(std::string& literal) {
+  // One atom as a GBNF item ("" for an empty group); `literal` gets its JSON text when it is a
+  // single character, `nullable` whether it can match the empty string.
+  std::string atom(std::string& literal, bool& nullable) {
     const char32_t c = p_[pos_];
     switch (c) {
       case '(': {
@@ -467,10 +487,10 @@ class regex_translator {
           }
         }
         if (++groups_ > kMaxGroupDepth) error("groups nested deeper than " + std::to_string(kMaxGroupDepth));
-        const std::string inner = alternation();
+        const std::string inner = alternation(nullable);
         --groups_;
         if (!eat(')')) error("missing \")\"");
-        return "(" + inner + ")";
+        return inner == "()" ? "" : "(" + inner + ")";
       }
       case '[': {
         ++pos_;
