@@ -472,17 +472,6 @@ std::shared_ptr<const grammar> grammar::parse(std::string_view gbnf, std::string
 
 // --- token trie ---
 
-token_trie::token_trie(const vocab& v) : n_vocab_(v.size()) {
-  std::vector<std::string> bytes(static_cast<size_t>(v.size()));
-  for (token_id id = 0; id < v.size(); ++id) {
-    const token_type t = v.type(id);
-    if (v.is_eog(id) || t == token_type::control || t == token_type::unused || t == token_type::unknown) continue;
-    bytes[static_cast<size_t>(id)] = v.token_to_bytes(id);
-  }
-  eog_.assign(v.eog_tokens().begin(), v.eog_tokens().end());
-  build(bytes);
-}
-
 token_trie::token_trie(std::span<const std::string> token_bytes, std::span<const token_id> eog)
     : n_vocab_(static_cast<int32_t>(token_bytes.size())), eog_(eog.begin(), eog.end()) {
   std::vector<std::string> bytes(token_bytes.begin(), token_bytes.end());

@@ -49,13 +49,12 @@ class grammar {
   std::string root_;
 };
 
-// Every token's bytes in a trie, built once per vocabulary (immutable, shareable). Control,
-// unused and empty tokens are left out; end-of-generation tokens are kept apart (allowed exactly
-// when the grammar can end).
+// Every token's bytes in a trie, built once per vocabulary (immutable, shareable). Tokens with no
+// bytes (control tokens) are left out; end-of-generation tokens are kept apart (allowed exactly
+// when the grammar can end). token_trie_of (token_decoder.h) builds it from a model's tokens.
 class token_trie {
  public:
-  token_trie(const vocab& v);
-  // For tests and tools: from explicit token byte strings (index = id) and an EOG id set.
+  // token_bytes[id]: the bytes of token id ("" for none); eog: the end-of-generation ids.
   token_trie(std::span<const std::string> token_bytes, std::span<const token_id> eog);
 
   int32_t n_vocab() const { return n_vocab_; }

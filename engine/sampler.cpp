@@ -116,11 +116,14 @@ void sampler::accept(int32_t token) {
   ++counts_[static_cast<size_t>(token)];
 }
 
-int32_t sampler::sample(std::span<const float> logits) {
+int32_t sampler::sample(std::span<const float> logits, std::span<const uint32_t> allowed) {
   if (logits.size() != static_cast<size_t>(n_vocab_))
     throw std::invalid_argument("sampler::sample: got " + std::to_string(logits.size()) +
                                 " logits, n_vocab is " + std::to_string(n_vocab_));
-  load_logits(logits);
+  if (!allowed.empty() && allowed.size() != (static_cast<size_t>(n_vocab_) + 31) / 32)
+    throw std::invalid_argument("sampler::sample: a mask of " + std::to_string(allowed.size()) + " words for " +
+                                std::to_string(n_vocab_) + " tokens");
+  load_logits(logits, allowed);
   apply_penalties();
   if (params_.temperature == 0.0f) return argmax();
 
@@ -174,12 +177,19 @@ token_logprobs sampler::logprobs(int32_t chosen, int32_t top_n) const {
     best.insert(std::upper_bound(best.begin(), best.end(), id, before), id);
     if (best.size() > n) best.pop_back();
   }
-  for (int32_t id : best) out.top.push_back(lp(id));
+  for (int32_t id : best) {
+    if (logits_[static_cast<size_t>(id)] == neg_inf) break;  // impossible (masked): not an alternative
+    out.top.push_back(lp(id));
+  }
   return out;
 }
 
-void sampler::load_logits(std::span<const float> logits) {
-  for (size_t i = 0; i < logits.size(); ++i) logits_[i] = sanitize(logits[i]);
+void sampler::load_logits(std::span<const float> logits, std::span<const uint32_t> allowed) {
+  if (allowed.empty()) {
+    for (size_t i = 0; i < logits.size(); ++i) logits_[i] = sanitize(logits[i]);
+  } else {
+    for (size_t i = 0; i < logits.size(); ++i) logits_[i] = (allowed[i / 32] >> (i % 32)) & 1u ? sanitize(logits[i]) : neg_inf;
+  }
   listed_ = false;
   sorted_ = false;
 }

@@ -63,10 +63,14 @@ class sampler {
   //   std::mt19937_64(seed), u = (x >> 11) * 2^-53, and returns the first survivor whose cumulative
   //   weight exceeds u * total, walking survivors in total order if top_k cut, else in id order.
   //   So the tokens depend only on the seed and the sequence of logits and accepted tokens.
-  int32_t sample(std::span<const float> logits);
+  // `allowed` (optional): a token mask, bit i of allowed[i / 32] set iff token i may be drawn
+  // ((n_vocab + 31) / 32 words); the others count as -inf from the start (a grammar's mask, see
+  // grammar.h), so penalties, truncation, the draw and logprobs see only allowed tokens.
+  // Throws std::invalid_argument if a non-empty mask has the wrong size.
+  int32_t sample(std::span<const float> logits, std::span<const uint32_t> allowed = {});
   // The log-probabilities of the last sample() call's logits: `chosen`'s and the top_n most
-  // likely tokens' (top_n in [0, max_top_logprobs], at most n_vocab). O(n_vocab). Precondition:
-  // sample() was called.
+  // likely tokens' (top_n in [0, max_top_logprobs], at most n_vocab; impossible tokens, -inf,
+  // are left out, so a mask can leave fewer). O(n_vocab). Precondition: sample() was called.
   token_logprobs logprobs(int32_t chosen, int32_t top_n) const;
   // Records a token (prompt or generated) in the penalty history.
   // Throws std::out_of_range if token is not in [0, n_vocab).
@@ -79,7 +83,7 @@ class sampler {
  private:
   struct candidate { int32_t id; float logit; };
 
-  void load_logits(std::span<const float> logits);
+  void load_logits(std::span<const float> logits, std::span<const uint32_t> allowed);
   void apply_penalties();
   int32_t argmax() const;
   float max_logit() const;

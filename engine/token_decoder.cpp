@@ -1,15 +1,36 @@
 #include "token_decoder.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
 namespace hearth {
 
+token_trie token_trie_of(const token_text& text, int32_t n_vocab) {
+  std::vector<std::string> bytes(static_cast<size_t>(std::max(n_vocab, 0)));
+  std::vector<token_id> eog;
+  for (token_id id = 0; id < n_vocab; ++id) {
+    if (text.is_eog(id)) {
+      eog.push_back(id);
+    } else {
+      bytes[static_cast<size_t>(id)] = text.token_bytes(id);
+    }
+  }
+  return token_trie(bytes, eog);
+}
+
 token_decoder::token_decoder(const sampling_params& p, int32_t n_vocab, std::vector<std::string> stops,
-                             int32_t top_logprobs)
+                             int32_t top_logprobs, grammar_constraint constraint)
     : sampler_(p, n_vocab), stops_(std::move(stops)), top_logprobs_(top_logprobs) {
   if (top_logprobs < -1 || top_logprobs > max_top_logprobs) {
     throw std::invalid_argument("top_logprobs must be in 0.." + std::to_string(max_top_logprobs));
+  }
+  if (constraint.rules) {
+    if (!constraint.trie || constraint.trie->n_vocab() != n_vocab) {
+      throw std::invalid_argument("a grammar constraint needs the token trie of this vocabulary");
+    }
+    trie_ = std::move(constraint.trie);
+    grammar_.emplace(std::move(constraint.rules));
   }
 }
 
@@ -19,14 +40,28 @@ void token_decoder::accept_prompt(std::span<const token_id> prompt) {
 
 decoded_token token_decoder::next(std::span<const float> logits, const token_text& vocab) {
   decoded_token d;
-  d.token = sampler_.sample(logits);
+  if (grammar_) {
+    grammar_->allowed_tokens(*trie_, mask_);
+    if (std::all_of(mask_.begin(), mask_.end(), [](uint32_t w) { return w == 0; })) {
+      if (!grammar_->can_end()) {
+        throw std::runtime_error("the grammar allows no token here (the vocabulary cannot spell what it requires)");
+      }
+      d.end_of_generation = true;  // complete, and no EOG token to say so
+      return d;
+    }
+  }
+  d.token = sampler_.sample(logits, grammar_ ? std::span<const uint32_t>(mask_) : std::span<const uint32_t>());
   if (top_logprobs_ >= 0) d.logprobs = sampler_.logprobs(d.token, top_logprobs_);
   sampler_.accept(d.token);
   if (vocab.is_eog(d.token)) {
     d.end_of_generation = true;
     return d;
   }
-  d.text = stops_.push(utf8_.push(vocab.token_bytes(d.token)));
+  const std::string bytes = vocab.token_bytes(d.token);
+  if (grammar_ && !grammar_->accept(bytes)) {
+    throw std::logic_error("a token the grammar's mask allowed does not continue it");
+  }
+  d.text = stops_.push(utf8_.push(bytes));
   d.stopped = stops_.stopped();
   return d;
 }

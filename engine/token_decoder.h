@@ -15,14 +15,22 @@
 //   generation; the stop string itself is never released.
 // finish() releases what is still held back at the end (an unfinished character becomes U+FFFD);
 // it is "" after a stop string matched.
+// With a grammar (constrained decoding): each step samples only among the tokens the grammar's
+// mask allows (EOG tokens only where the text so far is complete), so the text generated always
+// continues a sentence of the grammar and, if it ends by EOG, is one. If the grammar allows
+// nothing more and the vocabulary has no EOG token, the step ends the generation with
+// end_of_generation and token -1. If nothing is allowed while the text is incomplete (the
+// vocabulary cannot spell what the grammar requires), next() throws std::runtime_error.
 //
 // Not thread-safe: one decoder per generation, used by one thread.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "grammar.h"
 #include "sampler.h"
 #include "stop_matcher.h"
 #include "tokenizer/vocab.h"
@@ -50,6 +58,16 @@ class vocab_text final : public token_text {
   const vocab& vocab_;
 };
 
+// A grammar to decode under, with the trie of the model's vocabulary it is matched against
+// (token_trie's n_vocab must be the decoder's).
+struct grammar_constraint {
+  std::shared_ptr<const grammar> rules;
+  std::shared_ptr<const token_trie> trie;
+};
+
+// The trie of a vocabulary's tokens for grammar masks (grammar.h).
+token_trie token_trie_of(const token_text& text, int32_t n_vocab);
+
 struct decoded_token {
   token_id token = -1;
   bool end_of_generation = false;  // an EOG token: no text, the generation ends
@@ -65,8 +83,10 @@ class token_decoder {
   // Throws std::invalid_argument (naming the field or stop string) if the sampling parameters
   // (see validate()) or the stop strings (see validate_stops()) are invalid, or n_vocab < 1.
   // top_logprobs: -1 for no log-probabilities, else 0..max_top_logprobs alternatives per token.
+  // constraint: optional (rules null: unconstrained); throws std::invalid_argument if its trie is
+  // missing or of another vocabulary size.
   token_decoder(const sampling_params& p, int32_t n_vocab, std::vector<std::string> stops,
-                int32_t top_logprobs = -1);
+                int32_t top_logprobs = -1, grammar_constraint constraint = {});
 
   // Records prompt tokens in the penalty history (the penalties look at the prompt too).
   // Throws std::out_of_range for an id outside [0, n_vocab).
@@ -86,6 +106,9 @@ class token_decoder {
   utf8_stream utf8_;
   stop_matcher stops_;
   int32_t top_logprobs_;
+  std::shared_ptr<const token_trie> trie_;
+  std::optional<grammar_matcher> grammar_;  // set with a constraint
+  std::vector<uint32_t> mask_;              // the grammar's mask at this step
 };
 
 }  // namespace hearth

@@ -1,6 +1,7 @@
 #include "proto/native_api.h"
 
 #include "proto/generation_json.h"
+#include "proto/constraint.h"
 #include "proto/json_body.h"
 
 namespace hearth::proto {
@@ -22,7 +23,7 @@ void read_prompt_or_tokens(field_reader& r, generate_request& req, const limits&
 
 }  // namespace
 
-result<generate_request> generate_from_json(const nlohmann::json& object, const limits& lim) {
+result<generate_request> generate_from_json(const nlohmann::json& object, const limits& lim, std::string_view raw) {
   field_reader r(object);
   generate_request req;
   read_prompt_or_tokens(r, req, lim);
@@ -31,6 +32,7 @@ result<generate_request> generate_from_json(const nlohmann::json& object, const 
   req.stop = read_stop(r);
   req.stream = r.boolean("stream").value_or(false);
   req.top_logprobs = read_count_logprobs(r);
+  req.constraint = read_constraint(r, raw, api_flavor::native);
   if (r.failed()) return r.error();
   return req;
 }
@@ -38,7 +40,7 @@ result<generate_request> generate_from_json(const nlohmann::json& object, const 
 result<generate_request> parse_generate(std::string_view body, const limits& lim) {
   result<nlohmann::json> j = parse_json_object(body);
   if (const api_error* e = std::get_if<api_error>(&j)) return *e;
-  return generate_from_json(std::get<nlohmann::json>(j), lim);
+  return generate_from_json(std::get<nlohmann::json>(j), lim, body);
 }
 
 result<tokenize_request> parse_tokenize(std::string_view body) {

@@ -3,6 +3,7 @@
 // conventions of json_body.h; every parse_* returns the request or a 400 api_error whose param
 // names the field.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 #include "proto/api_error.h"
 #include "proto/generation.h"
+#include "grammar.h"
 #include "proto/request_fields.h"
 #include "sampler.h"
 
@@ -26,10 +28,12 @@ struct generate_request {
   std::vector<std::string> stop;  // at most 4, none empty
   bool stream = false;
   int32_t top_logprobs = -1;      // "logprobs": N alternatives (or true: 0); -1: none
+  std::shared_ptr<const grammar> constraint;  // "grammar" or "json_schema" (constraint.h); null: none
 };
 result<generate_request> parse_generate(std::string_view body, const limits& lim);
-// The same fields from an already parsed object (the WebSocket "generate" message).
-result<generate_request> generate_from_json(const nlohmann::json& object, const limits& lim);
+// The same fields from an already parsed object (the WebSocket "generate" message); `raw`: the
+// text it was parsed from, if at hand (it keeps a json_schema's property order, constraint.h).
+result<generate_request> generate_from_json(const nlohmann::json& object, const limits& lim, std::string_view raw = {});
 
 // POST /v1/tokenize {"content": str, "add_special": bool = false, "parse_special": bool = false}
 struct tokenize_request {

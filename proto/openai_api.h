@@ -12,6 +12,7 @@
 // response_format other than text. `model` is optional and not checked (one model per daemon).
 // How each finish_reason is reported: generation_json.h.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "grammar.h"
 #include "proto/api_error.h"
 #include "proto/chat_message.h"
 #include "proto/generation.h"
@@ -43,6 +45,7 @@ struct completion_request {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   int32_t top_logprobs = -1;   // "logprobs": N alternatives per token; -1: none (read_count_logprobs)
+  std::shared_ptr<const grammar> constraint;  // response_format, grammar or json_schema (constraint.h)
 };
 result<completion_request> parse_completion(std::string_view body, const limits& lim);
 
@@ -64,6 +67,7 @@ struct chat_request {
   // "chat_template_kwargs" (as llama-server): extra variables for the chat template, e.g.
   // {"enable_thinking": true}; an object whose keys are not the template's own variables.
   nlohmann::json template_kwargs = nlohmann::json::object();
+  std::shared_ptr<const grammar> constraint;  // response_format, grammar or json_schema (constraint.h)
 };
 result<chat_request> parse_chat(std::string_view body, const limits& lim);
 

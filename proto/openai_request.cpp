@@ -1,6 +1,7 @@
 // Parsing and validation of /v1/completions and /v1/chat/completions requests.
 #include <array>
 
+#include "proto/constraint.h"
 #include "proto/json_body.h"
 #include "proto/openai_api.h"
 
@@ -218,6 +219,7 @@ result<completion_request> parse_completion(std::string_view body, const limits&
   req.include_usage = read_include_usage(r, req.stream);
   refuse_n(r);
   req.top_logprobs = read_count_logprobs(r);
+  req.constraint = read_constraint(r, body, api_flavor::openai);
   refuse_flag(r, "echo");
   refuse_suffix(r);
   refuse_best_of(r);
@@ -263,7 +265,7 @@ result<chat_request> parse_chat(std::string_view body, const limits& lim) {
   refuse_nonempty_object(r, "logit_bias");
   refuse_nonempty_array(r, "tools");
   refuse_nonempty_array(r, "functions");
-  refuse_response_format(r);
+  req.constraint = read_constraint(r, body, api_flavor::openai);
   if (r.failed()) return r.error();
   return req;
 }

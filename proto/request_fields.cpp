@@ -210,16 +210,6 @@ int32_t read_count_logprobs(field_reader& r) {
   return *n;
 }
 
-void refuse_response_format(field_reader& r) {
-  const nlohmann::json* v = r.find("response_format");
-  if (r.failed() || !v) return;
-  const bool text = v->is_object() && v->contains("type") && (*v)["type"] == "text";
-  r.check(text, "response_format", [&] {
-    return "response_format is not supported: only {\"type\": \"text\"} is (got " +
-           describe(*v) + ")";
-  });
-}
-
 bool read_include_usage(field_reader& r, bool stream) {
   const nlohmann::json* v = r.find("stream_options");
   if (r.failed() || !v) return false;

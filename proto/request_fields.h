@@ -63,7 +63,6 @@ void refuse_nonempty_array(field_reader& r, std::string_view key);   // tools: [
 //   alternatives); false, null or absent for none, true for 0 alternatives.
 int32_t read_chat_logprobs(field_reader& r);
 int32_t read_count_logprobs(field_reader& r);
-void refuse_response_format(field_reader& r);           // response_format: {"type": "text"}
 
 // "stream_options": {"include_usage": bool}, allowed only with stream true (as OpenAI).
 bool read_include_usage(field_reader& r, bool stream);

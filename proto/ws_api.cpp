@@ -41,7 +41,7 @@ ws_message parse_ws_message(std::string_view text, const limits& lim) {
                     bad_request("type", "type must be \"generate\" or \"cancel\" (got " +
                                             describe(obj.at("type")) + ")")};
 
-  result<generate_request> req = generate_from_json(obj, lim);
+  result<generate_request> req = generate_from_json(obj, lim, text);
   if (api_error* e = std::get_if<api_error>(&req)) return ws_error{std::move(id), std::move(*e)};
   ws_generate g{std::move(id), std::move(std::get<generate_request>(req))};
   g.request.stream = true;

@@ -25,11 +25,12 @@ void reply_error(app&, const std::shared_ptr<http_exchange>& ex, const std::stri
 // Checks the prompt against the context, submits, and answers refusals. The sink answers the rest.
 void start(app& a, const std::shared_ptr<http_exchange>& ex, generation_context ctx, std::vector<token_id> prompt,
            std::optional<int32_t> max_tokens, const sampling_params& sampling, std::vector<std::string> stop,
-           int32_t top_logprobs) {
+           int32_t top_logprobs, std::shared_ptr<const grammar> constraint) {
   auto made = make_generation(a, std::move(prompt), max_tokens, sampling, std::move(stop), ex->cancel());
   if (auto* e = std::get_if<proto::api_error>(&made)) return reply_error(a, ex, ctx.endpoint, *e);
   generation_request& r = std::get<generation_request>(made);
   r.top_logprobs = top_logprobs;
+  r.constraint = std::move(constraint);
   ctx.logprobs = top_logprobs >= 0;
   auto sink = std::make_shared<generation_sink>(a, ex, ctx);
   const size_t n_prompt = r.prompt.size();
@@ -61,7 +62,7 @@ void handle_generate(app& a, const std::shared_ptr<http_exchange>& ex, const req
   generation_context ctx = make_context(a, api_kind::native, "/v1/generate", g.stream, false);
   if (a.config.log_prompts && g.prompt) ctx.prompt_text = *g.prompt;
   start(a, ex, std::move(ctx), tokenize_prompt(a, g.prompt, g.tokens), g.max_tokens, g.sampling, std::move(g.stop),
-        g.top_logprobs);
+        g.top_logprobs, std::move(g.constraint));
 }
 
 void handle_completions(app& a, const std::shared_ptr<http_exchange>& ex, const request& req) {
@@ -71,7 +72,7 @@ void handle_completions(app& a, const std::shared_ptr<http_exchange>& ex, const 
   generation_context ctx = make_context(a, api_kind::completion, "/v1/completions", c.stream, c.include_usage);
   if (a.config.log_prompts && c.prompt) ctx.prompt_text = *c.prompt;
   start(a, ex, std::move(ctx), tokenize_prompt(a, c.prompt, c.tokens), c.max_tokens, c.sampling, std::move(c.stop),
-        c.top_logprobs);
+        c.top_logprobs, std::move(c.constraint));
 }
 
 void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request& req) {
@@ -94,7 +95,7 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
     for (const auto& m : c.messages) ctx.prompt_text += "[" + m.role + "] " + m.content + "\n";
   }
   start(a, ex, std::move(ctx), proto::chat_template::tokenize(a.loaded_model->vocab(), text), c.max_tokens, c.sampling,
-        std::move(c.stop), c.top_logprobs);
+        std::move(c.stop), c.top_logprobs, std::move(c.constraint));
 }
 
 }  // namespace hearth

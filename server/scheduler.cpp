@@ -248,7 +248,8 @@ void scheduler::start(pending&& p) {
     if (!engine_->seq_reserve(kv, positions_of(p.request))) {
       throw std::runtime_error("the KV cache ran out of blocks");
     }
-    running_.push_back(std::make_unique<sequence>(std::move(p), vocab_size_, kv, clock::now()));
+    if (p.request.constraint && !trie_) trie_ = std::make_shared<const token_trie>(token_trie_of(*engine_, vocab_size_));
+    running_.push_back(std::make_unique<sequence>(std::move(p), vocab_size_, trie_, kv, clock::now()));
     sync_capacity();
   } catch (const std::exception& e) {
     engine_->seq_free(kv);
@@ -346,6 +347,7 @@ void scheduler::run_batch() {
 void scheduler::sample_row(sequence& s, std::span<const float> logits, time_point now) {
   if (s.cancel_requested()) return finish(s, proto::finish_reason::cancelled);
   const decoded_token d = s.decoder.next(logits, *engine_);
+  if (d.token < 0) return finish(s, proto::finish_reason::stop);  // a complete grammar, no EOG token
   if (!d.end_of_generation && !deliver_token(*s.sink, {d.token, d.text, logprob_entry(d, *engine_)})) {
     s.refused = true;
     return finish(s, proto::finish_reason::cancelled);

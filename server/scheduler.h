@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "batch_engine.h"
+#include "grammar.h"
 #include "sampler.h"
 #include "token_sink.h"
 
@@ -51,6 +52,7 @@ struct generation_request {
   std::vector<std::string> stop;  // already validated
   cancel_flag cancel;             // may be null
   int32_t top_logprobs = -1;      // -1: no log-probabilities; else 0..max_top_logprobs alternatives
+  std::shared_ptr<const grammar> constraint;  // constrained decoding (grammar.h); null: none
 };
 
 struct scheduler_options {
@@ -173,6 +175,7 @@ class scheduler {
   std::vector<batch_entry> batch_;
   std::vector<sequence*> logit_owners_;  // the sequence of each logit row of batch_
   std::vector<pending> dropped_;         // queued requests cancelled this step
+  std::shared_ptr<const token_trie> trie_;  // the vocabulary's trie, built for the first grammar
 
   std::thread thread_;
   std::thread::id thread_id_;  // set once in the constructor (thread_ changes when joined)

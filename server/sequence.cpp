@@ -17,13 +17,15 @@ double per_second(double items, double ms) { return ms > 0 ? items * 1000.0 / ms
 
 }  // namespace
 
-scheduler::sequence::sequence(pending&& p, int32_t n_vocab, int32_t kv, clock::time_point now)
+scheduler::sequence::sequence(pending&& p, int32_t n_vocab, std::shared_ptr<const token_trie> trie, int32_t kv,
+                              clock::time_point now)
     : prompt(std::move(p.request.prompt)),
       max_tokens(p.request.max_tokens),
       cancel(std::move(p.request.cancel)),
       sink(std::move(p.sink)),
       kv_seq(kv),
-      decoder(p.request.sampling, n_vocab, std::move(p.request.stop), p.request.top_logprobs),
+      decoder(p.request.sampling, n_vocab, std::move(p.request.stop), p.request.top_logprobs,
+              {std::move(p.request.constraint), std::move(trie)}),
       submitted(p.submitted),
       admitted(now) {
   decoder.accept_prompt(prompt);

@@ -21,7 +21,9 @@ struct scheduler::sequence {
 
   // Takes the request over. Throws std::invalid_argument (from sampler or stop_matcher) if the
   // request's parameters are invalid; the caller then finishes it with `error`.
-  sequence(pending&& p, int32_t n_vocab, int32_t kv_seq, clock::time_point admitted);
+  // `trie`: the vocabulary's token trie, needed if the request has a grammar.
+  sequence(pending&& p, int32_t n_vocab, std::shared_ptr<const token_trie> trie, int32_t kv_seq,
+           clock::time_point admitted);
 
   int32_t prompt_size() const { return static_cast<int32_t>(prompt.size()); }
   bool prefilling() const { return n_fed < prompt_size(); }

@@ -182,6 +182,7 @@ void ws_session::start_generation(proto::ws_generate g) {
   if (auto* e = std::get_if<proto::api_error>(&made)) return refuse(*e);
   generation_request& req = std::get<generation_request>(made);
   req.top_logprobs = r.top_logprobs;
+  req.constraint = r.constraint;
   const cancel_flag flag = req.cancel;
   const size_t n_prompt = req.prompt.size();
   const int32_t max_tokens = req.max_tokens;

@@ -2,6 +2,9 @@
 // batch (pp), text generation of n tokens one at a time (tg), each repeated r times; tok/s with
 // standard deviation, weight bytes streamed per token, effective GB/s and GOPS, peak RSS.
 // `--limits` measures the machine instead: read bandwidth, int8 and fp32 throughput.
+// `--json-schema FILE` / `--grammar FILE` add constrained decoding: tg with each token sampled
+// from the logits (tg-sampled) and sampled under the grammar's mask (tg-grammar), in one run, so
+// the two rates compare.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -12,6 +15,9 @@
 #include <thread>
 
 #include "batch_engine.h"
+#include "grammar.h"
+#include "proto/json_schema.h"
+#include "token_decoder.h"
 #include "cli/commands.h"
 #include "cli/machine_limits.h"
 #include "cli/options.h"
@@ -88,6 +94,43 @@ bench_result run_tg(model_engine& e, const vocab& v, int64_t n, int reps) {
   return summarize("tg" + std::to_string(n), n, seconds);
 }
 
+// tg where each token is sampled from the previous step's logits (the default sampler, seeded):
+// without a grammar (tg-sampled) and under `constraint` (tg-grammar), repetitions interleaved so
+// machine noise hits both alike. A grammar that completes starts again (a fresh decoder), so
+// every run generates n tokens.
+std::pair<bench_result, bench_result> run_tg_constrained(model_engine& e, const model& m, int64_t n, int reps,
+                                                         const std::shared_ptr<const grammar>& constraint,
+                                                         const std::shared_ptr<const token_trie>& trie) {
+  const int32_t n_vocab = static_cast<int32_t>(m.hp().n_vocab);
+  const token_id start = m.vocab().bos() >= 0 ? m.vocab().bos() : 0;
+  std::vector<double> seconds[2];
+  for (int r = -1; r < reps; ++r) {
+    for (int constrained = 0; constrained < 2; ++constrained) {
+      sampling_params sp;
+      sp.seed = 3000 + static_cast<uint64_t>(r + 1);
+      const grammar_constraint c = constrained ? grammar_constraint{constraint, trie} : grammar_constraint{};
+      token_decoder decoder(sp, n_vocab, {}, -1, c);
+      const int32_t seq = e.seq_create();
+      e.seq_reserve(seq, n + 1);
+      token_id next = start;
+      const auto t0 = clock_type::now();
+      for (int64_t i = 0; i < n; ++i) {
+        batch_entry b{next, static_cast<int32_t>(i), seq, true};
+        const decoded_token d = decoder.next(e.forward(std::span(&b, 1)), e);
+        next = d.token;
+        if (d.end_of_generation || d.token < 0) {
+          decoder = token_decoder(sp, n_vocab, {}, -1, c);
+          next = start;
+        }
+      }
+      if (r >= 0) seconds[constrained].push_back(seconds_since(t0));
+      e.seq_free(seq);
+    }
+  }
+  const std::string tg = "tg" + std::to_string(n);
+  return {summarize(tg + "-sampled", n, seconds[0]), summarize(tg + "-grammar", n, seconds[1])};
+}
+
 // Bytes of weights one forward pass reads: every matrix once (the embedding is a gather of one
 // row per token, not counted), plus the norms.
 size_t streamed_bytes(const model& m) {
@@ -131,7 +174,9 @@ int cmd_bench(std::span<char* const> args) {
                 kv_type_option,
                 {"repetitions", 'r', "N", "repetitions of each test (default 3)"},
                 {"output", 'o', "FORMAT", "table (default) or json (one object per line)"},
-                {"limits", 0, "", "measure the machine instead of a model"}});
+                {"limits", 0, "", "measure the machine instead of a model"},
+                {"json-schema", 0, "FILE", "also time generation under this JSON Schema (tg-grammar vs tg-sampled)"},
+                {"grammar", 0, "FILE", "also time generation under this GBNF grammar (tg-grammar vs tg-sampled)"}});
   return run_command("bench", opts, args, [&] {
     const int threads = static_cast<int>(opts.get_int("threads", std::max(1u, std::thread::hardware_concurrency())));
     const std::string format = opts.get_or("output", "table");
@@ -158,6 +203,30 @@ int cmd_bench(std::span<char* const> args) {
     std::vector<bench_result> results;
     if (p > 0) results.push_back(run_pp(e, m->vocab(), p, reps));
     if (n > 0) results.push_back(run_tg(e, m->vocab(), n, reps));
+    if (opts.has("json-schema") && opts.has("grammar")) throw usage_error("give --json-schema or --grammar, not both");
+    if (n > 0 && (opts.has("json-schema") || opts.has("grammar"))) {
+      std::string gbnf = read_text_file(opts.has("grammar") ? *opts.get("grammar") : *opts.get("json-schema"));
+      if (opts.has("json-schema")) {
+        try {
+          gbnf = json_schema_to_gbnf(nlohmann::ordered_json::parse(gbnf));
+        } catch (const std::exception& ex) {
+          throw usage_error("--json-schema " + *opts.get("json-schema") + ": " + ex.what());
+        }
+      }
+      std::shared_ptr<const grammar> g;
+      try {
+        g = grammar::parse(gbnf);
+      } catch (const grammar_error& ex) {
+        throw usage_error("--grammar " + opts.get_or("grammar", "") + ": " + ex.what());
+      }
+      const auto t0 = clock_type::now();
+      const auto trie = std::make_shared<const token_trie>(token_trie_of(e, e.vocab_size()));
+      std::fprintf(stderr, "token trie: %zu nodes for %d tokens, built in %.1f ms\n", trie->nodes().size(),
+                   e.vocab_size(), seconds_since(t0) * 1e3);
+      auto [plain, constrained] = run_tg_constrained(e, *m, n, reps, g, trie);
+      results.push_back(plain);
+      results.push_back(constrained);
+    }
     const double bytes = static_cast<double>(streamed_bytes(*m));
     const double ops = ops_per_token(*m);
     if (format == "table") {
@@ -166,15 +235,15 @@ int cmd_bench(std::span<char* const> args) {
                   path->c_str(), bytes / 1048576.0, ops / 1e9, threads, kernels::active().name,
                   std::string(ggml_type_name(ms.kv_type)).c_str(),
                   static_cast<unsigned long long>(kv_cache::bytes_per_position(m->hp(), ms.kv_type).value()));
-      std::printf("| test   |        t/s |  stddev | bytes/token |   GB/s |   GOPS |\n");
-      std::printf("| ------ | ---------: | ------: | ----------: | -----: | -----: |\n");
+      std::printf("| test         |        t/s |  stddev | bytes/token |   GB/s |   GOPS |\n");
+      std::printf("| ------------ | ---------: | ------: | ----------: | -----: | -----: |\n");
     }
     for (const auto& r : results) {
       // A generated token streams every weight once; a prompt pass shares one stream among p tokens.
       const double per_token = r.test.starts_with("pp") ? bytes / static_cast<double>(r.tokens) : bytes;
       const double gb_s = per_token * r.mean / 1e9, gops = ops * r.mean / 1e9;
       if (format == "table") {
-        std::printf("| %-6s | %10.2f | %7.2f | %11.0f | %6.2f | %6.1f |\n", r.test.c_str(), r.mean, r.stddev, per_token,
+        std::printf("| %-12s | %10.2f | %7.2f | %11.0f | %6.2f | %6.1f |\n", r.test.c_str(), r.mean, r.stddev, per_token,
                     gb_s, gops);
       } else {
         std::printf("{\"test\":\"%s\",\"tok_s\":%.3f,\"stddev\":%.3f,\"bytes_per_token\":%.0f,\"gb_s\":%.3f,"

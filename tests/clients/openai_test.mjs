@@ -9,6 +9,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
+import { zodResponseFormat } from 'openai/helpers/zod';
+import { z } from 'zod';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
 
 const base = process.argv[2]?.replace(/\/+$/, '');
 if (!base) {
@@ -213,6 +217,64 @@ check('invalid request rejects with a 400 APIError naming the field', async () =
       assert.equal(err.param, 'temperature');
       return true;
     },
+  );
+});
+
+// Structured outputs the way apps ask for them: a zod schema through the SDK's helper, the
+// parsed object validated by an independent validator (ajv) against the JSON Schema the SDK sent.
+const Review = z.object({
+  title: z.string().min(1).max(24),
+  rating: z.number().int().min(1).max(5),
+  verdict: z.enum(['buy', 'skip', 'wait']),
+  tags: z.array(z.string().max(8)).min(1).max(3),
+  author: z.object({ name: z.string().max(12), age: z.number().int().min(0).max(120).nullable() }),
+  published: z.string().date(),
+});
+const reviewFormat = zodResponseFormat(Review, 'review');
+const ajv = new Ajv({ allErrors: true, strict: false });
+addFormats(ajv);
+const validReview = ajv.compile(reviewFormat.json_schema.schema);
+const reviewChat = (seed) => ({
+  messages: [{ role: 'user', content: 'Review the story as JSON.' }],
+  max_tokens: 400, temperature: 1, seed, response_format: reviewFormat,
+});
+
+check('structured output: zod schemas through chat.completions.parse validate with ajv', async () => {
+  for (const seed of [1, 2, 3, 4]) {
+    const r = await client.chat.completions.parse(reviewChat(seed));
+    const { message, finish_reason } = r.choices[0];
+    assert.equal(finish_reason, 'stop', message.content);
+    assert.ok(message.parsed, `nothing parsed: ${message.content}`);
+    assert.ok(validReview(JSON.parse(message.content)), `${message.content}: ${ajv.errorsText(validReview.errors)}`);
+    assert.deepEqual(message.parsed, Review.parse(JSON.parse(message.content)));
+  }
+});
+
+check('structured output: streamed, json_object, and a 400 for an unsupported keyword', async () => {
+  let streamed = '';
+  for await (const chunk of await client.chat.completions.create({ ...reviewChat(9), stream: true })) {
+    streamed += chunk.choices[0]?.delta?.content ?? '';
+  }
+  assert.ok(validReview(JSON.parse(streamed)), `${streamed}: ${ajv.errorsText(validReview.errors)}`);
+  const whole = await client.chat.completions.create(reviewChat(9));
+  assert.equal(streamed, whole.choices[0].message.content);
+
+  const object = await client.chat.completions.create({
+    messages: [{ role: 'user', content: 'JSON please' }], max_tokens: 400, seed: 5,
+    response_format: { type: 'json_object' },
+  });
+  if (object.choices[0].finish_reason === 'stop') {
+    const value = JSON.parse(object.choices[0].message.content);
+    assert.ok(value !== null && typeof value === 'object' && !Array.isArray(value), object.choices[0].message.content);
+  }
+
+  const schema = { type: 'object', properties: { n: { type: 'number', multipleOf: 3 } }, required: ['n'] };
+  await assert.rejects(
+    client.chat.completions.create({
+      messages: [{ role: 'user', content: 'x' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'n', schema } },
+    }),
+    (err) => err.status === 400 && err.param === 'response_format.json_schema.schema' && /multipleOf/.test(err.message),
   );
 });
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "grammar.h"
+#include "token_decoder.h"
 #include "reference.h"
 #include "tokenizer/vocab.h"
 #include "gguf/gguf_file.h"
@@ -207,7 +208,7 @@ TEST_CASE("grammar: token masks agree with feeding each token to a fresh matcher
 TEST_CASE("grammar: constrained greedy decoding over stories260K's vocabulary always gives JSON", "[grammar]") {
   const gguf_file f = gguf_file::open(test::shared_path("models/stories260K-f32.gguf"));
   const vocab v = vocab::from_gguf(f);
-  const token_trie trie(v);
+  const token_trie trie = token_trie_of(vocab_text(v), v.size());
   const auto g = grammar::parse(json_gbnf);
   std::mt19937 rng(1);
   for (int run = 0; run < 20; ++run) {

@@ -179,7 +179,7 @@ TEST_CASE("generate: null means absent and unknown fields are ignored", "[proto]
   const generate_request r = ok(gen(R"("max_tokens": null, "temperature": null, "top_k": null,
       "top_p": null, "min_p": null, "repeat_penalty": null, "repeat_last_n": null,
       "presence_penalty": null, "frequency_penalty": null, "stop": null, "stream": null,
-      "n_probs": 5, "cache_prompt": true, "grammar": {"deep": [1, {"x": null}]}, "": 0)"));
+      "n_probs": 5, "cache_prompt": true, "mirostat_tau": {"deep": [1, {"x": null}]}, "": 0)"));
   CHECK_FALSE(r.max_tokens.has_value());
   CHECK(r.sampling.temperature == 0.8f);
   CHECK(r.sampling.top_k == 40);

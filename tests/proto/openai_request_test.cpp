@@ -245,8 +245,6 @@ TEST_CASE("chat: options that change the response shape are refused", "[proto]")
   check_rejected(chat(R"("tools": [{"type": "function", "function": {"name": "f"}}])"), "tools",
                  "tools is not supported");
   check_rejected(chat(R"("functions": [{"name": "f"}])"), "functions", "functions is not supported");
-  check_rejected(chat(R"("response_format": {"type": "json_object"})"), "response_format",
-                 "response_format is not supported");
   CHECK(ok(chat(R"("n": 1, "logprobs": false, "top_logprobs": null, "logit_bias": {},
       "tools": [], "tool_choice": "none", "response_format": {"type": "text"},
       "stream": true, "stream_options": {"include_usage": true}, "store": false)")).include_usage);
