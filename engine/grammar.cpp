@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace hearth {
 
@@ -65,6 +66,7 @@ namespace {
 constexpr size_t max_grammar_bytes = 1u << 20;
 constexpr size_t max_elements = 65536;
 constexpr uint32_t max_repeat = 10000;
+constexpr int max_nesting = 128;
 
 using alternatives = std::vector<std::vector<gelem>>;
 
@@ -84,6 +86,7 @@ class gbnf_parser {
       const uint32_t id = rule_id(name, at);
       if (rules_[id].defined) fail(at, "rule '" + name + "' is defined twice");
       rules_[id].defined = true;
+      current_ = name;
       rules_[id].alts = parse_alternatives(0);
       skip_space();
     }
@@ -100,10 +103,11 @@ class gbnf_parser {
 
  private:
   struct rule {
-    std::string name;
+    std::string name;    // "" for a rule made from a group or repetition
     alternatives alts;
     bool defined = false;
     size_t first_use = 0;
+    std::string origin;  // a made rule: the named rule whose text made it
   };
 
   [[noreturn]] void fail(size_t at, const std::string& why) const {
@@ -154,12 +158,12 @@ class gbnf_parser {
 
   uint32_t rule_id(const std::string& name, size_t at) {
     const auto [it, inserted] = ids_.try_emplace(name, static_cast<uint32_t>(rules_.size()));
-    if (inserted) rules_.push_back(rule{name, {}, false, at});
+    if (inserted) rules_.push_back(rule{name, {}, false, at, {}});
     return it->second;
   }
 
   uint32_t new_rule(alternatives alts) {
-    rules_.push_back(rule{"", std::move(alts), true, pos_});
+    rules_.push_back(rule{"", std::move(alts), true, pos_, current_});
     count_elements(rules_.back().alts);
     return static_cast<uint32_t>(rules_.size() - 1);
   }
@@ -294,6 +298,7 @@ class gbnf_parser {
         ++pos_;
         seq.push_back(gelem{gtype::any, 0, 0});
       } else if (c == '(') {
+        if (depth >= max_nesting) fail(at, "parentheses nested deeper than 128 levels");
         ++pos_;
         alternatives inner = parse_alternatives(depth + 1);
         skip_space();
@@ -382,6 +387,7 @@ class gbnf_parser {
     g.names.reserve(rules_.size());
     for (size_t r = 0; r < rules_.size(); ++r) {
       g.names.push_back(rules_[r].name);
+      origins_.push_back(rules_[r].origin);
       for (const auto& alt : rules_[r].alts) {
         g.alts[r].push_back(static_cast<uint32_t>(g.elems.size()));
         g.elems.insert(g.elems.end(), alt.begin(), alt.end());
@@ -392,11 +398,8 @@ class gbnf_parser {
   }
 
   std::string rule_label(const grammar_rules& g, uint32_t r) const {
-    // A generated rule is named after the rule whose text made it (the nearest named one before it).
-    for (uint32_t i = r + 1; i-- > 0;) {
-      if (!g.names[i].empty()) return "'" + g.names[i] + "'" + (i == r ? "" : " (inside it)");
-    }
-    return "a rule";
+    if (!g.names[r].empty()) return "rule '" + g.names[r] + "'";
+    return "a group or repetition in rule '" + origins_[r] + "'";
   }
 
   // A rule that can reach itself before consuming a character would make the matcher loop.
@@ -438,7 +441,9 @@ class gbnf_parser {
         if (i < left[r].size()) {
           const uint32_t next = left[r][i++];
           if (color[next] == 1) {
-            throw grammar_error("rule " + rule_label(g, next) + " is left-recursive (it can reach itself before matching a character)");
+            throw grammar_error(rule_label(g, next) +
+                                " is left-recursive (it can reach itself before matching a character; a repetition "
+                                "of something that can match nothing is too)");
           }
           if (color[next] == 0) {
             color[next] = 1;
@@ -456,6 +461,8 @@ class gbnf_parser {
   size_t pos_ = 0;
   size_t elements_ = 0;
   std::vector<rule> rules_;
+  std::string current_;               // the rule being parsed
+  std::vector<std::string> origins_;  // per compiled rule (flatten)
   std::unordered_map<std::string, uint32_t> ids_;
   std::vector<std::pair<uint32_t, uint32_t>> ranges_;
 };
@@ -527,6 +534,11 @@ constexpr int32_t not_computed = -2;
 constexpr int32_t dead = -1;
 constexpr size_t max_stack_nodes = size_t{1} << 22;
 constexpr size_t max_cached_masks = 1024;
+// Expansion steps one transition (state, byte), and one call (accept, allowed_tokens, allows),
+// may take: ordinary grammars take a few per byte; nullable tails nested as deep as the text
+// take the depth at every step.
+constexpr size_t max_step_work = size_t{1} << 18;
+constexpr size_t max_work = size_t{1} << 24;
 
 }  // namespace
 
@@ -539,7 +551,6 @@ struct grammar_matcher::impl {
   struct stack_node { uint32_t pos, parent; };
   std::vector<stack_node> nodes{{0, 0}};
   std::unordered_map<uint64_t, uint32_t> node_ids;
-  std::unordered_map<uint64_t, std::vector<uint32_t>> expansions;  // (pos, parent) -> stacks
 
   struct state {
     std::vector<uint32_t> stacks;  // sorted node ids
@@ -553,10 +564,14 @@ struct grammar_matcher::impl {
   std::unordered_map<std::string, int32_t> state_ids;
   size_t cached_masks = 0;
   int32_t current = 0;
+  size_t work = 0;       // expansion steps since the last public call began (bounded by max_work)
+  size_t step_work = 0;  // expansion steps of the transition being computed (max_step_work)
 
   explicit impl(std::shared_ptr<const grammar> gr) : g(std::move(gr)), r(g->rules()) {
     std::vector<uint32_t> start;
-    for (uint32_t a : r.alts[r.root]) expand(a, 0, start);
+    std::vector<std::pair<uint32_t, uint32_t>> todo;
+    for (uint32_t a : r.alts[r.root]) todo.emplace_back(a, 0);
+    expand(todo, start);
     current = intern_state(std::move(start), 0, 0, 0);
   }
 
@@ -572,34 +587,35 @@ struct grammar_matcher::impl {
 
   // Appends the stacks that continue from element `pos` over `parent`, each with a character
   // element on top (or the empty stack), expanding rule references and popping finished rules.
-  void expand(uint32_t pos, uint32_t parent, std::vector<uint32_t>& out) {
-    const gelem& e = r.elems[pos];
-    if (e.type == gtype::end) {
-      if (parent == 0) {
-        out.push_back(0);
-      } else {
-        const stack_node p = nodes[parent];
-        expand_memo(p.pos, p.parent, out);
+  // Iterative with a visited set: a pop can run down a stack as deep as the text is long, and
+  // nullable rules can reach one (element, stack) pair many ways.
+  // `todo` holds the (element, stack) pairs to start from; one visited set serves them all.
+  void expand(std::vector<std::pair<uint32_t, uint32_t>>& todo, std::vector<uint32_t>& out) {
+    std::unordered_set<uint64_t> seen;
+    while (!todo.empty()) {
+      const auto [p, par] = todo.back();
+      todo.pop_back();
+      if (!seen.insert((uint64_t{p} << 32) | par).second) continue;
+      if (++step_work > max_step_work || ++work > max_work) {
+        throw std::length_error("the grammar needs too much work for one token (nullable rules nested as deep as "
+                                "the text, or too ambiguous)");
       }
-    } else if (e.type == gtype::rule_ref) {
-      const uint32_t ret = pos + 1;
-      const uint32_t np = r.elems[ret].type == gtype::end ? parent : intern_node(ret, parent);  // tail call
-      for (uint32_t a : r.alts[e.a]) expand(a, np, out);
-    } else {
-      out.push_back(intern_node(pos, parent));
+      const gelem& e = r.elems[p];
+      if (e.type == gtype::end) {
+        if (par == 0) {
+          out.push_back(0);
+        } else {
+          todo.emplace_back(nodes[par].pos, nodes[par].parent);
+        }
+      } else if (e.type == gtype::rule_ref) {
+        const uint32_t ret = p + 1;
+        const uint32_t np = r.elems[ret].type == gtype::end ? par : intern_node(ret, par);  // tail call: no frame
+        const auto& alts = r.alts[e.a];
+        for (auto a = alts.rbegin(); a != alts.rend(); ++a) todo.emplace_back(*a, np);
+      } else {
+        out.push_back(intern_node(p, par));
+      }
     }
-  }
-  void expand_memo(uint32_t pos, uint32_t parent, std::vector<uint32_t>& out) {
-    const uint64_t key = (uint64_t{pos} << 32) | parent;
-    auto it = expansions.find(key);
-    if (it == expansions.end()) {
-      std::vector<uint32_t> v;
-      expand(pos, parent, v);
-      std::sort(v.begin(), v.end());
-      v.erase(std::unique(v.begin(), v.end()), v.end());
-      it = expansions.emplace(key, std::move(v)).first;
-    }
-    out.insert(out.end(), it->second.begin(), it->second.end());
   }
 
   int32_t intern_state(std::vector<uint32_t> stacks, uint32_t partial, uint8_t need, uint8_t len) {
@@ -623,12 +639,14 @@ struct grammar_matcher::impl {
   }
 
   int32_t advance(int32_t from, uint32_t cp) {
-    std::vector<uint32_t> out;
+    std::vector<std::pair<uint32_t, uint32_t>> todo;
     for (uint32_t id : states[static_cast<size_t>(from)].stacks) {
       if (id == 0) continue;
       const stack_node n = nodes[id];
-      if (r.matches(r.elems[n.pos], cp)) expand_memo(n.pos + 1, n.parent, out);
+      if (r.matches(r.elems[n.pos], cp)) todo.emplace_back(n.pos + 1, n.parent);
     }
+    std::vector<uint32_t> out;
+    expand(todo, out);
     return intern_state(std::move(out), 0, 0, 0);
   }
 
@@ -649,6 +667,7 @@ struct grammar_matcher::impl {
   }
 
   int32_t compute_step(int32_t from, uint8_t b) {
+    step_work = 0;
     const state& s = states[static_cast<size_t>(from)];
     if (s.need == 0) {
       if (b < 0x80) return advance(from, b);
@@ -663,11 +682,13 @@ struct grammar_matcher::impl {
     if (need == 0) {
       // The character ends here; the state's stacks were kept for it, so advance them.
       if (partial < min_code_point(s.len) || partial > 0x10FFFF) return dead;
-      std::vector<uint32_t> out;
+      std::vector<std::pair<uint32_t, uint32_t>> todo;
       for (uint32_t id : s.stacks) {
         const stack_node n = nodes[id];
-        if (r.matches(r.elems[n.pos], partial)) expand_memo(n.pos + 1, n.parent, out);
+        if (r.matches(r.elems[n.pos], partial)) todo.emplace_back(n.pos + 1, n.parent);
       }
+      std::vector<uint32_t> out;
+      expand(todo, out);
       return intern_state(std::move(out), 0, 0, 0);
     }
     return partway(from, partial, need, s.len);
@@ -732,6 +753,7 @@ grammar_matcher::grammar_matcher(grammar_matcher&&) noexcept = default;
 grammar_matcher& grammar_matcher::operator=(grammar_matcher&&) noexcept = default;
 
 bool grammar_matcher::accept(std::string_view bytes) {
+  impl_->work = 0;
   int32_t s = impl_->current;
   for (char c : bytes) {
     s = impl_->step(s, static_cast<uint8_t>(c));
@@ -750,6 +772,7 @@ bool grammar_matcher::must_end() const {
 
 void grammar_matcher::allowed_tokens(const token_trie& trie, std::vector<uint32_t>& words) {
   impl& m = *impl_;
+  m.work = 0;
   const auto s = static_cast<size_t>(m.current);
   if (m.states[s].mask.empty()) {
     if (m.cached_masks >= max_cached_masks) {
@@ -770,6 +793,7 @@ bool grammar_matcher::allows(const token_trie& trie, token_id id, std::string_vi
   // Only tokens in the trie may be allowed (as in the mask): walk it beside the matcher.
   const auto nodes = trie.nodes();
   uint32_t ni = 0;
+  impl_->work = 0;
   int32_t s = impl_->current;
   for (char c : bytes) {
     const token_trie::node& n = nodes[ni];

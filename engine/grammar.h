@@ -38,7 +38,8 @@ struct grammar_rules;  // compiled form (grammar.cpp)
 class grammar {
  public:
   // Parses GBNF text. Throws grammar_error. Limits: text up to 1 MiB, up to 65,536 compiled
-  // elements, repetition bounds up to 10,000.
+  // elements, repetition bounds up to 10,000, parentheses nested up to 128 deep. Matching uses
+  // no recursion, so neither a grammar nor a text can exhaust the stack.
   static std::shared_ptr<const grammar> parse(std::string_view gbnf, std::string_view root = "root");
 
   const grammar_rules& rules() const { return *rules_; }
@@ -89,6 +90,10 @@ class grammar_matcher {
   // Advances over `bytes` if the grammar allows them as a continuation (an unfinished UTF-8
   // character at the end is allowed if some continuation of it is); returns false and leaves the
   // state unchanged otherwise.
+  // Work bound: accept, allowed_tokens and allows throw std::length_error if one byte would take
+  // more than 2^18 expansion steps or one call more than 2^24 (a grammar whose nullable tails
+  // nest as deep as the text costs its depth at every byte); the state is then unchanged and the
+  // generation should fail. The constructor throws it too (a grammar too ambiguous to start).
   bool accept(std::string_view bytes);
   // The text matched so far is a complete sentence of the grammar (no unfinished character).
   bool can_end() const;

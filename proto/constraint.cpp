@@ -1,6 +1,8 @@
 #include "proto/constraint.h"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "proto/json_schema.h"
 
@@ -8,15 +10,39 @@ namespace hearth::proto {
 
 namespace {
 
-// The value at `path` in `raw` re-parsed with key order kept, or `value` itself if that fails
-// (raw absent or not the text `value` came from).
-nlohmann::ordered_json in_written_order(std::string_view raw, std::initializer_list<const char*> path,
-                                        const nlohmann::json& value) {
+constexpr size_t max_schema_keys = 4096;  // keys of one object in a schema
+
+// The most keys any object in `v` has.
+size_t widest_object(const nlohmann::json& v) {
+  size_t widest = 0;
+  std::vector<const nlohmann::json*> todo{&v};
+  while (!todo.empty()) {
+    const nlohmann::json* j = todo.back();
+    todo.pop_back();
+    if (j->is_object()) widest = std::max(widest, j->size());
+    if (j->is_structured()) {
+      for (const auto& child : *j) todo.push_back(&child);
+    }
+  }
+  return widest;
+}
+
+// The value at `path` in `raw` re-parsed with key order kept, or `value` itself in key order if
+// that fails (raw absent or not the text `value` came from). Only the value at `path` is built
+// (ordered_json inserts in linear time per key, so a wide object elsewhere must not be built);
+// the caller bounds the width of `value` itself.
+nlohmann::ordered_json in_written_order(std::string_view raw, std::vector<std::string> path, const nlohmann::json& value) {
   if (!raw.empty()) {
     try {
-      const nlohmann::ordered_json whole = nlohmann::ordered_json::parse(raw);
+      // Keep a key at depth d <= path.size() only if it is path[d - 1]; everything below the path.
+      const auto keep = [&](int depth, nlohmann::ordered_json::parse_event_t event, nlohmann::ordered_json& parsed) {
+        if (event != nlohmann::ordered_json::parse_event_t::key) return true;
+        const auto d = static_cast<size_t>(depth);
+        return d == 0 || d > path.size() || parsed.get_ref<const std::string&>() == path[d - 1];
+      };
+      const nlohmann::ordered_json whole = nlohmann::ordered_json::parse(raw, keep);
       const nlohmann::ordered_json* at = &whole;
-      for (const char* key : path) {
+      for (const std::string& key : path) {
         if (!at->is_object() || !at->contains(key)) {
           at = nullptr;
           break;
@@ -32,18 +58,29 @@ nlohmann::ordered_json in_written_order(std::string_view raw, std::initializer_l
 
 std::shared_ptr<const grammar> compile(field_reader& r, std::string_view param, const std::string& gbnf) {
   try {
-    return grammar::parse(gbnf);
+    std::shared_ptr<const grammar> g = grammar::parse(gbnf);
+    grammar_matcher probe(g);  // a grammar too ambiguous to start is refused here, not at decode time
+    return g;
   } catch (const grammar_error& e) {
     r.fail(param, std::string(param) + " is not a valid grammar: " + e.what());
+  } catch (const std::length_error& e) {
+    r.fail(param, std::string(param) + " is not usable: " + e.what());
   }
   return nullptr;
 }
 
-std::shared_ptr<const grammar> from_schema(field_reader& r, std::string_view param, const nlohmann::ordered_json& schema) {
-  if (!schema.is_object() && !schema.is_boolean()) {
+// The schema at `path` of the request (`value` as parsed, `raw` its text) as a grammar.
+std::shared_ptr<const grammar> from_schema(field_reader& r, std::string_view param, std::string_view raw,
+                                           std::vector<std::string> path, const nlohmann::json& value) {
+  if (!value.is_object() && !value.is_boolean()) {
     r.fail(param, std::string(param) + " must be a JSON Schema (an object or a boolean)");
     return nullptr;
   }
+  if (widest_object(value) > max_schema_keys) {
+    r.fail(param, std::string(param) + " has an object with more than " + std::to_string(max_schema_keys) + " keys");
+    return nullptr;
+  }
+  const nlohmann::ordered_json schema = in_written_order(raw, std::move(path), value);
   std::string gbnf;
   try {
     gbnf = json_schema_to_gbnf(schema);
@@ -99,8 +136,7 @@ std::shared_ptr<const grammar> from_response_format(field_reader& r, std::string
   if (!schema) {  // OpenAI allows it out; then any JSON object
     return compile(r, "response_format", json_object_gbnf());
   }
-  return from_schema(r, "response_format.json_schema.schema",
-                     in_written_order(raw, {"response_format", "json_schema", "schema"}, *schema));
+  return from_schema(r, "response_format.json_schema.schema", raw, {"response_format", "json_schema", "schema"}, *schema);
 }
 
 }  // namespace
@@ -127,7 +163,7 @@ std::shared_ptr<const grammar> read_constraint(field_reader& r, std::string_view
     if (gbnf->get_ref<const std::string&>().empty()) return nullptr;  // llama-server: "" is none
     return compile(r, "grammar", gbnf->get<std::string>());
   }
-  if (schema) return from_schema(r, "json_schema", in_written_order(raw, {"json_schema"}, *schema));
+  if (schema) return from_schema(r, "json_schema", raw, {"json_schema"}, *schema);
   if (format) return from_response_format(r, raw, *format);
   return nullptr;
 }

@@ -90,6 +90,26 @@ TEST_CASE("grammar: JSON text", "[grammar]") {
   }
 }
 
+TEST_CASE("grammar: a stack as deep as the text pops without recursion, within a work bound", "[grammar]") {
+  // Each "a" leaves an optional "b" to come; ending pops every level at once, without recursion.
+  const auto g = grammar::parse(R"(root ::= "a" root? "b"?)");
+  grammar_matcher m(g);
+  REQUIRE(m.accept(std::string(500, 'a')));
+  CHECK(m.can_end());
+  CHECK(m.accept("bb"));
+  CHECK(m.can_end());
+  CHECK(grammar_accepts(g, "aab"));
+  CHECK_FALSE(grammar_accepts(g, "abb"));
+  // The same shape costs the depth at every step: past the bound, a clear error, state kept.
+  grammar_matcher deep(grammar::parse(R"(root ::= "a" root? e
+e ::= "")"));
+  CHECK_THROWS_AS(deep.accept(std::string(8000, 'a')), std::length_error);  // ~ 8000^2 / 2 steps
+  CHECK(deep.accept(""));
+  CHECK_FALSE(deep.can_end());  // unchanged: nothing accepted yet
+  CHECK(deep.accept("a"));
+  CHECK(deep.can_end());
+}
+
 TEST_CASE("grammar: unfinished UTF-8 characters are accepted only if some character can finish them",
           "[grammar]") {
   grammar_matcher m(grammar::parse(R"(root ::= [\u00e0-\u00ff] "!")"));  // à..ÿ: C3 A0..C3 BF
@@ -122,13 +142,20 @@ TEST_CASE("grammar: errors name the place and the problem", "[grammar]") {
   CHECK(parse_error("root ::= \"\\q\"") == "line 1, column 11: unknown escape \\q");
   CHECK(parse_error("root ::= @") == "line 1, column 10: unexpected '@'");
   CHECK(parse_error("root ::= expr\nexpr ::= expr \"+\" \"1\" | \"1\"") ==
-        "rule 'expr' is left-recursive (it can reach itself before matching a character)");
+        "rule 'expr' is left-recursive (it can reach itself before matching a character; a repetition of something "
+        "that can match nothing is too)");
   CHECK(parse_error("root ::= a\na ::= b? \"x\" | \"y\"\nb ::= \"\" | a") ==
-        "rule 'a' is left-recursive (it can reach itself before matching a character)");
+        "rule 'a' is left-recursive (it can reach itself before matching a character; a repetition of something "
+        "that can match nothing is too)");
+  CHECK(parse_error("root ::= x (\"b\"*)*\nx ::= \"a\"").starts_with(
+      "a group or repetition in rule 'root' is left-recursive"));
   std::string huge = "root ::=";
   for (int i = 0; i < 8; ++i) huge += " \"a\"{9000}";
   CHECK(parse_error(huge).find("too large (over 65536 elements)") != std::string::npos);
   CHECK(parse_error(std::string(2u << 20, ' ')) == "the grammar is over 1 MiB");
+  CHECK(parse_error("root ::= " + std::string(129, '(') + "\"a\"" + std::string(129, ')')) ==
+        "line 1, column 138: parentheses nested deeper than 128 levels");
+  CHECK(parse_error("root ::= " + std::string(128, '(') + "\"a\"" + std::string(128, ')')).empty());
 }
 
 namespace {

@@ -118,3 +118,23 @@ TEST_CASE("constraint: bad fields are 400s naming them", "[proto][constraint]") 
   check_rejected(chat_with(R"("grammar": "root ::= \"a\"", "response_format": {"type": "json_object"})"),
                  "response_format", "give one of grammar, json_schema and response_format, not several");
 }
+
+TEST_CASE("constraint: schema width and grammar ambiguity are bounded", "[proto][constraint]") {
+  // Written order is kept even next to a wide object elsewhere in the body (not built in order).
+  std::string wide = R"("metadata": {)";
+  for (int i = 0; i < 20000; ++i) wide += (i ? ",\"k" : "\"k") + std::to_string(i) + "\": 0";
+  wide += "}";
+  const auto g = ok(generate_with(wide + R"(, "json_schema": {"type": "object", "properties": {"z": {"type": "integer"},
+      "a": {"type": "integer"}}, "required": ["z", "a"]})")).constraint;
+  REQUIRE(g);
+  CHECK(grammar_accepts(g, R"({"z": 1, "a": 2})"));
+  CHECK_FALSE(grammar_accepts(g, R"({"a": 2, "z": 1})"));
+  // A schema object wider than 4096 keys is refused.
+  std::string props = R"({"type": "object", "properties": {)";
+  for (int i = 0; i < 4097; ++i) props += (i ? ",\"p" : "\"p") + std::to_string(i) + R"(": {"type": "null"})";
+  props += "}}";
+  check_rejected(generate_with(R"("json_schema": )" + props), "json_schema", "has an object with more than 4096 keys");
+  // A grammar whose start alone expands past the matcher's work bound is refused up front.
+  check_rejected(generate_with(R"("grammar": "root ::= y{10000}\ny ::= x{8}\nx ::= \"a\"?")"), "grammar",
+                 "grammar is not usable: the grammar needs too much work");
+}
