@@ -16,7 +16,6 @@
 
 #include "batch_engine.h"
 #include "grammar.h"
-#include "proto/json_schema.h"
 #include "token_decoder.h"
 #include "cli/commands.h"
 #include "cli/machine_limits.h"
@@ -175,8 +174,8 @@ int cmd_bench(std::span<char* const> args) {
                 {"repetitions", 'r', "N", "repetitions of each test (default 3)"},
                 {"output", 'o', "FORMAT", "table (default) or json (one object per line)"},
                 {"limits", 0, "", "measure the machine instead of a model"},
-                {"json-schema", 0, "FILE", "also time generation under this JSON Schema (tg-grammar vs tg-sampled)"},
-                {"grammar", 0, "FILE", "also time generation under this GBNF grammar (tg-grammar vs tg-sampled)"}});
+                json_schema_file_option,
+                grammar_file_option});
   return run_command("bench", opts, args, [&] {
     const int threads = static_cast<int>(opts.get_int("threads", std::max(1u, std::thread::hardware_concurrency())));
     const std::string format = opts.get_or("output", "table");
@@ -187,6 +186,7 @@ int cmd_bench(std::span<char* const> args) {
     const int64_t p = opts.get_int("n-prompt", 128), n = opts.get_int("n-gen", 64);
     const int reps = static_cast<int>(opts.get_int("repetitions", 3));
     if (p < 0 || n < 0 || reps < 1 || threads < 1) throw usage_error("-p, -n >= 0, -r, -t >= 1");
+    const std::shared_ptr<const grammar> g = grammar_option(opts);
     auto m = model::load(*path);
     if (p + n > m->hp().n_ctx_train) throw usage_error("p + n exceeds the model's context");
     memory_settings ms;
@@ -203,22 +203,7 @@ int cmd_bench(std::span<char* const> args) {
     std::vector<bench_result> results;
     if (p > 0) results.push_back(run_pp(e, m->vocab(), p, reps));
     if (n > 0) results.push_back(run_tg(e, m->vocab(), n, reps));
-    if (opts.has("json-schema") && opts.has("grammar")) throw usage_error("give --json-schema or --grammar, not both");
-    if (n > 0 && (opts.has("json-schema") || opts.has("grammar"))) {
-      std::string gbnf = read_text_file(opts.has("grammar") ? *opts.get("grammar") : *opts.get("json-schema"));
-      if (opts.has("json-schema")) {
-        try {
-          gbnf = json_schema_to_gbnf(nlohmann::ordered_json::parse(gbnf));
-        } catch (const std::exception& ex) {
-          throw usage_error("--json-schema " + *opts.get("json-schema") + ": " + ex.what());
-        }
-      }
-      std::shared_ptr<const grammar> g;
-      try {
-        g = grammar::parse(gbnf);
-      } catch (const grammar_error& ex) {
-        throw usage_error("--grammar " + opts.get_or("grammar", "") + ": " + ex.what());
-      }
+    if (g && n > 0) {
       const auto t0 = clock_type::now();
       const auto trie = std::make_shared<const token_trie>(token_trie_of(e, e.vocab_size()));
       std::fprintf(stderr, "token trie: %zu nodes for %d tokens, built in %.1f ms\n", trie->nodes().size(),

@@ -7,8 +7,11 @@
 #include <iterator>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 #include "kv_cache.h"
 #include "load_error.h"
+#include "proto/json_schema.h"
 
 namespace hearth::cli {
 
@@ -149,6 +152,23 @@ std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw usage_error("cannot read " + path);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::shared_ptr<const grammar> grammar_option(const options& opts) {
+  const bool gbnf = opts.has("grammar"), schema = opts.has("json-schema");
+  if (!gbnf && !schema) return nullptr;
+  if (gbnf && schema) throw usage_error("give --grammar or --json-schema, not both");
+  const std::string flag = gbnf ? "--grammar" : "--json-schema";
+  const std::string path = *opts.get(gbnf ? "grammar" : "json-schema");
+  std::string text = read_text_file(path);
+  try {
+    if (schema) text = json_schema_to_gbnf(nlohmann::ordered_json::parse(text));
+    std::shared_ptr<const grammar> g = grammar::parse(text);
+    grammar_matcher probe(g);  // too ambiguous to start: refused here
+    return g;
+  } catch (const std::exception& e) {  // JSON, schema and grammar errors, the work bound
+    throw usage_error(flag + " " + path + ": " + e.what());
+  }
 }
 
 ggml_type parse_kv_type(const std::string& name) {

@@ -3,6 +3,7 @@
 // both parses the arguments and prints --help. Numbers are checked strictly: "--top-k 4x" is an
 // error, not 4.
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "gguf/ggml_type.h"
+#include "grammar.h"
 
 namespace hearth::cli {
 
@@ -69,6 +71,13 @@ std::string read_text_file(const std::string& path);
 
 // The KV cache row type a --kv-type value names (f16, q8_0, q4_0); usage_error otherwise.
 ggml_type parse_kv_type(const std::string& name);
+// --grammar FILE (GBNF) or --json-schema FILE (a JSON Schema, property order kept) as a compiled
+// grammar, or null if neither is given; usage_error naming the option and the problem.
+std::shared_ptr<const grammar> grammar_option(const options& opts);
+inline constexpr option_spec grammar_file_option = {"grammar", 0, "FILE", "constrain the output to this GBNF grammar"};
+inline constexpr option_spec json_schema_file_option = {"json-schema", 0, "FILE",
+                                                        "constrain the output to JSON valid under this JSON Schema"};
+
 // The --kv-type option every command that runs a model takes.
 inline constexpr option_spec kv_type_option = {"kv-type", 0, "TYPE",
                                                "KV cache rows: f16 (default), q8_0 (half the memory) or q4_0"};

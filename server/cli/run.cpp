@@ -31,6 +31,7 @@ struct run_config {
   std::optional<quant_mix> quantize;  // --quantize TYPE: quantize at start-up
   std::string imatrix;                // --imatrix FILE: weigh that quantization
   ggml_type kv_type = ggml_type::f16;
+  std::shared_ptr<const grammar> constraint;  // --grammar / --json-schema
 };
 
 run_config parse_run(const options& opts) {
@@ -64,6 +65,7 @@ run_config parse_run(const options& opts) {
   c.kv_type = parse_kv_type(opts.get_or("kv-type", "f16"));
   c.imatrix = opts.get_or("imatrix", "");
   if (!c.imatrix.empty() && !c.quantize) throw usage_error("--imatrix weighs --quantize: give both");
+  c.constraint = grammar_option(opts);
   c.stops = opts.get_all("stop");
   if (auto err = validate_stops(c.stops)) throw usage_error(*err);
   // Without --seed every run differs, as users of a sampling CLI expect; with one it repeats.
@@ -108,9 +110,12 @@ int generate(const run_config& c) {
   thread_pool pool(c.threads);
   kv_cache kv(hp, plan.kv_blocks, plan.block_size, plan.kv_type);
   forward_pass fwd(*m, pool, max_batch, 1, n_ctx);
-  token_decoder decoder(c.sampling, static_cast<int32_t>(hp.n_vocab), c.stops);
-  decoder.accept_prompt(prompt);
   const vocab_text text(v);
+  const auto n_vocab = static_cast<int32_t>(hp.n_vocab);
+  grammar_constraint constraint;
+  if (c.constraint) constraint = {c.constraint, std::make_shared<const token_trie>(token_trie_of(text, n_vocab))};
+  token_decoder decoder(c.sampling, n_vocab, c.stops, -1, constraint);
+  decoder.accept_prompt(prompt);
   int32_t seq = kv.seq_create();
   kv.seq_reserve(seq, n_ctx);
 
@@ -154,6 +159,8 @@ int cmd_run(std::span<char* const> args) {
                 {"ctx", 'c', "N", "context positions (default: what the prompt and -n need, else the model's)"},
                 {"threads", 't', "N", "compute threads (default: all cores)"},
                 kv_type_option,
+                grammar_file_option,
+                json_schema_file_option,
                 {"temp", 0, "T", "temperature; 0 is greedy (default 0.8)"},
                 {"top-k", 0, "K", "keep the K most likely tokens; 0 keeps all (default 40)"},
                 {"top-p", 0, "P", "keep the most likely tokens up to probability P (default 0.95)"},

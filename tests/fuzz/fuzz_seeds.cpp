@@ -167,6 +167,41 @@ void add_chat_cases(std::map<std::string, bytes>& corpus) {
 
 // Every template's text (the "" of a model without one skipped) with each conversation of
 // cases.json and its globals, separated by a NUL byte as jinja_target.cpp reads them.
+// Grammars and schemas with a text each grammar accepts, separated by a NUL byte as
+// grammar_target.cpp reads them.
+void add_grammar_inputs(std::map<std::string, bytes>& corpus) {
+  const std::pair<std::string, std::string> inputs[] = {
+      {R"(root ::= "yes" | "no")", "yes"},
+      {R"(root ::= [a-c]+ [^a-c] "x"{2,4} .?)", "abcdxxx\xC3\xA9"},
+      {"root ::= pair*  # comment\npair ::=\n  \"(\" pair* \")\"\n", "(()())"},
+      {R"(root ::= "a" root? "b"?)", "aaab"},
+      {R"(root   ::= ws value ws
+value  ::= object | array | string | number | "true" | "false" | "null"
+object ::= "{" ws ( string ws ":" ws value ( ws "," ws string ws ":" ws value )* )? ws "}"
+array  ::= "[" ws ( value ( ws "," ws value )* )? ws "]"
+string ::= "\"" ( [^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""
+number ::= "-"? ( "0" | [1-9] [0-9]* ) ( "." [0-9]+ )? ( [eE] [-+]? [0-9]+ )?
+ws     ::= [ \t\n\r]*)",
+       R"({"a": [1, -2.5e3, "\u00e9", {"b": null}], "c": true})"},
+      {R"({"type": "object", "properties": {"name": {"type": "string", "maxLength": 8}, "age": {"type": "integer",
+          "minimum": 0, "maximum": 120}}, "required": ["name", "age"]})",
+       R"({"name":"Ann","age":31})"},
+      {R"({"type": "array", "items": {"enum": ["a", 1, null]}, "minItems": 1, "maxItems": 3})", R"(["a",1])"},
+      {R"({"$defs": {"node": {"type": "object", "properties": {"v": {"type": "integer"}, "next": {"anyOf":
+          [{"$ref": "#/$defs/node"}, {"type": "null"}]}}, "required": ["v", "next"]}}, "$ref": "#/$defs/node"})",
+       R"({"v":1,"next":{"v":2,"next":null}})"},
+      {R"({"type": "string", "format": "date"})", R"("2024-02-29")"},
+      {R"({"type": "string", "pattern": "^[A-Z]{2}-\\d{3}$"})", R"("AB-123")"},
+  };
+  int i = 0;
+  for (const auto& [spec, text] : inputs) {
+    std::string all = spec;
+    all.push_back('\0');
+    all += text;
+    corpus["case-" + std::to_string(i++)] = to_bytes(all);
+  }
+}
+
 void add_jinja_cases(std::map<std::string, bytes>& corpus) {
   const bytes b = read_file(shared_dir / "templates" / "cases.json");
   const nlohmann::json all = nlohmann::json::parse(b.begin(), b.end());
@@ -209,6 +244,7 @@ seed_corpora make_seed_corpora() {
   }
   add_chat_cases(c["chat_template"]);
   add_jinja_cases(c["jinja"]);
+  add_grammar_inputs(c["grammar"]);
   return c;
 }
 

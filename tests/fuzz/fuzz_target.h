@@ -45,7 +45,8 @@ void ws_message_input(fuzz_input input);      // proto::parse_ws_message
 void chat_template_init();
 void chat_template_input(fuzz_input input);   // parse_chat -> chat_template render + tokenize
 void jinja_input(fuzz_input input);           // template text (+ variables) -> proto/jinja render
-void logprobs_input(fuzz_input input);        // perplexity --kl-divergence's log-probability files
+void logprobs_input(fuzz_input input);
+void grammar_input(fuzz_input input);         // GBNF / JSON Schema (+ text) -> grammar, matcher, masks        // perplexity --kl-divergence's log-probability files
 
 // Throws contract_breach(what) unless ok.
 inline void expect(bool ok, const std::string& what) {

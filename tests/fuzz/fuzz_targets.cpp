@@ -20,6 +20,7 @@ const std::vector<fuzz_target>& fuzz_targets() {
       {"chat_template", chat_template_init, chat_template_input},
       {"jinja", no_init, jinja_input},
       {"logprobs", no_init, logprobs_input},
+      {"grammar", no_init, grammar_input},
   };
   return targets;
 }

@@ -79,9 +79,12 @@ TEST_CASE("fuzz chat_template: seeds and recorded crash inputs", "[fuzz]") { rep
 TEST_CASE("fuzz jinja: seeds and recorded crash inputs", "[fuzz]") { replay_target("jinja", 6 * 50); }
 // Log-probability files of a few shapes, written by logprob_writer.
 TEST_CASE("fuzz logprobs: seeds and recorded crash inputs", "[fuzz]") { replay_target("logprobs", 3); }
+// The grammar tests' grammars and the structured-output tests' schemas, each with a matching text.
+TEST_CASE("fuzz grammar: seeds and recorded crash inputs", "[fuzz]") { replay_target("grammar", 8); }
 
 TEST_CASE("fuzz: every target is replayed and every regression directory names a target", "[fuzz]") {
-  const std::set<std::string_view> replayed = {"gguf", "model", "tokenizer", "requests", "ws_message", "chat_template", "jinja", "logprobs"};
+  const std::set<std::string_view> replayed = {"gguf",          "model", "tokenizer", "requests", "ws_message",
+                                                "chat_template", "jinja", "logprobs",  "grammar"};
   for (const fuzz_target& t : fuzz_targets()) CHECK(replayed.count(t.name) == 1);
   for (const auto& [name, corpus] : seeds()) CHECK(replayed.count(name) == 1);
   if (fs::exists(regressions_dir)) {

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "process.h"
 #include "reference.h"
 #include "temp_dir.h"
@@ -134,6 +136,38 @@ TEST_CASE("run: a stop string ends the text before it, across token boundaries",
     INFO("stop: " << stop);
     CHECK(r.out == ref.prompt + ref.greedy_text.substr(0, cut));
   }
+}
+
+TEST_CASE("run --json-schema / --grammar: the output after the prompt is what they allow", "[cli][structured]") {
+  temp_dir dir;
+  const std::string schema = (dir.path() / "schema.json").string(), gbnf = (dir.path() / "g.gbnf").string();
+  std::ofstream(schema) << R"({"type": "object", "properties": {"name": {"type": "string", "maxLength": 10},
+      "n": {"type": "integer", "minimum": 1, "maximum": 9}}, "required": ["name", "n"]})";
+  std::ofstream(gbnf) << "root ::= (\"yes\" | \"no\") \"!\"\n";
+  for (const char* seed : {"1", "2", "3"}) {
+    auto r = run_process({hearth_bin, "run", "-m", stories_f32, "-p", "Once", "-n", "300", "--seed", seed,
+                          "--json-schema", schema});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(r.out.starts_with("Once"));
+    const auto j = nlohmann::json::parse(r.out.substr(4), nullptr, false);
+    INFO(r.out);
+    REQUIRE(j.is_object());
+    CHECK(j.size() == 2);
+    CHECK(j["name"].is_string());
+    CHECK((j["n"].is_number_integer() && j["n"] >= 1 && j["n"] <= 9));
+  }
+  auto yes_no = run_process({hearth_bin, "run", "-m", stories_f32, "-p", "Once", "--grammar", gbnf});
+  CHECK((yes_no.out == "Onceyes!" || yes_no.out == "Onceno!"));
+  std::ofstream(gbnf) << "root ::= undefined\n";
+  auto bad = run_process({hearth_bin, "run", "-m", stories_f32, "-p", "Once", "--grammar", gbnf});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--grammar " + gbnf + ": line 1, column 10: rule 'undefined' is used but not defined") !=
+        std::string::npos);
+  std::ofstream(schema) << R"({"type": "object", "not": {}})";
+  auto unsupported = run_process({hearth_bin, "run", "-m", stories_f32, "-p", "Once", "--json-schema", schema});
+  CHECK(unsupported.exit_code == 2);
+  CHECK(unsupported.err.find("unsupported keyword \"not\"") != std::string::npos);
 }
 
 namespace {
