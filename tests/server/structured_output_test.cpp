@@ -93,13 +93,20 @@ json chat_request(uint64_t seed) {
           {"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "review"}, {"strict", true}, {"schema", review_schema}}}}}};
 }
 
-std::string chat_content(const std::string& url, const json& request) {
-  const http_result r = curl_json(url, request.dump());
+// A whole chat answer's content, checked (status 200, finish_reason stop). Catch's macros are for
+// the test's own thread: requests sent from other threads use curl_json and come back here.
+std::string chat_content(const http_result& r) {
   INFO(r.body);
   REQUIRE(r.status == 200);
   const json j = json::parse(r.body);
   CHECK(j["choices"][0]["finish_reason"] == "stop");
   return j["choices"][0]["message"]["content"];
+}
+std::string chat_content(const std::string& url, const json& request) { return chat_content(curl_json(url, request.dump())); }
+
+// Sent from another thread (no Catch macros there).
+std::future<http_result> send_async(const std::string& url, const json& request) {
+  return std::async(std::launch::async, [url, body = request.dump()] { return curl_json(url, body); });
 }
 
 // The data payloads of an SSE body's events, "[DONE]" left out.
@@ -119,14 +126,12 @@ std::vector<json> sse_events(const std::string& body) {
 
 TEST_CASE("structured output: every seed gives JSON that validates against the schema", "[http][structured]") {
   auto& s = schema_server();
-  std::vector<std::future<std::string>> answers;
-  for (uint64_t seed = 1; seed <= 8; ++seed) {
-    answers.push_back(std::async(std::launch::async, [&, seed] { return chat_content(s.url("/v1/chat/completions"), chat_request(seed)); }));
-  }
-  for (auto& a : answers) check_review(a.get());
+  std::vector<std::future<http_result>> answers;
+  for (uint64_t seed = 1; seed <= 8; ++seed) answers.push_back(send_async(s.url("/v1/chat/completions"), chat_request(seed)));
+  for (auto& a : answers) check_review(chat_content(a.get()));
 }
 
-TEST_CASE("structured output: streamed deltas join into valid JSON; completions and generate too", "[http][structured]") {
+TEST_CASE("structured output: streamed deltas join into valid JSON and completions and generate do too", "[http][structured]") {
   auto& s = schema_server();
   json request = chat_request(42);
   request["stream"] = true;
@@ -178,17 +183,14 @@ TEST_CASE("structured output: a constrained request gives the same text alone an
           "[http][structured]") {
   auto& s = schema_server();
   const std::string alone = chat_content(s.url("/v1/chat/completions"), chat_request(1234));
-  std::vector<std::future<std::string>> others;
+  std::vector<std::future<http_result>> others;
   for (uint64_t seed = 1; seed <= 3; ++seed) {
-    others.push_back(std::async(std::launch::async, [&, seed] {
-      json r = chat_request(seed);
-      if (seed != 2) return chat_content(s.url("/v1/chat/completions"), r);
-      r.erase("response_format");  // an unconstrained neighbour too (it may run to max_tokens)
-      return curl_json(s.url("/v1/chat/completions"), r.dump()).body;
-    }));
+    json r = chat_request(seed);
+    if (seed == 2) r.erase("response_format");  // an unconstrained neighbour too (it may run to max_tokens)
+    others.push_back(send_async(s.url("/v1/chat/completions"), r));
   }
   const std::string batched = chat_content(s.url("/v1/chat/completions"), chat_request(1234));
-  for (auto& o : others) o.get();
+  for (auto& o : others) CHECK(o.get().status == 200);
   CHECK(batched == alone);
   check_review(alone);
 }
