@@ -658,10 +658,14 @@ struct grammar_matcher::impl {
   int32_t partway(int32_t from, uint32_t partial, uint8_t need, uint8_t len) {
     const uint32_t lo = std::max(partial << (6 * need), min_code_point(len));
     const uint32_t hi = std::min((partial << (6 * need)) | ((1u << (6 * need)) - 1), 0x10FFFFu);
-    if (lo > hi) return dead;
+    if (lo > hi || (lo >= 0xD800 && hi <= 0xDFFF)) return dead;  // UTF-16 surrogates are not characters
+    const auto some = [&](const auto& e) {
+      return (lo < 0xD800 && r.matches_some(e, lo, std::min(hi, 0xD7FFu))) ||
+             (hi > 0xDFFF && r.matches_some(e, std::max(lo, 0xE000u), hi));
+    };
     std::vector<uint32_t> keep;
     for (uint32_t id : states[static_cast<size_t>(from)].stacks) {
-      if (id != 0 && r.matches_some(r.elems[nodes[id].pos], lo, hi)) keep.push_back(id);
+      if (id != 0 && some(r.elems[nodes[id].pos])) keep.push_back(id);
     }
     return intern_state(std::move(keep), partial, need, len);
   }
@@ -681,7 +685,7 @@ struct grammar_matcher::impl {
     const auto need = static_cast<uint8_t>(s.need - 1);
     if (need == 0) {
       // The character ends here; the state's stacks were kept for it, so advance them.
-      if (partial < min_code_point(s.len) || partial > 0x10FFFF) return dead;
+      if (partial < min_code_point(s.len) || partial > 0x10FFFF || (partial >= 0xD800 && partial <= 0xDFFF)) return dead;
       std::vector<std::pair<uint32_t, uint32_t>> todo;
       for (uint32_t id : s.stacks) {
         const stack_node n = nodes[id];

@@ -9,7 +9,8 @@
 //               followed by *, +, ?, {m}, {m,}, {m,n}
 //   escapes   : \n \r \t \\ \" \] \[ \- \^ \xHH \uHHHH \UHHHHHHHH in literals and classes
 //   comments  : # to the end of the line. A rule may span lines; a new rule starts at `name ::=`.
-// Literals and classes match Unicode code points of UTF-8 text; `.` is any code point but "\n"
+// Literals and classes match Unicode code points of UTF-8 text (never UTF-16 surrogates, overlong
+// forms or values past U+10FFFF: those bytes are no text); `.` is any code point but "\n"
 // is allowed by `.` too (as in llama.cpp). Left recursion (a rule that can reach itself before
 // consuming a character) and references to undefined rules are parse errors.
 //

@@ -127,6 +127,16 @@ TEST_CASE("grammar: unfinished UTF-8 characters are accepted only if some charac
   CHECK_FALSE(n.accept("\xC2"));
   CHECK_FALSE(n.accept("\xC3"));
   CHECK(n.accept("\xC4"));
+  // UTF-16 surrogates (U+D800..U+DFFF, ED A0..ED BF xx) are not characters, even for `.`: JSON
+  // parsers refuse them. ED 9F BF is U+D7FF, the last code point before them.
+  grammar_matcher any(grammar::parse(R"(root ::= .)"));
+  CHECK(any.accept("\xED"));
+  CHECK_FALSE(any.accept("\xA0"));
+  CHECK_FALSE(any.accept("\xBF"));
+  CHECK(any.accept("\x9F\xBF"));
+  CHECK(any.can_end());
+  CHECK_FALSE(grammar_accepts(grammar::parse(R"(root ::= [^a])"), "\xED\xB0\x80"));
+  CHECK(grammar_accepts(grammar::parse(R"(root ::= [^a])"), "\xEE\x80\x80"));  // U+E000
 }
 
 TEST_CASE("grammar: errors name the place and the problem", "[grammar]") {
