@@ -88,6 +88,7 @@ chat_template chat_template::from_text(std::string_view jinja, std::string bos_t
   c.eos_text_ = std::move(eos_text);
   c.family_ = jinja.empty() ? "chatml (default)" : family_of(jinja);
   c.reasoning_ = reasoning_markers_of(jinja);
+  c.tools_ = tool_dialect_of(jinja.empty() ? chatml_template : jinja);
   try {
     c.program_ = jinja::program::parse(jinja.empty() ? chatml_template : jinja);
   } catch (const jinja::syntax_error& e) {

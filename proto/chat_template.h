@@ -26,6 +26,7 @@
 #include "proto/chat_message.h"
 #include "proto/jinja/jinja.h"
 #include "proto/reasoning.h"
+#include "proto/tools.h"
 #include "tokenizer/vocab.h"
 
 namespace hearth {
@@ -71,6 +72,10 @@ class chat_template {
   // (reasoning.h); nullopt otherwise (and for ChatML).
   const std::optional<reasoning_markers>& reasoning() const { return reasoning_; }
 
+  // How the template shows tool calls (tools.h): its format, or Hermes's taught in a system
+  // message when it knows no tools (ChatML included).
+  const tool_dialect& tools() const { return tools_; }
+
   // For display: the format the template's markers suggest ("chatml", "llama3", "llama2",
   // "mistral", "phi3", "gemma"), "custom", or "chatml (default)" when the model has none.
   const std::string& family() const { return family_; }
@@ -83,6 +88,7 @@ class chat_template {
   std::string bos_text_, eos_text_;
   std::string family_;
   std::optional<reasoning_markers> reasoning_;
+  tool_dialect tools_;
 };
 
 }  // namespace hearth::proto

@@ -8,11 +8,6 @@
 
 namespace hearth::proto {
 
-namespace {
-
-constexpr size_t max_schema_keys = 4096;  // keys of one object in a schema
-
-// The most keys any object in `v` has.
 size_t widest_object(const nlohmann::json& v) {
   size_t widest = 0;
   std::vector<const nlohmann::json*> todo{&v};
@@ -27,10 +22,8 @@ size_t widest_object(const nlohmann::json& v) {
   return widest;
 }
 
-// The value at `path` in `raw` re-parsed with key order kept, or `value` itself in key order if
-// that fails (raw absent or not the text `value` came from). Only the value at `path` is built
-// (ordered_json inserts in linear time per key, so a wide object elsewhere must not be built);
-// the caller bounds the width of `value` itself.
+// Only the value at `path` is built (ordered_json inserts in linear time per key, so a wide
+// object elsewhere must not be built).
 nlohmann::ordered_json in_written_order(std::string_view raw, std::vector<std::string> path, const nlohmann::json& value) {
   if (!raw.empty()) {
     try {
@@ -55,6 +48,8 @@ nlohmann::ordered_json in_written_order(std::string_view raw, std::vector<std::s
   }
   return nlohmann::ordered_json::parse(value.dump());
 }
+
+namespace {
 
 std::shared_ptr<const grammar> compile(field_reader& r, std::string_view param, const std::string& gbnf) {
   try {

@@ -17,13 +17,24 @@
 // (models answer better with e.g. "reasoning" before "answer"); with an empty `raw` the order is
 // alphabetical.
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "grammar.h"
 #include "proto/json_body.h"
 #include "proto/request_fields.h"
 
 namespace hearth::proto {
+
+inline constexpr size_t max_schema_keys = 4096;  // keys of one object in a schema
+
+// The most keys any object in `v` has (bound it by max_schema_keys before in_written_order).
+size_t widest_object(const nlohmann::json& v);
+
+// The value at `path` in `raw` (the body text `value` was parsed from) re-parsed with its key
+// order kept, or `value` itself in alphabetical key order if that fails.
+nlohmann::ordered_json in_written_order(std::string_view raw, std::vector<std::string> path, const nlohmann::json& value);
 
 // Null when the request asks for no constraint (or on error: check r.failed()).
 std::shared_ptr<const grammar> read_constraint(field_reader& r, std::string_view raw, api_flavor flavor);

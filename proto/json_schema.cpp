@@ -756,14 +756,18 @@ struct object_spec {
 
 class converter {
  public:
-  explicit converter(const ojson& root) : root_(root) {
+  // `start`: the name of the schema's own rule; `prefix`: what every rule made for the schema
+  // begins with (the built-in rules keep their names).
+  explicit converter(const ojson& root, std::string start = "root", std::string prefix = "")
+      : root_(root), start_(std::move(start)), prefix_(std::move(prefix)) {
     for (const primitive& p : primitives()) names_.insert(std::string(p.name));
     names_.insert("root");
+    names_.insert(start_);
   }
 
   std::string run() {
-    const std::string root_expr = visit(root_, "", "root", 0);
-    std::string out = "root ::= " + root_expr + "\n";
+    const std::string root_expr = visit(root_, "", start_, 0);
+    std::string out = start_ + " ::= " + root_expr + "\n";
     for (const auto& [name, body] : rules_) out += name + " ::= " + body + "\n";
     for (const primitive& p : primitives()) {
       if (!used_.count(std::string(p.name))) continue;
@@ -795,6 +799,7 @@ class converter {
     if (base.size() > 48) base = base.substr(base.size() - 48);
     while (!base.empty() && base.front() == '-') base.erase(base.begin());
     if (base.empty()) base = "r";
+    base = prefix_ + base;
     std::string name = base;
     for (int& k = next_suffix_.try_emplace(base, 2).first->second; names_.count(name); ++k)
       name = base + "-" + std::to_string(k);
@@ -1428,6 +1433,7 @@ class converter {
   }
 
   const ojson& root_;
+  const std::string start_, prefix_;
   std::vector<std::pair<std::string, std::string>> rules_;
   std::set<std::string> names_;
   std::map<std::string, int> next_suffix_;  // per base name: the first suffix not tried yet
@@ -1444,6 +1450,10 @@ class converter {
 std::string json_schema_to_gbnf(const nlohmann::ordered_json& schema) { return converter(schema).run(); }
 
 std::string json_schema_to_gbnf(const nlohmann::json& schema) { return json_schema_to_gbnf(ojson(schema)); }
+
+std::string json_schema_rules(const nlohmann::ordered_json& schema, const std::string& start, const std::string& prefix) {
+  return converter(schema, start, prefix).run();
+}
 
 std::string json_object_gbnf() {
   return json_schema_to_gbnf(ojson::parse(R"({"type": "object", "additionalProperties": true})"));

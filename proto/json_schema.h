@@ -71,6 +71,13 @@ class json_schema_error : public std::invalid_argument {
 std::string json_schema_to_gbnf(const nlohmann::ordered_json& schema);
 std::string json_schema_to_gbnf(const nlohmann::json& schema);
 
+// The same rules with the schema's start rule named `start` (not `root`) and every other rule made
+// for this schema named `prefix`...; the built-in rules (value, string, ws ...) keep their names and
+// are the same text in every grammar. So several schemas can be joined into one grammar (under a
+// `root` the caller writes): give each its own start and prefix (lower-case letters, digits and
+// '-'), and keep one copy of each repeated line (join_gbnf_rules).
+std::string json_schema_rules(const nlohmann::ordered_json& schema, const std::string& start, const std::string& prefix);
+
 // The grammar for response_format {"type": "json_object"}: any JSON object.
 std::string json_object_gbnf();
 

@@ -8,8 +8,8 @@
 // chat's "logprobs": true with "top_logprobs" 0..20, completions' "logprobs": 0..20; every
 // generated token gets an entry (one that completes a stop string included), EOG excepted.
 // Options that would change the response's shape are refused with 400 "<field> is not
-// supported": n != 1, echo, suffix, best_of != 1, non-empty logit_bias, tools/functions, and a
-// response_format other than text. `model` is optional and not checked (one model per daemon).
+// supported": n != 1, echo, suffix, best_of != 1, non-empty logit_bias and the deprecated
+// `functions` (tools, tool_choice and parallel_tool_calls are read: tools.h). `model` is optional and not checked (one model per daemon).
 // How each finish_reason is reported: generation_json.h.
 #include <cstdint>
 #include <memory>
@@ -25,6 +25,7 @@
 #include "proto/chat_message.h"
 #include "proto/generation.h"
 #include "proto/request_fields.h"
+#include "proto/tools.h"
 #include "sampler.h"
 
 namespace hearth::proto {
@@ -68,6 +69,7 @@ struct chat_request {
   // {"enable_thinking": true}; an object whose keys are not the template's own variables.
   nlohmann::json template_kwargs = nlohmann::json::object();
   std::shared_ptr<const grammar> constraint;  // response_format, grammar or json_schema (constraint.h)
+  tool_request tools;  // tools, tool_choice, parallel_tool_calls (tools.h)
 };
 result<chat_request> parse_chat(std::string_view body, const limits& lim);
 
@@ -93,10 +95,13 @@ nlohmann::json completion_usage_chunk(std::string_view id, int64_t created,
 
 // {"id", "object": "chat.completion", "created", "model", "choices": [{"index": 0,
 //  "message": {"role": "assistant", "content"}, "logprobs": null, "finish_reason"}], "usage"}
-// `reasoning`: the message's reasoning_content, left out when empty.
+// `reasoning`: the message's reasoning_content, left out when empty. `calls`: the message's
+// tool_calls ([{"id", "type": "function", "function": {"name", "arguments"}}]); with calls,
+// empty content is null and finish_reason "stop" or "length" is reported as "tool_calls".
 nlohmann::json chat_response(std::string_view id, int64_t created, std::string_view model,
                              std::string_view content, finish_reason reason, const usage& u,
-                             nlohmann::json logprobs = nullptr, std::string_view reasoning = {});
+                             nlohmann::json logprobs = nullptr, std::string_view reasoning = {},
+                             const std::vector<tool_call>& calls = {});
 // Streamed, "object": "chat.completion.chunk", each with "choices": [{"index": 0, "delta",
 // "logprobs": null, "finish_reason"}]: first the role chunk (delta {"role": "assistant",
 // "content": ""}), then content chunks (delta {"content"}), then the finish chunk (delta {}).
@@ -109,8 +114,13 @@ nlohmann::json chat_content_chunk(std::string_view id, int64_t created, std::str
 nlohmann::json chat_reasoning_chunk(std::string_view id, int64_t created, std::string_view model,
                                     std::string_view reasoning, bool include_usage = false,
                                     nlohmann::json logprobs = nullptr);
+// The calls of a streamed answer, all in one delta: {"tool_calls": [{"index": i, "id", "type":
+// "function", "function": {"name", "arguments"}}]}.
+nlohmann::json chat_tool_calls_chunk(std::string_view id, int64_t created, std::string_view model,
+                                     const std::vector<tool_call>& calls, bool include_usage = false);
+// made_calls: the answer sent tool_calls (finish_reason as chat_response reports it).
 nlohmann::json chat_finish_chunk(std::string_view id, int64_t created, std::string_view model,
-                                 finish_reason reason, bool include_usage = false);
+                                 finish_reason reason, bool include_usage = false, bool made_calls = false);
 nlohmann::json chat_usage_chunk(std::string_view id, int64_t created, std::string_view model,
                                 const usage& u);
 

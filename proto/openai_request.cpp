@@ -263,9 +263,13 @@ result<chat_request> parse_chat(std::string_view body, const limits& lim) {
     }
   }
   refuse_nonempty_object(r, "logit_bias");
-  refuse_nonempty_array(r, "tools");
+  req.tools = read_tools(r, body);
   refuse_nonempty_array(r, "functions");
   req.constraint = read_constraint(r, body, api_flavor::openai);
+  if (req.constraint && req.tools.forced()) {
+    r.fail("tool_choice", "tool_choice \"required\" or a function constrains the output to calls; it cannot be "
+                          "combined with response_format, grammar or json_schema");
+  }
   if (r.failed()) return r.error();
   return req;
 }

@@ -29,6 +29,17 @@ nlohmann::json chat_chunk(std::string_view id, int64_t created, std::string_view
   return j;
 }
 
+// finish_reason of a chat answer that made calls: "tool_calls" where it ended on its own or at
+// the length limit (OpenAI's choice), else as without.
+nlohmann::json chat_finish_json(std::optional<finish_reason> r, bool made_calls) {
+  if (made_calls && r && (*r == finish_reason::stop || *r == finish_reason::length)) return "tool_calls";
+  return finish_json(r);
+}
+
+nlohmann::json tool_call_json(const tool_call& c) {
+  return {{"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}};
+}
+
 }  // namespace
 
 nlohmann::json completion_response(std::string_view id, int64_t created, std::string_view model,
@@ -61,15 +72,22 @@ nlohmann::json completion_usage_chunk(std::string_view id, int64_t created,
 
 nlohmann::json chat_response(std::string_view id, int64_t created, std::string_view model,
                              std::string_view content, finish_reason reason, const usage& u,
-                             nlohmann::json logprobs, std::string_view reasoning) {
+                             nlohmann::json logprobs, std::string_view reasoning,
+                             const std::vector<tool_call>& calls) {
   nlohmann::json j = head(id, "chat.completion", created, model);
   nlohmann::json message = {{"role", "assistant"}, {"content", content}};
+  if (content.empty() && !calls.empty()) message["content"] = nullptr;
   if (!reasoning.empty()) message["reasoning_content"] = reasoning;
+  if (!calls.empty()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const tool_call& c : calls) list.push_back(tool_call_json(c));
+    message["tool_calls"] = std::move(list);
+  }
   j["choices"] =
       nlohmann::json::array({{{"index", 0},
                               {"message", std::move(message)},
                               {"logprobs", std::move(logprobs)},
-                              {"finish_reason", finish_json(reason)}}});
+                              {"finish_reason", chat_finish_json(reason, !calls.empty())}}});
   j["usage"] = to_json(u);
   return j;
 }
@@ -91,9 +109,22 @@ nlohmann::json chat_reasoning_chunk(std::string_view id, int64_t created, std::s
                     std::move(logprobs));
 }
 
+nlohmann::json chat_tool_calls_chunk(std::string_view id, int64_t created, std::string_view model,
+                                     const std::vector<tool_call>& calls, bool include_usage) {
+  nlohmann::json list = nlohmann::json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    nlohmann::json c = tool_call_json(calls[i]);
+    c["index"] = i;
+    list.push_back(std::move(c));
+  }
+  return chat_chunk(id, created, model, {{"tool_calls", std::move(list)}}, std::nullopt, include_usage);
+}
+
 nlohmann::json chat_finish_chunk(std::string_view id, int64_t created, std::string_view model,
-                                 finish_reason reason, bool include_usage) {
-  return chat_chunk(id, created, model, nlohmann::json::object(), reason, include_usage);
+                                 finish_reason reason, bool include_usage, bool made_calls) {
+  nlohmann::json j = chat_chunk(id, created, model, nlohmann::json::object(), reason, include_usage);
+  j["choices"][0]["finish_reason"] = chat_finish_json(reason, made_calls);
+  return j;
 }
 
 nlohmann::json chat_usage_chunk(std::string_view id, int64_t created, std::string_view model,

@@ -242,8 +242,6 @@ TEST_CASE("chat: options that change the response shape are refused", "[proto]")
   CHECK(ok(chat(R"("logprobs": true, "top_logprobs": 20)")).top_logprobs == 20);
   CHECK(ok(chat(R"("logprobs": false)")).top_logprobs == -1);
   check_rejected(chat(R"("logit_bias": {"1": 5})"), "logit_bias", "logit_bias is not supported");
-  check_rejected(chat(R"("tools": [{"type": "function", "function": {"name": "f"}}])"), "tools",
-                 "tools is not supported");
   check_rejected(chat(R"("functions": [{"name": "f"}])"), "functions", "functions is not supported");
   CHECK(ok(chat(R"("n": 1, "logprobs": false, "top_logprobs": null, "logit_bias": {},
       "tools": [], "tool_choice": "none", "response_format": {"type": "text"},
