@@ -7,6 +7,7 @@
 #include "proto/ids.h"
 #include "proto/jinja/json_io.h"
 #include "proto/native_api.h"
+#include "proto/json_schema.h"
 #include "proto/openai_api.h"
 #include "routes.h"
 
@@ -53,6 +54,41 @@ generation_context make_context(app& a, api_kind kind, std::string endpoint, boo
   return ctx;
 }
 
+// Shows the request's tools to the model (as the template's `tools`, or in a system message for a
+// template that knows none) and, for tool_choice "required" or a function, constrains the
+// output to calls with the grammar of the template's format.
+std::optional<proto::api_error> offer_tools(const proto::chat_template& chat, proto::chat_request& c,
+                                            jinja::variables& kwargs) {
+  const proto::tool_dialect& d = chat.tools();
+  if (d.taught) {
+    const std::string prompt = proto::hermes_tool_prompt(c.tools);
+    auto& m = c.messages;
+    if (m.front().role == "system" || m.front().role == "developer") {
+      m.front().content += (m.front().content.empty() ? "" : "\n\n") + prompt;
+    } else {
+      m.insert(m.begin(), proto::chat_message{"system", prompt});
+    }
+  } else {
+    kwargs.emplace_back("tools", jinja::from_json(c.tools.template_value, /*user_strings=*/true));
+  }
+  if (!c.tools.forced()) return std::nullopt;
+  if (d.format == proto::tool_format::none) {
+    return proto::bad_request("tool_choice", "this model's chat template writes tool calls in a format hearth does not "
+                                             "parse, so a call cannot be required");
+  }
+  try {
+    c.constraint = grammar::parse(proto::tool_call_gbnf(d, c.tools));
+    grammar_matcher probe(c.constraint);  // too ambiguous to start: refused now, not while decoding
+  } catch (const json_schema_error& e) {
+    return proto::bad_request("tools", std::string("a tool's parameters are not supported: ") + e.what());
+  } catch (const grammar_error& e) {
+    return proto::bad_request("tools", std::string("the tools' call grammar is not usable: ") + e.what());
+  } catch (const std::length_error& e) {
+    return proto::bad_request("tools", std::string("the tools' call grammar is not usable: ") + e.what());
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void handle_generate(app& a, const std::shared_ptr<http_exchange>& ex, const request& req) {
@@ -83,6 +119,10 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
   jinja::variables kwargs;
   for (const auto& [key, value] : c.template_kwargs.items()) {
     kwargs.emplace_back(key, jinja::from_json(value, /*user_strings=*/true));  // text from the request
+  }
+  if (c.tools.active()) {
+    if (auto e = offer_tools(*a.chat, c, kwargs)) return reply_error(a, ex, "/v1/chat/completions", *e);
+    ctx.tools = a.chat->tools().format;
   }
   auto rendered = a.chat->render(c.messages, true, kwargs);
   if (auto* e = std::get_if<proto::api_error>(&rendered)) return reply_error(a, ex, "/v1/chat/completions", *e);

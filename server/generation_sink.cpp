@@ -4,6 +4,7 @@
 
 #include "http_util.h"
 #include "proto/generation_json.h"
+#include "proto/ids.h"
 #include "proto/native_api.h"
 #include "proto/openai_api.h"
 #include "proto/sse.h"
@@ -14,6 +15,17 @@ namespace hearth {
 generation_sink::generation_sink(app& a, std::shared_ptr<http_exchange> ex, generation_context ctx)
     : app_(a), ex_(std::move(ex)), ctx_(std::move(ctx)) {
   if (ctx_.reasoning) splitter_.emplace(*ctx_.reasoning, ctx_.reasoning_open);
+  if (ctx_.tools != proto::tool_format::none && ctx_.stream) tool_stream_.emplace(ctx_.tools);
+}
+
+// Keeps the calls (each with an id: OpenAI's clients match results to calls by it) and adds the
+// rest of the text to `content`.
+void generation_sink::take_calls(proto::parsed_output parsed, std::string& content) {
+  content += parsed.content;
+  for (proto::tool_call& c : parsed.calls) {
+    if (c.id.empty()) c.id = proto::new_id("call_");
+    calls_.push_back(std::move(c));
+  }
 }
 
 // Chat text as reasoning and content (all content without a reasoning template); `last`
@@ -64,7 +76,11 @@ std::string generation_sink::token_chunk(const token_event& e) {
         role_sent_ = true;
         out = proto::sse_data(proto::chat_role_chunk(ctx_.id, ctx_.created, ctx_.model, ctx_.include_usage));
       }
-      const proto::reasoning_splitter::parts p = split(e.text, e.id < 0);
+      proto::reasoning_splitter::parts p = split(e.text, e.id < 0);
+      if (tool_stream_) {  // content that may be call markup waits for the end
+        p.content = tool_stream_->push(p.content);
+        if (e.id < 0) take_calls(tool_stream_->finish(), p.content);
+      }
       // The token's log-probabilities ride on its last chunk (a content chunk of its own if none).
       const bool content_chunk = !p.content.empty() || (lp && p.reasoning.empty());
       if (!p.reasoning.empty()) {
@@ -116,8 +132,12 @@ void generation_sink::finish_stream(const finish_event& e) {
   }
   std::string out = token_chunk({-1, e.text});  // held-back text, and chat's role delta if nothing came yet
   if (auto reason = proto::openai_finish_reason(e.reason)) {
+    if (!calls_.empty()) {
+      out += proto::sse_data(proto::chat_tool_calls_chunk(ctx_.id, ctx_.created, ctx_.model, calls_, ctx_.include_usage));
+    }
     out += proto::sse_data(ctx_.kind == api_kind::chat
-                               ? proto::chat_finish_chunk(ctx_.id, ctx_.created, ctx_.model, e.reason, ctx_.include_usage)
+                               ? proto::chat_finish_chunk(ctx_.id, ctx_.created, ctx_.model, e.reason, ctx_.include_usage,
+                                                          !calls_.empty())
                                : proto::completion_chunk(ctx_.id, ctx_.created, ctx_.model, "", e.reason,
                                                          ctx_.include_usage));
     if (ctx_.include_usage) {
@@ -150,11 +170,18 @@ void generation_sink::finish_whole(const finish_event& e) {
       body = proto::completion_response(ctx_.id, ctx_.created, ctx_.model, text_, e.reason, e.usage,
                                         ctx_.logprobs ? proto::completion_logprobs_json(logprobs_, 0) : nullptr);
       break;
-    case api_kind::chat:
+    case api_kind::chat: {
       split(e.text, true);
-      body = proto::chat_response(ctx_.id, ctx_.created, ctx_.model, content_, e.reason, e.usage,
-                                  ctx_.logprobs ? proto::chat_logprobs_json(logprobs_) : nullptr, reasoning_);
+      std::string content;
+      if (ctx_.tools != proto::tool_format::none) {
+        take_calls(proto::parse_tool_calls(ctx_.tools, content_), content);
+      } else {
+        content = content_;
+      }
+      body = proto::chat_response(ctx_.id, ctx_.created, ctx_.model, content, e.reason, e.usage,
+                                  ctx_.logprobs ? proto::chat_logprobs_json(logprobs_) : nullptr, reasoning_, calls_);
       break;
+    }
   }
   ex_->respond(json_response(200, body));
 }

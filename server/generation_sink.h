@@ -13,6 +13,7 @@
 
 #include "app.h"
 #include "proto/reasoning.h"
+#include "proto/tools.h"
 #include "http_exchange.h"
 #include "token_sink.h"
 
@@ -34,6 +35,8 @@ struct generation_context {
   // reasoning_open: the prompt already opened the block.
   std::optional<proto::reasoning_markers> reasoning;
   bool reasoning_open = false;
+  // Chat with tools: the format calls are parsed from (none: no tools, all content).
+  proto::tool_format tools = proto::tool_format::none;
   std::chrono::steady_clock::time_point received;
 };
 
@@ -51,6 +54,7 @@ class generation_sink final : public token_sink {
  private:
   std::string token_chunk(const token_event& e);
   proto::reasoning_splitter::parts split(std::string_view text, bool last);
+  void take_calls(proto::parsed_output parsed, std::string& content);
   void finish_stream(const finish_event& e);
   void finish_whole(const finish_event& e);
   bool whole_is_error(const finish_event& e) const;
@@ -60,6 +64,8 @@ class generation_sink final : public token_sink {
   generation_context ctx_;
   std::string text_;                // the text so far (reasoning included: for the log)
   std::optional<proto::reasoning_splitter> splitter_;  // with ctx_.reasoning
+  std::optional<proto::tool_call_stream> tool_stream_;  // streamed chat with tools
+  std::vector<proto::tool_call> calls_;                  // the calls the answer made
   std::string content_, reasoning_;  // non-streaming chat: the answer and the thinking, split
   std::vector<token_id> tokens_;    // every generated token
   std::vector<proto::token_logprobs_entry> logprobs_;  // non-streaming, with logprobs: every token's
