@@ -6,6 +6,18 @@
 
 namespace hearth {
 
+showing_token_text::showing_token_text(const token_text& base, std::vector<std::pair<token_id, std::string>> shown)
+    : base_(base), shown_(std::move(shown)) {
+  std::sort(shown_.begin(), shown_.end());
+}
+
+std::string showing_token_text::token_bytes(token_id id) const {
+  const auto it = std::lower_bound(shown_.begin(), shown_.end(), id,
+                                   [](const std::pair<token_id, std::string>& p, token_id v) { return p.first < v; });
+  if (it != shown_.end() && it->first == id) return it->second;
+  return base_.token_bytes(id);
+}
+
 token_trie token_trie_of(const token_text& text, int32_t n_vocab) {
   std::vector<std::string> bytes(static_cast<size_t>(std::max(n_vocab, 0)));
   std::vector<token_id> eog;

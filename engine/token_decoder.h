@@ -28,6 +28,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "grammar.h"
@@ -56,6 +57,21 @@ class vocab_text final : public token_text {
 
  private:
   const vocab& vocab_;
+};
+
+// A token_text that also gives some control tokens their text: a chat format's tool-call
+// markers ([TOOL_CALLS], <|python_tag|> ...), which the API must see to find the calls. Every
+// other id is as `base` has it. Holds a reference: `base` must outlive it.
+class showing_token_text final : public token_text {
+ public:
+  // `shown`: (id, text) pairs.
+  showing_token_text(const token_text& base, std::vector<std::pair<token_id, std::string>> shown);
+  std::string token_bytes(token_id id) const override;
+  bool is_eog(token_id id) const override { return base_.is_eog(id); }
+
+ private:
+  const token_text& base_;
+  std::vector<std::pair<token_id, std::string>> shown_;  // sorted by id
 };
 
 // A grammar to decode under, with the trie of the model's vocabulary it is matched against

@@ -296,6 +296,26 @@ tool_dialect tool_dialect_of(std::string_view template_text) {
   return d;
 }
 
+std::vector<std::string_view> tool_markers(const tool_dialect& d) {
+  switch (d.format) {
+    case tool_format::hermes: return {"<tool_call>", "</tool_call>"};
+    case tool_format::xml_function:
+      return d.seed ? std::vector<std::string_view>{"<seed:tool_call>", "</seed:tool_call>"}
+                    : std::vector<std::string_view>{"<tool_call>", "</tool_call>"};
+    case tool_format::glm: return {"<tool_call>", "</tool_call>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>"};
+    case tool_format::llama3_json: return {"<|python_tag|>"};
+    case tool_format::mistral: return {"[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"};
+    case tool_format::nemotron: return {"<TOOLCALL>", "</TOOLCALL>"};
+    case tool_format::kimi:
+      return {"<|tool_calls_section_begin|>", "<|tool_calls_section_end|>", "<|tool_call_begin|>",
+              "<|tool_call_argument_begin|>", "<|tool_call_end|>"};
+    case tool_format::minimax: return {"<minimax:tool_call>", "</minimax:tool_call>"};
+    case tool_format::command_r: return {"<|START_ACTION|>", "<|END_ACTION|>"};
+    case tool_format::none: break;
+  }
+  return {};
+}
+
 std::string hermes_tool_prompt(const tool_request& tools) {
   jinja::text listing;
   for (const ojson& t : tools.template_value) {

@@ -59,6 +59,11 @@ struct tool_dialect {
 };
 tool_dialect tool_dialect_of(std::string_view template_text);
 
+// The markup texts of the dialect's calls that a vocabulary may hold as single control tokens
+// ([TOOL_CALLS], <|python_tag|>, <|tool_call_begin|> ...): a chat with tools shows those tokens
+// as text, or the calls could not be found in the output.
+std::vector<std::string_view> tool_markers(const tool_dialect& dialect);
+
 // The system-message text that teaches a model Hermes's format for `tools` (dialect.taught).
 std::string hermes_tool_prompt(const tool_request& tools);
 

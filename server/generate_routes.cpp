@@ -26,12 +26,14 @@ void reply_error(app&, const std::shared_ptr<http_exchange>& ex, const std::stri
 // Checks the prompt against the context, submits, and answers refusals. The sink answers the rest.
 void start(app& a, const std::shared_ptr<http_exchange>& ex, generation_context ctx, std::vector<token_id> prompt,
            std::optional<int32_t> max_tokens, const sampling_params& sampling, std::vector<std::string> stop,
-           int32_t top_logprobs, std::shared_ptr<const grammar> constraint) {
+           int32_t top_logprobs, std::shared_ptr<const grammar> constraint,
+           std::vector<std::pair<token_id, std::string>> shown_tokens = {}) {
   auto made = make_generation(a, std::move(prompt), max_tokens, sampling, std::move(stop), ex->cancel());
   if (auto* e = std::get_if<proto::api_error>(&made)) return reply_error(a, ex, ctx.endpoint, *e);
   generation_request& r = std::get<generation_request>(made);
   r.top_logprobs = top_logprobs;
   r.constraint = std::move(constraint);
+  r.shown_tokens = std::move(shown_tokens);
   ctx.logprobs = top_logprobs >= 0;
   auto sink = std::make_shared<generation_sink>(a, ex, ctx);
   const size_t n_prompt = r.prompt.size();
@@ -89,6 +91,17 @@ std::optional<proto::api_error> offer_tools(const proto::chat_template& chat, pr
   return std::nullopt;
 }
 
+// The dialect's call markers that the vocabulary holds as control tokens (whose text decoding
+// would drop), with their text.
+std::vector<std::pair<token_id, std::string>> shown_markers(const vocab& v, const proto::tool_dialect& d) {
+  std::vector<std::pair<token_id, std::string>> out;
+  for (std::string_view marker : proto::tool_markers(d)) {
+    const token_id id = v.find(marker);
+    if (id >= 0 && v.is_control(id)) out.emplace_back(id, std::string(marker));
+  }
+  return out;
+}
+
 }  // namespace
 
 void handle_generate(app& a, const std::shared_ptr<http_exchange>& ex, const request& req) {
@@ -120,9 +133,11 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
   for (const auto& [key, value] : c.template_kwargs.items()) {
     kwargs.emplace_back(key, jinja::from_json(value, /*user_strings=*/true));  // text from the request
   }
+  std::vector<std::pair<token_id, std::string>> shown;
   if (c.tools.active()) {
     if (auto e = offer_tools(*a.chat, c, kwargs)) return reply_error(a, ex, "/v1/chat/completions", *e);
     ctx.tools = a.chat->tools().format;
+    shown = shown_markers(a.loaded_model->vocab(), a.chat->tools());
   }
   auto rendered = a.chat->render(c.messages, true, kwargs);
   if (auto* e = std::get_if<proto::api_error>(&rendered)) return reply_error(a, ex, "/v1/chat/completions", *e);
@@ -135,7 +150,7 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
     for (const auto& m : c.messages) ctx.prompt_text += "[" + m.role + "] " + m.content + "\n";
   }
   start(a, ex, std::move(ctx), proto::chat_template::tokenize(a.loaded_model->vocab(), text), c.max_tokens, c.sampling,
-        std::move(c.stop), c.top_logprobs, std::move(c.constraint));
+        std::move(c.stop), c.top_logprobs, std::move(c.constraint), std::move(shown));
 }
 
 }  // namespace hearth

@@ -203,6 +203,17 @@ void scheduler::drop_cancelled() {
   dropped_.clear();
 }
 
+std::shared_ptr<const token_trie> scheduler::trie_for(const std::vector<std::pair<token_id, std::string>>& shown) {
+  if (shown.empty()) {
+    if (!trie_) trie_ = std::make_shared<const token_trie>(token_trie_of(*engine_, vocab_size_));
+    return trie_;
+  }
+  if (shown_tries_.size() >= 4 && !shown_tries_.count(shown)) shown_tries_.clear();  // bounded; in practice one set
+  std::shared_ptr<const token_trie>& t = shown_tries_[shown];
+  if (!t) t = std::make_shared<const token_trie>(token_trie_of(showing_token_text(*engine_, shown), vocab_size_));
+  return t;
+}
+
 // First come, first served: the head of the queue waits until its blocks are free, and no
 // later request overtakes it (a stream of small requests must not starve a large one).
 void scheduler::admit() {
@@ -248,8 +259,10 @@ void scheduler::start(pending&& p) {
     if (!engine_->seq_reserve(kv, positions_of(p.request))) {
       throw std::runtime_error("the KV cache ran out of blocks");
     }
-    if (p.request.constraint && !trie_) trie_ = std::make_shared<const token_trie>(token_trie_of(*engine_, vocab_size_));
-    running_.push_back(std::make_unique<sequence>(std::move(p), vocab_size_, trie_, kv, clock::now()));
+    std::shared_ptr<const token_trie> trie = p.request.constraint ? trie_for(p.request.shown_tokens) : nullptr;
+    std::vector<std::pair<token_id, std::string>> shown = std::move(p.request.shown_tokens);
+    running_.push_back(std::make_unique<sequence>(std::move(p), vocab_size_, std::move(trie), kv, clock::now()));
+    if (!shown.empty()) running_.back()->shown.emplace(*engine_, std::move(shown));
     sync_capacity();
   } catch (const std::exception& e) {
     engine_->seq_free(kv);
@@ -346,9 +359,10 @@ void scheduler::run_batch() {
 // counted), a stop string (never shown), max_tokens.
 void scheduler::sample_row(sequence& s, std::span<const float> logits, time_point now) {
   if (s.cancel_requested()) return finish(s, proto::finish_reason::cancelled);
-  const decoded_token d = s.decoder.next(logits, *engine_);
+  const token_text& text = s.shown ? static_cast<const token_text&>(*s.shown) : *engine_;
+  const decoded_token d = s.decoder.next(logits, text);
   if (d.token < 0) return finish(s, proto::finish_reason::stop);  // a complete grammar, no EOG token
-  if (!d.end_of_generation && !deliver_token(*s.sink, {d.token, d.text, logprob_entry(d, *engine_)})) {
+  if (!d.end_of_generation && !deliver_token(*s.sink, {d.token, d.text, logprob_entry(d, text)})) {
     s.refused = true;
     return finish(s, proto::finish_reason::cancelled);
   }

@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,6 +54,8 @@ struct generation_request {
   cancel_flag cancel;             // may be null
   int32_t top_logprobs = -1;      // -1: no log-probabilities; else 0..max_top_logprobs alternatives
   std::shared_ptr<const grammar> constraint;  // constrained decoding (grammar.h); null: none
+  // Control tokens released as this text (showing_token_text): a chat format's tool-call markers.
+  std::vector<std::pair<token_id, std::string>> shown_tokens;
 };
 
 struct scheduler_options {
@@ -176,6 +179,10 @@ class scheduler {
   std::vector<sequence*> logit_owners_;  // the sequence of each logit row of batch_
   std::vector<pending> dropped_;         // queued requests cancelled this step
   std::shared_ptr<const token_trie> trie_;  // the vocabulary's trie, built for the first grammar
+  // Tries with some control tokens shown (generation_request::shown_tokens), by that set: in
+  // practice one, the model's tool-call markers.
+  std::map<std::vector<std::pair<token_id, std::string>>, std::shared_ptr<const token_trie>> shown_tries_;
+  std::shared_ptr<const token_trie> trie_for(const std::vector<std::pair<token_id, std::string>>& shown);
 
   std::thread thread_;
   std::thread::id thread_id_;  // set once in the constructor (thread_ changes when joined)

@@ -69,6 +69,9 @@ std::optional<std::string> request_error(const generation_request& r, int32_t n_
              ", outside the vocabulary [0, " + std::to_string(n_vocab) + ")";
     }
   }
+  for (const auto& [id, text] : r.shown_tokens) {
+    if (id < 0 || id >= n_vocab) return "shown token " + std::to_string(id) + " is outside the vocabulary";
+  }
   if (auto e = validate(r.sampling)) return e;
   return validate_stops(r.stop);
 }

@@ -50,6 +50,7 @@ struct scheduler::sequence {
   bool done = false;         // on_finish was called; removed at the end of the step
   bool refused = false;      // the sink refused a token: nothing more reaches the consumer
   token_decoder decoder;
+  std::optional<showing_token_text> shown;  // with generation_request::shown_tokens: the text to decode with
 
   // Timestamps (see proto::timings).
   clock::time_point submitted, admitted, first_token, latest_token;

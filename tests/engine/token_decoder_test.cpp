@@ -86,3 +86,43 @@ TEST_CASE("token_decoder: invalid parameters are refused at construction", "[dec
   CHECK_THROWS_AS(token_decoder(p, 5, {}), std::invalid_argument);
   CHECK_THROWS_AS(token_decoder(sampling_params{}, 5, {"\xC3"}), std::invalid_argument);
 }
+
+TEST_CASE("token_decoder: a control token shown as text passes through, also under a grammar", "[decoder]") {
+  // A six-token vocabulary whose token 5 is a control token (no bytes) that a chat format's tool
+  // calls begin with.
+  class with_control final : public token_text {
+   public:
+    std::string token_bytes(token_id id) const override { return id == 5 ? "" : toy_text().token_bytes(id); }
+    bool is_eog(token_id id) const override { return id == 0; }
+  };
+  const with_control base;
+  const showing_token_text shown(base, {{5, "[CALL]"}});
+  CHECK(base.token_bytes(5).empty());
+  CHECK(shown.token_bytes(5) == "[CALL]");
+  CHECK(shown.token_bytes(1) == "Hel");
+  CHECK(shown.is_eog(0));
+
+  sampling_params p;
+  p.temperature = 0;
+  std::vector<float> logits(6, 0.0f);
+  logits[5] = 5.0f;
+  token_decoder plain(p, 6, {});
+  CHECK(plain.next(logits, base).text.empty());
+  token_decoder showing(p, 6, {});
+  CHECK(showing.next(logits, shown).text == "[CALL]");
+
+  // A grammar that wants the marker: only the shown vocabulary's trie can spell it.
+  const auto g = grammar::parse(R"(root ::= "[CALL]" "Hel")");
+  const auto shown_trie = std::make_shared<const token_trie>(token_trie_of(shown, 6));
+  token_decoder constrained(p, 6, {}, -1, {g, shown_trie});
+  std::vector<float> prefer_text(6, 0.0f);
+  prefer_text[1] = 9.0f;  // "Hel" is likelier, but the grammar wants the marker first
+  const decoded_token first = constrained.next(prefer_text, shown);
+  CHECK(first.token == 5);
+  CHECK(first.text == "[CALL]");
+  const decoded_token second = constrained.next(prefer_text, shown);
+  CHECK(second.token == 1);
+  const auto plain_trie = std::make_shared<const token_trie>(token_trie_of(base, 6));
+  token_decoder cannot(p, 6, {}, -1, {g, plain_trie});
+  CHECK_THROWS_AS(cannot.next(prefer_text, base), std::runtime_error);  // nothing can spell "[CALL]"
+}

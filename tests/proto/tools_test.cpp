@@ -3,6 +3,7 @@
 // the offered tools), and calls held back from a stream.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <random>
 #include <set>
 #include <string>
@@ -208,6 +209,12 @@ TEST_CASE("tools: which dialect a template teaches", "[proto][tools]") {
   CHECK(f.format == tool_format::none);
   CHECK_FALSE(f.taught);
   CHECK_THROWS_AS(tool_call_gbnf(f, weather_request(R"(, "tool_choice": "required")")), std::invalid_argument);
+  // The markers a vocabulary may hold as control tokens, which a chat with tools shows.
+  const auto markers = tool_markers({tool_format::mistral});
+  CHECK(std::find(markers.begin(), markers.end(), "[TOOL_CALLS]") != markers.end());
+  CHECK(tool_markers({tool_format::llama3_json}) == std::vector<std::string_view>{"<|python_tag|>"});
+  CHECK(tool_markers({tool_format::xml_function, false, false, true})[0] == "<seed:tool_call>");
+  CHECK(tool_markers(f).empty());
 }
 
 TEST_CASE("tools: the taught prompt lists each tool as Python's json.dumps writes it", "[proto][tools]") {
