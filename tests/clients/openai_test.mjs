@@ -13,6 +13,7 @@ import { zodResponseFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
+import { runChecks } from './run_checks.mjs';
 
 const base = process.argv[2]?.replace(/\/+$/, '');
 if (!base) {
@@ -296,21 +297,4 @@ check('keep-alive: alternating whole and streamed answers on one connection', as
   }
 });
 
-// Every check runs, so one run shows every failure; the exit code says whether any failed.
-const failed = [];
-for (const { name, fn } of checks) {
-  try {
-    await fn();
-    console.log(`ok   ${name}`);
-  } catch (err) {
-    failed.push(name);
-    console.error(`FAIL ${name}\n${err?.stack ?? err}`);
-    // Network failures hide their reason (e.g. "other side closed") a cause or two down.
-    for (let c = err?.cause; c; c = c.cause) console.error(`caused by: ${c?.stack ?? c}`);
-  }
-}
-if (failed.length > 0) {
-  console.error(`openai_test: ${failed.length} of ${checks.length} checks failed: ${failed.join('; ')}`);
-  process.exit(1);
-}
-console.log(`openai_test: all ${checks.length} checks passed`);
+await runChecks('openai_test', checks);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "reference.h"
 #include "server_process.h"
 
 using namespace hearth::test;
@@ -43,6 +44,10 @@ void run_client(const std::string& script, const std::string& package, std::vect
 
 TEST_CASE("js clients: the openai npm package (completions, chat, streams, models, errors)", "[clients]") {
   run_client("openai_test.mjs", "openai");
+}
+
+TEST_CASE("js clients: the openai npm package calls tools through Qwen2.5's own template", "[clients]") {
+  run_client("openai_tools_test.mjs", "openai", {"-m", shared_path("models/arch/tiny-qwen25-f16.gguf")});
 }
 
 TEST_CASE("js clients: the page in headless Chromium (stream, Stop, no external requests)", "[clients]") {
