@@ -116,6 +116,8 @@ class token_decoder {
   // Text still held back at the end; "" after a stop string. Call once, at the end.
   std::string finish();
   bool stopped() const { return stops_.stopped(); }
+  // The stop string that ended the generation; precondition: stopped().
+  const std::string& matched_stop() const { return stops_.matched(); }
 
  private:
   sampler sampler_;

@@ -1,9 +1,11 @@
-// POST /v1/generate, /v1/completions, /v1/chat/completions: parse and validate on the I/O
+// POST /v1/generate, /v1/completions, /v1/chat/completions, /v1/messages (and its count_tokens):
+// parse and validate on the I/O
 // thread, tokenize, check the context, submit to the scheduler with a sink that answers.
 #include <chrono>
 
 #include "generation_setup.h"
 #include "generation_sink.h"
+#include "proto/anthropic_api.h"
 #include "proto/ids.h"
 #include "proto/jinja/json_io.h"
 #include "proto/native_api.h"
@@ -17,8 +19,9 @@ namespace {
 
 using request = http::request<http::string_body>;
 
-void reply_error(app&, const std::shared_ptr<http_exchange>& ex, const std::string&, const proto::api_error& e) {
-  auto res = error_response(e);
+// Errors in the endpoint's API's shape: Anthropic's for /v1/messages..., OpenAI's otherwise.
+void reply_error(app&, const std::shared_ptr<http_exchange>& ex, const std::string& endpoint, const proto::api_error& e) {
+  auto res = endpoint.starts_with("/v1/messages") ? json_response(e.status, proto::anthropic_error(e)) : error_response(e);
   if (e.status == 429) res.set(http::field::retry_after, "1");
   ex->respond(std::move(res));
 }
@@ -35,6 +38,7 @@ void start(app& a, const std::shared_ptr<http_exchange>& ex, generation_context 
   r.constraint = std::move(constraint);
   r.shown_tokens = std::move(shown_tokens);
   ctx.logprobs = top_logprobs >= 0;
+  ctx.prompt_tokens = static_cast<int32_t>(r.prompt.size());
   auto sink = std::make_shared<generation_sink>(a, ex, ctx);
   const size_t n_prompt = r.prompt.size();
   const int32_t n_gen = r.max_tokens;
@@ -49,7 +53,9 @@ generation_context make_context(app& a, api_kind kind, std::string endpoint, boo
   ctx.stream = stream;
   ctx.include_usage = include_usage;
   ctx.endpoint = std::move(endpoint);
-  ctx.id = kind == api_kind::chat ? proto::new_chat_id() : proto::new_completion_id();
+  ctx.id = kind == api_kind::chat        ? proto::new_chat_id()
+           : kind == api_kind::anthropic ? proto::new_id("msg_")
+                                         : proto::new_completion_id();
   ctx.created = proto::unix_time_now();
   ctx.model = a.model_id;
   ctx.received = std::chrono::steady_clock::now();
@@ -59,28 +65,28 @@ generation_context make_context(app& a, api_kind kind, std::string endpoint, boo
 // Shows the request's tools to the model (as the template's `tools`, or in a system message for a
 // template that knows none) and, for tool_choice "required" or a function, constrains the
 // output to calls with the grammar of the template's format.
-std::optional<proto::api_error> offer_tools(const proto::chat_template& chat, proto::chat_request& c,
+std::optional<proto::api_error> offer_tools(const proto::chat_template& chat, std::vector<proto::chat_message>& m,
+                                            const proto::tool_request& tools, std::shared_ptr<const grammar>& constraint,
                                             jinja::variables& kwargs) {
   const proto::tool_dialect& d = chat.tools();
   if (d.taught) {
-    const std::string prompt = proto::hermes_tool_prompt(c.tools);
-    auto& m = c.messages;
+    const std::string prompt = proto::hermes_tool_prompt(tools);
     if (m.front().role == "system" || m.front().role == "developer") {
       m.front().content += (m.front().content.empty() ? "" : "\n\n") + prompt;
     } else {
       m.insert(m.begin(), proto::chat_message{"system", prompt});
     }
   } else {
-    kwargs.emplace_back("tools", jinja::from_json(c.tools.template_value, /*user_strings=*/true));
+    kwargs.emplace_back("tools", jinja::from_json(tools.template_value, /*user_strings=*/true));
   }
-  if (!c.tools.forced()) return std::nullopt;
+  if (!tools.forced()) return std::nullopt;
   if (d.format == proto::tool_format::none) {
     return proto::bad_request("tool_choice", "this model's chat template writes tool calls in a format hearth does not "
                                              "parse, so a call cannot be required");
   }
   try {
-    c.constraint = grammar::parse(proto::tool_call_gbnf(d, c.tools));
-    grammar_matcher probe(c.constraint);  // too ambiguous to start: refused now, not while decoding
+    constraint = grammar::parse(proto::tool_call_gbnf(d, tools));
+    grammar_matcher probe(constraint);  // too ambiguous to start: refused now, not while decoding
   } catch (const json_schema_error& e) {
     return proto::bad_request("tools", std::string("a tool's parameters are not supported: ") + e.what());
   } catch (const grammar_error& e) {
@@ -99,6 +105,42 @@ std::vector<std::pair<token_id, std::string>> shown_markers(const vocab& v, cons
     const token_id id = v.find(marker);
     if (id >= 0 && v.is_control(id)) out.emplace_back(id, std::string(marker));
   }
+  return out;
+}
+
+// A chat's prompt: the messages (tools offered, template variables set) rendered by the model's
+// template and tokenized. Sets ctx's reasoning markers and tool format, the constraint of a
+// required call, and the control tokens to show.
+struct chat_prompt {
+  std::vector<token_id> tokens;
+  std::vector<std::pair<token_id, std::string>> shown;
+};
+std::variant<chat_prompt, proto::api_error> render_chat(app& a, std::vector<proto::chat_message>& messages,
+                                                        const proto::tool_request& tools,
+                                                        const nlohmann::json& template_kwargs, bool split_reasoning,
+                                                        std::shared_ptr<const grammar>& constraint,
+                                                        generation_context& ctx) {
+  jinja::variables kwargs;
+  for (const auto& [key, value] : template_kwargs.items()) {
+    kwargs.emplace_back(key, jinja::from_json(value, /*user_strings=*/true));  // text from the request
+  }
+  chat_prompt out;
+  if (tools.active()) {
+    if (auto e = offer_tools(*a.chat, messages, tools, constraint, kwargs)) return *e;
+    ctx.tools = a.chat->tools().format;
+    out.shown = shown_markers(a.loaded_model->vocab(), a.chat->tools());
+  }
+  auto rendered = a.chat->render(messages, true, kwargs);
+  if (auto* e = std::get_if<proto::api_error>(&rendered)) return *e;
+  const proto::prompt_text& text = std::get<proto::prompt_text>(rendered);
+  if (split_reasoning && a.chat->reasoning()) {
+    ctx.reasoning = *a.chat->reasoning();
+    ctx.reasoning_open = proto::prompt_opens_reasoning(text.text, *ctx.reasoning);
+  }
+  if (a.config.log_prompts) {
+    for (const auto& m : messages) ctx.prompt_text += "[" + m.role + "] " + m.content + "\n";
+  }
+  out.tokens = proto::chat_template::tokenize(a.loaded_model->vocab(), text);
   return out;
 }
 
@@ -129,28 +171,37 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, "/v1/chat/completions", *e);
   auto& c = std::get<proto::chat_request>(parsed);
   generation_context ctx = make_context(a, api_kind::chat, "/v1/chat/completions", c.stream, c.include_usage);
-  jinja::variables kwargs;
-  for (const auto& [key, value] : c.template_kwargs.items()) {
-    kwargs.emplace_back(key, jinja::from_json(value, /*user_strings=*/true));  // text from the request
-  }
-  std::vector<std::pair<token_id, std::string>> shown;
-  if (c.tools.active()) {
-    if (auto e = offer_tools(*a.chat, c, kwargs)) return reply_error(a, ex, "/v1/chat/completions", *e);
-    ctx.tools = a.chat->tools().format;
-    shown = shown_markers(a.loaded_model->vocab(), a.chat->tools());
-  }
-  auto rendered = a.chat->render(c.messages, true, kwargs);
-  if (auto* e = std::get_if<proto::api_error>(&rendered)) return reply_error(a, ex, "/v1/chat/completions", *e);
-  const proto::prompt_text& text = std::get<proto::prompt_text>(rendered);
-  if (c.split_reasoning && a.chat->reasoning()) {
-    ctx.reasoning = *a.chat->reasoning();
-    ctx.reasoning_open = proto::prompt_opens_reasoning(text.text, *ctx.reasoning);
-  }
-  if (a.config.log_prompts) {
-    for (const auto& m : c.messages) ctx.prompt_text += "[" + m.role + "] " + m.content + "\n";
-  }
-  start(a, ex, std::move(ctx), proto::chat_template::tokenize(a.loaded_model->vocab(), text), c.max_tokens, c.sampling,
-        std::move(c.stop), c.top_logprobs, std::move(c.constraint), std::move(shown));
+  auto prompt = render_chat(a, c.messages, c.tools, c.template_kwargs, c.split_reasoning, c.constraint, ctx);
+  if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, "/v1/chat/completions", *e);
+  chat_prompt& p = std::get<chat_prompt>(prompt);
+  start(a, ex, std::move(ctx), std::move(p.tokens), c.max_tokens, c.sampling, std::move(c.stop), c.top_logprobs,
+        std::move(c.constraint), std::move(p.shown));
+}
+
+void handle_messages(app& a, const std::shared_ptr<http_exchange>& ex, const request& req) {
+  const std::string endpoint = "/v1/messages";
+  auto parsed = proto::parse_messages(req.body(), model_limits(a));
+  if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, endpoint, *e);
+  auto& m = std::get<proto::messages_request>(parsed);
+  generation_context ctx = make_context(a, api_kind::anthropic, endpoint, m.stream, false);
+  std::shared_ptr<const grammar> constraint;
+  auto prompt = render_chat(a, m.messages, m.tools, nlohmann::json::object(), true, constraint, ctx);
+  if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, endpoint, *e);
+  chat_prompt& p = std::get<chat_prompt>(prompt);
+  start(a, ex, std::move(ctx), std::move(p.tokens), m.max_tokens, m.sampling, std::move(m.stop), -1,
+        std::move(constraint), std::move(p.shown));
+}
+
+void handle_count_tokens(app& a, const std::shared_ptr<http_exchange>& ex, const request& req) {
+  const std::string endpoint = "/v1/messages/count_tokens";
+  auto parsed = proto::parse_count_tokens(req.body(), model_limits(a));
+  if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, endpoint, *e);
+  auto& m = std::get<proto::messages_request>(parsed);
+  generation_context ctx;
+  std::shared_ptr<const grammar> constraint;
+  auto prompt = render_chat(a, m.messages, m.tools, nlohmann::json::object(), false, constraint, ctx);
+  if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, endpoint, *e);
+  ex->respond(json_response(200, {{"input_tokens", std::get<chat_prompt>(prompt).tokens.size()}}));
 }
 
 }  // namespace hearth

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "http_util.h"
+#include "proto/anthropic_api.h"
 #include "proto/generation_json.h"
 #include "proto/ids.h"
 #include "proto/native_api.h"
@@ -23,7 +24,7 @@ generation_sink::generation_sink(app& a, std::shared_ptr<http_exchange> ex, gene
 void generation_sink::take_calls(proto::parsed_output parsed, std::string& content) {
   content += parsed.content;
   for (proto::tool_call& c : parsed.calls) {
-    if (c.id.empty()) c.id = proto::new_id("call_");
+    if (c.id.empty()) c.id = proto::new_id(ctx_.kind == api_kind::anthropic ? "toolu_" : "call_");
     calls_.push_back(std::move(c));
   }
 }
@@ -50,7 +51,29 @@ proto::reasoning_splitter::parts generation_sink::split(std::string_view text, b
 }
 
 void generation_sink::begin() {
-  if (ctx_.stream) ex_->stream_begin(sse_header());
+  if (!ctx_.stream) return;
+  ex_->stream_begin(sse_header());
+  if (ctx_.kind == api_kind::anthropic) {
+    ex_->stream_write(proto::anthropic_event("message_start", proto::message_start_event(ctx_.id, ctx_.model, ctx_.prompt_tokens)));
+  }
+}
+
+// Anthropic: `text` in a content block of `type` ("text" or "thinking"), opening it (and closing
+// the one before) if it is not the block being written.
+std::string generation_sink::anthropic_block(std::string_view type, std::string_view text) {
+  if (text.empty()) return {};
+  std::string out;
+  if (block_ != type) {
+    if (!block_.empty()) out += proto::anthropic_event("content_block_stop", proto::block_stop_event(block_index_));
+    block_ = type;
+    out += proto::anthropic_event("content_block_start", proto::block_start_event(++block_index_, type));
+  }
+  const std::string delta = std::string(type) + "_delta";
+  return out + proto::anthropic_event("content_block_delta", proto::block_delta_event(block_index_, delta, text));
+}
+
+std::string generation_sink::anthropic_chunk(const proto::reasoning_splitter::parts& p) {
+  return anthropic_block("thinking", p.reasoning) + anthropic_block("text", p.content);
 }
 
 // The SSE chunk for released text (empty: nothing to send). Chat streams open with a role delta.
@@ -69,6 +92,14 @@ std::string generation_sink::token_chunk(const token_event& e) {
       }
       return proto::sse_data(proto::completion_chunk(ctx_.id, ctx_.created, ctx_.model, e.text, std::nullopt,
                                                      ctx_.include_usage, std::move(logprobs)));
+    }
+    case api_kind::anthropic: {
+      proto::reasoning_splitter::parts p = split(e.text, e.id < 0);
+      if (tool_stream_) {
+        p.content = tool_stream_->push(p.content);
+        if (e.id < 0) take_calls(tool_stream_->finish(), p.content);
+      }
+      return anthropic_chunk(p);
     }
     case api_kind::chat: {
       std::string out;
@@ -108,7 +139,7 @@ bool generation_sink::on_token(const token_event& e) {
   tokens_.push_back(e.id);
   text_ += e.text;
   if (e.logprobs && !ctx_.stream) logprobs_.push_back(*e.logprobs);
-  if (ctx_.kind == api_kind::chat && !ctx_.stream) split(e.text, false);
+  if ((ctx_.kind == api_kind::chat || ctx_.kind == api_kind::anthropic) && !ctx_.stream) split(e.text, false);
   if (ctx_.stream) {
     std::string chunk = token_chunk(e);
     if (!chunk.empty()) ex_->stream_write(std::move(chunk));
@@ -122,10 +153,15 @@ void generation_sink::finish_stream(const finish_event& e) {
                          "the client read the stream too slowly; it was ended after " +
                              std::to_string(app_.config.max_stream_backlog) + " undelivered events",
                          "server_error", "", "stream_backlog"};
+    if (ctx_.kind == api_kind::anthropic) {
+      ex_->stream_write(proto::anthropic_event("error", proto::anthropic_error(err)));
+      return ex_->stream_end();
+    }
     ex_->stream_write(proto::sse_data(proto::to_json(err)));
     if (ctx_.kind != api_kind::native) ex_->stream_write(std::string(proto::sse_done));
     return ex_->stream_end();
   }
+  if (ctx_.kind == api_kind::anthropic) return finish_anthropic_stream(e);
   if (ctx_.kind == api_kind::native) {
     ex_->stream_write(proto::sse_data(proto::generate_final_event(e.reason, e.usage, e.timings, e.text, e.error)));
     return ex_->stream_end();
@@ -153,6 +189,38 @@ void generation_sink::finish_stream(const finish_event& e) {
   ex_->stream_end();
 }
 
+// Anthropic: the held-back text, the open block closed, each call as a tool_use block whose input
+// comes in one input_json_delta, then message_delta and message_stop; or an error event.
+void generation_sink::finish_anthropic_stream(const finish_event& e) {
+  std::string out = token_chunk({-1, e.text});
+  const nlohmann::json stop_reason = proto::anthropic_stop_reason(e.reason, e.stop_sequence, !calls_.empty());
+  if (stop_reason.is_null()) {
+    out += proto::anthropic_event("error", proto::anthropic_error(proto::openai_error_for(e.reason, e.error)));
+    ex_->stream_write(std::move(out));
+    return ex_->stream_end();
+  }
+  if (!block_.empty()) out += proto::anthropic_event("content_block_stop", proto::block_stop_event(block_index_));
+  for (const proto::tool_call& c : calls_) {
+    out += proto::anthropic_event("content_block_start", proto::tool_use_start_event(++block_index_, c));
+    out += proto::anthropic_event("content_block_delta", proto::block_delta_event(block_index_, "input_json_delta", c.arguments));
+    out += proto::anthropic_event("content_block_stop", proto::block_stop_event(block_index_));
+  }
+  out += proto::anthropic_event("message_delta", proto::message_delta_event(stop_reason, calls_.empty() ? e.stop_sequence : "",
+                                                                            e.usage.completion_tokens));
+  out += proto::anthropic_event("message_stop", {{"type", "message_stop"}});
+  ex_->stream_write(std::move(out));
+  ex_->stream_end();
+}
+
+// A whole chat answer's content: the text after its reasoning, less the calls (kept in calls_).
+std::string generation_sink::whole_content(const finish_event& e) {
+  split(e.text, true);
+  if (ctx_.tools == proto::tool_format::none) return content_;
+  std::string content;
+  take_calls(proto::parse_tool_calls(ctx_.tools, content_), content);
+  return content;
+}
+
 // Whether a whole (non-streamed) answer is an error response rather than a generation.
 bool generation_sink::whole_is_error(const finish_event& e) const {
   return e.reason == proto::finish_reason::error || e.reason == proto::finish_reason::shutdown ||
@@ -160,7 +228,11 @@ bool generation_sink::whole_is_error(const finish_event& e) const {
 }
 
 void generation_sink::finish_whole(const finish_event& e) {
-  if (whole_is_error(e)) return ex_->respond(error_response(proto::openai_error_for(e.reason, e.error)));
+  if (whole_is_error(e)) {
+    const proto::api_error err = proto::openai_error_for(e.reason, e.error);
+    return ex_->respond(ctx_.kind == api_kind::anthropic ? json_response(err.status, proto::anthropic_error(err))
+                                                         : error_response(err));
+  }
   nlohmann::json body;
   switch (ctx_.kind) {
     case api_kind::native:
@@ -170,14 +242,13 @@ void generation_sink::finish_whole(const finish_event& e) {
       body = proto::completion_response(ctx_.id, ctx_.created, ctx_.model, text_, e.reason, e.usage,
                                         ctx_.logprobs ? proto::completion_logprobs_json(logprobs_, 0) : nullptr);
       break;
+    case api_kind::anthropic: {
+      const std::string content = whole_content(e);
+      body = proto::messages_response(ctx_.id, ctx_.model, reasoning_, content, calls_, e.reason, e.stop_sequence, e.usage);
+      break;
+    }
     case api_kind::chat: {
-      split(e.text, true);
-      std::string content;
-      if (ctx_.tools != proto::tool_format::none) {
-        take_calls(proto::parse_tool_calls(ctx_.tools, content_), content);
-      } else {
-        content = content_;
-      }
+      const std::string content = whole_content(e);
       body = proto::chat_response(ctx_.id, ctx_.created, ctx_.model, content, e.reason, e.usage,
                                   ctx_.logprobs ? proto::chat_logprobs_json(logprobs_) : nullptr, reasoning_, calls_);
       break;

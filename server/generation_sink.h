@@ -1,6 +1,7 @@
 #pragma once
 // Turns a generation's events into one API's answer: a whole JSON response, or a stream of
-// server-sent events, for the native, OpenAI completions and OpenAI chat endpoints.
+// server-sent events, for the native, OpenAI completions and chat, and Anthropic Messages
+// endpoints.
 //
 // The scheduler thread calls it: it only formats (cheap) and hands bytes to the exchange, which
 // posts them to the connection. A stream whose client falls more than max_stream_backlog events
@@ -19,7 +20,7 @@
 
 namespace hearth {
 
-enum class api_kind { native, completion, chat };
+enum class api_kind { native, completion, chat, anthropic };
 
 struct generation_context {
   api_kind kind = api_kind::native;
@@ -31,6 +32,7 @@ struct generation_context {
   std::string model;
   std::string prompt_text;     // only kept when prompts may be logged
   bool logprobs = false;       // the request asked for log-probabilities
+  int32_t prompt_tokens = 0;   // the prompt's length (Anthropic's message_start reports it)
   // Chat with a reasoning model's template: its thinking goes to reasoning_content (reasoning.h);
   // reasoning_open: the prompt already opened the block.
   std::optional<proto::reasoning_markers> reasoning;
@@ -55,6 +57,10 @@ class generation_sink final : public token_sink {
   std::string token_chunk(const token_event& e);
   proto::reasoning_splitter::parts split(std::string_view text, bool last);
   void take_calls(proto::parsed_output parsed, std::string& content);
+  std::string anthropic_chunk(const proto::reasoning_splitter::parts& p);
+  std::string anthropic_block(std::string_view type, std::string_view text);
+  void finish_anthropic_stream(const finish_event& e);
+  std::string whole_content(const finish_event& e);
   void finish_stream(const finish_event& e);
   void finish_whole(const finish_event& e);
   bool whole_is_error(const finish_event& e) const;
@@ -72,6 +78,10 @@ class generation_sink final : public token_sink {
   size_t logprob_offset_ = 0;       // completions streams: bytes of the tokens reported so far
   bool overflowed_ = false;
   bool role_sent_ = false;          // chat streams open with a {"role":"assistant"} delta
+  // Anthropic streams: the content block being written ("text" or "thinking"; "" none yet) and
+  // the index of the last block opened.
+  std::string block_;
+  int block_index_ = -1;
 };
 
 }  // namespace hearth

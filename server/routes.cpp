@@ -27,6 +27,8 @@ constexpr route routes[] = {
     {"/v1/generate", http::verb::post, true, true},
     {"/v1/completions", http::verb::post, true, true},
     {"/v1/chat/completions", http::verb::post, true, true},
+    {"/v1/messages", http::verb::post, true, true},
+    {"/v1/messages/count_tokens", http::verb::post, true, true},
     {"/v1/ws", http::verb::get, true, true},
 };
 
@@ -108,13 +110,15 @@ std::optional<response> check_api_key(const app& a, const request_header& req) {
     if (!k.empty()) key = k;
   }
   if (!key) key = websocket_key_protocol(req);
+  // Anthropic's clients send the key as x-api-key.
+  if (std::string_view x = to_std(req["x-api-key"]); !key && !x.empty()) key = x;
   bool ok = false;
   if (key) {
     for (const auto& k : a.config.api_keys) ok |= same_secret(*key, k);
   }
   if (ok) return std::nullopt;
   response res = key ? error_response(401, "invalid API key", "", "invalid_api_key")
-                     : error_response(401, "missing API key: send 'Authorization: Bearer <key>'", "", "invalid_api_key");
+                     : error_response(401, "missing API key: send 'Authorization: Bearer <key>' (or 'x-api-key: <key>')", "", "invalid_api_key");
   // RFC 6750 3: the challenge, and why a key that was sent failed.
   res.set(http::field::www_authenticate, key ? "Bearer realm=\"hearth\", error=\"invalid_token\"" : "Bearer realm=\"hearth\"");
   return res;
@@ -330,6 +334,8 @@ void dispatch_request(app& a, const std::shared_ptr<http_exchange>& ex, const ro
   if (path == "/v1/generate") return handle_generate(a, ex, req);
   if (path == "/v1/completions") return handle_completions(a, ex, req);
   if (path == "/v1/chat/completions") return handle_chat(a, ex, req);
+  if (path == "/v1/messages") return handle_messages(a, ex, req);
+  if (path == "/v1/messages/count_tokens") return handle_count_tokens(a, ex, req);
 }
 
 }  // namespace hearth

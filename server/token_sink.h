@@ -24,6 +24,7 @@ struct finish_event {
   proto::finish_reason reason = proto::finish_reason::stop;
   std::string text;   // held-back text released at the end (never part of a stop string)
   std::string error;  // reason == error: what went wrong, for the client
+  std::string stop_sequence;  // reason == stop by a stop string: that string ("" otherwise)
   proto::usage usage;
   proto::timings timings;
 };

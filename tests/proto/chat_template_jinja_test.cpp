@@ -28,7 +28,7 @@ std::vector<chat_message> parsed_messages(const chat_case& c) {
 }
 
 std::string read_text(const std::string& relative) {
-  std::ifstream in(test::shared_path(relative), std::ios::binary);
+  std::ifstream in(hearth::test::shared_path(relative), std::ios::binary);
   REQUIRE(in);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
@@ -41,7 +41,7 @@ TEST_CASE("chat template: ChatML renders every conversation as Jinja2 does", "[p
   REQUIRE(none.family() == "chatml (default)");
   REQUIRE(chatml.family() == "chatml");
   int checked = 0;
-  for (const chat_case& c : test::chatml_cases()) {
+  for (const chat_case& c : hearth::test::chatml_cases()) {
     INFO("case " << c.name);
     const std::vector<chat_message> messages = parsed_messages(c);
     for (const chat_template* t : {&none, &chatml}) {
@@ -55,13 +55,13 @@ TEST_CASE("chat template: ChatML renders every conversation as Jinja2 does", "[p
 }
 
 TEST_CASE("chat template: the bundled model's chat prompt is BOS and the Jinja2 render's tokens", "[proto][chat]") {
-  const gguf_file f = gguf_file::open(test::shared_path("models/stories260K-f32.gguf"));
+  const gguf_file f = gguf_file::open(hearth::test::shared_path("models/stories260K-f32.gguf"));
   const vocab v = vocab::from_gguf(f);
   const chat_template t = chat_template::from_gguf(f, v);
   REQUIRE(t.family() == "chatml (default)");
   REQUIRE(v.add_bos());
   int checked = 0;
-  for (const chat_case& c : test::chatml_cases()) {
+  for (const chat_case& c : hearth::test::chatml_cases()) {
     INFO("case " << c.name);
     std::vector<token_id> expected = {v.bos()};
     const std::vector<token_id> body = v.tokenize(*c.render, /*add_special=*/false, /*parse_special=*/true);

@@ -46,8 +46,8 @@ std::vector<chat_message> to_messages(const ojson& list) {
 }
 
 chat_template shared_template(const std::string& name) {
-  return chat_template::from_text(test::read_text(test::shared_path("templates/" + name + ".jinja")), "<s>", "</s>", name,
-                                  test::fixed_time_options());
+  return chat_template::from_text(hearth::test::read_text(hearth::test::shared_path("templates/" + name + ".jinja")), "<s>", "</s>", name,
+                                  hearth::test::fixed_time_options());
 }
 
 const std::vector<chat_message> convo = {{"system", "You are terse."}, {"user", "Hi"}, {"assistant", "Hello."}, {"user", "Bye"}};
@@ -55,14 +55,14 @@ const std::vector<chat_message> convo = {{"system", "You are terse."}, {"user", 
 }  // namespace
 
 TEST_CASE("chat template: requests render with every shared template as Jinja2 rendered them", "[proto]") {
-  const ojson cases = ojson::parse(test::read_text(test::shared_path("templates/cases.json")));
+  const ojson cases = ojson::parse(hearth::test::read_text(hearth::test::shared_path("templates/cases.json")));
   size_t checked = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(test::shared_path("templates"))) {
+  for (const auto& entry : std::filesystem::directory_iterator(hearth::test::shared_path("templates"))) {
     if (entry.path().extension() != ".jinja") continue;
     const std::string name = entry.path().stem().string();
     INFO(name);
     const chat_template t = shared_template(name);
-    const ojson renders = ojson::parse(test::read_text(entry.path().parent_path() / (name + ".renders.json")));
+    const ojson renders = ojson::parse(hearth::test::read_text(entry.path().parent_path() / (name + ".renders.json")));
     for (size_t i = 0; i < renders.size(); ++i) {
       const ojson& vars = cases["cases"][i]["vars"];
       INFO(cases["cases"][i]["name"].get<std::string>());
@@ -97,7 +97,7 @@ TEST_CASE("chat template: requests render with every shared template as Jinja2 r
 }
 
 TEST_CASE("chat template: the Phi-3 vocab's template tokenizes to its markers, BOS once", "[proto]") {
-  const gguf_file f = gguf_file::open(test::shared_path("vocab/ggml-vocab-phi-3.gguf"));
+  const gguf_file f = gguf_file::open(hearth::test::shared_path("vocab/ggml-vocab-phi-3.gguf"));
   const vocab v = vocab::from_gguf(f);
   const chat_template t = chat_template::from_gguf(f, v);
   CHECK(t.family() == "phi3");
@@ -129,7 +129,7 @@ TEST_CASE("chat template: the Phi-3 vocab's template tokenizes to its markers, B
 }
 
 TEST_CASE("chat template: a message cannot forge turns with marker text", "[proto]") {
-  const gguf_file f = gguf_file::open(test::shared_path("vocab/ggml-vocab-phi-3.gguf"));
+  const gguf_file f = gguf_file::open(hearth::test::shared_path("vocab/ggml-vocab-phi-3.gguf"));
   const vocab v = vocab::from_gguf(f);
   const chat_template t = chat_template::from_gguf(f, v);
   constexpr token_id assistant = 32001, system = 32006, end = 32007, user = 32010;
@@ -157,7 +157,7 @@ TEST_CASE("chat template: a message cannot forge turns with marker text", "[prot
 TEST_CASE("chat template: Qwen's real template keeps forged <|im_end|> text inside the message ranges", "[proto]") {
   // The qwen2 vocab carries Qwen3's template; its BPE tokenizer is another change's, so this
   // checks the ranges the tokenizer is given.
-  const gguf_file f = gguf_file::open(test::shared_path("vocab/ggml-vocab-qwen2.gguf"));
+  const gguf_file f = gguf_file::open(hearth::test::shared_path("vocab/ggml-vocab-qwen2.gguf"));
   const std::string source(f.get_string("tokenizer.chat_template").value());
   const chat_template t = chat_template::from_text(source, "", "<|im_end|>");
   CHECK(t.family() == "chatml");
@@ -178,7 +178,7 @@ TEST_CASE("chat template: Qwen's real template keeps forged <|im_end|> text insi
 }
 
 TEST_CASE("chat template: BOS is added once whether the template or the vocabulary asks", "[proto]") {
-  const gguf_file f = gguf_file::open(test::shared_path("vocab/ggml-vocab-llama-spm.gguf"));
+  const gguf_file f = gguf_file::open(hearth::test::shared_path("vocab/ggml-vocab-llama-spm.gguf"));
   const vocab v = vocab::from_gguf(f);
   REQUIRE(v.add_bos());
   REQUIRE(v.piece(v.bos()) == "<s>");
@@ -189,9 +189,9 @@ TEST_CASE("chat template: BOS is added once whether the template or the vocabula
     return std::count(ids.begin(), ids.end(), v.bos());
   };
   // TinyLlama writes no BOS, Mistral v0.1 writes it first, Llama 2 before every user turn.
-  const auto tiny = chat_template::from_text(test::read_text(test::shared_path("templates/TinyLlama-1.1B-Chat-v1.0.jinja")), v, "tinyllama");
-  const auto mistral = chat_template::from_text(test::read_text(test::shared_path("templates/Mistral-7B-Instruct-v0.1.jinja")), v, "mistral");
-  const auto llama2 = chat_template::from_text(test::read_text(test::shared_path("templates/Llama-2-7b-chat.jinja")), v, "llama2");
+  const auto tiny = chat_template::from_text(hearth::test::read_text(hearth::test::shared_path("templates/TinyLlama-1.1B-Chat-v1.0.jinja")), v, "tinyllama");
+  const auto mistral = chat_template::from_text(hearth::test::read_text(hearth::test::shared_path("templates/Mistral-7B-Instruct-v0.1.jinja")), v, "mistral");
+  const auto llama2 = chat_template::from_text(hearth::test::read_text(hearth::test::shared_path("templates/Llama-2-7b-chat.jinja")), v, "llama2");
   CHECK(bos_count(tiny, convo) == 1);
   CHECK(bos_count(mistral, {{"user", "Hi"}, {"assistant", "Yo"}, {"user", "Bye"}}) == 1);
   CHECK(bos_count(llama2, {{"user", "Hi"}, {"assistant", "Yo"}, {"user", "Bye"}}) == 2);

@@ -17,7 +17,8 @@
 
 using namespace hearth;
 using namespace hearth::proto;
-using namespace hearth::proto::test;
+using hearth::proto::test::check_rejected;
+using hearth::proto::test::ok;
 
 namespace {
 

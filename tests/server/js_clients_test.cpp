@@ -50,6 +50,11 @@ TEST_CASE("js clients: the openai npm package calls tools through Qwen2.5's own 
   run_client("openai_tools_test.mjs", "openai", {"-m", shared_path("models/arch/tiny-qwen25-f16.gguf")});
 }
 
+TEST_CASE("js clients: Anthropic's SDK (messages, streams, stop sequences, tools, count_tokens, errors)", "[clients]") {
+  run_client("anthropic_test.mjs", "@anthropic-ai/sdk",
+             {"-m", shared_path("models/arch/tiny-qwen25-f16.gguf"), "--api-key", "sesame"}, {"sesame"});
+}
+
 TEST_CASE("js clients: the page in headless Chromium (stream, Stop, no external requests)", "[clients]") {
   run_client("browser_test.mjs", "playwright-core");
 }
