@@ -50,8 +50,9 @@ std::string hex(unsigned value, int digits) {
   return buf;
 }
 
-// A GBNF literal matching the UTF-8 text `s` exactly.
-std::string lit(std::string_view s) {
+}  // namespace
+
+std::string gbnf_literal(std::string_view s) {
   std::string out = "\"";
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
@@ -65,6 +66,10 @@ std::string lit(std::string_view s) {
   }
   return out + "\"";
 }
+
+namespace {
+
+std::string lit(std::string_view s) { return gbnf_literal(s); }
 
 std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   std::string out;

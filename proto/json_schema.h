@@ -53,6 +53,7 @@
 // untrusted text that way. (The nlohmann::json overload converts in linear time.)
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -77,6 +78,10 @@ std::string json_schema_to_gbnf(const nlohmann::json& schema);
 // `root` the caller writes): give each its own start and prefix (lower-case letters, digits and
 // '-'), and keep one copy of each repeated line (join_gbnf_rules).
 std::string json_schema_rules(const nlohmann::ordered_json& schema, const std::string& start, const std::string& prefix);
+
+// A GBNF string literal matching the UTF-8 text `s` exactly (quotes, backslashes and control
+// characters escaped).
+std::string gbnf_literal(std::string_view s);
 
 // The grammar for response_format {"type": "json_object"}: any JSON object.
 std::string json_object_gbnf();

@@ -100,30 +100,7 @@ void read_tool_choice(field_reader& r, tool_request& t) {
   }
 }
 
-// A GBNF string literal of `s`.
-std::string lit(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          static constexpr char hex[] = "0123456789ABCDEF";
-          out += "\\x";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string lit(std::string_view s) { return gbnf_literal(s); }
 
 // Rules of several schemas in one grammar: each line once (the built-in rules repeat).
 class rule_set {
