@@ -6,8 +6,12 @@
 #include <variant>
 #include <vector>
 
+#include "grammar.h"
+#include "proto/anthropic_api.h"
+#include "proto/json_schema.h"
 #include "proto/native_api.h"
 #include "proto/openai_api.h"
+#include "proto/tools.h"
 #include "proto/ws_api.h"
 #include "sampler.h"
 
@@ -31,6 +35,30 @@ inline bool error_ok(const api_error& e) {
          !serialize(to_json(e)).empty();
 }
 
+// Tools: named choices name an offered tool; the call grammar of a forced choice is refused as
+// a schema error or compiles.
+inline bool tools_ok(const tool_request& t) {
+  if (t.mode == tool_mode::named) {
+    bool found = false;
+    for (const tool_definition& d : t.tools) found |= d.name == t.named;
+    if (!found) return false;
+  }
+  if (!t.forced()) return true;
+  std::string gbnf;
+  try {
+    gbnf = tool_call_gbnf(tool_dialect{tool_format::hermes}, t);
+  } catch (const json_schema_error&) {
+    return true;
+  }
+  try {
+    grammar::parse(gbnf);
+  } catch (const grammar_error& e) {
+    const std::string_view what = e.what();  // only the size limits
+    return what.find("too large") != std::string_view::npos || what.find("over 1 MiB") != std::string_view::npos;
+  }
+  return true;
+}
+
 inline bool generate_ok(const generate_request& g, const limits& lim) {
   return g.prompt.has_value() != g.tokens.has_value() && (!g.tokens || tokens_ok(*g.tokens, lim)) &&
          !validate(g.sampling) && stops_ok(g.stop) &&
@@ -45,7 +73,12 @@ inline bool completion_ok(const completion_request& c, const limits& lim) {
 
 inline bool chat_ok(const chat_request& c, const limits&) {
   return !c.messages.empty() && !validate(c.sampling) && c.sampling.temperature <= 2.0f &&
-         stops_ok(c.stop) && (!c.max_tokens || *c.max_tokens >= 1);
+         stops_ok(c.stop) && (!c.max_tokens || *c.max_tokens >= 1) && tools_ok(c.tools);
+}
+
+inline bool messages_ok(const messages_request& m, const limits& lim, bool count_only) {
+  return !m.messages.empty() && !validate(m.sampling) && m.sampling.temperature <= 1.0f && stops_ok(m.stop) &&
+         (count_only || (m.max_tokens >= 1 && m.max_tokens <= lim.n_ctx)) && tools_ok(m.tools);
 }
 
 inline bool detokenize_ok(const detokenize_request& d, const limits& lim) {
