@@ -304,6 +304,30 @@ tool_format detect_tool_format(std::string_view t) {
   return tool_format::none;
 }
 
+parsed_output parse_tool_calls(tool_format format, std::string_view text, bool cut) {
+  parsed_output whole = parse_tool_calls(format, text);
+  if (!cut || !whole.calls.empty()) return whole;
+  // The complete calls before the cut: the text up to the last call's end, with the closing
+  // markup of a section the cut left open. The unfinished call after it is dropped.
+  struct ending {
+    std::string_view call_end, section_end;
+  };
+  ending e;
+  switch (format) {
+    case tool_format::hermes:
+    case tool_format::glm: e = {"</tool_call>", ""}; break;
+    case tool_format::xml_function: e = {contains(text, "<seed:tool_call>") ? "</seed:tool_call>" : "</tool_call>", ""}; break;
+    case tool_format::kimi: e = {"<|tool_call_end|>", "<|tool_calls_section_end|>"}; break;
+    case tool_format::minimax: e = {"</invoke>", "</minimax:tool_call>"}; break;
+    default: return whole;
+  }
+  const size_t end = text.rfind(e.call_end);
+  if (end == std::string_view::npos) return whole;
+  const std::string kept = std::string(text.substr(0, end + e.call_end.size())) + std::string(e.section_end);
+  parsed_output salvaged = parse_tool_calls(format, kept);
+  return salvaged.calls.empty() ? whole : salvaged;
+}
+
 parsed_output parse_tool_calls(tool_format format, std::string_view text) {
   std::vector<std::string_view> bodies;
   std::string outside;

@@ -46,5 +46,9 @@ struct parsed_output {
   std::vector<tool_call> calls;
 };
 parsed_output parse_tool_calls(tool_format format, std::string_view text);
+// The same for an output cut short (at max_tokens or the context's end): if the whole text holds
+// no calls, the complete calls before the cut are kept and the unfinished one after them dropped
+// (formats whose calls end with a closing tag: hermes, xml_function, glm, kimi, minimax).
+parsed_output parse_tool_calls(tool_format format, std::string_view text, bool cut);
 
 }  // namespace hearth::proto

@@ -411,10 +411,10 @@ std::string tool_call_stream::push(std::string_view text) {
   return out;
 }
 
-parsed_output tool_call_stream::finish() {
+parsed_output tool_call_stream::finish(bool cut) {
   std::string rest = std::exchange(held_, {});
   if (!in_call_) return {std::move(rest), {}};
-  return parse_tool_calls(format_, rest);
+  return parse_tool_calls(format_, rest, cut);
 }
 
 }  // namespace hearth::proto

@@ -81,8 +81,9 @@ class tool_call_stream {
   explicit tool_call_stream(tool_format format) : format_(format) {}
   // Text that can be sent now as content.
   std::string push(std::string_view text);
-  // At the end: the calls in what was held back, and what of it is content after all.
-  parsed_output finish();
+  // At the end: the calls in what was held back, and what of it is content after all. `cut`: the
+  // output was cut short (parse_tool_calls's cut).
+  parsed_output finish(bool cut = false);
 
  private:
   tool_format format_;

@@ -1,4 +1,5 @@
-// POST /v1/generate, /v1/completions, /v1/chat/completions, /v1/messages (and its count_tokens):
+// POST /v1/generate, /v1/completions, /v1/chat/completions, /v1/responses, /v1/messages (and its
+// count_tokens):
 // parse and validate on the I/O
 // thread, tokenize, check the context, submit to the scheduler with a sink that answers.
 #include <chrono>
@@ -11,6 +12,7 @@
 #include "proto/native_api.h"
 #include "proto/json_schema.h"
 #include "proto/openai_api.h"
+#include "proto/responses_api.h"
 #include "routes.h"
 
 namespace hearth {
@@ -55,6 +57,7 @@ generation_context make_context(app& a, api_kind kind, std::string endpoint, boo
   ctx.endpoint = std::move(endpoint);
   ctx.id = kind == api_kind::chat        ? proto::new_chat_id()
            : kind == api_kind::anthropic ? proto::new_id("msg_")
+           : kind == api_kind::responses ? proto::new_id("resp_")
                                          : proto::new_completion_id();
   ctx.created = proto::unix_time_now();
   ctx.model = a.model_id;
@@ -190,6 +193,20 @@ void handle_messages(app& a, const std::shared_ptr<http_exchange>& ex, const req
   chat_prompt& p = std::get<chat_prompt>(prompt);
   start(a, ex, std::move(ctx), std::move(p.tokens), m.max_tokens, m.sampling, std::move(m.stop), -1,
         std::move(constraint), std::move(p.shown));
+}
+
+void handle_responses(app& a, const std::shared_ptr<http_exchange>& ex, const request& req) {
+  const std::string endpoint = "/v1/responses";
+  auto parsed = proto::parse_responses(req.body(), model_limits(a));
+  if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, endpoint, *e);
+  auto& r = std::get<proto::responses_request>(parsed);
+  generation_context ctx = make_context(a, api_kind::responses, endpoint, r.stream, false);
+  ctx.echo = std::move(r.echo);
+  auto prompt = render_chat(a, r.messages, r.tools, nlohmann::json::object(), true, r.constraint, ctx);
+  if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, endpoint, *e);
+  chat_prompt& p = std::get<chat_prompt>(prompt);
+  start(a, ex, std::move(ctx), std::move(p.tokens), r.max_output_tokens, r.sampling, {}, -1, std::move(r.constraint),
+        std::move(p.shown));
 }
 
 void handle_count_tokens(app& a, const std::shared_ptr<http_exchange>& ex, const request& req) {

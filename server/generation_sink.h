@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "app.h"
 #include "proto/reasoning.h"
 #include "proto/tools.h"
@@ -20,7 +22,7 @@
 
 namespace hearth {
 
-enum class api_kind { native, completion, chat, anthropic };
+enum class api_kind { native, completion, chat, anthropic, responses };
 
 struct generation_context {
   api_kind kind = api_kind::native;
@@ -33,6 +35,7 @@ struct generation_context {
   std::string prompt_text;     // only kept when prompts may be logged
   bool logprobs = false;       // the request asked for log-probabilities
   int32_t prompt_tokens = 0;   // the prompt's length (Anthropic's message_start reports it)
+  nlohmann::json echo;         // Responses API: the request's settings the response object repeats
   // Chat with a reasoning model's template: its thinking goes to reasoning_content (reasoning.h);
   // reasoning_open: the prompt already opened the block.
   std::optional<proto::reasoning_markers> reasoning;
@@ -57,10 +60,15 @@ class generation_sink final : public token_sink {
   std::string token_chunk(const token_event& e);
   proto::reasoning_splitter::parts split(std::string_view text, bool last);
   void take_calls(proto::parsed_output parsed, std::string& content);
+  proto::reasoning_splitter::parts stream_parts(const token_event& e);
   std::string anthropic_chunk(const proto::reasoning_splitter::parts& p);
   std::string anthropic_block(std::string_view type, std::string_view text);
   void finish_anthropic_stream(const finish_event& e);
   std::string whole_content(const finish_event& e);
+  std::string responses_event(std::string_view type, nlohmann::json fields);
+  std::string responses_piece(std::string_view item, std::string_view text);
+  std::string close_responses_item();
+  void finish_responses_stream(const finish_event& e);
   void finish_stream(const finish_event& e);
   void finish_whole(const finish_event& e);
   bool whole_is_error(const finish_event& e) const;
@@ -77,11 +85,18 @@ class generation_sink final : public token_sink {
   std::vector<proto::token_logprobs_entry> logprobs_;  // non-streaming, with logprobs: every token's
   size_t logprob_offset_ = 0;       // completions streams: bytes of the tokens reported so far
   bool overflowed_ = false;
+  bool cut_ = false;                // the generation ended at max_tokens or the context's end
   bool role_sent_ = false;          // chat streams open with a {"role":"assistant"} delta
   // Anthropic streams: the content block being written ("text" or "thinking"; "" none yet) and
   // the index of the last block opened.
   std::string block_;
   int block_index_ = -1;
+  // Responses API streams: the output item being written ("reasoning" or "message"; "" none),
+  // its index, the event sequence number, and the text so far (for the done events).
+  std::string item_;
+  int output_index_ = -1;
+  int64_t sequence_ = 0;
+  std::string item_text_, stream_reasoning_, stream_text_;
 };
 
 }  // namespace hearth

@@ -27,6 +27,7 @@ constexpr route routes[] = {
     {"/v1/generate", http::verb::post, true, true},
     {"/v1/completions", http::verb::post, true, true},
     {"/v1/chat/completions", http::verb::post, true, true},
+    {"/v1/responses", http::verb::post, true, true},
     {"/v1/messages", http::verb::post, true, true},
     {"/v1/messages/count_tokens", http::verb::post, true, true},
     {"/v1/ws", http::verb::get, true, true},
@@ -334,6 +335,7 @@ void dispatch_request(app& a, const std::shared_ptr<http_exchange>& ex, const ro
   if (path == "/v1/generate") return handle_generate(a, ex, req);
   if (path == "/v1/completions") return handle_completions(a, ex, req);
   if (path == "/v1/chat/completions") return handle_chat(a, ex, req);
+  if (path == "/v1/responses") return handle_responses(a, ex, req);
   if (path == "/v1/messages") return handle_messages(a, ex, req);
   if (path == "/v1/messages/count_tokens") return handle_count_tokens(a, ex, req);
 }

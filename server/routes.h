@@ -66,6 +66,7 @@ std::optional<std::string_view> websocket_key_protocol(const http::request_heade
 void handle_generate(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);
 void handle_completions(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);
 void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);
+void handle_responses(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);
 void handle_messages(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);
 void handle_count_tokens(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);
 

@@ -1,5 +1,5 @@
 // Request bodies -> proto, for every HTTP endpoint that takes one (/v1/generate,
-// /v1/completions, /v1/chat/completions, /v1/messages and its count_tokens, /v1/tokenize,
+// /v1/completions, /v1/chat/completions, /v1/responses, /v1/messages and its count_tokens, /v1/tokenize,
 // /v1/detokenize). Each parser must return
 // a request keeping its contract or a well-formed 400, and never throw.
 #include "fuzz_target.h"
@@ -22,6 +22,8 @@ void requests_input(fuzz_input input) {
          "parse_completion broke its contract");
   expect(result_ok(parse_chat(body, lim), [](const chat_request& c) { return chat_ok(c, lim); }),
          "parse_chat broke its contract");
+  expect(result_ok(parse_responses(body, lim), [](const responses_request& r) { return responses_ok(r, lim); }),
+         "parse_responses broke its contract");
   expect(result_ok(parse_messages(body, lim), [](const messages_request& m) { return messages_ok(m, lim, false); }),
          "parse_messages broke its contract");
   expect(result_ok(parse_count_tokens(body, lim), [](const messages_request& m) { return messages_ok(m, lim, true); }),

@@ -20,7 +20,7 @@ namespace {
 
 const limits fuzz_lim{512, 1024};
 
-const std::array<const char*, 11> seeds = {
+const std::array<const char*, 12> seeds = {
     R"({"prompt": "Once upon a time", "max_tokens": 16, "temperature": 0.7, "stop": ["\n"]})",
     R"({"tokens": [1, 2, 3], "top_k": 5, "top_p": 0.9, "seed": 42, "stream": true})",
     R"({"model": "m", "prompt": [[1, 2]], "n": 1, "logprobs": null, "stream": true,
@@ -37,15 +37,18 @@ const std::array<const char*, 11> seeds = {
         "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}}}]})",
     R"({"max_tokens": 8, "system": "s", "messages": [{"role": "user", "content": [{"type": "tool_result",
         "tool_use_id": "t", "content": "r"}]}], "tools": [{"name": "f", "input_schema": {"type": "object"}}],
-        "tool_choice": {"type": "any"}, "stop_sequences": ["x"]})"};
+        "tool_choice": {"type": "any"}, "stop_sequences": ["x"]})",
+    R"({"input": [{"role": "user", "content": [{"type": "input_text", "text": "w"}]}, {"type": "function_call",
+        "call_id": "c", "name": "f", "arguments": "{}"}, {"type": "function_call_output", "call_id": "c", "output": "o"}],
+        "instructions": "i", "max_output_tokens": 8, "text": {"format": {"type": "json_object"}}})"};
 
-const std::array<const char*, 38> field_names = {
+const std::array<const char*, 41> field_names = {
     "prompt", "tokens", "max_tokens", "max_completion_tokens", "temperature", "top_k", "top_p",
     "min_p", "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "seed",
     "stop", "stream", "stream_options", "n", "logprobs", "top_logprobs", "echo", "suffix",
     "best_of", "logit_bias", "tools", "functions", "response_format", "messages", "model",
     "content", "add_special", "parse_special", "type", "id", "tool_choice", "parallel_tool_calls", "system",
-    "stop_sequences", "input_schema"};
+    "stop_sequences", "input_schema", "input", "instructions", "max_output_tokens"};
 
 class body_maker {
  public:
@@ -138,13 +141,14 @@ bool check_all(const std::string& body) {
   const bool cmpl = holds_up(parse_completion(body, fuzz_lim), accepted.completion,
                              [](const completion_request& c) { return completion_ok(c, fuzz_lim); });
   const bool chat = holds_up(parse_chat(body, fuzz_lim), accepted.chat, [](const chat_request& c) { return chat_ok(c, fuzz_lim); });
+  const bool resp = result_ok(parse_responses(body, fuzz_lim), [](const responses_request& r) { return responses_ok(r, fuzz_lim); });
   const bool msgs = result_ok(parse_messages(body, fuzz_lim), [](const messages_request& r) { return messages_ok(r, fuzz_lim, false); });
   const bool count = result_ok(parse_count_tokens(body, fuzz_lim), [](const messages_request& r) { return messages_ok(r, fuzz_lim, true); });
   const bool tok = result_ok(parse_tokenize(body), [](const tokenize_request&) { return true; });
   const bool detok = result_ok(parse_detokenize(body, fuzz_lim), [](const detokenize_request& d) { return detokenize_ok(d, fuzz_lim); });
   const ws_message m = parse_ws_message(body, fuzz_lim);
   if (!std::holds_alternative<ws_error>(m)) ++accepted.ws;
-  return gen && cmpl && chat && msgs && count && tok && detok && ws_message_ok(m, fuzz_lim);
+  return gen && cmpl && chat && resp && msgs && count && tok && detok && ws_message_ok(m, fuzz_lim);
 }
 
 }  // namespace

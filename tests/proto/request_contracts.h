@@ -11,6 +11,7 @@
 #include "proto/json_schema.h"
 #include "proto/native_api.h"
 #include "proto/openai_api.h"
+#include "proto/responses_api.h"
 #include "proto/tools.h"
 #include "proto/ws_api.h"
 #include "sampler.h"
@@ -79,6 +80,12 @@ inline bool chat_ok(const chat_request& c, const limits&) {
 inline bool messages_ok(const messages_request& m, const limits& lim, bool count_only) {
   return !m.messages.empty() && !validate(m.sampling) && m.sampling.temperature <= 1.0f && stops_ok(m.stop) &&
          (count_only || (m.max_tokens >= 1 && m.max_tokens <= lim.n_ctx)) && tools_ok(m.tools);
+}
+
+inline bool responses_ok(const responses_request& r, const limits& lim) {
+  return !r.messages.empty() && !validate(r.sampling) && r.sampling.temperature <= 2.0f &&
+         (!r.max_output_tokens || (*r.max_output_tokens >= 1 && *r.max_output_tokens <= lim.n_ctx)) &&
+         tools_ok(r.tools) && !(r.constraint && r.tools.forced()) && r.echo.is_object();
 }
 
 inline bool detokenize_ok(const detokenize_request& d, const limits& lim) {

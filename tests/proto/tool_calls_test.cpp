@@ -157,3 +157,22 @@ TEST_CASE("tool calls: broken or stray markup stays text, never an error", "[pro
   CHECK(plain.calls.empty());
   CHECK(plain.content == "  Just text.\n");
 }
+
+TEST_CASE("tool calls: an output cut short keeps its complete calls", "[proto][tool_calls]") {
+  const std::string two = "<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call>\n<tool_call>\n"
+                          "{\"name\": \"b\", \"arguments\": {\"x\": 1}}\n</tool_call>";
+  const std::string cut = two + "\n<tool_call>\n{\"name\": \"c\", \"argu";
+  CHECK(parse_tool_calls(tool_format::hermes, cut).calls.empty());  // not cut: broken markup is content
+  const parsed_output kept = parse_tool_calls(tool_format::hermes, cut, true);
+  REQUIRE(kept.calls.size() == 2);
+  CHECK(kept.calls[1].name == "b");
+  CHECK(kept.content.empty());
+  // A section the cut left open is closed.
+  const std::string kimi = "<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0<|tool_call_argument_begin|>{}"
+                           "<|tool_call_end|><|tool_call_begin|>functions.g:1<|tool_call_argument";
+  REQUIRE(parse_tool_calls(tool_format::kimi, kimi, true).calls.size() == 1);
+  // Nothing complete: all content, as without the cut.
+  CHECK(parse_tool_calls(tool_format::hermes, "<tool_call>{\"na", true).content == "<tool_call>{\"na");
+  // Whole output fine: the same calls either way.
+  CHECK(parse_tool_calls(tool_format::hermes, two, true).calls == parse_tool_calls(tool_format::hermes, two).calls);
+}

@@ -55,6 +55,10 @@ TEST_CASE("js clients: Anthropic's SDK (messages, streams, stop sequences, tools
              {"-m", shared_path("models/arch/tiny-qwen25-f16.gguf"), "--api-key", "sesame"}, {"sesame"});
 }
 
+TEST_CASE("js clients: the Responses API through the openai package and the Vercel AI SDK", "[clients]") {
+  run_client("responses_test.mjs", "ai", {"-m", shared_path("models/arch/tiny-qwen25-f16.gguf")});
+}
+
 TEST_CASE("js clients: the page in headless Chromium (stream, Stop, no external requests)", "[clients]") {
   run_client("browser_test.mjs", "playwright-core");
 }
