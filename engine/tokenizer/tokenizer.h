@@ -53,7 +53,7 @@ struct tokenizer_kind {
 
 // The row for a tokenizer.ggml.model value, or nullptr.
 const tokenizer_kind* find_tokenizer_kind(std::string_view model);
-// "llama, gpt2": the supported values, for error messages.
+// "llama, gpt2, bert": the supported values, for error messages.
 std::string tokenizer_kind_names();
 
 // A piece or metadata string as it may appear in an error message: bounded, and printable.

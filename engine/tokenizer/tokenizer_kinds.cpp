@@ -7,12 +7,14 @@ namespace hearth {
 
 std::unique_ptr<tokenizer> load_spm_tokenizer(const gguf_file& f, const vocab& v, tokenizer_defaults& d);  // spm.cpp
 std::unique_ptr<tokenizer> load_bpe_tokenizer(const gguf_file& f, const vocab& v, tokenizer_defaults& d);  // bpe.cpp
+std::unique_ptr<tokenizer> load_wpm_tokenizer(const gguf_file& f, const vocab& v, tokenizer_defaults& d);  // wpm.cpp
 
 namespace {
 
 const tokenizer_kind kinds[] = {
     {"llama", "SentencePiece", load_spm_tokenizer},
     {"gpt2", "byte-level BPE", load_bpe_tokenizer},
+    {"bert", "WordPiece", load_wpm_tokenizer},
 };
 
 }  // namespace

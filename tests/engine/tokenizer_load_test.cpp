@@ -208,7 +208,7 @@ TEST_CASE("tokenizer: vocab load errors name the key", "[tokenizer]") {
     std::string msg = load_error_message(w);
     CHECK_THAT(msg, Contains("tokenizer.ggml.model"));
     CHECK_THAT(msg, Contains("rwkv tokenizer is not supported"));
-    CHECK_THAT(msg, Contains("expected one of llama, gpt2"));
+    CHECK_THAT(msg, Contains("expected one of llama, gpt2, bert"));
   }
   SECTION("no tokenizer model") {
     vocab_gguf_writer w;

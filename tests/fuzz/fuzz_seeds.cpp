@@ -130,7 +130,8 @@ void add_vocab_inputs(std::map<std::string, bytes>& corpus) {
   const std::pair<const char*, uint8_t> files[] = {
       {"ggml-vocab-llama-spm.gguf.inp", 0 << 2},      {"ggml-vocab-phi-3.gguf.inp", 1 << 2},
       {"ggml-vocab-gpt-2.gguf.inp", 2 << 2},          {"ggml-vocab-deepseek-coder.gguf.inp", 3 << 2},
-      {"ggml-vocab-qwen2.gguf.inp", 4 << 2},          {"ggml-vocab-llama-bpe.gguf.inp", 5 << 2}};
+      {"ggml-vocab-qwen2.gguf.inp", 4 << 2},          {"ggml-vocab-llama-bpe.gguf.inp", 5 << 2},
+      {"ggml-vocab-bert-bge.gguf.inp", 6 << 2}};
   for (const auto& [file, vocab_flag] : files) {
     const bytes b = read_file(shared_dir / "vocab" / file);
     const std::string all(b.begin(), b.end());

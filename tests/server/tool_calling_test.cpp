@@ -126,7 +126,7 @@ TEST_CASE("tool calling: a named choice calls that function", "[http][tools]") {
   }
 }
 
-TEST_CASE("tool calling: auto leaves prose as content; none does not show the tools", "[http][tools]") {
+TEST_CASE("tool calling: auto leaves prose as content, and none does not show the tools", "[http][tools]") {
   auto& s = tool_server();
   json automatic = tool_request(1, "auto");
   automatic["max_tokens"] = 20;
