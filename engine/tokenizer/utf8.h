@@ -1,8 +1,9 @@
 #pragma once
 // Strict UTF-8 scanning (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF), shared
-// by the tokenizer's character split and utf8_stream.
+// by the tokenizer's character split and utf8_stream; and one character decoded or encoded.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace hearth {
@@ -42,6 +43,36 @@ inline utf8_scan utf8_scan_one(std::string_view s) {
     hi = 0xBF;
   }
   return {utf8_scan::complete, need};
+}
+
+// The code point of one complete character (as utf8_scan_one found it).
+inline uint32_t utf8_decode_one(std::string_view c) {
+  const auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(c[i])); };
+  switch (c.size()) {
+    case 1: return b(0);
+    case 2: return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+    case 3: return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+    default: return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+  }
+}
+
+// Appends the UTF-8 form of code point `cp` (at most U+10FFFF).
+inline void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
 }
 
 }  // namespace hearth

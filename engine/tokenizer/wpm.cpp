@@ -29,24 +29,6 @@ namespace {
 
 constexpr std::string_view word_marker = "\xE2\x96\x81";  // U+2581 "▁"
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 // BERT's "Chinese character" ranges (CJK ideographs; the reference keeps Hugging Face's 0x2B920
 // start of Extension E).
 bool is_cjk(uint32_t cp) {
@@ -120,7 +102,7 @@ class wpm_tokenizer final : public tokenizer {
     for (size_t i = 0; i < text.size();) {
       const utf8_scan s = utf8_scan_one(text.substr(i));
       uint32_t cp = 0xFFFD;
-      if (s.kind == utf8_scan::complete) cp = decode_one(text.substr(i, s.length));
+      if (s.kind == utf8_scan::complete) cp = utf8_decode_one(text.substr(i, s.length));
       i += s.length;
       const bool hangul = cp >= 0xAC00 && cp <= 0xD7A3;
       if (!strip_accents_ || hangul) {
@@ -132,16 +114,6 @@ class wpm_tokenizer final : public tokenizer {
     }
     if (out.back().empty()) out.pop_back();
     return out;
-  }
-
-  static uint32_t decode_one(std::string_view c) {
-    const auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(c[i])); };
-    switch (c.size()) {
-      case 1: return b(0);
-      case 2: return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
-      case 3: return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
-      default: return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
-    }
   }
 
   bool lowercase_, strip_accents_;

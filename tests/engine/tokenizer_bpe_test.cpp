@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "reference.h"
+#include "tokenizer/utf8.h"
 #include "tokenizer/vocab.h"
 #include "vocab_cases.h"
 
@@ -197,21 +198,7 @@ TEST_CASE("tokenizer: BPE round-trips any UTF-8 text", "[tokenizer][bpe]") {
   };
   auto utf8 = [](uint32_t c) {
     std::string s;
-    if (c < 0x80) {
-      s += static_cast<char>(c);
-    } else if (c < 0x800) {
-      s += static_cast<char>(0xC0 | (c >> 6));
-      s += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-      s += static_cast<char>(0xE0 | (c >> 12));
-      s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      s += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-      s += static_cast<char>(0xF0 | (c >> 18));
-      s += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-      s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      s += static_cast<char>(0x80 | (c & 0x3F));
-    }
+    append_utf8(s, c);
     return s;
   };
   int checked = 0;
