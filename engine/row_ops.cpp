@@ -38,18 +38,24 @@ void silu_mul(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
+namespace {
+
+float gelu_one(float x, const std::array<uint16_t, 65536>& table) {
+  if (x <= -10.0f) return 0.0f;
+  if (x >= 10.0f) return x;
+  return fp16_to_fp32(table[fp32_to_fp16(x)]);
+}
+
+}  // namespace
+
 void gelu_mul(float* gate, const float* up, int64_t n) {
   const auto& table = gelu_table();
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = gate[i];
-    if (x <= -10.0f) {
-      gate[i] = 0.0f;
-    } else if (x >= 10.0f) {
-      gate[i] = x * up[i];
-    } else {
-      gate[i] = fp16_to_fp32(table[fp32_to_fp16(x)]) * up[i];
-    }
-  }
+  for (int64_t i = 0; i < n; ++i) gate[i] = gelu_one(gate[i], table) * up[i];
+}
+
+void gelu(float* x, int64_t n) {
+  const auto& table = gelu_table();
+  for (int64_t i = 0; i < n; ++i) x[i] = gelu_one(x[i], table);
 }
 
 void soft_cap(float* x, int64_t n, float cap) {

@@ -16,6 +16,8 @@ void silu_mul(float* gate, const float* up, int64_t n);
 // gate[i] = gelu(gate[i]) * up[i], GELU's tanh approximation as ggml evaluates it: looked up
 // for the input rounded to F16 in a table of F16 results (exactly 0 below -10, x above 10).
 void gelu_mul(float* gate, const float* up, int64_t n);
+// x[i] = gelu(x[i]), the same GELU.
+void gelu(float* x, int64_t n);
 
 // x[i] = cap * tanh(x[i] * (1 / cap)): soft-capping of logits.
 void soft_cap(float* x, int64_t n, float cap);

@@ -18,6 +18,7 @@ constexpr const char* usage =
     "  run        generate text from a prompt, streaming to stdout\n"
     "  info       print a model's architecture, hyperparameters and tensors\n"
     "  tokenize   print the token ids of a text\n"
+    "  embed      print the embedding of a text with a BERT-style embedding model\n"
     "  synth      write a benchmark model of a real shape with random weights\n"
     "  bench      measure prompt processing and generation speed (or the machine's limits)\n"
     "  perplexity measure a model's perplexity on a text (and its KL divergence from a saved base)\n"
@@ -32,6 +33,7 @@ constexpr const char* usage =
 int dispatch(std::string_view cmd, std::span<char* const> rest) {
   if (cmd == "info") return hearth::cli::cmd_info(rest);
   if (cmd == "tokenize") return hearth::cli::cmd_tokenize(rest);
+  if (cmd == "embed") return hearth::cli::cmd_embed(rest);
   if (cmd == "run") return hearth::cli::cmd_run(rest);
   if (cmd == "serve") return hearth::cli::cmd_serve(rest);
   if (cmd == "synth") return hearth::cli::cmd_synth(rest);

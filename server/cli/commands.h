@@ -8,6 +8,7 @@ namespace hearth::cli {
 
 int cmd_info(std::span<char* const> args);
 int cmd_tokenize(std::span<char* const> args);
+int cmd_embed(std::span<char* const> args);
 int cmd_run(std::span<char* const> args);
 int cmd_serve(std::span<char* const> args);
 int cmd_synth(std::span<char* const> args);

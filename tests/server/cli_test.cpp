@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -56,6 +57,34 @@ TEST_CASE("tokenize: prompt tokens equal llama.cpp's", "[cli]") {
   }
   auto nobos = run_process({hearth_bin, "tokenize", "-m", stories_f32, "--no-bos", "Once upon a time"});
   CHECK(nobos.out == "403 407 261 378\n");
+}
+
+TEST_CASE("embed: the tiny BERT's embeddings are llama.cpp's, one JSON line per text", "[cli]") {
+  const std::string bert = shared_path("models/arch/tiny-bert-f16.gguf");
+  std::vector<nlohmann::json> refs;
+  std::istringstream lines(read_text(shared_path("reference/embeddings/tiny-bert-f16.jsonl")));
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) refs.push_back(nlohmann::json::parse(line));
+  }
+  REQUIRE(refs.size() == 4);
+  auto r = run_process({hearth_bin, "embed", "-m", bert, refs[0]["input"], refs[1]["input"]});
+  REQUIRE(r.exit_code == 0);
+  std::istringstream out(r.out);
+  for (int i = 0; i < 2; ++i) {
+    std::string line;
+    REQUIRE(std::getline(out, line));
+    const nlohmann::json got = nlohmann::json::parse(line);
+    CHECK(got["input"] == refs[i]["input"]);
+    CHECK(got["tokens"] == refs[i]["tokens"]);
+    double dot = 0;  // both unit length
+    for (size_t k = 0; k < got["embedding"].size(); ++k) dot += got["embedding"][k].get<double>() * refs[i]["embedding"][k].get<double>();
+    CHECK(dot >= 0.999);
+  }
+  auto decoder = run_process({hearth_bin, "embed", "-m", stories_f32, "x"});
+  CHECK(decoder.exit_code == 1);
+  CHECK(decoder.err.find("general.architecture") != std::string::npos);
+  auto served = run_process({hearth_bin, "info", "-m", bert});
+  CHECK(served.err.find("hearth embed") != std::string::npos);
 }
 
 TEST_CASE("tokenize: vocab-only files of every tokenizer", "[cli]") {

@@ -8,7 +8,7 @@ namespace hearth {
 
 namespace {
 
-const arch_desc bert{.name = "bert", .refusal = "encoder-only embedding model; hearth runs decoders"};
+const arch_desc bert{.name = "bert", .refusal = "encoder-only embedding model; hearth serves decoders (`hearth embed` computes its embeddings)"};
 const arch_desc nomic_bert{.name = "nomic-bert", .refusal = "encoder-only embedding model; hearth runs decoders"};
 
 const std::array<const arch_desc*, 9> table = {
