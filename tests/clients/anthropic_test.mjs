@@ -65,7 +65,8 @@ check('stop_sequences: the matched one is reported and the text ends before it',
   assert.equal(textOf(m), text.slice(0, text.indexOf(stop)));
 });
 
-const Weather = z.object({ city: z.string().max(10), unit: z.enum(['c', 'f']) });
+// maxLength counts code points (JSON Schema); zod's .max() counts UTF-16 units, so the check is by hand.
+const Weather = z.object({ city: z.string().refine((s) => [...s].length <= 10, 'at most 10 characters'), unit: z.enum(['c', 'f']) });
 const weatherTool = {
   name: 'get_weather',
   description: 'Weather now',

@@ -24,7 +24,8 @@ const check = (name, fn) => checks.push({ name, fn });
 
 // zod-defined functions (strict, as zodFunction makes them) offered with tool_choice "required"
 // or by name: the grammar makes every call well-formed, whatever the weights.
-const Weather = z.object({ city: z.string().max(10), unit: z.enum(['c', 'f']) });
+// ASCII only: JSON Schema's maxLength counts code points, zod's .max() UTF-16 units.
+const Weather = z.object({ city: z.string().regex(/^[a-z ]{1,10}$/), unit: z.enum(['c', 'f']) });
 const Clock = z.object({ zone: z.number().int().min(-12).max(14) });
 const tools = [zodFunction({ name: 'get_weather', parameters: Weather }), zodFunction({ name: 'get_time', parameters: Clock })];
 const schemas = { get_weather: Weather, get_time: Clock };

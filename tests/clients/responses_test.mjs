@@ -57,7 +57,8 @@ check('openai responses.stream: the typed events add up to the same text', async
   }
 });
 
-const Weather = z.object({ city: z.string().max(10), unit: z.enum(['c', 'f']) });
+// maxLength counts code points (JSON Schema); zod's .max() counts UTF-16 units, so the check is by hand.
+const Weather = z.object({ city: z.string().refine((s) => [...s].length <= 10, 'at most 10 characters'), unit: z.enum(['c', 'f']) });
 const weatherTool = {
   type: 'function', name: 'get_weather', description: 'Weather now', strict: true,
   parameters: {

@@ -188,13 +188,13 @@ TEST_CASE("tool calling: a model without a tool template is taught the Hermes fo
   auto& s = taught_server();
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     json request = tool_request(seed, "required");
-    request["tools"] = {weather_tool};
+    request["tools"] = json::array({weather_tool});
     const json call = whole_call(curl_json(s.url("/v1/chat/completions"), request.dump()));
     CHECK(call["function"]["name"] == "get_weather");
   }
   // Prose under auto stays content.
   json automatic = tool_request(1, "auto");
-  automatic["tools"] = {weather_tool};
+  automatic["tools"] = json::array({weather_tool});
   automatic["max_tokens"] = 20;
   const json a = json::parse(curl_json(s.url("/v1/chat/completions"), automatic.dump()).body);
   INFO(a.dump());
