@@ -111,12 +111,6 @@ bool read_message(field_reader& r, const json& m, size_t i, std::vector<chat_mes
   return true;
 }
 
-bool valid_tool_name(std::string_view n) {
-  return !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-}
-
 // tools and tool_choice, in OpenAI's shape for read_tools (input_schema's key order kept).
 void read_anthropic_tools(field_reader& r, std::string_view raw, tool_request& out) {
   const json* tools = r.find("tools");

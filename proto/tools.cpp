@@ -19,13 +19,6 @@ constexpr size_t max_tools = 128;
 
 bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
 
-bool valid_function_name(std::string_view n) {
-  if (n.empty() || n.size() > 64) return false;
-  return std::all_of(n.begin(), n.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-}
-
 // One entry of `tools`; false after recording an error.
 bool read_tool(field_reader& r, const json& item, const ojson& ordered, size_t i, tool_request& out) {
   const std::string at = "tools[" + std::to_string(i) + "]";
@@ -44,7 +37,7 @@ bool read_tool(field_reader& r, const json& item, const ojson& ordered, size_t i
   }
   field_reader fr(*fn, at + ".function.");
   const std::optional<std::string> name = fr.string("name");
-  fr.check(fr.failed() || (name && valid_function_name(*name)), "name", [&] {
+  fr.check(fr.failed() || (name && valid_tool_name(*name)), "name", [&] {
     return at + ".function.name must be 1 to 64 letters, digits, '_' or '-' (got " +
            (name ? "\"" + *name + "\"" : std::string("none")) + ")";
   });
@@ -234,6 +227,12 @@ std::string repeated(const std::string& one, const std::string& sep, bool parall
 }
 
 }  // namespace
+
+bool valid_tool_name(std::string_view n) {
+  return !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
 
 tool_request read_tools(field_reader& r, std::string_view raw) {
   tool_request t;

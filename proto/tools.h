@@ -45,6 +45,9 @@ struct tool_request {
   bool forced() const { return active() && (mode == tool_mode::required || mode == tool_mode::named); }
 };
 
+// A name OpenAI (and Anthropic) accept for a function: 1 to 64 letters, digits, '_' or '-'.
+bool valid_tool_name(std::string_view name);
+
 // tools: [{"type": "function", "function": {"name", "description"?, "parameters"?, "strict"?}}]
 // (at most 128); tool_choice; parallel_tool_calls. `raw`: the body's text, for key order
 // (constraint.h). Errors are recorded in `r` with the field's path as param.
