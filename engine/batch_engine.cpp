@@ -10,6 +10,9 @@ model_engine::model_engine(const model& m, const model_engine_options& o)
       pool_(o.threads),
       kv_(m.hp(), o.kv_blocks, o.block_size, o.kv_type),
       max_logit_rows_(o.max_logit_rows),
+      pooling_(o.pooling ? *o.pooling
+                         : pooling_from_gguf(m.file().get_int(m.hp().arch_name + ".pooling_type").value_or(0))
+                               .value_or(pooling_type::none)),
       fwd_(m, pool_, o.max_batch, o.max_logit_rows, context_length_) {}
 
 }  // namespace hearth

@@ -14,6 +14,7 @@
 #include "kv_cache.h"
 #include "memory_plan.h"
 #include "model/model.h"
+#include "pooling.h"
 #include "thread_pool.h"
 #include "token_decoder.h"
 
@@ -44,6 +45,19 @@ class batch_engine : public token_text {
   // One forward pass; see forward_pass::run for the contract.
   virtual std::span<const float> forward(std::span<const batch_entry> batch) = 0;
 
+  // Embeddings. How the model pools hidden states into an embedding (none: it cannot embed),
+  // and the width of a hidden row (0 without embeddings).
+  virtual pooling_type pooling() const { return pooling_type::none; }
+  virtual int64_t hidden_dim() const { return 0; }
+  // The last forward pass's hidden rows: for each entry with `hidden` set, in batch order,
+  // hidden_dim() floats (the final-normed residual stream of a decoder; an encoder's last layer
+  // output). Valid until the next forward().
+  virtual std::span<const float> hidden() const { return {}; }
+  // False for an encoder (an embedding model that cannot generate: it has no logits) whose
+  // attention looks both ways: each sequence's rows in one batch must then be its whole input,
+  // positions 0..n-1, and it takes no further rows.
+  virtual bool generates() const { return true; }
+
   // Why results can no longer be trusted, or nullopt: the model file changed on disk while in
   // use (model::file_changed). The scheduler asks after every forward pass; a forward pass
   // whose weights changed under it still returns (garbage) rather than crash.
@@ -58,10 +72,13 @@ struct model_engine_options {
   int64_t max_batch = 512;
   int64_t max_logit_rows = 64;
   ggml_type kv_type = ggml_type::f16;  // the KV cache's row type
+  // How embeddings pool hidden states; nullopt: as the file's <arch>.pooling_type says (none
+  // when absent: a text-generation model, which then embeds nothing).
+  std::optional<pooling_type> pooling;
 
   // The engine a memory plan was made for (see plan_memory).
   static model_engine_options planned(const memory_settings& s, const memory_plan& p) {
-    return {s.threads, p.context_length, p.kv_blocks, p.block_size, s.max_batch, s.max_logit_rows, p.kv_type};
+    return {s.threads, p.context_length, p.kv_blocks, p.block_size, s.max_batch, s.max_logit_rows, p.kv_type, {}};
   }
 };
 
@@ -82,6 +99,9 @@ class model_engine final : public batch_engine {
   std::string kv_type_name() const override { return std::string(ggml_type_name(kv_.type())); }
   uint64_t kv_bytes_per_token() const override { return kv_cache::bytes_per_position(model_.hp(), kv_.type()).value(); }
   std::span<const float> forward(std::span<const batch_entry> batch) override { return fwd_.run(kv_, batch); }
+  pooling_type pooling() const override { return pooling_; }
+  int64_t hidden_dim() const override { return model_.hp().n_embd; }
+  std::span<const float> hidden() const override { return fwd_.hidden(); }
   std::string token_bytes(token_id id) const override { return model_.vocab().token_to_bytes(id); }
   bool is_eog(token_id id) const override { return model_.vocab().is_eog(id); }
   std::optional<std::string> model_changed() const override { return model_.file_changed(); }
@@ -94,6 +114,7 @@ class model_engine final : public batch_engine {
   thread_pool pool_;
   kv_cache kv_;
   int64_t max_logit_rows_;
+  pooling_type pooling_;
   forward_pass fwd_;
 };
 

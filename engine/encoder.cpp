@@ -76,10 +76,12 @@ bert_encoder bert_encoder::load(const gguf_file& f) {
   if (const std::optional<bool> causal = f.get_bool("bert.attention.causal"); causal && *causal) {
     throw f.error("metadata 'bert.attention.causal' is true; a BERT encoder attends both ways");
   }
-  e.pooling_ = static_cast<int>(f.get_int("bert.pooling_type").value_or(1));
-  if (e.pooling_ < 1 || e.pooling_ > 3) {
-    throw f.error("metadata 'bert.pooling_type' is " + std::to_string(e.pooling_) + "; supported: 1 (mean), 2 (CLS), 3 (last)");
+  const int64_t pooling = f.get_int("bert.pooling_type").value_or(1);
+  const std::optional<pooling_type> p = pooling_from_gguf(pooling);
+  if (!p || *p == pooling_type::none) {
+    throw f.error("metadata 'bert.pooling_type' is " + std::to_string(pooling) + "; supported: 1 (mean), 2 (CLS), 3 (last)");
   }
+  e.pooling_ = *p;
   const gguf_tensor* tok = f.find_tensor("token_embd.weight");
   if (!tok) throw f.error("tensor 'token_embd.weight' is missing");
   if (tok->ne[1] < 1 || tok->ne[1] > (int64_t{1} << 24)) throw f.error("tensor 'token_embd.weight' has a bad vocabulary size");
@@ -108,7 +110,6 @@ bert_encoder bert_encoder::load(const gguf_file& f) {
   return e;
 }
 
-std::string_view bert_encoder::pooling() const { return pooling_ == 1 ? "mean" : pooling_ == 2 ? "cls" : "last"; }
 
 // LayerNorm of each of n rows: (x - mean) / sqrt(var + eps) * w + b, as ggml_norm then the
 // weight and bias (sums in double).
@@ -143,6 +144,16 @@ void bert_encoder::apply(const dense& d, const std::vector<float>& x, int64_t n,
 }
 
 std::vector<float> bert_encoder::embed(std::span<const token_id> tokens) const {
+  const std::vector<float> x = hidden_states(tokens);
+  const auto n = static_cast<int64_t>(tokens.size());
+  embedding_pool pool(pooling_, dim_, n);
+  for (int64_t t = 0; t < n; ++t) {
+    if (pool.wants(t)) pool.add(std::span<const float>(x).subspan(static_cast<size_t>(t * dim_), static_cast<size_t>(dim_)));
+  }
+  return pool.finish();
+}
+
+std::vector<float> bert_encoder::hidden_states(std::span<const token_id> tokens) const {
   const auto n = static_cast<int64_t>(tokens.size());
   if (n == 0) throw std::invalid_argument("an embedding needs at least one token");
   if (n > n_ctx_) {
@@ -200,20 +211,7 @@ std::vector<float> bert_encoder::embed(std::span<const token_id> tokens) const {
     layer_norm(x, n, L.out_norm);
   }
 
-  std::vector<float> pooled(static_cast<size_t>(dim_), 0.0f);
-  if (pooling_ == 1) {
-    for (int64_t t = 0; t < n; ++t)
-      for (int64_t i = 0; i < dim_; ++i) pooled[static_cast<size_t>(i)] += x[static_cast<size_t>(t * dim_ + i)];
-    for (float& p : pooled) p /= static_cast<float>(n);
-  } else {
-    const int64_t row = pooling_ == 2 ? 0 : n - 1;
-    std::copy(x.begin() + row * dim_, x.begin() + (row + 1) * dim_, pooled.begin());
-  }
-  double norm2 = 0;
-  for (float p : pooled) norm2 += static_cast<double>(p) * p;
-  const double inv = norm2 > 0 ? 1.0 / std::sqrt(norm2) : 0.0;
-  for (float& p : pooled) p = static_cast<float>(p * inv);
-  return pooled;
+  return x;
 }
 
 }  // namespace hearth

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "pooling.h"
 #include "tokenizer/vocab.h"
 
 namespace hearth {
@@ -29,12 +30,15 @@ class bert_encoder {
   int64_t dim() const { return dim_; }
   int64_t context_length() const { return n_ctx_; }
   int32_t vocab_size() const { return n_vocab_; }
-  std::string_view pooling() const;  // "mean", "cls" or "last"
+  pooling_type pooling() const { return pooling_; }  // mean, cls or last
 
   // The pooled, L2-normalized embedding (dim() floats) of one tokenized input (with its [CLS] and
   // [SEP] as the vocabulary adds them). Throws std::invalid_argument for an empty input, more
   // tokens than context_length(), or an id outside the vocabulary.
   std::vector<float> embed(std::span<const token_id> tokens) const;
+  // The last layer's output for each token: tokens.size() rows of dim() floats, before pooling.
+  // Throws as embed().
+  std::vector<float> hidden_states(std::span<const token_id> tokens) const;
 
  private:
   struct norm {
@@ -55,7 +59,7 @@ class bert_encoder {
   int64_t dim_ = 0, n_ctx_ = 0, n_ff_ = 0, n_head_ = 0;
   int32_t n_vocab_ = 0;
   float eps_ = 1e-12f;
-  int pooling_ = 1;
+  pooling_type pooling_ = pooling_type::mean;
   std::vector<float> tok_embd_, type_embd_, pos_embd_;
   norm embd_norm_;
   std::vector<layer> layers_;

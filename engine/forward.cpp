@@ -260,6 +260,7 @@ void forward_pass::ffn_block(int64_t m, int64_t layer) {
 
 std::span<const float> forward_pass::run(kv_cache& kv, std::span<const batch_entry> batch) {
   const int64_t m = static_cast<int64_t>(batch.size());
+  hidden_rows_ = 0;
   if (m == 0) return {};
   // The scratch holds max_batch rows and max_logit_rows rows of logits: more would write past it.
   const auto wanting = std::count_if(batch.begin(), batch.end(), [](const batch_entry& e) { return e.logits; });
@@ -282,11 +283,20 @@ std::span<const float> forward_pass::run(kv_cache& kv, std::span<const batch_ent
     rms_norm(&x_[i * d], model_.output_norm().data(), &xn_[r * d], d, hp_.rms_eps);
     ++r;
   }
+  if (r > 0) {
+    const matmul_job out[] = {{&model_.output(), logits_.data()}};
+    observe(out, xn_.data(), r);
+    mm_.run(model_.output(), xn_.data(), r, logits_.data());
+    if (hp_.final_softcap > 0) soft_cap(logits_.data(), r * hp_.n_vocab, hp_.final_softcap);
+  }
+  // Then the hidden rows, into xn_ (the projection has read it).
+  hidden_rows_ = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    if (!batch[i].hidden) continue;
+    rms_norm(&x_[i * d], model_.output_norm().data(), &xn_[hidden_rows_ * d], d, hp_.rms_eps);
+    ++hidden_rows_;
+  }
   if (r == 0) return {};
-  const matmul_job out[] = {{&model_.output(), logits_.data()}};
-  observe(out, xn_.data(), r);
-  mm_.run(model_.output(), xn_.data(), r, logits_.data());
-  if (hp_.final_softcap > 0) soft_cap(logits_.data(), r * hp_.n_vocab, hp_.final_softcap);
   return {logits_.data(), static_cast<size_t>(r * hp_.n_vocab)};
 }
 

@@ -26,6 +26,7 @@ struct batch_entry {
   int32_t pos = 0;      // position in its sequence
   int32_t seq = 0;      // kv_cache sequence id
   bool logits = false;  // produce this row's logits
+  bool hidden = false;  // produce this row's final-normed hidden state (hidden())
 };
 
 class forward_pass {
@@ -48,6 +49,10 @@ class forward_pass {
   // positions <= its own of its sequence, including those earlier in this batch.
   // Returns one n_vocab row of logits per entry with logits=true, in batch order.
   std::span<const float> run(kv_cache& kv, std::span<const batch_entry> batch);
+  // The last run's hidden rows: one n_embd row per entry with hidden=true, in batch order, the
+  // residual stream after the output norm (what the output projection multiplies; what an
+  // embedding pools). Valid until the next run().
+  std::span<const float> hidden() const { return {xn_.data(), static_cast<size_t>(hidden_rows_ * hp_.n_embd)}; }
 
   // Sees the residual stream around each block, for measuring what a block does (`hearth
   // prune`'s block influence): called by run() after block `layer`, with the m rows of n_embd
@@ -89,13 +94,15 @@ class forward_pass {
   matmul_runner mm_;
   int64_t max_batch_;
   int64_t max_logit_rows_;
+  int64_t hidden_rows_ = 0;  // rows of xn_ that hidden() returns
   float attn_scale_;
   const std::vector<float>& rope_factors_;  // (rope_dim / 2) frequency divisors, or empty
   float rope_theta_scale_;      // freq_base^(-2/rope_dim): the angle ratio of consecutive pairs
   float rope_theta_scale_swa_;  // the same for sliding-window layers (rope_freq_base_swa)
   // Scratch, one role each; m is the batch size (at most max_batch), r the rows wanting logits.
   std::vector<float> x_;       // (m, n_embd) the residual stream of each row
-  std::vector<float> xn_;      // (m, n_embd) x_ RMS-normed: the input of the next matmuls
+  std::vector<float> xn_;      // (m, n_embd) x_ RMS-normed: the input of the next matmuls; after
+                               // the output projection, the hidden rows (hidden())
   std::vector<float> q_;       // (m, n_head * head_dim) queries, roped
   std::vector<float> k_, v_;   // (m, n_head_kv * head_dim) keys (roped) and values, before they go to the cache
   std::vector<float> att_;     // (m, n_head * head_dim) attention output per head: the input of wo
