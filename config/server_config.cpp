@@ -172,6 +172,10 @@ const std::vector<setting>& server_settings() {
                      "the KV cache's row type: f16, q8_0 (half the memory of f16) or q4_0 (under a third); "
                      "quantized rows need a head dimension that is a multiple of 32",
                      &server_config::kv_type),
+      string_setting("pooling", "TYPE",
+                     "how /v1/embeddings pools a model's hidden states: mean, cls, last or none; unset: as the "
+                     "GGUF's pooling_type says (an embedding model's own; a text-generation model has none)",
+                     &server_config::pooling),
       string_setting("host", "HOST", "address to listen on; anything but loopback exposes the API",
                      &server_config::host),
       int_setting("port", "N", "TCP port; 0 picks a free one", &server_config::port, 0, 65535),

@@ -18,6 +18,7 @@ struct server_config {
   std::string model;                    // GGUF file; empty: the bundled default
   std::string chat_template;            // Jinja file used instead of the model's template; empty: the model's
   std::string kv_type = "f16";          // the KV cache's row type: f16, q8_0 or q4_0
+  std::string pooling;                  // embeddings' pooling: "", mean, cls, last or none
   std::string quantize;
   std::string imatrix;                  // importance matrix weighing `quantize`; empty: none                 // llama-quantize type ("q4_k_m") to quantize the model to at start-up; empty: none
   std::string host = "127.0.0.1";       // loopback only unless asked

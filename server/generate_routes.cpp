@@ -131,7 +131,7 @@ std::variant<chat_prompt, proto::api_error> render_chat(app& a, std::vector<prot
   if (tools.active()) {
     if (auto e = offer_tools(*a.chat, messages, tools, constraint, kwargs)) return *e;
     ctx.tools = a.chat->tools().format;
-    out.shown = shown_markers(a.loaded_model->vocab(), a.chat->tools());
+    out.shown = shown_markers(*a.vocabulary, a.chat->tools());
   }
   auto rendered = a.chat->render(messages, true, kwargs);
   if (auto* e = std::get_if<proto::api_error>(&rendered)) return *e;
@@ -143,7 +143,7 @@ std::variant<chat_prompt, proto::api_error> render_chat(app& a, std::vector<prot
   if (a.config.log_prompts) {
     for (const auto& m : messages) ctx.prompt_text += "[" + m.role + "] " + m.content + "\n";
   }
-  out.tokens = proto::chat_template::tokenize(a.loaded_model->vocab(), text);
+  out.tokens = proto::chat_template::tokenize(*a.vocabulary, text);
   return out;
 }
 

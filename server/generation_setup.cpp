@@ -5,13 +5,13 @@
 namespace hearth {
 
 proto::limits model_limits(const app& a) {
-  return {a.loaded_model->vocab().size(), a.engine_scheduler->context_length()};
+  return {a.vocabulary->size(), a.engine_scheduler->context_length()};
 }
 
 std::vector<token_id> tokenize_prompt(const app& a, const std::optional<std::string>& text,
                                       const std::optional<std::vector<int32_t>>& tokens) {
   if (tokens) return *tokens;
-  return a.loaded_model->vocab().tokenize(text.value_or(""), true, false);
+  return a.vocabulary->tokenize(text.value_or(""), true, false);
 }
 
 std::variant<generation_request, proto::api_error> make_generation(const app& a, std::vector<token_id> prompt,

@@ -21,16 +21,17 @@ constexpr route routes[] = {
     {"/health", http::verb::get, false, false},
     {"/metrics", http::verb::get, false, true},
     {"/v1/models", http::verb::get, true, true},
-    {"/v1/models/", http::verb::get, true, true, true, "/v1/models/{id}"},
+    {"/v1/models/", http::verb::get, true, true, false, true, "/v1/models/{id}"},
     {"/v1/tokenize", http::verb::post, true, true},
     {"/v1/detokenize", http::verb::post, true, true},
-    {"/v1/generate", http::verb::post, true, true},
-    {"/v1/completions", http::verb::post, true, true},
-    {"/v1/chat/completions", http::verb::post, true, true},
-    {"/v1/responses", http::verb::post, true, true},
-    {"/v1/messages", http::verb::post, true, true},
-    {"/v1/messages/count_tokens", http::verb::post, true, true},
-    {"/v1/ws", http::verb::get, true, true},
+    {"/v1/generate", http::verb::post, true, true, true},
+    {"/v1/completions", http::verb::post, true, true, true},
+    {"/v1/chat/completions", http::verb::post, true, true, true},
+    {"/v1/responses", http::verb::post, true, true, true},
+    {"/v1/messages", http::verb::post, true, true, true},
+    {"/v1/messages/count_tokens", http::verb::post, true, true, true},
+    {"/v1/embeddings", http::verb::post, true, true},
+    {"/v1/ws", http::verb::get, true, true, true},
 };
 
 // Methods some route answers; any other method is 501 whatever the target.
@@ -183,7 +184,7 @@ response options_answer(const request_header& req, const route& r) {
 response health(const app& a) {
   if (a.is_ready()) {
     auto changed = a.engine_scheduler->model_failure();
-    if (!changed) changed = a.loaded_model->file_changed();
+    if (!changed && a.loaded_model) changed = a.loaded_model->file_changed();
     if (changed) return json_response(503, {{"status", "error"}, {"error", *changed}});
     return json_response(200, {{"status", "ok"}});
   }
@@ -280,6 +281,12 @@ admission admit_request(app& a, const request_header& head, const std::variant<r
     if (auto bad = check_api_key(a, head)) return answer(std::move(*bad));
   }
   if (r->needs_model && !a.is_ready()) return answer(not_ready(a));
+  if (r->generates && !a.engine_scheduler->generates()) {
+    return answer(error_response(proto::api_error{400,
+                                                  "the model '" + a.model_id +
+                                                      "' is an embedding model: it cannot generate text (use POST /v1/embeddings)",
+                                                  "invalid_request_error", "model", "model_not_generative"}));
+  }
   if (r->path == "/v1/ws" && !upgrade) return answer(error_response(400, "this endpoint needs a WebSocket upgrade"));
   const std::string_view expect = to_std(head[http::field::expect]);
   if (!expect.empty() && head.version() >= 11 && !iequals(expect, "100-continue")) {
@@ -323,14 +330,14 @@ void dispatch_request(app& a, const std::shared_ptr<http_exchange>& ex, const ro
     auto parsed = proto::parse_tokenize(req.body());
     if (auto* err = std::get_if<proto::api_error>(&parsed)) return ex->respond(error_response(*err));
     const auto& t = std::get<proto::tokenize_request>(parsed);
-    auto ids = a.loaded_model->vocab().tokenize(t.content, t.add_special, t.parse_special);
+    auto ids = a.vocabulary->tokenize(t.content, t.add_special, t.parse_special);
     return ex->respond(json_response(200, proto::tokenize_response(ids)));
   }
   if (path == "/v1/detokenize") {
     auto parsed = proto::parse_detokenize(req.body(), model_limits(a));
     if (auto* err = std::get_if<proto::api_error>(&parsed)) return ex->respond(error_response(*err));
     const auto& t = std::get<proto::detokenize_request>(parsed);
-    return ex->respond(json_response(200, proto::detokenize_response(a.loaded_model->vocab().detokenize(t.tokens))));
+    return ex->respond(json_response(200, proto::detokenize_response(a.vocabulary->detokenize(t.tokens))));
   }
   if (path == "/v1/generate") return handle_generate(a, ex, req);
   if (path == "/v1/completions") return handle_completions(a, ex, req);
@@ -338,6 +345,7 @@ void dispatch_request(app& a, const std::shared_ptr<http_exchange>& ex, const ro
   if (path == "/v1/responses") return handle_responses(a, ex, req);
   if (path == "/v1/messages") return handle_messages(a, ex, req);
   if (path == "/v1/messages/count_tokens") return handle_count_tokens(a, ex, req);
+  if (path == "/v1/embeddings") return handle_embeddings(a, ex, req);
 }
 
 }  // namespace hearth

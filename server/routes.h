@@ -27,6 +27,7 @@ struct route {
   http::verb method;      // a GET route answers HEAD too
   bool needs_model;
   bool needs_key;
+  bool generates = false;       // runs the model's generation: refused (400) by an embedding model
   bool prefix = false;          // the path continues with one non-empty segment: a resource id
   std::string_view label = {};  // the metrics label of a prefix route ("/v1/models/{id}")
 };
@@ -69,6 +70,8 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const http::r
 void handle_responses(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);
 void handle_messages(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);
 void handle_count_tokens(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);
+// POST /v1/embeddings (embedding_routes.cpp).
+void handle_embeddings(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);
 
 // The page served at GET / (web_page.cpp).
 std::string_view web_page_html();

@@ -29,7 +29,7 @@ int64_t running_cap(const batch_engine& e, const scheduler_options& o) {
 
 // Positions a request reserves: the prompt plus every token it may generate.
 int64_t positions_of(const generation_request& r) {
-  return static_cast<int64_t>(r.prompt.size()) + r.max_tokens;
+  return static_cast<int64_t>(r.prompt.size()) + (r.embed ? 0 : r.max_tokens);
 }
 
 double seconds_between(clock::time_point a, clock::time_point b) {
@@ -72,10 +72,14 @@ scheduler::scheduler(std::unique_ptr<batch_engine> engine, const scheduler_optio
       vocab_size_(engine_->vocab_size()),
       block_size_(engine_->block_size()),
       total_blocks_(engine_->total_blocks()),
-      max_running_(running_cap(*engine_, o)) {
+      max_running_(running_cap(*engine_, o)),
+      generates_(engine_->generates()),
+      pooling_(engine_->pooling()),
+      embedding_dim_(engine_->hidden_dim()) {
   running_.reserve(static_cast<size_t>(max_running_));
   batch_.reserve(static_cast<size_t>(engine_->max_batch()));
   logit_owners_.reserve(static_cast<size_t>(max_running_));
+  hidden_owners_.reserve(static_cast<size_t>(engine_->max_batch()));
   dropped_.reserve(static_cast<size_t>(std::min(options_.queue_limit, 256)));
   stats_.kv_blocks_free = blocks_free_ = engine_->free_blocks();
   stats_.kv_type = engine_->kv_type_name();
@@ -90,7 +94,7 @@ scheduler::~scheduler() { shutdown(); }
 submit_status scheduler::submit(generation_request r, std::shared_ptr<token_sink> sink) {
   // Caller bugs (an empty prompt, max_tokens < 1, no sink) are refused as too_long: no request
   // of that shape could ever run.
-  if (r.prompt.empty() || r.max_tokens < 1 || !sink) return submit_status::too_long;
+  if (r.prompt.empty() || (r.max_tokens < 1 && !r.embed) || !sink) return submit_status::too_long;
   // Positions are int32 in a batch row, whatever context the engine claims.
   const int64_t max_positions = std::min<int64_t>(context_length_, std::numeric_limits<int32_t>::max());
   const int64_t positions = positions_of(r);
@@ -246,7 +250,12 @@ void scheduler::admit() {
 
 // Creates the sequence with all its KV blocks reserved, so it never waits for memory later.
 void scheduler::start(pending&& p) {
-  if (auto err = request_error(p.request, vocab_size_)) {
+  std::optional<std::string> err = request_error(p.request, vocab_size_);
+  if (!err && p.request.embed && engine_->pooling() == pooling_type::none) {
+    err = "this model cannot embed: it has no pooling type";
+  }
+  if (!err && !p.request.embed && !engine_->generates()) err = "this model is an embedding model: it cannot generate text";
+  if (err) {
     sync_capacity();
     finish_unadmitted(p, proto::finish_reason::error, std::move(*err));
     return;
@@ -261,8 +270,11 @@ void scheduler::start(pending&& p) {
     }
     std::shared_ptr<const token_trie> trie = p.request.constraint ? trie_for(p.request.shown_tokens) : nullptr;
     std::vector<std::pair<token_id, std::string>> shown = std::move(p.request.shown_tokens);
+    const bool embed = p.request.embed;
     running_.push_back(std::make_unique<sequence>(std::move(p), vocab_size_, std::move(trie), kv, clock::now()));
-    if (!shown.empty()) running_.back()->shown.emplace(*engine_, std::move(shown));
+    sequence& s = *running_.back();
+    if (!shown.empty()) s.shown.emplace(*engine_, std::move(shown));
+    if (embed) s.pool.emplace(engine_->pooling(), engine_->hidden_dim(), s.prompt_size());
     sync_capacity();
   } catch (const std::exception& e) {
     engine_->seq_free(kv);
@@ -280,6 +292,7 @@ void scheduler::start(pending&& p) {
 void scheduler::build_batch() {
   batch_.clear();
   logit_owners_.clear();
+  hidden_owners_.clear();
   int64_t rows_left = engine_->max_batch();
   int64_t logits_left = engine_->max_logit_rows();
   for (auto& p : running_) {
@@ -296,6 +309,19 @@ void scheduler::build_batch() {
     sequence& s = *p;
     if (!s.prefilling() || rows_left == 0) continue;
     int64_t n = std::min<int64_t>(s.prompt_size() - s.n_fed, rows_left);
+    if (s.pool) {  // an embedding: hidden rows where the pooling wants them, no logits
+      // An encoder takes each input whole: it waits for a batch with room for all of it.
+      if (!engine_->generates() && n < s.prompt_size()) continue;
+      for (int64_t i = 0; i < n; ++i) {
+        const int32_t pos = s.n_fed + static_cast<int32_t>(i);
+        const bool wanted = s.pool->wants(pos);
+        batch_.push_back({s.prompt[pos], pos, s.kv_seq, false, wanted});
+        if (wanted) hidden_owners_.push_back(&s);
+      }
+      s.n_in_batch = static_cast<int32_t>(n);
+      rows_left -= n;
+      continue;
+    }
     bool completes = s.n_fed + n == s.prompt_size();
     if (completes && logits_left == 0) {  // keep the last prompt row for a step with a logit row
       --n;
@@ -349,6 +375,36 @@ void scheduler::run_batch() {
       sample_row(s, logits.subspan(r * n_vocab, n_vocab), now);
     } catch (const std::exception& e) {
       finish(s, proto::finish_reason::error, std::string("sampling failed: ") + e.what());
+    }
+  }
+  pool_rows();
+}
+
+void scheduler::pool_rows() {
+  const std::span<const float> hidden = engine_->hidden();
+  const auto dim = static_cast<size_t>(engine_->hidden_dim());
+  if (hidden.size() != hidden_owners_.size() * dim) {
+    for (sequence* s : hidden_owners_) {
+      finish(*s, proto::finish_reason::error,
+             "the engine returned " + std::to_string(hidden.size()) + " hidden values for " +
+                 std::to_string(hidden_owners_.size()) + " rows");
+    }
+    return;
+  }
+  for (size_t r = 0; r < hidden_owners_.size(); ++r) {
+    sequence& s = *hidden_owners_[r];
+    if (!s.done) s.pool->add(hidden.subspan(r * dim, dim));
+  }
+  for (auto& p : running_) {
+    sequence& s = *p;
+    if (!s.pool || s.done || s.n_in_batch == 0 || s.prefilling()) continue;
+    if (s.cancel_requested()) {
+      finish(s, proto::finish_reason::cancelled);
+    } else if (!s.pool->complete()) {
+      finish(s, proto::finish_reason::error, "the embedding's rows did not all arrive");
+    } else {
+      s.embedding = s.pool->finish();
+      finish(s, proto::finish_reason::stop);
     }
   }
 }

@@ -7,6 +7,10 @@
 // each request's sink. Requests join at the next step and leave when done, without waiting for
 // each other.
 //
+// Embedding requests (generation_request::embed) share the queue, the KV blocks and the batches:
+// their prompt rows ask the engine for hidden states instead of logits, and they finish when the
+// prompt is in.
+//
 // Per request: tokens reach the sink as they are sampled. The end-of-generation token finishes
 // with `stop` and is counted in usage.completion_tokens but never passed to on_token; a stop
 // string finishes with `stop` and never reaches the sink; max_tokens finishes with `length`.
@@ -56,6 +60,11 @@ struct generation_request {
   std::shared_ptr<const grammar> constraint;  // constrained decoding (grammar.h); null: none
   // Control tokens released as this text (showing_token_text): a chat format's tool-call markers.
   std::vector<std::pair<token_id, std::string>> shown_tokens;
+  // An embedding instead of a generation: the prompt is prefilled (the whole input in one pass
+  // on an encoder) and its hidden rows pooled as the engine's model says (batch_engine::pooling);
+  // nothing is generated, sampling, stop, max_tokens and the rest are ignored, and the
+  // L2-normalized vector arrives in finish_event::embedding with reason `stop`.
+  bool embed = false;
 };
 
 struct scheduler_options {
@@ -111,6 +120,11 @@ class scheduler {
   std::optional<std::string> model_failure() const;
   int64_t context_length() const { return context_length_; }
   int32_t vocab_size() const { return vocab_size_; }
+  // The engine's (batch_engine::generates, pooling, hidden_dim): whether generation requests can
+  // run, and how embedding requests pool (none: they cannot) into vectors of embedding_dim().
+  bool generates() const { return generates_; }
+  pooling_type pooling() const { return pooling_; }
+  int64_t embedding_dim() const { return embedding_dim_; }
 
  private:
   struct sequence;  // server/sequence.h
@@ -130,6 +144,8 @@ class scheduler {
   void build_batch();
   void run_batch();
   void sample_row(sequence& s, std::span<const float> logits, time_point now);
+  // Pools the batch's hidden rows into their embeddings; finishes those whose input is all in.
+  void pool_rows();
   void fail_batch(const std::string& error);
   void fail_running(const std::string& error);
   // Checks the engine's model; once it changed, fails every request and returns true.
@@ -159,6 +175,9 @@ class scheduler {
   // Sequences running at once: max_sequences, capped so every running sequence's decode row
   // fits in one batch and may ask for logits.
   const int64_t max_running_;
+  const bool generates_;
+  const pooling_type pooling_;
+  const int64_t embedding_dim_;
 
   mutable std::mutex mu_;  // guards queue_, stopping_, active_, blocks_free_, stats_, model_failure_
   std::condition_variable wake_;
@@ -177,6 +196,7 @@ class scheduler {
   std::vector<std::unique_ptr<sequence>> running_;  // in admission order
   std::vector<batch_entry> batch_;
   std::vector<sequence*> logit_owners_;  // the sequence of each logit row of batch_
+  std::vector<sequence*> hidden_owners_;  // the sequence of each hidden row of batch_ (embeddings)
   std::vector<pending> dropped_;         // queued requests cancelled this step
   std::shared_ptr<const token_trie> trie_;  // the vocabulary's trie, built for the first grammar
   // Tries with some control tokens shown (generation_request::shown_tokens), by that set: in

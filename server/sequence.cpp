@@ -47,6 +47,7 @@ finish_event scheduler::sequence::make_finish(proto::finish_reason reason, std::
   // string or follows it) or the consumer refused a token (it takes nothing more).
   if (!refused) e.text = decoder.finish();
   if (reason == proto::finish_reason::stop && decoder.stopped()) e.stop_sequence = decoder.matched_stop();
+  e.embedding = std::move(embedding);
   e.usage.prompt_tokens = prompt_size();
   e.usage.completion_tokens = n_generated;
 

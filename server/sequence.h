@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "pooling.h"
 #include "scheduler.h"
 #include "token_decoder.h"
 
@@ -51,6 +52,8 @@ struct scheduler::sequence {
   bool refused = false;      // the sink refused a token: nothing more reaches the consumer
   token_decoder decoder;
   std::optional<showing_token_text> shown;  // with generation_request::shown_tokens: the text to decode with
+  std::optional<embedding_pool> pool;       // an embedding request: its hidden rows, pooled
+  std::vector<float> embedding;             // ... and the vector, once the prompt is in
 
   // Timestamps (see proto::timings).
   clock::time_point submitted, admitted, first_token, latest_token;

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "proto/generation.h"
 #include "tokenizer/vocab.h"
@@ -25,6 +26,7 @@ struct finish_event {
   std::string text;   // held-back text released at the end (never part of a stop string)
   std::string error;  // reason == error: what went wrong, for the client
   std::string stop_sequence;  // reason == stop by a stop string: that string ("" otherwise)
+  std::vector<float> embedding;  // an embedding request's vector (reason == stop)
   proto::usage usage;
   proto::timings timings;
 };

@@ -16,6 +16,8 @@
 #include "cli/commands.h"
 #include "cli/load_model.h"
 #include "config/server_config.h"
+#include "encoder_engine.h"
+#include "gguf/gguf_file.h"
 #include "listener.h"
 #include "load_error.h"
 #include "memory_plan.h"
@@ -33,19 +35,53 @@ std::string read_template(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// What loading made, for publish().
+struct loaded {
+  std::unique_ptr<model> decoder;
+  std::unique_ptr<encoder_model> encoder;
+  std::unique_ptr<scheduler> sched;
+  std::optional<proto::chat_template> chat;
+};
+
 // Hands the loaded model to the request handlers, unless shutdown began meanwhile (then the
 // caller's objects are destroyed unused). Under `lifecycle`, which shut_down also takes.
-bool publish(app& a, std::unique_ptr<model> m, std::unique_ptr<scheduler> sched,
-             std::optional<proto::chat_template> chat, int64_t created) {
+bool publish(app& a, loaded l) {
   std::lock_guard lock(a.lifecycle);
   if (a.stopping.load()) return false;
-  a.chat = std::move(chat);
-  a.engine_scheduler = std::move(sched);
+  a.chat = std::move(l.chat);
+  a.engine_scheduler = std::move(l.sched);
   a.model_id = std::filesystem::path(a.config.model).filename().string();
-  a.model_created = created;
-  a.loaded_model = std::move(m);
+  a.model_created = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::file_clock::to_sys(std::filesystem::last_write_time(a.config.model)).time_since_epoch())
+                        .count();
+  a.vocabulary = l.decoder ? &l.decoder->vocab() : &l.encoder->words;
+  a.loaded_model = std::move(l.decoder);
+  a.loaded_encoder = std::move(l.encoder);
   a.ready.store(true, std::memory_order_release);
   return true;
+}
+
+scheduler_options scheduling(const server_config& c) {
+  scheduler_options so;
+  so.max_sequences = c.parallel;
+  so.queue_limit = c.queue_limit;
+  return so;
+}
+
+// A BERT-style embedding model: the encoder behind the same scheduler, for /v1/embeddings only.
+bool load_encoder(app& a, const gguf_file& f) {
+  const server_config& c = a.config;
+  if (!c.quantize.empty()) throw load_error(c.model + ": --quantize applies to decoder models, not to a BERT encoder");
+  if (!c.pooling.empty()) throw load_error(c.model + ": --pooling: a BERT encoder pools as its file says");
+  loaded l;
+  l.encoder = std::make_unique<encoder_model>(encoder_model{vocab::from_gguf(f), bert_encoder::load(f)});
+  const bert_encoder& e = l.encoder->encoder;
+  auto engine = std::make_unique<encoder_engine>(e, l.encoder->words, c.threads, c.parallel);
+  std::fprintf(stderr, "hearth: %s: BERT encoder, %lld-dim, context %lld, %s pooling: embeddings only\n",
+               c.model.c_str(), static_cast<long long>(e.dim()), static_cast<long long>(e.context_length()),
+               std::string(pooling_name(e.pooling())).c_str());
+  l.sched = std::make_unique<scheduler>(std::move(engine), scheduling(c), &a.stats);
+  return publish(a, std::move(l));
 }
 
 // Memory is planned before any of it is taken: settings the user gave are met or refused with
@@ -53,12 +89,17 @@ bool publish(app& a, std::unique_ptr<model> m, std::unique_ptr<scheduler> sched,
 // if shutdown began before the model was ready: then nothing was published.
 bool load(app& a) {
   const server_config& c = a.config;
-  auto m = load_model(c.model, quantize_choice(c.quantize), c.threads, "hearth", c.imatrix);
+  {
+    const gguf_file f = gguf_file::open(c.model);
+    if (f.get_string("general.architecture") == std::optional<std::string_view>("bert")) return load_encoder(a, f);
+  }
+  loaded l;
+  l.decoder = load_model(c.model, quantize_choice(c.quantize), c.threads, "hearth", c.imatrix);
+  const model& m = *l.decoder;
   // The template first: a bad one fails the load before the KV cache is allocated.
-  std::optional<proto::chat_template> chat =
-      c.chat_template.empty() ? proto::chat_template::from_gguf(m->file(), m->vocab())
-                              : proto::chat_template::from_text(read_template(c.chat_template), m->vocab(), c.chat_template);
-  const hparams& hp = m->hp();
+  l.chat = c.chat_template.empty() ? proto::chat_template::from_gguf(m.file(), m.vocab())
+                                   : proto::chat_template::from_text(read_template(c.chat_template), m.vocab(), c.chat_template);
+  const hparams& hp = m.hp();
   memory_settings ms;
   ms.sequences = c.parallel;
   ms.context = c.ctx;
@@ -68,19 +109,18 @@ bool load(app& a) {
   ms.max_logit_rows = c.parallel;
   ms.threads = c.threads;
   ms.kv_type = *kv_cache::parse_type(c.kv_type);  // checked at start-up
-  const memory_plan plan = plan_memory(*m, ms);
-  auto engine = std::make_unique<model_engine>(*m, model_engine_options::planned(ms, plan));
+  const memory_plan plan = plan_memory(m, ms);
+  model_engine_options eo = model_engine_options::planned(ms, plan);
+  if (!c.pooling.empty()) eo.pooling = pooling_from_name(c.pooling);  // checked at start-up
+  auto engine = std::make_unique<model_engine>(m, eo);
   std::fprintf(stderr, "hearth: %s: %lld layers, %lld-dim, context %lld, %.1f MiB weights\nhearth: %s\n",
                c.model.c_str(), static_cast<long long>(hp.n_layer), static_cast<long long>(hp.n_embd),
-               static_cast<long long>(plan.context_length), m->weight_bytes() / 1048576.0, plan.summary.c_str());
-  scheduler_options so;
-  so.max_sequences = c.parallel;
-  so.queue_limit = c.queue_limit;
-  auto sched = std::make_unique<scheduler>(std::move(engine), so, &a.stats);
-  const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::file_clock::to_sys(std::filesystem::last_write_time(c.model)).time_since_epoch())
-                              .count();
-  return publish(a, std::move(m), std::move(sched), std::move(chat), created);
+               static_cast<long long>(plan.context_length), m.weight_bytes() / 1048576.0, plan.summary.c_str());
+  if (engine->pooling() != pooling_type::none) {
+    std::fprintf(stderr, "hearth: embeddings: %s pooling\n", std::string(pooling_name(engine->pooling())).c_str());
+  }
+  l.sched = std::make_unique<scheduler>(std::move(engine), scheduling(c), &a.stats);
+  return publish(a, std::move(l));
 }
 
 // Memory is planned before it is taken, so this means the machine's memory went elsewhere meanwhile.
@@ -135,6 +175,11 @@ int cmd_serve(std::span<char* const> args) {
   }
   if (!a.config.imatrix.empty() && a.config.quantize.empty()) {
     std::fprintf(stderr, "hearth serve: --imatrix weighs --quantize: give both\n");
+    return 2;
+  }
+  if (!a.config.pooling.empty() && !pooling_from_name(a.config.pooling)) {
+    std::fprintf(stderr, "hearth serve: --pooling must be one of mean, cls, last, none (got '%s')\n",
+                 a.config.pooling.c_str());
     return 2;
   }
   if (!kv_cache::parse_type(a.config.kv_type)) {

@@ -1,5 +1,5 @@
 // Request bodies -> proto, for every HTTP endpoint that takes one (/v1/generate,
-// /v1/completions, /v1/chat/completions, /v1/responses, /v1/messages and its count_tokens, /v1/tokenize,
+// /v1/completions, /v1/chat/completions, /v1/responses, /v1/messages and its count_tokens, /v1/embeddings, /v1/tokenize,
 // /v1/detokenize). Each parser must return
 // a request keeping its contract or a well-formed 400, and never throw.
 #include "fuzz_target.h"
@@ -30,6 +30,8 @@ void requests_input(fuzz_input input) {
          "parse_count_tokens broke its contract");
   expect(result_ok(parse_tokenize(body), [](const tokenize_request&) { return true; }),
          "parse_tokenize broke its contract");
+  expect(result_ok(parse_embeddings(body, lim), [](const embeddings_request& e) { return embeddings_ok(e, lim); }),
+         "parse_embeddings broke its contract");
   expect(result_ok(parse_detokenize(body, lim), [](const detokenize_request& d) { return detokenize_ok(d, lim); }),
          "parse_detokenize broke its contract");
 }

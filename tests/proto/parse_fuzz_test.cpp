@@ -20,7 +20,7 @@ namespace {
 
 const limits fuzz_lim{512, 1024};
 
-const std::array<const char*, 12> seeds = {
+const std::array<const char*, 13> seeds = {
     R"({"prompt": "Once upon a time", "max_tokens": 16, "temperature": 0.7, "stop": ["\n"]})",
     R"({"tokens": [1, 2, 3], "top_k": 5, "top_p": 0.9, "seed": 42, "stream": true})",
     R"({"model": "m", "prompt": [[1, 2]], "n": 1, "logprobs": null, "stream": true,
@@ -40,15 +40,16 @@ const std::array<const char*, 12> seeds = {
         "tool_choice": {"type": "any"}, "stop_sequences": ["x"]})",
     R"({"input": [{"role": "user", "content": [{"type": "input_text", "text": "w"}]}, {"type": "function_call",
         "call_id": "c", "name": "f", "arguments": "{}"}, {"type": "function_call_output", "call_id": "c", "output": "o"}],
-        "instructions": "i", "max_output_tokens": 8, "text": {"format": {"type": "json_object"}}})"};
+        "instructions": "i", "max_output_tokens": 8, "text": {"format": {"type": "json_object"}}})",
+    R"({"model": "m", "input": ["a", [1, 2]], "encoding_format": "base64", "dimensions": 8})"};
 
-const std::array<const char*, 41> field_names = {
+const std::array<const char*, 43> field_names = {
     "prompt", "tokens", "max_tokens", "max_completion_tokens", "temperature", "top_k", "top_p",
     "min_p", "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "seed",
     "stop", "stream", "stream_options", "n", "logprobs", "top_logprobs", "echo", "suffix",
     "best_of", "logit_bias", "tools", "functions", "response_format", "messages", "model",
     "content", "add_special", "parse_special", "type", "id", "tool_choice", "parallel_tool_calls", "system",
-    "stop_sequences", "input_schema", "input", "instructions", "max_output_tokens"};
+    "stop_sequences", "input_schema", "input", "instructions", "max_output_tokens", "encoding_format", "dimensions"};
 
 class body_maker {
  public:
@@ -146,9 +147,10 @@ bool check_all(const std::string& body) {
   const bool count = result_ok(parse_count_tokens(body, fuzz_lim), [](const messages_request& r) { return messages_ok(r, fuzz_lim, true); });
   const bool tok = result_ok(parse_tokenize(body), [](const tokenize_request&) { return true; });
   const bool detok = result_ok(parse_detokenize(body, fuzz_lim), [](const detokenize_request& d) { return detokenize_ok(d, fuzz_lim); });
+  const bool embed = result_ok(parse_embeddings(body, fuzz_lim), [](const embeddings_request& e) { return embeddings_ok(e, fuzz_lim); });
   const ws_message m = parse_ws_message(body, fuzz_lim);
   if (!std::holds_alternative<ws_error>(m)) ++accepted.ws;
-  return gen && cmpl && chat && resp && msgs && count && tok && detok && ws_message_ok(m, fuzz_lim);
+  return gen && cmpl && chat && resp && msgs && count && tok && detok && embed && ws_message_ok(m, fuzz_lim);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "grammar.h"
 #include "proto/anthropic_api.h"
+#include "proto/embeddings_api.h"
 #include "proto/json_schema.h"
 #include "proto/native_api.h"
 #include "proto/openai_api.h"
@@ -86,6 +87,18 @@ inline bool responses_ok(const responses_request& r, const limits& lim) {
   return !r.messages.empty() && !validate(r.sampling) && r.sampling.temperature <= 2.0f &&
          (!r.max_output_tokens || (*r.max_output_tokens >= 1 && *r.max_output_tokens <= lim.n_ctx)) &&
          tools_ok(r.tools) && !(r.constraint && r.tools.forced()) && r.echo.is_object();
+}
+
+inline bool embeddings_ok(const embeddings_request& e, const limits& lim) {
+  if (e.inputs.empty() || e.inputs.size() > max_embedding_inputs || (e.dimensions && *e.dimensions < 1)) return false;
+  for (const auto& in : e.inputs) {
+    if (const std::string* s = std::get_if<std::string>(&in)) {
+      if (s->empty()) return false;
+    } else if (const auto& ids = std::get<std::vector<int32_t>>(in); ids.empty() || !tokens_ok(ids, lim)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 inline bool detokenize_ok(const detokenize_request& d, const limits& lim) {

@@ -59,6 +59,11 @@ TEST_CASE("js clients: the Responses API through the openai package and the Verc
   run_client("responses_test.mjs", "ai", {"-m", shared_path("models/arch/tiny-qwen25-f16.gguf")});
 }
 
+TEST_CASE("js clients: the openai npm package embeds with a BERT model", "[clients]") {
+  run_client("embeddings_test.mjs", "openai", {"-m", shared_path("models/arch/tiny-bert-f16.gguf")},
+             {shared_path("reference/embeddings/tiny-bert-f16.jsonl")});
+}
+
 TEST_CASE("js clients: the page in headless Chromium (stream, Stop, no external requests)", "[clients]") {
   run_client("browser_test.mjs", "playwright-core");
 }
