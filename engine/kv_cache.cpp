@@ -69,7 +69,7 @@ checked_size kv_cache::bytes_per_block(const hparams& hp, int32_t block_size, gg
 }
 
 checked_size kv_cache::bytes_for(const hparams& hp, int64_t n_blocks, int32_t block_size, ggml_type type) {
-  return (bytes_per_block(hp, block_size, type) + sizeof(int32_t)) * n_blocks;  // + its entry in free_
+  return (bytes_per_block(hp, block_size, type) + 2 * sizeof(int32_t)) * n_blocks;  // + its entries in free_ and refs_
 }
 
 kv_cache::kv_cache(const hparams& hp, int64_t n_blocks, int32_t block_size, ggml_type type)
@@ -85,6 +85,7 @@ kv_cache::kv_cache(const hparams& hp, int64_t n_blocks, int32_t block_size, ggml
   if (!data_) throw std::bad_alloc();
   written_ = std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(n_blocks));
   free_.reserve(n_blocks);
+  refs_.assign(static_cast<size_t>(n_blocks), 0);
   for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back(static_cast<int32_t>(b));
 }
 
@@ -116,11 +117,42 @@ bool kv_cache::seq_reserve(int32_t seq, int64_t n_positions) {
   int64_t need = blocks_needed(n_positions, block_size_) - static_cast<int64_t>(s.blocks.size());
   if (need <= 0) return true;
   if (need > free_blocks()) return false;
-  for (int64_t i = 0; i < need; ++i) {
-    s.blocks.push_back(free_.back());
-    free_.pop_back();
-  }
+  for (int64_t i = 0; i < need; ++i) s.blocks.push_back(take_block());
   return true;
+}
+
+int32_t kv_cache::take_block() {
+  const int32_t b = free_.back();
+  free_.pop_back();
+  refs_[static_cast<size_t>(b)] = 1;
+  return b;
+}
+
+void kv_cache::seq_share(int32_t src, int32_t dst, int64_t n_blocks) {
+  const seq_state& from = seqs_.at(src);
+  seq_state& to = seqs_.at(dst);
+  if (!from.active || !to.active || !to.blocks.empty() || n_blocks < 0 ||
+      n_blocks > static_cast<int64_t>(from.blocks.size())) {
+    throw std::invalid_argument("kv_cache::seq_share: needs a live source holding the blocks and a live, empty target");
+  }
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const int32_t b = from.blocks[static_cast<size_t>(i)];
+    ++refs_[static_cast<size_t>(b)];
+    to.blocks.push_back(b);
+  }
+}
+
+void kv_cache::copy_block(int32_t src, int32_t dst, int64_t index) {
+  const seq_state& from = seqs_.at(src);
+  const seq_state& to = seqs_.at(dst);
+  const auto i = static_cast<size_t>(index);
+  if (index < 0 || i >= from.blocks.size() || i >= to.blocks.size() || from.blocks[i] == to.blocks[i]) {
+    throw std::invalid_argument("kv_cache::copy_block: both sequences must hold their own block at " + std::to_string(index));
+  }
+  const int32_t b = to.blocks[i];
+  written_[b].store(true, std::memory_order_relaxed);
+  std::memcpy(data_.get() + static_cast<size_t>(b) * block_bytes_,
+              data_.get() + static_cast<size_t>(from.blocks[i]) * block_bytes_, block_bytes_);
 }
 
 void kv_cache::seq_truncate(int32_t seq, int64_t n_positions) {
@@ -133,6 +165,7 @@ void kv_cache::seq_truncate(int32_t seq, int64_t n_positions) {
 }
 
 void kv_cache::release_block(int32_t b) {
+  if (--refs_[static_cast<size_t>(b)] > 0) return;  // another sequence still reads it
   // Called between forward passes (the scheduler thread), so no writer is running.
   if (written_[b].exchange(false, std::memory_order_relaxed)) {
     std::memset(data_.get() + static_cast<size_t>(b) * block_bytes_, 0, block_bytes_);

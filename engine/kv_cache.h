@@ -17,6 +17,12 @@
 // writable pointer into it was taken (keys()/values() non-const); blocks never written are left
 // alone, so their pages stay uncommitted.
 //
+// Sharing: several sequences may hold the same block (seq_share: the choices of one request
+// reading their common prompt). A block is reference-counted and released (zeroed) when its last
+// holder lets go; shared blocks are read-only by contract (no holder writes positions in them
+// again), so sharing needs no copy on write: a sequence that must write into a block it
+// shares is given its own block and copy_block() instead.
+//
 // Not thread-safe: only the scheduler thread (and the forward pass it runs) touches it.
 #include <atomic>
 #include <cstdint>
@@ -70,6 +76,16 @@ class kv_cache {
   // Ensures room for positions [0, n_positions). All or nothing: false (and no change) if the
   // free blocks do not suffice.
   bool seq_reserve(int32_t seq, int64_t n_positions);
+  // Makes `dst` (live and empty) hold the first n_blocks blocks of `src` too; neither may write
+  // positions in them afterwards. Throws std::invalid_argument if dst is not empty or src holds
+  // fewer blocks.
+  void seq_share(int32_t src, int32_t dst, int64_t n_blocks);
+  // Copies the whole block at `index` of src's list over the one at `index` of dst's (each its
+  // own): the part of a shared prompt that ends inside a block. Throws std::invalid_argument if
+  // either holds no block there or they hold the same one.
+  void copy_block(int32_t src, int32_t dst, int64_t index);
+  // Sequences holding block b (0: free).
+  int32_t block_holders(int32_t b) const { return refs_[static_cast<size_t>(b)]; }
   // Drops positions >= n_positions, releasing whole blocks no longer needed (zeroed).
   void seq_truncate(int32_t seq, int64_t n_positions);
   int64_t seq_capacity(int32_t seq) const;
@@ -106,8 +122,9 @@ class kv_cache {
     bool active = false;
     std::vector<int32_t> blocks;
   };
-  // Zeroes block b if it was written, then returns it to the free list.
+  // Drops one holder of block b; the last one zeroes it if it was written and frees it.
   void release_block(int32_t b);
+  int32_t take_block();
 
   ggml_type type_;
   int32_t block_size_;
@@ -120,6 +137,7 @@ class kv_cache {
   std::unique_ptr<uint8_t[], free_deleter> data_;
   std::unique_ptr<std::atomic<bool>[]> written_;  // per block, since it was last zeroed
   std::vector<int32_t> free_;
+  std::vector<int32_t> refs_;  // per block: the sequences holding it
   std::vector<seq_state> seqs_;
   std::vector<int32_t> free_seq_ids_;
 };

@@ -81,7 +81,7 @@ TEST_CASE("kv_cache sizes are exact or overflowed, never wrapped", "[kv_cache]")
   CHECK(kv_cache::bytes_for(hp, 1 << 18, 1 << 16).overflowed());
   // small_hp: 2 layers × 2 (keys, values) × 2 KV heads × 8 dims × 2 bytes = 128 bytes a position.
   CHECK(kv_cache::bytes_per_position(small_hp()).value() == 128);
-  CHECK(kv_cache::bytes_for(small_hp(), 10, 16).value() == 10 * (16 * 128 + 4));
+  CHECK(kv_cache::bytes_for(small_hp(), 10, 16).value() == 10 * (16 * 128 + 8));
 }
 
 namespace {
@@ -130,4 +130,41 @@ TEST_CASE("kv_cache zeroes the blocks a sequence releases", "[kv_cache]") {
   fill_block(kv, hp, reused, 0x4000);
   kv.seq_free(c);
   CHECK(block_is_zero(kv, hp, reused));
+}
+
+TEST_CASE("kv_cache shares a prompt's blocks: freed and zeroed when the last holder lets go", "[kv_cache]") {
+  const hparams hp = small_hp();
+  kv_cache kv(hp, 8, 4);
+  const int32_t a = kv.seq_create();
+  REQUIRE(kv.seq_reserve(a, 10));  // 3 blocks: positions 0-3, 4-7, 8-9 (a prompt of 10)
+  const std::vector<int32_t> blocks_a = kv.seq_blocks(a);
+  for (int32_t blk : blocks_a) fill_block(kv, hp, blk, 0x3c00);
+  const int32_t b = kv.seq_create();
+  kv.seq_share(a, b, 2);  // the two full blocks
+  REQUIRE(kv.seq_reserve(b, 16));  // its own block for 8-11 and one more
+  CHECK(kv.free_blocks() == 8 - 3 - 2);
+  const std::vector<int32_t> blocks_b = kv.seq_blocks(b);
+  REQUIRE(blocks_b.size() == 4);
+  CHECK(blocks_b[0] == blocks_a[0]);
+  CHECK(blocks_b[1] == blocks_a[1]);
+  CHECK(blocks_b[2] != blocks_a[2]);
+  CHECK(kv.block_holders(blocks_a[0]) == 2);
+  CHECK(kv.block_holders(blocks_a[2]) == 1);
+  // The block the prompt ends in, copied: b's own, with a's bytes.
+  CHECK(block_is_zero(kv, hp, blocks_b[2]));
+  kv.copy_block(a, b, 2);
+  CHECK(std::memcmp(kv.keys(blocks_b[2], 1, 1), kv.keys(blocks_a[2], 1, 1), kv.row_bytes() * 4) == 0);
+  CHECK_THROWS_AS(kv.copy_block(a, b, 0), std::invalid_argument);  // the same block: nothing to copy
+  CHECK_THROWS_AS(kv.seq_share(a, b, 1), std::invalid_argument);   // b is not empty
+  // a leaves: the shared blocks stay (b still reads them), a's own are zeroed and freed.
+  kv.seq_free(a);
+  CHECK_FALSE(block_is_zero(kv, hp, blocks_a[0]));
+  CHECK(block_is_zero(kv, hp, blocks_a[2]));
+  CHECK(kv.block_holders(blocks_a[0]) == 1);
+  CHECK(kv.free_blocks() == 8 - 4);
+  // b leaves: everything is free and zeroed.
+  kv.seq_free(b);
+  CHECK(kv.free_blocks() == 8);
+  for (int32_t blk : blocks_b) CHECK(block_is_zero(kv, hp, blk));
+  CHECK(kv.block_holders(blocks_a[0]) == 0);
 }

@@ -17,7 +17,7 @@ namespace {
 
 // stories260K: 5 layers × 2 (keys, values) × 4 KV heads × 8 dims × 2 bytes (F16).
 constexpr uint64_t position_bytes = 5 * 2 * 4 * 8 * 2;           // 640
-constexpr uint64_t block_bytes = 16 * position_bytes + 4;       // + its free-list entry
+constexpr uint64_t block_bytes = 16 * position_bytes + 8;       // + its free-list and holder-count entries
 constexpr uint64_t ample = uint64_t{1} << 40;
 
 const model& stories() {

@@ -102,9 +102,9 @@ TEST_CASE("cli: a model claiming a context of 2^31 runs with what fits, or is re
 
   scoped_env mem("HEARTH_MEM_AVAILABLE_MIB", "256");
   check_refused(run_process({hearth_bin, "run", "-m", model, "-p", "Once", "-n", "4", "--ctx", "1000000"}), model,
-                {"KV cache for 1 sequence × --ctx 1,000,000 needs 610.6 MiB", "available: lower --ctx"});
+                {"KV cache for 1 sequence × --ctx 1,000,000 needs 610.8 MiB", "available: lower --ctx"});
   check_refused(run_process({"timeout", "120", hearth_bin, "serve", "-m", model, "--port", "0", "--ctx", "16777216"}),
-                model, {"KV cache for --parallel 8 × --ctx 16,777,216 needs 80.0 GiB", "available: lower --ctx"});
+                model, {"KV cache for --parallel 8 × --ctx 16,777,216 needs 80.1 GiB", "available: lower --ctx"});
   // With defaults, serve starts with the context that fits and says so.
   server_process serve({"-m", model});  // waits until /health says the model is ready
   const std::string log = serve.log();
