@@ -37,6 +37,14 @@ class batch_engine : public token_text {
   virtual int32_t seq_create() = 0;
   virtual void seq_free(int32_t seq) = 0;
   virtual bool seq_reserve(int32_t seq, int64_t n_positions) = 0;
+  // Prompt sharing between the choices of one request (kv_cache::seq_share and copy_block):
+  // `dst` (new, empty) holds the first n_blocks blocks of `src` too; seq_copy_block copies the
+  // block at `index` of src's list over dst's own. An engine that cannot share says so
+  // (shares_blocks() false; seq_share then returns false, changing nothing): each choice then
+  // computes its own prompt.
+  virtual bool shares_blocks() const { return false; }
+  virtual bool seq_share(int32_t /*src*/, int32_t /*dst*/, int64_t /*n_blocks*/) { return false; }
+  virtual void seq_copy_block(int32_t /*src*/, int32_t /*dst*/, int64_t /*index*/) {}
   // The cache's row type ("F16", "Q8_0", "Q4_0") and bytes per position of context (every
   // layer's keys and values); 0 for an engine without a cache of its own.
   virtual std::string kv_type_name() const { return "F16"; }
@@ -96,6 +104,12 @@ class model_engine final : public batch_engine {
   int32_t seq_create() override { return kv_.seq_create(); }
   void seq_free(int32_t seq) override { kv_.seq_free(seq); }
   bool seq_reserve(int32_t seq, int64_t n) override { return kv_.seq_reserve(seq, n); }
+  bool shares_blocks() const override { return true; }
+  bool seq_share(int32_t src, int32_t dst, int64_t n_blocks) override {
+    kv_.seq_share(src, dst, n_blocks);
+    return true;
+  }
+  void seq_copy_block(int32_t src, int32_t dst, int64_t index) override { kv_.copy_block(src, dst, index); }
   std::string kv_type_name() const override { return std::string(ggml_type_name(kv_.type())); }
   uint64_t kv_bytes_per_token() const override { return kv_cache::bytes_per_position(model_.hp(), kv_.type()).value(); }
   std::span<const float> forward(std::span<const batch_entry> batch) override { return fwd_.run(kv_, batch); }

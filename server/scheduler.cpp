@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 #include <stdexcept>
 
 #include "metrics.h"
@@ -75,7 +76,8 @@ scheduler::scheduler(std::unique_ptr<batch_engine> engine, const scheduler_optio
       max_running_(running_cap(*engine_, o)),
       generates_(engine_->generates()),
       pooling_(engine_->pooling()),
-      embedding_dim_(engine_->hidden_dim()) {
+      embedding_dim_(engine_->hidden_dim()),
+      shares_blocks_(engine_->shares_blocks()) {
   running_.reserve(static_cast<size_t>(max_running_));
   batch_.reserve(static_cast<size_t>(engine_->max_batch()));
   logit_owners_.reserve(static_cast<size_t>(max_running_));
@@ -92,23 +94,40 @@ scheduler::scheduler(std::unique_ptr<batch_engine> engine, const scheduler_optio
 scheduler::~scheduler() { shutdown(); }
 
 submit_status scheduler::submit(generation_request r, std::shared_ptr<token_sink> sink) {
+  std::vector<std::shared_ptr<token_sink>> sinks;
+  sinks.push_back(std::move(sink));
+  return submit(std::move(r), std::move(sinks));
+}
+
+submit_status scheduler::submit(generation_request r, std::vector<std::shared_ptr<token_sink>> sinks) {
   // Caller bugs (an empty prompt, max_tokens < 1, no sink) are refused as too_long: no request
   // of that shape could ever run.
-  if (r.prompt.empty() || (r.max_tokens < 1 && !r.embed) || !sink) return submit_status::too_long;
+  if (r.prompt.empty() || (r.max_tokens < 1 && !r.embed) || sinks.empty()) return submit_status::too_long;
+  if (std::any_of(sinks.begin(), sinks.end(), [](const auto& k) { return !k; })) return submit_status::too_long;
+  const auto choices = static_cast<int64_t>(sinks.size());
+  if (choices > max_running_ || (r.embed && choices > 1)) return submit_status::too_long;
   // Positions are int32 in a batch row, whatever context the engine claims.
   const int64_t max_positions = std::min<int64_t>(context_length_, std::numeric_limits<int32_t>::max());
-  const int64_t positions = positions_of(r);
-  const int64_t blocks = kv_cache::blocks_needed(positions, block_size_);
-  if (positions > max_positions || blocks > total_blocks_) return submit_status::too_long;
-  const clock::time_point now = clock::now();
+  pending p{std::move(r), std::move(sinks.front()), {}, clock::now()};
+  p.forks.assign(std::make_move_iterator(sinks.begin() + 1), std::make_move_iterator(sinks.end()));
+  const int64_t blocks = blocks_of(p);
+  if (positions_of(p.request) > max_positions || blocks > total_blocks_) return submit_status::too_long;
   {
     std::lock_guard lock(mu_);
     if (stopping_) return submit_status::shutting_down;
-    if (waiting_with(blocks) > options_.queue_limit) return submit_status::queue_full;
-    queue_.push_back({std::move(r), std::move(sink), now});
+    if (waiting_with(blocks, choices) > options_.queue_limit) return submit_status::queue_full;
+    queue_.push_back(std::move(p));
   }
   wake_.notify_one();
   return submit_status::accepted;
+}
+
+int64_t scheduler::blocks_of(const pending& p) const {
+  const int64_t one = kv_cache::blocks_needed(positions_of(p.request), block_size_);
+  const auto forks = static_cast<int64_t>(p.forks.size());
+  // A fork shares the prompt's full blocks and holds the rest of its own.
+  const int64_t shared = shares_blocks_ ? static_cast<int64_t>(p.request.prompt.size()) / block_size_ : 0;
+  return one + forks * (one - shared);
 }
 
 void scheduler::shutdown() {
@@ -125,19 +144,20 @@ void scheduler::shutdown() {
 
 // The queue is served first come first served (see admit): its head starts while a running
 // slot is free and its blocks fit; the first request that cannot start makes all behind it wait.
-int64_t scheduler::waiting_with(int64_t blocks) const {
+int64_t scheduler::waiting_with(int64_t blocks, int64_t slots_needed) const {
   int64_t slots = max_running_ - active_;
   int64_t free = blocks_free_;
   size_t starting = 0;
   for (const pending& p : queue_) {
-    if (slots <= 0) break;
-    const int64_t need = kv_cache::blocks_needed(positions_of(p.request), block_size_);
+    const auto choices = 1 + static_cast<int64_t>(p.forks.size());
+    if (slots < choices) break;
+    const int64_t need = blocks_of(p);
     if (need > free) break;
-    --slots;
+    slots -= choices;
     free -= need;
     ++starting;
   }
-  const bool starts_at_once = starting == queue_.size() && slots > 0 && blocks <= free;
+  const bool starts_at_once = starting == queue_.size() && slots >= slots_needed && blocks <= free;
   return static_cast<int64_t>(queue_.size() - starting) + (starts_at_once ? 0 : 1);
 }
 
@@ -227,7 +247,9 @@ void scheduler::admit() {
     {
       std::lock_guard lock(mu_);
       if (queue_.empty()) return;
-      const int64_t need = kv_cache::blocks_needed(positions_of(queue_.front().request), block_size_);
+      const auto choices = 1 + static_cast<int64_t>(queue_.front().forks.size());
+      if (static_cast<int64_t>(running_.size()) + choices > max_running_) return;  // waits for slots
+      const int64_t need = blocks_of(queue_.front());
       if (need > engine_->free_blocks()) {
         // With nothing running, no blocks will ever be freed: waiting would hang the queue.
         if (!running_.empty()) return;
@@ -236,7 +258,7 @@ void scheduler::admit() {
       p = std::move(queue_.front());
       queue_.pop_front();
       if (!never_fits) {  // counted as started until start() publishes the truth
-        ++active_;
+        active_ += choices;
         blocks_free_ -= need;
       }
     }
@@ -263,6 +285,10 @@ void scheduler::start(pending&& p) {
   std::shared_ptr<token_sink> sink = p.sink;  // to report a failure after p is moved from
   const size_t prompt_tokens = p.request.prompt.size();
   const clock::time_point submitted = p.submitted;
+  // The choices after the first are made from this copy (before p is moved from).
+  std::optional<generation_request> base;
+  if (!p.forks.empty()) base = p.request;
+  const size_t first_fork = running_.size() + 1;
   const int32_t kv = engine_->seq_create();
   try {
     if (!engine_->seq_reserve(kv, positions_of(p.request))) {
@@ -271,16 +297,76 @@ void scheduler::start(pending&& p) {
     std::shared_ptr<const token_trie> trie = p.request.constraint ? trie_for(p.request.shown_tokens) : nullptr;
     std::vector<std::pair<token_id, std::string>> shown = std::move(p.request.shown_tokens);
     const bool embed = p.request.embed;
+    std::vector<std::shared_ptr<token_sink>> forks = std::move(p.forks);
     running_.push_back(std::make_unique<sequence>(std::move(p), vocab_size_, std::move(trie), kv, clock::now()));
     sequence& s = *running_.back();
-    if (!shown.empty()) s.shown.emplace(*engine_, std::move(shown));
+    if (!shown.empty()) s.shown.emplace(*engine_, shown);
     if (embed) s.pool.emplace(engine_->pooling(), engine_->hidden_dim(), s.prompt_size());
+    if (!forks.empty()) {
+      base->shown_tokens = std::move(shown);
+      pending rest{std::move(*base), nullptr, std::move(forks), submitted};
+      start_forks(rest, rest.request, s, kv);
+    }
     sync_capacity();
   } catch (const std::exception& e) {
-    engine_->seq_free(kv);
+    // Nothing ran yet: every choice admitted so far is taken back, each sink told once.
+    const std::string why = std::string("cannot start the request: ") + e.what();
+    std::vector<std::shared_ptr<token_sink>> told;
+    if (running_.size() >= first_fork && running_[first_fork - 1]->kv_seq == kv) {
+      for (size_t i = first_fork - 1; i < running_.size(); ++i) {
+        engine_->seq_free(running_[i]->kv_seq);
+        told.push_back(running_[i]->sink);
+      }
+      running_.resize(first_fork - 1);
+    } else {
+      engine_->seq_free(kv);
+      told.push_back(sink);
+    }
     sync_capacity();
-    finish_unadmitted(*sink, prompt_tokens, submitted, proto::finish_reason::error,
-                      std::string("cannot start the request: ") + e.what());
+    for (const auto& t : told) finish_unadmitted(*t, prompt_tokens, submitted, proto::finish_reason::error, why);
+  }
+}
+
+// Each further choice: its own sequence (seed + i) holding the prompt's full blocks of the first
+// choice's sequence and its own for the rest, waiting for that prompt; or, on an engine that
+// cannot share, a sequence that computes the prompt itself.
+void scheduler::start_forks(pending& p, const generation_request& request, sequence& parent, int32_t parent_kv) {
+  const auto n_prompt = static_cast<int64_t>(request.prompt.size());
+  for (size_t i = 0; i < p.forks.size(); ++i) {
+    const int32_t kv = engine_->seq_create();
+    if (shares_blocks_) engine_->seq_share(parent_kv, kv, n_prompt / block_size_);
+    if (!engine_->seq_reserve(kv, positions_of(request))) {
+      engine_->seq_free(kv);
+      throw std::runtime_error("the KV cache ran out of blocks");
+    }
+    pending choice{request, std::move(p.forks[i]), {}, p.submitted};
+    choice.request.sampling.seed += i + 1;
+    std::shared_ptr<const token_trie> trie = request.constraint ? trie_for(request.shown_tokens) : nullptr;
+    running_.push_back(std::make_unique<sequence>(std::move(choice), vocab_size_, std::move(trie), kv, parent.admitted));
+    sequence& c = *running_.back();
+    if (!request.shown_tokens.empty()) c.shown.emplace(*engine_, request.shown_tokens);
+    if (shares_blocks_) {
+      c.awaiting_prompt = true;
+      c.fork_parent = &parent;
+      parent.forks.push_back(&c);
+    }
+  }
+}
+
+void scheduler::release_forks(sequence& parent, std::span<const float> logits, time_point now) {
+  const std::vector<sequence*> forks = std::exchange(parent.forks, {});
+  const int32_t n_prompt = parent.prompt_size();
+  for (sequence* c : forks) {
+    c->awaiting_prompt = false;
+    c->fork_parent = nullptr;
+    // The block the prompt ends in was the first choice's alone: each fork gets a copy.
+    if (n_prompt % block_size_ != 0) engine_->seq_copy_block(parent.kv_seq, c->kv_seq, n_prompt / block_size_);
+    c->n_fed = n_prompt;
+    try {
+      sample_row(*c, logits, now);
+    } catch (const std::exception& e) {
+      finish(*c, proto::finish_reason::error, std::string("sampling failed: ") + e.what());
+    }
   }
 }
 
@@ -298,7 +384,7 @@ void scheduler::build_batch() {
   for (auto& p : running_) {
     sequence& s = *p;
     s.n_in_batch = 0;
-    if (s.prefilling() || rows_left == 0 || logits_left == 0) continue;
+    if (s.prefilling() || s.awaiting_prompt || rows_left == 0 || logits_left == 0) continue;
     batch_.push_back({s.last_token, s.n_fed, s.kv_seq, true});
     logit_owners_.push_back(&s);
     s.n_in_batch = 1;
@@ -307,7 +393,7 @@ void scheduler::build_batch() {
   }
   for (auto& p : running_) {
     sequence& s = *p;
-    if (!s.prefilling() || rows_left == 0) continue;
+    if (!s.prefilling() || s.awaiting_prompt || rows_left == 0) continue;
     int64_t n = std::min<int64_t>(s.prompt_size() - s.n_fed, rows_left);
     if (s.pool) {  // an embedding: hidden rows where the pooling wants them, no logits
       // An encoder takes each input whole: it waits for a batch with room for all of it.
@@ -372,6 +458,8 @@ void scheduler::run_batch() {
   for (size_t r = 0; r < logit_owners_.size(); ++r) {
     sequence& s = *logit_owners_[r];
     try {
+      // The forks first: the first choice may finish (and free its blocks) on its own token.
+      if (!s.forks.empty()) release_forks(s, logits.subspan(r * n_vocab, n_vocab), now);
       sample_row(s, logits.subspan(r * n_vocab, n_vocab), now);
     } catch (const std::exception& e) {
       finish(s, proto::finish_reason::error, std::string("sampling failed: ") + e.what());
@@ -472,6 +560,12 @@ std::optional<std::string> scheduler::model_failure() const {
 void scheduler::finish(sequence& s, proto::finish_reason reason, std::string error) {
   if (s.done) return;
   s.done = true;
+  // Choices still waiting for this one's prompt end with it; one that ends alone leaves the list.
+  for (sequence* c : std::exchange(s.forks, {})) {
+    c->fork_parent = nullptr;
+    finish(*c, reason, error);
+  }
+  if (s.fork_parent) std::erase(s.fork_parent->forks, &s);
   engine_->seq_free(s.kv_seq);
   sync_capacity();  // before the sink answers: a client may submit again at once
   const finish_event e = s.make_finish(reason, std::move(error), clock::now());
@@ -488,6 +582,7 @@ void scheduler::finish_unadmitted(token_sink& sink, size_t prompt_tokens, time_p
 }
 
 void scheduler::finish_unadmitted(pending& p, proto::finish_reason reason, std::string error) {
+  for (auto& f : p.forks) finish_unadmitted(*f, p.request.prompt.size(), p.submitted, reason, error);
   finish_unadmitted(*p.sink, p.request.prompt.size(), p.submitted, reason, std::move(error));
 }
 

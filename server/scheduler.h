@@ -105,6 +105,13 @@ class scheduler {
   // max_tokens < 1, a null sink. Other invalid content (prompt ids outside the vocabulary,
   // invalid sampling or stop strings) is accepted and finishes with `error` and a message.
   submit_status submit(generation_request r, std::shared_ptr<token_sink> sink);
+  // A request with several choices (OpenAI's n): choice i goes to sinks[i] and samples with
+  // seed + i, so it gives what a lone request with that seed would. On an engine that shares
+  // blocks (batch_engine::shares_blocks) the prompt is computed once and its KV blocks shared by
+  // every choice: only the block the prompt ends in is copied, when the prompt is in. Each
+  // sink gets exactly one on_finish; on anything but `accepted` none is called. too_long also
+  // covers more choices than may run at once, and embedding requests with several sinks.
+  submit_status submit(generation_request r, std::vector<std::shared_ptr<token_sink>> sinks);
 
   // Stops accepting; queued and running requests finish with reason `shutdown` at the next step
   // (`cancelled` if their cancel flag is already set). Returns once the scheduler thread has
@@ -131,6 +138,7 @@ class scheduler {
   struct pending {
     generation_request request;
     std::shared_ptr<token_sink> sink;
+    std::vector<std::shared_ptr<token_sink>> forks;  // the sinks of choices 1..n-1
     std::chrono::steady_clock::time_point submitted;
   };
   using time_point = std::chrono::steady_clock::time_point;
@@ -152,15 +160,23 @@ class scheduler {
   bool refuse_if_model_changed();
   // Exactly once per sequence: frees its KV blocks, then calls its sink's on_finish.
   void finish(sequence& s, proto::finish_reason reason, std::string error = {});
-  // The same for a request that never ran (its sink alone if `pending` was already moved from).
+  // The same for a request that never ran, each of its choices' sinks (its sink alone if
+  // `pending` was already moved from).
   void finish_unadmitted(pending& p, proto::finish_reason reason, std::string error = {});
   void finish_unadmitted(token_sink& sink, size_t prompt_tokens, time_point submitted,
                          proto::finish_reason reason, std::string error);
   void remove_finished();
   void publish_stats(bool ran_batch);
   void drain();
-  // Requests that would wait if one needing `blocks` KV blocks joined the queue now. mu_ held.
-  int64_t waiting_with(int64_t blocks) const;
+  // Requests that would wait if one needing `blocks` KV blocks and `slots` running sequences
+  // joined the queue now. mu_ held.
+  int64_t waiting_with(int64_t blocks, int64_t slots) const;
+  // The KV blocks a queued request takes when it starts, all its choices included.
+  int64_t blocks_of(const pending& p) const;
+  // Lets the choices waiting on `parent`'s prompt go on from the logits its last prompt row gave.
+  void release_forks(sequence& parent, std::span<const float> logits, time_point now);
+  // Starts a request's choices 1..n-1 beside its first, `parent` (see submit).
+  void start_forks(pending& p, const generation_request& request, sequence& parent, int32_t parent_kv);
   // Publishes active_ and blocks_free_ after sequences started or finished.
   void sync_capacity();
 
@@ -178,6 +194,7 @@ class scheduler {
   const bool generates_;
   const pooling_type pooling_;
   const int64_t embedding_dim_;
+  const bool shares_blocks_;
 
   mutable std::mutex mu_;  // guards queue_, stopping_, active_, blocks_free_, stats_, model_failure_
   std::condition_variable wake_;

@@ -54,6 +54,11 @@ struct scheduler::sequence {
   std::optional<showing_token_text> shown;  // with generation_request::shown_tokens: the text to decode with
   std::optional<embedding_pool> pool;       // an embedding request: its hidden rows, pooled
   std::vector<float> embedding;             // ... and the vector, once the prompt is in
+  // A request's choices: the first holds the others (forks) while it computes the prompt they
+  // share; each of them waits (awaiting_prompt, its n_fed still 0) until release_forks.
+  std::vector<sequence*> forks;
+  sequence* fork_parent = nullptr;
+  bool awaiting_prompt = false;
 
   // Timestamps (see proto::timings).
   clock::time_point submitted, admitted, first_token, latest_token;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "recording_sink.h"
 #include "reference.h"
@@ -52,6 +54,9 @@ class watched_engine final : public batch_engine {
   int32_t seq_create() override { return inner_->seq_create(); }
   void seq_free(int32_t seq) override { inner_->seq_free(seq); }
   bool seq_reserve(int32_t seq, int64_t n) override { return inner_->seq_reserve(seq, n); }
+  bool shares_blocks() const override { return inner_->shares_blocks(); }
+  bool seq_share(int32_t src, int32_t dst, int64_t n) override { return inner_->seq_share(src, dst, n); }
+  void seq_copy_block(int32_t src, int32_t dst, int64_t i) override { inner_->seq_copy_block(src, dst, i); }
   std::string token_bytes(token_id id) const override { return inner_->token_bytes(id); }
   bool is_eog(token_id id) const override { return inner_->is_eog(id); }
 
@@ -177,4 +182,75 @@ TEST_CASE("scheduler: a seeded sampled request gives the same tokens alone and b
     const sampled_run direct = sample_in_process(*m, requests[i].prompt, requests[i].sampling, n);
     CHECK(a.tokens == direct.tokens);
   }
+}
+
+TEST_CASE("scheduler: n choices share the prompt's blocks and each gives what seed + i alone gives") {
+  auto m = model::load(shared_path("models/stories260K-f32.gguf"));
+  // 21 tokens: one full block of 16 shared, the block holding 16..20 copied to each choice.
+  const std::vector<token_id> prompt = {1, 317, 269, 274, 287, 263, 377, 267, 265, 282, 295,
+                                        433, 426, 342, 403, 407, 261, 378, 290, 300, 310};
+  const int32_t n_tokens = 40;
+  generation_request r;
+  r.prompt = prompt;
+  r.max_tokens = n_tokens;
+  r.sampling = seeded_sampling();
+  // 61 positions: 4 blocks for the first choice; each other choice shares 1 and holds 3. Three
+  // choices fit in 4 + 3 + 3 = 10 blocks; without sharing they would need 12.
+  model_engine_options eo{.threads = 1, .kv_blocks = 10, .block_size = 16, .max_batch = 32, .max_logit_rows = 8};
+  auto e = std::make_unique<watched_engine>(std::make_unique<model_engine>(*m, eo));
+  watched_engine* w = e.get();
+  scheduler sch(std::move(e), scheduler_options{.max_sequences = 4});
+  std::vector<std::shared_ptr<recording_sink>> sinks;
+  for (int i = 0; i < 3; ++i) sinks.push_back(std::make_shared<recording_sink>());
+  REQUIRE(sch.submit(r, std::vector<std::shared_ptr<token_sink>>(sinks.begin(), sinks.end())) == submit_status::accepted);
+  std::vector<sink_record> got;
+  for (const auto& s : sinks) got.push_back(s->wait_finish());
+  CHECK(w->most_sequences() == 3);  // decoded side by side
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO("choice " << i);
+    sampling_params p = r.sampling;
+    p.seed += i;
+    const sampled_run alone = sample_in_process(*m, prompt, p, n_tokens);
+    CHECK(got[i].tokens == alone.tokens);
+    CHECK(got[i].finishes == 1);
+    CHECK(got[i].finish.usage.prompt_tokens == static_cast<int32_t>(prompt.size()));
+    CHECK(got[i].finish.usage.completion_tokens == static_cast<int32_t>(alone.tokens.size() + (alone.ended_by_eog ? 1 : 0)));
+  }
+  CHECK(got[0].tokens != got[1].tokens);  // different seeds, different draws
+  // Every block comes back, shared ones included (the stats follow the last finish).
+  for (int i = 0; i < 100 && sch.stats().kv_blocks_free != 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(sch.stats().kv_blocks_free == 10);
+
+  // Four choices of the same request need 13 blocks: more than the pool, refused at once.
+  std::vector<std::shared_ptr<token_sink>> four;
+  for (int i = 0; i < 4; ++i) four.push_back(std::make_shared<recording_sink>());
+  CHECK(sch.submit(r, four) == submit_status::too_long);
+  // More choices than may run at once: refused too.
+  std::vector<std::shared_ptr<token_sink>> five;
+  for (int i = 0; i < 5; ++i) five.push_back(std::make_shared<recording_sink>());
+  r.max_tokens = 1;
+  CHECK(sch.submit(r, five) == submit_status::too_long);
+}
+
+TEST_CASE("scheduler: choices waiting for their prompt end with it when it is cancelled") {
+  auto m = model::load(shared_path("models/stories260K-f32.gguf"));
+  model_engine_options eo{.threads = 1, .kv_blocks = 64, .block_size = 16, .max_batch = 8, .max_logit_rows = 8};
+  scheduler sch(std::make_unique<model_engine>(*m, eo), scheduler_options{.max_sequences = 8});
+  generation_request r;
+  r.prompt.assign(200, 403);  // 25 passes of 8 rows: time to cancel during the prefill
+  r.prompt[0] = 1;
+  r.max_tokens = 8;
+  r.cancel = std::make_shared<std::atomic<bool>>(false);
+  std::vector<std::shared_ptr<recording_sink>> sinks;
+  for (int i = 0; i < 3; ++i) sinks.push_back(std::make_shared<recording_sink>());
+  REQUIRE(sch.submit(r, std::vector<std::shared_ptr<token_sink>>(sinks.begin(), sinks.end())) == submit_status::accepted);
+  r.cancel->store(true);
+  for (const auto& s : sinks) {
+    const sink_record rec = s->wait_finish();
+    CHECK(rec.finishes == 1);
+    CHECK(rec.finish.reason == proto::finish_reason::cancelled);
+  }
+  // Whenever the cancel landed, every block comes back.
+  for (int i = 0; i < 100 && sch.stats().kv_blocks_free != 64; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(sch.stats().kv_blocks_free == 64);
 }
