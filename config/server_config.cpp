@@ -189,6 +189,8 @@ const std::vector<setting>& server_settings() {
                            &server_config::kv_budget_mib, 0, int64_t{1} << 22),
       int_setting("batch", "N", "tokens per forward pass (prompt chunks plus one per running sequence)",
                   &server_config::batch, 1, 8192),
+      int_setting("max-choices", "N", "most choices one request may ask for (OpenAI's n); they run at once, so "
+                  "also at most --parallel", &server_config::max_choices, 1, 256),
       int_setting("queue-limit", "N", "requests that may wait; more are refused with 429",
                   &server_config::queue_limit, 0, 1 << 20),
       int_setting<int64_t>("body-limit", "BYTES", "largest request body; larger ones get 413",

@@ -30,6 +30,7 @@ struct server_config {
   int64_t kv_budget_mib = 0;            // KV cache memory; 0: enough for `parallel` full contexts
   int batch = 256;                      // rows (tokens) per forward pass
   int queue_limit = 64;                 // requests waiting beyond `parallel`; more get 429
+  int max_choices = 8;                  // OpenAI's n: choices per request (also at most `parallel`)
   int64_t body_limit = 1 << 20;         // bytes of a request body; more get 413
   int header_timeout_s = 10;            // to receive a request's headers
   int idle_timeout_s = 60;              // a keep-alive connection with no request

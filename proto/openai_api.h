@@ -46,6 +46,7 @@ struct completion_request {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   int32_t top_logprobs = -1;   // "logprobs": N alternatives per token; -1: none (read_count_logprobs)
+  int32_t n = 1;               // choices, 1..limits::max_choices
   std::shared_ptr<const grammar> constraint;  // response_format, grammar or json_schema (constraint.h)
 };
 result<completion_request> parse_completion(std::string_view body, const limits& lim);
@@ -62,6 +63,7 @@ struct chat_request {
   bool stream = false;
   bool include_usage = false;
   int32_t top_logprobs = -1;  // "logprobs": true with "top_logprobs"; -1: none (read_chat_logprobs)
+  int32_t n = 1;              // choices, 1..limits::max_choices
   // "reasoning_format": "auto" (default) or "deepseek" report a reasoning model's thinking as
   // reasoning_content (reasoning.h); "none" leaves it in content.
   bool split_reasoning = true;

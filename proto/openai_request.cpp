@@ -217,7 +217,7 @@ result<completion_request> parse_completion(std::string_view body, const limits&
   req.stop = read_stop(r);
   req.stream = r.boolean("stream").value_or(false);
   req.include_usage = read_include_usage(r, req.stream);
-  refuse_n(r);
+  req.n = read_n(r, lim.max_choices);
   req.top_logprobs = read_count_logprobs(r);
   req.constraint = read_constraint(r, body, api_flavor::openai);
   refuse_flag(r, "echo");
@@ -240,7 +240,7 @@ result<chat_request> parse_chat(std::string_view body, const limits& lim) {
   req.stop = read_stop(r);
   req.stream = r.boolean("stream").value_or(false);
   req.include_usage = read_include_usage(r, req.stream);
-  refuse_n(r);
+  req.n = read_n(r, lim.max_choices);
   req.top_logprobs = read_chat_logprobs(r);
   if (const std::optional<std::string> f = r.string("reasoning_format")) {
     r.check(*f == "auto" || *f == "deepseek" || *f == "none", "reasoning_format",

@@ -1,5 +1,7 @@
 #include "proto/request_fields.h"
 
+#include <algorithm>
+
 #include <charconv>
 #include <cmath>
 
@@ -133,12 +135,15 @@ std::optional<std::vector<int32_t>> read_token_ids(field_reader& r, std::string_
   return ids;
 }
 
-void refuse_n(field_reader& r) {
+int32_t read_n(field_reader& r, int32_t max_choices) {
   const std::optional<int32_t> n = r.int32("n");
-  r.check(!n || *n == 1, "n", [&] {
-    return "n must be 1: several choices per request are not supported (got " +
-           std::to_string(*n) + ")";
+  if (!n) return 1;
+  const int32_t most = std::max(1, max_choices);
+  r.check(*n >= 1 && *n <= most, "n", [&] {
+    return "n must be between 1 and " + std::to_string(most) + " (got " + std::to_string(*n) +
+           "); the server's --max-choices and --parallel bound it";
   });
+  return *n;
 }
 
 void refuse_flag(field_reader& r, std::string_view key) {

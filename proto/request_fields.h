@@ -18,6 +18,7 @@ namespace hearth::proto {
 struct limits {
   int32_t n_vocab = 0;  // token ids must lie in [0, n_vocab)
   int64_t n_ctx = 0;    // max_tokens must be <= n_ctx; <= 0: not checked
+  int32_t max_choices = 1;  // OpenAI's n may be 1..max_choices
 };
 
 // OpenAI's limit on stop strings, applied to every API.
@@ -50,7 +51,8 @@ std::optional<std::vector<int32_t>> read_token_ids(field_reader& r, std::string_
 
 // OpenAI options that would change the response's shape, refused with "<field> is not
 // supported" instead of being silently ignored. Each accepts its neutral values.
-void refuse_n(field_reader& r);                         // n: 1
+// "n": the choices wanted, 1..max_choices (1 when absent or null).
+int32_t read_n(field_reader& r, int32_t max_choices);
 void refuse_flag(field_reader& r, std::string_view key);  // logprobs, echo: false
 void refuse_best_of(field_reader& r);                   // best_of: 1
 void refuse_suffix(field_reader& r);                    // suffix: ""

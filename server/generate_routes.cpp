@@ -4,6 +4,7 @@
 // thread, tokenize, check the context, submit to the scheduler with a sink that answers.
 #include <chrono>
 
+#include "choice_group.h"
 #include "generation_setup.h"
 #include "generation_sink.h"
 #include "proto/anthropic_api.h"
@@ -28,11 +29,12 @@ void reply_error(app&, const std::shared_ptr<http_exchange>& ex, const std::stri
   ex->respond(std::move(res));
 }
 
-// Checks the prompt against the context, submits, and answers refusals. The sink answers the rest.
+// Checks the prompt against the context, submits, and answers refusals. The sink answers the
+// rest; with n > 1 choices, a sink per choice, merged by a choice_group.
 void start(app& a, const std::shared_ptr<http_exchange>& ex, generation_context ctx, std::vector<token_id> prompt,
            std::optional<int32_t> max_tokens, const sampling_params& sampling, std::vector<std::string> stop,
            int32_t top_logprobs, std::shared_ptr<const grammar> constraint,
-           std::vector<std::pair<token_id, std::string>> shown_tokens = {}) {
+           std::vector<std::pair<token_id, std::string>> shown_tokens = {}, int32_t n = 1) {
   auto made = make_generation(a, std::move(prompt), max_tokens, sampling, std::move(stop), ex->cancel());
   if (auto* e = std::get_if<proto::api_error>(&made)) return reply_error(a, ex, ctx.endpoint, *e);
   generation_request& r = std::get<generation_request>(made);
@@ -41,12 +43,18 @@ void start(app& a, const std::shared_ptr<http_exchange>& ex, generation_context 
   r.shown_tokens = std::move(shown_tokens);
   ctx.logprobs = top_logprobs >= 0;
   ctx.prompt_tokens = static_cast<int32_t>(r.prompt.size());
-  auto sink = std::make_shared<generation_sink>(a, ex, ctx);
   const size_t n_prompt = r.prompt.size();
   const int32_t n_gen = r.max_tokens;
-  const submit_status s = a.engine_scheduler->submit(std::move(r), sink);
-  if (s == submit_status::accepted) return sink->begin();
-  reply_error(a, ex, ctx.endpoint, refusal(a, s, n_prompt, n_gen));
+  std::vector<std::shared_ptr<generation_sink>> sinks;
+  if (n == 1) {
+    sinks.push_back(std::make_shared<generation_sink>(a, ex, ctx));
+  } else {
+    auto group = std::make_shared<choice_group>(ex, n);
+    for (int32_t i = 0; i < n; ++i) sinks.push_back(std::make_shared<generation_sink>(a, group->channel(i), ctx));
+  }
+  const submit_status s = a.engine_scheduler->submit(std::move(r), std::vector<std::shared_ptr<token_sink>>(sinks.begin(), sinks.end()));
+  if (s == submit_status::accepted) return sinks.front()->begin();
+  reply_error(a, ex, ctx.endpoint, refusal(a, s, n_prompt, n_gen, n));
 }
 
 generation_context make_context(app& a, api_kind kind, std::string endpoint, bool stream, bool include_usage) {
@@ -166,7 +174,7 @@ void handle_completions(app& a, const std::shared_ptr<http_exchange>& ex, const 
   generation_context ctx = make_context(a, api_kind::completion, "/v1/completions", c.stream, c.include_usage);
   if (a.config.log_prompts && c.prompt) ctx.prompt_text = *c.prompt;
   start(a, ex, std::move(ctx), tokenize_prompt(a, c.prompt, c.tokens), c.max_tokens, c.sampling, std::move(c.stop),
-        c.top_logprobs, std::move(c.constraint));
+        c.top_logprobs, std::move(c.constraint), {}, c.n);
 }
 
 void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request& req) {
@@ -178,7 +186,7 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, "/v1/chat/completions", *e);
   chat_prompt& p = std::get<chat_prompt>(prompt);
   start(a, ex, std::move(ctx), std::move(p.tokens), c.max_tokens, c.sampling, std::move(c.stop), c.top_logprobs,
-        std::move(c.constraint), std::move(p.shown));
+        std::move(c.constraint), std::move(p.shown), c.n);
 }
 
 void handle_messages(app& a, const std::shared_ptr<http_exchange>& ex, const request& req) {

@@ -2,10 +2,12 @@
 
 #include "proto/generation_json.h"
 
+#include <algorithm>
+
 namespace hearth {
 
 proto::limits model_limits(const app& a) {
-  return {a.vocabulary->size(), a.engine_scheduler->context_length()};
+  return {a.vocabulary->size(), a.engine_scheduler->context_length(), std::min(a.config.max_choices, a.config.parallel)};
 }
 
 std::vector<token_id> tokenize_prompt(const app& a, const std::optional<std::string>& text,
@@ -43,7 +45,7 @@ std::variant<generation_request, proto::api_error> make_generation(const app& a,
   return r;
 }
 
-proto::api_error refusal(const app& a, submit_status s, size_t prompt_tokens, int32_t max_tokens) {
+proto::api_error refusal(const app& a, submit_status s, size_t prompt_tokens, int32_t max_tokens, int32_t choices) {
   switch (s) {
     case submit_status::queue_full:
       return {429, "the server is busy: " + std::to_string(a.config.queue_limit) +
@@ -51,7 +53,9 @@ proto::api_error refusal(const app& a, submit_status s, size_t prompt_tokens, in
               "rate_limit_error", "", "queue_full"};
     case submit_status::too_long:
       return {400, "the prompt (" + std::to_string(prompt_tokens) + " tokens) plus max_tokens (" +
-                       std::to_string(max_tokens) + ") does not fit in the KV cache; lower max_tokens",
+                       std::to_string(max_tokens) + ")" +
+                       (choices > 1 ? " for each of " + std::to_string(choices) + " choices" : std::string()) +
+                       " does not fit in the KV cache; lower max_tokens",
               "invalid_request_error", "max_tokens", "context_length_exceeded"};
     case submit_status::shutting_down:
     case submit_status::accepted:

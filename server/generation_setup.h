@@ -28,6 +28,6 @@ std::variant<generation_request, proto::api_error> make_generation(const app& a,
                                                                    std::vector<std::string> stop, cancel_flag cancel);
 
 // The error for a refused submit (429 queue full, 400 too long for the KV cache, 503 stopping).
-proto::api_error refusal(const app& a, submit_status s, size_t prompt_tokens, int32_t max_tokens);
+proto::api_error refusal(const app& a, submit_status s, size_t prompt_tokens, int32_t max_tokens, int32_t choices = 1);
 
 }  // namespace hearth

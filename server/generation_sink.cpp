@@ -14,7 +14,7 @@
 
 namespace hearth {
 
-generation_sink::generation_sink(app& a, std::shared_ptr<http_exchange> ex, generation_context ctx)
+generation_sink::generation_sink(app& a, std::shared_ptr<answer_channel> ex, generation_context ctx)
     : app_(a), ex_(std::move(ex)), ctx_(std::move(ctx)) {
   if (ctx_.reasoning) splitter_.emplace(*ctx_.reasoning, ctx_.reasoning_open);
   if (ctx_.tools != proto::tool_format::none && ctx_.stream) tool_stream_.emplace(ctx_.tools);

@@ -47,7 +47,7 @@ struct generation_context {
 
 class generation_sink final : public token_sink {
  public:
-  generation_sink(app& a, std::shared_ptr<http_exchange> ex, generation_context ctx);
+  generation_sink(app& a, std::shared_ptr<answer_channel> ex, generation_context ctx);
 
   // Sends the stream's header at once (the first event would also send it: whichever comes
   // first). Call after submit succeeded.
@@ -74,7 +74,7 @@ class generation_sink final : public token_sink {
   bool whole_is_error(const finish_event& e) const;
 
   app& app_;
-  std::shared_ptr<http_exchange> ex_;
+  std::shared_ptr<answer_channel> ex_;
   generation_context ctx_;
   std::string text_;                // the text so far (reasoning included: for the log)
   std::optional<proto::reasoning_splitter> splitter_;  // with ctx_.reasoning

@@ -151,6 +151,24 @@ check('chat streamed: same content as non-streamed, role first, finish_reason le
 // renders ChatML, and the prompt must be what Python's Jinja2 renders from ChatML's template for
 // the same conversation (../shared/templates), tokenized with BOS and special tokens parsed.
 // /v1/tokenize counts the reference render's tokens; it is not the code path under test.
+check('chat with n: several choices, each what its seed gives alone, streamed the same', async () => {
+  const ask = { ...greedyChat, temperature: 1, max_tokens: 12 };
+  const r = await client.chat.completions.create({ ...ask, n: 3, seed: 21 });
+  assert.equal(r.choices.length, 3);
+  let completion = 0;
+  for (let i = 0; i < 3; i++) {
+    assert.equal(r.choices[i].index, i);
+    const alone = await client.chat.completions.create({ ...ask, seed: 21 + i });
+    assert.equal(r.choices[i].message.content, alone.choices[0].message.content);
+    completion += alone.usage.completion_tokens;
+  }
+  assert.equal(r.usage.completion_tokens, completion);
+  const stream = await client.chat.completions.create({ ...ask, n: 3, seed: 21, stream: true });
+  const texts = ['', '', ''];
+  for await (const chunk of stream) for (const c of chunk.choices) texts[c.index] += c.delta.content ?? '';
+  assert.deepEqual(texts, r.choices.map((c) => c.message.content));
+});
+
 check('chat: usage.prompt_tokens of a multi-message chat is the Jinja2 ChatML render\'s', async () => {
   const templates = new URL('../../../shared/templates/', import.meta.url);
   const cases = JSON.parse(readFileSync(new URL('cases.json', templates), 'utf8')).cases;

@@ -9,7 +9,7 @@ namespace hearth::fuzz {
 
 namespace {
 // The bundled model's: 512 tokens, 512 positions.
-const proto::limits lim{512, 512};
+const proto::limits lim{512, 512, 4};
 }  // namespace
 
 void requests_input(fuzz_input input) {

@@ -117,7 +117,8 @@ TEST_CASE("completions: stream_options only with stream, include_usage a boolean
 }
 
 TEST_CASE("completions: options that change the response shape are refused", "[proto]") {
-  check_rejected(cmpl(R"("n": 2)"), "n", "n must be 1");
+  // n beyond the server's cap (these limits allow 1 choice; see the n test below).
+  check_rejected(cmpl(R"("n": 2)"), "n", "n must be between 1 and 1 (got 2)");
   check_rejected(cmpl(R"("n": "1")"), "n", "n must be an integer");
   check_rejected(cmpl(R"("logprobs": 21)"), "logprobs", "logprobs must be an integer from 0 to 20 (got 21)");
   check_rejected(cmpl(R"("logprobs": -1)"), "logprobs", "logprobs must be an integer from 0 to 20 (got -1)");
@@ -233,7 +234,7 @@ TEST_CASE("chat: bad messages name the message and field", "[proto]") {
 }
 
 TEST_CASE("chat: options that change the response shape are refused", "[proto]") {
-  check_rejected(chat(R"("n": 3)"), "n", "n must be 1");
+  check_rejected(chat(R"("n": 3)"), "n", "n must be between 1 and 1 (got 3)");
   check_rejected(chat(R"("top_logprobs": 2)"), "top_logprobs", "top_logprobs requires logprobs: true");
   check_rejected(chat(R"("logprobs": true, "top_logprobs": 21)"), "top_logprobs",
                  "top_logprobs must be an integer from 0 to 20 (got 21)");
@@ -246,4 +247,18 @@ TEST_CASE("chat: options that change the response shape are refused", "[proto]")
   CHECK(ok(chat(R"("n": 1, "logprobs": false, "top_logprobs": null, "logit_bias": {},
       "tools": [], "tool_choice": "none", "response_format": {"type": "text"},
       "stream": true, "stream_options": {"include_usage": true}, "store": false)")).include_usage);
+}
+
+TEST_CASE("completions and chat: n choices up to the server's cap", "[proto]") {
+  const limits lim{32000, 4096, 4};
+  const auto c = parse_completion(R"({"prompt": "x", "n": 4})", lim);
+  REQUIRE(std::holds_alternative<completion_request>(c));
+  CHECK(std::get<completion_request>(c).n == 4);
+  const auto h = parse_chat(R"({"messages": [{"role": "user", "content": "x"}], "n": 2})", lim);
+  REQUIRE(std::holds_alternative<chat_request>(h));
+  CHECK(std::get<chat_request>(h).n == 2);
+  CHECK(std::get<chat_request>(parse_chat(R"({"messages": [{"role": "user", "content": "x"}], "n": null})", lim)).n == 1);
+  check_rejected(parse_completion(R"({"prompt": "x", "n": 5})", lim), "n", "n must be between 1 and 4 (got 5)");
+  check_rejected(parse_completion(R"({"prompt": "x", "n": 0})", lim), "n", "n must be between 1 and 4 (got 0)");
+  check_rejected(parse_chat(R"({"messages": [{"role": "user", "content": "x"}], "n": 1.5})", lim), "n", "n must be an integer");
 }

@@ -18,7 +18,7 @@ using nlohmann::json;
 
 namespace {
 
-const limits fuzz_lim{512, 1024};
+const limits fuzz_lim{512, 1024, 4};
 
 const std::array<const char*, 13> seeds = {
     R"({"prompt": "Once upon a time", "max_tokens": 16, "temperature": 0.7, "stop": ["\n"]})",

@@ -2,6 +2,7 @@
 // What the server relies on from every request parser (proto/*_api.h), for any input: a parse
 // either fails with a well-formed 400 or yields a request that keeps these contracts. Shared by
 // the randomized parse test (proto/parse_fuzz_test.cpp) and the libFuzzer targets (tests/fuzz).
+#include <algorithm>
 #include <string>
 #include <variant>
 #include <vector>
@@ -70,12 +71,13 @@ inline bool generate_ok(const generate_request& g, const limits& lim) {
 inline bool completion_ok(const completion_request& c, const limits& lim) {
   return c.prompt.has_value() != c.tokens.has_value() && (!c.tokens || tokens_ok(*c.tokens, lim)) &&
          !validate(c.sampling) && c.sampling.temperature <= 2.0f && stops_ok(c.stop) &&
-         c.max_tokens >= 1 && (c.stream || !c.include_usage);
+         c.max_tokens >= 1 && (c.stream || !c.include_usage) && c.n >= 1 && c.n <= std::max(1, lim.max_choices);
 }
 
-inline bool chat_ok(const chat_request& c, const limits&) {
+inline bool chat_ok(const chat_request& c, const limits& lim) {
   return !c.messages.empty() && !validate(c.sampling) && c.sampling.temperature <= 2.0f &&
-         stops_ok(c.stop) && (!c.max_tokens || *c.max_tokens >= 1) && tools_ok(c.tools);
+         stops_ok(c.stop) && (!c.max_tokens || *c.max_tokens >= 1) && tools_ok(c.tools) && c.n >= 1 &&
+         c.n <= std::max(1, lim.max_choices);
 }
 
 inline bool messages_ok(const messages_request& m, const limits& lim, bool count_only) {
