@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -59,6 +60,17 @@ std::vector<reference_case> read_reference(const std::string& name, size_t expec
   INFO("reference " << name);
   REQUIRE(out.size() == expected_cases);
   return out;
+}
+
+double cosine_similarity(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) throw std::invalid_argument("cosine_similarity: vectors of different lengths");
+  double dot = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    dot += static_cast<double>(a[i]) * b[i];
+    na += static_cast<double>(a[i]) * a[i];
+    nb += static_cast<double>(b[i]) * b[i];
+  }
+  return dot / std::sqrt(na * nb);
 }
 
 }  // namespace hearth::test

@@ -23,6 +23,9 @@ std::vector<reference_case> read_reference(const std::string& name);
 std::vector<reference_case> read_reference(const std::string& name, size_t expected_cases);
 
 std::string shared_path(const std::string& relative);
+// The cosine similarity of two vectors of the same length (sums in double): how embeddings are
+// compared with llama.cpp's.
+double cosine_similarity(const std::vector<float>& a, const std::vector<float>& b);
 // A whole file's bytes; throws std::runtime_error naming it when it cannot be read.
 std::string read_text(const std::string& path);
 

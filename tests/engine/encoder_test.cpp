@@ -36,13 +36,9 @@ TEST_CASE("encoder: tiny BERT embeddings match llama.cpp's", "[encoder]") {
     const std::vector<float> got = e.embed(tokens);
     const std::vector<float> want = ref["embedding"].get<std::vector<float>>();
     REQUIRE(got.size() == want.size());
-    double dot = 0, ng = 0, nw = 0;
-    for (size_t i = 0; i < got.size(); ++i) {
-      dot += static_cast<double>(got[i]) * want[i];
-      ng += static_cast<double>(got[i]) * got[i];
-      nw += static_cast<double>(want[i]) * want[i];
-    }
-    const double cosine = dot / std::sqrt(ng * nw);
+    const double cosine = test::cosine_similarity(got, want);
+    double ng = 0;
+    for (float g : got) ng += static_cast<double>(g) * g;
     INFO("cosine " << cosine);
     CHECK(cosine >= 0.999);
     CHECK(std::abs(ng - 1.0) < 1e-4);

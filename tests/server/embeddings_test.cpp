@@ -52,13 +52,7 @@ std::vector<embedding_ref> embedding_refs() {
 
 double cosine_of(const std::vector<float>& a, const std::vector<float>& b) {
   REQUIRE(a.size() == b.size());
-  double dot = 0, na = 0, nb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    dot += static_cast<double>(a[i]) * b[i];
-    na += static_cast<double>(a[i]) * a[i];
-    nb += static_cast<double>(b[i]) * b[i];
-  }
-  return dot / std::sqrt(na * nb);
+  return hearth::test::cosine_similarity(a, b);
 }
 
 double norm_of(const std::vector<float>& v) {
