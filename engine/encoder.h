@@ -8,8 +8,8 @@
 //
 // Weights are dequantized to F32 at load (F32 and F16 tensors; other types are refused), so the
 // encoder suits the small embedding models it is for. Immutable after load; embed() is safe to
-// call from many threads at once. Cost: O(layers * (n * dim^2 + n^2 * dim)) per input, single
-// threaded.
+// call from many threads at once. Cost: O(layers * (n * dim^2 + n^2 * dim)) per input, on one
+// thread (encoder_engine runs a batch's inputs on several), its dot products in 8 SIMD lanes.
 #include <cstdint>
 #include <span>
 #include <string>
