@@ -111,6 +111,15 @@ std::string metrics::render(const scheduler_stats& s) const {
   out += "hearth_queue_depth " + std::to_string(s.queued) + "\n";
   out += "# HELP hearth_running_sequences Sequences in the batch.\n# TYPE hearth_running_sequences gauge\n";
   out += "hearth_running_sequences " + std::to_string(s.running) + "\n";
+  out += "# HELP hearth_parked_sequences Preempted sequences waiting for KV blocks (among the running).\n";
+  out += "# TYPE hearth_parked_sequences gauge\n";
+  out += "hearth_parked_sequences " + std::to_string(s.parked) + "\n";
+  out += "# HELP hearth_preemptions_total Sequences preempted to free KV blocks for older ones.\n";
+  out += "# TYPE hearth_preemptions_total counter\n";
+  out += "hearth_preemptions_total " + std::to_string(s.preemptions) + "\n";
+  out += "# HELP hearth_recomputed_tokens_total Positions recomputed by preempted sequences when they resumed.\n";
+  out += "# TYPE hearth_recomputed_tokens_total counter\n";
+  out += "hearth_recomputed_tokens_total " + std::to_string(s.recomputed_tokens) + "\n";
   out += "# HELP hearth_kv_blocks_used KV cache blocks held by sequences.\n# TYPE hearth_kv_blocks_used gauge\n";
   out += "hearth_kv_blocks_used " + std::to_string(s.kv_blocks_used) + "\n";
   out += "# HELP hearth_kv_blocks_free KV cache blocks free.\n# TYPE hearth_kv_blocks_free gauge\n";

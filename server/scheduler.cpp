@@ -28,9 +28,14 @@ int64_t running_cap(const batch_engine& e, const scheduler_options& o) {
   return std::min({static_cast<int64_t>(o.max_sequences), e.max_batch(), e.max_logit_rows()});
 }
 
-// Positions a request reserves: the prompt plus every token it may generate.
+// Positions a request may fill: the prompt plus every token it may generate.
 int64_t positions_of(const generation_request& r) {
   return static_cast<int64_t>(r.prompt.size()) + (r.embed ? 0 : r.max_tokens);
+}
+
+// Positions a request holds when it starts: the prompt, and the first generated token's.
+int64_t start_positions_of(const generation_request& r) {
+  return static_cast<int64_t>(r.prompt.size()) + (r.embed ? 0 : 1);
 }
 
 double seconds_between(clock::time_point a, clock::time_point b) {
@@ -111,7 +116,10 @@ submit_status scheduler::submit(generation_request r, std::vector<std::shared_pt
   pending p{std::move(r), std::move(sinks.front()), {}, clock::now()};
   p.forks.assign(std::make_move_iterator(sinks.begin() + 1), std::make_move_iterator(sinks.end()));
   const int64_t blocks = blocks_of(p);
-  if (positions_of(p.request) > max_positions || blocks > total_blocks_) return submit_status::too_long;
+  if (positions_of(p.request) > max_positions || blocks > total_blocks_ ||
+      kv_cache::blocks_needed(positions_of(p.request), block_size_) > total_blocks_) {
+    return submit_status::too_long;
+  }
   {
     std::lock_guard lock(mu_);
     if (stopping_) return submit_status::shutting_down;
@@ -123,7 +131,7 @@ submit_status scheduler::submit(generation_request r, std::vector<std::shared_pt
 }
 
 int64_t scheduler::blocks_of(const pending& p) const {
-  const int64_t one = kv_cache::blocks_needed(positions_of(p.request), block_size_);
+  const int64_t one = kv_cache::blocks_needed(start_positions_of(p.request), block_size_);
   const auto forks = static_cast<int64_t>(p.forks.size());
   // A fork shares the prompt's full blocks and holds the rest of its own.
   const int64_t shared = shares_blocks_ ? static_cast<int64_t>(p.request.prompt.size()) / block_size_ : 0;
@@ -145,6 +153,7 @@ void scheduler::shutdown() {
 // The queue is served first come first served (see admit): its head starts while a running
 // slot is free and its blocks fit; the first request that cannot start makes all behind it wait.
 int64_t scheduler::waiting_with(int64_t blocks, int64_t slots_needed) const {
+  if (parked_ > 0) return static_cast<int64_t>(queue_.size()) + 1;  // parked sequences go first
   int64_t slots = max_running_ - active_;
   int64_t free = blocks_free_;
   size_t starting = 0;
@@ -163,16 +172,19 @@ int64_t scheduler::waiting_with(int64_t blocks, int64_t slots_needed) const {
 
 void scheduler::sync_capacity() {
   const int64_t active = std::count_if(running_.begin(), running_.end(), [](const auto& s) { return !s->done; });
+  const int64_t parked = std::count_if(running_.begin(), running_.end(), [](const auto& s) { return !s->done && s->parked; });
   const int64_t free = engine_->free_blocks();
   std::lock_guard lock(mu_);
   active_ = active;
   blocks_free_ = free;
+  parked_ = parked;
 }
 
 scheduler_stats scheduler::stats() const {
   std::lock_guard lock(mu_);
   scheduler_stats s = stats_;
   s.queued = static_cast<int64_t>(queue_.size());
+  s.parked = parked_;
   return s;
 }
 
@@ -238,9 +250,11 @@ std::shared_ptr<const token_trie> scheduler::trie_for(const std::vector<std::pai
   return t;
 }
 
-// First come, first served: the head of the queue waits until its blocks are free, and no
-// later request overtakes it (a stream of small requests must not starve a large one).
+// First come, first served: parked sequences resume first, the head of the queue waits until
+// its blocks are free, and no later request overtakes it (a stream of small requests must not
+// starve a large one).
 void scheduler::admit() {
+  if (!resume_parked()) return;
   while (static_cast<int64_t>(running_.size()) < max_running_) {
     pending p;
     bool never_fits = false;
@@ -270,7 +284,63 @@ void scheduler::admit() {
   }
 }
 
-// Creates the sequence with all its KV blocks reserved, so it never waits for memory later.
+bool scheduler::resume_parked() {
+  for (auto& p : running_) {
+    sequence& s = *p;
+    if (s.done || !s.parked) continue;
+    const int64_t positions = s.fill_end() + 1;
+    if (kv_cache::blocks_needed(positions, block_size_) > engine_->free_blocks()) {
+      // Blocks come back only from sequences that run; with none running (blocks held outside
+      // the scheduler), waiting would hang.
+      const bool others_run = std::any_of(running_.begin(), running_.end(), [](const auto& o) { return !o->done && !o->parked; });
+      if (others_run) return false;
+      finish(s, proto::finish_reason::error, "the KV cache has too few free blocks to resume this request");
+      continue;
+    }
+    const int32_t kv = engine_->seq_create();
+    if (!engine_->seq_reserve(kv, positions)) {
+      engine_->seq_free(kv);
+      finish(s, proto::finish_reason::error, "the KV cache ran out of blocks resuming this request");
+      continue;
+    }
+    s.kv_seq = kv;
+    s.parked = false;
+  }
+  sync_capacity();
+  return true;
+}
+
+bool scheduler::grow(sequence& s) {
+  while (!engine_->seq_reserve(s.kv_seq, static_cast<int64_t>(s.n_fed) + 1)) {
+    // The newest sequence that can give its blocks back, if newer than s.
+    sequence* victim = nullptr;
+    for (auto it = running_.rbegin(); it != running_.rend() && it->get() != &s; ++it) {
+      if (!(*it)->done && (*it)->preemptible()) {
+        victim = it->get();
+        break;
+      }
+    }
+    preempt(victim ? *victim : s);
+    if (!victim) return false;
+  }
+  return true;
+}
+
+void scheduler::preempt(sequence& s) {
+  engine_->seq_free(s.kv_seq);
+  s.kv_seq = -1;
+  s.parked = true;
+  s.refill_to = s.fill_samples() ? 0 : s.n_fed;  // mid-prompt: the prompt again, with its logits
+  s.n_fed = 0;
+  s.n_in_batch = 0;
+  ++s.preemptions;
+  sync_capacity();
+  std::lock_guard lock(mu_);
+  ++stats_.preemptions;
+}
+
+// Creates the sequence with the KV blocks of its prompt and first token; it takes more as it
+// grows (grow).
 void scheduler::start(pending&& p) {
   std::optional<std::string> err = request_error(p.request, vocab_size_);
   if (!err && p.request.embed && engine_->pooling() == pooling_type::none) {
@@ -291,7 +361,7 @@ void scheduler::start(pending&& p) {
   const size_t first_fork = running_.size() + 1;
   const int32_t kv = engine_->seq_create();
   try {
-    if (!engine_->seq_reserve(kv, positions_of(p.request))) {
+    if (!engine_->seq_reserve(kv, start_positions_of(p.request))) {
       throw std::runtime_error("the KV cache ran out of blocks");
     }
     std::shared_ptr<const token_trie> trie = p.request.constraint ? trie_for(p.request.shown_tokens) : nullptr;
@@ -335,7 +405,7 @@ void scheduler::start_forks(pending& p, const generation_request& request, seque
   for (size_t i = 0; i < p.forks.size(); ++i) {
     const int32_t kv = engine_->seq_create();
     if (shares_blocks_) engine_->seq_share(parent_kv, kv, n_prompt / block_size_);
-    if (!engine_->seq_reserve(kv, positions_of(request))) {
+    if (!engine_->seq_reserve(kv, start_positions_of(request))) {
       engine_->seq_free(kv);
       throw std::runtime_error("the KV cache ran out of blocks");
     }
@@ -371,8 +441,10 @@ void scheduler::release_forks(sequence& parent, std::span<const float> logits, t
 }
 
 // One decode row for every sequence past its prompt, first, so running sequences never stall
-// behind long prompts; then prompt chunks in admission order while rows remain. Only a
-// sequence's last prompt row asks for logits. (With max_running_ capped, the row and logit
+// behind long prompts, each taking a KV block when it needs one (grow, which may preempt newer
+// sequences: they come later in running_, so none of them is in the batch yet); then prompt
+// chunks (prompts, and positions recomputed after a preemption) in admission order while rows
+// remain. Only a prompt's last row asks for logits. (With max_running_ capped, the row and logit
 // budgets never cut a decode row; they are checked anyway, as exceeding them would break the
 // engine's contract, not just slow a sequence down.)
 void scheduler::build_batch() {
@@ -384,7 +456,8 @@ void scheduler::build_batch() {
   for (auto& p : running_) {
     sequence& s = *p;
     s.n_in_batch = 0;
-    if (s.prefilling() || s.awaiting_prompt || rows_left == 0 || logits_left == 0) continue;
+    if (s.parked || s.prefilling() || s.awaiting_prompt || rows_left == 0 || logits_left == 0) continue;
+    if (!grow(s)) continue;
     batch_.push_back({s.last_token, s.n_fed, s.kv_seq, true});
     logit_owners_.push_back(&s);
     s.n_in_batch = 1;
@@ -393,8 +466,8 @@ void scheduler::build_batch() {
   }
   for (auto& p : running_) {
     sequence& s = *p;
-    if (!s.prefilling() || s.awaiting_prompt || rows_left == 0) continue;
-    int64_t n = std::min<int64_t>(s.prompt_size() - s.n_fed, rows_left);
+    if (s.parked || !s.prefilling() || s.awaiting_prompt || rows_left == 0) continue;
+    int64_t n = std::min<int64_t>(s.fill_end() - s.n_fed, rows_left);
     if (s.pool) {  // an embedding: hidden rows where the pooling wants them, no logits
       // An encoder takes each input whole: it waits for a batch with room for all of it.
       if (!engine_->generates() && n < s.prompt_size()) continue;
@@ -408,14 +481,14 @@ void scheduler::build_batch() {
       rows_left -= n;
       continue;
     }
-    bool completes = s.n_fed + n == s.prompt_size();
+    bool completes = s.n_fed + n == s.fill_end() && s.fill_samples();
     if (completes && logits_left == 0) {  // keep the last prompt row for a step with a logit row
       --n;
       completes = false;
     }
     for (int64_t i = 0; i < n; ++i) {
       const int32_t pos = s.n_fed + static_cast<int32_t>(i);
-      batch_.push_back({s.prompt[pos], pos, s.kv_seq, completes && i + 1 == n});
+      batch_.push_back({s.token_at(pos), pos, s.kv_seq, completes && i + 1 == n});
     }
     if (completes) {
       logit_owners_.push_back(&s);
@@ -439,11 +512,15 @@ void scheduler::run_batch() {
   }
   if (refuse_if_model_changed()) return;  // the logits were computed from vanished weights
   const clock::time_point now = clock::now();
-  int64_t prompt_rows = 0, sequences = 0;
+  int64_t prompt_rows = 0, recomputed_rows = 0, sequences = 0;
   for (auto& s : running_) {
-    if (s->prefilling()) prompt_rows += s->n_in_batch;
+    if (s->prefilling()) (s->preemptions > 0 ? recomputed_rows : prompt_rows) += s->n_in_batch;
     sequences += s->n_in_batch > 0;
     s->n_fed += s->n_in_batch;
+  }
+  if (recomputed_rows > 0) {
+    std::lock_guard lock(mu_);
+    stats_.recomputed_tokens += recomputed_rows;
   }
   if (metrics_) {
     if (prompt_rows > 0) metrics_->add_prompt_tokens(prompt_rows);
@@ -566,7 +643,7 @@ void scheduler::finish(sequence& s, proto::finish_reason reason, std::string err
     finish(*c, reason, error);
   }
   if (s.fork_parent) std::erase(s.fork_parent->forks, &s);
-  engine_->seq_free(s.kv_seq);
+  if (s.kv_seq >= 0) engine_->seq_free(s.kv_seq);
   sync_capacity();  // before the sink answers: a client may submit again at once
   const finish_event e = s.make_finish(reason, std::move(error), clock::now());
   if (metrics_) metrics_->count_finished(to_string(reason));

@@ -1,24 +1,38 @@
 #pragma once
 // Continuous batching. One thread owns the engine (model, KV cache, compute pool) and every
-// sequence. Each step it: drops cancelled sequences; admits queued requests whose KV blocks fit
-// (prompt + max_tokens, reserved up front, first come first served); builds ONE batch of one
-// decode token per running sequence plus prompt chunks of new ones, up to the engine's batch
+// sequence. Each step it: drops cancelled sequences; resumes preempted sequences, then admits
+// queued requests whose prompt's KV blocks fit (first come first served); builds ONE batch of
+// one decode token per running sequence plus prompt chunks of new ones, up to the engine's batch
 // size; runs one forward pass; samples each sequence that produced logits; and hands tokens to
 // each request's sink. Requests join at the next step and leave when done, without waiting for
 // each other.
 //
+// KV blocks on demand: a request is admitted with blocks for its prompt and first token only,
+// and each decode row takes a new block when its sequence crosses a block boundary. When no
+// block is free, the most recently admitted sequence that can be is preempted (its blocks freed)
+// until the older one fits; if the one that needs the block is itself the newest, it is the one
+// preempted. A preempted sequence is parked, keeping its sampler, text pipeline and tokens, and
+// resumes before any queued request is admitted, as soon as blocks for everything it had fed are
+// free: it then recomputes those positions as a prompt (no logits: its next token was already
+// sampled) and decodes on. Recompute rather than pausing with its blocks held: a paused
+// sequence frees nothing, so pausing cannot make room, and recomputing a prefix costs a prefill,
+// the cheapest work there is. No admitted request ever fails for memory: every request alone
+// fits the pool (submit refuses others), and the oldest sequence can always take blocks from
+// newer ones. Admission order is the priority: a resumed sequence keeps its place.
+//
 // Embedding requests (generation_request::embed) share the queue, the KV blocks and the batches:
 // their prompt rows ask the engine for hidden states instead of logits, and they finish when the
-// prompt is in.
+// prompt is in. They hold all their blocks from admission and are never preempted.
 //
 // Per request: tokens reach the sink as they are sampled. The end-of-generation token finishes
 // with `stop` and is counted in usage.completion_tokens but never passed to on_token; a stop
 // string finishes with `stop` and never reaches the sink; max_tokens finishes with `length`.
 // usage.completion_tokens counts exactly the tokens the sink took, plus EOG: a cancel seen after
 // the forward pass drops that pass's token, and a token the sink refuses is not counted.
-// KV blocks for prompt + max_tokens are reserved at admission, so a running request never
-// waits for memory and is never preempted. A request's tokens do not depend on what else runs:
-// each sequence has its own positions, sampler and text pipeline.
+// A request's tokens do not depend on what else runs, nor on whether it was preempted: each
+// sequence has its own positions, sampler and text pipeline, and the engine computes a row the
+// same whatever batch it is in (batch_engine.h), so recomputed keys and values equal the
+// originals.
 //
 // Thread-safety: submit(), stats() and shutdown() may be called from any thread; everything
 // else happens on the scheduler thread. No exception crosses threads: failures become finish
@@ -78,6 +92,9 @@ struct scheduler_options {
 struct scheduler_stats {
   int64_t queued = 0;
   int64_t running = 0;
+  int64_t parked = 0;              // preempted sequences waiting for blocks (counted in running)
+  int64_t preemptions = 0;         // since start
+  int64_t recomputed_tokens = 0;   // positions recomputed after preemptions, since start
   int64_t kv_blocks_used = 0;
   int64_t kv_blocks_free = 0;
   std::string kv_type;             // the cache's row type ("F16", "Q8_0", "Q4_0")
@@ -89,6 +106,8 @@ enum class submit_status {
   accepted,       // the sink will see tokens and exactly one on_finish
   queue_full,     // refused: it would have to wait, and queue_limit requests already do (429)
   too_long,       // refused: prompt + max_tokens exceeds the context or the whole KV pool (400)
+                  // (a request must fit alone: blocks are taken on demand, but a sequence
+                  // must be able to finish once it is the oldest)
   shutting_down,  // refused: the daemon is stopping (503)
 };
 
@@ -148,7 +167,15 @@ class scheduler {
   void step();
   void drop_cancelled();
   void admit();
+  // Gives parked sequences their blocks back, oldest first; false while one still waits (and
+  // the queue with it).
+  bool resume_parked();
   void start(pending&& p);
+  // Makes room in s's KV sequence for its next decode row, preempting newer sequences (or s
+  // itself, then false) when the pool is out of blocks.
+  bool grow(sequence& s);
+  // Frees s's blocks and parks it until resume_parked.
+  void preempt(sequence& s);
   void build_batch();
   void run_batch();
   void sample_row(sequence& s, std::span<const float> logits, time_point now);
@@ -171,7 +198,8 @@ class scheduler {
   // Requests that would wait if one needing `blocks` KV blocks and `slots` running sequences
   // joined the queue now. mu_ held.
   int64_t waiting_with(int64_t blocks, int64_t slots) const;
-  // The KV blocks a queued request takes when it starts, all its choices included.
+  // The KV blocks a queued request takes when it starts (its prompt and first token), all its
+  // choices included.
   int64_t blocks_of(const pending& p) const;
   // Lets the choices waiting on `parent`'s prompt go on from the logits its last prompt row gave.
   void release_forks(sequence& parent, std::span<const float> logits, time_point now);
@@ -202,10 +230,12 @@ class scheduler {
   bool stopping_ = false;
   std::optional<std::string> model_failure_;  // written once, by the scheduler thread
   // For submit() to tell a request that can start at once from one that must wait: sequences
-  // admitted and not finished, and the KV blocks free after their reservations. Kept exact at
-  // every admission and finish (never stale in the direction that would admit too many).
+  // admitted and not finished, the KV blocks free, and sequences parked (while any is, every
+  // queued request waits). Kept exact at every admission, finish and preemption (never stale
+  // in the direction that would admit too many).
   int64_t active_ = 0;
   int64_t blocks_free_ = 0;
+  int64_t parked_ = 0;
   scheduler_stats stats_;
   std::once_flag joined_;
 

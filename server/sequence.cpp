@@ -36,6 +36,7 @@ void scheduler::sequence::record_token(token_id t, clock::time_point now) {
   latest_token = now;
   ++n_generated;
   last_token = t;
+  generated.push_back(t);
 }
 
 finish_event scheduler::sequence::make_finish(proto::finish_reason reason, std::string error,

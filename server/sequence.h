@@ -5,6 +5,7 @@
 // Positions: `n_fed` counts the positions written to the KV cache, prompt tokens first, then
 // generated tokens. The next row of this sequence is always at position n_fed, so no position is
 // ever skipped or repeated, whatever batch the row lands in.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -27,7 +28,20 @@ struct scheduler::sequence {
            clock::time_point admitted);
 
   int32_t prompt_size() const { return static_cast<int32_t>(prompt.size()); }
-  bool prefilling() const { return n_fed < prompt_size(); }
+  // Positions fed without sampling: the prompt, or after a preemption everything that had been
+  // fed before it (refill_to), recomputed.
+  int32_t fill_end() const { return std::max(prompt_size(), refill_to); }
+  bool prefilling() const { return n_fed < fill_end(); }
+  // Whether the row at fill_end() - 1 asks for logits: only if no token was sampled yet (a
+  // sequence preempted while decoding already holds its next token, last_token).
+  bool fill_samples() const { return last_token < 0; }
+  // The token fed at position pos < fill_end(): the prompt's, then the generated ones.
+  token_id token_at(int32_t pos) const {
+    return pos < prompt_size() ? prompt[static_cast<size_t>(pos)] : generated[static_cast<size_t>(pos - prompt_size())];
+  }
+  // Whether it may be preempted now: it holds blocks, and no other sequence waits on its prompt
+  // (choices) or its rows (an embedding, whose pooled rows cannot be taken back).
+  bool preemptible() const { return !parked && !awaiting_prompt && forks.empty() && !pool; }
   bool cancel_requested() const { return cancel && cancel->load(std::memory_order_relaxed); }
 
   // Counts a generated token that was taken (delivered, or EOG) at `now`: it is fed next.
@@ -43,11 +57,17 @@ struct scheduler::sequence {
   std::shared_ptr<token_sink> sink;
 
   // Generation state.
-  int32_t kv_seq;
+  int32_t kv_seq;            // -1 while parked
   int32_t n_fed = 0;         // positions in the KV cache
   int32_t n_in_batch = 0;    // rows in the batch being run (0: not in it)
   int32_t n_generated = 0;   // tokens taken: delivered to the sink, or EOG
   token_id last_token = -1;  // the token the next decode row feeds
+  std::vector<token_id> generated;  // every token taken, in order (fed at prompt_size() + i)
+  // Preemption (see scheduler.h): a parked sequence holds no KV blocks and no place in batches;
+  // resumed, it recomputes positions [0, refill_to) before decoding again.
+  bool parked = false;
+  int32_t refill_to = 0;
+  int32_t preemptions = 0;
   bool done = false;         // on_finish was called; removed at the end of the step
   bool refused = false;      // the sink refused a token: nothing more reaches the consumer
   token_decoder decoder;

@@ -71,9 +71,9 @@ struct watched_scheduler {
   std::unique_ptr<scheduler> sch;
 };
 
-watched_scheduler make_scheduler(const model& m) {
+watched_scheduler make_scheduler(const model& m, int64_t kv_blocks = 64) {
   // Batches of 32 rows: the longer prompts are prefilled in chunks beside other decodes.
-  model_engine_options eo{.threads = 1, .kv_blocks = 64, .block_size = 16, .max_batch = 32, .max_logit_rows = 8};
+  model_engine_options eo{.threads = 1, .kv_blocks = kv_blocks, .block_size = 16, .max_batch = 32, .max_logit_rows = 8};
   auto e = std::make_unique<watched_engine>(std::make_unique<model_engine>(m, eo));
   watched_engine* w = e.get();
   return {w, std::make_unique<scheduler>(std::move(e), scheduler_options{.max_sequences = 8})};
@@ -145,6 +145,24 @@ TEST_CASE("scheduler: stories260K greedy tokens equal llama.cpp's, alone and bat
     // decodes 64 tokens, and all are admitted within a few steps of each other).
     CHECK(w.engine->most_sequences() == 8);
     CHECK(w.engine->passes_with(8) >= 32);
+  }
+
+  SECTION("batched on a pool too small for all, preempted and recomputed") {
+    // The eight need 6 blocks each at their longest, 44 in all; 20 make the newest give theirs
+    // back and recompute them later, again and again.
+    auto w = make_scheduler(*m, 20);
+    std::vector<generation_request> requests;
+    for (auto& p : eight_prompts(refs)) requests.push_back(greedy(p, n));
+    const std::vector<sink_record> got = run_together(*w.sch, std::move(requests));
+    for (size_t i = 0; i < got.size(); ++i) {
+      INFO("prompt " << i);
+      CHECK(got[i].finish.reason == proto::finish_reason::length);
+      if (i < refs.size()) CHECK(got[i].tokens == refs[i].greedy_tokens);
+    }
+    const scheduler_stats st = w.sch->stats();
+    CHECK(st.preemptions > 0);
+    CHECK(st.recomputed_tokens > 0);
+    CHECK(w.engine->most_sequences() == 8);  // all eight started together all the same
   }
 }
 
@@ -221,10 +239,30 @@ TEST_CASE("scheduler: n choices share the prompt's blocks and each gives what se
   for (int i = 0; i < 100 && sch.stats().kv_blocks_free != 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(sch.stats().kv_blocks_free == 10);
 
-  // Four choices of the same request need 13 blocks: more than the pool, refused at once.
-  std::vector<std::shared_ptr<token_sink>> four;
+  // Four choices would need 13 blocks at their longest, more than the pool; they start with 5
+  // (2 blocks and 1 of their own each) and grow: the newest are preempted, recompute their own
+  // prompt and tokens, and still give what they give alone.
+  std::vector<std::shared_ptr<recording_sink>> four;
   for (int i = 0; i < 4; ++i) four.push_back(std::make_shared<recording_sink>());
-  CHECK(sch.submit(r, four) == submit_status::too_long);
+  REQUIRE(sch.submit(r, std::vector<std::shared_ptr<token_sink>>(four.begin(), four.end())) == submit_status::accepted);
+  for (size_t i = 0; i < four.size(); ++i) {
+    INFO("choice " << i << " of 4");
+    const sink_record got4 = four[i]->wait_finish();
+    sampling_params p = r.sampling;
+    p.seed += i;
+    CHECK(got4.tokens == sample_in_process(*m, prompt, p, n_tokens).tokens);
+    CHECK(got4.finish.reason != proto::finish_reason::error);
+  }
+  CHECK(sch.stats().preemptions > 0);
+  for (int i = 0; i < 100 && sch.stats().kv_blocks_free != 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(sch.stats().kv_blocks_free == 10);
+
+  // A request that could not finish alone in the pool (21 + 150 positions: 11 blocks) is
+  // refused at once.
+  std::vector<std::shared_ptr<token_sink>> one;
+  one.push_back(std::make_shared<recording_sink>());
+  r.max_tokens = 150;
+  CHECK(sch.submit(r, one) == submit_status::too_long);
   // More choices than may run at once: refused too.
   std::vector<std::shared_ptr<token_sink>> five;
   for (int i = 0; i < 5; ++i) five.push_back(std::make_shared<recording_sink>());
