@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+// Scheduler benchmarks for `hearth serve` (Node.js standard library only; loopback only, every
+// scenario bounded in requests and time). Prints one JSON line per scenario.
+//
+//   node scripts/bench-sched.mjs --url http://127.0.0.1:PORT --scenario memory [--clients 16] [--requests 4]
+//        [--kv-positions N --context C]   (scripts/bench-sched passes these from the server's log)
+//
+// memory: `clients` clients each send `requests` chat requests one after another, without
+//   max_tokens (so a server that reserves KV for max_tokens up front reserves the whole context
+//   for each) and ending at the first line break (--stop), as a chat answer ends long before the
+//   context does. Reported: the most sequences that ran at once (hearth_running_sequences minus
+//   hearth_parked_sequences, polled every 10 ms), the most streams a client saw in flight at once,
+//   how many reservation of the whole context would allow on the same pool (its positions over
+//   the context: up_front_limit), and their ratio; failures; preemptions.
+// preemption: the same pool under pressure: `clients` greedy requests of 160 tokens each need
+//   more blocks than the pool has, so sequences are preempted and recomputed. Reported:
+//   preemptions, failures, and how many answers differ from the same request sent alone
+//   afterwards (must be 0: preemption changes no token).
+import http from 'node:http';
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const url = new URL(opt('url', 'http://127.0.0.1:8080'));
+const scenario = opt('scenario', 'memory');
+
+function get(path) {
+  return new Promise((resolve, reject) => {
+    http.get(new URL(path, url), { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    }).on('error', reject);
+  });
+}
+
+async function metrics() {
+  const { body } = await get('/metrics');
+  const out = {};
+  for (const line of body.split('\n')) {
+    const m = /^(hearth_[a-z_]+) ([0-9.e+-]+)$/.exec(line);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+// One streamed POST; calls onEvent(parsed JSON) per SSE data event; resolves with the status
+// and, for a non-200, the error body.
+function stream(path, payload, onEvent) {
+  const body = JSON.stringify(payload);
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL(path, url), {
+      method: 'POST', agent: false,
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+    }, (res) => {
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        buffer += chunk;
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const event = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (res.statusCode === 200 && event.startsWith('data: ') && event !== 'data: [DONE]') onEvent(JSON.parse(event.slice(6)));
+        }
+      });
+      res.on('end', () => resolve({ status: res.statusCode, error: res.statusCode === 200 ? null : buffer }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const topics = ['a dog', 'the sea', 'a red ball', 'a little bird', 'the moon', 'a big tree', 'a cake', 'a boat',
+  'the rain', 'a cat', 'a garden', 'a train', 'the snow', 'a box', 'a flower', 'the sun'];
+
+async function memory() {
+  const clients = Number(opt('clients', 16));
+  const requests = Number(opt('requests', 4));
+  const stop = opt('stop', '\n');
+  const before = await metrics();
+  let peakRunning = 0, polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const m = await metrics();
+      peakRunning = Math.max(peakRunning, (m.hearth_running_sequences ?? 0) - (m.hearth_parked_sequences ?? 0));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  let inFlight = 0, peakInFlight = 0, failures = 0, done = 0, tokens = 0;
+  const errors = [];
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, async (_, c) => {
+    for (let k = 0; k < requests; ++k) {
+      let started = false;
+      const r = await stream('/v1/chat/completions', {
+        messages: [{ role: 'user', content: `Tell me a story about ${topics[(c + k) % topics.length]}.` }],
+        stream: true, stream_options: { include_usage: true }, temperature: 0.8, seed: c * 100 + k, stop: [stop],
+      }, (ev) => {
+        if (ev.choices?.[0]?.delta?.content && !started) {
+          started = true;
+          peakInFlight = Math.max(peakInFlight, ++inFlight);
+        }
+        if (ev.choices?.[0]?.finish_reason) {
+          if (ev.choices[0].finish_reason !== 'stop' && ev.choices[0].finish_reason !== 'length') {
+            ++failures;
+            errors.push(ev.choices[0].finish_reason);
+          }
+        }
+        if (ev.error) { ++failures; errors.push(ev.error.message); }
+        if (ev.usage) tokens += ev.usage.completion_tokens;
+      });
+      if (started) --inFlight;
+      if (r.status !== 200) { ++failures; errors.push(`HTTP ${r.status}: ${r.error}`); }
+      ++done;
+    }
+  }));
+  const wall = (performance.now() - t0) / 1000;
+  polling = false;
+  await poller;
+  const after = await metrics();
+  // The pool's positions and the context, from the server's start-up line (see scripts/bench-sched).
+  const positions = Number(opt('kv-positions', NaN)), context = Number(opt('context', NaN));
+  return {
+    scenario: 'memory', clients, requests: done, stop, failures, errors: errors.slice(0, 5), wall_s: +wall.toFixed(2),
+    generated_tokens: tokens, kv_positions: positions, context,
+    up_front_limit: Math.floor(positions / context),
+    peak_running: peakRunning, peak_streams_in_flight: peakInFlight,
+    ratio: +(peakRunning / Math.floor(positions / context)).toFixed(2),
+    preemptions: (after.hearth_preemptions_total ?? 0) - (before.hearth_preemptions_total ?? 0),
+    recomputed_tokens: (after.hearth_recomputed_tokens_total ?? 0) - (before.hearth_recomputed_tokens_total ?? 0),
+  };
+}
+
+async function collect(payload) {
+  let text = '', finish = null, status = 0;
+  const r = await stream('/v1/chat/completions', { ...payload, stream: true }, (ev) => {
+    text += ev.choices?.[0]?.delta?.content ?? '';
+    finish = ev.choices?.[0]?.finish_reason ?? finish;
+  });
+  status = r.status;
+  return { text, finish, status };
+}
+
+async function preemption() {
+  const clients = Number(opt('clients', 16));
+  const before = await metrics();
+  const payload = (c) => ({
+    messages: [{ role: 'user', content: `Tell me a story about ${topics[c % topics.length]}.` }],
+    temperature: 0, max_tokens: 160,
+  });
+  const t0 = performance.now();
+  const together = await Promise.all(Array.from({ length: clients }, (_, c) => collect(payload(c))));
+  const wall = (performance.now() - t0) / 1000;
+  const after = await metrics();
+  let differ = 0;
+  for (let c = 0; c < clients; ++c) {
+    const alone = await collect(payload(c));
+    if (alone.text !== together[c].text) ++differ;
+  }
+  return {
+    scenario: 'preemption', clients, wall_s: +wall.toFixed(2),
+    failures: together.filter((r) => r.status !== 200 || (r.finish !== 'stop' && r.finish !== 'length')).length,
+    preemptions: (after.hearth_preemptions_total ?? 0) - (before.hearth_preemptions_total ?? 0),
+    recomputed_tokens: (after.hearth_recomputed_tokens_total ?? 0) - (before.hearth_recomputed_tokens_total ?? 0),
+    answers_differing_from_alone: differ,
+  };
+}
+
+const scenarios = { memory, preemption };
+if (!scenarios[scenario]) {
+  console.error(`unknown scenario ${scenario}: ${Object.keys(scenarios).join(', ')}`);
+  process.exit(2);
+}
+const result = await scenarios[scenario]();
+console.log(JSON.stringify(result));
