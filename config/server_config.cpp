@@ -189,6 +189,10 @@ const std::vector<setting>& server_settings() {
                            &server_config::kv_budget_mib, 0, int64_t{1} << 22),
       int_setting("batch", "N", "tokens per forward pass (prompt chunks plus one per running sequence)",
                   &server_config::batch, 1, 8192),
+      int_setting("prefill-share", "PERCENT",
+                  "while sequences decode, the share of each step's time prompt chunks may take (1-100): "
+                  "lower keeps streams smoother, higher prefills long prompts faster; 100: no limit",
+                  &server_config::prefill_share, 1, 100),
       int_setting("max-choices", "N", "most choices one request may ask for (OpenAI's n); they run at once, so "
                   "also at most --parallel", &server_config::max_choices, 1, 256),
       int_setting("queue-limit", "N", "requests that may wait; more are refused with 429",

@@ -29,6 +29,7 @@ struct server_config {
   int64_t ctx = 0;                      // positions per sequence; 0: the model's context length
   int64_t kv_budget_mib = 0;            // KV cache memory; 0: enough for `parallel` full contexts
   int batch = 256;                      // rows (tokens) per forward pass
+  int prefill_share = 60;               // percent of a step's time prompt rows may take while others decode
   int queue_limit = 64;                 // requests waiting beyond `parallel`; more get 429
   int max_choices = 8;                  // OpenAI's n: choices per request (also at most `parallel`)
   int64_t body_limit = 1 << 20;         // bytes of a request body; more get 413

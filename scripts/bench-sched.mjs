@@ -171,7 +171,78 @@ async function preemption() {
   };
 }
 
-const scenarios = { memory, preemption };
+// prefill: `streams` greedy streams decode; their inter-token gaps are measured for `window`
+//   seconds alone, then while another client's prompt of `prompt-tokens` token ids is prefilled
+//   (max_tokens 1: its time to first token is its prefill). The same prompt alone gives the solo
+//   prefill time. Reported: the streams' inter-token p50/p99 unloaded and during the prefill,
+//   their ratio, and the prompt's prefill rate under load as a share of its solo rate.
+function longPrompt(n, salt) {
+  let state = (salt + 1) * 2654435761 >>> 0;
+  return Array.from({ length: n }, () => 3 + ((state = (state * 1664525 + 1013904223) >>> 0) % 250));  // ids every vocabulary has
+}
+
+async function timeToFirstToken(prompt) {
+  const t0 = performance.now();
+  let first = null;
+  const r = await stream('/v1/completions', { prompt, max_tokens: 1, temperature: 0, stream: true }, (ev) => {
+    if (first === null && ev.choices?.[0]) first = performance.now();
+  });
+  if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.error}`);
+  return ((first ?? performance.now()) - t0) / 1000;
+}
+
+async function prefill() {
+  const streams = Number(opt('streams', 3));
+  const n = Number(opt('prompt-tokens', 1891));
+  const window = Number(opt('window', 3));
+  const solo = await timeToFirstToken(longPrompt(n, 1));
+  const arrivals = Array.from({ length: streams }, () => []);
+  const controllers = [];
+  const running = Array.from({ length: streams }, (_, i) => {
+    const ac = new AbortController();
+    controllers.push(ac);
+    const maxTokens = Math.min(1900, Number(opt('context', 2048)) - 16);
+    const body = JSON.stringify({ prompt: longPrompt(8, 100 + i), max_tokens: maxTokens, temperature: 0, stream: true });
+    return new Promise((resolve) => {
+      const req = http.request(new URL('/v1/completions', url), {
+        method: 'POST', agent: false, signal: ac.signal,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+      }, (res) => {
+        res.on('data', () => arrivals[i].push(performance.now()));
+        res.on('end', resolve);
+        res.on('error', resolve);
+      });
+      req.on('error', resolve);
+      req.end(body);
+    });
+  });
+  const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
+  await sleep(1);  // every stream past its prompt
+  const quietFrom = performance.now();
+  await sleep(window);
+  const loadFrom = performance.now();
+  const loaded = await timeToFirstToken(longPrompt(n, 2));
+  const loadTo = performance.now();
+  controllers.forEach((c) => c.abort());
+  await Promise.all(running);
+  const gaps = (from, to) => arrivals.flatMap((a) => a.slice(1).map((t, k) => [a[k], t])
+    .filter(([p, t]) => p >= from && t <= to).map(([p, t]) => t - p));
+  const quiet = gaps(quietFrom, loadFrom), during = gaps(loadFrom, loadTo);
+  const pct = (xs, p) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length ? +v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))].toFixed(1) : NaN;
+  };
+  return {
+    scenario: 'prefill', streams, prompt_tokens: n,
+    itl_unloaded_ms: { p50: pct(quiet, 50), p99: pct(quiet, 99), n: quiet.length },
+    itl_during_prefill_ms: { p50: pct(during, 50), p99: pct(during, 99), max: pct(during, 100), n: during.length },
+    itl_p99_ratio: +(pct(during, 99) / pct(quiet, 99)).toFixed(2),
+    prefill_solo_s: +solo.toFixed(2), prefill_loaded_s: +loaded.toFixed(2),
+    prefill_rate_share: +(solo / loaded).toFixed(2),
+  };
+}
+
+const scenarios = { memory, preemption, prefill };
 if (!scenarios[scenario]) {
   console.error(`unknown scenario ${scenario}: ${Object.keys(scenarios).join(', ')}`);
   process.exit(2);

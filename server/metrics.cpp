@@ -120,6 +120,12 @@ std::string metrics::render(const scheduler_stats& s) const {
   out += "# HELP hearth_recomputed_tokens_total Positions recomputed by preempted sequences when they resumed.\n";
   out += "# TYPE hearth_recomputed_tokens_total counter\n";
   out += "hearth_recomputed_tokens_total " + std::to_string(s.recomputed_tokens) + "\n";
+  out += "# HELP hearth_prefill_budget_rows Prompt rows a step may carry while sequences decode (--prefill-share).\n";
+  out += "# TYPE hearth_prefill_budget_rows gauge\n";
+  out += "hearth_prefill_budget_rows " + std::to_string(s.prefill_budget) + "\n";
+  out += "# HELP hearth_decode_step_seconds Recent time of a step carrying decode rows only.\n";
+  out += "# TYPE hearth_decode_step_seconds gauge\n";
+  out += "hearth_decode_step_seconds " + std::to_string(s.decode_step_ms / 1000.0) + "\n";
   out += "# HELP hearth_kv_blocks_used KV cache blocks held by sequences.\n# TYPE hearth_kv_blocks_used gauge\n";
   out += "hearth_kv_blocks_used " + std::to_string(s.kv_blocks_used) + "\n";
   out += "# HELP hearth_kv_blocks_free KV cache blocks free.\n# TYPE hearth_kv_blocks_free gauge\n";

@@ -1,6 +1,7 @@
 #include "scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <utility>
 #include <stdexcept>
@@ -22,6 +23,7 @@ const batch_engine& require(const std::unique_ptr<batch_engine>& e) {
 int64_t running_cap(const batch_engine& e, const scheduler_options& o) {
   if (o.max_sequences < 1) throw std::invalid_argument("scheduler: max_sequences must be >= 1");
   if (o.queue_limit < 0) throw std::invalid_argument("scheduler: queue_limit must be >= 0");
+  if (o.prefill_share < 1 || o.prefill_share > 100) throw std::invalid_argument("scheduler: prefill_share must be 1..100");
   if (e.max_batch() < 1 || e.max_logit_rows() < 1 || e.vocab_size() < 1) {
     throw std::invalid_argument("scheduler: the engine takes no rows, no logit rows or has no vocabulary");
   }
@@ -37,6 +39,10 @@ int64_t positions_of(const generation_request& r) {
 int64_t start_positions_of(const generation_request& r) {
   return static_cast<int64_t>(r.prompt.size()) + (r.embed ? 0 : 1);
 }
+
+// The fewest prompt rows a step carries beside decode rows, whatever the measurements say: a
+// prompt always advances.
+constexpr int64_t kMinPrefillBudget = 2;
 
 double seconds_between(clock::time_point a, clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -88,6 +94,7 @@ scheduler::scheduler(std::unique_ptr<batch_engine> engine, const scheduler_optio
   logit_owners_.reserve(static_cast<size_t>(max_running_));
   hidden_owners_.reserve(static_cast<size_t>(engine_->max_batch()));
   dropped_.reserve(static_cast<size_t>(std::min(options_.queue_limit, 256)));
+  prefill_budget_ = std::min<int64_t>(16, engine_->max_batch());  // until measured
   stats_.kv_blocks_free = blocks_free_ = engine_->free_blocks();
   stats_.kv_type = engine_->kv_type_name();
   stats_.kv_bytes_per_token = engine_->kv_bytes_per_token();
@@ -464,10 +471,14 @@ void scheduler::build_batch() {
     --rows_left;
     --logits_left;
   }
+  // While sequences decode, prompt rows get the budget (see the top).
+  decode_rows_ = static_cast<int64_t>(batch_.size());
+  const bool budgeted = decode_rows_ > 0 && options_.prefill_share < 100 && prefill_budget_ < rows_left;
+  int64_t prompt_left = budgeted ? prefill_budget_ : rows_left;
   for (auto& p : running_) {
     sequence& s = *p;
-    if (s.parked || !s.prefilling() || s.awaiting_prompt || rows_left == 0) continue;
-    int64_t n = std::min<int64_t>(s.fill_end() - s.n_fed, rows_left);
+    if (s.parked || !s.prefilling() || s.awaiting_prompt || prompt_left == 0) continue;
+    int64_t n = std::min<int64_t>(s.fill_end() - s.n_fed, prompt_left);
     if (s.pool) {  // an embedding: hidden rows where the pooling wants them, no logits
       // An encoder takes each input whole: it waits for a batch with room for all of it.
       if (!engine_->generates() && n < s.prompt_size()) continue;
@@ -479,6 +490,7 @@ void scheduler::build_batch() {
       }
       s.n_in_batch = static_cast<int32_t>(n);
       rows_left -= n;
+      prompt_left -= n;
       continue;
     }
     bool completes = s.n_fed + n == s.fill_end() && s.fill_samples();
@@ -496,11 +508,18 @@ void scheduler::build_batch() {
     }
     s.n_in_batch = static_cast<int32_t>(n);
     rows_left -= n;
+    prompt_left -= n;
   }
+  prompt_rows_ = static_cast<int64_t>(batch_.size()) - decode_rows_;
+  // The budget held prompt rows back: this step's time says whether it is right.
+  prefill_capped_ = budgeted && prompt_left == 0 && std::any_of(running_.begin(), running_.end(), [](const auto& q) {
+    return !q->parked && !q->awaiting_prompt && q->n_fed + q->n_in_batch < q->fill_end();
+  });
 }
 
 void scheduler::run_batch() {
   std::span<const float> logits;
+  const clock::time_point started = clock::now();
   try {
     logits = engine_->forward(batch_);
   } catch (const std::exception& e) {
@@ -512,6 +531,7 @@ void scheduler::run_batch() {
   }
   if (refuse_if_model_changed()) return;  // the logits were computed from vanished weights
   const clock::time_point now = clock::now();
+  tune_prefill(decode_rows_, prompt_rows_, seconds_between(started, now));
   int64_t prompt_rows = 0, recomputed_rows = 0, sequences = 0;
   for (auto& s : running_) {
     if (s->prefilling()) (s->preemptions > 0 ? recomputed_rows : prompt_rows) += s->n_in_batch;
@@ -543,6 +563,21 @@ void scheduler::run_batch() {
     }
   }
   pool_rows();
+}
+
+void scheduler::tune_prefill(int64_t decode_rows, int64_t prompt_rows, double seconds) {
+  if (decode_rows > 0 && prompt_rows == 0) {
+    decode_step_s_ = decode_step_s_ == 0 ? seconds : 0.8 * decode_step_s_ + 0.2 * seconds;
+  } else if (decode_rows > 0 && prefill_capped_ && decode_step_s_ > 0 && options_.prefill_share < 100 && seconds > 0) {
+    // Only a step the budget limited says whether the budget is right.
+    const double target = decode_step_s_ * 100.0 / (100.0 - options_.prefill_share);
+    const double scale = std::clamp(target / seconds, 0.5, 2.0);
+    prefill_budget_ = std::clamp<int64_t>(std::llround(static_cast<double>(prefill_budget_) * scale),
+                                          std::min(kMinPrefillBudget, engine_->max_batch()), engine_->max_batch());
+  }
+  std::lock_guard lock(mu_);
+  stats_.prefill_budget = prefill_budget_;
+  stats_.decode_step_ms = decode_step_s_ * 1000.0;
 }
 
 void scheduler::pool_rows() {

@@ -20,6 +20,19 @@
 // fits the pool (submit refuses others), and the oldest sequence can always take blocks from
 // newer ones. Admission order is the priority: a resumed sequence keeps its place.
 //
+// Chunked prefill that respects running streams: while any sequence decodes, prompt rows (new
+// prompts and recomputed ones) share a step with the decode rows only up to a budget, so a long
+// prompt advances in chunks between the decode steps instead of stretching one of them to its
+// whole prefill. The budget is sized from measured step times: a step that carries prompt rows
+// should take decode_step / (1 - prefill_share), decode_step being the time of the recent steps
+// that carried decode rows only. After each step in which the budget was used up, it is scaled
+// by target / measured (at most x2 or /2 a step), never below 2 rows so a prompt always
+// advances. prefill_share 60 (the default) gives the prompt 60% of every such step: running
+// streams see their inter-token gap about 2.5x while a prompt is prefilled, and the prompt is
+// prefilled at about half its solo rate (measured: docs/performance.md#scheduling); 100 fills
+// every batch with prompt rows as far as the engine's batch allows (the fastest prefill, the
+// longest gaps). With no sequence decoding, prompts fill the batch.
+//
 // Embedding requests (generation_request::embed) share the queue, the KV blocks and the batches:
 // their prompt rows ask the engine for hidden states instead of logits, and they finish when the
 // prompt is in. They hold all their blocks from admission and are never preempted.
@@ -87,6 +100,8 @@ struct scheduler_options {
   int32_t queue_limit = 64;       // requests that may wait; one that would make more wait is
                                   // refused. A request that can start at once (a free running
                                   // slot, its KV blocks free, nobody queued ahead) never counts.
+  int32_t prefill_share = 60;     // percent (1..100) of a step's time prompt rows may take while
+                                  // sequences decode (see the top); 100: no limit
 };
 
 struct scheduler_stats {
@@ -100,6 +115,8 @@ struct scheduler_stats {
   std::string kv_type;             // the cache's row type ("F16", "Q8_0", "Q4_0")
   uint64_t kv_bytes_per_token = 0;  // bytes of cache one position of context takes
   int64_t steps = 0;
+  int64_t prefill_budget = 0;      // prompt rows a step may carry while sequences decode
+  double decode_step_ms = 0;       // recent steps with decode rows only (0: none yet)
 };
 
 enum class submit_status {
@@ -179,6 +196,8 @@ class scheduler {
   void build_batch();
   void run_batch();
   void sample_row(sequence& s, std::span<const float> logits, time_point now);
+  // Updates the decode step time and the prompt-row budget from a step that took `seconds`.
+  void tune_prefill(int64_t decode_rows, int64_t prompt_rows, double seconds);
   // Pools the batch's hidden rows into their embeddings; finishes those whose input is all in.
   void pool_rows();
   void fail_batch(const std::string& error);
@@ -245,6 +264,14 @@ class scheduler {
   std::vector<sequence*> logit_owners_;  // the sequence of each logit row of batch_
   std::vector<sequence*> hidden_owners_;  // the sequence of each hidden row of batch_ (embeddings)
   std::vector<pending> dropped_;         // queued requests cancelled this step
+  // Chunked prefill (see the top): the batch's decode and prompt rows, whether the prompt rows
+  // were cut by the budget, the recent decode-only step time (0: none measured yet), and the
+  // budget of prompt rows per step while sequences decode.
+  int64_t decode_rows_ = 0;
+  int64_t prompt_rows_ = 0;
+  bool prefill_capped_ = false;
+  double decode_step_s_ = 0;
+  int64_t prefill_budget_ = 0;
   std::shared_ptr<const token_trie> trie_;  // the vocabulary's trie, built for the first grammar
   // Tries with some control tokens shown (generation_request::shown_tokens), by that set: in
   // practice one, the model's tool-call markers.

@@ -65,6 +65,7 @@ scheduler_options scheduling(const server_config& c) {
   scheduler_options so;
   so.max_sequences = c.parallel;
   so.queue_limit = c.queue_limit;
+  so.prefill_share = c.prefill_share;
   return so;
 }
 

@@ -1,7 +1,9 @@
 #include "fake_engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 namespace hearth::test {
@@ -174,15 +176,22 @@ bool fake_engine::check_rows(std::span<const batch_entry> batch) {
 }
 
 std::span<const float> fake_engine::forward(std::span<const batch_entry> batch) {
+  if (options_.step_us > 0 || options_.row_us > 0) {
+    std::this_thread::sleep_for(std::chrono::microseconds(options_.step_us + options_.row_us * static_cast<int64_t>(batch.size())));
+  }
   std::lock_guard lock(mu_);
   ++calls_;
   if (!check_rows(batch)) return {};
-  std::vector<int> in_batch;
+  std::vector<int> in_batch, rows;
   bool starts = false, continues = false;
   for (const batch_entry& e : batch) {
     const int l = live_[e.seq];
-    if (std::find(in_batch.begin(), in_batch.end(), l) == in_batch.end()) {
+    const auto at = std::find(in_batch.begin(), in_batch.end(), l);
+    if (at != in_batch.end()) {
+      ++rows[static_cast<size_t>(at - in_batch.begin())];
+    } else {
       in_batch.push_back(l);
+      rows.push_back(1);
       if (lifetimes_[l].history.empty()) starts = true;
       else continues = true;
     }
@@ -192,6 +201,7 @@ std::span<const float> fake_engine::forward(std::span<const batch_entry> batch) 
     throw std::runtime_error("injected failure");
   }
   batch_log_.push_back(in_batch);
+  row_log_.push_back(rows);
   joined_while_running_ = joined_while_running_ || (starts && continues);
   int64_t r = 0;
   for (const batch_entry& e : batch) {
@@ -218,6 +228,11 @@ std::vector<fake_engine::lifetime> fake_engine::lifetimes() const {
 std::vector<std::vector<int>> fake_engine::batch_log() const {
   std::lock_guard lock(mu_);
   return batch_log_;
+}
+
+std::vector<std::vector<int>> fake_engine::row_log() const {
+  std::lock_guard lock(mu_);
+  return row_log_;
 }
 
 std::vector<batch_entry> fake_engine::failed_rows() const {

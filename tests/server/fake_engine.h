@@ -33,6 +33,10 @@ struct fake_engine_options {
   int64_t max_logit_rows = 16;
   int32_t block_size = 4;
   int64_t total_blocks = 4096;
+  // Simulated cost: each forward call sleeps step_us plus row_us per row (for the scheduler's
+  // step-time measurements); 0: returns at once.
+  int64_t step_us = 0;
+  int64_t row_us = 0;
 };
 
 class fake_engine final : public batch_engine {
@@ -76,6 +80,8 @@ class fake_engine final : public batch_engine {
   std::vector<lifetime> lifetimes() const;
   // For each forward call that ran, the lifetimes (indices into lifetimes()) it held.
   std::vector<std::vector<int>> batch_log() const;
+  // For each forward call that ran, the rows of each lifetime it held (batch_log's order).
+  std::vector<std::vector<int>> row_log() const;
   // The rows of the batch that failed on purpose.
   std::vector<batch_entry> failed_rows() const;
   std::vector<std::string> violations() const;
@@ -115,6 +121,7 @@ class fake_engine final : public batch_engine {
   std::vector<int> live_;  // kv seq id -> index into lifetimes_, -1 when free
   std::vector<lifetime> lifetimes_;
   std::vector<std::vector<int>> batch_log_;
+  std::vector<std::vector<int>> row_log_;
   std::vector<batch_entry> failed_rows_;
   std::vector<std::string> violations_;
   std::vector<float> logits_;
