@@ -571,7 +571,7 @@ void scheduler::tune_prefill(int64_t decode_rows, int64_t prompt_rows, double se
   } else if (decode_rows > 0 && prefill_capped_ && decode_step_s_ > 0 && options_.prefill_share < 100 && seconds > 0) {
     // Only a step the budget limited says whether the budget is right.
     const double target = decode_step_s_ * 100.0 / (100.0 - options_.prefill_share);
-    const double scale = std::clamp(target / seconds, 0.5, 2.0);
+    const double scale = std::clamp(target / seconds, 0.5, 1.25);  // shrink fast, grow gently: no overshoot spikes
     prefill_budget_ = std::clamp<int64_t>(std::llround(static_cast<double>(prefill_budget_) * scale),
                                           std::min(kMinPrefillBudget, engine_->max_batch()), engine_->max_batch());
   }

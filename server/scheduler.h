@@ -26,7 +26,7 @@
 // whole prefill. The budget is sized from measured step times: a step that carries prompt rows
 // should take decode_step / (1 - prefill_share), decode_step being the time of the recent steps
 // that carried decode rows only. After each step in which the budget was used up, it is scaled
-// by target / measured (at most x2 or /2 a step), never below 2 rows so a prompt always
+// by target / measured (at most x1.25 up or /2 down a step), never below 2 rows so a prompt always
 // advances. prefill_share 60 (the default) gives the prompt 60% of every such step: running
 // streams see their inter-token gap about 2.5x while a prompt is prefilled, and the prompt is
 // prefilled at about half its solo rate (measured: docs/performance.md#scheduling); 100 fills
