@@ -45,6 +45,9 @@ class batch_engine : public token_text {
   virtual bool shares_blocks() const { return false; }
   virtual bool seq_share(int32_t /*src*/, int32_t /*dst*/, int64_t /*n_blocks*/) { return false; }
   virtual void seq_copy_block(int32_t /*src*/, int32_t /*dst*/, int64_t /*index*/) {}
+  // Drops positions >= n_positions of seq, releasing whole blocks it no longer needs
+  // (kv_cache::seq_truncate); an engine that cannot share blocks may ignore it.
+  virtual void seq_truncate(int32_t /*seq*/, int64_t /*n_positions*/) {}
   // The cache's row type ("F16", "Q8_0", "Q4_0") and bytes per position of context (every
   // layer's keys and values); 0 for an engine without a cache of its own.
   virtual std::string kv_type_name() const { return "F16"; }
@@ -110,6 +113,7 @@ class model_engine final : public batch_engine {
     return true;
   }
   void seq_copy_block(int32_t src, int32_t dst, int64_t index) override { kv_.copy_block(src, dst, index); }
+  void seq_truncate(int32_t seq, int64_t n_positions) override { kv_.seq_truncate(seq, n_positions); }
   std::string kv_type_name() const override { return std::string(ggml_type_name(kv_.type())); }
   uint64_t kv_bytes_per_token() const override { return kv_cache::bytes_per_position(model_.hp(), kv_.type()).value(); }
   std::span<const float> forward(std::span<const batch_entry> batch) override { return fwd_.run(kv_, batch); }

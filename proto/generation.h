@@ -17,6 +17,7 @@ std::string_view to_string(finish_reason r);
 struct usage {
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
+  int32_t cached_tokens = 0;  // of prompt_tokens, read from the prefix cache instead of computed
 };
 
 // A generated token's log-probability (log-softmax of the logits the sampler saw) and the most

@@ -70,9 +70,12 @@ nlohmann::json native_logprobs_json(const std::vector<token_logprobs_entry>& ent
 }
 
 nlohmann::json to_json(const usage& u) {
-  return {{"prompt_tokens", u.prompt_tokens},
-          {"completion_tokens", u.completion_tokens},
-          {"total_tokens", static_cast<int64_t>(u.prompt_tokens) + u.completion_tokens}};
+  nlohmann::json j = {{"prompt_tokens", u.prompt_tokens},
+                      {"completion_tokens", u.completion_tokens},
+                      {"total_tokens", static_cast<int64_t>(u.prompt_tokens) + u.completion_tokens}};
+  // OpenAI's field for prompt tokens read from a cache; present when some were.
+  if (u.cached_tokens > 0) j["prompt_tokens_details"] = {{"cached_tokens", u.cached_tokens}};
+  return j;
 }
 
 nlohmann::json to_json(const timings& t) {

@@ -33,6 +33,7 @@ struct generation_context {
   int64_t created = 0;         // unix seconds
   std::string model;
   std::string prompt_text;     // only kept when prompts may be logged
+  std::string cache_partition;  // the prefix cache partition (routes.h cache_partition)
   bool logprobs = false;       // the request asked for log-probabilities
   int32_t prompt_tokens = 0;   // the prompt's length (Anthropic's message_start reports it)
   nlohmann::json echo;         // Responses API: the request's settings the response object repeats

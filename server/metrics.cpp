@@ -120,6 +120,14 @@ std::string metrics::render(const scheduler_stats& s) const {
   out += "# HELP hearth_recomputed_tokens_total Positions recomputed by preempted sequences when they resumed.\n";
   out += "# TYPE hearth_recomputed_tokens_total counter\n";
   out += "hearth_recomputed_tokens_total " + std::to_string(s.recomputed_tokens) + "\n";
+  out += "# HELP hearth_prefix_cache_hit_tokens_total Prompt tokens read from the prefix cache instead of computed.\n";
+  out += "# TYPE hearth_prefix_cache_hit_tokens_total counter\n";
+  out += "hearth_prefix_cache_hit_tokens_total " + std::to_string(s.cache_hit_tokens) + "\n";
+  out += "# HELP hearth_prefix_cache_blocks KV blocks held by prefix cache entries (evicted on demand).\n";
+  out += "# TYPE hearth_prefix_cache_blocks gauge\n";
+  out += "hearth_prefix_cache_blocks " + std::to_string(s.cache_blocks) + "\n";
+  out += "# HELP hearth_prefix_cache_entries Prefix cache entries.\n# TYPE hearth_prefix_cache_entries gauge\n";
+  out += "hearth_prefix_cache_entries " + std::to_string(s.cache_entries) + "\n";
   out += "# HELP hearth_prefill_budget_rows Prompt rows a step may carry while sequences decode (--prefill-share).\n";
   out += "# TYPE hearth_prefill_budget_rows gauge\n";
   out += "hearth_prefill_budget_rows " + std::to_string(s.prefill_budget) + "\n";

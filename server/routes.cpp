@@ -100,8 +100,9 @@ std::optional<response> check_origin(const app& a, const request_header& req) {
   return error_response(403, "origin '" + std::string(origin) + "' is not allowed (see --cors-origin)");
 }
 
-std::optional<response> check_api_key(const app& a, const request_header& req) {
-  if (a.config.api_keys.empty()) return std::nullopt;
+}  // namespace
+
+std::optional<std::string_view> presented_api_key(const request_header& req) {
   // RFC 9110 11.1: the scheme is case-insensitive; RFC 6750: "Bearer" 1*SP token.
   std::optional<std::string_view> key;
   std::string_view auth = to_std(req[http::field::authorization]);
@@ -114,6 +115,19 @@ std::optional<response> check_api_key(const app& a, const request_header& req) {
   if (!key) key = websocket_key_protocol(req);
   // Anthropic's clients send the key as x-api-key.
   if (std::string_view x = to_std(req["x-api-key"]); !key && !x.empty()) key = x;
+  return key;
+}
+
+std::string cache_partition(const app& a, const request_header& req) {
+  if (a.config.api_keys.empty()) return {};
+  return std::string(presented_api_key(req).value_or(""));
+}
+
+namespace {
+
+std::optional<response> check_api_key(const app& a, const request_header& req) {
+  if (a.config.api_keys.empty()) return std::nullopt;
+  const std::optional<std::string_view> key = presented_api_key(req);
   bool ok = false;
   if (key) {
     for (const auto& k : a.config.api_keys) ok |= same_secret(*key, k);

@@ -62,6 +62,11 @@ void add_cors(const app& a, std::string_view origin, http::response_header<>& re
 
 // The API key a browser page offered as the WebSocket subprotocol "hearth.bearer.<key>".
 std::optional<std::string_view> websocket_key_protocol(const http::request_header<>& req);
+// The API key the request presents (Authorization: Bearer, the WebSocket subprotocol, x-api-key).
+std::optional<std::string_view> presented_api_key(const http::request_header<>& req);
+// The prefix cache partition of a request (scheduler.h): its API key when keys are configured
+// (the request was checked against them), else "" (one local user).
+std::string cache_partition(const app& a, const http::request_header<>& req);
 
 // Generation endpoints (generate_routes.cpp).
 void handle_generate(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);

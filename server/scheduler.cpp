@@ -180,7 +180,7 @@ int64_t scheduler::waiting_with(int64_t blocks, int64_t slots_needed) const {
 void scheduler::sync_capacity() {
   const int64_t active = std::count_if(running_.begin(), running_.end(), [](const auto& s) { return !s->done; });
   const int64_t parked = std::count_if(running_.begin(), running_.end(), [](const auto& s) { return !s->done && s->parked; });
-  const int64_t free = engine_->free_blocks();
+  const int64_t free = engine_->free_blocks() + cache_blocks_;  // cache entries are evicted on demand
   std::lock_guard lock(mu_);
   active_ = active;
   blocks_free_ = free;
@@ -270,7 +270,10 @@ void scheduler::admit() {
       if (queue_.empty()) return;
       const auto choices = 1 + static_cast<int64_t>(queue_.front().forks.size());
       if (static_cast<int64_t>(running_.size()) + choices > max_running_) return;  // waits for slots
-      const int64_t need = blocks_of(queue_.front());
+      // Blocks the prefix cache provides are not taken from the free ones; cache entries are
+      // evicted (least recently used first) before the request must wait.
+      const int64_t need = blocks_of(queue_.front()) - cache_match(queue_.front().request).second;
+      evict_for(need);
       if (need > engine_->free_blocks()) {
         // With nothing running, no blocks will ever be freed: waiting would hang the queue.
         if (!running_.empty()) return;
@@ -296,6 +299,7 @@ bool scheduler::resume_parked() {
     sequence& s = *p;
     if (s.done || !s.parked) continue;
     const int64_t positions = s.fill_end() + 1;
+    evict_for(kv_cache::blocks_needed(positions, block_size_));
     if (kv_cache::blocks_needed(positions, block_size_) > engine_->free_blocks()) {
       // Blocks come back only from sequences that run; with none running (blocks held outside
       // the scheduler), waiting would hang.
@@ -319,6 +323,7 @@ bool scheduler::resume_parked() {
 
 bool scheduler::grow(sequence& s) {
   while (!engine_->seq_reserve(s.kv_seq, static_cast<int64_t>(s.n_fed) + 1)) {
+    if (evict_one()) continue;  // cached blocks go before any sequence is preempted
     // The newest sequence that can give its blocks back, if newer than s.
     sequence* victim = nullptr;
     for (auto it = running_.rbegin(); it != running_.rend() && it->get() != &s; ++it) {
@@ -333,11 +338,121 @@ bool scheduler::grow(sequence& s) {
   return true;
 }
 
+namespace {
+
+// Block hashes chain: block i's covers the partition and blocks 0..i (splitmix64 steps).
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+uint64_t partition_seed(const std::string& partition) {
+  uint64_t h = 0x6865617274682d70ull;  // "hearth-p"
+  for (unsigned char c : partition) h = mix(h ^ c);
+  return mix(h ^ partition.size());
+}
+
+uint64_t chain_block(uint64_t h, std::span<const token_id> block) {
+  for (token_id t : block) h = mix(h ^ static_cast<uint32_t>(t));
+  return mix(h);
+}
+
+}  // namespace
+
+std::pair<int32_t, int64_t> scheduler::cache_match(const generation_request& r) {
+  if (!options_.prefix_cache || !shares_blocks_ || !r.cache || r.embed || cache_.empty()) return {-1, 0};
+  // Whole blocks only, and never the last prompt token: its row must run for the logits.
+  const int64_t max_blocks = (static_cast<int64_t>(r.prompt.size()) - 1) / block_size_;
+  const std::span<const token_id> prompt(r.prompt);
+  uint64_t h = partition_seed(r.cache_partition);
+  std::pair<int32_t, int64_t> best{-1, 0};
+  for (int64_t i = 0; i < max_blocks; ++i) {
+    h = chain_block(h, prompt.subspan(static_cast<size_t>(i * block_size_), static_cast<size_t>(block_size_)));
+    const auto at = cache_index_.find(h);
+    if (at == cache_index_.end()) break;
+    const cache_entry& e = cache_.at(at->second);
+    // The hash found it; the tokens prove it (a 64-bit collision must not leak another prompt).
+    const auto end = static_cast<size_t>((i + 1) * block_size_);
+    if (e.tokens.size() < end || !std::equal(e.tokens.begin(), e.tokens.begin() + static_cast<std::ptrdiff_t>(end), r.prompt.begin())) break;
+    best = {at->second, i + 1};
+  }
+  if (best.first >= 0) cache_.at(best.first).last_used = ++cache_clock_;
+  return best;
+}
+
+int32_t scheduler::cache_lookup(const generation_request& r, int32_t kv) {
+  const auto [entry, blocks] = cache_match(r);
+  if (entry < 0) return 0;
+  engine_->seq_share(entry, kv, blocks);
+  const auto positions = static_cast<int32_t>(blocks * block_size_);
+  std::lock_guard lock(mu_);
+  stats_.cache_hit_tokens += positions;
+  return positions;
+}
+
+bool scheduler::cache_keep(sequence& s) {
+  if (!options_.prefix_cache || !shares_blocks_ || !s.cache || s.pool || s.kv_seq < 0) return false;
+  const int64_t blocks = s.n_fed / block_size_;
+  if (blocks == 0) return false;
+  cache_entry e;
+  e.tokens.reserve(static_cast<size_t>(blocks * block_size_));
+  for (int32_t pos = 0; pos < blocks * block_size_; ++pos) e.tokens.push_back(s.token_at(pos));
+  uint64_t h = partition_seed(s.cache_partition);
+  for (int64_t i = 0; i < blocks; ++i) {
+    h = chain_block(h, std::span<const token_id>(e.tokens).subspan(static_cast<size_t>(i * block_size_),
+                                                                   static_cast<size_t>(block_size_)));
+    e.hashes.push_back(h);
+  }
+  // Already cached whole (the same prompt again): that entry is used, this sequence freed.
+  if (const auto at = cache_index_.find(e.hashes.back()); at != cache_index_.end()) {
+    const cache_entry& old = cache_.at(at->second);
+    if (old.tokens.size() >= e.tokens.size() && std::equal(e.tokens.begin(), e.tokens.end(), old.tokens.begin())) {
+      cache_.at(at->second).last_used = ++cache_clock_;
+      return false;
+    }
+  }
+  engine_->seq_truncate(s.kv_seq, blocks * block_size_);
+  for (uint64_t hash : e.hashes) cache_index_[hash] = s.kv_seq;
+  e.last_used = ++cache_clock_;
+  cache_blocks_ += blocks;
+  cache_[s.kv_seq] = std::move(e);
+  s.kv_seq = -1;
+  return true;
+}
+
+bool scheduler::evict_one() {
+  if (cache_.empty()) return false;
+  auto lru = cache_.begin();
+  for (auto it = cache_.begin(); it != cache_.end(); ++it) {
+    if (it->second.last_used < lru->second.last_used) lru = it;
+  }
+  for (uint64_t h : lru->second.hashes) {
+    if (const auto at = cache_index_.find(h); at != cache_index_.end() && at->second == lru->first) cache_index_.erase(at);
+  }
+  cache_blocks_ -= static_cast<int64_t>(lru->second.hashes.size());
+  engine_->seq_free(lru->first);
+  cache_.erase(lru);
+  return true;
+}
+
+void scheduler::evict_for(int64_t blocks) {
+  while (blocks > engine_->free_blocks() && evict_one()) {
+  }
+}
+
+void scheduler::evict_all() {
+  while (evict_one()) {
+  }
+}
+
 void scheduler::preempt(sequence& s) {
   engine_->seq_free(s.kv_seq);
   s.kv_seq = -1;
   s.parked = true;
-  s.refill_to = s.fill_samples() ? 0 : s.n_fed;  // mid-prompt: the prompt again, with its logits
+  // Mid-prompt: the prompt again, with its logits; mid-recompute: all it was recomputing.
+  s.refill_to = s.fill_samples() ? 0 : std::max(s.refill_to, s.n_fed);
   s.n_fed = 0;
   s.n_in_batch = 0;
   ++s.preemptions;
@@ -368,6 +483,7 @@ void scheduler::start(pending&& p) {
   const size_t first_fork = running_.size() + 1;
   const int32_t kv = engine_->seq_create();
   try {
+    const int32_t cached = cache_lookup(p.request, kv);
     if (!engine_->seq_reserve(kv, start_positions_of(p.request))) {
       throw std::runtime_error("the KV cache ran out of blocks");
     }
@@ -377,6 +493,7 @@ void scheduler::start(pending&& p) {
     std::vector<std::shared_ptr<token_sink>> forks = std::move(p.forks);
     running_.push_back(std::make_unique<sequence>(std::move(p), vocab_size_, std::move(trie), kv, clock::now()));
     sequence& s = *running_.back();
+    s.n_fed = s.cached_tokens = cached;
     if (!shown.empty()) s.shown.emplace(*engine_, shown);
     if (embed) s.pool.emplace(engine_->pooling(), engine_->hidden_dim(), s.prompt_size());
     if (!forks.empty()) {
@@ -678,7 +795,7 @@ void scheduler::finish(sequence& s, proto::finish_reason reason, std::string err
     finish(*c, reason, error);
   }
   if (s.fork_parent) std::erase(s.fork_parent->forks, &s);
-  if (s.kv_seq >= 0) engine_->seq_free(s.kv_seq);
+  if (s.kv_seq >= 0 && !(reason != proto::finish_reason::error && cache_keep(s))) engine_->seq_free(s.kv_seq);
   sync_capacity();  // before the sink answers: a client may submit again at once
   const finish_event e = s.make_finish(reason, std::move(error), clock::now());
   if (metrics_) metrics_->count_finished(to_string(reason));
@@ -706,8 +823,12 @@ void scheduler::publish_stats(bool ran_batch) {
   const int64_t free = engine_->free_blocks();
   std::lock_guard lock(mu_);
   stats_.running = static_cast<int64_t>(running_.size());
+  stats_.cache_entries = static_cast<int64_t>(cache_.size());
+  stats_.cache_blocks = cache_blocks_;
   stats_.kv_blocks_free = free;
-  stats_.kv_blocks_used = total_blocks_ - free;
+  // Held by sequences: the prefix cache's blocks are reported apart (cache_blocks), and blocks
+  // entries share with each other are counted once per entry, hence the floor.
+  stats_.kv_blocks_used = std::max<int64_t>(0, total_blocks_ - free - cache_blocks_);
   if (ran_batch) ++stats_.steps;
 }
 
@@ -726,6 +847,7 @@ void scheduler::drain() {
     queued.swap(queue_);
   }
   for (pending& p : queued) finish_unadmitted(p, reason(p.request.cancel));
+  evict_all();  // cached blocks are zeroed like every other freed block
   publish_stats(false);
 }
 

@@ -33,6 +33,19 @@
 // every batch with prompt rows as far as the engine's batch allows (the fastest prefill, the
 // longest gaps). With no sequence decoding, prompts fill the batch.
 //
+// Prefix cache: when a sequence ends, the KV blocks it filled (prompt and generated tokens, whole
+// blocks only) stay in the pool as a cache entry, indexed by a chain hash of their tokens (block i's
+// hash covers blocks 0..i and the request's cache partition). A new request whose prompt starts
+// with cached blocks shares them (reference-counted, read-only: it writes only positions past
+// them) and computes only the rest; at least its last prompt token is always computed, for its
+// logits. Entries are evicted least recently used first whenever blocks are needed (before any
+// sequence is preempted), so the cache only ever holds blocks nobody else wants; evicted blocks
+// that no sequence still holds are zeroed, as every freed block. Tokens are the same cached or
+// not (batch invariance: a row's keys and values do not depend on the pass that computed them).
+// Privacy: entries are shared only within one partition (the front end passes the API key, so
+// clients with different keys never share), and a request with `cache` false neither reads nor
+// fills it. Engines that cannot share blocks (batch_engine::shares_blocks) have no cache.
+//
 // Embedding requests (generation_request::embed) share the queue, the KV blocks and the batches:
 // their prompt rows ask the engine for hidden states instead of logits, and they finish when the
 // prompt is in. They hold all their blocks from admission and are never preempted.
@@ -92,6 +105,10 @@ struct generation_request {
   // nothing is generated, sampling, stop, max_tokens and the rest are ignored, and the
   // L2-normalized vector arrives in finish_event::embedding with reason `stop`.
   bool embed = false;
+  // Prefix cache (see the top): the partition its blocks may be shared in, and whether it may
+  // use the cache at all.
+  std::string cache_partition;
+  bool cache = true;
 };
 
 struct scheduler_options {
@@ -100,6 +117,7 @@ struct scheduler_options {
   int32_t queue_limit = 64;       // requests that may wait; one that would make more wait is
                                   // refused. A request that can start at once (a free running
                                   // slot, its KV blocks free, nobody queued ahead) never counts.
+  bool prefix_cache = true;       // keep finished sequences' blocks for later prompts (see the top)
   int32_t prefill_share = 60;     // percent (1..100) of a step's time prompt rows may take while
                                   // sequences decode (see the top); 100: no limit
 };
@@ -115,6 +133,9 @@ struct scheduler_stats {
   std::string kv_type;             // the cache's row type ("F16", "Q8_0", "Q4_0")
   uint64_t kv_bytes_per_token = 0;  // bytes of cache one position of context takes
   int64_t steps = 0;
+  int64_t cache_entries = 0;       // prefix cache: entries, blocks they hold (shared ones once
+  int64_t cache_blocks = 0;        // per entry), and prompt tokens read from it since start
+  int64_t cache_hit_tokens = 0;
   int64_t prefill_budget = 0;      // prompt rows a step may carry while sequences decode
   double decode_step_ms = 0;       // recent steps with decode rows only (0: none yet)
 };
@@ -193,6 +214,19 @@ class scheduler {
   bool grow(sequence& s);
   // Frees s's blocks and parks it until resume_parked.
   void preempt(sequence& s);
+  // Prefix cache (see the top). lookup: shares the longest cached prefix of `prompt` into the new,
+  // empty kv sequence `kv`; returns the positions it covers. keep: makes a finishing sequence's
+  // whole blocks a cache entry; true if it took over s's kv sequence. evict_one: drops the least
+  // recently used entry; false if there is none.
+  int32_t cache_lookup(const generation_request& r, int32_t kv);
+  // The entry holding the longest cached prefix of r's prompt and its blocks ({-1, 0}: none);
+  // marks it used, so eviction takes it last.
+  std::pair<int32_t, int64_t> cache_match(const generation_request& r);
+  bool cache_keep(sequence& s);
+  bool evict_one();
+  void evict_all();
+  // Frees cache entries until `blocks` blocks are free or the cache is empty.
+  void evict_for(int64_t blocks);
   void build_batch();
   void run_batch();
   void sample_row(sequence& s, std::span<const float> logits, time_point now);
@@ -249,9 +283,11 @@ class scheduler {
   bool stopping_ = false;
   std::optional<std::string> model_failure_;  // written once, by the scheduler thread
   // For submit() to tell a request that can start at once from one that must wait: sequences
-  // admitted and not finished, the KV blocks free, and sequences parked (while any is, every
-  // queued request waits). Kept exact at every admission, finish and preemption (never stale
-  // in the direction that would admit too many).
+  // admitted and not finished, the KV blocks free (counting the prefix cache's, which are
+  // evicted on demand; blocks an entry shares with running sequences make this an upper bound,
+  // so a request counted as starting at once may wait a step, never the reverse), and sequences
+  // parked (while any is, every queued request waits). Updated at every admission, finish and
+  // preemption.
   int64_t active_ = 0;
   int64_t blocks_free_ = 0;
   int64_t parked_ = 0;
@@ -264,6 +300,17 @@ class scheduler {
   std::vector<sequence*> logit_owners_;  // the sequence of each logit row of batch_
   std::vector<sequence*> hidden_owners_;  // the sequence of each hidden row of batch_ (embeddings)
   std::vector<pending> dropped_;         // queued requests cancelled this step
+  // The prefix cache: entries by the kv sequence holding their blocks, and the chain hash of
+  // each cached block (0..i) to the newest entry holding it.
+  struct cache_entry {
+    std::vector<token_id> tokens;  // the positions its blocks hold
+    std::vector<uint64_t> hashes;  // per block
+    uint64_t last_used = 0;
+  };
+  std::map<int32_t, cache_entry> cache_;
+  std::map<uint64_t, int32_t> cache_index_;
+  uint64_t cache_clock_ = 0;
+  int64_t cache_blocks_ = 0;
   // Chunked prefill (see the top): the batch's decode and prompt rows, whether the prompt rows
   // were cut by the budget, the recent decode-only step time (0: none measured yet), and the
   // budget of prompt rows per step while sequences decode.

@@ -29,6 +29,8 @@ scheduler::sequence::sequence(pending&& p, int32_t n_vocab, std::shared_ptr<cons
       submitted(p.submitted),
       admitted(now) {
   decoder.accept_prompt(prompt);
+  cache_partition = std::move(p.request.cache_partition);
+  cache = p.request.cache && !p.request.embed;
 }
 
 void scheduler::sequence::record_token(token_id t, clock::time_point now) {
@@ -51,6 +53,7 @@ finish_event scheduler::sequence::make_finish(proto::finish_reason reason, std::
   e.embedding = std::move(embedding);
   e.usage.prompt_tokens = prompt_size();
   e.usage.completion_tokens = n_generated;
+  e.usage.cached_tokens = cached_tokens;
 
   // Each phase is timed to its end, or to the finish if it never ended (cancelled in prefill).
   proto::timings& t = e.timings;

@@ -80,6 +80,11 @@ struct scheduler::sequence {
   sequence* fork_parent = nullptr;
   bool awaiting_prompt = false;
 
+  // Prefix cache: the request's partition and consent, and the prompt positions it read.
+  std::string cache_partition;
+  bool cache = true;
+  int32_t cached_tokens = 0;
+
   // Timestamps (see proto::timings).
   clock::time_point submitted, admitted, first_token, latest_token;
 };

@@ -110,6 +110,7 @@ void ws_session::start(beast::http::request<beast::http::string_body> req) {
   // A key offered as a subprotocol (already checked) must be echoed for the browser to proceed.
   std::string protocol;
   if (auto key = websocket_key_protocol(req)) protocol = "hearth.bearer." + std::string(*key);
+  cache_partition_ = cache_partition(app_, req);
   ws_.set_option(websocket::stream_base::decorator([protocol](websocket::response_type& res) {
     res.set(beast::http::field::server, "hearth/" HEARTH_VERSION);
     if (!protocol.empty()) res.set(beast::http::field::sec_websocket_protocol, protocol);
@@ -183,6 +184,7 @@ void ws_session::start_generation(proto::ws_generate g) {
   generation_request& req = std::get<generation_request>(made);
   req.top_logprobs = r.top_logprobs;
   req.constraint = r.constraint;
+  req.cache_partition = cache_partition_;
   const cancel_flag flag = req.cancel;
   const size_t n_prompt = req.prompt.size();
   const int32_t max_tokens = req.max_tokens;

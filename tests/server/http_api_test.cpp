@@ -502,3 +502,31 @@ TEST_CASE("chat_template_kwargs: QwQ's enable_thinking opens the thinking block,
   check_error(curl_json(s.url("/v1/chat/completions"), json{{"messages", request["messages"]}, {"chat_template_kwargs", 1}}.dump()),
               400, "chat_template_kwargs", "must be an object");
 }
+
+TEST_CASE("chat: a conversation re-sending its history reads it from the prefix cache", "[http]") {
+  // A server of its own: the shared one's cache holds other tests' prompts.
+  server_process s;
+  json req = {{"messages", json::array({{{"role", "system"}, {"content", "You tell short stories about animals who live in the forest."}},
+                                        {{"role", "user"}, {"content", "Tell me about a fox."}}})},
+              {"max_tokens", 24}, {"temperature", 0}};
+  auto first = curl_json(s.url("/v1/chat/completions"), req.dump());
+  REQUIRE(first.status == 200);
+  json a = json::parse(first.body);
+  CHECK_FALSE(a["usage"].contains("prompt_tokens_details"));  // nothing read from the cache
+  // The same request again: every whole block of its prompt but the last token's is cached.
+  auto again = curl_json(s.url("/v1/chat/completions"), req.dump());
+  REQUIRE(again.status == 200);
+  json b = json::parse(again.body);
+  const int prompt = a["usage"]["prompt_tokens"];
+  CHECK(b["usage"]["prompt_tokens_details"]["cached_tokens"] == (prompt - 1) / 16 * 16);
+  CHECK(b["choices"][0]["message"]["content"] == a["choices"][0]["message"]["content"]);
+  // The next turn: the history (with the answer) is read, only the new turn computed.
+  req["messages"].push_back({{"role", "assistant"}, {"content", a["choices"][0]["message"]["content"]}});
+  req["messages"].push_back({{"role", "user"}, {"content", "And then?"}});
+  auto next = curl_json(s.url("/v1/chat/completions"), req.dump());
+  REQUIRE(next.status == 200);
+  json c = json::parse(next.body);
+  CHECK(c["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>() >= prompt / 16 * 16);
+  auto metrics = curl(s.url("/metrics"));
+  CHECK(metrics.body.find("hearth_prefix_cache_hit_tokens_total") != std::string::npos);
+}

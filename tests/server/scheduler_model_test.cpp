@@ -217,7 +217,8 @@ TEST_CASE("scheduler: n choices share the prompt's blocks and each gives what se
   model_engine_options eo{.threads = 1, .kv_blocks = 10, .block_size = 16, .max_batch = 32, .max_logit_rows = 8};
   auto e = std::make_unique<watched_engine>(std::make_unique<model_engine>(*m, eo));
   watched_engine* w = e.get();
-  scheduler sch(std::move(e), scheduler_options{.max_sequences = 4});
+  // No prefix cache: every block must come back when the choices end.
+  scheduler sch(std::move(e), scheduler_options{.max_sequences = 4, .prefix_cache = false});
   std::vector<std::shared_ptr<recording_sink>> sinks;
   for (int i = 0; i < 3; ++i) sinks.push_back(std::make_shared<recording_sink>());
   REQUIRE(sch.submit(r, std::vector<std::shared_ptr<token_sink>>(sinks.begin(), sinks.end())) == submit_status::accepted);
@@ -291,4 +292,82 @@ TEST_CASE("scheduler: choices waiting for their prompt end with it when it is ca
   // Whenever the cancel landed, every block comes back.
   for (int i = 0; i < 100 && sch.stats().kv_blocks_free != 64; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(sch.stats().kv_blocks_free == 64);
+}
+
+namespace {
+
+sink_record run_one(scheduler& sch, generation_request r) {
+  auto sink = std::make_shared<recording_sink>();
+  REQUIRE(sch.submit(std::move(r), sink) == submit_status::accepted);
+  return sink->wait_finish();
+}
+
+}  // namespace
+
+TEST_CASE("scheduler: the prefix cache serves repeated prompts and history, token for token as uncached") {
+  auto m = model::load(shared_path("models/stories260K-f32.gguf"));
+  const std::vector<token_id> prompt = {1, 317, 269, 274, 287, 263, 377, 267, 265, 282, 295, 433, 426, 342, 403, 407,
+                                        261, 378, 290, 300, 310, 317, 269, 274, 287, 263, 377, 267, 265, 282, 295, 433,
+                                        426, 342, 403, 407, 261, 378, 290, 300};  // 40 tokens
+  auto cached = make_scheduler(*m);
+  auto fresh = [&](const generation_request& r) { return run_one(*make_scheduler(*m).sch, r); };
+
+  const sink_record first = run_one(*cached.sch, greedy(prompt, 20));
+  CHECK(first.finish.usage.cached_tokens == 0);
+  // Again: 2 whole blocks of 16 (the 40th token's row is computed for its logits).
+  const sink_record again = run_one(*cached.sch, greedy(prompt, 20));
+  CHECK(again.finish.usage.cached_tokens == 32);
+  CHECK(again.tokens == first.tokens);
+  // The next turn: the prompt, the answer and more. The first run fed 40 + 19 positions: 3 blocks.
+  std::vector<token_id> turn = prompt;
+  turn.insert(turn.end(), first.tokens.begin(), first.tokens.end());
+  for (token_id t : {13, 403, 407, 261, 378}) turn.push_back(t);
+  const sink_record next = run_one(*cached.sch, greedy(turn, 20));
+  CHECK(next.finish.usage.cached_tokens == 48);
+  CHECK(next.tokens == fresh(greedy(turn, 20)).tokens);
+  // A sampled request reads the cache too, and draws what it draws alone.
+  generation_request sampled = greedy(turn, 20);
+  sampled.sampling = seeded_sampling();
+  const sink_record s1 = run_one(*cached.sch, sampled);
+  CHECK(s1.finish.usage.cached_tokens >= 48);
+  CHECK(s1.tokens == fresh(sampled).tokens);
+  CHECK(cached.sch->stats().cache_hit_tokens == 32 + 48 + s1.finish.usage.cached_tokens);
+
+  // Partitions never share, and a request with cache false neither reads nor fills it.
+  generation_request other = greedy(prompt, 20);
+  other.cache_partition = "another key";
+  CHECK(run_one(*cached.sch, other).finish.usage.cached_tokens == 0);
+  CHECK(run_one(*cached.sch, other).finish.usage.cached_tokens == 32);  // its own entry now
+  generation_request private_one = greedy({1, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414,
+                                           415, 416, 417, 418},
+                                          8);
+  private_one.cache = false;
+  const int64_t entries = cached.sch->stats().cache_entries;
+  CHECK(run_one(*cached.sch, private_one).finish.usage.cached_tokens == 0);
+  CHECK(run_one(*cached.sch, private_one).finish.usage.cached_tokens == 0);
+  CHECK(cached.sch->stats().cache_entries == entries);
+}
+
+TEST_CASE("scheduler: cache entries are evicted before any request waits or is preempted, and shutdown frees them") {
+  auto m = model::load(shared_path("models/stories260K-f32.gguf"));
+  // A pool of 12 blocks: each request below fills 4 (24 + 40 positions), and the entries of the
+  // earlier ones must make room for the later ones.
+  model_engine_options eo{.threads = 1, .kv_blocks = 12, .block_size = 16, .max_batch = 32, .max_logit_rows = 8};
+  auto sch = std::make_unique<scheduler>(std::make_unique<model_engine>(*m, eo), scheduler_options{.max_sequences = 4});
+  for (int i = 0; i < 6; ++i) {
+    INFO("request " << i);
+    std::vector<token_id> p = {1};
+    for (int k = 1; k < 24; ++k) p.push_back(260 + (i * 31 + k * 7) % 200);
+    const sink_record r = run_one(*sch, greedy(p, 40));
+    CHECK(r.finish.reason == proto::finish_reason::length);
+    CHECK(r.finish.usage.completion_tokens == 40);
+  }
+  scheduler_stats st = sch->stats();
+  CHECK(st.cache_entries >= 1);
+  CHECK(st.cache_blocks <= 12);
+  CHECK(st.preemptions == 0);
+  sch->shutdown();
+  st = sch->stats();
+  CHECK(st.cache_entries == 0);
+  CHECK(st.kv_blocks_free == 12);
 }
