@@ -242,7 +242,33 @@ async function prefill() {
   };
 }
 
-const scenarios = { memory, preemption, prefill };
+// prefix: the prefix cache. A `shared`-token prefix (a system prompt) with distinct 16-token
+//   tails: time to first token of the first request (nothing cached) against the median of the
+//   next 3 (the prefix cached); then 8 clients at once each send their own ~250-token prompt,
+//   twice: time to first token, median of each round.
+async function prefix() {
+  const n = Number(opt('shared', 1000));
+  const shared = longPrompt(n, 7);
+  const withTail = (i) => shared.concat(longPrompt(16, 50 + i));
+  const uncached = await timeToFirstToken(withTail(0));
+  const cached = [];
+  for (let i = 1; i <= 3; ++i) cached.push(await timeToFirstToken(withTail(i)));
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const rounds = [];
+  for (let round = 0; round < 2; ++round) {
+    rounds.push(median(await Promise.all(Array.from({ length: 8 }, (_, c) => timeToFirstToken(longPrompt(250, 200 + c))))));
+  }
+  const m = await metrics();
+  return {
+    scenario: 'prefix', shared_tokens: n,
+    ttft_uncached_s: +uncached.toFixed(3), ttft_cached_s: +median(cached).toFixed(3),
+    cached_over_uncached: +(median(cached) / uncached).toFixed(3),
+    eight_clients_ttft_median_s: { first: +rounds[0].toFixed(3), again: +rounds[1].toFixed(3) },
+    cache_hit_tokens: m.hearth_prefix_cache_hit_tokens_total,
+  };
+}
+
+const scenarios = { memory, preemption, prefill, prefix };
 if (!scenarios[scenario]) {
   console.error(`unknown scenario ${scenario}: ${Object.keys(scenarios).join(', ')}`);
   process.exit(2);
