@@ -29,7 +29,7 @@
 // by target / measured (at most x1.25 up or /2 down a step), never below 2 rows so a prompt always
 // advances. prefill_share 60 (the default) gives the prompt 60% of every such step: running
 // streams see their inter-token gap about 2.5x while a prompt is prefilled, and the prompt is
-// prefilled at about half its solo rate (measured: docs/performance.md#scheduling); 100 fills
+// prefilled at about half its solo rate (measured: docs/performance.md, "Scheduling"); 100 fills
 // every batch with prompt rows as far as the engine's batch allows (the fastest prefill, the
 // longest gaps). With no sequence decoding, prompts fill the batch.
 //

@@ -139,3 +139,34 @@ TEST_CASE("scheduler: while a sequence is parked, queued requests wait behind it
   CHECK(refused->snapshot().finishes == 0);
   f.check_clean();
 }
+
+TEST_CASE("scheduler: on pools and batches of many sizes, preempted requests give what they give alone") {
+  // Small pools and batches make sequences preempt each other at every phase: mid-prompt,
+  // mid-decode, and again while they recompute. Whatever happened, each request's tokens are
+  // its own.
+  int64_t preemptions = 0;
+  for (int64_t blocks = 8; blocks <= 32; blocks += 4) {
+    for (int64_t batch = 4; batch <= 10; batch += 2) {
+      const fake_engine_options o{.max_batch = batch, .max_logit_rows = batch, .block_size = 4, .total_blocks = blocks};
+      fake_fixture f(o, {.max_sequences = 6});
+      std::vector<generation_request> requests;
+      std::vector<std::shared_ptr<recording_sink>> sinks;
+      for (int i = 0; i < 8; ++i) {
+        generation_request r = growing_request(i);
+        r.prompt.resize(static_cast<size_t>(3 + (i * 5) % 9), 7);  // prompts of 3 to 11 tokens
+        r.max_tokens = static_cast<int32_t>(std::min<int64_t>(20, blocks * 4 - static_cast<int64_t>(r.prompt.size())));
+        requests.push_back(r);
+        sinks.push_back(f.submit(r));
+      }
+      for (size_t i = 0; i < sinks.size(); ++i) {
+        INFO("pool " << blocks << ", batch " << batch << ", request " << i);
+        const sink_record got = sinks[i]->wait_finish();
+        CHECK(got.finish.reason == fr::length);
+        CHECK(got.tokens == run_alone(o, requests[i]).tokens);
+      }
+      preemptions += f.sch.stats().preemptions;
+      f.check_clean();
+    }
+  }
+  CHECK(preemptions > 20);
+}
