@@ -208,6 +208,7 @@ result<messages_request> parse(std::string_view body, const limits& lim, bool co
   req.sampling.min_p = 0.0f;
   req.sampling.repeat_penalty = 1.0f;
   read_sampling(r, req.sampling, api_flavor::openai);
+  req.cache = read_cache(r);
   r.check(r.failed() || req.sampling.temperature <= 1.0f, "temperature",
           [] { return std::string("temperature must be in [0, 1]"); });
   if (const json* stops = r.find("stop_sequences"); stops && !r.failed()) {

@@ -37,6 +37,7 @@ struct messages_request {
   std::vector<chat_message> messages;  // system first, when given
   int32_t max_tokens = 0;
   sampling_params sampling;
+  bool cache = true;  // "cache": false keeps it out of the prefix cache
   std::vector<std::string> stop;
   bool stream = false;
   tool_request tools;

@@ -29,6 +29,7 @@ result<generate_request> generate_from_json(const nlohmann::json& object, const 
   read_prompt_or_tokens(r, req, lim);
   req.max_tokens = read_max_tokens(r, "max_tokens", lim);
   read_sampling(r, req.sampling, api_flavor::native);
+  req.cache = read_cache(r);
   req.stop = read_stop(r);
   req.stream = r.boolean("stream").value_or(false);
   req.top_logprobs = read_count_logprobs(r);

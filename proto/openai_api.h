@@ -42,6 +42,7 @@ struct completion_request {
   std::optional<std::vector<int32_t>> tokens;  // non-empty, ids in [0, n_vocab)
   int32_t max_tokens = 16;                     // OpenAI's default; in [1, n_ctx] when given
   sampling_params sampling = openai_sampling_defaults();
+  bool cache = true;  // "cache": false keeps it out of the prefix cache
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
@@ -59,6 +60,7 @@ struct chat_request {
   std::optional<int32_t> max_tokens;   // max_completion_tokens or max_tokens; absent: until
                                        // end of text or context
   sampling_params sampling = openai_sampling_defaults();
+  bool cache = true;  // "cache": false keeps it out of the prefix cache
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;

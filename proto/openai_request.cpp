@@ -214,6 +214,7 @@ result<completion_request> parse_completion(std::string_view body, const limits&
   read_completion_prompt(r, req, lim);
   if (std::optional<int32_t> m = read_max_tokens(r, "max_tokens", lim)) req.max_tokens = *m;
   read_sampling(r, req.sampling, api_flavor::openai);
+  req.cache = read_cache(r);
   req.stop = read_stop(r);
   req.stream = r.boolean("stream").value_or(false);
   req.include_usage = read_include_usage(r, req.stream);
@@ -237,6 +238,7 @@ result<chat_request> parse_chat(std::string_view body, const limits& lim) {
   read_messages(r, req.messages);
   req.max_tokens = read_chat_max_tokens(r, lim);
   read_sampling(r, req.sampling, api_flavor::openai);
+  req.cache = read_cache(r);
   req.stop = read_stop(r);
   req.stream = r.boolean("stream").value_or(false);
   req.include_usage = read_include_usage(r, req.stream);

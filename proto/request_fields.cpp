@@ -215,6 +215,8 @@ int32_t read_count_logprobs(field_reader& r) {
   return *n;
 }
 
+bool read_cache(field_reader& r) { return r.boolean("cache").value_or(true); }
+
 bool read_include_usage(field_reader& r, bool stream) {
   const nlohmann::json* v = r.find("stream_options");
   if (r.failed() || !v) return false;

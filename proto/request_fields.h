@@ -68,5 +68,7 @@ int32_t read_count_logprobs(field_reader& r);
 
 // "stream_options": {"include_usage": bool}, allowed only with stream true (as OpenAI).
 bool read_include_usage(field_reader& r, bool stream);
+// "cache": false keeps a request out of the prefix cache (neither read nor filled); default true.
+bool read_cache(field_reader& r);
 
 }  // namespace hearth::proto

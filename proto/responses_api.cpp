@@ -183,6 +183,7 @@ result<responses_request> parse_responses(std::string_view body, const limits& l
   req.max_output_tokens = read_max_tokens(r, "max_output_tokens", lim);
   req.sampling = openai_sampling_defaults();
   read_sampling(r, req.sampling, api_flavor::openai);
+  req.cache = read_cache(r);
   req.stream = r.boolean("stream").value_or(false);
   read_converted(r, body, req);
   if (r.failed()) return r.error();

@@ -38,6 +38,7 @@ struct responses_request {
   std::vector<chat_message> messages;
   std::optional<int32_t> max_output_tokens;
   sampling_params sampling;
+  bool cache = true;  // "cache": false keeps it out of the prefix cache
   bool stream = false;
   tool_request tools;
   std::shared_ptr<const grammar> constraint;  // text.format

@@ -42,6 +42,7 @@ void start(app& a, const std::shared_ptr<http_exchange>& ex, generation_context 
   r.constraint = std::move(constraint);
   r.shown_tokens = std::move(shown_tokens);
   r.cache_partition = ctx.cache_partition;
+  r.cache = ctx.cache;
   ctx.logprobs = top_logprobs >= 0;
   ctx.prompt_tokens = static_cast<int32_t>(r.prompt.size());
   const size_t n_prompt = r.prompt.size();
@@ -165,6 +166,7 @@ void handle_generate(app& a, const std::shared_ptr<http_exchange>& ex, const req
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, "/v1/generate", *e);
   auto& g = std::get<proto::generate_request>(parsed);
   generation_context ctx = make_context(a, req, api_kind::native, "/v1/generate", g.stream, false);
+  ctx.cache = g.cache;
   if (a.config.log_prompts && g.prompt) ctx.prompt_text = *g.prompt;
   start(a, ex, std::move(ctx), tokenize_prompt(a, g.prompt, g.tokens), g.max_tokens, g.sampling, std::move(g.stop),
         g.top_logprobs, std::move(g.constraint));
@@ -175,6 +177,7 @@ void handle_completions(app& a, const std::shared_ptr<http_exchange>& ex, const 
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, "/v1/completions", *e);
   auto& c = std::get<proto::completion_request>(parsed);
   generation_context ctx = make_context(a, req, api_kind::completion, "/v1/completions", c.stream, c.include_usage);
+  ctx.cache = c.cache;
   if (a.config.log_prompts && c.prompt) ctx.prompt_text = *c.prompt;
   start(a, ex, std::move(ctx), tokenize_prompt(a, c.prompt, c.tokens), c.max_tokens, c.sampling, std::move(c.stop),
         c.top_logprobs, std::move(c.constraint), {}, c.n);
@@ -185,6 +188,7 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, "/v1/chat/completions", *e);
   auto& c = std::get<proto::chat_request>(parsed);
   generation_context ctx = make_context(a, req, api_kind::chat, "/v1/chat/completions", c.stream, c.include_usage);
+  ctx.cache = c.cache;
   auto prompt = render_chat(a, c.messages, c.tools, c.template_kwargs, c.split_reasoning, c.constraint, ctx);
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, "/v1/chat/completions", *e);
   chat_prompt& p = std::get<chat_prompt>(prompt);
@@ -198,6 +202,7 @@ void handle_messages(app& a, const std::shared_ptr<http_exchange>& ex, const req
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, endpoint, *e);
   auto& m = std::get<proto::messages_request>(parsed);
   generation_context ctx = make_context(a, req, api_kind::anthropic, endpoint, m.stream, false);
+  ctx.cache = m.cache;
   std::shared_ptr<const grammar> constraint;
   auto prompt = render_chat(a, m.messages, m.tools, nlohmann::json::object(), true, constraint, ctx);
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, endpoint, *e);
@@ -212,6 +217,7 @@ void handle_responses(app& a, const std::shared_ptr<http_exchange>& ex, const re
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, endpoint, *e);
   auto& r = std::get<proto::responses_request>(parsed);
   generation_context ctx = make_context(a, req, api_kind::responses, endpoint, r.stream, false);
+  ctx.cache = r.cache;
   ctx.echo = std::move(r.echo);
   auto prompt = render_chat(a, r.messages, r.tools, nlohmann::json::object(), true, r.constraint, ctx);
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, endpoint, *e);

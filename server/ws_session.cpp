@@ -185,6 +185,7 @@ void ws_session::start_generation(proto::ws_generate g) {
   req.top_logprobs = r.top_logprobs;
   req.constraint = r.constraint;
   req.cache_partition = cache_partition_;
+  req.cache = r.cache;
   const cancel_flag flag = req.cancel;
   const size_t n_prompt = req.prompt.size();
   const int32_t max_tokens = req.max_tokens;

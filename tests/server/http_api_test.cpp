@@ -529,4 +529,16 @@ TEST_CASE("chat: a conversation re-sending its history reads it from the prefix 
   CHECK(c["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>() >= prompt / 16 * 16);
   auto metrics = curl(s.url("/metrics"));
   CHECK(metrics.body.find("hearth_prefix_cache_hit_tokens_total") != std::string::npos);
+  // "cache": false: a prompt sent twice is computed twice.
+  json priv = {{"prompt", "Once upon a time there was a little owl who lived in a tall old oak tree in the woods."},
+               {"max_tokens", 4}, {"temperature", 0}, {"cache", false}};
+  for (int i = 0; i < 2; ++i) {
+    auto r = curl_json(s.url("/v1/completions"), priv.dump());
+    REQUIRE(r.status == 200);
+    CHECK_FALSE(json::parse(r.body)["usage"].contains("prompt_tokens_details"));
+  }
+  priv["cache"] = "no";
+  auto bad = curl_json(s.url("/v1/completions"), priv.dump());
+  CHECK(bad.status == 400);
+  CHECK(json::parse(bad.body)["error"]["param"] == "cache");
 }
