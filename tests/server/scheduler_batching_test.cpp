@@ -30,12 +30,6 @@ generation_request mixed_request(int i) {
   return r;
 }
 
-size_t max_sequences_in_a_batch(const fake_engine& e) {
-  size_t m = 0;
-  for (const auto& b : e.batch_log()) m = std::max(m, b.size());
-  return m;
-}
-
 }  // namespace
 
 TEST_CASE("scheduler: 16 concurrent requests give the same output as alone, batched continuously") {

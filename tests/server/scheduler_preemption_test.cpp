@@ -29,12 +29,6 @@ generation_request growing_request(int i) {
   return r;
 }
 
-size_t most_lifetimes_in_a_batch(const fake_engine& e) {
-  size_t m = 0;
-  for (const auto& b : e.batch_log()) m = std::max(m, b.size());
-  return m;
-}
-
 }  // namespace
 
 TEST_CASE("scheduler: 16 requests on the KV pool that up-front reservation fills with 4 all run at once, each as alone") {
@@ -58,7 +52,7 @@ TEST_CASE("scheduler: 16 requests on the KV pool that up-front reservation fills
     CHECK(got.tokens == alone.tokens);
     CHECK(got.text == alone.text);
   }
-  CHECK(most_lifetimes_in_a_batch(*f.fake) == 16);  // 4x the 4 that reservation allowed
+  CHECK(max_sequences_in_a_batch(*f.fake) == 16);  // 4x the 4 that reservation allowed
   const scheduler_stats st = f.sch.stats();
   CHECK(st.preemptions > 0);
   CHECK(st.recomputed_tokens > 0);

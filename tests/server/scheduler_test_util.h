@@ -68,6 +68,13 @@ inline bool ever_batched_together(const fake_engine& e, int a, int b) {
   return false;
 }
 
+// The most sequences (lifetimes) one forward pass held.
+inline size_t max_sequences_in_a_batch(const fake_engine& e) {
+  size_t m = 0;
+  for (const auto& b : e.batch_log()) m = std::max(m, b.size());
+  return m;
+}
+
 // One request on a fresh scheduler, to compare with the same request batched.
 inline sink_record run_alone(const fake_engine_options& o, const generation_request& r) {
   fake_fixture f(o);
