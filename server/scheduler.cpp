@@ -118,6 +118,8 @@ submit_status scheduler::submit(generation_request r, std::vector<std::shared_pt
   if (std::any_of(sinks.begin(), sinks.end(), [](const auto& k) { return !k; })) return submit_status::too_long;
   const auto choices = static_cast<int64_t>(sinks.size());
   if (choices > max_running_ || (r.embed && choices > 1)) return submit_status::too_long;
+  r.client.weight = std::clamp(r.client.weight, 1, 1000);
+  r.client.max_running = std::max(r.client.max_running, 0);
   // Positions are int32 in a batch row, whatever context the engine claims.
   const int64_t max_positions = std::min<int64_t>(context_length_, std::numeric_limits<int32_t>::max());
   pending p{std::move(r), std::move(sinks.front()), {}, clock::now()};
@@ -157,8 +159,10 @@ void scheduler::shutdown() {
   std::call_once(joined_, [this] { thread_.join(); });
 }
 
-// The queue is served first come first served (see admit): its head starts while a running
-// slot is free and its blocks fit; the first request that cannot start makes all behind it wait.
+// Estimated as if the queue were served first come first served (one client; see admit): its
+// head starts while a running slot is free and its blocks fit; the first request that cannot
+// start makes all behind it wait. With several clients' requests queued the order differs, so
+// the count is an estimate of how many wait, never of who.
 int64_t scheduler::waiting_with(int64_t blocks, int64_t slots_needed) const {
   if (parked_ > 0) return static_cast<int64_t>(queue_.size()) + 1;  // parked sequences go first
   int64_t slots = max_running_ - active_;
@@ -178,13 +182,19 @@ int64_t scheduler::waiting_with(int64_t blocks, int64_t slots_needed) const {
 }
 
 void scheduler::sync_capacity() {
-  const int64_t active = std::count_if(running_.begin(), running_.end(), [](const auto& s) { return !s->done; });
-  const int64_t parked = std::count_if(running_.begin(), running_.end(), [](const auto& s) { return !s->done && s->parked; });
+  int64_t active = 0, parked = 0, yielded = 0;
+  for (const auto& s : running_) {
+    if (s->done) continue;
+    active += !s->yielded;
+    parked += s->parked && !s->yielded;
+    yielded += s->yielded;
+  }
   const int64_t free = engine_->free_blocks() + cache_blocks_;  // cache entries are evicted on demand
   std::lock_guard lock(mu_);
   active_ = active;
   blocks_free_ = free;
   parked_ = parked;
+  stats_.yielded = yielded;
 }
 
 scheduler_stats scheduler::stats() const {
@@ -257,35 +267,84 @@ std::shared_ptr<const token_trie> scheduler::trie_for(const std::vector<std::pai
   return t;
 }
 
-// First come, first served: parked sequences resume first, the head of the queue waits until
-// its blocks are free, and no later request overtakes it (a stream of small requests must not
-// starve a large one).
+// Fair shares (see the top): sequences parked for memory resume first; then, while slots are
+// free, the next to start is chosen among the clients' heads (each client's oldest yielded
+// sequence, else its oldest queued request): the client furthest below its share, i.e. with the
+// fewest slots for its weight once started, the earliest on a tie. The head chosen waits until
+// its blocks are free, and no other request overtakes it (a stream of small requests must not
+// starve a large one). With all slots taken, a newer sequence of a client above its share is
+// preempted (yielded) for it, as long as that client stays at or above the newcomer's share.
 void scheduler::admit() {
   if (!resume_parked()) return;
-  while (static_cast<int64_t>(running_.size()) < max_running_) {
-    pending p;
-    bool never_fits = false;
-    {
-      std::lock_guard lock(mu_);
-      if (queue_.empty()) return;
-      const auto choices = 1 + static_cast<int64_t>(queue_.front().forks.size());
-      if (static_cast<int64_t>(running_.size()) + choices > max_running_) return;  // waits for slots
-      // Blocks the prefix cache provides are not taken from the free ones; cache entries are
-      // evicted (least recently used first) before the request must wait.
-      const int64_t need = blocks_of(queue_.front()) - cache_match(queue_.front().request).second;
-      evict_for(need);
-      if (need > engine_->free_blocks()) {
-        // With nothing running, no blocks will ever be freed: waiting would hang the queue.
-        if (!running_.empty()) return;
-        never_fits = true;
-      }
-      p = std::move(queue_.front());
-      queue_.pop_front();
-      if (!never_fits) {  // counted as started until start() publishes the truth
-        active_ += choices;
-        blocks_free_ -= need;
-      }
+  for (;;) {
+    std::map<std::string_view, int64_t> used;  // slots per client
+    int64_t used_total = 0;
+    for (const auto& q : running_) {
+      if (q->done || q->yielded) continue;
+      ++used[q->client.id];
+      ++used_total;
     }
+    const auto used_by = [&](const std::string& id) {
+      const auto at = used.find(id);
+      return at == used.end() ? int64_t{0} : at->second;
+    };
+    struct head {
+      const client_share* client;
+      int64_t slots;
+      time_point since;
+      sequence* yielded = nullptr;  // or the queued request at queue_[queued]
+      size_t queued = 0;
+    };
+    std::optional<head> next;
+    std::map<std::string_view, bool> seen;
+    const auto consider = [&](const head& h) {
+      if (seen[h.client->id]) return;  // a client's head is its oldest waiting item
+      seen[h.client->id] = true;
+      const int64_t u = used_by(h.client->id);
+      if (h.client->max_running > 0 && u > 0 && u + h.slots > h.client->max_running) return;  // capped
+      if (next) {
+        const int64_t mine = (u + h.slots) * next->client->weight;
+        const int64_t best = (used_by(next->client->id) + next->slots) * h.client->weight;
+        if (mine > best || (mine == best && h.since >= next->since)) return;
+      }
+      next = h;
+    };
+    std::unique_lock lock(mu_);
+    for (const auto& q : running_) {
+      if (!q->done && q->yielded) consider({&q->client, 1, q->submitted, q.get()});
+    }
+    for (size_t i = 0; i < queue_.size(); ++i) {
+      consider({&queue_[i].request.client, 1 + static_cast<int64_t>(queue_[i].forks.size()), queue_[i].submitted, nullptr, i});
+    }
+    if (!next) return;
+    if (used_total + next->slots > max_running_) {
+      lock.unlock();
+      if (!yield_slot_for(*next->client, next->slots, used)) return;  // waits for slots
+      continue;
+    }
+    if (next->yielded) {
+      lock.unlock();
+      if (!resume(*next->yielded)) return;
+      continue;
+    }
+    pending& front = queue_[next->queued];
+    // Blocks the prefix cache provides are not taken from the free ones; cache entries are
+    // evicted (least recently used first) before the request must wait.
+    const int64_t need = blocks_of(front) - cache_match(front.request).second;
+    evict_for(need);
+    bool never_fits = false;
+    if (need > engine_->free_blocks()) {
+      // With nothing running, no blocks will ever be freed: waiting would hang the queue.
+      if (used_total > 0) return;
+      never_fits = true;
+    }
+    pending p = std::move(front);
+    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(next->queued));
+    if (!never_fits) {  // counted as started until start() publishes the truth
+      active_ += next->slots;
+      blocks_free_ -= need;
+    }
+    lock.unlock();
     if (never_fits) {
       finish_unadmitted(p, proto::finish_reason::error, "the KV cache has too few free blocks for this request");
     } else {
@@ -294,28 +353,54 @@ void scheduler::admit() {
   }
 }
 
+bool scheduler::yield_slot_for(const client_share& c, int64_t slots, const std::map<std::string_view, int64_t>& used) {
+  const auto used_by = [&](const std::string& id) {
+    const auto at = used.find(id);
+    return at == used.end() ? int64_t{0} : at->second;
+  };
+  // The newest preemptible sequence of the client furthest above its share.
+  sequence* victim = nullptr;
+  for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
+    sequence& q = **it;
+    if (q.done || !q.preemptible() || q.client.id == c.id) continue;
+    if (!victim || used_by(q.client.id) * victim->client.weight > used_by(victim->client.id) * q.client.weight) {
+      victim = &q;
+    }
+  }
+  if (!victim) return false;
+  // Only while that client keeps at least the newcomer's share: (v - 1) / wv >= (u + slots) / wu.
+  const int64_t v = used_by(victim->client.id);
+  if ((v - 1) * c.weight < (used_by(c.id) + slots) * victim->client.weight) return false;
+  preempt(*victim, /*yield=*/true);
+  return true;
+}
+
+bool scheduler::resume(sequence& s) {
+  const int64_t positions = s.fill_end() + 1;
+  evict_for(kv_cache::blocks_needed(positions, block_size_));
+  if (kv_cache::blocks_needed(positions, block_size_) > engine_->free_blocks()) {
+    // Blocks come back only from sequences that run; with none running (blocks held outside
+    // the scheduler), waiting would hang.
+    const bool others_run = std::any_of(running_.begin(), running_.end(), [](const auto& o) { return !o->done && !o->parked; });
+    if (others_run) return false;
+    finish(s, proto::finish_reason::error, "the KV cache has too few free blocks to resume this request");
+    return true;
+  }
+  const int32_t kv = engine_->seq_create();
+  if (!engine_->seq_reserve(kv, positions)) {
+    engine_->seq_free(kv);
+    finish(s, proto::finish_reason::error, "the KV cache ran out of blocks resuming this request");
+    return true;
+  }
+  s.kv_seq = kv;
+  s.parked = s.yielded = false;
+  sync_capacity();
+  return true;
+}
+
 bool scheduler::resume_parked() {
   for (auto& p : running_) {
-    sequence& s = *p;
-    if (s.done || !s.parked) continue;
-    const int64_t positions = s.fill_end() + 1;
-    evict_for(kv_cache::blocks_needed(positions, block_size_));
-    if (kv_cache::blocks_needed(positions, block_size_) > engine_->free_blocks()) {
-      // Blocks come back only from sequences that run; with none running (blocks held outside
-      // the scheduler), waiting would hang.
-      const bool others_run = std::any_of(running_.begin(), running_.end(), [](const auto& o) { return !o->done && !o->parked; });
-      if (others_run) return false;
-      finish(s, proto::finish_reason::error, "the KV cache has too few free blocks to resume this request");
-      continue;
-    }
-    const int32_t kv = engine_->seq_create();
-    if (!engine_->seq_reserve(kv, positions)) {
-      engine_->seq_free(kv);
-      finish(s, proto::finish_reason::error, "the KV cache ran out of blocks resuming this request");
-      continue;
-    }
-    s.kv_seq = kv;
-    s.parked = false;
+    if (!p->done && p->parked && !p->yielded && !resume(*p)) return false;
   }
   sync_capacity();
   return true;
@@ -447,10 +532,11 @@ void scheduler::evict_all() {
   }
 }
 
-void scheduler::preempt(sequence& s) {
+void scheduler::preempt(sequence& s, bool yield) {
   engine_->seq_free(s.kv_seq);
   s.kv_seq = -1;
   s.parked = true;
+  s.yielded = yield;
   // Mid-prompt: the prompt again, with its logits; mid-recompute: all it was recomputing.
   s.refill_to = s.fill_samples() ? 0 : std::max(s.refill_to, s.n_fed);
   s.n_fed = 0;
@@ -458,7 +544,7 @@ void scheduler::preempt(sequence& s) {
   ++s.preemptions;
   sync_capacity();
   std::lock_guard lock(mu_);
-  ++stats_.preemptions;
+  ++(yield ? stats_.fair_preemptions : stats_.preemptions);
 }
 
 // Creates the sequence with the KV blocks of its prompt and first token; it takes more as it
@@ -592,10 +678,20 @@ void scheduler::build_batch() {
   decode_rows_ = static_cast<int64_t>(batch_.size());
   const bool budgeted = decode_rows_ > 0 && options_.prefill_share < 100 && prefill_budget_ < rows_left;
   int64_t prompt_left = budgeted ? prefill_budget_ : rows_left;
+  // Several clients prefilling share the prompt rows (see the top); an encoder takes inputs whole,
+  // in admission order.
+  std::map<std::string_view, int64_t> grants;
+  if (engine_->generates()) grants = prompt_grants(prompt_left);
   for (auto& p : running_) {
     sequence& s = *p;
     if (s.parked || !s.prefilling() || s.awaiting_prompt || prompt_left == 0) continue;
     int64_t n = std::min<int64_t>(s.fill_end() - s.n_fed, prompt_left);
+    int64_t* grant = nullptr;
+    if (!grants.empty()) {
+      grant = &grants[s.client.id];
+      n = std::min(n, *grant);
+      if (n == 0) continue;
+    }
     if (s.pool) {  // an embedding: hidden rows where the pooling wants them, no logits
       // An encoder takes each input whole: it waits for a batch with room for all of it.
       if (!engine_->generates() && n < s.prompt_size()) continue;
@@ -608,6 +704,7 @@ void scheduler::build_batch() {
       s.n_in_batch = static_cast<int32_t>(n);
       rows_left -= n;
       prompt_left -= n;
+      if (grant) *grant -= n;
       continue;
     }
     bool completes = s.n_fed + n == s.fill_end() && s.fill_samples();
@@ -626,12 +723,59 @@ void scheduler::build_batch() {
     s.n_in_batch = static_cast<int32_t>(n);
     rows_left -= n;
     prompt_left -= n;
+    if (grant) *grant -= n;
   }
   prompt_rows_ = static_cast<int64_t>(batch_.size()) - decode_rows_;
   // The budget held prompt rows back: this step's time says whether it is right.
   prefill_capped_ = budgeted && prompt_left == 0 && std::any_of(running_.begin(), running_.end(), [](const auto& q) {
     return !q->parked && !q->awaiting_prompt && q->n_fed + q->n_in_batch < q->fill_end();
   });
+}
+
+std::map<std::string_view, int64_t> scheduler::prompt_grants(int64_t rows) {
+  struct flow {
+    std::string_view id;
+    int64_t weight;
+    int64_t held = 0;    // decode rows in this step
+    int64_t demand = 0;  // prompt rows it could take
+    int64_t grant = 0;
+  };
+  std::vector<flow> flows;
+  const auto flow_of = [&](const sequence& s) -> flow& {
+    for (flow& f : flows) {
+      if (f.id == s.client.id) return f;
+    }
+    return flows.emplace_back(flow{s.client.id, s.client.weight});
+  };
+  int64_t demanding = 0;
+  for (const auto& p : running_) {
+    const sequence& s = *p;
+    if (s.done || s.parked || s.awaiting_prompt) continue;
+    if (!s.prefilling()) {
+      flow_of(s).held += s.n_in_batch;
+    } else if (flow& f = flow_of(s); f.demand == 0) {
+      f.demand = s.fill_end() - s.n_fed;
+      ++demanding;
+    } else {
+      f.demand += s.fill_end() - s.n_fed;
+    }
+  }
+  if (demanding < 2) return {};  // one client takes them all
+  // Row by row to the client with the fewest rows for its weight, the turn rotating on ties.
+  const size_t first = static_cast<size_t>(fair_turn_++ % static_cast<uint64_t>(flows.size()));
+  for (; rows > 0; --rows) {
+    flow* best = nullptr;
+    for (size_t k = 0; k < flows.size(); ++k) {
+      flow& f = flows[(first + k) % flows.size()];
+      if (f.grant == f.demand) continue;
+      if (!best || (f.held + f.grant + 1) * best->weight < (best->held + best->grant + 1) * f.weight) best = &f;
+    }
+    if (!best) break;
+    ++best->grant;
+  }
+  std::map<std::string_view, int64_t> grants;
+  for (const flow& f : flows) grants[f.id] = f.grant;
+  return grants;
 }
 
 void scheduler::run_batch() {
@@ -822,7 +966,7 @@ void scheduler::remove_finished() {
 void scheduler::publish_stats(bool ran_batch) {
   const int64_t free = engine_->free_blocks();
   std::lock_guard lock(mu_);
-  stats_.running = static_cast<int64_t>(running_.size());
+  stats_.running = std::count_if(running_.begin(), running_.end(), [](const auto& q) { return !q->yielded; });
   stats_.cache_entries = static_cast<int64_t>(cache_.size());
   stats_.cache_blocks = cache_blocks_;
   stats_.kv_blocks_free = free;

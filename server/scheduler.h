@@ -1,7 +1,8 @@
 #pragma once
 // Continuous batching. One thread owns the engine (model, KV cache, compute pool) and every
 // sequence. Each step it: drops cancelled sequences; resumes preempted sequences, then admits
-// queued requests whose prompt's KV blocks fit (first come first served); builds ONE batch of
+// queued requests whose prompt's KV blocks fit (fair shares between clients, first come first
+// served within one); builds ONE batch of
 // one decode token per running sequence plus prompt chunks of new ones, up to the engine's batch
 // size; runs one forward pass; samples each sequence that produced logits; and hands tokens to
 // each request's sink. Requests join at the next step and leave when done, without waiting for
@@ -46,6 +47,23 @@
 // clients with different keys never share), and a request with `cache` false neither reads nor
 // fills it. Engines that cannot share blocks (batch_engine::shares_blocks) have no cache.
 //
+// Fair shares between clients (generation_request::client: the front end sets an API key, or a
+// peer address and Origin, with a weight and a cap from the config). Running slots are what a
+// client's decode tokens per second come from (one row per running sequence per step), so they
+// are shared by weight: when a slot is free, the next request started is the head (its oldest
+// waiting request) of the client with the fewest slots for its weight once started, the earliest
+// on a tie; with one client this is first come first served. A client at its cap
+// (max_running) starts nothing more, and its queue never holds others back. When every slot is
+// taken, a client below its share takes one from the client furthest above it: that client's
+// newest sequence yields (it is preempted as above, but gives its slot up and resumes when its
+// client's turn comes again, recomputing what it had fed), as long as the yielding client keeps
+// at least the newcomer's share, so slots never ping-pong. Two backlogged clients of equal weight
+// thus decode at equal rates, and a newcomer starts within a step instead of behind another
+// client's queue. Prompt rows are shared too: when several clients have prompts to fill, each of
+// a step's prompt rows goes to the client with the fewest rows in that step for its weight (its
+// decode rows count), the turn rotating on ties: a deficit round robin whose quantum is one row.
+// A client's rows go to its sequences in admission order.
+//
 // Embedding requests (generation_request::embed) share the queue, the KV blocks and the batches:
 // their prompt rows ask the engine for hidden states instead of logits, and they finish when the
 // prompt is in. They hold all their blocks from admission and are never preempted.
@@ -74,6 +92,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -89,6 +108,15 @@ class metrics;
 // Set by whoever owns the request (a session whose client left, a WebSocket cancel message);
 // the scheduler notices at its next step.
 using cancel_flag = std::shared_ptr<std::atomic<bool>>;
+
+// Who a request is for, in fair shares (see the top): requests with the same id are one client.
+// The front end sets it (the API key when keys are configured, else the connection's peer address
+// and Origin) and the weight and cap the config gives that client.
+struct client_share {
+  std::string id;
+  int32_t weight = 1;       // 1..1000: slots and rows in proportion when clients compete
+  int32_t max_running = 0;  // sequences it may run at once (choices count one each); 0: no cap
+};
 
 struct generation_request {
   std::vector<token_id> prompt;   // not empty, ids in [0, vocab_size); see submit()
@@ -109,6 +137,7 @@ struct generation_request {
   // use the cache at all.
   std::string cache_partition;
   bool cache = true;
+  client_share client;
 };
 
 struct scheduler_options {
@@ -126,7 +155,9 @@ struct scheduler_stats {
   int64_t queued = 0;
   int64_t running = 0;
   int64_t parked = 0;              // preempted sequences waiting for blocks (counted in running)
-  int64_t preemptions = 0;         // since start
+  int64_t preemptions = 0;         // since start, to free KV blocks
+  int64_t fair_preemptions = 0;    // since start, to give another client its share of slots
+  int64_t yielded = 0;             // sequences preempted for fairness, waiting for a slot
   int64_t recomputed_tokens = 0;   // positions recomputed after preemptions, since start
   int64_t kv_blocks_used = 0;
   int64_t kv_blocks_free = 0;
@@ -208,12 +239,20 @@ class scheduler {
   // Gives parked sequences their blocks back, oldest first; false while one still waits (and
   // the queue with it).
   bool resume_parked();
+  // Gives a parked sequence blocks for everything it had fed and its next row; false if they
+  // are not free yet (it waits), true once resumed or, if it never can be, finished.
+  bool resume(sequence& s);
+  // Preempts (yields) a newer sequence of a client above its share, so that client `c` may
+  // start `slots` more sequences (see admit); false if no client may give one. `used`: slots
+  // per client.
+  bool yield_slot_for(const client_share& c, int64_t slots, const std::map<std::string_view, int64_t>& used);
   void start(pending&& p);
   // Makes room in s's KV sequence for its next decode row, preempting newer sequences (or s
   // itself, then false) when the pool is out of blocks.
   bool grow(sequence& s);
-  // Frees s's blocks and parks it until resume_parked.
-  void preempt(sequence& s);
+  // Frees s's blocks and parks it until resume_parked, or (yield) until admit gives its client a
+  // slot again.
+  void preempt(sequence& s, bool yield = false);
   // Prefix cache (see the top). lookup: shares the longest cached prefix of `prompt` into the new,
   // empty kv sequence `kv`; returns the positions it covers. keep: makes a finishing sequence's
   // whole blocks a cache entry; true if it took over s's kv sequence. evict_one: drops the least
@@ -228,6 +267,9 @@ class scheduler {
   // Frees cache entries until `blocks` blocks are free or the cache is empty.
   void evict_for(int64_t blocks);
   void build_batch();
+  // Fair shares of `rows` prompt rows between the clients with prompts to fill (see the top):
+  // rows per client id; empty when fewer than two clients have any (no limit).
+  std::map<std::string_view, int64_t> prompt_grants(int64_t rows);
   void run_batch();
   void sample_row(sequence& s, std::span<const float> logits, time_point now);
   // Updates the decode step time and the prompt-row budget from a step that took `seconds`.
@@ -319,6 +361,7 @@ class scheduler {
   bool prefill_capped_ = false;
   double decode_step_s_ = 0;
   int64_t prefill_budget_ = 0;
+  uint64_t fair_turn_ = 0;  // rotates which client goes first on a tie (prompt_grants)
   std::shared_ptr<const token_trie> trie_;  // the vocabulary's trie, built for the first grammar
   // Tries with some control tokens shown (generation_request::shown_tokens), by that set: in
   // practice one, the model's tool-call markers.

@@ -31,6 +31,7 @@ scheduler::sequence::sequence(pending&& p, int32_t n_vocab, std::shared_ptr<cons
   decoder.accept_prompt(prompt);
   cache_partition = std::move(p.request.cache_partition);
   cache = p.request.cache && !p.request.embed;
+  client = std::move(p.request.client);
 }
 
 void scheduler::sequence::record_token(token_id t, clock::time_point now) {

@@ -66,6 +66,8 @@ struct scheduler::sequence {
   // Preemption (see scheduler.h): a parked sequence holds no KV blocks and no place in batches;
   // resumed, it recomputes positions [0, refill_to) before decoding again.
   bool parked = false;
+  bool yielded = false;      // parked to give its running slot to another client (fair shares):
+                             // it holds no slot, and resumes when its client's turn comes again
   int32_t refill_to = 0;
   int32_t preemptions = 0;
   bool done = false;         // on_finish was called; removed at the end of the step
@@ -79,6 +81,8 @@ struct scheduler::sequence {
   std::vector<sequence*> forks;
   sequence* fork_parent = nullptr;
   bool awaiting_prompt = false;
+
+  client_share client;  // fair shares (see scheduler.h)
 
   // Prefix cache: the request's partition and consent, and the prompt positions it read.
   std::string cache_partition;
