@@ -66,6 +66,23 @@ setting list_setting(std::string_view name, std::string_view value_name, std::st
           [m](const server_config& c) { return (c.*m).size(); }};
 }
 
+// "CLIENT=N": the client and N; throws config_error if malformed or N is outside [lo, hi].
+std::pair<std::string_view, int32_t> split_client_rule(std::string_view v, int32_t lo, int32_t hi) {
+  const size_t eq = v.rfind('=');
+  if (eq == std::string_view::npos || eq == 0) throw config_error("'" + std::string(v) + "' is not CLIENT=N");
+  return {v.substr(0, eq), parse_int<int32_t>(std::string(v.substr(eq + 1)), lo, hi)};
+}
+
+setting client_rule_setting(std::string_view name, std::string_view help, std::vector<std::string> server_config::*m,
+                            int32_t lo, int32_t hi) {
+  setting s = list_setting(name, "CLIENT=N", help, m);
+  s.apply = [m, lo, hi](server_config& c, const std::string& v) {
+    split_client_rule(v, lo, hi);
+    (c.*m).push_back(v);
+  };
+  return s;
+}
+
 std::string env_name(std::string_view name) {
   std::string e = "HEARTH_";
   for (char ch : name) e += ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -222,11 +239,35 @@ const std::vector<setting>& server_settings() {
                    &server_config::insecure_public),
       list_setting("cors-origin", "ORIGIN", "another origin allowed to call the API from a browser (repeatable)",
                    &server_config::cors_origins),
+      client_rule_setting("client-weight",
+                          "fair shares: CLIENT (an API key, an origin, a peer address or *) gets N (1-1000) "
+                          "running sequences and prompt rows for each one a weight-1 client gets (repeatable)",
+                          &server_config::client_weights, 1, 1000),
+      client_rule_setting("client-max-running",
+                          "CLIENT (an API key, an origin, a peer address or *) runs at most N sequences at once; "
+                          "0: no cap (repeatable)",
+                          &server_config::client_max_running, 0, 256),
       bool_setting("log-requests", "log one line per request (no prompt text)", &server_config::log_requests),
       bool_setting("log-prompts", "also log prompts and outputs (off by default: privacy)",
                    &server_config::log_prompts),
   };
   return table;
+}
+
+int32_t client_rule(const std::vector<std::string>& rules, std::initializer_list<std::string_view> names,
+                    int32_t fallback) {
+  for (std::string_view want : names) {
+    if (want.empty()) continue;
+    for (const std::string& r : rules) {
+      const auto [client, n] = split_client_rule(r, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
+      if (client == want) return n;
+    }
+  }
+  for (const std::string& r : rules) {
+    const auto [client, n] = split_client_rule(r, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
+    if (client == "*") return n;
+  }
+  return fallback;
 }
 
 std::string server_config_help() {

@@ -5,6 +5,7 @@
 // (--name VALUE). `hearth serve --help` prints the table.
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -44,6 +45,10 @@ struct server_config {
   std::vector<std::string> api_keys;    // non-empty: require "Authorization: Bearer <key>"
   bool insecure_public = false;         // allow a non-loopback host without API keys
   std::vector<std::string> cors_origins;  // origins besides the page's own that may call the API
+  // Fair shares between clients (a client: its API key when keys are set, else its address and
+  // Origin): "CLIENT=N" rules, CLIENT an API key, an origin, a peer address, or * for any.
+  std::vector<std::string> client_weights;      // N 1..1000 (default 1)
+  std::vector<std::string> client_max_running;  // N 0..256, sequences at once (default 0: no cap)
   bool log_requests = true;             // one line per request (method, path, status, timings)
   bool log_prompts = false;             // also log prompt and output text (off: privacy)
 };
@@ -85,6 +90,12 @@ std::optional<server_config> load_server_config(
 // 127.0.0.0/8, ::1, ::ffff:127.x.x.x, "localhost" and *.localhost (brackets allowed). Anything
 // else, names included, counts as reachable from other machines.
 bool is_loopback_host(std::string_view host);
+
+// The value of the first "CLIENT=N" rule (client_weights, client_max_running) whose CLIENT is one
+// of `names`, tried in that order, then "*"; `fallback` if none matches. Rules were checked when
+// the config was loaded.
+int32_t client_rule(const std::vector<std::string>& rules, std::initializer_list<std::string_view> names,
+                    int32_t fallback);
 
 std::string server_config_help();
 

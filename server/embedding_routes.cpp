@@ -19,8 +19,9 @@ using request = http::request<http::string_body>;
 class embedding_job : public std::enable_shared_from_this<embedding_job> {
  public:
   embedding_job(app& a, std::shared_ptr<http_exchange> ex, std::vector<std::vector<token_id>> inputs, bool base64,
-                std::optional<int64_t> dimensions)
+                std::optional<int64_t> dimensions, client_share client)
       : a_(a),
+        client_(std::move(client)),
         ex_(std::move(ex)),
         inputs_(std::move(inputs)),
         vectors_(inputs_.size()),
@@ -83,6 +84,7 @@ class embedding_job : public std::enable_shared_from_this<embedding_job> {
       generation_request r;
       r.prompt = inputs_[next_];
       r.embed = true;
+      r.client = client_;
       r.cancel = ex_->cancel();
       const submit_status s = a_.engine_scheduler->submit(std::move(r), std::make_shared<sink>(shared_from_this(), next_));
       if (s == submit_status::accepted) {
@@ -114,6 +116,7 @@ class embedding_job : public std::enable_shared_from_this<embedding_job> {
   }
 
   app& a_;
+  client_share client_;
   std::shared_ptr<http_exchange> ex_;
   std::vector<std::vector<token_id>> inputs_;
   std::vector<std::vector<float>> vectors_;
@@ -166,7 +169,7 @@ void handle_embeddings(app& a, const std::shared_ptr<http_exchange>& ex, const r
     }
     inputs.push_back(std::move(tokens));
   }
-  std::make_shared<embedding_job>(a, ex, std::move(inputs), r.base64, r.dimensions)->start();
+  std::make_shared<embedding_job>(a, ex, std::move(inputs), r.base64, r.dimensions, client_of(a, req, ex->peer()))->start();
 }
 
 }  // namespace hearth

@@ -43,6 +43,7 @@ void start(app& a, const std::shared_ptr<http_exchange>& ex, generation_context 
   r.shown_tokens = std::move(shown_tokens);
   r.cache_partition = ctx.cache_partition;
   r.cache = ctx.cache;
+  r.client = ctx.client;
   ctx.logprobs = top_logprobs >= 0;
   ctx.prompt_tokens = static_cast<int32_t>(r.prompt.size());
   const size_t n_prompt = r.prompt.size();
@@ -59,10 +60,11 @@ void start(app& a, const std::shared_ptr<http_exchange>& ex, generation_context 
   reply_error(a, ex, ctx.endpoint, refusal(a, s, n_prompt, n_gen, n));
 }
 
-generation_context make_context(app& a, const request& req, api_kind kind, std::string endpoint, bool stream,
+generation_context make_context(app& a, const request& req, const http_exchange& ex, api_kind kind, std::string endpoint, bool stream,
                                 bool include_usage) {
   generation_context ctx;
   ctx.cache_partition = cache_partition(a, req);
+  ctx.client = client_of(a, req, ex.peer());
   ctx.kind = kind;
   ctx.stream = stream;
   ctx.include_usage = include_usage;
@@ -165,7 +167,7 @@ void handle_generate(app& a, const std::shared_ptr<http_exchange>& ex, const req
   auto parsed = proto::parse_generate(req.body(), model_limits(a));
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, "/v1/generate", *e);
   auto& g = std::get<proto::generate_request>(parsed);
-  generation_context ctx = make_context(a, req, api_kind::native, "/v1/generate", g.stream, false);
+  generation_context ctx = make_context(a, req, *ex, api_kind::native, "/v1/generate", g.stream, false);
   ctx.cache = g.cache;
   if (a.config.log_prompts && g.prompt) ctx.prompt_text = *g.prompt;
   start(a, ex, std::move(ctx), tokenize_prompt(a, g.prompt, g.tokens), g.max_tokens, g.sampling, std::move(g.stop),
@@ -176,7 +178,7 @@ void handle_completions(app& a, const std::shared_ptr<http_exchange>& ex, const 
   auto parsed = proto::parse_completion(req.body(), model_limits(a));
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, "/v1/completions", *e);
   auto& c = std::get<proto::completion_request>(parsed);
-  generation_context ctx = make_context(a, req, api_kind::completion, "/v1/completions", c.stream, c.include_usage);
+  generation_context ctx = make_context(a, req, *ex, api_kind::completion, "/v1/completions", c.stream, c.include_usage);
   ctx.cache = c.cache;
   if (a.config.log_prompts && c.prompt) ctx.prompt_text = *c.prompt;
   start(a, ex, std::move(ctx), tokenize_prompt(a, c.prompt, c.tokens), c.max_tokens, c.sampling, std::move(c.stop),
@@ -187,7 +189,7 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
   auto parsed = proto::parse_chat(req.body(), model_limits(a));
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, "/v1/chat/completions", *e);
   auto& c = std::get<proto::chat_request>(parsed);
-  generation_context ctx = make_context(a, req, api_kind::chat, "/v1/chat/completions", c.stream, c.include_usage);
+  generation_context ctx = make_context(a, req, *ex, api_kind::chat, "/v1/chat/completions", c.stream, c.include_usage);
   ctx.cache = c.cache;
   auto prompt = render_chat(a, c.messages, c.tools, c.template_kwargs, c.split_reasoning, c.constraint, ctx);
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, "/v1/chat/completions", *e);
@@ -201,7 +203,7 @@ void handle_messages(app& a, const std::shared_ptr<http_exchange>& ex, const req
   auto parsed = proto::parse_messages(req.body(), model_limits(a));
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, endpoint, *e);
   auto& m = std::get<proto::messages_request>(parsed);
-  generation_context ctx = make_context(a, req, api_kind::anthropic, endpoint, m.stream, false);
+  generation_context ctx = make_context(a, req, *ex, api_kind::anthropic, endpoint, m.stream, false);
   ctx.cache = m.cache;
   std::shared_ptr<const grammar> constraint;
   auto prompt = render_chat(a, m.messages, m.tools, nlohmann::json::object(), true, constraint, ctx);
@@ -216,7 +218,7 @@ void handle_responses(app& a, const std::shared_ptr<http_exchange>& ex, const re
   auto parsed = proto::parse_responses(req.body(), model_limits(a));
   if (auto* e = std::get_if<proto::api_error>(&parsed)) return reply_error(a, ex, endpoint, *e);
   auto& r = std::get<proto::responses_request>(parsed);
-  generation_context ctx = make_context(a, req, api_kind::responses, endpoint, r.stream, false);
+  generation_context ctx = make_context(a, req, *ex, api_kind::responses, endpoint, r.stream, false);
   ctx.cache = r.cache;
   ctx.echo = std::move(r.echo);
   auto prompt = render_chat(a, r.messages, r.tools, nlohmann::json::object(), true, r.constraint, ctx);

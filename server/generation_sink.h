@@ -35,6 +35,7 @@ struct generation_context {
   std::string prompt_text;     // only kept when prompts may be logged
   std::string cache_partition;  // the prefix cache partition (routes.h cache_partition)
   bool cache = true;            // the request lets the prefix cache read and keep its blocks
+  client_share client;          // who it is for, in fair shares (routes.h client_of)
   bool logprobs = false;       // the request asked for log-probabilities
   int32_t prompt_tokens = 0;   // the prompt's length (Anthropic's message_start reports it)
   nlohmann::json echo;         // Responses API: the request's settings the response object repeats

@@ -6,9 +6,10 @@
 
 namespace hearth {
 
-http_exchange::http_exchange(std::weak_ptr<http_session> session, uint64_t id)
+http_exchange::http_exchange(std::weak_ptr<http_session> session, uint64_t id, std::string peer)
     : session_(std::move(session)),
       id_(id),
+      peer_(std::move(peer)),
       cancel_(std::make_shared<std::atomic<bool>>(false)),
       backlog_(std::make_shared<std::atomic<int64_t>>(0)) {}
 

@@ -33,7 +33,8 @@ class answer_channel {
 
 class http_exchange final : public answer_channel {
  public:
-  http_exchange(std::weak_ptr<http_session> session, uint64_t id);
+  // `peer`: the client's address (fair shares: routes.h client_of).
+  http_exchange(std::weak_ptr<http_session> session, uint64_t id, std::string peer);
 
   void respond(http::response<http::string_body> res) override;
   void stream_begin(http::response<http::empty_body> header) override;
@@ -49,11 +50,13 @@ class http_exchange final : public answer_channel {
   int64_t backlog() const override { return backlog_->load(std::memory_order_relaxed); }
 
   uint64_t id() const { return id_; }
+  const std::string& peer() const { return peer_; }
   const std::shared_ptr<std::atomic<int64_t>>& backlog_counter() const { return backlog_; }
 
  private:
   std::weak_ptr<http_session> session_;
   uint64_t id_;
+  std::string peer_;
   cancel_flag cancel_;
   std::shared_ptr<std::atomic<int64_t>> backlog_;
 };

@@ -66,7 +66,11 @@ http_session::http_session(tcp::socket&& socket, app& a, connection_slot slot)
       deadline_(socket_.get_executor()),
       buffer_(buffer_limit),
       app_(a),
-      slot_(std::move(slot)) {}
+      slot_(std::move(slot)) {
+  boost::system::error_code ec;
+  const auto remote = socket_.remote_endpoint(ec);
+  if (!ec) peer_ = remote.address().to_string();
+}
 
 http_session::~http_session() {
   if (refusing_) refusing_->end_refusal();
@@ -263,7 +267,7 @@ void http_session::dispatch() {
   // A client that has finished sending can have no request after those already received.
   if (app_.stopping.load() || (peer_finished_ && buffer_.size() == 0)) req_.keep_alive = false;
   peer_data_pending_ = false;
-  current_ = std::make_shared<http_exchange>(weak_from_this(), next_id_++);
+  current_ = std::make_shared<http_exchange>(weak_from_this(), next_id_++, peer_);
   self_ = shared_from_this();
   app_.open_exchanges.fetch_add(1);
   auto ex = current_;

@@ -120,6 +120,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void drain();
 
   tcp::socket socket_;
+  std::string peer_;  // the client's address ("" if it could not be read)
   net::steady_timer deadline_;
   uint64_t deadline_generation_ = 0;
   bool timed_out_ = false;

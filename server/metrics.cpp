@@ -24,6 +24,18 @@ void render_counter(std::string& out, std::string_view name, std::string_view he
   }
 }
 
+// One unlabelled sample with its HELP and TYPE lines.
+void render_scalar(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+                   const std::string& value) {
+  const std::string n(name);
+  out += "# HELP " + n + " " + std::string(help) + "\n# TYPE " + n + " " + std::string(type) + "\n";
+  out += n + " " + value + "\n";
+}
+
+void render_scalar(std::string& out, std::string_view name, std::string_view type, std::string_view help, int64_t value) {
+  render_scalar(out, name, type, help, std::to_string(value));
+}
+
 }  // namespace
 
 histogram::histogram(std::vector<double> upper_bounds)
@@ -98,62 +110,55 @@ std::string metrics::render(const scheduler_stats& s) const {
                    "Failed accepts by error (the listener pauses on resource errors).", "error", accept_errors_);
     render_counter(out, "hearth_generations_total", "Finished generations by finish reason.", "reason", finished_);
   }
-  out += "# HELP hearth_open_connections Client connections open (HTTP and WebSocket).\n";
-  out += "# TYPE hearth_open_connections gauge\n";
-  out += "hearth_open_connections " + std::to_string(open_connections_.load(std::memory_order_relaxed)) + "\n";
-  out += "# HELP hearth_prompt_tokens_total Prompt tokens processed.\n";
-  out += "# TYPE hearth_prompt_tokens_total counter\n";
-  out += "hearth_prompt_tokens_total " + std::to_string(prompt_tokens_.load()) + "\n";
-  out += "# HELP hearth_generated_tokens_total Tokens generated.\n";
-  out += "# TYPE hearth_generated_tokens_total counter\n";
-  out += "hearth_generated_tokens_total " + std::to_string(generated_tokens_.load()) + "\n";
-  out += "# HELP hearth_queue_depth Requests waiting to start.\n# TYPE hearth_queue_depth gauge\n";
-  out += "hearth_queue_depth " + std::to_string(s.queued) + "\n";
-  out += "# HELP hearth_running_sequences Sequences in the batch.\n# TYPE hearth_running_sequences gauge\n";
-  out += "hearth_running_sequences " + std::to_string(s.running) + "\n";
-  out += "# HELP hearth_parked_sequences Preempted sequences waiting for KV blocks (among the running).\n";
-  out += "# TYPE hearth_parked_sequences gauge\n";
-  out += "hearth_parked_sequences " + std::to_string(s.parked) + "\n";
-  out += "# HELP hearth_preemptions_total Sequences preempted to free KV blocks for older ones.\n";
-  out += "# TYPE hearth_preemptions_total counter\n";
-  out += "hearth_preemptions_total " + std::to_string(s.preemptions) + "\n";
-  out += "# HELP hearth_recomputed_tokens_total Positions recomputed by preempted sequences when they resumed.\n";
-  out += "# TYPE hearth_recomputed_tokens_total counter\n";
-  out += "hearth_recomputed_tokens_total " + std::to_string(s.recomputed_tokens) + "\n";
-  out += "# HELP hearth_prefix_cache_hit_tokens_total Prompt tokens read from the prefix cache instead of computed.\n";
-  out += "# TYPE hearth_prefix_cache_hit_tokens_total counter\n";
-  out += "hearth_prefix_cache_hit_tokens_total " + std::to_string(s.cache_hit_tokens) + "\n";
-  out += "# HELP hearth_prefix_cache_blocks KV blocks held by prefix cache entries (evicted on demand).\n";
-  out += "# TYPE hearth_prefix_cache_blocks gauge\n";
-  out += "hearth_prefix_cache_blocks " + std::to_string(s.cache_blocks) + "\n";
-  out += "# HELP hearth_prefix_cache_entries Prefix cache entries.\n# TYPE hearth_prefix_cache_entries gauge\n";
-  out += "hearth_prefix_cache_entries " + std::to_string(s.cache_entries) + "\n";
-  out += "# HELP hearth_prefill_budget_rows Prompt rows a step may carry while sequences decode (--prefill-share).\n";
-  out += "# TYPE hearth_prefill_budget_rows gauge\n";
-  out += "hearth_prefill_budget_rows " + std::to_string(s.prefill_budget) + "\n";
-  out += "# HELP hearth_decode_step_seconds Recent time of a step carrying decode rows only.\n";
-  out += "# TYPE hearth_decode_step_seconds gauge\n";
-  out += "hearth_decode_step_seconds " + std::to_string(s.decode_step_ms / 1000.0) + "\n";
-  out += "# HELP hearth_kv_blocks_used KV cache blocks held by sequences.\n# TYPE hearth_kv_blocks_used gauge\n";
-  out += "hearth_kv_blocks_used " + std::to_string(s.kv_blocks_used) + "\n";
-  out += "# HELP hearth_kv_blocks_free KV cache blocks free.\n# TYPE hearth_kv_blocks_free gauge\n";
-  out += "hearth_kv_blocks_free " + std::to_string(s.kv_blocks_free) + "\n";
+  render_scalar(out, "hearth_open_connections", "gauge", "Client connections open (HTTP and WebSocket).",
+                std::to_string(open_connections_.load(std::memory_order_relaxed)));
+  render_scalar(out, "hearth_prompt_tokens_total", "counter", "Prompt tokens processed.",
+                std::to_string(prompt_tokens_.load()));
+  render_scalar(out, "hearth_generated_tokens_total", "counter", "Tokens generated.",
+                std::to_string(generated_tokens_.load()));
+  render_scalar(out, "hearth_queue_depth", "gauge", "Requests waiting to start.",
+                s.queued);
+  render_scalar(out, "hearth_running_sequences", "gauge", "Sequences in the batch.",
+                s.running);
+  render_scalar(out, "hearth_parked_sequences", "gauge", "Preempted sequences waiting for KV blocks (among the running).",
+                s.parked);
+  render_scalar(out, "hearth_preemptions_total", "counter", "Sequences preempted to free KV blocks for older ones.",
+                s.preemptions);
+  render_scalar(out, "hearth_recomputed_tokens_total", "counter", "Positions recomputed by preempted sequences when they resumed.",
+                s.recomputed_tokens);
+  render_scalar(out, "hearth_fair_preemptions_total", "counter",
+                "Sequences preempted to give another client its share of the running slots (--client-weight).",
+                s.fair_preemptions);
+  render_scalar(out, "hearth_yielded_sequences", "gauge",
+                "Sequences preempted for fair shares, waiting for their client's turn (not among the running).",
+                s.yielded);
+  render_scalar(out, "hearth_prefix_cache_hit_tokens_total", "counter", "Prompt tokens read from the prefix cache instead of computed.",
+                s.cache_hit_tokens);
+  render_scalar(out, "hearth_prefix_cache_blocks", "gauge", "KV blocks held by prefix cache entries (evicted on demand).",
+                s.cache_blocks);
+  render_scalar(out, "hearth_prefix_cache_entries", "gauge", "Prefix cache entries.",
+                s.cache_entries);
+  render_scalar(out, "hearth_prefill_budget_rows", "gauge", "Prompt rows a step may carry while sequences decode (--prefill-share).",
+                s.prefill_budget);
+  render_scalar(out, "hearth_decode_step_seconds", "gauge", "Recent time of a step carrying decode rows only.",
+                std::to_string(s.decode_step_ms / 1000.0));
+  render_scalar(out, "hearth_kv_blocks_used", "gauge", "KV cache blocks held by sequences.",
+                s.kv_blocks_used);
+  render_scalar(out, "hearth_kv_blocks_free", "gauge", "KV cache blocks free.",
+                s.kv_blocks_free);
   if (!s.kv_type.empty()) {
     out += "# HELP hearth_kv_cache_bytes_per_token Bytes of KV cache one position of context takes, by row type.\n";
     out += "# TYPE hearth_kv_cache_bytes_per_token gauge\n";
     out += "hearth_kv_cache_bytes_per_token{type=\"" + s.kv_type + "\"} " + std::to_string(s.kv_bytes_per_token) + "\n";
   }
-  out += "# HELP hearth_time_to_first_token_seconds Submission to first generated token.\n";
-  out += "# TYPE hearth_time_to_first_token_seconds histogram\n";
-  ttft_.render(out, "hearth_time_to_first_token_seconds");
-  out += "# HELP hearth_inter_token_latency_seconds Time between consecutive tokens of a sequence.\n";
-  out += "# TYPE hearth_inter_token_latency_seconds histogram\n";
-  itl_.render(out, "hearth_inter_token_latency_seconds");
-  out += "# HELP hearth_batch_rows Tokens per forward pass.\n# TYPE hearth_batch_rows histogram\n";
-  batch_rows_.render(out, "hearth_batch_rows");
-  out += "# HELP hearth_batch_sequences Sequences sharing a forward pass.\n";
-  out += "# TYPE hearth_batch_sequences histogram\n";
-  batch_sequences_.render(out, "hearth_batch_sequences");
+  const auto render_histogram = [&out](std::string_view name, std::string_view help, const histogram& h) {
+    out += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " + std::string(name) + " histogram\n";
+    h.render(out, name);
+  };
+  render_histogram("hearth_time_to_first_token_seconds", "Submission to first generated token.", ttft_);
+  render_histogram("hearth_inter_token_latency_seconds", "Time between consecutive tokens of a sequence.", itl_);
+  render_histogram("hearth_batch_rows", "Tokens per forward pass.", batch_rows_);
+  render_histogram("hearth_batch_sequences", "Sequences sharing a forward pass.", batch_sequences_);
   return out;
 }
 

@@ -123,6 +123,21 @@ std::string cache_partition(const app& a, const request_header& req) {
   return std::string(presented_api_key(req).value_or(""));
 }
 
+client_share client_of(const app& a, const request_header& req, std::string_view peer) {
+  const std::string_view origin = to_std(req[http::field::origin]);
+  std::string_view key;
+  client_share c;
+  if (!a.config.api_keys.empty()) {
+    key = presented_api_key(req).value_or("");
+    c.id = "key " + std::string(key);
+  } else {
+    c.id = "peer " + std::string(peer) + " " + std::string(origin);
+  }
+  c.weight = client_rule(a.config.client_weights, {key, origin, peer}, 1);
+  c.max_running = client_rule(a.config.client_max_running, {key, origin, peer}, 0);
+  return c;
+}
+
 namespace {
 
 std::optional<response> check_api_key(const app& a, const request_header& req) {

@@ -68,6 +68,12 @@ std::optional<std::string_view> presented_api_key(const http::request_header<>& 
 // (the request was checked against them), else "" (one local user).
 std::string cache_partition(const app& a, const http::request_header<>& req);
 
+// Who a generation is for, in fair shares (scheduler.h client_share): with API keys, the key
+// presented; else the connection's peer address and the request's Origin. Its weight and cap are
+// the config's first --client-weight / --client-max-running rule naming the key, the origin,
+// the peer address, or *.
+client_share client_of(const app& a, const http::request_header<>& req, std::string_view peer);
+
 // Generation endpoints (generate_routes.cpp).
 void handle_generate(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);
 void handle_completions(app& a, const std::shared_ptr<http_exchange>& ex, const http::request<http::string_body>& req);

@@ -111,6 +111,9 @@ void ws_session::start(beast::http::request<beast::http::string_body> req) {
   std::string protocol;
   if (auto key = websocket_key_protocol(req)) protocol = "hearth.bearer." + std::string(*key);
   cache_partition_ = cache_partition(app_, req);
+  boost::system::error_code ec;
+  const auto remote = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
+  client_ = client_of(app_, req, ec ? std::string() : remote.address().to_string());
   ws_.set_option(websocket::stream_base::decorator([protocol](websocket::response_type& res) {
     res.set(beast::http::field::server, "hearth/" HEARTH_VERSION);
     if (!protocol.empty()) res.set(beast::http::field::sec_websocket_protocol, protocol);
@@ -185,6 +188,7 @@ void ws_session::start_generation(proto::ws_generate g) {
   req.top_logprobs = r.top_logprobs;
   req.constraint = r.constraint;
   req.cache_partition = cache_partition_;
+  req.client = client_;
   req.cache = r.cache;
   const cancel_flag flag = req.cancel;
   const size_t n_prompt = req.prompt.size();

@@ -91,6 +91,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   bool closing_ = false;      // the Close frame is queued or sent: nothing more is written
   bool closed_ = false;
   std::map<std::string, cancel_flag, std::less<>> active_;
+  client_share client_;          // who its generations are for, in fair shares (routes.h client_of)
   std::string cache_partition_;  // the prefix cache partition of every generation (routes.h)
   std::shared_ptr<ws_backlog> backlog_ = std::make_shared<ws_backlog>();
 };

@@ -192,8 +192,8 @@ http_result curl_json(const std::string& url, const std::string& json_body, cons
   return curl(url, a);
 }
 
-double metric(const server_process& s, const std::string& sample) {
-  const std::string body = curl(s.url("/metrics")).body;
+double metric(const server_process& s, const std::string& sample, const std::vector<std::string>& curl_args) {
+  const std::string body = curl(s.url("/metrics"), curl_args).body;
   const auto at = body.find("\n" + sample + " ");
   return at == std::string::npos ? 0 : std::stod(body.substr(at + sample.size() + 2));
 }

@@ -63,8 +63,8 @@ http_result curl(const std::string& url, const std::vector<std::string>& args = 
 http_result curl_json(const std::string& url, const std::string& json_body, const std::vector<std::string>& args = {});
 
 // The value of one sample of the server's /metrics, e.g. "hearth_running_sequences" or
-// "hearth_generations_total{reason=\"cancelled\"}"; 0 if absent.
-double metric(const server_process& s, const std::string& sample);
+// "hearth_generations_total{reason=\"cancelled\"}"; 0 if absent. `curl_args`: e.g. a key's header.
+double metric(const server_process& s, const std::string& sample, const std::vector<std::string>& curl_args = {});
 
 // Lines of `data: ...` payloads of a server-sent event stream.
 std::vector<std::string> sse_payloads(const std::string& body);

@@ -173,3 +173,23 @@ TEST_CASE("config: a host beyond loopback needs an API key or --insecure-public"
     CHECK(load({"--host", host}).host == host);
   }
 }
+
+TEST_CASE("config: client weights and caps are CLIENT=N rules, looked up key, origin, address, then *", "[config]") {
+  server_config c = load({"--client-weight", "key-a=3", "--client-weight", "http://localhost:5173=2",
+                          "--client-weight", "*=1", "--client-max-running", "127.0.0.1=4"});
+  CHECK(c.client_weights.size() == 3);
+  CHECK(client_rule(c.client_weights, {"key-a", "", "127.0.0.1"}, 1) == 3);
+  CHECK(client_rule(c.client_weights, {"", "http://localhost:5173", "127.0.0.1"}, 1) == 2);
+  CHECK(client_rule(c.client_weights, {"key-b", "", "127.0.0.1"}, 7) == 1);  // *
+  CHECK(client_rule(c.client_max_running, {"", "", "127.0.0.1"}, 0) == 4);
+  CHECK(client_rule(c.client_max_running, {"", "", "127.0.0.2"}, 0) == 0);  // no rule: the fallback
+  // A key may hold '=' itself: the last one splits.
+  CHECK(client_rule(load({"--client-weight", "k=ey=5"}).client_weights, {"k=ey"}, 1) == 5);
+  for (const char* bad : {"key-a", "=3", "key-a=0", "key-a=1001", "key-a=x"}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(load_server_config(std::vector<std::string>{"--client-weight", bad}, fake_env{}.fn(), nullptr),
+                      Catch::Contains("client-weight"));
+  }
+  CHECK_THROWS_WITH(load_server_config(std::vector<std::string>{"--client-max-running", "a=300"}, fake_env{}.fn(), nullptr),
+                    Catch::Contains("client-max-running"));
+}

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <future>
+#include <thread>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -541,4 +543,35 @@ TEST_CASE("chat: a conversation re-sending its history reads it from the prefix 
   auto bad = curl_json(s.url("/v1/completions"), priv.dump());
   CHECK(bad.status == 400);
   CHECK(json::parse(bad.body)["error"]["param"] == "cache");
+}
+
+TEST_CASE("fair shares: another key's request takes a slot from a client that holds them all", "[http][fair]") {
+  // Two slots; key a keeps four long completions in (two run, two wait), then key b asks.
+  server_process s({"--parallel", "2", "--api-key", "key-a", "--api-key", "key-b"});
+  // stories260K writes 400 tokens from this prompt without an end of text.
+  const json long_request = {{"prompt", "Once upon a time"}, {"max_tokens", 400}, {"temperature", 0}};
+  const std::vector<std::string> as_a = {"-H", "Authorization: Bearer key-a"};
+  std::vector<std::future<http_result>> a;
+  for (int i = 0; i < 4; ++i) {
+    a.push_back(std::async(std::launch::async, [&] { return curl_json(s.url("/v1/completions"), long_request.dump(), as_a); }));
+  }
+  const auto a_fills_both_slots = [&] {
+    return metric(s, "hearth_queue_depth", as_a) == 2 && metric(s, "hearth_running_sequences", as_a) == 2;
+  };
+  bool filled = false;
+  for (int i = 0; i < 2000 && !(filled = a_fills_both_slots()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(filled);
+  auto b = curl_json(s.url("/v1/completions"), json{{"prompt", "The cat"}, {"max_tokens", 4}, {"temperature", 0}}.dump(),
+                     {"-H", "Authorization: Bearer key-b"});
+  CHECK(b.status == 200);
+  // b did not wait for a's queue: one of a's sequences yielded its slot, while a's first two still ran.
+  CHECK(metric(s, "hearth_fair_preemptions_total", as_a) == 1);
+  CHECK(metric(s, "hearth_generations_total{reason=\"length\"}", as_a) < 2);
+  for (auto& f : a) {
+    const http_result r = f.get();
+    CHECK(r.status == 200);
+    CHECK(json::parse(r.body)["usage"]["completion_tokens"] == 400);
+  }
+  // The same key never yields to itself.
+  CHECK(metric(s, "hearth_fair_preemptions_total", as_a) == 1);
 }
