@@ -16,6 +16,7 @@
 //   more blocks than the pool has, so sequences are preempted and recomputed. Reported:
 //   preemptions, failures, and how many answers differ from the same request sent alone
 //   afterwards (must be 0: preemption changes no token).
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 
 const args = process.argv.slice(2);
@@ -26,9 +27,13 @@ const opt = (name, fallback) => {
 const url = new URL(opt('url', 'http://127.0.0.1:8080'));
 const scenario = opt('scenario', 'memory');
 
+// The API key requests present (the fair scenario's server has keys; /metrics needs one too).
+let apiKey = null;
+const auth = (key = apiKey) => (key ? { Authorization: `Bearer ${key}` } : {});
+
 function get(path) {
   return new Promise((resolve, reject) => {
-    http.get(new URL(path, url), { agent: false }, (res) => {
+    http.get(new URL(path, url), { agent: false, headers: auth() }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (body += c));
@@ -48,13 +53,13 @@ async function metrics() {
 }
 
 // One streamed POST; calls onEvent(parsed JSON) per SSE data event; resolves with the status
-// and, for a non-200, the error body.
-function stream(path, payload, onEvent) {
+// and, for a non-200, the error body. `key`: the API key to present (default: apiKey).
+function stream(path, payload, onEvent, key = apiKey, signal = undefined) {
   const body = JSON.stringify(payload);
   return new Promise((resolve, reject) => {
     const req = http.request(new URL(path, url), {
-      method: 'POST', agent: false,
-      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+      method: 'POST', agent: false, signal,
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...auth(key) },
     }, (res) => {
       let buffer = '';
       res.setEncoding('utf8');
@@ -68,9 +73,9 @@ function stream(path, payload, onEvent) {
         }
       });
       res.on('end', () => resolve({ status: res.statusCode, error: res.statusCode === 200 ? null : buffer }));
-      res.on('error', reject);
+      res.on('error', (e) => (signal?.aborted ? resolve({ status: 0, error: 'aborted' }) : reject(e)));
     });
-    req.on('error', reject);
+    req.on('error', (e) => (signal?.aborted ? resolve({ status: 0, error: 'aborted' }) : reject(e)));
     req.end(body);
   });
 }
@@ -181,12 +186,12 @@ function longPrompt(n, salt) {
   return Array.from({ length: n }, () => 3 + ((state = (state * 1664525 + 1013904223) >>> 0) % 250));  // ids every vocabulary has
 }
 
-async function timeToFirstToken(prompt) {
+async function timeToFirstToken(prompt, key = apiKey, extra = {}) {
   const t0 = performance.now();
   let first = null;
-  const r = await stream('/v1/completions', { prompt, max_tokens: 1, temperature: 0, stream: true }, (ev) => {
+  const r = await stream('/v1/completions', { prompt, max_tokens: 1, temperature: 0, stream: true, ...extra }, (ev) => {
     if (first === null && ev.choices?.[0]) first = performance.now();
-  });
+  }, key);
   if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.error}`);
   return ((first ?? performance.now()) - t0) / 1000;
 }
@@ -268,7 +273,65 @@ async function prefix() {
   };
 }
 
-const scenarios = { memory, preemption, prefill, prefix };
+// fair: fair shares between two API keys (the server runs with --api-key key-a --api-key key-b).
+//   B's time to first token for a `b-prompt`-token prompt (default 100; cache off, a fresh prompt
+//   each time), median of 3: alone, then while A keeps 16 streams in (8 run at --parallel 8, 8
+//   wait). Then B opens 16 streams too, and over `window` seconds (after 3 s to settle) each
+//   client's tokens per second are counted. Reported: the TTFT ratio (loaded / alone), each
+//   client's decode tok/s and their ratio (A / B: 1 at equal weights, the weight ratio with
+//   --client-weight), and the fairness preemptions.
+async function fair() {
+  const bTokens = Number(opt('b-prompt', 100));
+  const window = Number(opt('window', 10));
+  const streamsEach = Number(opt('streams', 16));
+  const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  apiKey = 'key-a';  // for /metrics
+  let salt = 1000;
+  const bTtft = () => timeToFirstToken(longPrompt(bTokens, salt++), 'key-b', { cache: false });
+  const alone = [];
+  for (let i = 0; i < 3; ++i) alone.push(await bTtft());
+  // Client A: streams of long answers, re-sent as they end, until stopped.
+  const counts = { 'key-a': 0, 'key-b': 0 };
+  const ac = new AbortController();
+  setMaxListeners(4 * streamsEach, ac.signal);  // every stream listens for the one abort
+  const maxTokens = Math.min(400, Number(opt('context', 2048)) - 32);
+  const open = (key, i) => (async () => {
+    while (!ac.signal.aborted) {
+      await stream('/v1/completions', { prompt: longPrompt(8, (key === 'key-a' ? 300 : 600) + i), max_tokens: maxTokens,
+        temperature: 0, stream: true, cache: false }, () => ++counts[key], key, ac.signal);
+    }
+  })();
+  const clients = Array.from({ length: streamsEach }, (_, i) => open('key-a', i));
+  for (let t = 0; t < 600; ++t) {  // until A fills every slot and its queue holds the rest
+    const m = await metrics();
+    if (m.hearth_queue_depth >= streamsEach / 2 && m.hearth_running_sequences >= streamsEach / 2) break;
+    await sleep(0.1);
+  }
+  await sleep(1);  // A's prompts in: its streams decode
+  const loaded = [];
+  for (let i = 0; i < 3; ++i) loaded.push(await bTtft());
+  clients.push(...Array.from({ length: streamsEach }, (_, i) => open('key-b', i)));
+  await sleep(3);
+  const from = { ...counts };
+  const t0 = performance.now();
+  await sleep(window);
+  const seconds = (performance.now() - t0) / 1000;
+  const rate = (k) => (counts[k] - from[k]) / seconds;
+  const m = await metrics();
+  ac.abort();
+  await Promise.all(clients);
+  return {
+    scenario: 'fair', b_prompt_tokens: bTokens,
+    b_ttft_alone_s: +median(alone).toFixed(3), b_ttft_while_a_runs_8_s: +median(loaded).toFixed(3),
+    b_ttft_ratio: +(median(loaded) / median(alone)).toFixed(2),
+    backlogged_tok_s: { a: +rate('key-a').toFixed(1), b: +rate('key-b').toFixed(1) },
+    a_over_b: +(rate('key-a') / rate('key-b')).toFixed(2),
+    fair_preemptions: m.hearth_fair_preemptions_total,
+  };
+}
+
+const scenarios = { memory, preemption, prefill, prefix, fair };
 if (!scenarios[scenario]) {
   console.error(`unknown scenario ${scenario}: ${Object.keys(scenarios).join(', ')}`);
   process.exit(2);
