@@ -18,6 +18,9 @@ struct usage {
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
   int32_t cached_tokens = 0;  // of prompt_tokens, read from the prefix cache instead of computed
+  // Tokens dropped to fit the context (context_overflow truncate_middle or rolling): the prompt's
+  // and, with a rolling window, those that slid out during generation.
+  int32_t truncated_tokens = 0;
 };
 
 // A generated token's log-probability (log-softmax of the logits the sampler saw) and the most

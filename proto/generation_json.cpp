@@ -74,7 +74,9 @@ nlohmann::json to_json(const usage& u) {
                       {"completion_tokens", u.completion_tokens},
                       {"total_tokens", static_cast<int64_t>(u.prompt_tokens) + u.completion_tokens}};
   // OpenAI's field for prompt tokens read from a cache; present when some were.
-  if (u.cached_tokens > 0) j["prompt_tokens_details"] = {{"cached_tokens", u.cached_tokens}};
+  if (u.cached_tokens > 0) j["prompt_tokens_details"]["cached_tokens"] = u.cached_tokens;
+  // hearth's: what context_overflow dropped; present when something was.
+  if (u.truncated_tokens > 0) j["prompt_tokens_details"]["truncated_tokens"] = u.truncated_tokens;
   return j;
 }
 

@@ -125,8 +125,9 @@ submit_status scheduler::submit(generation_request r, std::vector<std::shared_pt
   pending p{std::move(r), std::move(sinks.front()), {}, clock::now()};
   p.forks.assign(std::make_move_iterator(sinks.begin() + 1), std::make_move_iterator(sinks.end()));
   const int64_t blocks = blocks_of(p);
-  if (positions_of(p.request) > max_positions || blocks > total_blocks_ ||
-      kv_cache::blocks_needed(positions_of(p.request), block_size_) > total_blocks_) {
+  // A rolling window never holds more than the context.
+  const int64_t positions = p.request.rolling ? std::min(positions_of(p.request), max_positions) : positions_of(p.request);
+  if (positions > max_positions || blocks > total_blocks_ || kv_cache::blocks_needed(positions, block_size_) > total_blocks_) {
     return submit_status::too_long;
   }
   {
@@ -532,6 +533,27 @@ void scheduler::evict_all() {
   }
 }
 
+void scheduler::slide(sequence& s) {
+  const int32_t keep = std::min(s.roll_keep, s.n_fed);
+  const int32_t drop = std::max(1, (s.n_fed - keep) / 2);
+  std::vector<token_id> window;
+  window.reserve(static_cast<size_t>(s.n_fed - drop));
+  for (int32_t pos = 0; pos < s.n_fed; ++pos) {
+    if (pos < keep || pos >= keep + drop) window.push_back(s.token_at(pos));
+  }
+  // The window is the new prompt; the token sampled last (not yet fed) follows it.
+  s.prompt = std::move(window);
+  s.generated.assign(1, s.last_token);
+  s.truncated_tokens += drop;
+  engine_->seq_free(s.kv_seq);
+  s.kv_seq = engine_->seq_create();
+  s.n_fed = 0;
+  s.refill_to = s.prompt_size();
+  if (!engine_->seq_reserve(s.kv_seq, static_cast<int64_t>(s.prompt_size()) + 1)) {
+    finish(s, proto::finish_reason::error, "the KV cache ran out of blocks sliding the context window");
+  }
+}
+
 void scheduler::preempt(sequence& s, bool yield) {
   engine_->seq_free(s.kv_seq);
   s.kv_seq = -1;
@@ -580,6 +602,7 @@ void scheduler::start(pending&& p) {
     running_.push_back(std::make_unique<sequence>(std::move(p), vocab_size_, std::move(trie), kv, clock::now()));
     sequence& s = *running_.back();
     s.n_fed = s.cached_tokens = cached;
+    s.roll_keep = static_cast<int32_t>(std::min<int64_t>(s.prompt_size(), context_length_ / 4));
     if (!shown.empty()) s.shown.emplace(*engine_, shown);
     if (embed) s.pool.emplace(engine_->pooling(), engine_->hidden_dim(), s.prompt_size());
     if (!forks.empty()) {
@@ -666,7 +689,8 @@ void scheduler::build_batch() {
   for (auto& p : running_) {
     sequence& s = *p;
     s.n_in_batch = 0;
-    if (s.parked || s.prefilling() || s.awaiting_prompt || rows_left == 0 || logits_left == 0) continue;
+    if (s.rolling && !s.done && !s.parked && !s.prefilling() && s.n_fed >= context_length_) slide(s);
+    if (s.done || s.parked || s.prefilling() || s.awaiting_prompt || rows_left == 0 || logits_left == 0) continue;
     if (!grow(s)) continue;
     batch_.push_back({s.last_token, s.n_fed, s.kv_seq, true});
     logit_owners_.push_back(&s);
@@ -684,7 +708,7 @@ void scheduler::build_batch() {
   if (engine_->generates()) grants = prompt_grants(prompt_left);
   for (auto& p : running_) {
     sequence& s = *p;
-    if (s.parked || !s.prefilling() || s.awaiting_prompt || prompt_left == 0) continue;
+    if (s.done || s.parked || !s.prefilling() || s.awaiting_prompt || prompt_left == 0) continue;
     int64_t n = std::min<int64_t>(s.fill_end() - s.n_fed, prompt_left);
     int64_t* grant = nullptr;
     if (!grants.empty()) {

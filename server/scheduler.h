@@ -64,6 +64,14 @@
 // decode rows count), the turn rotating on ties: a deficit round robin whose quantum is one row.
 // A client's rows go to its sequences in admission order.
 //
+// Rolling context (generation_request::rolling): a sequence that reaches the end of the context
+// keeps its first roll_keep positions (the prompt's head, at most a quarter of the context) and
+// the newer half of the rest, and goes on: the window is recomputed as a prompt (as after a
+// preemption, positions from 0) rather than shifted in place, so its keys and values are exactly
+// those of a fresh request with that window (a shifted cache re-rotates stored keys, which in F16
+// or quantized rows is not the same), at the cost of a prefill of at most 5/8 of the context
+// every 3/8 of it generated. The dropped positions count in usage.truncated_tokens.
+//
 // Embedding requests (generation_request::embed) share the queue, the KV blocks and the batches:
 // their prompt rows ask the engine for hidden states instead of logits, and they finish when the
 // prompt is in. They hold all their blocks from admission and are never preempted.
@@ -138,6 +146,11 @@ struct generation_request {
   std::string cache_partition;
   bool cache = true;
   client_share client;
+  // Context overflow (proto request_fields.h): with `rolling`, when the sequence reaches the end
+  // of the context its window slides (see the top) and max_tokens may exceed the context.
+  // truncated_tokens: prompt tokens the front end already dropped, reported in usage.
+  bool rolling = false;
+  int32_t truncated_tokens = 0;
 };
 
 struct scheduler_options {
@@ -250,6 +263,9 @@ class scheduler {
   // Makes room in s's KV sequence for its next decode row, preempting newer sequences (or s
   // itself, then false) when the pool is out of blocks.
   bool grow(sequence& s);
+  // A rolling sequence at the end of the context: its window becomes the first roll_keep
+  // positions and the newer half of the rest, recomputed from the next step (see the top).
+  void slide(sequence& s);
   // Frees s's blocks and parks it until resume_parked, or (yield) until admit gives its client a
   // slot again.
   void preempt(sequence& s, bool yield = false);

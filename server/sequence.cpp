@@ -32,6 +32,9 @@ scheduler::sequence::sequence(pending&& p, int32_t n_vocab, std::shared_ptr<cons
   cache_partition = std::move(p.request.cache_partition);
   cache = p.request.cache && !p.request.embed;
   client = std::move(p.request.client);
+  prompt_tokens = prompt_size();
+  rolling = p.request.rolling && !p.request.embed;
+  truncated_tokens = p.request.truncated_tokens;
 }
 
 void scheduler::sequence::record_token(token_id t, clock::time_point now) {
@@ -52,16 +55,17 @@ finish_event scheduler::sequence::make_finish(proto::finish_reason reason, std::
   if (!refused) e.text = decoder.finish();
   if (reason == proto::finish_reason::stop && decoder.stopped()) e.stop_sequence = decoder.matched_stop();
   e.embedding = std::move(embedding);
-  e.usage.prompt_tokens = prompt_size();
+  e.usage.prompt_tokens = prompt_tokens;
   e.usage.completion_tokens = n_generated;
   e.usage.cached_tokens = cached_tokens;
+  e.usage.truncated_tokens = truncated_tokens;
 
   // Each phase is timed to its end, or to the finish if it never ended (cancelled in prefill).
   proto::timings& t = e.timings;
   t.queue_ms = ms_between(submitted, admitted);
   const clock::time_point prompt_end = n_generated > 0 ? first_token : now;
   t.prompt_ms = ms_between(admitted, prompt_end);
-  t.prompt_per_second = per_second(std::min(n_fed, prompt_size()), t.prompt_ms);
+  t.prompt_per_second = per_second(std::min(n_fed, prompt_tokens), t.prompt_ms);
   if (n_generated > 0) {
     t.predicted_ms = ms_between(first_token, latest_token);
     t.predicted_per_second = per_second(n_generated - 1, t.predicted_ms);

@@ -84,6 +84,14 @@ struct scheduler::sequence {
 
   client_share client;  // fair shares (see scheduler.h)
 
+  // Context overflow: the prompt's length as submitted (usage; `prompt` becomes the window after
+  // a slide), whether the window rolls, the head it keeps, and the tokens dropped (by the front
+  // end from the prompt, and by slides).
+  int32_t prompt_tokens = 0;
+  bool rolling = false;
+  int32_t roll_keep = 0;
+  int32_t truncated_tokens = 0;
+
   // Prefix cache: the request's partition and consent, and the prompt positions it read.
   std::string cache_partition;
   bool cache = true;
