@@ -210,6 +210,18 @@ const std::vector<setting>& server_settings() {
                   "while sequences decode, the share of each step's time prompt chunks may take (1-100): "
                   "lower keeps streams smoother, higher prefills long prompts faster; 100: no limit",
                   &server_config::prefill_share, 1, 100),
+      {"context-overflow", "POLICY",
+       "when a prompt plus max_tokens exceeds the context: error (400), truncate_middle (drop the middle: a "
+       "chat's oldest turns after its system prompt) or rolling (slide the window as it generates); a request's "
+       "\"context_overflow\" overrides it",
+       false,
+       [](server_config& c, const std::string& v) {
+         if (v != "error" && v != "truncate_middle" && v != "rolling") {
+           throw config_error("'" + v + "' is not error, truncate_middle or rolling");
+         }
+         c.context_overflow = v;
+       },
+       [](const server_config& c) { return c.context_overflow; }},
       int_setting("max-choices", "N", "most choices one request may ask for (OpenAI's n); they run at once, so "
                   "also at most --parallel", &server_config::max_choices, 1, 256),
       int_setting("queue-limit", "N", "requests that may wait; more are refused with 429",

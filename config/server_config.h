@@ -30,6 +30,8 @@ struct server_config {
   int64_t ctx = 0;                      // positions per sequence; 0: the model's context length
   int64_t kv_budget_mib = 0;            // KV cache memory; 0: enough for `parallel` full contexts
   int batch = 256;                      // rows (tokens) per forward pass
+  std::string context_overflow = "error";  // a request's prompt + max_tokens beyond the context:
+                                          // error, truncate_middle or rolling (proto request_fields.h)
   int prefill_share = 60;               // percent of a step's time prompt rows may take while others decode
   int queue_limit = 64;                 // requests waiting beyond `parallel`; more get 429
   int max_choices = 8;                  // OpenAI's n: choices per request (also at most `parallel`)

@@ -181,7 +181,8 @@ result<messages_request> parse(std::string_view body, const limits& lim, bool co
   messages_request req;
   req.model = r.string("model").value_or("");
   if (!count_only) {
-    if (const std::optional<int32_t> m = read_max_tokens(r, "max_tokens", lim)) {
+    req.overflow = read_context_overflow(r, lim);
+    if (const std::optional<int32_t> m = read_max_tokens(r, "max_tokens", overflow_limits(lim, req.overflow))) {
       req.max_tokens = *m;
     } else if (!r.failed()) {
       r.fail("max_tokens", "max_tokens is required");

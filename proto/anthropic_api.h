@@ -38,6 +38,7 @@ struct messages_request {
   int32_t max_tokens = 0;
   sampling_params sampling;
   bool cache = true;  // "cache": false keeps it out of the prefix cache
+  context_overflow overflow = context_overflow::error;  // "context_overflow" (request_fields.h)
   std::vector<std::string> stop;
   bool stream = false;
   tool_request tools;

@@ -27,7 +27,8 @@ result<generate_request> generate_from_json(const nlohmann::json& object, const 
   field_reader r(object);
   generate_request req;
   read_prompt_or_tokens(r, req, lim);
-  req.max_tokens = read_max_tokens(r, "max_tokens", lim);
+  req.overflow = read_context_overflow(r, lim);
+  req.max_tokens = read_max_tokens(r, "max_tokens", overflow_limits(lim, req.overflow));
   read_sampling(r, req.sampling, api_flavor::native);
   req.cache = read_cache(r);
   req.stop = read_stop(r);

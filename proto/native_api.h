@@ -26,6 +26,7 @@ struct generate_request {
   std::optional<int32_t> max_tokens;           // in [1, n_ctx]; absent: until end of text/context
   sampling_params sampling;  // llama-server's defaults (sampler.h); seed always concrete
   bool cache = true;  // "cache": false keeps it out of the prefix cache
+  context_overflow overflow = context_overflow::error;  // "context_overflow" (request_fields.h)
   std::vector<std::string> stop;  // at most 4, none empty
   bool stream = false;
   int32_t top_logprobs = -1;      // "logprobs": N alternatives (or true: 0); -1: none

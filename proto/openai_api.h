@@ -43,6 +43,7 @@ struct completion_request {
   int32_t max_tokens = 16;                     // OpenAI's default; in [1, n_ctx] when given
   sampling_params sampling = openai_sampling_defaults();
   bool cache = true;  // "cache": false keeps it out of the prefix cache
+  context_overflow overflow = context_overflow::error;  // "context_overflow" (request_fields.h)
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
@@ -61,6 +62,7 @@ struct chat_request {
                                        // end of text or context
   sampling_params sampling = openai_sampling_defaults();
   bool cache = true;  // "cache": false keeps it out of the prefix cache
+  context_overflow overflow = context_overflow::error;  // "context_overflow" (request_fields.h)
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;

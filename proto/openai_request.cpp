@@ -212,7 +212,8 @@ result<completion_request> parse_completion(std::string_view body, const limits&
   completion_request req;
   req.model = r.string("model").value_or("");
   read_completion_prompt(r, req, lim);
-  if (std::optional<int32_t> m = read_max_tokens(r, "max_tokens", lim)) req.max_tokens = *m;
+  req.overflow = read_context_overflow(r, lim);
+  if (std::optional<int32_t> m = read_max_tokens(r, "max_tokens", overflow_limits(lim, req.overflow))) req.max_tokens = *m;
   read_sampling(r, req.sampling, api_flavor::openai);
   req.cache = read_cache(r);
   req.stop = read_stop(r);
@@ -236,7 +237,8 @@ result<chat_request> parse_chat(std::string_view body, const limits& lim) {
   chat_request req;
   req.model = r.string("model").value_or("");
   read_messages(r, req.messages);
-  req.max_tokens = read_chat_max_tokens(r, lim);
+  req.overflow = read_context_overflow(r, lim);
+  req.max_tokens = read_chat_max_tokens(r, overflow_limits(lim, req.overflow));
   read_sampling(r, req.sampling, api_flavor::openai);
   req.cache = read_cache(r);
   req.stop = read_stop(r);

@@ -217,6 +217,37 @@ int32_t read_count_logprobs(field_reader& r) {
 
 bool read_cache(field_reader& r) { return r.boolean("cache").value_or(true); }
 
+std::string_view to_string(context_overflow o) {
+  switch (o) {
+    case context_overflow::truncate_middle: return "truncate_middle";
+    case context_overflow::rolling: return "rolling";
+    case context_overflow::error: break;
+  }
+  return "error";
+}
+
+std::optional<context_overflow> context_overflow_from(std::string_view name) {
+  for (context_overflow o : {context_overflow::error, context_overflow::truncate_middle, context_overflow::rolling}) {
+    if (name == to_string(o)) return o;
+  }
+  return std::nullopt;
+}
+
+context_overflow read_context_overflow(field_reader& r, const limits& lim) {
+  const std::optional<std::string> v = r.string("context_overflow");
+  if (!v) return lim.overflow;
+  const std::optional<context_overflow> o = context_overflow_from(*v);
+  r.check(o.has_value(), "context_overflow", [&] {
+    return "context_overflow must be \"error\", \"truncate_middle\" or \"rolling\" (got \"" + *v + "\")";
+  });
+  return o.value_or(lim.overflow);
+}
+
+limits overflow_limits(limits lim, context_overflow o) {
+  if (o == context_overflow::rolling) lim.n_ctx = 0;
+  return lim;
+}
+
 bool read_include_usage(field_reader& r, bool stream) {
   const nlohmann::json* v = r.find("stream_options");
   if (r.failed() || !v) return false;

@@ -14,11 +14,23 @@
 
 namespace hearth::proto {
 
+// What happens when a prompt plus max_tokens exceeds the context ("context_overflow"):
+// - error: 400 with code context_length_exceeded, naming both numbers;
+// - truncate_middle: the prompt loses tokens from its middle until it fits (a chat loses whole
+//   turns after its system prompt, oldest first, keeping the newest);
+// - rolling: the prompt is cut as by truncate_middle only if it alone leaves no room; then when
+//   the generation reaches the end of the context, the window slides (the oldest half after the
+//   prompt's head is dropped), so max_tokens may exceed the context: endless generation.
+enum class context_overflow { error, truncate_middle, rolling };
+std::string_view to_string(context_overflow o);
+std::optional<context_overflow> context_overflow_from(std::string_view name);
+
 // What validation needs to know about the loaded model.
 struct limits {
   int32_t n_vocab = 0;  // token ids must lie in [0, n_vocab)
-  int64_t n_ctx = 0;    // max_tokens must be <= n_ctx; <= 0: not checked
+  int64_t n_ctx = 0;    // max_tokens must be <= n_ctx (unless rolling); <= 0: not checked
   int32_t max_choices = 1;  // OpenAI's n may be 1..max_choices
+  context_overflow overflow = context_overflow::error;  // the server's default policy
 };
 
 // OpenAI's limit on stop strings, applied to every API.
@@ -70,5 +82,9 @@ int32_t read_count_logprobs(field_reader& r);
 bool read_include_usage(field_reader& r, bool stream);
 // "cache": false keeps a request out of the prefix cache (neither read nor filled); default true.
 bool read_cache(field_reader& r);
+// "context_overflow": "error", "truncate_middle" or "rolling"; absent or null: lim.overflow.
+context_overflow read_context_overflow(field_reader& r, const limits& lim);
+// The limits max_tokens is read with under policy o: a rolling window has no upper bound.
+limits overflow_limits(limits lim, context_overflow o);
 
 }  // namespace hearth::proto

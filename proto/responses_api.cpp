@@ -180,7 +180,8 @@ result<responses_request> parse_responses(std::string_view body, const limits& l
   } else if (!r.failed()) {
     r.fail("input", "input must be a string or a non-empty array of items (got " + describe(*input) + ")");
   }
-  req.max_output_tokens = read_max_tokens(r, "max_output_tokens", lim);
+  req.overflow = read_context_overflow(r, lim);
+  req.max_output_tokens = read_max_tokens(r, "max_output_tokens", overflow_limits(lim, req.overflow));
   req.sampling = openai_sampling_defaults();
   read_sampling(r, req.sampling, api_flavor::openai);
   req.cache = read_cache(r);
@@ -252,7 +253,7 @@ json response_object(std::string_view id, int64_t created, std::string_view mode
   if (!out->text.empty() || out->calls.empty()) r["output"].push_back(message_item(message_item_id(id), out->text, true));
   for (size_t i = 0; i < out->calls.size(); ++i) r["output"].push_back(function_call_item(function_item_id(id, i), out->calls[i]));
   r["usage"] = {{"input_tokens", out->tokens.prompt_tokens},
-                {"input_tokens_details", {{"cached_tokens", 0}}},
+                {"input_tokens_details", {{"cached_tokens", out->tokens.cached_tokens}}},
                 {"output_tokens", out->tokens.completion_tokens},
                 {"output_tokens_details", {{"reasoning_tokens", 0}}},
                 {"total_tokens", out->tokens.prompt_tokens + out->tokens.completion_tokens}};

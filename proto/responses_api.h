@@ -39,6 +39,7 @@ struct responses_request {
   std::optional<int32_t> max_output_tokens;
   sampling_params sampling;
   bool cache = true;  // "cache": false keeps it out of the prefix cache
+  context_overflow overflow = context_overflow::error;  // "context_overflow" (request_fields.h)
   bool stream = false;
   tool_request tools;
   std::shared_ptr<const grammar> constraint;  // text.format

@@ -8,6 +8,7 @@
 #include "generation_setup.h"
 #include "generation_sink.h"
 #include "proto/anthropic_api.h"
+#include "proto/context_overflow.h"
 #include "proto/ids.h"
 #include "proto/jinja/json_io.h"
 #include "proto/native_api.h"
@@ -35,9 +36,10 @@ void start(app& a, const std::shared_ptr<http_exchange>& ex, generation_context 
            std::optional<int32_t> max_tokens, const sampling_params& sampling, std::vector<std::string> stop,
            int32_t top_logprobs, std::shared_ptr<const grammar> constraint,
            std::vector<std::pair<token_id, std::string>> shown_tokens = {}, int32_t n = 1) {
-  auto made = make_generation(a, std::move(prompt), max_tokens, sampling, std::move(stop), ex->cancel());
+  auto made = make_generation(a, std::move(prompt), max_tokens, sampling, std::move(stop), ex->cancel(), ctx.overflow);
   if (auto* e = std::get_if<proto::api_error>(&made)) return reply_error(a, ex, ctx.endpoint, *e);
   generation_request& r = std::get<generation_request>(made);
+  r.truncated_tokens += ctx.truncated_tokens;
   r.top_logprobs = top_logprobs;
   r.constraint = std::move(constraint);
   r.shown_tokens = std::move(shown_tokens);
@@ -127,7 +129,10 @@ std::vector<std::pair<token_id, std::string>> shown_markers(const vocab& v, cons
 
 // A chat's prompt: the messages (tools offered, template variables set) rendered by the model's
 // template and tokenized. Sets ctx's reasoning markers and tool format, the constraint of a
-// required call, and the control tokens to show.
+// required call, and the control tokens to show. Under ctx.overflow truncate_middle, the oldest
+// turns after the system prompt are dropped (proto/context_overflow.h) while the prompt leaves
+// the answer less than `max_tokens` (absent: a quarter of the context), counted in
+// ctx.truncated_tokens; what still does not fit is cut later, from the middle of its tokens.
 struct chat_prompt {
   std::vector<token_id> tokens;
   std::vector<std::pair<token_id, std::string>> shown;
@@ -136,7 +141,7 @@ std::variant<chat_prompt, proto::api_error> render_chat(app& a, std::vector<prot
                                                         const proto::tool_request& tools,
                                                         const nlohmann::json& template_kwargs, bool split_reasoning,
                                                         std::shared_ptr<const grammar>& constraint,
-                                                        generation_context& ctx) {
+                                                        generation_context& ctx, std::optional<int32_t> max_tokens = {}) {
   jinja::variables kwargs;
   for (const auto& [key, value] : template_kwargs.items()) {
     kwargs.emplace_back(key, jinja::from_json(value, /*user_strings=*/true));  // text from the request
@@ -147,17 +152,27 @@ std::variant<chat_prompt, proto::api_error> render_chat(app& a, std::vector<prot
     ctx.tools = a.chat->tools().format;
     out.shown = shown_markers(*a.vocabulary, a.chat->tools());
   }
-  auto rendered = a.chat->render(messages, true, kwargs);
-  if (auto* e = std::get_if<proto::api_error>(&rendered)) return *e;
-  const proto::prompt_text& text = std::get<proto::prompt_text>(rendered);
-  if (split_reasoning && a.chat->reasoning()) {
-    ctx.reasoning = *a.chat->reasoning();
-    ctx.reasoning_open = proto::prompt_opens_reasoning(text.text, *ctx.reasoning);
+  const int64_t n_ctx = a.engine_scheduler->context_length();
+  const int64_t room = n_ctx - (max_tokens ? *max_tokens : std::max<int64_t>(1, n_ctx / 4));
+  const bool fit = ctx.overflow == proto::context_overflow::truncate_middle;
+  size_t first_size = 0;
+  for (;;) {
+    auto rendered = a.chat->render(messages, true, kwargs);
+    if (auto* e = std::get_if<proto::api_error>(&rendered)) return *e;
+    const proto::prompt_text& text = std::get<proto::prompt_text>(rendered);
+    out.tokens = proto::chat_template::tokenize(*a.vocabulary, text);
+    if (first_size == 0) first_size = out.tokens.size();
+    if (fit && static_cast<int64_t>(out.tokens.size()) > room && proto::drop_oldest_turn(messages)) continue;
+    if (split_reasoning && a.chat->reasoning()) {
+      ctx.reasoning = *a.chat->reasoning();
+      ctx.reasoning_open = proto::prompt_opens_reasoning(text.text, *ctx.reasoning);
+    }
+    break;
   }
+  ctx.truncated_tokens = static_cast<int32_t>(first_size - std::min(first_size, out.tokens.size()));
   if (a.config.log_prompts) {
     for (const auto& m : messages) ctx.prompt_text += "[" + m.role + "] " + m.content + "\n";
   }
-  out.tokens = proto::chat_template::tokenize(*a.vocabulary, text);
   return out;
 }
 
@@ -169,6 +184,7 @@ void handle_generate(app& a, const std::shared_ptr<http_exchange>& ex, const req
   auto& g = std::get<proto::generate_request>(parsed);
   generation_context ctx = make_context(a, req, *ex, api_kind::native, "/v1/generate", g.stream, false);
   ctx.cache = g.cache;
+  ctx.overflow = g.overflow;
   if (a.config.log_prompts && g.prompt) ctx.prompt_text = *g.prompt;
   start(a, ex, std::move(ctx), tokenize_prompt(a, g.prompt, g.tokens), g.max_tokens, g.sampling, std::move(g.stop),
         g.top_logprobs, std::move(g.constraint));
@@ -180,6 +196,7 @@ void handle_completions(app& a, const std::shared_ptr<http_exchange>& ex, const 
   auto& c = std::get<proto::completion_request>(parsed);
   generation_context ctx = make_context(a, req, *ex, api_kind::completion, "/v1/completions", c.stream, c.include_usage);
   ctx.cache = c.cache;
+  ctx.overflow = c.overflow;
   if (a.config.log_prompts && c.prompt) ctx.prompt_text = *c.prompt;
   start(a, ex, std::move(ctx), tokenize_prompt(a, c.prompt, c.tokens), c.max_tokens, c.sampling, std::move(c.stop),
         c.top_logprobs, std::move(c.constraint), {}, c.n);
@@ -191,7 +208,8 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
   auto& c = std::get<proto::chat_request>(parsed);
   generation_context ctx = make_context(a, req, *ex, api_kind::chat, "/v1/chat/completions", c.stream, c.include_usage);
   ctx.cache = c.cache;
-  auto prompt = render_chat(a, c.messages, c.tools, c.template_kwargs, c.split_reasoning, c.constraint, ctx);
+  ctx.overflow = c.overflow;
+  auto prompt = render_chat(a, c.messages, c.tools, c.template_kwargs, c.split_reasoning, c.constraint, ctx, c.max_tokens);
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, "/v1/chat/completions", *e);
   chat_prompt& p = std::get<chat_prompt>(prompt);
   start(a, ex, std::move(ctx), std::move(p.tokens), c.max_tokens, c.sampling, std::move(c.stop), c.top_logprobs,
@@ -205,8 +223,9 @@ void handle_messages(app& a, const std::shared_ptr<http_exchange>& ex, const req
   auto& m = std::get<proto::messages_request>(parsed);
   generation_context ctx = make_context(a, req, *ex, api_kind::anthropic, endpoint, m.stream, false);
   ctx.cache = m.cache;
+  ctx.overflow = m.overflow;
   std::shared_ptr<const grammar> constraint;
-  auto prompt = render_chat(a, m.messages, m.tools, nlohmann::json::object(), true, constraint, ctx);
+  auto prompt = render_chat(a, m.messages, m.tools, nlohmann::json::object(), true, constraint, ctx, m.max_tokens);
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, endpoint, *e);
   chat_prompt& p = std::get<chat_prompt>(prompt);
   start(a, ex, std::move(ctx), std::move(p.tokens), m.max_tokens, m.sampling, std::move(m.stop), -1,
@@ -220,8 +239,9 @@ void handle_responses(app& a, const std::shared_ptr<http_exchange>& ex, const re
   auto& r = std::get<proto::responses_request>(parsed);
   generation_context ctx = make_context(a, req, *ex, api_kind::responses, endpoint, r.stream, false);
   ctx.cache = r.cache;
+  ctx.overflow = r.overflow;
   ctx.echo = std::move(r.echo);
-  auto prompt = render_chat(a, r.messages, r.tools, nlohmann::json::object(), true, r.constraint, ctx);
+  auto prompt = render_chat(a, r.messages, r.tools, nlohmann::json::object(), true, r.constraint, ctx, r.max_output_tokens);
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, endpoint, *e);
   chat_prompt& p = std::get<chat_prompt>(prompt);
   start(a, ex, std::move(ctx), std::move(p.tokens), r.max_output_tokens, r.sampling, {}, -1, std::move(r.constraint),

@@ -3,11 +3,15 @@
 #include "proto/generation_json.h"
 
 #include <algorithm>
+#include <limits>
+
+#include "proto/context_overflow.h"
 
 namespace hearth {
 
 proto::limits model_limits(const app& a) {
-  return {a.vocabulary->size(), a.engine_scheduler->context_length(), std::min(a.config.max_choices, a.config.parallel)};
+  return {a.vocabulary->size(), a.engine_scheduler->context_length(), std::min(a.config.max_choices, a.config.parallel),
+          proto::context_overflow_from(a.config.context_overflow).value_or(proto::context_overflow::error)};
 }
 
 std::vector<token_id> tokenize_prompt(const app& a, const std::optional<std::string>& text,
@@ -19,18 +23,32 @@ std::vector<token_id> tokenize_prompt(const app& a, const std::optional<std::str
 std::variant<generation_request, proto::api_error> make_generation(const app& a, std::vector<token_id> prompt,
                                                                    std::optional<int32_t> max_tokens,
                                                                    const sampling_params& sampling,
-                                                                   std::vector<std::string> stop, cancel_flag cancel) {
+                                                                   std::vector<std::string> stop, cancel_flag cancel,
+                                                                   proto::context_overflow overflow) {
   const int64_t n_ctx = a.engine_scheduler->context_length();
+  if (prompt.empty()) return proto::bad_request("prompt", "the prompt is empty");
+  int32_t truncated = 0;
+  if (overflow != proto::context_overflow::error) {
+    // The answer's room: max_tokens, or without it (and for a rolling window, at most) a quarter
+    // of the context; the prompt is cut from its middle to leave it.
+    const int64_t quarter = std::max<int64_t>(1, n_ctx / 4);
+    const int64_t answer = max_tokens ? (overflow == proto::context_overflow::rolling ? std::min<int64_t>(*max_tokens, quarter)
+                                                                                      : *max_tokens)
+                                      : quarter;
+    if (n_ctx - answer >= 2) truncated = proto::truncate_middle(prompt, n_ctx - answer);
+  }
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-  if (n_prompt == 0) return proto::bad_request("prompt", "the prompt is empty");
   if (n_prompt >= n_ctx) {
     return proto::api_error{400,
                             "the prompt is " + std::to_string(n_prompt) + " tokens, the context length is " +
                                 std::to_string(n_ctx),
                             "invalid_request_error", "prompt", "context_length_exceeded"};
   }
-  const int64_t n_gen = max_tokens ? *max_tokens : n_ctx - n_prompt;
-  if (n_prompt + n_gen > n_ctx) {
+  const bool rolling = overflow == proto::context_overflow::rolling;
+  // Without max_tokens: until the end of the context, or with a rolling window, until the end of
+  // text (or a stop string, or the client's cancel).
+  const int64_t n_gen = max_tokens ? *max_tokens : rolling ? std::numeric_limits<int32_t>::max() : n_ctx - n_prompt;
+  if (!rolling && n_prompt + n_gen > n_ctx) {
     return proto::api_error{400,
                             "the prompt (" + std::to_string(n_prompt) + " tokens) plus max_tokens (" +
                                 std::to_string(n_gen) + ") exceeds the context length (" + std::to_string(n_ctx) + ")",
@@ -42,6 +60,8 @@ std::variant<generation_request, proto::api_error> make_generation(const app& a,
   r.max_tokens = static_cast<int32_t>(n_gen);
   r.stop = std::move(stop);
   r.cancel = std::move(cancel);
+  r.rolling = rolling;
+  r.truncated_tokens = truncated;
   return r;
 }
 

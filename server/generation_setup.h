@@ -20,12 +20,16 @@ proto::limits model_limits(const app& a);
 std::vector<token_id> tokenize_prompt(const app& a, const std::optional<std::string>& text,
                                       const std::optional<std::vector<int32_t>>& tokens);
 
-// The request, or a 400 naming the prompt length, max_tokens and the context length.
-// max_tokens absent: until the end of the context.
+// The request, or under context_overflow error a 400 naming the prompt length, max_tokens and
+// the context length. max_tokens absent: until the end of the context (rolling: unbounded).
+// truncate_middle and rolling cut the prompt's middle (proto/context_overflow.h) to leave the
+// answer max_tokens, or without it a quarter of the context (rolling: at most a quarter, as the
+// window slides); the request counts what was cut in truncated_tokens.
 std::variant<generation_request, proto::api_error> make_generation(const app& a, std::vector<token_id> prompt,
                                                                    std::optional<int32_t> max_tokens,
                                                                    const sampling_params& sampling,
-                                                                   std::vector<std::string> stop, cancel_flag cancel);
+                                                                   std::vector<std::string> stop, cancel_flag cancel,
+                                                                   proto::context_overflow overflow = proto::context_overflow::error);
 
 // The error for a refused submit (429 queue full, 400 too long for the KV cache, 503 stopping).
 proto::api_error refusal(const app& a, submit_status s, size_t prompt_tokens, int32_t max_tokens, int32_t choices = 1);

@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "proto/reasoning.h"
+#include "proto/request_fields.h"
 #include "proto/tools.h"
 #include "http_exchange.h"
 #include "token_sink.h"
@@ -36,6 +37,8 @@ struct generation_context {
   std::string cache_partition;  // the prefix cache partition (routes.h cache_partition)
   bool cache = true;            // the request lets the prefix cache read and keep its blocks
   client_share client;          // who it is for, in fair shares (routes.h client_of)
+  proto::context_overflow overflow = proto::context_overflow::error;  // the request's policy
+  int32_t truncated_tokens = 0;  // prompt tokens a chat's dropped turns held (truncate_middle)
   bool logprobs = false;       // the request asked for log-probabilities
   int32_t prompt_tokens = 0;   // the prompt's length (Anthropic's message_start reports it)
   nlohmann::json echo;         // Responses API: the request's settings the response object repeats

@@ -182,7 +182,7 @@ void ws_session::start_generation(proto::ws_generate g) {
   }
   const proto::generate_request& r = g.request;
   auto made = make_generation(app_, tokenize_prompt(app_, r.prompt, r.tokens), r.max_tokens, r.sampling, r.stop,
-                              std::make_shared<std::atomic<bool>>(false));
+                              std::make_shared<std::atomic<bool>>(false), r.overflow);
   if (auto* e = std::get_if<proto::api_error>(&made)) return refuse(*e);
   generation_request& req = std::get<generation_request>(made);
   req.top_logprobs = r.top_logprobs;

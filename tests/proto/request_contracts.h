@@ -62,10 +62,15 @@ inline bool tools_ok(const tool_request& t) {
   return true;
 }
 
+// max_tokens within the context, unless the window rolls (request_fields.h context_overflow).
+inline bool within_context(int64_t max_tokens, context_overflow o, const limits& lim) {
+  return o == context_overflow::rolling || max_tokens <= lim.n_ctx;
+}
+
 inline bool generate_ok(const generate_request& g, const limits& lim) {
   return g.prompt.has_value() != g.tokens.has_value() && (!g.tokens || tokens_ok(*g.tokens, lim)) &&
          !validate(g.sampling) && stops_ok(g.stop) &&
-         (!g.max_tokens || (*g.max_tokens >= 1 && *g.max_tokens <= lim.n_ctx));
+         (!g.max_tokens || (*g.max_tokens >= 1 && within_context(*g.max_tokens, g.overflow, lim)));
 }
 
 inline bool completion_ok(const completion_request& c, const limits& lim) {
@@ -82,12 +87,12 @@ inline bool chat_ok(const chat_request& c, const limits& lim) {
 
 inline bool messages_ok(const messages_request& m, const limits& lim, bool count_only) {
   return !m.messages.empty() && !validate(m.sampling) && m.sampling.temperature <= 1.0f && stops_ok(m.stop) &&
-         (count_only || (m.max_tokens >= 1 && m.max_tokens <= lim.n_ctx)) && tools_ok(m.tools);
+         (count_only || (m.max_tokens >= 1 && within_context(m.max_tokens, m.overflow, lim))) && tools_ok(m.tools);
 }
 
 inline bool responses_ok(const responses_request& r, const limits& lim) {
   return !r.messages.empty() && !validate(r.sampling) && r.sampling.temperature <= 2.0f &&
-         (!r.max_output_tokens || (*r.max_output_tokens >= 1 && *r.max_output_tokens <= lim.n_ctx)) &&
+         (!r.max_output_tokens || (*r.max_output_tokens >= 1 && within_context(*r.max_output_tokens, r.overflow, lim))) &&
          tools_ok(r.tools) && !(r.constraint && r.tools.forced()) && r.echo.is_object();
 }
 

@@ -575,3 +575,77 @@ TEST_CASE("fair shares: another key's request takes a slot from a client that ho
   // The same key never yields to itself.
   CHECK(metric(s, "hearth_fair_preemptions_total", as_a) == 1);
 }
+
+TEST_CASE("context_overflow: error, truncate_middle (a prompt's middle, a chat's oldest turns) and rolling",
+          "[http][overflow]") {
+  server_process& s = shared_server();  // stories260K: a context of 512
+  std::string text;
+  for (int i = 0; i < 120; ++i) text += "the cat sat on the mat. ";
+  const json tok = json::parse(curl_json(s.url("/v1/tokenize"), json{{"content", text}, {"add_special", true}}.dump()).body);
+  const int full = static_cast<int>(tok["tokens"].size());
+  REQUIRE(full > 512);
+  json req = {{"prompt", text}, {"max_tokens", 50}, {"temperature", 0}};
+  auto refused = curl_json(s.url("/v1/completions"), req.dump());
+  CHECK(refused.status == 400);
+  CHECK(json::parse(refused.body)["error"]["code"] == "context_length_exceeded");
+  req["context_overflow"] = "truncate_middle";
+  auto cut = curl_json(s.url("/v1/completions"), req.dump());
+  REQUIRE(cut.status == 200);
+  const json u = json::parse(cut.body)["usage"];
+  CHECK(u["prompt_tokens"] == 512 - 50);
+  CHECK(u["prompt_tokens_details"]["truncated_tokens"] == full - (512 - 50));
+
+  // A chat loses whole turns, oldest first: it answers as the conversation with only the newest
+  // turns that fit, and reports the tokens the dropped turns held.
+  json messages = json::array({{{"role", "system"}, {"content", "You write short stories about animals."}}});
+  for (int i = 0; i < 12; ++i) {
+    messages.push_back({{"role", "user"}, {"content", "Tell me about animal number " + std::to_string(i) + " in the big forest."}});
+    messages.push_back({{"role", "assistant"}, {"content", "Once upon a time there was a little fox who lived in the big forest with a bird."}});
+  }
+  messages.push_back({{"role", "user"}, {"content", "And then what happened?"}});
+  json chat = {{"messages", messages}, {"max_tokens", 200}, {"temperature", 0}};
+  auto too_long = curl_json(s.url("/v1/chat/completions"), chat.dump());
+  REQUIRE(too_long.status == 400);
+  const std::string why = json::parse(too_long.body)["error"]["message"];
+  const int full_chat = std::stoi(why.substr(why.find_first_of("0123456789")));  // "the prompt is N tokens, ..."
+  json kept;  // the newest turns that fit, by hand
+  for (size_t turns = 12; turns-- > 0;) {
+    json m = json::array({messages[0]});
+    for (size_t i = messages.size() - 1 - 2 * turns; i < messages.size(); ++i) m.push_back(messages[i]);
+    auto r = curl_json(s.url("/v1/chat/completions"), json{{"messages", m}, {"max_tokens", 200}, {"temperature", 0}}.dump());
+    if (r.status == 200) {
+      kept = json::parse(r.body);
+      break;
+    }
+  }
+  REQUIRE_FALSE(kept.is_null());
+  chat["context_overflow"] = "truncate_middle";
+  auto fitted = curl_json(s.url("/v1/chat/completions"), chat.dump());
+  REQUIRE(fitted.status == 200);
+  const json got = json::parse(fitted.body);
+  CHECK(got["usage"]["prompt_tokens"] == kept["usage"]["prompt_tokens"]);
+  CHECK(got["usage"]["prompt_tokens_details"]["truncated_tokens"] == full_chat - kept["usage"]["prompt_tokens"].get<int>());
+  CHECK(got["choices"][0]["message"]["content"] == kept["choices"][0]["message"]["content"]);
+
+  // Rolling: 1,200 tokens from a context of 512, the window sliding as it goes.
+  json roll = {{"prompt", "Once upon a time"}, {"max_tokens", 1200}, {"temperature", 0}, {"context_overflow", "rolling"}};
+  auto rolled = curl_json(s.url("/v1/completions"), roll.dump());
+  REQUIRE(rolled.status == 200);
+  const json ru = json::parse(rolled.body)["usage"];
+  CHECK(ru["completion_tokens"] == 1200);
+  CHECK(ru["prompt_tokens_details"]["truncated_tokens"].get<int>() > 1200 - 512);
+  roll.erase("context_overflow");
+  CHECK(curl_json(s.url("/v1/completions"), roll.dump()).status == 400);  // max_tokens beyond the context
+}
+
+TEST_CASE("context_overflow: --context-overflow sets the server's default", "[http][overflow]") {
+  server_process s({"--context-overflow", "truncate_middle"});
+  std::string text;
+  for (int i = 0; i < 120; ++i) text += "the dog ran in the park. ";
+  auto r = curl_json(s.url("/v1/completions"), json{{"prompt", text}, {"max_tokens", 12}, {"temperature", 0}}.dump());
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body)["usage"]["prompt_tokens"] == 512 - 12);
+  auto e = curl_json(s.url("/v1/completions"),
+                     json{{"prompt", text}, {"max_tokens", 12}, {"context_overflow", "error"}}.dump());
+  CHECK(e.status == 400);
+}
