@@ -182,6 +182,7 @@ result<messages_request> parse(std::string_view body, const limits& lim, bool co
   req.model = r.string("model").value_or("");
   if (!count_only) {
     req.overflow = read_context_overflow(r, lim);
+    req.deadline_ms = read_deadline_ms(r);
     if (const std::optional<int32_t> m = read_max_tokens(r, "max_tokens", overflow_limits(lim, req.overflow))) {
       req.max_tokens = *m;
     } else if (!r.failed()) {
@@ -255,6 +256,7 @@ json anthropic_stop_reason(finish_reason r, std::string_view stop_sequence, bool
       if (made_calls) return "tool_use";
       return stop_sequence.empty() ? "end_turn" : "stop_sequence";
     case finish_reason::length: return made_calls ? "tool_use" : "max_tokens";
+    case finish_reason::deadline: return "deadline";  // hearth's: the request's deadline_ms passed
     case finish_reason::cancelled:
     case finish_reason::shutdown:
     case finish_reason::error: break;

@@ -9,6 +9,7 @@ std::string_view to_string(finish_reason r) {
     case finish_reason::cancelled: return "cancelled";
     case finish_reason::shutdown: return "shutdown";
     case finish_reason::error: return "error";
+    case finish_reason::deadline: return "deadline";
   }
   return "error";
 }

@@ -10,8 +10,9 @@ namespace hearth::proto {
 
 // stop: end of text or a stop string; length: max_tokens or the context; cancelled: the client
 // cancelled or left; shutdown: the daemon is stopping (not the client's doing: the client should
-// retry elsewhere or later); error: the generation failed.
-enum class finish_reason { stop, length, cancelled, shutdown, error };
+// retry elsewhere or later); error: the generation failed; deadline: the request's deadline
+// passed (while it waited, or while it generated: the text so far is the answer).
+enum class finish_reason { stop, length, cancelled, shutdown, error, deadline };
 std::string_view to_string(finish_reason r);
 
 struct usage {

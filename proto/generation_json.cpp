@@ -92,6 +92,7 @@ std::optional<std::string_view> openai_finish_reason(finish_reason r) {
   switch (r) {
     case finish_reason::stop: return "stop";
     case finish_reason::length: return "length";
+    case finish_reason::deadline: return "deadline";  // hearth's: the request's deadline_ms passed
     case finish_reason::cancelled:
     case finish_reason::shutdown:
     case finish_reason::error: return std::nullopt;

@@ -181,6 +181,7 @@ result<responses_request> parse_responses(std::string_view body, const limits& l
     r.fail("input", "input must be a string or a non-empty array of items (got " + describe(*input) + ")");
   }
   req.overflow = read_context_overflow(r, lim);
+  req.deadline_ms = read_deadline_ms(r);
   req.max_output_tokens = read_max_tokens(r, "max_output_tokens", overflow_limits(lim, req.overflow));
   req.sampling = openai_sampling_defaults();
   read_sampling(r, req.sampling, api_flavor::openai);
@@ -246,9 +247,9 @@ json response_object(std::string_view id, int64_t created, std::string_view mode
     r["status"] = "in_progress";
     return r;
   }
-  const bool cut = out->reason == finish_reason::length && out->calls.empty();
+  const bool cut = (out->reason == finish_reason::length || out->reason == finish_reason::deadline) && out->calls.empty();
   r["status"] = cut ? "incomplete" : "completed";
-  if (cut) r["incomplete_details"] = {{"reason", "max_output_tokens"}};
+  if (cut) r["incomplete_details"] = {{"reason", out->reason == finish_reason::deadline ? "deadline" : "max_output_tokens"}};
   if (!out->reasoning.empty()) r["output"].push_back(reasoning_item(reasoning_item_id(id), out->reasoning));
   if (!out->text.empty() || out->calls.empty()) r["output"].push_back(message_item(message_item_id(id), out->text, true));
   for (size_t i = 0; i < out->calls.size(); ++i) r["output"].push_back(function_call_item(function_item_id(id, i), out->calls[i]));

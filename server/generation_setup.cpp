@@ -3,6 +3,7 @@
 #include "proto/generation_json.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 
 #include "proto/context_overflow.h"
@@ -65,8 +66,18 @@ std::variant<generation_request, proto::api_error> make_generation(const app& a,
   return r;
 }
 
+proto::api_error late_error(const submit_estimate& e, int64_t deadline_ms) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "estimated to finish in %.1f s (to start in %.1f s), after its deadline of %lld ms",
+                e.finish_s, e.start_s, static_cast<long long>(deadline_ms));
+  return {429, std::string("the server cannot meet this request's deadline: ") + buf, "rate_limit_error", "deadline_ms",
+          "deadline_unmeetable"};
+}
+
 proto::api_error refusal(const app& a, submit_status s, size_t prompt_tokens, int32_t max_tokens, int32_t choices) {
   switch (s) {
+    case submit_status::late:  // answered with late_error by the caller, which has the estimate
+      return late_error({}, 0);
     case submit_status::queue_full:
       return {429, "the server is busy: " + std::to_string(a.config.queue_limit) +
                        " requests are already waiting; retry shortly",

@@ -31,6 +31,9 @@ std::variant<generation_request, proto::api_error> make_generation(const app& a,
                                                                    std::vector<std::string> stop, cancel_flag cancel,
                                                                    proto::context_overflow overflow = proto::context_overflow::error);
 
+// The 429 of a request estimated to finish after its deadline (submit_status::late).
+proto::api_error late_error(const submit_estimate& e, int64_t deadline_ms);
+
 // The error for a refused submit (429 queue full, 400 too long for the KV cache, 503 stopping).
 proto::api_error refusal(const app& a, submit_status s, size_t prompt_tokens, int32_t max_tokens, int32_t choices = 1);
 

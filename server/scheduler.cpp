@@ -105,13 +105,14 @@ scheduler::scheduler(std::unique_ptr<batch_engine> engine, const scheduler_optio
 
 scheduler::~scheduler() { shutdown(); }
 
-submit_status scheduler::submit(generation_request r, std::shared_ptr<token_sink> sink) {
+submit_status scheduler::submit(generation_request r, std::shared_ptr<token_sink> sink, submit_estimate* estimate) {
   std::vector<std::shared_ptr<token_sink>> sinks;
   sinks.push_back(std::move(sink));
-  return submit(std::move(r), std::move(sinks));
+  return submit(std::move(r), std::move(sinks), estimate);
 }
 
-submit_status scheduler::submit(generation_request r, std::vector<std::shared_ptr<token_sink>> sinks) {
+submit_status scheduler::submit(generation_request r, std::vector<std::shared_ptr<token_sink>> sinks,
+                                submit_estimate* estimate) {
   // Caller bugs (an empty prompt, max_tokens < 1, no sink) are refused as too_long: no request
   // of that shape could ever run.
   if (r.prompt.empty() || (r.max_tokens < 1 && !r.embed) || sinks.empty()) return submit_status::too_long;
@@ -133,7 +134,18 @@ submit_status scheduler::submit(generation_request r, std::vector<std::shared_pt
   {
     std::lock_guard lock(mu_);
     if (stopping_) return submit_status::shutting_down;
-    if (waiting_with(blocks, choices) > options_.queue_limit) return submit_status::queue_full;
+    const int64_t waiting = waiting_with(blocks, choices);
+    if (waiting > options_.queue_limit) return submit_status::queue_full;
+    if (p.request.deadline) {
+      const std::optional<submit_estimate> e =
+          estimate_locked(static_cast<int64_t>(queue_.size()), waiting == 0, static_cast<int64_t>(p.request.prompt.size()),
+                          std::max(1, p.request.deadline_tokens));
+      if (e && estimate) *estimate = *e;
+      if (e && p.submitted + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(e->finish_s)) >
+                   *p.request.deadline) {
+        return submit_status::late;
+      }
+    }
     queue_.push_back(std::move(p));
   }
   wake_.notify_one();
@@ -198,6 +210,32 @@ void scheduler::sync_capacity() {
   stats_.yielded = yielded;
 }
 
+std::optional<submit_estimate> scheduler::estimate_locked(int64_t ahead, bool starts_at_once, int64_t prompt,
+                                                          int64_t tokens) const {
+  if (est_decode_step_s_ <= 0) return std::nullopt;
+  submit_estimate e;
+  const double row = est_prompt_row_s_ > 0 ? est_prompt_row_s_ : est_decode_step_s_;
+  if (!starts_at_once) {
+    // Every slot, free (0) or when its sequence is expected to end; each request queued ahead
+    // takes the earliest and holds it for its own expected time; this one gets the next.
+    std::vector<double> slots = slot_free_s_;
+    slots.resize(std::max(slots.size(), static_cast<size_t>(max_running_)), 0.0);
+    std::make_heap(slots.begin(), slots.end(), std::greater<>());
+    const int64_t n = std::min<int64_t>(ahead, static_cast<int64_t>(queue_.size()));
+    for (int64_t i = 0; i < n; ++i) {
+      const generation_request& q = queue_[static_cast<size_t>(i)].request;
+      double tokens_q = q.max_tokens;
+      if (mean_answer_pub_ > 0) tokens_q = std::min(tokens_q, mean_answer_pub_);
+      std::pop_heap(slots.begin(), slots.end(), std::greater<>());
+      slots.back() += static_cast<double>(q.prompt.size()) * row + tokens_q * est_decode_step_s_;
+      std::push_heap(slots.begin(), slots.end(), std::greater<>());
+    }
+    e.start_s = std::max(0.0, slots.front() - seconds_between(published_at_, clock::now()));
+  }
+  e.finish_s = e.start_s + static_cast<double>(prompt) * row + static_cast<double>(tokens) * est_decode_step_s_;
+  return e;
+}
+
 scheduler_stats scheduler::stats() const {
   std::lock_guard lock(mu_);
   scheduler_stats s = stats_;
@@ -226,9 +264,11 @@ void scheduler::run() {
 
 void scheduler::step() {
   drop_cancelled();
+  drop_late();
   remove_finished();
   if (refuse_if_model_changed()) return publish_stats(false);
   admit();
+  tell_queue();
   build_batch();
   const bool ran = !batch_.empty();
   if (ran) run_batch();
@@ -255,6 +295,57 @@ void scheduler::drop_cancelled() {
   }
   for (pending& p : dropped_) finish_unadmitted(p, proto::finish_reason::cancelled);
   dropped_.clear();
+}
+
+void scheduler::drop_late() {
+  const clock::time_point now = clock::now();
+  const auto late = [now](const std::optional<clock::time_point>& d) { return d && now >= *d; };
+  for (auto& s : running_) {
+    if (!s->done && late(s->deadline)) finish(*s, proto::finish_reason::deadline);
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (late(it->request.deadline)) {
+        dropped_.push_back(std::move(*it));
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (pending& p : dropped_) finish_unadmitted(p, proto::finish_reason::deadline);
+  dropped_.clear();
+}
+
+void scheduler::tell_queue() {
+  struct told {
+    std::shared_ptr<token_sink> sink;
+    int64_t position;
+    double start_s;
+  };
+  std::vector<told> out;
+  const clock::time_point now = clock::now();
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < queue_.size(); ++i) {
+      pending& p = queue_[i];
+      const auto position = static_cast<int64_t>(i);
+      if (p.told_position == position && now - p.told_at < std::chrono::seconds(1)) continue;
+      p.told_position = position;
+      p.told_at = now;
+      const std::optional<submit_estimate> e = estimate_locked(position, false, 0, 0);
+      const double start = e ? e->start_s : -1.0;
+      out.push_back({p.sink, position, start});
+      for (const auto& f : p.forks) out.push_back({f, position, start});
+    }
+  }
+  for (const told& t : out) {
+    try {
+      t.sink->on_queued(t.position, t.start_s);
+    } catch (...) {  // a sink's failure must not reach the scheduler loop
+    }
+  }
 }
 
 std::shared_ptr<const token_trie> scheduler::trie_for(const std::vector<std::pair<token_id, std::string>>& shown) {
@@ -851,6 +942,10 @@ void scheduler::run_batch() {
 }
 
 void scheduler::tune_prefill(int64_t decode_rows, int64_t prompt_rows, double seconds) {
+  if (prompt_rows > 0 && (decode_rows == 0 || decode_step_s_ > 0)) {
+    const double row = std::max(0.0, seconds - (decode_rows > 0 ? decode_step_s_ : 0.0)) / static_cast<double>(prompt_rows);
+    prompt_row_s_ = prompt_row_s_ == 0 ? row : 0.8 * prompt_row_s_ + 0.2 * row;
+  }
   if (decode_rows > 0 && prompt_rows == 0) {
     decode_step_s_ = decode_step_s_ == 0 ? seconds : 0.8 * decode_step_s_ + 0.2 * seconds;
   } else if (decode_rows > 0 && prefill_capped_ && decode_step_s_ > 0 && options_.prefill_share < 100 && seconds > 0) {
@@ -964,6 +1059,9 @@ void scheduler::finish(sequence& s, proto::finish_reason reason, std::string err
   }
   if (s.fork_parent) std::erase(s.fork_parent->forks, &s);
   if (s.kv_seq >= 0 && !(reason != proto::finish_reason::error && cache_keep(s))) engine_->seq_free(s.kv_seq);
+  if ((reason == proto::finish_reason::stop || reason == proto::finish_reason::length) && !s.pool) {
+    mean_answer_ = mean_answer_ == 0 ? s.n_generated : 0.8 * mean_answer_ + 0.2 * s.n_generated;
+  }
   sync_capacity();  // before the sink answers: a client may submit again at once
   const finish_event e = s.make_finish(reason, std::move(error), clock::now());
   if (metrics_) metrics_->count_finished(to_string(reason));
@@ -989,7 +1087,24 @@ void scheduler::remove_finished() {
 
 void scheduler::publish_stats(bool ran_batch) {
   const int64_t free = engine_->free_blocks();
+  // Deadline estimates (see the top): when each running slot is expected to free.
+  std::vector<double> slots;
+  for (const auto& q : running_) {
+    if (q->done || q->yielded) continue;
+    // Its tokens left: at most max_tokens, and once answers were measured, what the mean answer
+    // leaves (at least half the mean: an answer already past the mean goes on for a while).
+    double tokens = q->max_tokens - q->n_generated;
+    if (mean_answer_ > 0) tokens = std::min(tokens, std::max(mean_answer_ - q->n_generated, mean_answer_ / 2));
+    const double row = prompt_row_s_ > 0 ? prompt_row_s_ : decode_step_s_;
+    slots.push_back(static_cast<double>(q->fill_end() - q->n_fed) * row + tokens * decode_step_s_);
+  }
+  std::sort(slots.begin(), slots.end());
   std::lock_guard lock(mu_);
+  slot_free_s_ = std::move(slots);
+  published_at_ = clock::now();
+  est_decode_step_s_ = decode_step_s_;
+  est_prompt_row_s_ = prompt_row_s_;
+  mean_answer_pub_ = mean_answer_;
   stats_.running = std::count_if(running_.begin(), running_.end(), [](const auto& q) { return !q->yielded; });
   stats_.cache_entries = static_cast<int64_t>(cache_.size());
   stats_.cache_blocks = cache_blocks_;

@@ -72,6 +72,16 @@
 // or quantized rows is not the same), at the cost of a prefill of at most 5/8 of the context
 // every 3/8 of it generated. The dropped positions count in usage.truncated_tokens.
 //
+// Deadlines and honest queues: a request may carry a deadline. At submit its finish is estimated
+// (estimate_locked): when a slot frees for it (the running sequences' expected remaining time,
+// published every step: their prompt rows left at the measured cost of a prompt row, and their
+// tokens left, at most the recent mean answer length, at the measured decode step; each request
+// queued ahead takes the earliest slot for its own expected time), plus its prompt's prefill,
+// plus deadline_tokens decode steps; one that cannot make it is refused (late) with the estimate, before it takes anything.
+// Past its deadline a request ends with `deadline`: queued, with no tokens; running, after the
+// tokens it had. Every queued request's sink hears its place (on_queued) when it changes, and
+// every second otherwise.
+//
 // Embedding requests (generation_request::embed) share the queue, the KV blocks and the batches:
 // their prompt rows ask the engine for hidden states instead of logits, and they finish when the
 // prompt is in. They hold all their blocks from admission and are never preempted.
@@ -151,6 +161,11 @@ struct generation_request {
   // truncated_tokens: prompt tokens the front end already dropped, reported in usage.
   bool rolling = false;
   int32_t truncated_tokens = 0;
+  // Deadline (see the top): past it the request ends with `deadline`, waiting or generating.
+  // deadline_tokens: the tokens its finish is estimated with at submit (the max_tokens the
+  // client gave, else 1: its first token).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  int32_t deadline_tokens = 1;
 };
 
 struct scheduler_options {
@@ -191,6 +206,14 @@ enum class submit_status {
                   // (a request must fit alone: blocks are taken on demand, but a sequence
                   // must be able to finish once it is the oldest)
   shutting_down,  // refused: the daemon is stopping (503)
+  late,           // refused: estimated to finish after its deadline (429; submit_estimate says when)
+};
+
+// What submit estimated for a request with a deadline, from the queue ahead of it and the
+// measured step times (see the top); zeros when nothing was measured yet.
+struct submit_estimate {
+  double start_s = 0;   // until it starts
+  double finish_s = 0;  // until its deadline_tokens are out
 };
 
 class scheduler {
@@ -205,14 +228,15 @@ class scheduler {
   // too_long also covers caller bugs that no request could survive: an empty prompt,
   // max_tokens < 1, a null sink. Other invalid content (prompt ids outside the vocabulary,
   // invalid sampling or stop strings) is accepted and finishes with `error` and a message.
-  submit_status submit(generation_request r, std::shared_ptr<token_sink> sink);
+  submit_status submit(generation_request r, std::shared_ptr<token_sink> sink, submit_estimate* estimate = nullptr);
   // A request with several choices (OpenAI's n): choice i goes to sinks[i] and samples with
   // seed + i, so it gives what a lone request with that seed would. On an engine that shares
   // blocks (batch_engine::shares_blocks) the prompt is computed once and its KV blocks shared by
   // every choice: only the block the prompt ends in is copied, when the prompt is in. Each
   // sink gets exactly one on_finish; on anything but `accepted` none is called. too_long also
   // covers more choices than may run at once, and embedding requests with several sinks.
-  submit_status submit(generation_request r, std::vector<std::shared_ptr<token_sink>> sinks);
+  submit_status submit(generation_request r, std::vector<std::shared_ptr<token_sink>> sinks,
+                       submit_estimate* estimate = nullptr);
 
   // Stops accepting; queued and running requests finish with reason `shutdown` at the next step
   // (`cancelled` if their cancel flag is already set). Returns once the scheduler thread has
@@ -241,6 +265,8 @@ class scheduler {
     std::shared_ptr<token_sink> sink;
     std::vector<std::shared_ptr<token_sink>> forks;  // the sinks of choices 1..n-1
     std::chrono::steady_clock::time_point submitted;
+    int64_t told_position = -1;  // the place its sink last heard (on_queued), and when
+    std::chrono::steady_clock::time_point told_at{};
   };
   using time_point = std::chrono::steady_clock::time_point;
 
@@ -248,6 +274,14 @@ class scheduler {
   // One continuous-batching step (see the top of this file).
   void step();
   void drop_cancelled();
+  // Ends running and queued requests whose deadline passed.
+  void drop_late();
+  // Tells queued requests' sinks their place and estimated start (see the top).
+  void tell_queue();
+  // Seconds until a request needing `slots` slots behind `ahead` queued requests starts, and
+  // then finishes `prompt` prompt rows and `tokens` tokens; nullopt before any step was
+  // measured. mu_ held.
+  std::optional<submit_estimate> estimate_locked(int64_t ahead, bool starts_at_once, int64_t prompt, int64_t tokens) const;
   void admit();
   // Gives parked sequences their blocks back, oldest first; false while one still waits (and
   // the queue with it).
@@ -349,6 +383,13 @@ class scheduler {
   int64_t active_ = 0;
   int64_t blocks_free_ = 0;
   int64_t parked_ = 0;
+  // For deadline estimates (see the top), published every step: seconds until each running slot
+  // frees (ascending), measured from published_at_, the decode step and a prompt row's cost.
+  std::vector<double> slot_free_s_;
+  time_point published_at_{};
+  double est_decode_step_s_ = 0;
+  double est_prompt_row_s_ = 0;
+  double mean_answer_pub_ = 0;
   scheduler_stats stats_;
   std::once_flag joined_;
 
@@ -376,6 +417,8 @@ class scheduler {
   int64_t prompt_rows_ = 0;
   bool prefill_capped_ = false;
   double decode_step_s_ = 0;
+  double prompt_row_s_ = 0;      // recent cost of one prompt row beside decode rows (0: none yet)
+  double mean_answer_ = 0;       // recent mean tokens of a finished answer (0: none yet)
   int64_t prefill_budget_ = 0;
   uint64_t fair_turn_ = 0;  // rotates which client goes first on a tie (prompt_grants)
   std::shared_ptr<const token_trie> trie_;  // the vocabulary's trie, built for the first grammar

@@ -35,6 +35,7 @@ scheduler::sequence::sequence(pending&& p, int32_t n_vocab, std::shared_ptr<cons
   prompt_tokens = prompt_size();
   rolling = p.request.rolling && !p.request.embed;
   truncated_tokens = p.request.truncated_tokens;
+  deadline = p.request.deadline;
 }
 
 void scheduler::sequence::record_token(token_id t, clock::time_point now) {

@@ -91,6 +91,7 @@ struct scheduler::sequence {
   bool rolling = false;
   int32_t roll_keep = 0;
   int32_t truncated_tokens = 0;
+  std::optional<clock::time_point> deadline;  // generation_request::deadline
 
   // Prefix cache: the request's partition and consent, and the prompt positions it read.
   std::string cache_partition;

@@ -41,6 +41,10 @@ class token_sink {
   virtual bool on_token(const token_event& e) = 0;
   // Scheduler thread only; exactly once per submitted request, after every on_token.
   virtual void on_finish(const finish_event& e) = 0;
+  // Scheduler thread only, while the request waits to start: its place in the queue (0: next)
+  // and the estimated seconds until it starts (negative: no estimate yet), when the place
+  // changes and every second otherwise. Must not block.
+  virtual void on_queued(int64_t /*position*/, double /*estimated_start_s*/) {}
 };
 
 }  // namespace hearth

@@ -24,6 +24,7 @@ struct sink_record {
   // Places in one order shared by all sinks (the scheduler thread calls them one at a time).
   int64_t first_token_order = -1;
   int64_t finish_order = -1;
+  std::vector<std::pair<int64_t, double>> queued;  // every on_queued: position, estimated start (s)
 };
 
 class recording_sink final : public token_sink {
@@ -35,6 +36,10 @@ class recording_sink final : public token_sink {
 
   bool on_token(const token_event& e) override;
   void on_finish(const finish_event& e) override;
+  void on_queued(int64_t position, double estimated_start_s) override {
+    std::lock_guard lock(mu_);
+    r_.queued.emplace_back(position, estimated_start_s);
+  }
 
   sink_record wait_finish() const;
   void wait_tokens(int n) const;
