@@ -39,6 +39,7 @@ struct messages_request {
   sampling_params sampling;
   bool cache = true;  // "cache": false keeps it out of the prefix cache
   context_overflow overflow = context_overflow::error;  // "context_overflow" (request_fields.h)
+  std::optional<int64_t> deadline_ms;  // "deadline_ms" (request_fields.h)
   std::vector<std::string> stop;
   bool stream = false;
   tool_request tools;

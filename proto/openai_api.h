@@ -44,6 +44,7 @@ struct completion_request {
   sampling_params sampling = openai_sampling_defaults();
   bool cache = true;  // "cache": false keeps it out of the prefix cache
   context_overflow overflow = context_overflow::error;  // "context_overflow" (request_fields.h)
+  std::optional<int64_t> deadline_ms;  // "deadline_ms" (request_fields.h)
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
@@ -63,6 +64,7 @@ struct chat_request {
   sampling_params sampling = openai_sampling_defaults();
   bool cache = true;  // "cache": false keeps it out of the prefix cache
   context_overflow overflow = context_overflow::error;  // "context_overflow" (request_fields.h)
+  std::optional<int64_t> deadline_ms;  // "deadline_ms" (request_fields.h)
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;

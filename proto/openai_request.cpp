@@ -213,6 +213,7 @@ result<completion_request> parse_completion(std::string_view body, const limits&
   req.model = r.string("model").value_or("");
   read_completion_prompt(r, req, lim);
   req.overflow = read_context_overflow(r, lim);
+  req.deadline_ms = read_deadline_ms(r);
   if (std::optional<int32_t> m = read_max_tokens(r, "max_tokens", overflow_limits(lim, req.overflow))) req.max_tokens = *m;
   read_sampling(r, req.sampling, api_flavor::openai);
   req.cache = read_cache(r);
@@ -238,6 +239,7 @@ result<chat_request> parse_chat(std::string_view body, const limits& lim) {
   req.model = r.string("model").value_or("");
   read_messages(r, req.messages);
   req.overflow = read_context_overflow(r, lim);
+  req.deadline_ms = read_deadline_ms(r);
   req.max_tokens = read_chat_max_tokens(r, overflow_limits(lim, req.overflow));
   read_sampling(r, req.sampling, api_flavor::openai);
   req.cache = read_cache(r);

@@ -217,6 +217,16 @@ int32_t read_count_logprobs(field_reader& r) {
 
 bool read_cache(field_reader& r) { return r.boolean("cache").value_or(true); }
 
+std::optional<int64_t> read_deadline_ms(field_reader& r) {
+  const std::optional<int32_t> v = r.int32("deadline_ms");
+  if (!v) return std::nullopt;
+  if (!r.check(*v >= 1 && *v <= 86'400'000, "deadline_ms", [&] {
+        return "deadline_ms must be in [1, 86400000] (got " + std::to_string(*v) + ")";
+      }))
+    return std::nullopt;
+  return v;
+}
+
 std::string_view to_string(context_overflow o) {
   switch (o) {
     case context_overflow::truncate_middle: return "truncate_middle";

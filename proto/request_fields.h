@@ -82,6 +82,9 @@ int32_t read_count_logprobs(field_reader& r);
 bool read_include_usage(field_reader& r, bool stream);
 // "cache": false keeps a request out of the prefix cache (neither read nor filled); default true.
 bool read_cache(field_reader& r);
+// "deadline_ms": milliseconds from the request's arrival within which it must finish (1 to
+// 86,400,000); absent or null: none.
+std::optional<int64_t> read_deadline_ms(field_reader& r);
 // "context_overflow": "error", "truncate_middle" or "rolling"; absent or null: lim.overflow.
 context_overflow read_context_overflow(field_reader& r, const limits& lim);
 // The limits max_tokens is read with under policy o: a rolling window has no upper bound.

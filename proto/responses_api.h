@@ -40,6 +40,7 @@ struct responses_request {
   sampling_params sampling;
   bool cache = true;  // "cache": false keeps it out of the prefix cache
   context_overflow overflow = context_overflow::error;  // "context_overflow" (request_fields.h)
+  std::optional<int64_t> deadline_ms;  // "deadline_ms" (request_fields.h)
   bool stream = false;
   tool_request tools;
   std::shared_ptr<const grammar> constraint;  // text.format

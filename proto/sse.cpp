@@ -24,4 +24,10 @@ std::string sse_data(std::string_view text) {
   return out;
 }
 
+std::string sse_queued_comment(int64_t position, double estimated_start_s) {
+  std::string s = ": queued position=" + std::to_string(position);
+  if (estimated_start_s >= 0) s += " estimated_start_ms=" + std::to_string(static_cast<int64_t>(estimated_start_s * 1000.0 + 0.5));
+  return s + "\n\n";
+}
+
 }  // namespace hearth::proto

@@ -1,5 +1,6 @@
 #pragma once
 // Server-sent events framing for the streaming HTTP APIs.
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,5 +17,9 @@ inline std::string sse_data(const std::string& text) { return sse_data(std::stri
 inline std::string sse_data(const char* text) { return sse_data(std::string_view(text)); }
 // The last event of an OpenAI stream.
 inline constexpr std::string_view sse_done = "data: [DONE]\n\n";
+// A comment saying the request waits to start (": queued position=N estimated_start_ms=M",
+// position 0: next; no estimate when estimated_start_s < 0), which SSE clients skip and a
+// reader of the raw stream sees.
+std::string sse_queued_comment(int64_t position, double estimated_start_s);
 
 }  // namespace hearth::proto

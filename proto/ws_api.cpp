@@ -71,6 +71,12 @@ nlohmann::json ws_done_event(std::string_view id, finish_reason reason, const us
   return j;
 }
 
+nlohmann::json ws_queued_event(std::string_view id, int64_t position, double estimated_start_s) {
+  nlohmann::json j = {{"type", "queued"}, {"id", id}, {"position", position}, {"estimated_start_ms", nullptr}};
+  if (estimated_start_s >= 0) j["estimated_start_ms"] = static_cast<int64_t>(estimated_start_s * 1000.0 + 0.5);
+  return j;
+}
+
 nlohmann::json ws_error_event(std::string_view id, const api_error& e) {
   nlohmann::json j = to_json(e);
   j["type"] = "error";

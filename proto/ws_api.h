@@ -52,5 +52,8 @@ nlohmann::json ws_done_event(std::string_view id, finish_reason reason, const us
                              std::string_view error = {});
 // {"type": "error", "id": str|null ("" -> null), "error": {message, type, param, code}}
 nlohmann::json ws_error_event(std::string_view id, const api_error& e);
+// {"type": "queued", "id", "position" (0: next), "estimated_start_ms" (null: no estimate yet)}:
+// the generation waits to start.
+nlohmann::json ws_queued_event(std::string_view id, int64_t position, double estimated_start_s);
 
 }  // namespace hearth::proto

@@ -2,7 +2,9 @@
 // count_tokens):
 // parse and validate on the I/O
 // thread, tokenize, check the context, submit to the scheduler with a sink that answers.
+#include <charconv>
 #include <chrono>
+#include <cmath>
 
 #include "choice_group.h"
 #include "generation_setup.h"
@@ -24,10 +26,35 @@ namespace {
 using request = http::request<http::string_body>;
 
 // Errors in the endpoint's API's shape: Anthropic's for /v1/messages..., OpenAI's otherwise.
-void reply_error(app&, const std::shared_ptr<http_exchange>& ex, const std::string& endpoint, const proto::api_error& e) {
+// `retry_after`: seconds for a 429's Retry-After.
+void reply_error(app&, const std::shared_ptr<http_exchange>& ex, const std::string& endpoint, const proto::api_error& e,
+                 int64_t retry_after = 1) {
   auto res = endpoint.starts_with("/v1/messages") ? json_response(e.status, proto::anthropic_error(e)) : error_response(e);
-  if (e.status == 429) res.set(http::field::retry_after, "1");
+  if (e.status == 429) res.set(http::field::retry_after, std::to_string(std::max<int64_t>(1, retry_after)));
   ex->respond(std::move(res));
+}
+
+// A request that would finish after its deadline: 429, retry once the queue ahead has started.
+void reply_late(app& a, const std::shared_ptr<http_exchange>& ex, const std::string& endpoint, const proto::api_error& e,
+                const submit_estimate& est) {
+  reply_error(a, ex, endpoint, e, static_cast<int64_t>(std::ceil(est.start_s)));
+}
+
+// The deadline of a request (generation_context::deadline_ms): its body's and its header's, the
+// earlier; a malformed header is a 400 naming it.
+std::variant<std::optional<int64_t>, proto::api_error> deadline_of(const generation_context& ctx) {
+  std::optional<int64_t> ms = ctx.deadline_ms;
+  if (!ctx.deadline_header.empty()) {
+    int64_t h = 0;
+    const char* end = ctx.deadline_header.data() + ctx.deadline_header.size();
+    const auto [p, ec] = std::from_chars(ctx.deadline_header.data(), end, h);
+    if (ec != std::errc() || p != end || h < 1 || h > 86'400'000) {
+      return proto::bad_request("X-Request-Deadline-Ms", "the X-Request-Deadline-Ms header must be an integer in [1, 86400000] (got '" +
+                                                             ctx.deadline_header + "')");
+    }
+    ms = ms ? std::min(*ms, h) : h;
+  }
+  return ms;
 }
 
 // Checks the prompt against the context, submits, and answers refusals. The sink answers the
@@ -40,6 +67,13 @@ void start(app& a, const std::shared_ptr<http_exchange>& ex, generation_context 
   if (auto* e = std::get_if<proto::api_error>(&made)) return reply_error(a, ex, ctx.endpoint, *e);
   generation_request& r = std::get<generation_request>(made);
   r.truncated_tokens += ctx.truncated_tokens;
+  auto deadline = deadline_of(ctx);
+  if (auto* e = std::get_if<proto::api_error>(&deadline)) return reply_error(a, ex, ctx.endpoint, *e);
+  const std::optional<int64_t> deadline_ms = std::get<std::optional<int64_t>>(deadline);
+  if (deadline_ms) {
+    r.deadline = ctx.received + std::chrono::milliseconds(*deadline_ms);
+    r.deadline_tokens = max_tokens.value_or(1);
+  }
   r.top_logprobs = top_logprobs;
   r.constraint = std::move(constraint);
   r.shown_tokens = std::move(shown_tokens);
@@ -57,8 +91,11 @@ void start(app& a, const std::shared_ptr<http_exchange>& ex, generation_context 
     auto group = std::make_shared<choice_group>(ex, n);
     for (int32_t i = 0; i < n; ++i) sinks.push_back(std::make_shared<generation_sink>(a, group->channel(i), ctx));
   }
-  const submit_status s = a.engine_scheduler->submit(std::move(r), std::vector<std::shared_ptr<token_sink>>(sinks.begin(), sinks.end()));
+  submit_estimate estimate;
+  const submit_status s =
+      a.engine_scheduler->submit(std::move(r), std::vector<std::shared_ptr<token_sink>>(sinks.begin(), sinks.end()), &estimate);
   if (s == submit_status::accepted) return sinks.front()->begin();
+  if (s == submit_status::late) return reply_late(a, ex, ctx.endpoint, late_error(estimate, *deadline_ms), estimate);
   reply_error(a, ex, ctx.endpoint, refusal(a, s, n_prompt, n_gen, n));
 }
 
@@ -67,6 +104,7 @@ generation_context make_context(app& a, const request& req, const http_exchange&
   generation_context ctx;
   ctx.cache_partition = cache_partition(a, req);
   ctx.client = client_of(a, req, ex.peer());
+  ctx.deadline_header = std::string(to_std(req["X-Request-Deadline-Ms"]));
   ctx.kind = kind;
   ctx.stream = stream;
   ctx.include_usage = include_usage;
@@ -185,6 +223,7 @@ void handle_generate(app& a, const std::shared_ptr<http_exchange>& ex, const req
   generation_context ctx = make_context(a, req, *ex, api_kind::native, "/v1/generate", g.stream, false);
   ctx.cache = g.cache;
   ctx.overflow = g.overflow;
+  ctx.deadline_ms = g.deadline_ms;
   if (a.config.log_prompts && g.prompt) ctx.prompt_text = *g.prompt;
   start(a, ex, std::move(ctx), tokenize_prompt(a, g.prompt, g.tokens), g.max_tokens, g.sampling, std::move(g.stop),
         g.top_logprobs, std::move(g.constraint));
@@ -197,6 +236,7 @@ void handle_completions(app& a, const std::shared_ptr<http_exchange>& ex, const 
   generation_context ctx = make_context(a, req, *ex, api_kind::completion, "/v1/completions", c.stream, c.include_usage);
   ctx.cache = c.cache;
   ctx.overflow = c.overflow;
+  ctx.deadline_ms = c.deadline_ms;
   if (a.config.log_prompts && c.prompt) ctx.prompt_text = *c.prompt;
   start(a, ex, std::move(ctx), tokenize_prompt(a, c.prompt, c.tokens), c.max_tokens, c.sampling, std::move(c.stop),
         c.top_logprobs, std::move(c.constraint), {}, c.n);
@@ -209,6 +249,7 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
   generation_context ctx = make_context(a, req, *ex, api_kind::chat, "/v1/chat/completions", c.stream, c.include_usage);
   ctx.cache = c.cache;
   ctx.overflow = c.overflow;
+  ctx.deadline_ms = c.deadline_ms;
   auto prompt = render_chat(a, c.messages, c.tools, c.template_kwargs, c.split_reasoning, c.constraint, ctx, c.max_tokens);
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, "/v1/chat/completions", *e);
   chat_prompt& p = std::get<chat_prompt>(prompt);
@@ -224,6 +265,7 @@ void handle_messages(app& a, const std::shared_ptr<http_exchange>& ex, const req
   generation_context ctx = make_context(a, req, *ex, api_kind::anthropic, endpoint, m.stream, false);
   ctx.cache = m.cache;
   ctx.overflow = m.overflow;
+  ctx.deadline_ms = m.deadline_ms;
   std::shared_ptr<const grammar> constraint;
   auto prompt = render_chat(a, m.messages, m.tools, nlohmann::json::object(), true, constraint, ctx, m.max_tokens);
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, endpoint, *e);
@@ -240,6 +282,7 @@ void handle_responses(app& a, const std::shared_ptr<http_exchange>& ex, const re
   generation_context ctx = make_context(a, req, *ex, api_kind::responses, endpoint, r.stream, false);
   ctx.cache = r.cache;
   ctx.overflow = r.overflow;
+  ctx.deadline_ms = r.deadline_ms;
   ctx.echo = std::move(r.echo);
   auto prompt = render_chat(a, r.messages, r.tools, nlohmann::json::object(), true, r.constraint, ctx, r.max_output_tokens);
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, endpoint, *e);

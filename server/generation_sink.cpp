@@ -196,6 +196,12 @@ std::string generation_sink::token_chunk(const token_event& e) {
 }
 
 // A token is refused (not kept, not sent) once the client is gone or a stream is too far behind.
+void generation_sink::on_queued(int64_t position, double estimated_start_s) {
+  if (ctx_.stream && !ex_->cancel()->load(std::memory_order_relaxed)) {
+    ex_->stream_write(proto::sse_queued_comment(position, estimated_start_s));
+  }
+}
+
 bool generation_sink::on_token(const token_event& e) {
   if (ex_->cancel()->load(std::memory_order_relaxed)) return false;
   if (ctx_.stream && ex_->backlog() > app_.config.max_stream_backlog) {

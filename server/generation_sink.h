@@ -39,6 +39,10 @@ struct generation_context {
   client_share client;          // who it is for, in fair shares (routes.h client_of)
   proto::context_overflow overflow = proto::context_overflow::error;  // the request's policy
   int32_t truncated_tokens = 0;  // prompt tokens a chat's dropped turns held (truncate_middle)
+  // The request's deadline: "deadline_ms" in its body, else the X-Request-Deadline-Ms header
+  // (the earlier of the two when both are given); raw header text until start() reads it.
+  std::optional<int64_t> deadline_ms;
+  std::string deadline_header;
   bool logprobs = false;       // the request asked for log-probabilities
   int32_t prompt_tokens = 0;   // the prompt's length (Anthropic's message_start reports it)
   nlohmann::json echo;         // Responses API: the request's settings the response object repeats
@@ -60,6 +64,8 @@ class generation_sink final : public token_sink {
   void begin();
 
   bool on_token(const token_event& e) override;
+  // Streams: an SSE comment with the place and estimated start (proto sse_queued_comment).
+  void on_queued(int64_t position, double estimated_start_s) override;
   void on_finish(const finish_event& e) override;
 
  private:

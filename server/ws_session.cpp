@@ -35,6 +35,10 @@ class ws_sink final : public token_sink {
       : app_(a), ws_(ws), exec_(ws->executor()), id_(std::move(id)), cancel_(std::move(cancel)),
         backlog_(ws->backlog()) {}
 
+  void on_queued(int64_t position, double estimated_start_s) override {
+    post(proto::ws_queued_event(id_, position, estimated_start_s), false);
+  }
+
   // Refused (not sent, not counted) once the client cancelled or its outbox is over the bounds.
   bool on_token(const token_event& e) override {
     if (cancel_->load(std::memory_order_relaxed)) return false;
@@ -190,11 +194,17 @@ void ws_session::start_generation(proto::ws_generate g) {
   req.cache_partition = cache_partition_;
   req.client = client_;
   req.cache = r.cache;
+  if (r.deadline_ms) {
+    req.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*r.deadline_ms);
+    req.deadline_tokens = r.max_tokens.value_or(1);
+  }
   const cancel_flag flag = req.cancel;
   const size_t n_prompt = req.prompt.size();
   const int32_t max_tokens = req.max_tokens;
   auto sink = std::make_shared<ws_sink>(app_, shared_from_this(), g.id, flag);
-  const submit_status s = app_.engine_scheduler->submit(std::move(req), sink);
+  submit_estimate estimate;
+  const submit_status s = app_.engine_scheduler->submit(std::move(req), sink, &estimate);
+  if (s == submit_status::late) return refuse(late_error(estimate, *r.deadline_ms));
   if (s != submit_status::accepted) return refuse(refusal(app_, s, n_prompt, max_tokens));
   active_.emplace(g.id, flag);
   app_.open_exchanges.fetch_add(1);

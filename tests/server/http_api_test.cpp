@@ -649,3 +649,50 @@ TEST_CASE("context_overflow: --context-overflow sets the server's default", "[ht
                      json{{"prompt", text}, {"max_tokens", 12}, {"context_overflow", "error"}}.dump());
   CHECK(e.status == 400);
 }
+
+TEST_CASE("deadlines: deadline_ms or X-Request-Deadline-Ms ends a late answer, refuses a hopeless one, and a waiting stream hears its place",
+          "[http][deadline]") {
+  server_process s({"--parallel", "1"});
+  const auto long_story = [&] {
+    return curl_json(s.url("/v1/completions"), json{{"prompt", "Once upon a time"}, {"max_tokens", 480}, {"temperature", 0}}.dump());
+  };
+  REQUIRE(long_story().status == 200);  // the step times are measured
+  // No max_tokens: estimated by its first token, so it starts; it runs to the end of the
+  // context, far past 150 ms.
+  const json chat = {{"messages", json::array({{{"role", "user"}, {"content", "Tell me a long story."}}})}, {"temperature", 0}};
+  json late = chat;
+  late["deadline_ms"] = 150;
+  auto r = curl_json(s.url("/v1/chat/completions"), late.dump());
+  REQUIRE(r.status == 200);
+  json body = json::parse(r.body);
+  CHECK(body["choices"][0]["finish_reason"] == "deadline");
+  CHECK(body["usage"]["completion_tokens"].get<int>() > 0);
+  auto h = curl_json(s.url("/v1/chat/completions"), chat.dump(), {"-H", "X-Request-Deadline-Ms: 150"});
+  REQUIRE(h.status == 200);
+  CHECK(json::parse(h.body)["choices"][0]["finish_reason"] == "deadline");
+  check_error(curl_json(s.url("/v1/chat/completions"), chat.dump(), {"-H", "X-Request-Deadline-Ms: soon"}), 400,
+              "X-Request-Deadline-Ms", "must be an integer");
+  check_error(curl_json(s.url("/v1/completions"), json{{"prompt", "x"}, {"deadline_ms", 0}}.dump()), 400, "deadline_ms",
+              "deadline_ms must be in [1, 86400000]");
+
+  // While four long requests hold the only slot and the queue: a stream waits and hears its
+  // place as SSE comments (down to 0, next); 400 tokens due within 20 ms are refused at once
+  // with the estimate.
+  std::vector<std::future<http_result>> busy;
+  for (int i = 0; i < 4; ++i) busy.push_back(std::async(std::launch::async, long_story));
+  for (int i = 0; i < 500 && metric(s, "hearth_queue_depth") < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  auto refused = curl_json(s.url("/v1/completions"),
+                           json{{"prompt", "Once upon a time"}, {"max_tokens", 400}, {"deadline_ms", 20}}.dump());
+  INFO(refused.body);
+  CHECK(refused.status == 429);
+  CHECK(std::stoi(refused.headers["retry-after"]) >= 1);
+  const json why = json::parse(refused.body)["error"];
+  CHECK(why["code"] == "deadline_unmeetable");
+  CHECK(why["param"] == "deadline_ms");
+  CHECK(why["message"].get<std::string>().find("estimated to finish in") != std::string::npos);
+  auto waited = curl_json(s.url("/v1/completions"),
+                          json{{"prompt", "Once upon a time"}, {"max_tokens", 4}, {"temperature", 0}, {"stream", true}}.dump());
+  CHECK(waited.status == 200);
+  CHECK(waited.body.find(": queued position=0 estimated_start_ms=") != std::string::npos);
+  for (auto& b : busy) CHECK(b.get().status == 200);
+}

@@ -171,3 +171,24 @@ TEST_CASE("ws: a seeded sampled generation gives the in-process engine's tokens"
   CHECK(msg["finish_reason"] == (expect.ended_by_eog ? "stop" : "length"));
   CHECK(msg["usage"]["completion_tokens"] == expect.tokens.size() + (expect.ended_by_eog ? 1 : 0));
 }
+
+TEST_CASE("ws: a generation that waits hears its place before its first token", "[ws][deadline]") {
+  server_process s({"--parallel", "1"});
+  ws_client c(s.port());
+  c.send({{"type", "generate"}, {"id", "long"}, {"prompt", "Once upon a time"}, {"max_tokens", 400}, {"temperature", 0}});
+  c.send({{"type", "generate"}, {"id", "next"}, {"prompt", "The cat"}, {"max_tokens", 4}, {"temperature", 0}});
+  std::vector<json> next;  // every message about "next", queue events included
+  int done = 0;
+  while (done < 2) {
+    json m = c.recv_any();
+    if (m["id"] == "next") next.push_back(m);
+    done += m["type"] == "done";
+  }
+  REQUIRE(next.size() >= 2);
+  CHECK(next.front()["type"] == "queued");
+  CHECK(next.front()["position"] == 0);
+  CHECK(next.front().contains("estimated_start_ms"));  // null until a step was measured
+  CHECK(next.back()["type"] == "done");
+  const auto first_token = std::find_if(next.begin(), next.end(), [](const json& m) { return m["type"] == "token"; });
+  CHECK(std::none_of(first_token, next.end(), [](const json& m) { return m["type"] == "queued"; }));
+}

@@ -31,11 +31,21 @@ class ws_client {
   std::string accepted_protocol;
   void send(const nlohmann::json& j) { ws_.write(boost::asio::buffer(j.dump())); }
   void send_raw(const std::string& s) { ws_.write(boost::asio::buffer(s)); }
+  // The next message, skipping "queued" ones (a generation's place while it waits: timing, not
+  // content); every one of them is kept in `queued`.
   nlohmann::json recv() {
+    for (;;) {
+      nlohmann::json m = recv_any();
+      if (!m.is_object() || m.value("type", "") != "queued") return m;
+      queued.push_back(std::move(m));
+    }
+  }
+  nlohmann::json recv_any() {
     boost::beast::flat_buffer b;
     ws_.read(b);
     return nlohmann::json::parse(boost::beast::buffers_to_string(b.data()));
   }
+  std::vector<nlohmann::json> queued;
   // Reads messages (appended to `messages`) until the connection ends; returns the code of the
   // server's Close frame, or 1006 (as browsers report it) if the connection dropped without one.
   int read_until_close(std::vector<nlohmann::json>& messages) {

@@ -112,6 +112,14 @@ std::vector<json> sse_events(std::string_view stream, std::string* error) {
     }
     std::string_view ev = stream.substr(at, end - at);
     at = end + 2;
+    // A waiting request's place (a comment, before any data): skipped, as SSE clients do.
+    if (ev.starts_with(": queued position=") && ev.find('\n') == std::string_view::npos) {
+      if (!out.empty()) {
+        *error = "a queue comment after data: " + std::string(ev.substr(0, 80));
+        return out;
+      }
+      continue;
+    }
     if (!ev.starts_with("data: ") || ev.find('\n') != std::string_view::npos) {
       *error = "not a single data line: " + std::string(ev.substr(0, 80));
       return out;

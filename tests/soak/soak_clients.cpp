@@ -261,6 +261,8 @@ awaitable<void> ws_session(const soak_target& t, dice& d, soak_tally& tally) {
         g->cancel_sent = true;
         co_await send_text(ws, cancel_message(g->id));
       }
+    } else if (type == "queued" && !g->done && g->tokens.empty() && m["position"].is_number_unsigned()) {
+      // It waits to start: its place, before any token.
     } else if (type == "done" && !g->done) {
       g->done = true;
       const std::string op = g->cancel_sent ? "ws cancelled" : "ws generation";
