@@ -282,10 +282,15 @@ void scheduler::drop_cancelled() {
   for (auto& s : running_) {
     if (s->cancel_requested()) finish(*s, proto::finish_reason::cancelled);
   }
+  drop_queued([](const pending& p) { return p.request.cancel && p.request.cancel->load(std::memory_order_relaxed); },
+              proto::finish_reason::cancelled);
+}
+
+void scheduler::drop_queued(const std::function<bool(const pending&)>& drop, proto::finish_reason reason) {
   {
     std::lock_guard lock(mu_);
     for (auto it = queue_.begin(); it != queue_.end();) {
-      if (it->request.cancel && it->request.cancel->load(std::memory_order_relaxed)) {
+      if (drop(*it)) {
         dropped_.push_back(std::move(*it));
         it = queue_.erase(it);
       } else {
@@ -293,7 +298,7 @@ void scheduler::drop_cancelled() {
       }
     }
   }
-  for (pending& p : dropped_) finish_unadmitted(p, proto::finish_reason::cancelled);
+  for (pending& p : dropped_) finish_unadmitted(p, reason);
   dropped_.clear();
 }
 
@@ -303,19 +308,7 @@ void scheduler::drop_late() {
   for (auto& s : running_) {
     if (!s->done && late(s->deadline)) finish(*s, proto::finish_reason::deadline);
   }
-  {
-    std::lock_guard lock(mu_);
-    for (auto it = queue_.begin(); it != queue_.end();) {
-      if (late(it->request.deadline)) {
-        dropped_.push_back(std::move(*it));
-        it = queue_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-  for (pending& p : dropped_) finish_unadmitted(p, proto::finish_reason::deadline);
-  dropped_.clear();
+  drop_queued([&](const pending& p) { return late(p.request.deadline); }, proto::finish_reason::deadline);
 }
 
 void scheduler::tell_queue() {

@@ -104,6 +104,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -276,6 +277,8 @@ class scheduler {
   void drop_cancelled();
   // Ends running and queued requests whose deadline passed.
   void drop_late();
+  // Ends the queued requests `drop` picks with `reason`, outside mu_.
+  void drop_queued(const std::function<bool(const pending&)>& drop, proto::finish_reason reason);
   // Tells queued requests' sinks their place and estimated start (see the top).
   void tell_queue();
   // Seconds until a request needing `slots` slots behind `ahead` queued requests starts, and
