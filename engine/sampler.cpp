@@ -94,6 +94,17 @@ sampler::sampler(const sampling_params& p, int32_t n_vocab)
   if (p.top_p < 1.0f) bucket_mass_.assign(n_buckets, 0.0);
 }
 
+void sampler::retune(const sampling_params& p) {
+  if (auto err = validate(p)) throw std::invalid_argument("sampling params: " + *err);
+  if (p.repeat_penalty != params_.repeat_penalty || p.repeat_last_n != params_.repeat_last_n ||
+      p.presence_penalty != params_.presence_penalty || p.frequency_penalty != params_.frequency_penalty ||
+      p.seed != params_.seed) {
+    throw std::invalid_argument("sampling params: only temperature, top_k, top_p and min_p can change while generating");
+  }
+  params_ = p;
+  if (p.top_p < 1.0f && bucket_mass_.empty()) bucket_mass_.assign(n_buckets, 0.0);
+}
+
 checked_size sampler::max_bytes(int64_t n_vocab, int64_t positions) {
   const checked_size per_token = sizeof(int32_t) /* counts_ */ + sizeof(float) /* logits_ */ +
                                  sizeof(candidate) /* cand_ */ + sizeof(float) /* weights_ */;

@@ -72,6 +72,12 @@ class sampler {
   // likely tokens' (top_n in [0, max_top_logprobs], at most n_vocab; impossible tokens, -inf,
   // are left out, so a mask can leave fewer). O(n_vocab). Precondition: sample() was called.
   token_logprobs logprobs(int32_t chosen, int32_t top_n) const;
+  // Steering a running generation: from the next sample() on, uses p's temperature, top_k,
+  // top_p and min_p. The draws stay one stream (the seed's; nothing is reset) and the penalty
+  // history stays, so p's penalties and seed must equal the current ones. Throws
+  // std::invalid_argument (keeping the current params) if validate(p) fails or they differ.
+  void retune(const sampling_params& p);
+  const sampling_params& params() const { return params_; }
   // Records a token (prompt or generated) in the penalty history.
   // Throws std::out_of_range if token is not in [0, n_vocab).
   void accept(int32_t token);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace hearth {
 
@@ -73,15 +74,31 @@ decoded_token token_decoder::next(std::span<const float> logits, const token_tex
   if (grammar_ && !grammar_->accept(bytes)) {
     throw std::logic_error("a token the grammar's mask allowed does not continue it");
   }
-  d.text = stops_.push(utf8_.push(bytes));
+  d.text = std::exchange(carry_, {}) + stops_.push(utf8_.push(bytes));
   d.stopped = stops_.stopped();
   return d;
 }
 
+void token_decoder::retune(const sampling_params& p) { sampler_.retune(p); }
+
+bool token_decoder::set_stops(std::vector<std::string> stops) {
+  stop_matcher fresh(std::move(stops));  // throws before anything changed
+  if (!stops_.stopped()) carry_ += fresh.push(stops_.flush());
+  stops_ = std::move(fresh);
+  return stops_.stopped();
+}
+
+void token_decoder::break_text() {
+  if (stops_.stopped()) return;
+  carry_ += stops_.push(utf8_.flush());
+  carry_ += stops_.flush();
+}
+
 std::string token_decoder::finish() {
-  if (stops_.stopped()) return {};
+  std::string out = std::exchange(carry_, {});
+  if (stops_.stopped()) return out;
   // The flushed bytes may complete a stop string (U+FFFD can be part of one); flush() is then "".
-  std::string out = stops_.push(utf8_.flush());
+  out += stops_.push(utf8_.flush());
   return out + stops_.flush();
 }
 

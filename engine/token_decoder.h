@@ -113,7 +113,28 @@ class token_decoder {
   // caller must not call next() again.
   decoded_token next(std::span<const float> logits, const token_text& vocab);
 
-  // Text still held back at the end; "" after a stop string. Call once, at the end.
+  // Steering a running generation (the scheduler's steerable sessions). Each takes effect from
+  // the next step on.
+  // retune: samples with p's temperature, top_k, top_p and min_p (sampler::retune: the penalties
+  // and seed cannot change). Throws std::invalid_argument, changing nothing, otherwise.
+  void retune(const sampling_params& p);
+  const sampling_params& params() const { return sampler_.params(); }
+  // set_stops: matches these stop strings from now on. Text held back for the old ones is matched
+  // against the new ones: what cannot start a new one is released with the next step's text (or
+  // by finish()); if it already holds a new one, the generation is over: returns true
+  // (stopped(); the caller ends it, and finish() releases the text before it). Throws
+  // std::invalid_argument (validate_stops), changing nothing, for an invalid stop string.
+  bool set_stops(std::vector<std::string> stops);
+  // break_text: text from outside joins the sequence (the scheduler's `append`). What was held
+  // back (an unfinished character, which becomes U+FFFD, or a possible start of a stop string)
+  // can no longer be continued by what is generated, so it is released with the next step's
+  // text, and stop strings match afresh after it.
+  void break_text();
+  // Decoding under a grammar: text from outside would leave it (no break_text then).
+  bool constrained() const { return grammar_.has_value(); }
+
+  // Text still held back at the end, with text released by set_stops or break_text that no step
+  // took yet; only that after a stop string. Call once, at the end.
   std::string finish();
   bool stopped() const { return stops_.stopped(); }
   // The stop string that ended the generation; precondition: stopped().
@@ -127,6 +148,7 @@ class token_decoder {
   std::shared_ptr<const token_trie> trie_;
   std::optional<grammar_matcher> grammar_;  // set with a constraint
   std::vector<uint32_t> mask_;              // the grammar's mask at this step
+  std::string carry_;                       // released by set_stops or break_text, not yet shown
 };
 
 }  // namespace hearth

@@ -584,3 +584,46 @@ TEST_CASE("token decoder: log-probabilities only when asked, for every token", "
   REQUIRE(d.logprobs->top.size() == 2);
   CHECK(d.logprobs->top[1].id == 1);
 }
+
+TEST_CASE("sampler: retune changes the draw from the next call, on the same stream", "[sampler]") {
+  const std::vector<float> logits = {std::log(0.1f), std::log(0.2f), std::log(0.3f), std::log(0.4f)};
+  const uint64_t seed = 77;
+  sampler s(plain(0.0f, seed), 4);
+  for (int i = 0; i < 10; ++i) REQUIRE(s.sample(logits) == 3);  // greedy takes no draws
+  std::mt19937_64 ref(seed);
+  // Replays `n` draws of the documented walk (ids in `walk` order, cumulative `cdf`).
+  const auto replay = [&](int n, const std::vector<int32_t>& walk, const std::vector<double>& cdf) {
+    for (int i = 0; i < n; ++i) {
+      const double u = static_cast<double>(ref() >> 11) * 0x1.0p-53;
+      size_t pos = 0;
+      while (pos + 1 < cdf.size() && !(u < cdf[pos])) ++pos;
+      const bool near = std::abs(u - cdf[pos]) < 1e-6 || (pos > 0 && std::abs(u - cdf[pos - 1]) < 1e-6);
+      const int32_t got = s.sample(logits);
+      if (!near) REQUIRE(got == walk[pos]);
+    }
+  };
+  s.retune(plain(1.0f, seed));  // the stream starts where greedy left it: at its first output
+  replay(200, {0, 1, 2, 3}, {0.1, 0.3, 0.6, 1.0});
+  sampling_params nucleus = plain(1.0f, seed);
+  nucleus.top_p = 0.5f;  // keeps 0.4 and 0.3 (0.4 alone is short of 0.5); walked in id order
+  s.retune(nucleus);
+  replay(200, {2, 3}, {3.0 / 7.0, 1.0});
+  sampling_params one = plain(1.0f, seed);
+  one.top_k = 1;  // greedy's pick, still one output per call
+  s.retune(one);
+  for (int i = 0; i < 10; ++i) {
+    ref();
+    REQUIRE(s.sample(logits) == 3);
+  }
+  s.retune(plain(1.0f, seed));
+  replay(200, {0, 1, 2, 3}, {0.1, 0.3, 0.6, 1.0});
+
+  // The penalties and the seed cannot change, nor can invalid values come in; nothing changes then.
+  sampling_params penalized = plain(0.5f, seed);
+  penalized.presence_penalty = 1.0f;
+  CHECK_THROWS_AS(s.retune(penalized), std::invalid_argument);
+  CHECK_THROWS_AS(s.retune(plain(0.5f, seed + 1)), std::invalid_argument);
+  CHECK_THROWS_WITH(s.retune(plain(-1.0f, seed)), Catch::Contains("temperature"));
+  CHECK(s.params().temperature == 1.0f);
+  replay(50, {0, 1, 2, 3}, {0.1, 0.3, 0.6, 1.0});
+}

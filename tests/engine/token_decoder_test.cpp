@@ -126,3 +126,62 @@ TEST_CASE("token_decoder: a control token shown as text passes through, also und
   token_decoder cannot(p, 6, {}, -1, {g, plain_trie});
   CHECK_THROWS_AS(cannot.next(prefer_text, base), std::runtime_error);  // nothing can spell "[CALL]"
 }
+
+TEST_CASE("token_decoder: new stop strings take over the held-back text", "[decoder]") {
+  const toy_text vocab;
+  SECTION("text held for an old stop string is released with the next step") {
+    token_decoder d = greedy({"Hello"});
+    CHECK(d.next(pick(1), vocab).text.empty());  // "Hel" may start "Hello"
+    CHECK_FALSE(d.set_stops({"xyz"}));
+    CHECK(d.next(pick(2), vocab).text == "Hello");
+  }
+  SECTION("held text that a new stop string completes ends the generation") {
+    token_decoder d = greedy({"Hello"});
+    CHECK(d.next(pick(1), vocab).text.empty());
+    CHECK(d.set_stops({"el"}));
+    CHECK(d.stopped());
+    CHECK(d.matched_stop() == "el");
+    CHECK(d.finish() == "H");  // the text before the stop string, nothing of it
+  }
+  SECTION("new stop strings see only text from the change on") {
+    token_decoder d = greedy();
+    CHECK(d.next(pick(1), vocab).text == "Hel");
+    CHECK_FALSE(d.set_stops({"lo"}));
+    CHECK(d.next(pick(1), vocab).text == "He");  // this "l" may start "lo"; the first was shown
+    const decoded_token s = d.next(pick(2), vocab);
+    CHECK(s.stopped);
+    CHECK(s.text == "l");
+  }
+  SECTION("an invalid stop string changes nothing") {
+    token_decoder d = greedy({"Hello"});
+    CHECK(d.next(pick(1), vocab).text.empty());
+    CHECK_THROWS_AS(d.set_stops({std::string("\xC3")}), std::invalid_argument);
+    CHECK(d.next(pick(2), vocab).text.empty());  // "Hello" still held: it is the stop string
+    CHECK(d.stopped());
+  }
+}
+
+TEST_CASE("token_decoder: break_text releases what was held, and matching starts afresh", "[decoder]") {
+  const toy_text vocab;
+  token_decoder d = greedy({"Hello"});
+  CHECK(d.next(pick(3), vocab).text.empty());  // half a character
+  d.break_text();
+  CHECK(d.next(pick(1), vocab).text == "\xEF\xBF\xBD");  // U+FFFD; "Hel" is held for "Hello"
+  d.break_text();
+  // "Hel" + (outside text) + "lo" is not "Hello": the stop string does not match across it.
+  const decoded_token t = d.next(pick(2), vocab);
+  CHECK_FALSE(t.stopped);
+  CHECK(t.text == "Hello");
+  d.break_text();
+  CHECK(d.next(pick(0), vocab).end_of_generation);
+  CHECK(d.finish().empty());
+}
+
+TEST_CASE("token_decoder: released text no step took comes out at finish", "[decoder]") {
+  const toy_text vocab;
+  token_decoder d = greedy({"Hello"});
+  CHECK(d.next(pick(1), vocab).text.empty());
+  CHECK_FALSE(d.set_stops({}));
+  CHECK(d.next(pick(0), vocab).end_of_generation);  // EOG releases nothing
+  CHECK(d.finish() == "Hel");
+}
