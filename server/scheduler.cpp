@@ -147,9 +147,19 @@ submit_status scheduler::submit(generation_request r, std::vector<std::shared_pt
       }
     }
     queue_.push_back(std::move(p));
+    poked_ = true;
   }
   wake_.notify_one();
   return submit_status::accepted;
+}
+
+void scheduler::steer(steering_box& box, steer_op op) {
+  box.push(std::move(op));
+  {
+    std::lock_guard lock(mu_);
+    poked_ = true;
+  }
+  wake_.notify_one();
 }
 
 int64_t scheduler::blocks_of(const pending& p) const {
@@ -199,7 +209,7 @@ void scheduler::sync_capacity() {
   for (const auto& s : running_) {
     if (s->done) continue;
     active += !s->yielded;
-    parked += s->parked && !s->yielded;
+    parked += s->parked && !s->yielded && !s->paused;
     yielded += s->yielded;
   }
   const int64_t free = engine_->free_blocks() + cache_blocks_;  // cache entries are evicted on demand
@@ -248,7 +258,12 @@ void scheduler::run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      if (running_.empty()) wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (running_.empty()) {
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      } else if (idle_) {  // every sequence paused: nothing to do until a change, a submit, a cancel
+        wake_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_ || poked_; });
+      }
+      poked_ = false;
       if (stopping_) break;
     }
     try {
@@ -268,11 +283,13 @@ void scheduler::step() {
   remove_finished();
   if (refuse_if_model_changed()) return publish_stats(false);
   admit();
+  steer_running();
   tell_queue();
   build_batch();
   const bool ran = !batch_.empty();
   if (ran) run_batch();
   remove_finished();
+  idle_ = !ran && std::all_of(running_.begin(), running_.end(), [](const auto& s) { return s->paused; });
   publish_stats(ran);
 }
 
@@ -396,7 +413,7 @@ void scheduler::admit() {
     };
     std::unique_lock lock(mu_);
     for (const auto& q : running_) {
-      if (!q->done && q->yielded) consider({&q->client, 1, q->submitted, q.get()});
+      if (!q->done && q->yielded && !q->paused) consider({&q->client, 1, q->submitted, q.get()});
     }
     for (size_t i = 0; i < queue_.size(); ++i) {
       consider({&queue_[i].request.client, 1 + static_cast<int64_t>(queue_[i].forks.size()), queue_[i].submitted, nullptr, i});
@@ -460,6 +477,118 @@ bool scheduler::yield_slot_for(const client_share& c, int64_t slots, const std::
   return true;
 }
 
+void scheduler::steer_running() {
+  for (size_t i = 0; i < running_.size(); ++i) {  // an append may park s; nothing is added here
+    sequence& s = *running_[i];
+    if (s.done || !s.steer) continue;
+    for (steer_op& op : s.steer->take()) {
+      if (s.done) break;  // its finish answers the rest
+      const steer_result r = apply_steer(s, op);
+      try {
+        s.sink->on_steered(r);
+      } catch (...) {  // a sink's failure must not reach the scheduler loop
+      }
+      // Ended by the change itself (after its acknowledgement): max_tokens reached, a stop string.
+      if (r.error.empty() && op.kind == steer_kind::update) {
+        if (s.decoder.stopped()) {
+          finish(s, proto::finish_reason::stop);
+        } else if (s.n_generated >= s.max_tokens) {
+          finish(s, proto::finish_reason::length);
+        }
+      }
+    }
+  }
+}
+
+steer_result scheduler::apply_steer(sequence& s, steer_op& op) {
+  steer_result r{op.kind, {}, {}};
+  switch (op.kind) {
+    case steer_kind::pause:
+      s.paused = true;
+      return r;
+    case steer_kind::resume:
+      s.paused = false;
+      return r;
+    case steer_kind::append:
+      return append(s, op.tokens);
+    case steer_kind::update:
+      break;
+  }
+  if (s.pool) return {op.kind, "an embedding has nothing to update", {}};
+  // Everything is checked before anything changes.
+  sampling_params p = s.decoder.params();
+  if (op.temperature) p.temperature = *op.temperature;
+  if (op.top_k) p.top_k = *op.top_k;
+  if (op.top_p) p.top_p = *op.top_p;
+  if (op.min_p) p.min_p = *op.min_p;
+  if (auto e = validate(p)) return {op.kind, *e, {}};
+  if (op.stop) {
+    if (auto e = validate_stops(*op.stop)) return {op.kind, *e, {}};
+  }
+  if (op.max_tokens) {
+    if (*op.max_tokens < 1) return {op.kind, "max_tokens must be >= 1", {}};
+    // As at submit: the input (prompt and appended tokens) and every token it may generate fit
+    // the context, unless the window rolls.
+    const int64_t input = static_cast<int64_t>(s.prompt_tokens);
+    if (!s.rolling && input + *op.max_tokens > context_length_) {
+      return {op.kind,
+              "max_tokens " + std::to_string(*op.max_tokens) + " with " + std::to_string(input) +
+                  " input tokens exceeds the context of " + std::to_string(context_length_) + " tokens",
+              "context_length_exceeded"};
+    }
+  }
+  try {
+    s.decoder.retune(p);
+  } catch (const std::invalid_argument& e) {
+    return {op.kind, e.what(), {}};
+  }
+  if (op.stop) s.decoder.set_stops(std::move(*op.stop));
+  if (op.max_tokens) s.max_tokens = *op.max_tokens;
+  return r;
+}
+
+steer_result scheduler::append(sequence& s, const std::vector<token_id>& tokens) {
+  const auto refuse = [](std::string why, std::string code = {}) {
+    return steer_result{steer_kind::append, std::move(why), std::move(code)};
+  };
+  if (tokens.empty()) return refuse("nothing to append");
+  if (s.pool) return refuse("an embedding cannot be appended to");
+  if (s.decoder.constrained()) return refuse("a generation constrained by a grammar or schema cannot be appended to");
+  if (!s.forks.empty() || s.awaiting_prompt) return refuse("a request with several choices cannot be appended to");
+  for (token_id t : tokens) {
+    if (t < 0 || t >= vocab_size_) return refuse("token " + std::to_string(t) + " is outside the vocabulary");
+  }
+  const auto k = static_cast<int64_t>(tokens.size());
+  // Positions once the tokens are in: everything held (the pending token too), then them.
+  const auto filled = [&] { return static_cast<int64_t>(s.prompt_size()) + static_cast<int64_t>(s.generated.size()) + k; };
+  // Room for at least the token sampled after them; a rolling window slides to make it.
+  if (filled() + 1 > context_length_ && s.rolling && s.kv_seq >= 0 && !s.prefilling() && s.n_fed > s.roll_keep) {
+    slide(s);
+    if (s.done) return refuse("the KV cache ran out of blocks sliding the context window");
+  }
+  const int64_t after = filled();
+  if (after + 1 > context_length_ || kv_cache::blocks_needed(after + 1, block_size_) > total_blocks_) {
+    return refuse("appending " + std::to_string(k) + " tokens to the " + std::to_string(after - k) +
+                      " this generation holds leaves no room for another token in the context of " +
+                      std::to_string(context_length_),
+                  "context_length_exceeded");
+  }
+  s.decoder.accept_prompt(tokens);  // the penalties see them, as prompt tokens
+  s.decoder.break_text();
+  s.generated.insert(s.generated.end(), tokens.begin(), tokens.end());
+  s.refill_to = static_cast<int32_t>(after);
+  s.last_token = -1;  // the last appended token's row samples the next one
+  s.prompt_tokens += static_cast<int32_t>(k);
+  // Without a rolling window, what it may still generate is what the context holds after them.
+  if (!s.rolling) s.max_tokens = static_cast<int32_t>(std::min<int64_t>(s.max_tokens, s.n_generated + context_length_ - after));
+  // Blocks for everything it will have fed and the next row: cached blocks go first; if they are
+  // still short it parks and resumes (recomputing) when they are free.
+  while (s.kv_seq >= 0 && !engine_->seq_reserve(s.kv_seq, after + 1)) {
+    if (!evict_one()) preempt(s);
+  }
+  return {steer_kind::append, {}, {}};
+}
+
 bool scheduler::resume(sequence& s) {
   const int64_t positions = s.fill_end() + 1;
   evict_for(kv_cache::blocks_needed(positions, block_size_));
@@ -485,7 +614,7 @@ bool scheduler::resume(sequence& s) {
 
 bool scheduler::resume_parked() {
   for (auto& p : running_) {
-    if (!p->done && p->parked && !p->yielded && !resume(*p)) return false;
+    if (!p->done && p->parked && !p->yielded && !p->paused && !resume(*p)) return false;
   }
   sync_capacity();
   return true;
@@ -494,13 +623,16 @@ bool scheduler::resume_parked() {
 bool scheduler::grow(sequence& s) {
   while (!engine_->seq_reserve(s.kv_seq, static_cast<int64_t>(s.n_fed) + 1)) {
     if (evict_one()) continue;  // cached blocks go before any sequence is preempted
-    // The newest sequence that can give its blocks back, if newer than s.
+    // A paused sequence that can give its blocks back, else the newest, if newer than s.
     sequence* victim = nullptr;
-    for (auto it = running_.rbegin(); it != running_.rend() && it->get() != &s; ++it) {
-      if (!(*it)->done && (*it)->preemptible()) {
+    for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
+      if (it->get() != &s && !(*it)->done && (*it)->paused && (*it)->preemptible()) {
         victim = it->get();
         break;
       }
+    }
+    for (auto it = running_.rbegin(); !victim && it != running_.rend() && it->get() != &s; ++it) {
+      if (!(*it)->done && (*it)->preemptible()) victim = it->get();
     }
     preempt(victim ? *victim : s);
     if (!victim) return false;
@@ -643,8 +775,9 @@ void scheduler::preempt(sequence& s, bool yield) {
   s.kv_seq = -1;
   s.parked = true;
   s.yielded = yield;
-  // Mid-prompt: the prompt again, with its logits; mid-recompute: all it was recomputing.
-  s.refill_to = s.fill_samples() ? 0 : std::max(s.refill_to, s.n_fed);
+  // Mid-prompt (or mid-append): all it was filling again, with its logits; mid-recompute: all it was
+  // recomputing.
+  if (!s.fill_samples()) s.refill_to = std::max(s.refill_to, s.n_fed);
   s.n_fed = 0;
   s.n_in_batch = 0;
   ++s.preemptions;
@@ -773,8 +906,8 @@ void scheduler::build_batch() {
   for (auto& p : running_) {
     sequence& s = *p;
     s.n_in_batch = 0;
-    if (s.rolling && !s.done && !s.parked && !s.prefilling() && s.n_fed >= context_length_) slide(s);
-    if (s.done || s.parked || s.prefilling() || s.awaiting_prompt || rows_left == 0 || logits_left == 0) continue;
+    if (s.rolling && s.runnable() && !s.prefilling() && s.n_fed >= context_length_) slide(s);
+    if (!s.runnable() || s.prefilling() || rows_left == 0 || logits_left == 0) continue;
     if (!grow(s)) continue;
     batch_.push_back({s.last_token, s.n_fed, s.kv_seq, true});
     logit_owners_.push_back(&s);
@@ -792,7 +925,7 @@ void scheduler::build_batch() {
   if (engine_->generates()) grants = prompt_grants(prompt_left);
   for (auto& p : running_) {
     sequence& s = *p;
-    if (s.done || s.parked || !s.prefilling() || s.awaiting_prompt || prompt_left == 0) continue;
+    if (!s.runnable() || !s.prefilling() || prompt_left == 0) continue;
     int64_t n = std::min<int64_t>(s.fill_end() - s.n_fed, prompt_left);
     int64_t* grant = nullptr;
     if (!grants.empty()) {
@@ -836,7 +969,7 @@ void scheduler::build_batch() {
   prompt_rows_ = static_cast<int64_t>(batch_.size()) - decode_rows_;
   // The budget held prompt rows back: this step's time says whether it is right.
   prefill_capped_ = budgeted && prompt_left == 0 && std::any_of(running_.begin(), running_.end(), [](const auto& q) {
-    return !q->parked && !q->awaiting_prompt && q->n_fed + q->n_in_batch < q->fill_end();
+    return q->runnable() && q->n_fed + q->n_in_batch < q->fill_end();
   });
 }
 
@@ -858,7 +991,7 @@ std::map<std::string_view, int64_t> scheduler::prompt_grants(int64_t rows) {
   int64_t demanding = 0;
   for (const auto& p : running_) {
     const sequence& s = *p;
-    if (s.done || s.parked || s.awaiting_prompt) continue;
+    if (!s.runnable()) continue;
     if (!s.prefilling()) {
       flow_of(s).held += s.n_in_batch;
     } else if (flow& f = flow_of(s); f.demand == 0) {

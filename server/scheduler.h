@@ -82,6 +82,18 @@
 // tokens it had. Every queued request's sink hears its place (on_queued) when it changes, and
 // every second otherwise.
 //
+// Steerable generations (generation_request::steer, steering.h): changes are applied at the start
+// of a step, after admission and before the batch is built, so the step's rows and every token
+// sampled from then on see them. An append feeds its tokens as a prompt chunk after the sequence's
+// pending token (sharing the prompt budget and fair shares like any prompt), with logits on its
+// last row only; it takes the KV blocks for them at once (evicting cache entries, and parking the
+// sequence, as a preemption, if they are not free). It must leave room in the context for at least
+// one more token: a rolling window slides first if that makes room; otherwise max_tokens is cut to
+// what the context still holds. A paused sequence gets no rows and keeps its slot and blocks; when
+// blocks run short it is the first preempted, and it resumes (recomputing) only once unpaused. While
+// every running sequence is paused the thread sleeps until a submit, a change or 100 ms pass
+// (cancels and deadlines are seen then).
+//
 // Embedding requests (generation_request::embed) share the queue, the KV blocks and the batches:
 // their prompt rows ask the engine for hidden states instead of logits, and they finish when the
 // prompt is in. They hold all their blocks from admission and are never preempted.
@@ -167,6 +179,8 @@ struct generation_request {
   // client gave, else 1: its first token).
   std::optional<std::chrono::steady_clock::time_point> deadline;
   int32_t deadline_tokens = 1;
+  // Steerable (see the top, and steering.h): the box the front end puts changes in (null: none).
+  std::shared_ptr<steering_box> steer;
 };
 
 struct scheduler_options {
@@ -245,6 +259,10 @@ class scheduler {
   // scheduler thread), it only requests the stop; the destructor must not run there.
   void shutdown();
 
+  // Puts a change in a running or queued request's box and wakes the scheduler thread, which
+  // applies it at its next step (steering.h). Never blocks on the engine.
+  void steer(steering_box& box, steer_op op);
+
   scheduler_stats stats() const;
   // Why every request now ends with an error, or nullopt: the engine's model file changed on
   // disk while in use (batch_engine::model_changed), seen before or after a forward pass. Every
@@ -286,6 +304,11 @@ class scheduler {
   // measured. mu_ held.
   std::optional<submit_estimate> estimate_locked(int64_t ahead, bool starts_at_once, int64_t prompt, int64_t tokens) const;
   void admit();
+  // Applies the changes waiting in running sequences' steering boxes (see the top).
+  void steer_running();
+  // One change to s; the reason it was refused, or an empty error.
+  steer_result apply_steer(sequence& s, steer_op& op);
+  steer_result append(sequence& s, const std::vector<token_id>& tokens);
   // Gives parked sequences their blocks back, oldest first; false while one still waits (and
   // the queue with it).
   bool resume_parked();
@@ -376,6 +399,7 @@ class scheduler {
   std::condition_variable wake_;
   std::deque<pending> queue_;
   bool stopping_ = false;
+  bool poked_ = false;  // a submit or a change since the thread last slept while all are paused
   std::optional<std::string> model_failure_;  // written once, by the scheduler thread
   // For submit() to tell a request that can start at once from one that must wait: sequences
   // admitted and not finished, the KV blocks free (counting the prefix cache's, which are
@@ -397,6 +421,7 @@ class scheduler {
   std::once_flag joined_;
 
   // Scheduler thread only; reused every step.
+  bool idle_ = false;  // the last step ran nothing, and every running sequence is paused
   std::vector<std::unique_ptr<sequence>> running_;  // in admission order
   std::vector<batch_entry> batch_;
   std::vector<sequence*> logit_owners_;  // the sequence of each logit row of batch_

@@ -36,6 +36,7 @@ scheduler::sequence::sequence(pending&& p, int32_t n_vocab, std::shared_ptr<cons
   rolling = p.request.rolling && !p.request.embed;
   truncated_tokens = p.request.truncated_tokens;
   deadline = p.request.deadline;
+  steer = std::move(p.request.steer);
 }
 
 void scheduler::sequence::record_token(token_id t, clock::time_point now) {

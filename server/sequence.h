@@ -42,6 +42,8 @@ struct scheduler::sequence {
   // Whether it may be preempted now: it holds blocks, and no other sequence waits on its prompt
   // (choices) or its rows (an embedding, whose pooled rows cannot be taken back).
   bool preemptible() const { return !parked && !awaiting_prompt && forks.empty() && !pool; }
+  // Whether it may get rows this step: running, not paused, not waiting for another's prompt.
+  bool runnable() const { return !done && !parked && !paused && !awaiting_prompt; }
   bool cancel_requested() const { return cancel && cancel->load(std::memory_order_relaxed); }
 
   // Counts a generated token that was taken (delivered, or EOG) at `now`: it is fed next.
@@ -62,7 +64,7 @@ struct scheduler::sequence {
   int32_t n_in_batch = 0;    // rows in the batch being run (0: not in it)
   int32_t n_generated = 0;   // tokens taken: delivered to the sink, or EOG
   token_id last_token = -1;  // the token the next decode row feeds
-  std::vector<token_id> generated;  // every token taken, in order (fed at prompt_size() + i)
+  std::vector<token_id> generated;  // every token taken or appended, in order (fed at prompt_size() + i)
   // Preemption (see scheduler.h): a parked sequence holds no KV blocks and no place in batches;
   // resumed, it recomputes positions [0, refill_to) before decoding again.
   bool parked = false;
@@ -92,6 +94,11 @@ struct scheduler::sequence {
   int32_t roll_keep = 0;
   int32_t truncated_tokens = 0;
   std::optional<clock::time_point> deadline;  // generation_request::deadline
+
+  // Steering (steering.h): the box, whether it is paused, and the tokens appended (fed after
+  // generated ones, in `generated`, and counted in usage.prompt_tokens).
+  std::shared_ptr<steering_box> steer;
+  bool paused = false;
 
   // Prefix cache: the request's partition and consent, and the prompt positions it read.
   std::string cache_partition;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "proto/generation.h"
+#include "steering.h"
 #include "tokenizer/vocab.h"
 
 namespace hearth {
@@ -45,6 +46,9 @@ class token_sink {
   // and the estimated seconds until it starts (negative: no estimate yet), when the place
   // changes and every second otherwise. Must not block.
   virtual void on_queued(int64_t /*position*/, double /*estimated_start_s*/) {}
+  // Scheduler thread only, for a request with a steering box: the outcome of each change, in the
+  // order they were pushed, between on_token calls (steering.h). Must not block.
+  virtual void on_steered(const steer_result& /*result*/) {}
 };
 
 }  // namespace hearth

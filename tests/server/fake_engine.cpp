@@ -57,6 +57,12 @@ token_id fake_engine::next_token(std::span<const token_id> history) const {
   return next_after(history, hash_of(history));
 }
 
+std::vector<float> fake_engine::logits(std::span<const token_id> history) const {
+  std::vector<float> row(n_vocab);
+  fill_logits(history, hash_of(history), row.data());
+  return row;
+}
+
 token_id fake_engine::next_after(std::span<const token_id> history, uint64_t hash) const {
   for (const script& s : scripts_) {
     if (history.size() < s.prompt.size() || history.size() >= s.prompt.size() + s.continuation.size()) continue;

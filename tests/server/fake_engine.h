@@ -59,6 +59,8 @@ class fake_engine final : public batch_engine {
 
   // The token the fake makes most likely after `history` (the definition, for expectations).
   token_id next_token(std::span<const token_id> history) const;
+  // The logits the fake gives after `history` (the definition, for expectations of sampling).
+  std::vector<float> logits(std::span<const token_id> history) const;
   // The greedy output for `prompt`: up to max_tokens tokens, ending early after an EOG token.
   std::vector<token_id> greedy(const std::vector<token_id>& prompt, int32_t max_tokens) const;
 

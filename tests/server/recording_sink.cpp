@@ -53,6 +53,11 @@ void recording_sink::wait_tokens(int n) const {
   cv_.wait(lock, [&] { return static_cast<int>(r_.tokens.size()) >= n || r_.finishes > 0; });
 }
 
+void recording_sink::wait_steered(size_t n) const {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return r_.steered.size() >= n || r_.finishes > 0; });
+}
+
 sink_record recording_sink::snapshot() const {
   std::lock_guard lock(mu_);
   return r_;

@@ -25,6 +25,8 @@ struct sink_record {
   int64_t first_token_order = -1;
   int64_t finish_order = -1;
   std::vector<std::pair<int64_t, double>> queued;  // every on_queued: position, estimated start (s)
+  // Every on_steered, with the tokens taken before it.
+  std::vector<std::pair<steer_result, size_t>> steered;
 };
 
 class recording_sink final : public token_sink {
@@ -40,9 +42,17 @@ class recording_sink final : public token_sink {
     std::lock_guard lock(mu_);
     r_.queued.emplace_back(position, estimated_start_s);
   }
+  void on_steered(const steer_result& result) override {
+    {
+      std::lock_guard lock(mu_);
+      r_.steered.emplace_back(result, r_.tokens.size());
+    }
+    cv_.notify_all();
+  }
 
   sink_record wait_finish() const;
   void wait_tokens(int n) const;
+  void wait_steered(size_t n) const;
   sink_record snapshot() const;
 
  private:
