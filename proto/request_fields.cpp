@@ -42,6 +42,11 @@ uint64_t read_seed(field_reader& r) {
 
 }  // namespace
 
+std::optional<api_error> sampling_error(const sampling_params& p) {
+  if (std::optional<std::string> err = validate(p)) return bad_request(field_of(*err), *err);
+  return std::nullopt;
+}
+
 void read_sampling(field_reader& r, sampling_params& p, api_flavor flavor) {
   if (auto v = r.real("temperature")) p.temperature = *v;
   if (auto v = r.int32("top_k")) p.top_k = *v;
@@ -53,8 +58,8 @@ void read_sampling(field_reader& r, sampling_params& p, api_flavor flavor) {
   if (auto v = r.real("frequency_penalty")) p.frequency_penalty = *v;
   p.seed = read_seed(r);
   if (r.failed()) return;
-  if (std::optional<std::string> err = validate(p)) {
-    r.fail(field_of(*err), *err);
+  if (std::optional<api_error> err = sampling_error(p)) {
+    r.fail(std::move(*err));
     return;
   }
   if (flavor == api_flavor::openai) {

@@ -47,6 +47,8 @@ enum class api_flavor {
 // as is. seed: any uint64; absent, null or -1 (llama-server's "random") draw random_seed(),
 // so every request has a concrete seed from here on.
 void read_sampling(field_reader& r, sampling_params& p, api_flavor flavor);
+// validate(p) as a 400 whose param is the field it names, or nullopt if p is usable.
+std::optional<api_error> sampling_error(const sampling_params& p);
 
 // "stop": a string or an array of at most max_stop_strings strings. Empty strings are dropped
 // (they could never match); absent or null gives none.

@@ -23,7 +23,66 @@ std::string read_id(field_reader& r) {
   return *id;
 }
 
+std::optional<ws_steer_op> steer_op_of(std::string_view type) {
+  if (type == "update") return ws_steer_op::update;
+  if (type == "append") return ws_steer_op::append;
+  if (type == "pause") return ws_steer_op::pause;
+  if (type == "resume") return ws_steer_op::resume;
+  return std::nullopt;
+}
+
+// The fields of a steering message; the id and type are read.
+ws_message read_steer(const nlohmann::json& obj, field_reader& r, std::string id, ws_steer_op op, const limits& lim) {
+  ws_steer m{std::move(id), op};
+  if (op == ws_steer_op::update) {
+    for (const char* fixed : {"seed", "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty"}) {
+      if (obj.contains(fixed)) r.fail(fixed, std::string(fixed) + " cannot change while generating");
+    }
+    m.temperature = r.real("temperature");
+    m.top_k = r.int32("top_k");
+    m.top_p = r.real("top_p");
+    m.min_p = r.real("min_p");
+    if (obj.contains("stop") && !obj.at("stop").is_null()) m.stop = read_stop(r);
+    limits unbounded = lim;
+    unbounded.n_ctx = 0;  // a rolling window may generate past the context; the scheduler checks
+    m.max_tokens = read_max_tokens(r, "max_tokens", unbounded);
+    if (r.failed()) return ws_error{m.id, r.error()};
+    // The generate message's ranges (the defaults are valid, so only a given field can fail).
+    sampling_params p;
+    if (m.temperature) p.temperature = *m.temperature;
+    if (m.top_k) p.top_k = *m.top_k;
+    if (m.top_p) p.top_p = *m.top_p;
+    if (m.min_p) p.min_p = *m.min_p;
+    if (auto err = sampling_error(p)) return ws_error{m.id, std::move(*err)};
+    if (!m.temperature && !m.top_k && !m.top_p && !m.min_p && !m.stop && !m.max_tokens) {
+      return ws_error{m.id, bad_request("type", "update changes nothing: give temperature, top_k, top_p, min_p, stop or max_tokens")};
+    }
+  } else if (op == ws_steer_op::append) {
+    m.text = r.string("text");
+    if (const nlohmann::json* t = r.find("tokens"); t && !r.failed()) {
+      m.tokens = read_token_ids(r, "tokens", *t, "tokens", lim.n_vocab);
+    }
+    if (r.failed()) return ws_error{m.id, r.error()};
+    if (m.text && m.tokens) return ws_error{m.id, bad_request("text", "give either text or tokens, not both")};
+    if (!m.text && !m.tokens) return ws_error{m.id, bad_request("text", "text (a string) or tokens (an array of token ids) is required")};
+    if ((m.text && m.text->empty()) || (m.tokens && m.tokens->empty())) {
+      return ws_error{m.id, bad_request(m.text ? "text" : "tokens", "there is nothing to append")};
+    }
+  }
+  return m;
+}
+
 }  // namespace
+
+std::string_view to_string(ws_steer_op op) {
+  switch (op) {
+    case ws_steer_op::update: return "update";
+    case ws_steer_op::append: return "append";
+    case ws_steer_op::pause: return "pause";
+    case ws_steer_op::resume: return "resume";
+  }
+  return "update";
+}
 
 ws_message parse_ws_message(std::string_view text, const limits& lim) {
   result<nlohmann::json> j = parse_json_object(text, "message");
@@ -36,9 +95,10 @@ ws_message parse_ws_message(std::string_view text, const limits& lim) {
   if (r.failed()) return ws_error{std::move(id), r.error()};
   if (!type) return ws_error{std::move(id), bad_request("type", "type is required")};
   if (*type == "cancel") return ws_cancel{std::move(id)};
+  if (auto op = steer_op_of(*type)) return read_steer(obj, r, std::move(id), *op, lim);
   if (*type != "generate")
     return ws_error{std::move(id),
-                    bad_request("type", "type must be \"generate\" or \"cancel\" (got " +
+                    bad_request("type", "type must be \"generate\", \"cancel\", \"update\", \"append\", \"pause\" or \"resume\" (got " +
                                             describe(obj.at("type")) + ")")};
 
   result<generate_request> req = generate_from_json(obj, lim, text);
@@ -68,6 +128,16 @@ nlohmann::json ws_done_event(std::string_view id, finish_reason reason, const us
                       {"usage", to_json(u)},
                       {"timings", to_json(t)}};
   if (reason == finish_reason::error) j["error"] = {{"message", error}};
+  return j;
+}
+
+nlohmann::json ws_ack_event(std::string_view id, ws_steer_op op) {
+  return {{"type", "ack"}, {"id", id}, {"op", to_string(op)}};
+}
+
+nlohmann::json ws_steer_error_event(std::string_view id, ws_steer_op op, const api_error& e) {
+  nlohmann::json j = ws_error_event(id, e);
+  j["op"] = to_string(op);
   return j;
 }
 

@@ -17,6 +17,12 @@ namespace websocket = beast::websocket;
 
 namespace {
 
+// The wire's steering operations are the scheduler's, in the same order.
+static_assert(static_cast<int>(proto::ws_steer_op::update) == static_cast<int>(steer_kind::update) &&
+              static_cast<int>(proto::ws_steer_op::append) == static_cast<int>(steer_kind::append) &&
+              static_cast<int>(proto::ws_steer_op::pause) == static_cast<int>(steer_kind::pause) &&
+              static_cast<int>(proto::ws_steer_op::resume) == static_cast<int>(steer_kind::resume));
+
 // One line per WebSocket generation with the status its last message carries (no prompt text
 // unless --log-prompts). A stand-in until the HTTP request log offers one function for both.
 void log_ws_generation(const app& a, int status, const finish_event& e, bool overflowed) {
@@ -37,6 +43,14 @@ class ws_sink final : public token_sink {
 
   void on_queued(int64_t position, double estimated_start_s) override {
     post(proto::ws_queued_event(id_, position, estimated_start_s), false);
+  }
+
+  void on_steered(const steer_result& r) override {
+    const auto op = static_cast<proto::ws_steer_op>(r.kind);
+    if (r.error.empty()) return post(proto::ws_ack_event(id_, op), false);
+    const std::string_view param = r.kind == steer_kind::append ? "text" : r.code.empty() ? "" : "max_tokens";
+    post(proto::ws_steer_error_event(id_, op, proto::api_error{400, r.error, "invalid_request_error", std::string(param), r.code}),
+         false);
   }
 
   // Refused (not sent, not counted) once the client cancelled or its outbox is over the bounds.
@@ -163,10 +177,12 @@ void ws_session::handle_message(std::string_view text) {
   auto msg = proto::parse_ws_message(text, model_limits(app_));
   if (auto* err = std::get_if<proto::ws_error>(&msg)) {
     reply(proto::ws_error_event(err->id, err->error));
+  } else if (auto* steer = std::get_if<proto::ws_steer>(&msg)) {
+    steer_generation(std::move(*steer));
   } else if (auto* cancel = std::get_if<proto::ws_cancel>(&msg)) {
     auto it = active_.find(cancel->id);
     if (it != active_.end()) {
-      it->second->store(true);
+      it->second.cancel->store(true);
     } else {
       // The id travels in the message's "id" field; the text does not repeat it.
       reply(proto::ws_error_event(cancel->id, proto::bad_request("id", "no generation with this id is running")));
@@ -174,6 +190,28 @@ void ws_session::handle_message(std::string_view text) {
   } else {
     start_generation(std::move(std::get<proto::ws_generate>(msg)));
   }
+}
+
+void ws_session::steer_generation(proto::ws_steer m) {
+  const auto it = active_.find(m.id);
+  if (it == active_.end()) {
+    return reply(proto::ws_steer_error_event(m.id, m.op, proto::bad_request("id", "no generation with this id is running")));
+  }
+  steer_op op{static_cast<steer_kind>(m.op)};
+  op.temperature = m.temperature;
+  op.top_k = m.top_k;
+  op.top_p = m.top_p;
+  op.min_p = m.min_p;
+  op.stop = std::move(m.stop);
+  op.max_tokens = m.max_tokens;
+  if (m.op == proto::ws_steer_op::append) {
+    // Input that continues the sequence: no BOS.
+    op.tokens = m.tokens ? std::move(*m.tokens) : app_.vocabulary->tokenize(*m.text, false, false);
+    if (op.tokens.empty()) {
+      return reply(proto::ws_steer_error_event(m.id, m.op, proto::bad_request("text", "the text has no tokens")));
+    }
+  }
+  app_.engine_scheduler->steer(*it->second.steer, std::move(op));
 }
 
 void ws_session::start_generation(proto::ws_generate g) {
@@ -194,6 +232,8 @@ void ws_session::start_generation(proto::ws_generate g) {
   req.cache_partition = cache_partition_;
   req.client = client_;
   req.cache = r.cache;
+  req.steer = std::make_shared<steering_box>();
+  const std::shared_ptr<steering_box> box = req.steer;
   if (r.deadline_ms) {
     req.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*r.deadline_ms);
     req.deadline_tokens = r.max_tokens.value_or(1);
@@ -206,7 +246,7 @@ void ws_session::start_generation(proto::ws_generate g) {
   const submit_status s = app_.engine_scheduler->submit(std::move(req), sink, &estimate);
   if (s == submit_status::late) return refuse(late_error(estimate, *r.deadline_ms));
   if (s != submit_status::accepted) return refuse(refusal(app_, s, n_prompt, max_tokens));
-  active_.emplace(g.id, flag);
+  active_.emplace(g.id, generation_handle{flag, box});
   app_.open_exchanges.fetch_add(1);
 }
 
@@ -272,7 +312,7 @@ void ws_session::on_closed() {
 }
 
 void ws_session::cancel_all() {
-  for (auto& [id, flag] : active_) flag->store(true);
+  for (auto& [id, g] : active_) g.cancel->store(true);
 }
 
 }  // namespace hearth

@@ -71,6 +71,8 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   void on_read(boost::beast::error_code ec, size_t bytes);
   void handle_message(std::string_view text);
   void start_generation(proto::ws_generate g);
+  // Hands an update, append, pause or resume to the scheduler; the generation's sink acknowledges.
+  void steer_generation(proto::ws_steer m);
   // A message of the session's own (not from a sink): counted, then sent.
   void reply(const nlohmann::json& event);
   void write_next();
@@ -90,7 +92,12 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   bool going_away_ = false;   // close with 1001 once the outbox is empty
   bool closing_ = false;      // the Close frame is queued or sent: nothing more is written
   bool closed_ = false;
-  std::map<std::string, cancel_flag, std::less<>> active_;
+  // Generations running on this socket, by the client's id: their cancel flag and steering box.
+  struct generation_handle {
+    cancel_flag cancel;
+    std::shared_ptr<steering_box> steer;
+  };
+  std::map<std::string, generation_handle, std::less<>> active_;
   client_share client_;          // who its generations are for, in fair shares (routes.h client_of)
   std::string cache_partition_;  // the prefix cache partition of every generation (routes.h)
   std::shared_ptr<ws_backlog> backlog_ = std::make_shared<ws_backlog>();

@@ -1,4 +1,5 @@
-// WebSocket client messages: generate and cancel, and errors that carry the id when readable.
+// WebSocket client messages: generate, cancel and the steering ones, and errors that carry the
+// id when readable.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -53,9 +54,10 @@ TEST_CASE("ws: request errors carry the id", "[proto]") {
   e = expect_ws_error(parse_ws_message(R"({"type": "generate", "id": "a8"})", ws_lim));
   CHECK(e.id == "a8");
   check_bad_request(e.error, "prompt", "is required");
-  e = expect_ws_error(parse_ws_message(R"({"type": "pause", "id": "a9"})", ws_lim));
+  e = expect_ws_error(parse_ws_message(R"({"type": "halt", "id": "a9"})", ws_lim));
   CHECK(e.id == "a9");
-  check_bad_request(e.error, "type", "type must be \"generate\" or \"cancel\" (got \"pause\")");
+  check_bad_request(e.error, "type",
+                    "type must be \"generate\", \"cancel\", \"update\", \"append\", \"pause\" or \"resume\" (got \"halt\")");
   e = expect_ws_error(parse_ws_message(R"({"id": "b1"})", ws_lim));
   CHECK(e.id == "b1");
   check_bad_request(e.error, "type", "type is required");
@@ -89,4 +91,83 @@ TEST_CASE("ws: without a readable id the error has none", "[proto]") {
   const ws_message ok256 =
       parse_ws_message("{\"type\": \"cancel\", \"id\": \"" + std::string(256, 'x') + "\"}", ws_lim);
   CHECK(std::holds_alternative<ws_cancel>(ok256));
+}
+
+namespace {
+
+ws_steer expect_steer(const ws_message& m) {
+  REQUIRE(std::holds_alternative<ws_steer>(m));
+  return std::get<ws_steer>(m);
+}
+
+}  // namespace
+
+TEST_CASE("ws: update carries only the fields given", "[proto]") {
+  ws_steer u = expect_steer(parse_ws_message(
+      R"({"type": "update", "id": "g1", "temperature": 1.25, "stop": ["\n\n", "END"], "max_tokens": 900})", ws_lim));
+  CHECK(u.id == "g1");
+  CHECK(u.op == ws_steer_op::update);
+  CHECK(u.temperature == 1.25f);
+  CHECK_FALSE(u.top_k);
+  CHECK_FALSE(u.top_p);
+  CHECK_FALSE(u.min_p);
+  CHECK(u.stop == std::vector<std::string>{"\n\n", "END"});
+  CHECK(u.max_tokens == 900);  // past the context is the scheduler's to judge (rolling windows)
+  u = expect_steer(parse_ws_message(R"({"type": "update", "id": "g1", "top_k": 5, "top_p": 0.5, "min_p": 0})", ws_lim));
+  CHECK(u.top_k == 5);
+  CHECK(u.top_p == 0.5f);
+  CHECK(u.min_p == 0.0f);
+  CHECK_FALSE(u.temperature);
+  CHECK_FALSE(u.stop);
+  // An empty array clears the stop strings: present, and empty.
+  u = expect_steer(parse_ws_message(R"({"type": "update", "id": "g1", "stop": []})", ws_lim));
+  CHECK(u.stop == std::vector<std::string>{});
+}
+
+TEST_CASE("ws: update refuses bad values, fixed fields and no change", "[proto]") {
+  ws_error e = expect_ws_error(parse_ws_message(R"({"type": "update", "id": "g2", "top_p": 1.5})", ws_lim));
+  CHECK(e.id == "g2");
+  check_bad_request(e.error, "top_p", "top_p must be in (0, 1]");
+  e = expect_ws_error(parse_ws_message(R"({"type": "update", "id": "g2", "temperature": "hot"})", ws_lim));
+  check_bad_request(e.error, "temperature", "must be a number");
+  e = expect_ws_error(parse_ws_message(R"({"type": "update", "id": "g2", "max_tokens": 0})", ws_lim));
+  check_bad_request(e.error, "max_tokens", "max_tokens");
+  e = expect_ws_error(parse_ws_message(R"({"type": "update", "id": "g2", "temperature": 1, "seed": 4})", ws_lim));
+  check_bad_request(e.error, "seed", "seed cannot change while generating");
+  e = expect_ws_error(parse_ws_message(R"({"type": "update", "id": "g2", "repeat_penalty": 1.1})", ws_lim));
+  check_bad_request(e.error, "repeat_penalty", "cannot change");
+  e = expect_ws_error(parse_ws_message(R"({"type": "update", "id": "g2"})", ws_lim));
+  check_bad_request(e.error, "type", "update changes nothing");
+  e = expect_ws_error(parse_ws_message(R"({"type": "update", "id": "g2", "stop": ["a", "b", "c", "d", "e"]})", ws_lim));
+  check_bad_request(e.error, "stop", "too many stop strings");
+}
+
+TEST_CASE("ws: append takes text or tokens, not both and not nothing", "[proto]") {
+  ws_steer a = expect_steer(parse_ws_message(R"({"type": "append", "id": "g3", "text": " Then a dragon came."})", ws_lim));
+  CHECK(a.op == ws_steer_op::append);
+  CHECK(a.text == " Then a dragon came.");
+  CHECK_FALSE(a.tokens);
+  a = expect_steer(parse_ws_message(R"({"type": "append", "id": "g3", "tokens": [5, 6, 511]})", ws_lim));
+  CHECK(a.tokens == std::vector<int32_t>{5, 6, 511});
+  ws_error e = expect_ws_error(parse_ws_message(R"({"type": "append", "id": "g3"})", ws_lim));
+  check_bad_request(e.error, "text", "is required");
+  e = expect_ws_error(parse_ws_message(R"({"type": "append", "id": "g3", "text": "a", "tokens": [1]})", ws_lim));
+  check_bad_request(e.error, "text", "not both");
+  e = expect_ws_error(parse_ws_message(R"({"type": "append", "id": "g3", "text": ""})", ws_lim));
+  check_bad_request(e.error, "text", "nothing to append");
+  e = expect_ws_error(parse_ws_message(R"({"type": "append", "id": "g3", "tokens": [512]})", ws_lim));
+  check_bad_request(e.error, "tokens", "512");
+}
+
+TEST_CASE("ws: pause and resume, and the answers to steering", "[proto]") {
+  CHECK(expect_steer(parse_ws_message(R"({"type": "pause", "id": "g4"})", ws_lim)).op == ws_steer_op::pause);
+  CHECK(expect_steer(parse_ws_message(R"({"type": "resume", "id": "g4"})", ws_lim)).op == ws_steer_op::resume);
+  CHECK(expect_ws_error(parse_ws_message(R"({"type": "pause"})", ws_lim)).error.param == "id");
+  CHECK(ws_ack_event("g4", ws_steer_op::pause) == nlohmann::json{{"type", "ack"}, {"id", "g4"}, {"op", "pause"}});
+  const nlohmann::json refused = ws_steer_error_event("g4", ws_steer_op::append, bad_request("text", "no room"));
+  CHECK(refused["type"] == "error");
+  CHECK(refused["id"] == "g4");
+  CHECK(refused["op"] == "append");
+  CHECK(refused["error"]["message"] == "no room");
+  CHECK(refused["error"]["param"] == "text");
 }

@@ -192,3 +192,51 @@ TEST_CASE("ws: a generation that waits hears its place before its first token", 
   const auto first_token = std::find_if(next.begin(), next.end(), [](const json& m) { return m["type"] == "token"; });
   CHECK(std::none_of(first_token, next.end(), [](const json& m) { return m["type"] == "queued"; }));
 }
+
+TEST_CASE("ws: a running generation is paused, updated, appended to and resumed", "[ws][steering]") {
+  server_process s;
+  auto refs = read_reference("stories260K-f32.greedy.jsonl");
+  ws_client c(s.port());
+  c.send({{"type", "generate"}, {"id", "g"}, {"prompt", refs[0].prompt}, {"max_tokens", 400}, {"temperature", 0}});
+  std::vector<int> ids;
+  json m = c.recv();
+  REQUIRE(m["type"] == "token");
+  ids.push_back(m["token_id"]);
+  c.send({{"type", "pause"}, {"id", "g"}});
+  for (m = c.recv(); m["type"] == "token"; m = c.recv()) ids.push_back(m["token_id"]);
+  REQUIRE(m == json{{"type", "ack"}, {"id", "g"}, {"op", "pause"}});
+  // Greedy up to the pause, as llama.cpp.
+  const size_t k = ids.size();
+  REQUIRE(k < refs[0].greedy_tokens.size());
+  CHECK(ids == std::vector<int>(refs[0].greedy_tokens.begin(), refs[0].greedy_tokens.begin() + static_cast<long>(k)));
+
+  // Paused: nothing comes but the answers to what is sent. A change the context cannot hold is
+  // refused, and the generation goes on unchanged.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  c.send({{"type", "update"}, {"id", "g"}, {"max_tokens", 100000}});
+  m = c.recv();
+  CHECK(m["type"] == "error");
+  CHECK(m["op"] == "update");
+  CHECK(m["error"]["code"] == "context_length_exceeded");
+  c.send({{"type", "update"}, {"id", "g"}, {"max_tokens", k + 30}, {"temperature", 0.9}, {"stop", json::array()}});
+  CHECK(c.recv() == json{{"type", "ack"}, {"id", "g"}, {"op", "update"}});
+  c.send({{"type", "append"}, {"id", "g"}, {"text", " Then a big dragon came."}});
+  CHECK(c.recv() == json{{"type", "ack"}, {"id", "g"}, {"op", "append"}});
+  c.send({{"type", "update"}, {"id", "nobody"}, {"temperature", 1}});
+  m = c.recv();
+  CHECK(m["type"] == "error");
+  CHECK(m["id"] == "nobody");
+  CHECK(m["op"] == "update");
+  CHECK(m["error"]["param"] == "id");
+  c.send({{"type", "resume"}, {"id", "g"}});
+  CHECK(c.recv() == json{{"type", "ack"}, {"id", "g"}, {"op", "resume"}});
+  for (m = c.recv(); m["type"] == "token"; m = c.recv()) ids.push_back(m["token_id"]);
+  REQUIRE(m["type"] == "done");
+  CHECK(m["finish_reason"] == "length");
+  CHECK(m["usage"]["completion_tokens"] == k + 30);
+  CHECK(ids.size() == k + 30);
+  // The appended text is input: at least its words count as prompt tokens, and it is not echoed.
+  const int prompt_tokens = m["usage"]["prompt_tokens"];
+  CHECK(prompt_tokens >= static_cast<int>(refs[0].prompt_tokens.size()) + 5);
+  CHECK(metric(s, "hearth_kv_blocks_used") == 0);
+}
