@@ -1,6 +1,7 @@
 // Headless Chromium (through playwright-core) drives hearth's page at / as a person would: type a
 // prompt, Send, watch tokens stream in over the WebSocket, Stop a long generation, and check the
-// server freed the sequence. Also checks the page makes no request off the server's origin.
+// server freed the sequence; move the temperature slider while a greedy generation streams and
+// check the text changes from the acknowledged token on, and not before. Also checks the page makes no request off the server's origin.
 // With --api-key KEY (a server started with that key): the page says when the key is missing
 // or refused (not "cannot connect"), and a key typed while the page is open is used at once.
 //
@@ -57,7 +58,12 @@ async function fillForm(page, { prompt, maxTokens, temperature }) {
     await page.locator('#prompt').pressSequentially(prompt);
   }
   await page.fill('#max_tokens', String(maxTokens));
-  await page.fill('#temperature', String(temperature));
+  // A slider cannot be typed into: set it as a drag would leave it.
+  await page.$eval('#temperature', (el, v) => {
+    el.value = v;
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+    el.dispatchEvent(new Event('change', { bubbles: true }));
+  }, String(temperature));
 }
 
 // Waits until the page's status shows a finished generation; returns [count, reason].
@@ -131,6 +137,53 @@ async function stopEndsGeneration(page) {
   }
   assert.deepEqual(m, { running: 0, kvUsed: 0 }, 'the server did not free the cancelled sequence');
   console.log(`ok   Stop cancels: ${count} of ${maxTokens} tokens, sequence and KV blocks freed`);
+}
+
+// A greedy generation streams; the slider moves to its end (the End key) as soon as the first
+// token shows. The page sends an update, and on its acknowledgement names the token from which
+// the new temperature holds. The text before that point is the greedy text (the server's own
+// greedy run of the same prompt: tokens do not depend on what else runs); after it, at
+// temperature 2 over 500 tokens, it is not.
+async function sliderSteersStream(page) {
+  const maxTokens = 500;  // as long as the context allows, as in stopEndsGeneration
+  const r = await fetch(base + '/v1/generate', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ prompt: reference.prompt, max_tokens: maxTokens, temperature: 0 }),
+  });
+  assert.equal(r.status, 200);
+  const greedy = reference.prompt + (await r.json()).text;
+
+  await fillForm(page, { prompt: reference.prompt, maxTokens, temperature: 0 });
+  assert.equal(await page.textContent('#temperature_value'), '0.00');
+  // The output's length when the page shows the change (the acknowledgement's handler).
+  await page.evaluate(() => {
+    const steer = document.getElementById('steer');
+    const output = document.getElementById('output');
+    window.steeredAt = null;
+    new MutationObserver(() => {
+      if (window.steeredAt === null && steer.textContent.startsWith('temperature')) window.steeredAt = output.textContent.length;
+    }).observe(steer, { childList: true, subtree: true, characterData: true });
+  });
+  await page.click('#send');
+  await page.waitForFunction(() => document.getElementById('output').childNodes.length > 1, null, { timeout });
+  await page.focus('#temperature');
+  await page.keyboard.press('End');
+  assert.equal(await page.textContent('#temperature_value'), '2.00');
+  const [count, reason] = await waitForFinish(page);
+  assert.equal(reason, 'length');
+  assert.equal(count, maxTokens);
+  const steer = await page.textContent('#steer');
+  const m = steer.match(/^temperature 2\.00 from token (\d+)$/);
+  assert.ok(m, `the page did not show the change: '${steer}'`);
+  const from = Number(m[1]);
+  assert.ok(from > 1 && from < maxTokens, `changed from token ${from}`);
+  const output = await page.textContent('#output');
+  const at = await page.evaluate(() => window.steeredAt);
+  assert.ok(at > reference.prompt.length, `the change showed after ${at} characters`);
+  assert.equal(output.slice(0, at), greedy.slice(0, at), 'the text before the change is not the greedy text');
+  assert.notEqual(output, greedy, 'the text after the change is still the greedy text');
+  console.log(`ok   the temperature slider steers a running stream: 2.00 from token ${from} of ${maxTokens}`);
 }
 
 // The "done" message may carry text the server held back (an unfinished UTF-8 character cut off
@@ -224,6 +277,7 @@ try {
     assert.equal(response.status(), 200);
     await streamsTokens(page);
     await stopEndsGeneration(page);
+    await sliderSteersStream(page);
     await showsHeldBackText(context);
   }
 
