@@ -17,6 +17,7 @@
 #include "proto/tools.h"
 #include "proto/ws_api.h"
 #include "sampler.h"
+#include "stop_matcher.h"
 
 namespace hearth::proto::test {
 
@@ -116,6 +117,26 @@ inline bool ws_message_ok(const ws_message& m, const limits& lim) {
   if (const ws_error* e = std::get_if<ws_error>(&m)) return error_ok(e->error) && e->id.size() <= max_ws_id_bytes;
   if (const ws_generate* g = std::get_if<ws_generate>(&m)) {
     return !g->id.empty() && g->id.size() <= max_ws_id_bytes && g->request.stream && generate_ok(g->request, lim);
+  }
+  if (const ws_steer* st = std::get_if<ws_steer>(&m)) {
+    if (st->id.empty() || st->id.size() > max_ws_id_bytes) return false;
+    if (st->op == ws_steer_op::append) {
+      // Exactly one input, not empty, ids in the vocabulary.
+      if (st->text.has_value() == st->tokens.has_value()) return false;
+      if (st->text) return !st->text->empty();
+      return !st->tokens->empty() && std::all_of(st->tokens->begin(), st->tokens->end(),
+                                                 [&](int32_t t) { return t >= 0 && t < lim.n_vocab; });
+    }
+    if (st->op != ws_steer_op::update) return true;
+    // Something to change, every value in its range.
+    sampling_params p;
+    if (st->temperature) p.temperature = *st->temperature;
+    if (st->top_k) p.top_k = *st->top_k;
+    if (st->top_p) p.top_p = *st->top_p;
+    if (st->min_p) p.min_p = *st->min_p;
+    const bool any = st->temperature || st->top_k || st->top_p || st->min_p || st->stop || st->max_tokens;
+    return any && !validate(p) && (!st->stop || (st->stop->size() <= max_stop_strings && !validate_stops(*st->stop))) &&
+           (!st->max_tokens || *st->max_tokens >= 1);
   }
   const ws_cancel& c = std::get<ws_cancel>(m);
   return !c.id.empty() && c.id.size() <= max_ws_id_bytes;

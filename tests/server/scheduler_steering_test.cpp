@@ -232,7 +232,10 @@ TEST_CASE("steering: a paused generation gets no rows until resumed, then goes o
   sink_record a_now = a_sink->snapshot();
   CHECK(a_now.tokens.size() == 3);
   CHECK(a_now.finishes == 0);
-  CHECK(f.sch.stats().running == 1);  // it keeps its slot
+  // It keeps its slot (the gauge is published at the end of the step B finished in).
+  for (int i = 0; i < 500 && f.sch.stats().running != 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(f.sch.stats().running == 1);
+  CHECK(a_sink->snapshot().tokens.size() == 3);
 
   f.sch.steer(*box, steer_op{steer_kind::resume});
   const sink_record rec = a_sink->wait_finish();
