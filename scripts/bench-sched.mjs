@@ -273,6 +273,36 @@ async function prefix() {
   };
 }
 
+// turns: a chat re-sending its whole history each turn (`turns` turns, default 4, greedy answers of
+//   at most 24 tokens; stories260K has a 512-token context): per turn, the prompt's tokens, those read from the prefix cache, and those the
+//   turn added (its prompt minus the previous turn's prompt and answer). Prefilled = prompt -
+//   cached should be the new turn, up to the block the history ends in.
+async function turns() {
+  const n = Number(opt('turns', 4));
+  const messages = [{ role: 'system', content: 'You tell short stories.' }];
+  const out = [];
+  let previous = null;
+  for (let t = 0; t < n; ++t) {
+    messages.push({ role: 'user', content: `Now tell me about ${topics[t % topics.length]}.` });
+    let text = '', usage = null;
+    const r = await stream('/v1/chat/completions', {
+      messages, max_tokens: 24, temperature: 0, stream: true, stream_options: { include_usage: true },
+    }, (ev) => {
+      text += ev.choices?.[0]?.delta?.content ?? '';
+      if (ev.usage) usage = ev.usage;
+    });
+    if (r.status !== 200 || !usage) throw new Error(`turn ${t}: HTTP ${r.status} ${r.error ?? ''}`);
+    messages.push({ role: 'assistant', content: text });
+    const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+    out.push({
+      turn: t + 1, prompt_tokens: usage.prompt_tokens, cached_tokens: cached, prefilled: usage.prompt_tokens - cached,
+      new_tokens: previous ? usage.prompt_tokens - previous.prompt_tokens - previous.completion_tokens : usage.prompt_tokens,
+    });
+    previous = usage;
+  }
+  return { scenario: 'turns', turns: out };
+}
+
 // fair: fair shares between two API keys (the server runs with --api-key key-a --api-key key-b).
 //   B's time to first token for a `b-prompt`-token prompt (default 100; cache off, a fresh prompt
 //   each time), median of 3: alone, then while A keeps 16 streams in (8 run at --parallel 8, 8
@@ -331,7 +361,7 @@ async function fair() {
   };
 }
 
-const scenarios = { memory, preemption, prefill, prefix, fair };
+const scenarios = { memory, preemption, prefill, prefix, turns, fair };
 if (!scenarios[scenario]) {
   console.error(`unknown scenario ${scenario}: ${Object.keys(scenarios).join(', ')}`);
   process.exit(2);
