@@ -5,7 +5,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
 #include <new>
+#include <thread>
 
 #include "checked_size.h"
 #include "kernels/kernels.h"
@@ -14,13 +19,13 @@
 
 namespace hearth {
 
-std::unique_ptr<model> model::load(const std::filesystem::path& path) {
+std::unique_ptr<model> model::load(const std::filesystem::path& path, int threads) {
   gguf_file f = gguf_file::open(path);
   hparams hp = read_hparams(f);
   class vocab v = vocab::from_gguf(f);
   std::unique_ptr<model> m(new model(std::move(f), std::move(hp), std::move(v)));
   m->bind_weights();
-  m->pack_weights();
+  m->pack_weights(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   return m;
 }
 
@@ -183,7 +188,7 @@ void model::bind_weights() {
 
 namespace hearth {
 
-void model::pack_weights() {
+void model::pack_weights(int threads) {
   const kernels::kernel_set& ks = kernels::active();
   std::vector<weight*> matrices;
   for (weight* w : {&output_}) matrices.push_back(w);
@@ -212,16 +217,49 @@ void model::pack_weights() {
   if (!arena) throw file_.error("cannot allocate " + format_bytes(arena_bytes) + " to repack the weights");
   packed_arena_.reset(arena);
   madvise(arena, arena_bytes.size(), MADV_HUGEPAGE);
-  const long page = sysconf(_SC_PAGESIZE);
+  // Each matrix's place in the arena; then its groups of 16 rows, in chunks, to whichever thread
+  // is free (packing is a page-fault-bound copy: a start-up cost that scales with the threads).
   size_t offset = 0;
+  struct chunk {
+    const weight* w;
+    uint8_t* dst;  // the matrix's packed bytes
+    int64_t begin, end;
+  };
+  std::vector<chunk> chunks;
+  constexpr int64_t groups_per_chunk = 64;
   for (weight* w : matrices) {
     uint8_t* dst = arena + offset;
-    offset += (kernels::packed_bytes(w->type, w->rows, w->cols) + align - 1) / align * align;
-    kernels::pack_weights(w->type, w->data, w->row_bytes, w->rows, w->cols, dst, 0, (w->rows + 15) / 16);
     w->packed = dst;
     w->packed_group_bytes = kernels::packed_group_bytes(w->type, w->cols);
-    // Only embedding lookups read the stored bytes now (a tied output shares them): let the
-    // kernel drop their pages from this process; they stay in the page cache.
+    offset += (kernels::packed_bytes(w->type, w->rows, w->cols) + align - 1) / align * align;
+    const int64_t groups = (w->rows + 15) / 16;
+    for (int64_t g = 0; g < groups; g += groups_per_chunk) chunks.push_back({w, dst, g, std::min(groups, g + groups_per_chunk)});
+  }
+  std::atomic<size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mu;
+  const auto work = [&] {
+    try {
+      for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < chunks.size();) {
+        const chunk& c = chunks[i];
+        kernels::pack_weights(c.w->type, c.w->data, c.w->row_bytes, c.w->rows, c.w->cols, c.dst, c.begin, c.end);
+      }
+    } catch (...) {
+      std::lock_guard lock(failure_mu);
+      if (!failure) failure = std::current_exception();
+      next.store(chunks.size());
+    }
+  };
+  std::vector<std::thread> helpers;
+  const auto n_helpers = static_cast<size_t>(std::clamp<int64_t>(threads, 1, static_cast<int64_t>(chunks.size())) - 1);
+  for (size_t t = 0; t < n_helpers; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+  if (failure) std::rethrow_exception(failure);
+  // Only embedding lookups read the stored bytes now (a tied output shares them): let the
+  // kernel drop their pages from this process; they stay in the page cache.
+  const long page = sysconf(_SC_PAGESIZE);
+  for (const weight* w : matrices) {
     auto begin = reinterpret_cast<uintptr_t>(w->data);
     auto end = begin + static_cast<size_t>(w->rows) * w->row_bytes;  // a view's rows only
     begin = (begin + page - 1) / page * page;

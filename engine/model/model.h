@@ -48,7 +48,8 @@ class model {
  public:
   // Maps, validates and binds. Throws load_error naming the file and the key or tensor, or the
   // memory that repacking would need beyond what is available (available_memory()).
-  static std::unique_ptr<model> load(const std::filesystem::path& path);
+  // `threads`: how many threads repack the weights (0: one per core); the result is the same.
+  static std::unique_ptr<model> load(const std::filesystem::path& path, int threads = 0);
 
   // Set when the mapped file was truncated or rewritten in place since load (see
   // gguf_file::change_on_disk): "model file <path> changed on disk while in use; restart hearth
@@ -88,7 +89,8 @@ class model {
   std::vector<float> vector(const std::string& name, int64_t n, bool required = true) const;
   // Repacks the Q8_0/Q4_0 matrices when the active kernels read a packed layout; the file's
   // pages of a packed tensor are then released (they stay in the page cache, not in our RSS).
-  void pack_weights();
+  // Rows are packed in groups of 16, shared out between `threads` threads.
+  void pack_weights(int threads);
 
   gguf_file file_;
   hparams hp_;

@@ -53,7 +53,7 @@ void report_quantize_progress(quantize_options& o, const std::string& who, const
 std::unique_ptr<model> load_model(const std::string& path, const std::optional<quant_mix>& quantize, int threads,
                                   const char* who, const std::string& imatrix) {
   if (!quantize && !imatrix.empty()) throw std::invalid_argument("--imatrix weighs --quantize: give both");
-  if (!quantize) return model::load(path);
+  if (!quantize) return model::load(path, threads);
   quantize_options o;
   o.mix = *quantize;
   o.threads = threads;
