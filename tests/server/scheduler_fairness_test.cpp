@@ -49,18 +49,38 @@ std::map<std::vector<token_id>, size_t> first_pass_of(const fake_engine& e) {
   return out;
 }
 
+// Holds the scheduler thread in a sink twice: at token `first` (the test submits the rest of the
+// backlog meanwhile, so it is all queued before anything runs on) and at token `second`.
+struct two_gates {
+  gate first, second;
+  std::function<bool(int)> at(int n_first, int n_second) {
+    return [this, n_first, n_second](int n) {
+      gate* g = n == n_first ? &first : n == n_second ? &second : nullptr;
+      if (g) {
+        g->entered.open();
+        g->release.wait();
+      }
+      return true;
+    };
+  }
+};
+
 }  // namespace
 
 TEST_CASE("scheduler: a client's request starts at once while another client fills every slot", "[scheduler][fair]") {
   fake_fixture f(kEngine, {.max_sequences = 4});
   constexpr token_id A = 10, B = 20;
-  gate g;
+  two_gates g;
   std::vector<std::shared_ptr<recording_sink>> a;
-  for (int i = 0; i < 8; ++i) a.push_back(f.submit(from("A", prompt_of(A, i), 40), i == 0 ? g.at(5) : nullptr));
-  g.entered.wait();  // A's first four run, four more wait
+  a.push_back(f.submit(from("A", prompt_of(A, 0), 40), g.at(1, 5)));
+  g.first.entered.wait();
+  for (int i = 1; i < 8; ++i) a.push_back(f.submit(from("A", prompt_of(A, i), 40)));
+  g.first.release.open();
+  g.second.entered.wait();  // A's first four run, four more wait
+  REQUIRE(f.sch.stats().queued == 4);
   const size_t arrived = f.fake->batch_log().size();
   auto b = f.submit(from("B", prompt_of(B, 0), 40));
-  g.release.open();
+  g.second.release.open();
   const sink_record rb = b->wait_finish();
   std::vector<sink_record> ra;
   for (auto& s : a) ra.push_back(s->wait_finish());
@@ -82,13 +102,17 @@ TEST_CASE("scheduler: two backlogged clients hold the slots in proportion to the
   const auto [weight_a, want_a, want_b] = GENERATE(std::tuple{1, 2, 2}, std::tuple{3, 3, 1});
   fake_fixture f(kEngine, {.max_sequences = 4});
   constexpr token_id A = 10, B = 20;
-  gate g;
+  two_gates g;
   std::vector<std::shared_ptr<recording_sink>> sinks;
-  for (int i = 0; i < 8; ++i) sinks.push_back(f.submit(from("A", prompt_of(A, i), 30, weight_a), i == 0 ? g.at(3) : nullptr));
-  g.entered.wait();
+  sinks.push_back(f.submit(from("A", prompt_of(A, 0), 30, weight_a), g.at(1, 3)));
+  g.first.entered.wait();
+  for (int i = 1; i < 8; ++i) sinks.push_back(f.submit(from("A", prompt_of(A, i), 30, weight_a)));
+  g.first.release.open();
+  g.second.entered.wait();  // A's first four run, four more wait
+  REQUIRE(f.sch.stats().queued == 4);
   const size_t arrived = f.fake->batch_log().size();
   for (int i = 0; i < 8; ++i) sinks.push_back(f.submit(from("B", prompt_of(B, i), 30)));
-  g.release.open();
+  g.second.release.open();
   for (auto& s : sinks) s->wait_finish();
 
   // While both still have requests that have not started, every pass holds want_a of A's
