@@ -2,11 +2,23 @@
 // The vocabulary shared by every API and the scheduler: why a generation ended, what it used,
 // how long it took. (The JSON mappings of each API live beside their request types.)
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace hearth::proto {
+
+// A change to a running generation's settings (the WebSocket's `update`): the fields given change
+// from its next token on, the others stay.
+struct generation_update {
+  std::optional<float> temperature;
+  std::optional<int32_t> top_k;
+  std::optional<float> top_p;
+  std::optional<float> min_p;
+  std::optional<std::vector<std::string>> stop;
+  std::optional<int32_t> max_tokens;
+};
 
 // stop: end of text or a stop string; length: max_tokens or the context; cancelled: the client
 // cancelled or left; shutdown: the daemon is stopping (not the client's doing: the client should

@@ -38,23 +38,24 @@ ws_message read_steer(const nlohmann::json& obj, field_reader& r, std::string id
     for (const char* fixed : {"seed", "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty"}) {
       if (obj.contains(fixed)) r.fail(fixed, std::string(fixed) + " cannot change while generating");
     }
-    m.temperature = r.real("temperature");
-    m.top_k = r.int32("top_k");
-    m.top_p = r.real("top_p");
-    m.min_p = r.real("min_p");
-    if (obj.contains("stop") && !obj.at("stop").is_null()) m.stop = read_stop(r);
+    generation_update& u = m.update;
+    u.temperature = r.real("temperature");
+    u.top_k = r.int32("top_k");
+    u.top_p = r.real("top_p");
+    u.min_p = r.real("min_p");
+    if (obj.contains("stop") && !obj.at("stop").is_null()) u.stop = read_stop(r);
     limits unbounded = lim;
     unbounded.n_ctx = 0;  // a rolling window may generate past the context; the scheduler checks
-    m.max_tokens = read_max_tokens(r, "max_tokens", unbounded);
+    u.max_tokens = read_max_tokens(r, "max_tokens", unbounded);
     if (r.failed()) return ws_error{m.id, r.error()};
     // The generate message's ranges (the defaults are valid, so only a given field can fail).
     sampling_params p;
-    if (m.temperature) p.temperature = *m.temperature;
-    if (m.top_k) p.top_k = *m.top_k;
-    if (m.top_p) p.top_p = *m.top_p;
-    if (m.min_p) p.min_p = *m.min_p;
+    if (u.temperature) p.temperature = *u.temperature;
+    if (u.top_k) p.top_k = *u.top_k;
+    if (u.top_p) p.top_p = *u.top_p;
+    if (u.min_p) p.min_p = *u.min_p;
     if (auto err = sampling_error(p)) return ws_error{m.id, std::move(*err)};
-    if (!m.temperature && !m.top_k && !m.top_p && !m.min_p && !m.stop && !m.max_tokens) {
+    if (!u.temperature && !u.top_k && !u.top_p && !u.min_p && !u.stop && !u.max_tokens) {
       return ws_error{m.id, bad_request("type", "update changes nothing: give temperature, top_k, top_p, min_p, stop or max_tokens")};
     }
   } else if (op == ws_steer_op::append) {

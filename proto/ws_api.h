@@ -50,13 +50,7 @@ std::string_view to_string(ws_steer_op op);
 struct ws_steer {
   std::string id;
   ws_steer_op op = ws_steer_op::update;
-  // update: the fields the message gave (validated).
-  std::optional<float> temperature;
-  std::optional<int32_t> top_k;
-  std::optional<float> top_p;
-  std::optional<float> min_p;
-  std::optional<std::vector<std::string>> stop;
-  std::optional<int32_t> max_tokens;
+  generation_update update;  // update: the fields the message gave (validated)
   // append: one of them (text not empty, tokens not empty and in the vocabulary).
   std::optional<std::string> text;
   std::optional<std::vector<int32_t>> tokens;

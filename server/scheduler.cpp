@@ -516,23 +516,24 @@ steer_result scheduler::apply_steer(sequence& s, steer_op& op) {
   }
   if (s.pool) return {op.kind, "an embedding has nothing to update", {}};
   // Everything is checked before anything changes.
+  proto::generation_update& u = op.update;
   sampling_params p = s.decoder.params();
-  if (op.temperature) p.temperature = *op.temperature;
-  if (op.top_k) p.top_k = *op.top_k;
-  if (op.top_p) p.top_p = *op.top_p;
-  if (op.min_p) p.min_p = *op.min_p;
+  if (u.temperature) p.temperature = *u.temperature;
+  if (u.top_k) p.top_k = *u.top_k;
+  if (u.top_p) p.top_p = *u.top_p;
+  if (u.min_p) p.min_p = *u.min_p;
   if (auto e = validate(p)) return {op.kind, *e, {}};
-  if (op.stop) {
-    if (auto e = validate_stops(*op.stop)) return {op.kind, *e, {}};
+  if (u.stop) {
+    if (auto e = validate_stops(*u.stop)) return {op.kind, *e, {}};
   }
-  if (op.max_tokens) {
-    if (*op.max_tokens < 1) return {op.kind, "max_tokens must be >= 1", {}};
+  if (u.max_tokens) {
+    if (*u.max_tokens < 1) return {op.kind, "max_tokens must be >= 1", {}};
     // As at submit: the input (prompt and appended tokens) and every token it may generate fit
     // the context, unless the window rolls.
     const int64_t input = static_cast<int64_t>(s.prompt_tokens);
-    if (!s.rolling && input + *op.max_tokens > context_length_) {
+    if (!s.rolling && input + *u.max_tokens > context_length_) {
       return {op.kind,
-              "max_tokens " + std::to_string(*op.max_tokens) + " with " + std::to_string(input) +
+              "max_tokens " + std::to_string(*u.max_tokens) + " with " + std::to_string(input) +
                   " input tokens exceeds the context of " + std::to_string(context_length_) + " tokens",
               "context_length_exceeded"};
     }
@@ -542,8 +543,8 @@ steer_result scheduler::apply_steer(sequence& s, steer_op& op) {
   } catch (const std::invalid_argument& e) {
     return {op.kind, e.what(), {}};
   }
-  if (op.stop) s.decoder.set_stops(std::move(*op.stop));
-  if (op.max_tokens) s.max_tokens = *op.max_tokens;
+  if (u.stop) s.decoder.set_stops(std::move(*u.stop));
+  if (u.max_tokens) s.max_tokens = *u.max_tokens;
   return r;
 }
 

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "proto/generation.h"
 #include "tokenizer/vocab.h"
 
 namespace hearth {
@@ -35,15 +36,8 @@ enum class steer_kind { update, append, pause, resume };
 
 struct steer_op {
   steer_kind kind = steer_kind::update;
-  // update: the fields given change, the others stay.
-  std::optional<float> temperature;
-  std::optional<int32_t> top_k;
-  std::optional<float> top_p;
-  std::optional<float> min_p;
-  std::optional<std::vector<std::string>> stop;
-  std::optional<int32_t> max_tokens;
-  // append: the tokens to feed (not empty).
-  std::vector<token_id> tokens;
+  proto::generation_update update;  // update: the fields given change, the others stay
+  std::vector<token_id> tokens;     // append: the tokens to feed (not empty)
 };
 
 // The outcome of one change, for the sink: `error` empty when it was made; else why not, with

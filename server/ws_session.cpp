@@ -197,13 +197,7 @@ void ws_session::steer_generation(proto::ws_steer m) {
   if (it == active_.end()) {
     return reply(proto::ws_steer_error_event(m.id, m.op, proto::bad_request("id", "no generation with this id is running")));
   }
-  steer_op op{static_cast<steer_kind>(m.op)};
-  op.temperature = m.temperature;
-  op.top_k = m.top_k;
-  op.top_p = m.top_p;
-  op.min_p = m.min_p;
-  op.stop = std::move(m.stop);
-  op.max_tokens = m.max_tokens;
+  steer_op op{static_cast<steer_kind>(m.op), std::move(m.update), {}};
   if (m.op == proto::ws_steer_op::append) {
     // Input that continues the sequence: no BOS.
     op.tokens = m.tokens ? std::move(*m.tokens) : app_.vocabulary->tokenize(*m.text, false, false);

@@ -130,13 +130,13 @@ inline bool ws_message_ok(const ws_message& m, const limits& lim) {
     if (st->op != ws_steer_op::update) return true;
     // Something to change, every value in its range.
     sampling_params p;
-    if (st->temperature) p.temperature = *st->temperature;
-    if (st->top_k) p.top_k = *st->top_k;
-    if (st->top_p) p.top_p = *st->top_p;
-    if (st->min_p) p.min_p = *st->min_p;
-    const bool any = st->temperature || st->top_k || st->top_p || st->min_p || st->stop || st->max_tokens;
-    return any && !validate(p) && (!st->stop || (st->stop->size() <= max_stop_strings && !validate_stops(*st->stop))) &&
-           (!st->max_tokens || *st->max_tokens >= 1);
+    if (st->update.temperature) p.temperature = *st->update.temperature;
+    if (st->update.top_k) p.top_k = *st->update.top_k;
+    if (st->update.top_p) p.top_p = *st->update.top_p;
+    if (st->update.min_p) p.min_p = *st->update.min_p;
+    const bool any = st->update.temperature || st->update.top_k || st->update.top_p || st->update.min_p || st->update.stop || st->update.max_tokens;
+    return any && !validate(p) && (!st->update.stop || (st->update.stop->size() <= max_stop_strings && !validate_stops(*st->update.stop))) &&
+           (!st->update.max_tokens || *st->update.max_tokens >= 1);
   }
   const ws_cancel& c = std::get<ws_cancel>(m);
   return !c.id.empty() && c.id.size() <= max_ws_id_bytes;

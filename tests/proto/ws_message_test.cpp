@@ -107,21 +107,21 @@ TEST_CASE("ws: update carries only the fields given", "[proto]") {
       R"({"type": "update", "id": "g1", "temperature": 1.25, "stop": ["\n\n", "END"], "max_tokens": 900})", ws_lim));
   CHECK(u.id == "g1");
   CHECK(u.op == ws_steer_op::update);
-  CHECK(u.temperature == 1.25f);
-  CHECK_FALSE(u.top_k);
-  CHECK_FALSE(u.top_p);
-  CHECK_FALSE(u.min_p);
-  CHECK(u.stop == std::vector<std::string>{"\n\n", "END"});
-  CHECK(u.max_tokens == 900);  // past the context is the scheduler's to judge (rolling windows)
+  CHECK(u.update.temperature == 1.25f);
+  CHECK_FALSE(u.update.top_k);
+  CHECK_FALSE(u.update.top_p);
+  CHECK_FALSE(u.update.min_p);
+  CHECK(u.update.stop == std::vector<std::string>{"\n\n", "END"});
+  CHECK(u.update.max_tokens == 900);  // past the context is the scheduler's to judge (rolling windows)
   u = expect_steer(parse_ws_message(R"({"type": "update", "id": "g1", "top_k": 5, "top_p": 0.5, "min_p": 0})", ws_lim));
-  CHECK(u.top_k == 5);
-  CHECK(u.top_p == 0.5f);
-  CHECK(u.min_p == 0.0f);
-  CHECK_FALSE(u.temperature);
-  CHECK_FALSE(u.stop);
+  CHECK(u.update.top_k == 5);
+  CHECK(u.update.top_p == 0.5f);
+  CHECK(u.update.min_p == 0.0f);
+  CHECK_FALSE(u.update.temperature);
+  CHECK_FALSE(u.update.stop);
   // An empty array clears the stop strings: present, and empty.
   u = expect_steer(parse_ws_message(R"({"type": "update", "id": "g1", "stop": []})", ws_lim));
-  CHECK(u.stop == std::vector<std::string>{});
+  CHECK(u.update.stop == std::vector<std::string>{});
 }
 
 TEST_CASE("ws: update refuses bad values, fixed fields and no change", "[proto]") {

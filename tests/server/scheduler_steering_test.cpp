@@ -30,6 +30,22 @@ void steer_at_gate(scheduler& sch, gate& g, steering_box& box, steer_op op) {
   g.release.open();
 }
 
+struct paused_run {
+  std::shared_ptr<gate> g;  // its hook stays installed
+  std::shared_ptr<steering_box> box;
+  std::shared_ptr<recording_sink> sink;
+};
+
+// Submits r and pauses it at its n-th token; returns once the pause is acknowledged (or the
+// request ended).
+paused_run submit_paused(fake_fixture& f, generation_request r, int n) {
+  paused_run p{std::make_shared<gate>(), steerable(r), nullptr};
+  p.sink = f.submit(std::move(r), p.g->at(n));
+  steer_at_gate(f.sch, *p.g, *p.box, steer_op{steer_kind::pause});
+  p.sink->wait_steered(1);
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("steering: update changes sampling and max_tokens from the next token on", "[scheduler][steering]") {
@@ -41,9 +57,9 @@ TEST_CASE("steering: update changes sampling and max_tokens from the next token 
   gate g;
   auto sink = f.submit(std::move(r), g.at(10));
   steer_op op = update_op();
-  op.temperature = 1.5f;
-  op.top_k = 0;
-  op.max_tokens = 25;
+  op.update.temperature = 1.5f;
+  op.update.top_k = 0;
+  op.update.max_tokens = 25;
   steer_at_gate(f.sch, g, *box, op);
   const sink_record rec = sink->wait_finish();
 
@@ -84,7 +100,7 @@ TEST_CASE("steering: an update that reaches its end finishes at once, after its 
     gate g;
     auto sink = f.submit(std::move(r), g.at(5));
     steer_op op = update_op();
-    op.max_tokens = 3;
+    op.update.max_tokens = 3;
     steer_at_gate(f.sch, g, *box, op);
     const sink_record rec = sink->wait_finish();
     REQUIRE(rec.steered.size() == 1);
@@ -101,7 +117,7 @@ TEST_CASE("steering: an update that reaches its end finishes at once, after its 
     gate g;
     auto sink = f.submit(std::move(r), g.at(1));
     steer_op op = update_op();
-    op.stop = std::vector<std::string>{"e"};
+    op.update.stop = std::vector<std::string>{"e"};
     steer_at_gate(f.sch, g, *box, op);
     const sink_record rec = sink->wait_finish();
     REQUIRE(rec.steered.size() == 1);
@@ -120,11 +136,11 @@ TEST_CASE("steering: an update that reaches its end finishes at once, after its 
     auto sink = f.submit(std::move(r), g.at(4));
     g.entered.wait();
     steer_op bad = update_op();
-    bad.temperature = 0.9f;
-    bad.top_p = 1.5f;  // out of range: the whole change is refused, temperature too
+    bad.update.temperature = 0.9f;
+    bad.update.top_p = 1.5f;  // out of range: the whole change is refused, temperature too
     f.sch.steer(*box, bad);
     steer_op big = update_op();
-    big.max_tokens = 5000;  // prompt + 5000 > the context of 4096
+    big.update.max_tokens = 5000;  // prompt + 5000 > the context of 4096
     f.sch.steer(*box, big);
     g.release.open();
     const sink_record rec = sink->wait_finish();
@@ -219,12 +235,8 @@ TEST_CASE("steering: append to a rolling window slides it to make room", "[sched
 TEST_CASE("steering: a paused generation gets no rows until resumed, then goes on as it would have", "[scheduler][steering]") {
   fake_fixture f;
   const std::vector<token_id> a_prompt = {8, 5, 12, 12, 15};
-  generation_request a = greedy_request(a_prompt, 30);
-  auto box = steerable(a);
-  gate g;
-  auto a_sink = f.submit(std::move(a), g.at(3));
-  steer_at_gate(f.sch, g, *box, steer_op{steer_kind::pause});
-  a_sink->wait_steered(1);
+  const paused_run a = submit_paused(f, greedy_request(a_prompt, 30), 3);
+  const auto& a_sink = a.sink;
   // While A is paused, B runs to its end and A takes no token.
   auto b_sink = f.submit(greedy_request({20, 21, 22}, 40));
   const sink_record b = b_sink->wait_finish();
@@ -237,7 +249,7 @@ TEST_CASE("steering: a paused generation gets no rows until resumed, then goes o
   CHECK(f.sch.stats().running == 1);
   CHECK(a_sink->snapshot().tokens.size() == 3);
 
-  f.sch.steer(*box, steer_op{steer_kind::resume});
+  f.sch.steer(*a.box, steer_op{steer_kind::resume});
   const sink_record rec = a_sink->wait_finish();
   REQUIRE(rec.steered.size() == 2);
   CHECK(rec.steered[0].first.kind == steer_kind::pause);
@@ -251,25 +263,17 @@ TEST_CASE("steering: a paused generation still ends by cancel or deadline", "[sc
   fake_fixture f;
   SECTION("cancel") {
     cancel_flag cancel = make_cancel_flag();
-    generation_request r = greedy_request({8, 5, 12}, 30, {}, cancel);
-    auto box = steerable(r);
-    gate g;
-    auto sink = f.submit(std::move(r), g.at(2));
-    steer_at_gate(f.sch, g, *box, steer_op{steer_kind::pause});
-    sink->wait_steered(1);
+    const paused_run p = submit_paused(f, greedy_request({8, 5, 12}, 30, {}, cancel), 2);
     cancel->store(true);
-    const sink_record rec = sink->wait_finish();
+    const sink_record rec = p.sink->wait_finish();
     CHECK(rec.finish.reason == proto::finish_reason::cancelled);
     CHECK(rec.tokens.size() == 2);
   }
   SECTION("deadline") {
     generation_request r = greedy_request({8, 5, 12}, 30);
     r.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
-    auto box = steerable(r);
-    gate g;
-    auto sink = f.submit(std::move(r), g.at(2));
-    steer_at_gate(f.sch, g, *box, steer_op{steer_kind::pause});
-    const sink_record rec = sink->wait_finish();
+    const paused_run p = submit_paused(f, std::move(r), 2);
+    const sink_record rec = p.sink->wait_finish();
     CHECK(rec.finish.reason == proto::finish_reason::deadline);
     CHECK(rec.tokens.size() == 2);
   }
@@ -280,19 +284,15 @@ TEST_CASE("steering: a paused generation gives its blocks first, and takes them 
   // 4-position blocks: A (oldest, paused) holds blocks that B needs to go on.
   fake_fixture f(fake_engine_options{.block_size = 4, .total_blocks = 12});
   const std::vector<token_id> a_prompt = {8, 5, 12, 12, 15};
-  generation_request a = greedy_request(a_prompt, 20);
-  auto box = steerable(a);
-  gate g;
-  auto a_sink = f.submit(std::move(a), g.at(4));
-  steer_at_gate(f.sch, g, *box, steer_op{steer_kind::pause});
-  a_sink->wait_steered(1);
+  const paused_run a = submit_paused(f, greedy_request(a_prompt, 20), 4);
+  const auto& a_sink = a.sink;
   // B alone needs 11 of the 12 blocks, A holds 2: A, paused, is preempted for it.
   auto b_sink = f.submit(greedy_request({20, 21, 22}, 40));
   const sink_record b = b_sink->wait_finish();
   CHECK(b.tokens == f.fake->greedy({20, 21, 22}, 40));
   CHECK(f.sch.stats().preemptions >= 1);
   CHECK(a_sink->snapshot().tokens.size() == 4);
-  f.sch.steer(*box, steer_op{steer_kind::resume});
+  f.sch.steer(*a.box, steer_op{steer_kind::resume});
   const sink_record rec = a_sink->wait_finish();
   CHECK(rec.tokens == f.fake->greedy(a_prompt, 20));
   f.check_clean();
