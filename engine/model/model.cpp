@@ -222,19 +222,34 @@ void model::pack_weights(int threads) {
   size_t offset = 0;
   struct chunk {
     const weight* w;
-    uint8_t* dst;  // the matrix's packed bytes
+    size_t matrix;  // index into matrices
+    uint8_t* dst;   // the matrix's packed bytes
     int64_t begin, end;
   };
   std::vector<chunk> chunks;
   constexpr int64_t groups_per_chunk = 64;
-  for (weight* w : matrices) {
+  const auto chunks_left = std::make_unique<std::atomic<int64_t>[]>(matrices.size());
+  for (size_t m = 0; m < matrices.size(); ++m) {
+    weight* w = matrices[m];
     uint8_t* dst = arena + offset;
     w->packed = dst;
     w->packed_group_bytes = kernels::packed_group_bytes(w->type, w->cols);
     offset += (kernels::packed_bytes(w->type, w->rows, w->cols) + align - 1) / align * align;
     const int64_t groups = (w->rows + 15) / 16;
-    for (int64_t g = 0; g < groups; g += groups_per_chunk) chunks.push_back({w, dst, g, std::min(groups, g + groups_per_chunk)});
+    for (int64_t g = 0; g < groups; g += groups_per_chunk) chunks.push_back({w, m, dst, g, std::min(groups, g + groups_per_chunk)});
+    chunks_left[m].store((groups + groups_per_chunk - 1) / groups_per_chunk, std::memory_order_relaxed);
   }
+  // Once a matrix is packed, only embedding lookups read its stored bytes (a tied output shares
+  // them): the kernel may drop their pages from this process at once (they stay in the page
+  // cache), so the mapping and the arena are never both resident.
+  const long page = sysconf(_SC_PAGESIZE);
+  const auto release_stored = [page](const weight& w) {
+    auto begin = reinterpret_cast<uintptr_t>(w.data);
+    auto end = begin + static_cast<size_t>(w.rows) * w.row_bytes;  // a view's rows only
+    begin = (begin + page - 1) / page * page;
+    end = end / page * page;
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  };
   std::atomic<size_t> next{0};
   std::exception_ptr failure;
   std::mutex failure_mu;
@@ -243,6 +258,7 @@ void model::pack_weights(int threads) {
       for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < chunks.size();) {
         const chunk& c = chunks[i];
         kernels::pack_weights(c.w->type, c.w->data, c.w->row_bytes, c.w->rows, c.w->cols, c.dst, c.begin, c.end);
+        if (chunks_left[c.matrix].fetch_sub(1, std::memory_order_acq_rel) == 1) release_stored(*c.w);
       }
     } catch (...) {
       std::lock_guard lock(failure_mu);
@@ -256,16 +272,6 @@ void model::pack_weights(int threads) {
   work();
   for (std::thread& t : helpers) t.join();
   if (failure) std::rethrow_exception(failure);
-  // Only embedding lookups read the stored bytes now (a tied output shares them): let the
-  // kernel drop their pages from this process; they stay in the page cache.
-  const long page = sysconf(_SC_PAGESIZE);
-  for (const weight* w : matrices) {
-    auto begin = reinterpret_cast<uintptr_t>(w->data);
-    auto end = begin + static_cast<size_t>(w->rows) * w->row_bytes;  // a view's rows only
-    begin = (begin + page - 1) / page * page;
-    end = end / page * page;
-    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-  }
 }
 
 }  // namespace hearth
