@@ -14,4 +14,20 @@ std::string_view to_string(finish_reason r) {
   return "error";
 }
 
+std::string_view to_string(speculative_mode m) {
+  switch (m) {
+    case speculative_mode::off: return "off";
+    case speculative_mode::ngram: return "ngram";
+    case speculative_mode::draft: return "draft";
+  }
+  return "off";
+}
+
+std::optional<speculative_mode> speculative_mode_from(std::string_view name) {
+  for (speculative_mode m : {speculative_mode::off, speculative_mode::ngram, speculative_mode::draft}) {
+    if (name == to_string(m)) return m;
+  }
+  return std::nullopt;
+}
+
 }  // namespace hearth::proto

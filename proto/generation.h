@@ -27,9 +27,26 @@ struct generation_update {
 enum class finish_reason { stop, length, cancelled, shutdown, error, deadline };
 std::string_view to_string(finish_reason r);
 
+// Speculative decoding (the request's "speculative" field, or the server's default): how the
+// scheduler drafts tokens that one forward pass of the model then verifies. off: none; ngram:
+// prompt lookup, the continuation of the latest earlier occurrence of the context's last tokens;
+// draft: a smaller draft model (--draft-model). max_tokens: the most drafted per step.
+enum class speculative_mode { off, ngram, draft };
+std::string_view to_string(speculative_mode m);
+std::optional<speculative_mode> speculative_mode_from(std::string_view name);
+inline constexpr int32_t max_speculative_tokens = 16;
+struct speculative_settings {
+  speculative_mode mode = speculative_mode::off;
+  int32_t max_tokens = 8;  // 1..max_speculative_tokens
+};
+
 struct usage {
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
+  // Speculative decoding: tokens drafted, and of those the ones the model's own sampling agreed
+  // with (of completion_tokens, produced without a forward pass of their own).
+  int32_t drafted_tokens = 0;
+  int32_t accepted_tokens = 0;
   int32_t cached_tokens = 0;  // of prompt_tokens, read from the prefix cache instead of computed
   // Tokens dropped to fit the context (context_overflow truncate_middle or rolling): the prompt's
   // and, with a rolling window, those that slid out during generation.

@@ -181,6 +181,8 @@ struct generation_request {
   int32_t deadline_tokens = 1;
   // Steerable (see the top, and steering.h): the box the front end puts changes in (null: none).
   std::shared_ptr<steering_box> steer;
+  // Speculative decoding (see the top): off, or how tokens are drafted and how many at most.
+  proto::speculative_settings speculative;
 };
 
 struct scheduler_options {
