@@ -898,23 +898,62 @@ void scheduler::release_forks(sequence& parent, std::span<const float> logits, t
 // remain. Only a prompt's last row asks for logits. (With max_running_ capped, the row and logit
 // budgets never cut a decode row; they are checked anyway, as exceeding them would break the
 // engine's contract, not just slow a sequence down.)
+void scheduler::draft_tokens(sequence& s, int64_t rows, int64_t blocks_kept) {
+  if (s.spec.mode != proto::speculative_mode::ngram || rows < 1) return;
+  if (s.draft_pause > 0) {
+    --s.draft_pause;
+    return;
+  }
+  // At most: the cap, the rows, the tokens max_tokens still allows after the pending one, and
+  // the positions the context still holds after it.
+  const int64_t room = std::min<int64_t>({s.draft_cap, rows, s.max_tokens - s.n_generated - 1,
+                                          context_length_ - s.n_fed - 1});
+  if (room < 1) return;
+  prompt_lookup(s.context(), static_cast<int32_t>(room), s.draft);
+  if (s.draft.empty()) return;
+  // Blocks for the drafted rows only from the free ones, leaving one per decode row still to
+  // place: a draft never evicts the cache nor preempts anyone.
+  const int64_t n_positions = static_cast<int64_t>(s.n_fed) + 1 + static_cast<int64_t>(s.draft.size());
+  const int64_t need = kv_cache::blocks_needed(n_positions, block_size_) -
+                       kv_cache::blocks_needed(static_cast<int64_t>(s.n_fed) + 1, block_size_);
+  if (need > 0 && (engine_->free_blocks() - need < blocks_kept || !engine_->seq_reserve(s.kv_seq, n_positions))) {
+    s.draft.clear();
+  }
+}
+
 void scheduler::build_batch() {
   batch_.clear();
   logit_owners_.clear();
   hidden_owners_.clear();
   int64_t rows_left = engine_->max_batch();
   int64_t logits_left = engine_->max_logit_rows();
+  // Decode rows still to place: drafts never take a row or a logit row one of them needs.
+  int64_t decoders_left = std::count_if(running_.begin(), running_.end(), [](const auto& q) {
+    return q->runnable() && !q->prefilling();
+  });
   for (auto& p : running_) {
     sequence& s = *p;
     s.n_in_batch = 0;
-    if (s.rolling && s.runnable() && !s.prefilling() && s.n_fed >= context_length_) slide(s);
-    if (!s.runnable() || s.prefilling() || rows_left == 0 || logits_left == 0) continue;
+    s.draft.clear();
+    if (!s.runnable() || s.prefilling()) continue;
+    --decoders_left;
+    if (s.rolling && s.n_fed >= context_length_) slide(s);
+    if (s.prefilling() || rows_left == 0 || logits_left == 0) continue;
     if (!grow(s)) continue;
     batch_.push_back({s.last_token, s.n_fed, s.kv_seq, true});
     logit_owners_.push_back(&s);
     s.n_in_batch = 1;
     --rows_left;
     --logits_left;
+    draft_tokens(s, std::min(rows_left, logits_left) - decoders_left, decoders_left);
+    for (size_t i = 0; i < s.draft.size(); ++i) {
+      batch_.push_back({s.draft[i], s.n_fed + 1 + static_cast<int32_t>(i), s.kv_seq, true});
+      logit_owners_.push_back(&s);
+    }
+    const auto drafted = static_cast<int32_t>(s.draft.size());
+    s.n_in_batch += drafted;
+    rows_left -= drafted;
+    logits_left -= drafted;
   }
   // While sequences decode, prompt rows get the budget (see the top).
   decode_rows_ = static_cast<int64_t>(batch_.size());
@@ -1039,7 +1078,8 @@ void scheduler::run_batch() {
   for (auto& s : running_) {
     if (s->prefilling()) (s->preemptions > 0 ? recomputed_rows : prompt_rows) += s->n_in_batch;
     sequences += s->n_in_batch > 0;
-    s->n_fed += s->n_in_batch;
+    // A drafted row's position counts once its token is verified (verify_drafts).
+    s->n_fed += s->n_in_batch - static_cast<int32_t>(s->draft.size());
   }
   if (recomputed_rows > 0) {
     std::lock_guard lock(mu_);
@@ -1055,16 +1095,29 @@ void scheduler::run_batch() {
                std::to_string(logit_owners_.size()) + " rows");
     return;
   }
-  for (size_t r = 0; r < logit_owners_.size(); ++r) {
+  for (size_t r = 0; r < logit_owners_.size();) {
     sequence& s = *logit_owners_[r];
+    const size_t rows = 1 + s.draft.size();  // a decode row and the rows of its drafts
     try {
       // The forks first: the first choice may finish (and free its blocks) on its own token.
       if (!s.forks.empty()) release_forks(s, logits.subspan(r * n_vocab, n_vocab), now);
-      sample_row(s, logits.subspan(r * n_vocab, n_vocab), now);
+      if (s.draft.empty()) {
+        sample_row(s, logits.subspan(r * n_vocab, n_vocab), now);
+      } else {
+        verify_drafts(s, logits.subspan(r * n_vocab, rows * n_vocab), now);
+      }
     } catch (const std::exception& e) {
-      finish(s, proto::finish_reason::error, std::string("sampling failed: ") + e.what());
+      if (!s.done) finish(s, proto::finish_reason::error, std::string("sampling failed: ") + e.what());
     }
+    r += rows;
   }
+  if (drafted_step_ > 0) {
+    // METRICS_PENDING
+    std::lock_guard lock(mu_);
+    stats_.drafted_tokens += drafted_step_;
+    stats_.accepted_tokens += accepted_step_;
+  }
+  drafted_step_ = accepted_step_ = 0;
   pool_rows();
 }
 
@@ -1140,6 +1193,43 @@ void scheduler::sample_row(sequence& s, std::span<const float> logits, time_poin
   s.record_token(d.token, now);
   if (d.end_of_generation || d.stopped) return finish(s, proto::finish_reason::stop);
   if (s.n_generated >= s.max_tokens) finish(s, proto::finish_reason::length);
+}
+
+// Each row's token is sampled exactly as a lone decode row's would be (the same sampler draw, on
+// the same logits: batch invariance); the drafted token that row fed stands only if it is the
+// token sampled, and the first one that is not ends the step with the sampled token as the next
+// to feed. So the tokens are those of decoding without drafts, at any temperature and seed.
+void scheduler::verify_drafts(sequence& s, std::span<const float> logits, time_point now) {
+  const size_t n_vocab = static_cast<size_t>(vocab_size_);
+  const auto m = static_cast<int32_t>(s.draft.size());
+  s.drafted += m;
+  const int32_t accepted_before = s.accepted;
+  for (int32_t i = 0; i <= m; ++i) {
+    const int32_t before = s.accepted;
+    s.verify_row = i;  // record_token counts a token equal to the draft (before a finish)
+    sample_row(s, logits.subspan(static_cast<size_t>(i) * n_vocab, n_vocab), now);
+    s.verify_row = -1;
+    if (s.done || s.accepted == before) break;
+    ++s.n_fed;  // the drafted row fed the token sampled: its keys and values stand
+  }
+  const int32_t accepted = s.accepted - accepted_before;
+  drafted_step_ += m;
+  accepted_step_ += accepted;
+  // The draft length follows how much of the recent drafts held; a draft wholly rejected pauses
+  // drafting for 1, 2, 4 ... 16 steps, so text that does not repeat costs few verified rows.
+  if (accepted == m) {
+    s.draft_cap = std::min(s.spec.max_tokens, s.draft_cap + 2);
+    s.draft_misses = 0;
+  } else if (accepted == 0) {
+    s.draft_cap = std::max(1, s.draft_cap / 2);
+    s.draft_pause = 1 << std::min(s.draft_misses, 4);
+    ++s.draft_misses;
+  } else {
+    s.draft_cap = std::max(1, accepted + 1);
+    s.draft_misses = 0;
+  }
+  // The rejected rows' positions are dropped (their blocks released) before anything reads them.
+  if (!s.done) engine_->seq_truncate(s.kv_seq, s.n_fed);
 }
 
 void scheduler::fail_batch(const std::string& error) {

@@ -94,6 +94,19 @@
 // every running sequence is paused the thread sleeps until a submit, a change or 100 ms pass
 // (cancels and deadlines are seen then).
 //
+// Speculative decoding (generation_request::speculative, mode ngram): a decode row may bring
+// drafted tokens, fed at the positions after it in the same batch, each row asking for logits
+// (prompt lookup, prompt_lookup.h, drafts them from the sequence's own context). Drafts take only
+// rows, logit rows and free KV blocks that no other sequence's decode row of the step needs (they
+// never evict nor preempt). After the pass the rows are sampled in order, each exactly as a lone
+// decode row would be; a drafted token stands while it equals the token sampled before it, and the
+// first that does not is replaced by that token and ends the sequence's step, its positions and
+// those after dropped. So a request's tokens are the same with or without speculation, at any
+// temperature and seed (batch invariance again); what changes is how many come out of one step.
+// The draft length adapts per sequence: it grows while drafts hold and shrinks when they fail, and
+// a draft wholly rejected pauses drafting for 1, 2, 4 ... 16 steps. usage counts drafted_tokens
+// and accepted_tokens.
+//
 // Embedding requests (generation_request::embed) share the queue, the KV blocks and the batches:
 // their prompt rows ask the engine for hidden states instead of logits, and they finish when the
 // prompt is in. They hold all their blocks from admission and are never preempted.
@@ -212,6 +225,8 @@ struct scheduler_stats {
   int64_t cache_entries = 0;       // prefix cache: entries, blocks they hold (shared ones once
   int64_t cache_blocks = 0;        // per entry), and prompt tokens read from it since start
   int64_t cache_hit_tokens = 0;
+  int64_t drafted_tokens = 0;      // speculative decoding, since start: tokens drafted, and
+  int64_t accepted_tokens = 0;     // those the model's own sampling agreed with
   int64_t prefill_budget = 0;      // prompt rows a step may carry while sequences decode
   double decode_step_ms = 0;       // recent steps with decode rows only (0: none yet)
 };
@@ -350,6 +365,12 @@ class scheduler {
   std::map<std::string_view, int64_t> prompt_grants(int64_t rows);
   void run_batch();
   void sample_row(sequence& s, std::span<const float> logits, time_point now);
+  // Speculative decoding (see the top): drafts for s's decode row into s.draft, at most `rows`
+  // tokens, leaving `blocks_kept` free KV blocks for the decode rows still to place.
+  void draft_tokens(sequence& s, int64_t rows, int64_t blocks_kept);
+  // Samples s's decode row and its drafted rows (logits: 1 + s.draft.size() rows) in order, as
+  // far as the drafts hold, and drops the positions of the rejected ones.
+  void verify_drafts(sequence& s, std::span<const float> logits, time_point now);
   // Updates the decode step time and the prompt-row budget from a step that took `seconds`.
   void tune_prefill(int64_t decode_rows, int64_t prompt_rows, double seconds);
   // Pools the batch's hidden rows into their embeddings; finishes those whose input is all in.
@@ -450,6 +471,8 @@ class scheduler {
   double prompt_row_s_ = 0;      // recent cost of one prompt row beside decode rows (0: none yet)
   double mean_answer_ = 0;       // recent mean tokens of a finished answer (0: none yet)
   int64_t prefill_budget_ = 0;
+  int64_t drafted_step_ = 0;   // speculative decoding: this step's drafted and accepted tokens
+  int64_t accepted_step_ = 0;
   uint64_t fair_turn_ = 0;  // rotates which client goes first on a tie (prompt_grants)
   std::shared_ptr<const token_trie> trie_;  // the vocabulary's trie, built for the first grammar
   // Tries with some control tokens shown (generation_request::shown_tokens), by that set: in

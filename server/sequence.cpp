@@ -37,6 +37,8 @@ scheduler::sequence::sequence(pending&& p, int32_t n_vocab, std::shared_ptr<cons
   truncated_tokens = p.request.truncated_tokens;
   deadline = p.request.deadline;
   steer = std::move(p.request.steer);
+  spec = p.request.speculative;
+  draft_cap = spec.max_tokens;
 }
 
 void scheduler::sequence::record_token(token_id t, clock::time_point now) {
@@ -45,6 +47,9 @@ void scheduler::sequence::record_token(token_id t, clock::time_point now) {
   ++n_generated;
   last_token = t;
   generated.push_back(t);
+  if (verify_row >= 0 && static_cast<size_t>(verify_row) < draft.size() && draft[static_cast<size_t>(verify_row)] == t) {
+    ++accepted;
+  }
 }
 
 finish_event scheduler::sequence::make_finish(proto::finish_reason reason, std::string error,
@@ -61,6 +66,8 @@ finish_event scheduler::sequence::make_finish(proto::finish_reason reason, std::
   e.usage.completion_tokens = n_generated;
   e.usage.cached_tokens = cached_tokens;
   e.usage.truncated_tokens = truncated_tokens;
+  e.usage.drafted_tokens = drafted;
+  e.usage.accepted_tokens = accepted;
 
   // Each phase is timed to its end, or to the finish if it never ended (cancelled in prefill).
   proto::timings& t = e.timings;
@@ -86,6 +93,12 @@ std::optional<std::string> request_error(const generation_request& r, int32_t n_
     if (id < 0 || id >= n_vocab) return "shown token " + std::to_string(id) + " is outside the vocabulary";
   }
   if (auto e = validate(r.sampling)) return e;
+  if (r.speculative.max_tokens < 1 || r.speculative.max_tokens > proto::max_speculative_tokens) {
+    return "speculative.max_tokens must be from 1 to " + std::to_string(proto::max_speculative_tokens);
+  }
+  if (r.speculative.mode == proto::speculative_mode::draft) {
+    return "speculative mode \"draft\" needs a draft model, and this scheduler has none";
+  }
   return validate_stops(r.stop);
 }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "pooling.h"
+#include "prompt_lookup.h"
 #include "scheduler.h"
 #include "token_decoder.h"
 
@@ -46,7 +47,8 @@ struct scheduler::sequence {
   bool runnable() const { return !done && !parked && !paused && !awaiting_prompt; }
   bool cancel_requested() const { return cancel && cancel->load(std::memory_order_relaxed); }
 
-  // Counts a generated token that was taken (delivered, or EOG) at `now`: it is fed next.
+  // Counts a generated token that was taken (delivered, or EOG) at `now`: it is fed next. While
+  // drafts are verified, a token equal to the draft at verify_row counts as accepted.
   void record_token(token_id t, clock::time_point now);
   // The finish event for `reason` at `now`: held-back text (none after a stop match, none when
   // the consumer refused a token), usage, timings.
@@ -99,6 +101,21 @@ struct scheduler::sequence {
   // generated ones, in `generated`, and counted in usage.prompt_tokens).
   std::shared_ptr<steering_box> steer;
   bool paused = false;
+
+  // Speculative decoding (see scheduler.h): the settings, the tokens drafted into the batch being
+  // run (fed after last_token, at n_fed + 1...), the draft length the recent verifications allow
+  // (draft_cap), steps to skip drafting after drafts that were all rejected (draft_pause, growing
+  // with draft_misses in a row), and the totals for usage.
+  proto::speculative_settings spec;
+  std::vector<token_id> draft;
+  int32_t draft_cap = 0;
+  int32_t draft_pause = 0;
+  int32_t draft_misses = 0;
+  int32_t drafted = 0;
+  int32_t accepted = 0;   // counted as the token is recorded, so a finish on it counts it
+  int32_t verify_row = -1;  // the drafted row whose token is being sampled (-1: none)
+  // The context prompt lookup searches: the window, then everything generated or appended.
+  token_context context() const { return {prompt, generated}; }
 
   // Prefix cache: the request's partition and consent, and the prompt positions it read.
   std::string cache_partition;

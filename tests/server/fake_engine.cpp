@@ -160,6 +160,25 @@ bool fake_engine::seq_reserve(int32_t seq, int64_t n_positions) {
   return true;
 }
 
+void fake_engine::seq_truncate(int32_t seq, int64_t n_positions) {
+  std::lock_guard lock(mu_);
+  if (seq < 0 || seq >= static_cast<int32_t>(live_.size()) || live_[seq] < 0) {
+    violation("seq_truncate of a sequence that is not live: " + std::to_string(seq));
+    return;
+  }
+  lifetime& l = lifetimes_[live_[seq]];
+  if (n_positions < static_cast<int64_t>(l.history.size())) {
+    l.history.resize(static_cast<size_t>(n_positions));
+    l.hash = lifetime{}.hash;
+    for (token_id t : l.history) l.hash = extend(l.hash, t);
+  }
+  const int64_t keep = kv_cache::blocks_needed(n_positions, options_.block_size) * options_.block_size;
+  if (keep < l.capacity) {
+    free_blocks_ += (l.capacity - keep) / options_.block_size;
+    l.capacity = keep;
+  }
+}
+
 // Checks every row against the forward contract; false if a row names no live sequence (the
 // batch is then not run).
 bool fake_engine::check_rows(std::span<const batch_entry> batch) {

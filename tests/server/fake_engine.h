@@ -105,6 +105,9 @@ class fake_engine final : public batch_engine {
   int32_t seq_create() override;
   void seq_free(int32_t seq) override;
   bool seq_reserve(int32_t seq, int64_t n_positions) override;
+  // Forgets positions >= n_positions (the next row must then be at n_positions) and releases
+  // the blocks no longer needed, as kv_cache does.
+  void seq_truncate(int32_t seq, int64_t n_positions) override;
   std::span<const float> forward(std::span<const batch_entry> batch) override;
   std::string token_bytes(token_id id) const override { return bytes_of(id); }
   bool is_eog(token_id id) const override { return id == eog; }

@@ -57,6 +57,7 @@ class watched_engine final : public batch_engine {
   bool shares_blocks() const override { return inner_->shares_blocks(); }
   bool seq_share(int32_t src, int32_t dst, int64_t n) override { return inner_->seq_share(src, dst, n); }
   void seq_copy_block(int32_t src, int32_t dst, int64_t i) override { inner_->seq_copy_block(src, dst, i); }
+  void seq_truncate(int32_t seq, int64_t n) override { inner_->seq_truncate(seq, n); }
   std::string token_bytes(token_id id) const override { return inner_->token_bytes(id); }
   bool is_eog(token_id id) const override { return inner_->is_eog(id); }
 
@@ -71,9 +72,9 @@ struct watched_scheduler {
   std::unique_ptr<scheduler> sch;
 };
 
-watched_scheduler make_scheduler(const model& m, int64_t kv_blocks = 64) {
+watched_scheduler make_scheduler(const model& m, int64_t kv_blocks = 64, int64_t max_logit_rows = 8) {
   // Batches of 32 rows: the longer prompts are prefilled in chunks beside other decodes.
-  model_engine_options eo{.threads = 1, .kv_blocks = kv_blocks, .block_size = 16, .max_batch = 32, .max_logit_rows = 8};
+  model_engine_options eo{.threads = 1, .kv_blocks = kv_blocks, .block_size = 16, .max_batch = 32, .max_logit_rows = max_logit_rows};
   auto e = std::make_unique<watched_engine>(std::make_unique<model_engine>(m, eo));
   watched_engine* w = e.get();
   return {w, std::make_unique<scheduler>(std::move(e), scheduler_options{.max_sequences = 8})};
@@ -370,4 +371,41 @@ TEST_CASE("scheduler: cache entries are evicted before any request waits or is p
   st = sch->stats();
   CHECK(st.cache_entries == 0);
   CHECK(st.kv_blocks_free == 12);
+}
+
+TEST_CASE("scheduler: speculative decoding keeps llama.cpp's greedy tokens and the sampled ones, batched") {
+  auto m = model::load(shared_path("models/stories260K-f32.gguf"));
+  const auto refs = read_reference("stories260K-f32.greedy.jsonl", 6);
+  const auto prompts = eight_prompts(refs);
+  const int32_t n = 64;
+  std::vector<generation_request> requests;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    generation_request r = greedy(prompts[i], n);
+    if (i % 2 == 1) {  // every other one sampled, with its own seed
+      r.sampling = seeded_sampling();
+      r.sampling.seed += i;
+    }
+    requests.push_back(r);
+  }
+  auto plain = make_scheduler(*m);
+  const std::vector<sink_record> without = run_together(*plain.sch, requests);
+  for (auto& r : requests) r.speculative = {proto::speculative_mode::ngram, 8};
+  auto spec = make_scheduler(*m, 64, 32);  // logit rows for drafts beside the eight decode rows
+  const std::vector<sink_record> with = run_together(*spec.sch, requests);
+  int32_t drafted = 0, accepted = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    INFO("request " << i);
+    CHECK(with[i].tokens == without[i].tokens);
+    CHECK(with[i].finish.reason == without[i].finish.reason);
+    if (i < refs.size() && i % 2 == 0) CHECK(with[i].tokens == refs[i].greedy_tokens);
+    drafted += with[i].finish.usage.drafted_tokens;
+    accepted += with[i].finish.usage.accepted_tokens;
+  }
+  // The little model's stories repeat themselves: some drafts hold, some do not.
+  CHECK(accepted > 0);
+  CHECK(accepted < drafted);
+  const scheduler_stats st = spec.sch->stats();
+  CHECK(st.drafted_tokens == drafted);
+  CHECK(st.accepted_tokens == accepted);
+  CHECK(st.kv_blocks_used == 0);
 }
