@@ -12,6 +12,15 @@ namespace {
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 
+// v["type"] when v is an object whose type is a string, else "" (json::value with a string
+// default throws when the type is a number or an object).
+template <class J>
+std::string type_of(const J& v) {
+  if (!v.is_object()) return "";
+  const auto it = v.find("type");
+  return it != v.end() && it->is_string() ? it->template get<std::string>() : "";
+}
+
 // A message item's content: a string, or input_text / output_text parts joined.
 bool item_text(field_reader& r, const json& content, const std::string& key, std::string& out) {
   const std::string at = r.param(key);
@@ -25,7 +34,7 @@ bool item_text(field_reader& r, const json& content, const std::string& key, std
   }
   for (size_t k = 0; k < content.size(); ++k) {
     const json& p = content[k];
-    const std::string type = p.is_object() ? p.value("type", "") : "";
+    const std::string type = type_of(p);
     const bool text_part = type == "input_text" || type == "output_text" || type == "text";
     if (!text_part || !p.contains("text") || !p["text"].is_string()) {
       r.fail(key, at + "[" + std::to_string(k) + "] must be an input_text part with a text" +
@@ -109,7 +118,7 @@ void read_converted(field_reader& r, std::string_view raw, responses_request& re
     }
     ojson list = ojson::array();
     for (ojson t : in_written_order(raw, {"tools"}, *tools)) {
-      if (t.is_object() && t.value("type", "") == "function") {
+      if (type_of(t) == "function") {
         ojson fn = t;
         fn.erase("type");
         list.push_back(ojson{{"type", "function"}, {"function", std::move(fn)}});
@@ -120,7 +129,7 @@ void read_converted(field_reader& r, std::string_view raw, responses_request& re
     chat["tools"] = std::move(list);
   }
   if (const json* c = r.find("tool_choice")) {
-    if (c->is_object() && c->value("type", "") == "function" && c->contains("name")) {
+    if (type_of(*c) == "function" && c->contains("name")) {
       chat["tool_choice"] = ojson{{"type", "function"}, {"function", {{"name", (*c)["name"]}}}};
     } else {
       chat["tool_choice"] = ojson::parse(c->dump());
@@ -129,7 +138,7 @@ void read_converted(field_reader& r, std::string_view raw, responses_request& re
   if (const json* p = r.find("parallel_tool_calls")) chat["parallel_tool_calls"] = ojson::parse(p->dump());
   if (const json* text = r.find("text"); text && text->is_object() && text->contains("format")) {
     const ojson format = in_written_order(raw, {"text", "format"}, (*text)["format"]);
-    if (format.is_object() && format.value("type", "") == "json_schema") {
+    if (type_of(format) == "json_schema") {
       ojson js = format;
       js.erase("type");
       chat["response_format"] = ojson{{"type", "json_schema"}, {"json_schema", std::move(js)}};

@@ -96,6 +96,16 @@ TEST_CASE("responses: what hearth cannot do, and malformed input, are 400s namin
                  "tool_choice", "text.format");
 }
 
+TEST_CASE("responses: a \"type\" that is not a string is a 400, not an exception", "[proto][responses]") {
+  using hearth::proto::test::err;
+  CHECK(err(parse_responses(R"({"input": [{"role": "user", "content": [{"type": 1, "text": "x"}]}]})", responses_lim))
+            .param == "input[0].content");
+  CHECK(err(responses_with(R"("tools": [{"type": 2, "name": "f"}])")).param.starts_with("tools[0]"));
+  CHECK(err(responses_with(R"("tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": 2.5, "name": "f"})"))
+            .param == "tool_choice");
+  CHECK(err(responses_with(R"("text": {"format": {"type": {"x": 1}}})")).param.starts_with("text.format"));
+}
+
 TEST_CASE("responses: the response object and its events", "[proto][responses]") {
   const nlohmann::json echo = {{"tools", nlohmann::json::array()}, {"temperature", 1.0}};
   const nlohmann::json started = response_object("resp_abc", 7, "m", echo, nullptr);
