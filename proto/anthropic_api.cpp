@@ -183,6 +183,7 @@ result<messages_request> parse(std::string_view body, const limits& lim, bool co
   if (!count_only) {
     req.overflow = read_context_overflow(r, lim);
     req.deadline_ms = read_deadline_ms(r);
+    req.speculative = read_speculative(r, lim);
     if (const std::optional<int32_t> m = read_max_tokens(r, "max_tokens", overflow_limits(lim, req.overflow))) {
       req.max_tokens = *m;
     } else if (!r.failed()) {

@@ -29,6 +29,7 @@ result<generate_request> generate_from_json(const nlohmann::json& object, const 
   read_prompt_or_tokens(r, req, lim);
   req.overflow = read_context_overflow(r, lim);
   req.deadline_ms = read_deadline_ms(r);
+  req.speculative = read_speculative(r, lim);
   req.max_tokens = read_max_tokens(r, "max_tokens", overflow_limits(lim, req.overflow));
   read_sampling(r, req.sampling, api_flavor::native);
   req.cache = read_cache(r);

@@ -28,6 +28,7 @@ struct generate_request {
   bool cache = true;  // "cache": false keeps it out of the prefix cache
   context_overflow overflow = context_overflow::error;  // "context_overflow" (request_fields.h)
   std::optional<int64_t> deadline_ms;  // "deadline_ms" (request_fields.h)
+  speculative_settings speculative;  // "speculative" (request_fields.h): the server's default filled in
   std::vector<std::string> stop;  // at most 4, none empty
   bool stream = false;
   int32_t top_logprobs = -1;      // "logprobs": N alternatives (or true: 0); -1: none

@@ -45,6 +45,7 @@ struct completion_request {
   bool cache = true;  // "cache": false keeps it out of the prefix cache
   context_overflow overflow = context_overflow::error;  // "context_overflow" (request_fields.h)
   std::optional<int64_t> deadline_ms;  // "deadline_ms" (request_fields.h)
+  speculative_settings speculative;  // "speculative" (request_fields.h): the server's default filled in
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
@@ -65,6 +66,7 @@ struct chat_request {
   bool cache = true;  // "cache": false keeps it out of the prefix cache
   context_overflow overflow = context_overflow::error;  // "context_overflow" (request_fields.h)
   std::optional<int64_t> deadline_ms;  // "deadline_ms" (request_fields.h)
+  speculative_settings speculative;  // "speculative" (request_fields.h): the server's default filled in
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;

@@ -214,6 +214,7 @@ result<completion_request> parse_completion(std::string_view body, const limits&
   read_completion_prompt(r, req, lim);
   req.overflow = read_context_overflow(r, lim);
   req.deadline_ms = read_deadline_ms(r);
+  req.speculative = read_speculative(r, lim);
   if (std::optional<int32_t> m = read_max_tokens(r, "max_tokens", overflow_limits(lim, req.overflow))) req.max_tokens = *m;
   read_sampling(r, req.sampling, api_flavor::openai);
   req.cache = read_cache(r);
@@ -240,6 +241,7 @@ result<chat_request> parse_chat(std::string_view body, const limits& lim) {
   read_messages(r, req.messages);
   req.overflow = read_context_overflow(r, lim);
   req.deadline_ms = read_deadline_ms(r);
+  req.speculative = read_speculative(r, lim);
   req.max_tokens = read_chat_max_tokens(r, overflow_limits(lim, req.overflow));
   read_sampling(r, req.sampling, api_flavor::openai);
   req.cache = read_cache(r);

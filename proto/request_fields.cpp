@@ -263,6 +263,60 @@ limits overflow_limits(limits lim, context_overflow o) {
   return lim;
 }
 
+namespace {
+
+constexpr std::string_view speculative_mode_names = "\"off\", \"ngram\" or \"draft\"";
+
+// The mode `name` names; records why not under `key` if it names none (`also`: the other forms
+// the field takes, for the message).
+std::optional<speculative_mode> read_mode_name(field_reader& r, std::string_view key, const std::string& name,
+                                               std::string_view also = {}) {
+  const std::optional<speculative_mode> m = speculative_mode_from(name);
+  r.check(m.has_value(), key, [&] {
+    return r.param(key) + " must be " + std::string(speculative_mode_names) + std::string(also) + " (got " +
+           describe(nlohmann::json(name)) + ")";
+  });
+  return m;
+}
+
+// The object form's keys over `s`; errors are recorded in r, naming "speculative.<key>".
+void read_speculative_object(field_reader& r, const nlohmann::json& object, speculative_settings& s) {
+  field_reader fields(object, "speculative.");
+  if (const std::optional<std::string> name = fields.string("mode")) {
+    if (const auto m = read_mode_name(fields, "mode", *name)) s.mode = *m;
+  }
+  if (const std::optional<int32_t> k = fields.int32("max_tokens")) {
+    fields.check(*k >= 1 && *k <= max_speculative_tokens, "max_tokens", [&] {
+      return "speculative.max_tokens must be an integer from 1 to " + std::to_string(max_speculative_tokens) +
+             " (got " + std::to_string(*k) + ")";
+    });
+    s.max_tokens = *k;
+  }
+  if (fields.failed()) r.fail(fields.error());
+}
+
+}  // namespace
+
+speculative_settings read_speculative(field_reader& r, const limits& lim) {
+  speculative_settings s = lim.speculative;
+  const nlohmann::json* v = r.find("speculative");
+  if (r.failed()) return lim.speculative;
+  if (v && v->is_string()) {
+    const auto m = read_mode_name(r, "speculative", v->get<std::string>(), ", or an object {\"mode\", \"max_tokens\"}");
+    if (m) s.mode = *m;
+  } else if (v && v->is_object()) {
+    read_speculative_object(r, *v, s);
+  } else if (v) {
+    r.fail("speculative", "speculative must be a string (the mode) or an object {\"mode\", \"max_tokens\"} (got " +
+                              describe(*v) + ")");
+  }
+  if (r.failed()) return lim.speculative;
+  r.check(s.mode != speculative_mode::draft || lim.draft_model, "speculative", [] {
+    return std::string("speculative mode \"draft\" needs a draft model: the server was started without --draft-model");
+  });
+  return s;
+}
+
 bool read_include_usage(field_reader& r, bool stream) {
   const nlohmann::json* v = r.find("stream_options");
   if (r.failed() || !v) return false;

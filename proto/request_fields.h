@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "proto/generation.h"
 #include "proto/json_body.h"
 #include "sampler.h"  // sampling_params, max_top_logprobs
 
@@ -31,6 +32,8 @@ struct limits {
   int64_t n_ctx = 0;    // max_tokens must be <= n_ctx (unless rolling); <= 0: not checked
   int32_t max_choices = 1;  // OpenAI's n may be 1..max_choices
   context_overflow overflow = context_overflow::error;  // the server's default policy
+  speculative_settings speculative;  // the server's default (--speculative, --draft-max)
+  bool draft_model = false;          // the server has a draft model (--draft-model): mode draft may run
 };
 
 // OpenAI's limit on stop strings, applied to every API.
@@ -91,5 +94,11 @@ std::optional<int64_t> read_deadline_ms(field_reader& r);
 context_overflow read_context_overflow(field_reader& r, const limits& lim);
 // The limits max_tokens is read with under policy o: a rolling window has no upper bound.
 limits overflow_limits(limits lim, context_overflow o);
+// "speculative" (generation.h speculative_settings): an object {"mode": "off" | "ngram" |
+// "draft", "max_tokens": 1..max_speculative_tokens}, either key optional, or the mode alone as a
+// string ("speculative": "ngram"). What the request leaves out is lim.speculative's (absent or
+// null: all of it). A resolved mode "draft" without lim.draft_model is a 400 naming
+// "speculative", whether the request or the default asked for it.
+speculative_settings read_speculative(field_reader& r, const limits& lim);
 
 }  // namespace hearth::proto

@@ -191,6 +191,7 @@ result<responses_request> parse_responses(std::string_view body, const limits& l
   }
   req.overflow = read_context_overflow(r, lim);
   req.deadline_ms = read_deadline_ms(r);
+  req.speculative = read_speculative(r, lim);
   req.max_output_tokens = read_max_tokens(r, "max_output_tokens", overflow_limits(lim, req.overflow));
   req.sampling = openai_sampling_defaults();
   read_sampling(r, req.sampling, api_flavor::openai);

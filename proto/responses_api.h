@@ -41,6 +41,7 @@ struct responses_request {
   bool cache = true;  // "cache": false keeps it out of the prefix cache
   context_overflow overflow = context_overflow::error;  // "context_overflow" (request_fields.h)
   std::optional<int64_t> deadline_ms;  // "deadline_ms" (request_fields.h)
+  speculative_settings speculative;  // "speculative" (request_fields.h): the server's default filled in
   bool stream = false;
   tool_request tools;
   std::shared_ptr<const grammar> constraint;  // text.format

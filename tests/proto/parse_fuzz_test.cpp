@@ -43,13 +43,14 @@ const std::array<const char*, 13> seeds = {
         "instructions": "i", "max_output_tokens": 8, "text": {"format": {"type": "json_object"}}})",
     R"({"model": "m", "input": ["a", [1, 2]], "encoding_format": "base64", "dimensions": 8})"};
 
-const std::array<const char*, 43> field_names = {
+const std::array<const char*, 45> field_names = {
     "prompt", "tokens", "max_tokens", "max_completion_tokens", "temperature", "top_k", "top_p",
     "min_p", "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "seed",
     "stop", "stream", "stream_options", "n", "logprobs", "top_logprobs", "echo", "suffix",
     "best_of", "logit_bias", "tools", "functions", "response_format", "messages", "model",
     "content", "add_special", "parse_special", "type", "id", "tool_choice", "parallel_tool_calls", "system",
-    "stop_sequences", "input_schema", "input", "instructions", "max_output_tokens", "encoding_format", "dimensions"};
+    "stop_sequences", "input_schema", "input", "instructions", "max_output_tokens", "encoding_format", "dimensions",
+    "speculative", "mode"};
 
 class body_maker {
  public:

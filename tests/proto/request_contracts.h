@@ -68,33 +68,44 @@ inline bool within_context(int64_t max_tokens, context_overflow o, const limits&
   return o == context_overflow::rolling || max_tokens <= lim.n_ctx;
 }
 
+// Speculative decoding within range, and mode draft only where a draft model is.
+inline bool speculative_ok(const speculative_settings& s, const limits& lim) {
+  return s.max_tokens >= 1 && s.max_tokens <= max_speculative_tokens &&
+         (s.mode != speculative_mode::draft || lim.draft_model);
+}
+
 inline bool generate_ok(const generate_request& g, const limits& lim) {
   return g.prompt.has_value() != g.tokens.has_value() && (!g.tokens || tokens_ok(*g.tokens, lim)) &&
          !validate(g.sampling) && stops_ok(g.stop) &&
-         (!g.max_tokens || (*g.max_tokens >= 1 && within_context(*g.max_tokens, g.overflow, lim)));
+         (!g.max_tokens || (*g.max_tokens >= 1 && within_context(*g.max_tokens, g.overflow, lim))) &&
+         speculative_ok(g.speculative, lim);
 }
 
 inline bool completion_ok(const completion_request& c, const limits& lim) {
   return c.prompt.has_value() != c.tokens.has_value() && (!c.tokens || tokens_ok(*c.tokens, lim)) &&
          !validate(c.sampling) && c.sampling.temperature <= 2.0f && stops_ok(c.stop) &&
-         c.max_tokens >= 1 && (c.stream || !c.include_usage) && c.n >= 1 && c.n <= std::max(1, lim.max_choices);
+         c.max_tokens >= 1 && (c.stream || !c.include_usage) && c.n >= 1 && c.n <= std::max(1, lim.max_choices) &&
+         speculative_ok(c.speculative, lim);
 }
 
 inline bool chat_ok(const chat_request& c, const limits& lim) {
   return !c.messages.empty() && !validate(c.sampling) && c.sampling.temperature <= 2.0f &&
          stops_ok(c.stop) && (!c.max_tokens || *c.max_tokens >= 1) && tools_ok(c.tools) && c.n >= 1 &&
-         c.n <= std::max(1, lim.max_choices);
+         c.n <= std::max(1, lim.max_choices) &&
+         speculative_ok(c.speculative, lim);
 }
 
 inline bool messages_ok(const messages_request& m, const limits& lim, bool count_only) {
   return !m.messages.empty() && !validate(m.sampling) && m.sampling.temperature <= 1.0f && stops_ok(m.stop) &&
-         (count_only || (m.max_tokens >= 1 && within_context(m.max_tokens, m.overflow, lim))) && tools_ok(m.tools);
+         (count_only || (m.max_tokens >= 1 && within_context(m.max_tokens, m.overflow, lim))) && tools_ok(m.tools) &&
+         speculative_ok(m.speculative, lim);
 }
 
 inline bool responses_ok(const responses_request& r, const limits& lim) {
   return !r.messages.empty() && !validate(r.sampling) && r.sampling.temperature <= 2.0f &&
          (!r.max_output_tokens || (*r.max_output_tokens >= 1 && within_context(*r.max_output_tokens, r.overflow, lim))) &&
-         tools_ok(r.tools) && !(r.constraint && r.tools.forced()) && r.echo.is_object();
+         tools_ok(r.tools) && !(r.constraint && r.tools.forced()) && r.echo.is_object() &&
+         speculative_ok(r.speculative, lim);
 }
 
 inline bool embeddings_ok(const embeddings_request& e, const limits& lim) {
