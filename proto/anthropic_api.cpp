@@ -284,14 +284,16 @@ json messages_response(std::string_view id, std::string_view model, std::string_
   if (!reasoning.empty()) content.push_back({{"type", "thinking"}, {"thinking", reasoning}, {"signature", ""}});
   if (!text.empty() || calls.empty()) content.push_back({{"type", "text"}, {"text", text}});
   for (const tool_call& c : calls) content.push_back(tool_use_block(c));
-  return {{"id", id},
-          {"type", "message"},
-          {"role", "assistant"},
-          {"model", model},
-          {"content", std::move(content)},
-          {"stop_reason", anthropic_stop_reason(reason, stop_sequence, !calls.empty())},
-          {"stop_sequence", stop_sequence_json(calls.empty() ? stop_sequence : "")},
-          {"usage", {{"input_tokens", u.prompt_tokens}, {"output_tokens", u.completion_tokens}}}};
+  json out = {{"id", id},
+              {"type", "message"},
+              {"role", "assistant"},
+              {"model", model},
+              {"content", std::move(content)},
+              {"stop_reason", anthropic_stop_reason(reason, stop_sequence, !calls.empty())},
+              {"stop_sequence", stop_sequence_json(calls.empty() ? stop_sequence : "")},
+              {"usage", {{"input_tokens", u.prompt_tokens}, {"output_tokens", u.completion_tokens}}}};
+  add_speculative_usage(out["usage"], u);
+  return out;
 }
 
 std::string anthropic_event(std::string_view name, const json& data) {
@@ -336,10 +338,12 @@ json block_delta_event(int index, std::string_view type, std::string_view text) 
 
 json block_stop_event(int index) { return {{"type", "content_block_stop"}, {"index", index}}; }
 
-json message_delta_event(const json& stop_reason, std::string_view stop_sequence, int32_t output_tokens) {
-  return {{"type", "message_delta"},
-          {"delta", {{"stop_reason", stop_reason}, {"stop_sequence", stop_sequence_json(stop_sequence)}}},
-          {"usage", {{"output_tokens", output_tokens}}}};
+json message_delta_event(const json& stop_reason, std::string_view stop_sequence, const usage& u) {
+  json out = {{"type", "message_delta"},
+              {"delta", {{"stop_reason", stop_reason}, {"stop_sequence", stop_sequence_json(stop_sequence)}}},
+              {"usage", {{"output_tokens", u.completion_tokens}}}};
+  add_speculative_usage(out["usage"], u);
+  return out;
 }
 
 }  // namespace hearth::proto

@@ -61,7 +61,8 @@ nlohmann::json anthropic_stop_reason(finish_reason r, std::string_view stop_sequ
 
 // The whole answer: {"id", "type": "message", "role": "assistant", "model", "content": [thinking?,
 // text?, tool_use...], "stop_reason", "stop_sequence", "usage": {"input_tokens", "output_tokens"}}.
-// A tool_use block's input is the call's arguments as JSON.
+// A tool_use block's input is the call's arguments as JSON. With speculative decoding, usage also
+// has hearth's "speculative": {"drafted_tokens", "accepted_tokens"} (here and in message_delta).
 nlohmann::json messages_response(std::string_view id, std::string_view model, std::string_view reasoning,
                                  std::string_view text, const std::vector<tool_call>& calls, finish_reason reason,
                                  std::string_view stop_sequence, const usage& u);
@@ -76,8 +77,8 @@ nlohmann::json tool_use_start_event(int index, const tool_call& call);
 // content_block_delta: text_delta, thinking_delta, or input_json_delta (partial_json).
 nlohmann::json block_delta_event(int index, std::string_view type, std::string_view text);
 nlohmann::json block_stop_event(int index);
-// message_delta with the stop reason and usage {output_tokens}.
+// message_delta with the stop reason and usage {output_tokens} (u's completion_tokens).
 nlohmann::json message_delta_event(const nlohmann::json& stop_reason, std::string_view stop_sequence,
-                                   int32_t output_tokens);
+                                   const usage& u);
 
 }  // namespace hearth::proto

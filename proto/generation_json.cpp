@@ -19,6 +19,17 @@ nlohmann::json byte_values(const std::string& bytes) {
   return out;
 }
 
+// object[key], or null when object is not an object or has no such key.
+nlohmann::json member(const nlohmann::json& object, const char* key) {
+  return object.is_object() ? object.value(key, nlohmann::json()) : nlohmann::json();
+}
+
+// object[key] as a token count: 0 when absent or not an integer.
+int32_t count_of(const nlohmann::json& object, const char* key) {
+  const nlohmann::json v = member(object, key);
+  return v.is_number_integer() ? v.get<int32_t>() : 0;
+}
+
 nlohmann::json chat_token(const logprob_token& t) {
   return {{"token", t.bytes}, {"logprob", logprob_value(t.logprob)}, {"bytes", byte_values(t.bytes)}};
 }
@@ -77,7 +88,33 @@ nlohmann::json to_json(const usage& u) {
   if (u.cached_tokens > 0) j["prompt_tokens_details"]["cached_tokens"] = u.cached_tokens;
   // hearth's: what context_overflow dropped; present when something was.
   if (u.truncated_tokens > 0) j["prompt_tokens_details"]["truncated_tokens"] = u.truncated_tokens;
+  // Speculative decoding: OpenAI's Predicted Outputs counts, and hearth's; present when tokens
+  // were drafted.
+  if (u.drafted_tokens > 0) add_prediction_tokens(j["completion_tokens_details"], u);
+  add_speculative_usage(j, u);
   return j;
+}
+
+usage usage_from_json(const nlohmann::json& j) {
+  usage u;
+  u.prompt_tokens = count_of(j, "prompt_tokens");
+  u.completion_tokens = count_of(j, "completion_tokens");
+  u.cached_tokens = count_of(member(j, "prompt_tokens_details"), "cached_tokens");
+  u.truncated_tokens = count_of(member(j, "prompt_tokens_details"), "truncated_tokens");
+  u.drafted_tokens = count_of(member(j, "speculative"), "drafted_tokens");
+  u.accepted_tokens = count_of(member(j, "speculative"), "accepted_tokens");
+  return u;
+}
+
+void add_prediction_tokens(nlohmann::json& details, const usage& u) {
+  if (u.drafted_tokens <= 0) return;
+  details["accepted_prediction_tokens"] = u.accepted_tokens;
+  details["rejected_prediction_tokens"] = u.drafted_tokens - u.accepted_tokens;
+}
+
+void add_speculative_usage(nlohmann::json& usage_object, const usage& u) {
+  if (u.drafted_tokens <= 0) return;
+  usage_object["speculative"] = {{"drafted_tokens", u.drafted_tokens}, {"accepted_tokens", u.accepted_tokens}};
 }
 
 nlohmann::json to_json(const timings& t) {

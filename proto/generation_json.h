@@ -12,8 +12,20 @@
 
 namespace hearth::proto {
 
-// {"prompt_tokens": n, "completion_tokens": n, "total_tokens": n}
+// {"prompt_tokens": n, "completion_tokens": n, "total_tokens": n}, plus what is not zero:
+// "prompt_tokens_details" {"cached_tokens", "truncated_tokens"} (each when some were), and with
+// speculative decoding (drafted_tokens > 0) "completion_tokens_details" (add_prediction_tokens)
+// and "speculative" (add_speculative_usage).
 nlohmann::json to_json(const usage& u);
+// The usage to_json() wrote (what it left out is 0), for adding up the usage of several choices.
+usage usage_from_json(const nlohmann::json& j);
+// Speculative decoding's counts in a usage object, when tokens were drafted (none otherwise):
+// - OpenAI's Predicted Outputs names, into a details object (completion_tokens_details,
+//   Responses' output_tokens_details): "accepted_prediction_tokens": accepted,
+//   "rejected_prediction_tokens": drafted - accepted;
+// - hearth's own, into the usage object: "speculative": {"drafted_tokens", "accepted_tokens"}.
+void add_prediction_tokens(nlohmann::json& details, const usage& u);
+void add_speculative_usage(nlohmann::json& usage_object, const usage& u);
 // {"queue_ms", "prompt_ms", "prompt_per_second", "predicted_ms", "predicted_per_second"};
 // non-finite values (a rate over 0 ms) become null.
 nlohmann::json to_json(const timings& t);

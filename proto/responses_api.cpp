@@ -268,6 +268,8 @@ json response_object(std::string_view id, int64_t created, std::string_view mode
                 {"output_tokens", out->tokens.completion_tokens},
                 {"output_tokens_details", {{"reasoning_tokens", 0}}},
                 {"total_tokens", out->tokens.prompt_tokens + out->tokens.completion_tokens}};
+  add_prediction_tokens(r["usage"]["output_tokens_details"], out->tokens);
+  add_speculative_usage(r["usage"], out->tokens);
   return r;
 }
 

@@ -59,7 +59,9 @@ struct responses_output {
 
 // The response object: {"id", "object": "response", "created_at", "status": "completed" or
 // "incomplete" (with incomplete_details.reason "max_output_tokens"), "model", "output": [reasoning?,
-// message?, function_call...], "usage", "error": null, ...the request's echoed settings}.
+// message?, function_call...], "usage", "error": null, ...the request's echoed settings}. With
+// speculative decoding, usage.output_tokens_details has the accepted/rejected prediction tokens
+// and usage.speculative hearth's counts (generation_json.h add_prediction_tokens).
 // `in_progress`: the object as response.created reports it (status "in_progress", no output).
 nlohmann::json response_object(std::string_view id, int64_t created, std::string_view model,
                                const nlohmann::json& echo, const responses_output* out);

@@ -3,9 +3,32 @@
 #include <string_view>
 
 #include "http_util.h"
+#include "proto/generation_json.h"
 #include "proto/sse.h"
 
 namespace hearth {
+
+namespace {
+
+// usage (proto::to_json(usage)) with the tokens generated replaced by `generated`'s, the choices'
+// sum: the prompt's counts stay (the choices share the prompt, counted once).
+void set_generated(nlohmann::json& usage, const proto::usage& generated) {
+  proto::usage u = proto::usage_from_json(usage);
+  u.completion_tokens = generated.completion_tokens;
+  u.drafted_tokens = generated.drafted_tokens;
+  u.accepted_tokens = generated.accepted_tokens;
+  usage = proto::to_json(u);
+}
+
+// Adds a choice's generated tokens (its usage JSON) to `sum`.
+void add_generated(proto::usage& sum, const nlohmann::json& usage) {
+  const proto::usage u = proto::usage_from_json(usage);
+  sum.completion_tokens += u.completion_tokens;
+  sum.drafted_tokens += u.drafted_tokens;
+  sum.accepted_tokens += u.accepted_tokens;
+}
+
+}  // namespace
 
 class choice_group::part final : public answer_channel {
  public:
@@ -43,17 +66,14 @@ void choice_group::respond(int32_t i, http::response<http::string_body> res) {
   if (++ended_ < choices_) return;
   over_ = true;
   nlohmann::json all = nlohmann::json::array();
-  int64_t completion = 0;
+  proto::usage generated;
   for (auto& w : whole_) {
     all.push_back(std::move((*w)["choices"][0]));
-    if (w->contains("usage") && (*w)["usage"].is_object()) completion += (*w)["usage"].value("completion_tokens", 0);
+    if (w->contains("usage") && (*w)["usage"].is_object()) add_generated(generated, (*w)["usage"]);
   }
   nlohmann::json answer = std::move(*whole_[0]);
   answer["choices"] = std::move(all);
-  if (answer.contains("usage") && answer["usage"].is_object()) {
-    answer["usage"]["completion_tokens"] = completion;
-    answer["usage"]["total_tokens"] = answer["usage"].value("prompt_tokens", 0) + completion;
-  }
+  if (answer.contains("usage") && answer["usage"].is_object()) set_generated(answer["usage"], generated);
   ex_->respond(json_response(200, answer));
 }
 
@@ -95,7 +115,7 @@ void choice_group::stream_write(int32_t i, const std::string& data) {
     }
     if (j.contains("choices") && j["choices"].is_array() && j["choices"].empty() && j.contains("usage") &&
         j["usage"].is_object()) {
-      completion_tokens_ += j["usage"].value("completion_tokens", 0);
+      add_generated(generated_, j["usage"]);
       usage_chunk_ = std::move(j);
       continue;
     }
@@ -113,9 +133,7 @@ void choice_group::stream_end(int32_t) {
   over_ = true;
   std::string out;
   if (usage_chunk_) {
-    nlohmann::json& u = (*usage_chunk_)["usage"];
-    u["completion_tokens"] = completion_tokens_;
-    u["total_tokens"] = u.value("prompt_tokens", 0) + completion_tokens_;
+    set_generated((*usage_chunk_)["usage"], generated_);
     out += proto::sse_data(*usage_chunk_);
   }
   out += proto::sse_done;

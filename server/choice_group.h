@@ -5,7 +5,7 @@
 // answer the client gets:
 // - a whole answer: each choice's response is kept until the last arrives; the answer is the
 //   first's, with every choice (index i, in order) and usage counting the prompt once and
-//   every choice's completion tokens;
+//   every choice's completion tokens (and speculative decoding's drafted and accepted tokens);
 // - a stream: one header; every chunk's choices carry their index; each choice's usage chunk
 //   and [DONE] are held until the last choice ends, then one usage chunk (when asked) and [DONE].
 // The first error answers for all (its error response, or its error event and the stream's
@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http_exchange.h"
+#include "proto/generation.h"
 
 namespace hearth {
 
@@ -50,7 +51,7 @@ class choice_group : public std::enable_shared_from_this<choice_group> {
   int32_t ended_ = 0;  // choices whose answer or stream is complete
   std::vector<std::optional<nlohmann::json>> whole_;  // each choice's response body
   std::optional<nlohmann::json> usage_chunk_;          // the last usage chunk seen
-  int64_t completion_tokens_ = 0;                      // summed over the choices' usage chunks
+  proto::usage generated_;  // tokens generated (and drafted, accepted), summed over the choices' usage chunks
 };
 
 }  // namespace hearth

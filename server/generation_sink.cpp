@@ -282,7 +282,7 @@ void generation_sink::finish_anthropic_stream(const finish_event& e) {
     out += proto::anthropic_event("content_block_stop", proto::block_stop_event(block_index_));
   }
   out += proto::anthropic_event("message_delta", proto::message_delta_event(stop_reason, calls_.empty() ? e.stop_sequence : "",
-                                                                            e.usage.completion_tokens));
+                                                                            e.usage));
   out += proto::anthropic_event("message_stop", {{"type", "message_stop"}});
   ex_->stream_write(std::move(out));
   ex_->stream_end();

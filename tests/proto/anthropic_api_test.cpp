@@ -124,7 +124,7 @@ TEST_CASE("anthropic: responses, stop reasons, errors and stream events in Anthr
   CHECK(block_delta_event(2, "text_delta", "Hi") ==
         nlohmann::json::parse(R"({"type": "content_block_delta", "index": 2, "delta": {"type": "text_delta", "text": "Hi"}})"));
   CHECK(block_delta_event(0, "input_json_delta", "{}")["delta"]["partial_json"] == "{}");
-  CHECK(message_delta_event("end_turn", "", 5) ==
+  CHECK(message_delta_event("end_turn", "", usage{40, 5}) ==
         nlohmann::json::parse(R"({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
                                   "usage": {"output_tokens": 5}})"));
 }

@@ -1,11 +1,13 @@
 // Speculative decoding at the API layer: the "speculative" request field on every generation API
-// (object and string forms, the server's default, the 400s).
+// (object and string forms, the server's default, the 400s), and the usage each API reports when
+// tokens were drafted. Expected JSON is written out by hand from the field definitions.
 #include <catch2/catch.hpp>
 
 #include <string>
 #include <variant>
 
 #include "proto/anthropic_api.h"
+#include "proto/generation_json.h"
 #include "proto/native_api.h"
 #include "proto/openai_api.h"
 #include "proto/responses_api.h"
@@ -29,6 +31,9 @@ bool spec_equal(const speculative_settings& s, speculative_mode mode, int32_t ma
   INFO("mode " << to_string(s.mode) << ", max_tokens " << s.max_tokens);
   return s.mode == mode && s.max_tokens == max_tokens;
 }
+
+// 10 drafted, 7 of them accepted, in an answer of 12 tokens to a 5-token prompt.
+const usage spec_usage{.prompt_tokens = 5, .completion_tokens = 12, .drafted_tokens = 10, .accepted_tokens = 7};
 
 }  // namespace
 
@@ -134,4 +139,71 @@ TEST_CASE("speculative: mode draft needs a draft model, asked for by the request
   check_rejected(parse_generate(R"({"prompt": "x"})", draft_default), "speculative", message);
   check_rejected(spec_generate(R"("speculative": {"max_tokens": 2})", draft_default), "speculative", message);
   CHECK(spec_equal(ok(spec_generate(R"("speculative": "ngram")", draft_default)).speculative, speculative_mode::ngram, 6));
+}
+
+TEST_CASE("speculative: usage has the prediction counts only when tokens were drafted", "[proto][speculative]") {
+  const usage plain{5, 12};
+  CHECK(to_json(plain) == json::parse(R"({"prompt_tokens": 5, "completion_tokens": 12, "total_tokens": 17})"));
+  const usage none_accepted{.prompt_tokens = 5, .completion_tokens = 12, .drafted_tokens = 4, .accepted_tokens = 0};
+  CHECK(to_json(none_accepted) == json::parse(R"({"prompt_tokens": 5, "completion_tokens": 12, "total_tokens": 17,
+      "completion_tokens_details": {"accepted_prediction_tokens": 0, "rejected_prediction_tokens": 4},
+      "speculative": {"drafted_tokens": 4, "accepted_tokens": 0}})"));
+  const json want = json::parse(R"({"prompt_tokens": 5, "completion_tokens": 12, "total_tokens": 17,
+      "completion_tokens_details": {"accepted_prediction_tokens": 7, "rejected_prediction_tokens": 3},
+      "speculative": {"drafted_tokens": 10, "accepted_tokens": 7}})");
+  CHECK(to_json(spec_usage) == want);
+  // Beside the prompt's details.
+  usage cached = spec_usage;
+  cached.cached_tokens = 3;
+  CHECK(to_json(cached)["prompt_tokens_details"] == json::parse(R"({"cached_tokens": 3})"));
+  CHECK(to_json(cached)["completion_tokens_details"] == want["completion_tokens_details"]);
+
+  // Every API that reports to_json(usage): OpenAI's, native, WebSocket.
+  CHECK(chat_response("c", 1, "m", "Hi", finish_reason::stop, spec_usage)["usage"] == want);
+  CHECK(completion_response("c", 1, "m", "Hi", finish_reason::stop, spec_usage)["usage"] == want);
+  CHECK(chat_usage_chunk("c", 1, "m", spec_usage)["usage"] == want);
+  CHECK(completion_usage_chunk("c", 1, "m", spec_usage)["usage"] == want);
+  CHECK(generate_response("Hi", {1}, finish_reason::stop, spec_usage, timings{})["usage"] == want);
+  CHECK(generate_final_event(finish_reason::stop, spec_usage, timings{})["usage"] == want);
+  CHECK(ws_done_event("a", finish_reason::stop, spec_usage, timings{})["usage"] == want);
+  CHECK_FALSE(ws_done_event("a", finish_reason::stop, plain, timings{})["usage"].contains("speculative"));
+}
+
+TEST_CASE("speculative: Responses and Anthropic usage", "[proto][speculative]") {
+  const json echo = json::object();
+  const responses_output drafted{"", "Hi", {}, finish_reason::stop, spec_usage};
+  CHECK(response_object("resp_1", 1, "m", echo, &drafted)["usage"] == json::parse(R"({
+      "input_tokens": 5, "input_tokens_details": {"cached_tokens": 0},
+      "output_tokens": 12,
+      "output_tokens_details": {"reasoning_tokens": 0, "accepted_prediction_tokens": 7, "rejected_prediction_tokens": 3},
+      "total_tokens": 17, "speculative": {"drafted_tokens": 10, "accepted_tokens": 7}})"));
+  const responses_output plain{"", "Hi", {}, finish_reason::stop, {5, 12}};
+  CHECK(response_object("resp_1", 1, "m", echo, &plain)["usage"] == json::parse(R"({
+      "input_tokens": 5, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 12,
+      "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 17})"));
+
+  CHECK(messages_response("msg_1", "m", "", "Hi", {}, finish_reason::stop, "", spec_usage)["usage"] ==
+        json::parse(R"({"input_tokens": 5, "output_tokens": 12, "speculative": {"drafted_tokens": 10, "accepted_tokens": 7}})"));
+  CHECK(messages_response("msg_1", "m", "", "Hi", {}, finish_reason::stop, "", usage{5, 12})["usage"] ==
+        json::parse(R"({"input_tokens": 5, "output_tokens": 12})"));
+  CHECK(message_delta_event("end_turn", "", spec_usage)["usage"] ==
+        json::parse(R"({"output_tokens": 12, "speculative": {"drafted_tokens": 10, "accepted_tokens": 7}})"));
+  CHECK(message_delta_event("end_turn", "", usage{5, 12})["usage"] == json::parse(R"({"output_tokens": 12})"));
+}
+
+TEST_CASE("speculative: usage_from_json reads back what to_json wrote", "[proto][speculative]") {
+  const usage u{.prompt_tokens = 9, .completion_tokens = 20, .drafted_tokens = 14, .accepted_tokens = 11,
+                .cached_tokens = 4, .truncated_tokens = 2};
+  const usage back = usage_from_json(to_json(u));
+  CHECK(back.prompt_tokens == 9);
+  CHECK(back.completion_tokens == 20);
+  CHECK(back.drafted_tokens == 14);
+  CHECK(back.accepted_tokens == 11);
+  CHECK(back.cached_tokens == 4);
+  CHECK(back.truncated_tokens == 2);
+  const usage empty = usage_from_json(json::parse(R"({"prompt_tokens": 3})"));
+  CHECK(empty.prompt_tokens == 3);
+  CHECK(empty.completion_tokens == 0);
+  CHECK(empty.drafted_tokens == 0);
+  CHECK(usage_from_json(json()).prompt_tokens == 0);
 }
