@@ -222,6 +222,25 @@ const std::vector<setting>& server_settings() {
          c.context_overflow = v;
        },
        [](const server_config& c) { return c.context_overflow; }},
+      {"speculative", "MODE",
+       "speculative decoding for requests that do not ask otherwise: off, ngram (draft tokens by prompt lookup: "
+       "what followed the latest earlier occurrence of the context's last tokens) or draft (a smaller model, "
+       "--draft-model); a request's \"speculative\" overrides it",
+       false,
+       [](server_config& c, const std::string& v) {
+         if (v != "off" && v != "ngram" && v != "draft") throw config_error("'" + v + "' is not off, ngram or draft");
+         c.speculative = v;
+       },
+       [](const server_config& c) { return c.speculative; }},
+      // 16: proto::max_speculative_tokens (generation_setup.cpp checks they agree).
+      int_setting("draft-max", "N",
+                  "most tokens speculative decoding drafts per step (1-16); a request's \"speculative\": "
+                  "{\"max_tokens\"} overrides it",
+                  &server_config::draft_max, 1, 16),
+      string_setting("draft-model", "FILE",
+                     "GGUF draft model for speculative mode draft (a smaller model with the served model's "
+                     "vocabulary); without it, requests for mode draft get 400",
+                     &server_config::draft_model),
       int_setting("max-choices", "N", "most choices one request may ask for (OpenAI's n); they run at once, so "
                   "also at most --parallel", &server_config::max_choices, 1, 256),
       int_setting("queue-limit", "N", "requests that may wait; more are refused with 429",
@@ -377,6 +396,10 @@ std::optional<server_config> load_server_config(std::span<const std::string> arg
     throw config_error("host " + c.host + " is reachable from other machines, and no API key is set: give one " +
                        "(--api-key, HEARTH_API_KEY or \"api-key\" in the config file), or pass --insecure-public " +
                        "to serve without one");
+  }
+  if (c.speculative == "draft" && c.draft_model.empty()) {
+    throw config_error("speculative mode draft needs a draft model: give --draft-model FILE (HEARTH_DRAFT_MODEL or "
+                       "\"draft-model\" in the config file), or choose --speculative ngram or off");
   }
   return c;
 }

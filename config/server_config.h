@@ -33,6 +33,11 @@ struct server_config {
   std::string context_overflow = "error";  // a request's prompt + max_tokens beyond the context:
                                           // error, truncate_middle or rolling (proto request_fields.h)
   int prefill_share = 60;               // percent of a step's time prompt rows may take while others decode
+  // Speculative decoding for requests that do not say (proto generation.h): off, ngram or draft
+  // (needs draft_model), drafting at most draft_max tokens (1..16) per step.
+  std::string speculative = "off";
+  int draft_max = 8;
+  std::string draft_model;              // GGUF draft model for speculative mode draft; empty: none
   int queue_limit = 64;                 // requests waiting beyond `parallel`; more get 429
   int max_choices = 8;                  // OpenAI's n: choices per request (also at most `parallel`)
   int64_t body_limit = 1 << 20;         // bytes of a request body; more get 413
@@ -84,7 +89,7 @@ const std::vector<setting>& server_settings();
 // (an empty flag value, an empty JSON string, an empty or empty-part environment variable) is an
 // error, never an empty list. A source that replaces a list's values from a lower source adds a
 // line saying so to `notices` (counts only: values may be secret). A non-loopback host without
-// API keys is refused unless insecure_public.
+// API keys is refused unless insecure_public; so is speculative "draft" without a draft_model.
 std::optional<server_config> load_server_config(
     std::span<const std::string> args, const std::function<const char*(const char*)>& env,
     std::string* help_out, std::vector<std::string>* notices = nullptr);

@@ -79,6 +79,7 @@ void start(app& a, const std::shared_ptr<http_exchange>& ex, generation_context 
   r.shown_tokens = std::move(shown_tokens);
   r.cache_partition = ctx.cache_partition;
   r.cache = ctx.cache;
+  r.speculative = ctx.speculative;
   r.client = ctx.client;
   ctx.logprobs = top_logprobs >= 0;
   ctx.prompt_tokens = static_cast<int32_t>(r.prompt.size());
@@ -224,6 +225,7 @@ void handle_generate(app& a, const std::shared_ptr<http_exchange>& ex, const req
   ctx.cache = g.cache;
   ctx.overflow = g.overflow;
   ctx.deadline_ms = g.deadline_ms;
+  ctx.speculative = g.speculative;
   if (a.config.log_prompts && g.prompt) ctx.prompt_text = *g.prompt;
   start(a, ex, std::move(ctx), tokenize_prompt(a, g.prompt, g.tokens), g.max_tokens, g.sampling, std::move(g.stop),
         g.top_logprobs, std::move(g.constraint));
@@ -237,6 +239,7 @@ void handle_completions(app& a, const std::shared_ptr<http_exchange>& ex, const 
   ctx.cache = c.cache;
   ctx.overflow = c.overflow;
   ctx.deadline_ms = c.deadline_ms;
+  ctx.speculative = c.speculative;
   if (a.config.log_prompts && c.prompt) ctx.prompt_text = *c.prompt;
   start(a, ex, std::move(ctx), tokenize_prompt(a, c.prompt, c.tokens), c.max_tokens, c.sampling, std::move(c.stop),
         c.top_logprobs, std::move(c.constraint), {}, c.n);
@@ -250,6 +253,7 @@ void handle_chat(app& a, const std::shared_ptr<http_exchange>& ex, const request
   ctx.cache = c.cache;
   ctx.overflow = c.overflow;
   ctx.deadline_ms = c.deadline_ms;
+  ctx.speculative = c.speculative;
   auto prompt = render_chat(a, c.messages, c.tools, c.template_kwargs, c.split_reasoning, c.constraint, ctx, c.max_tokens);
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, "/v1/chat/completions", *e);
   chat_prompt& p = std::get<chat_prompt>(prompt);
@@ -266,6 +270,7 @@ void handle_messages(app& a, const std::shared_ptr<http_exchange>& ex, const req
   ctx.cache = m.cache;
   ctx.overflow = m.overflow;
   ctx.deadline_ms = m.deadline_ms;
+  ctx.speculative = m.speculative;
   std::shared_ptr<const grammar> constraint;
   auto prompt = render_chat(a, m.messages, m.tools, nlohmann::json::object(), true, constraint, ctx, m.max_tokens);
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, endpoint, *e);
@@ -283,6 +288,7 @@ void handle_responses(app& a, const std::shared_ptr<http_exchange>& ex, const re
   ctx.cache = r.cache;
   ctx.overflow = r.overflow;
   ctx.deadline_ms = r.deadline_ms;
+  ctx.speculative = r.speculative;
   ctx.echo = std::move(r.echo);
   auto prompt = render_chat(a, r.messages, r.tools, nlohmann::json::object(), true, r.constraint, ctx, r.max_output_tokens);
   if (auto* e = std::get_if<proto::api_error>(&prompt)) return reply_error(a, ex, endpoint, *e);

@@ -10,9 +10,20 @@
 
 namespace hearth {
 
+// config/server_config.cpp, which does not see proto, writes --draft-max's range as 1..16.
+static_assert(proto::max_speculative_tokens == 16);
+
 proto::limits model_limits(const app& a) {
-  return {a.vocabulary->size(), a.engine_scheduler->context_length(), std::min(a.config.max_choices, a.config.parallel),
-          proto::context_overflow_from(a.config.context_overflow).value_or(proto::context_overflow::error)};
+  proto::limits lim{a.vocabulary->size(), a.engine_scheduler->context_length(),
+                    std::min(a.config.max_choices, a.config.parallel),
+                    proto::context_overflow_from(a.config.context_overflow).value_or(proto::context_overflow::error)};
+  lim.speculative = speculative_default(a.config);
+  lim.draft_model = !a.config.draft_model.empty();
+  return lim;
+}
+
+proto::speculative_settings speculative_default(const server_config& c) {
+  return {proto::speculative_mode_from(c.speculative).value_or(proto::speculative_mode::off), c.draft_max};
 }
 
 std::vector<token_id> tokenize_prompt(const app& a, const std::optional<std::string>& text,

@@ -13,7 +13,12 @@
 
 namespace hearth {
 
+// What requests are validated against: the model's vocabulary and context, and the server's
+// defaults (context_overflow, speculative decoding and whether it has a draft model).
 proto::limits model_limits(const app& a);
+
+// The server's speculative decoding for requests that do not say (--speculative, --draft-max).
+proto::speculative_settings speculative_default(const server_config& c);
 
 // The prompt's tokens: the given ids, or the text tokenized with BOS (control-token texts in
 // it stay text).

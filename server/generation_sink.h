@@ -43,6 +43,8 @@ struct generation_context {
   // (the earlier of the two when both are given); raw header text until start() reads it.
   std::optional<int64_t> deadline_ms;
   std::string deadline_header;
+  // Speculative decoding: the request's "speculative", the server's default filled in.
+  proto::speculative_settings speculative;
   bool logprobs = false;       // the request asked for log-probabilities
   int32_t prompt_tokens = 0;   // the prompt's length (Anthropic's message_start reports it)
   nlohmann::json echo;         // Responses API: the request's settings the response object repeats

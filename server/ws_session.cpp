@@ -226,6 +226,7 @@ void ws_session::start_generation(proto::ws_generate g) {
   req.cache_partition = cache_partition_;
   req.client = client_;
   req.cache = r.cache;
+  req.speculative = r.speculative;
   req.steer = std::make_shared<steering_box>();
   const std::shared_ptr<steering_box> box = req.steer;
   if (r.deadline_ms) {

@@ -193,3 +193,60 @@ TEST_CASE("config: client weights and caps are CLIENT=N rules, looked up key, or
   CHECK_THROWS_WITH(load_server_config(std::vector<std::string>{"--client-max-running", "a=300"}, fake_env{}.fn(), nullptr),
                     Catch::Contains("client-max-running"));
 }
+
+TEST_CASE("config: speculative decoding's default mode, draft length and draft model", "[config]") {
+  const server_config d = load({});
+  CHECK(d.speculative == "off");
+  CHECK(d.draft_max == 8);
+  CHECK(d.draft_model.empty());
+  CHECK(load({"--speculative", "ngram"}).speculative == "ngram");
+  CHECK(load({"--speculative=off", "--draft-max", "16"}).draft_max == 16);
+  CHECK(load({"--draft-max", "1"}).draft_max == 1);
+  const server_config draft = load({"--speculative", "draft", "--draft-model", "/models/small.gguf"});
+  CHECK(draft.speculative == "draft");
+  CHECK(draft.draft_model == "/models/small.gguf");
+  // From the environment and the config file, as every setting.
+  fake_env env;
+  env.vars["HEARTH_SPECULATIVE"] = "ngram";
+  env.vars["HEARTH_DRAFT_MAX"] = "4";
+  const server_config from_env = load({}, env);
+  CHECK(from_env.speculative == "ngram");
+  CHECK(from_env.draft_max == 4);
+  const std::string path = write_file(R"({"speculative": "draft", "draft-model": "d.gguf", "draft-max": 12})");
+  const server_config from_file = load({"--config", path});
+  CHECK(from_file.speculative == "draft");
+  CHECK(from_file.draft_model == "d.gguf");
+  CHECK(from_file.draft_max == 12);
+  std::remove(path.c_str());
+
+  auto refused = [](std::vector<std::string> args, const fake_env& e, const std::string& part) {
+    try {
+      load_server_config(args, e.fn(), nullptr);
+      FAIL("accepted");
+    } catch (const config_error& err) {
+      INFO(err.what());
+      CHECK(std::string(err.what()).find(part) != std::string::npos);
+    }
+  };
+  refused({"--speculative", "fast"}, {}, "option --speculative: 'fast' is not off, ngram or draft");
+  refused({"--speculative", "NGRAM"}, {}, "is not off, ngram or draft");
+  refused({"--draft-max", "0"}, {}, "option --draft-max: 0 is out of range (1..16)");
+  refused({"--draft-max", "17"}, {}, "option --draft-max: 17 is out of range (1..16)");
+  refused({"--draft-max", "x"}, {}, "not an integer");
+  fake_env bad_env;
+  bad_env.vars["HEARTH_SPECULATIVE"] = "lookahead";
+  refused({}, bad_env, "environment HEARTH_SPECULATIVE");
+  // Mode draft with no draft model: the server does not start, and says what to give.
+  refused({"--speculative", "draft"}, {}, "speculative mode draft needs a draft model: give --draft-model FILE");
+  fake_env draft_env;
+  draft_env.vars["HEARTH_SPECULATIVE"] = "draft";
+  refused({}, draft_env, "--draft-model");
+  CHECK(load({"--speculative", "draft", "--draft-model", "d.gguf"}, draft_env).speculative == "draft");
+
+  std::string help;
+  CHECK_FALSE(load_server_config(std::vector<std::string>{"--help"}, fake_env{}.fn(), &help));
+  for (const char* line : {"--speculative MODE", "--draft-max N", "--draft-model FILE", "HEARTH_DRAFT_MODEL"}) {
+    INFO(line);
+    CHECK(help.find(line) != std::string::npos);
+  }
+}
