@@ -116,6 +116,11 @@ std::string metrics::render(const scheduler_stats& s) const {
                 std::to_string(prompt_tokens_.load()));
   render_scalar(out, "hearth_generated_tokens_total", "counter", "Tokens generated.",
                 std::to_string(generated_tokens_.load()));
+  render_scalar(out, "hearth_speculative_drafted_tokens_total", "counter", "Tokens drafted by speculative decoding.",
+                std::to_string(speculative_drafted_.load()));
+  render_scalar(out, "hearth_speculative_accepted_tokens_total", "counter",
+                "Drafted tokens the model accepted (generated without a forward pass of their own).",
+                std::to_string(speculative_accepted_.load()));
   render_scalar(out, "hearth_queue_depth", "gauge", "Requests waiting to start.",
                 s.queued);
   render_scalar(out, "hearth_running_sequences", "gauge", "Sequences in the batch.",

@@ -43,6 +43,12 @@ class metrics {
   void count_accept_error(std::string_view error);
   void add_prompt_tokens(int64_t n) { prompt_tokens_ += n; }
   void add_generated_tokens(int64_t n) { generated_tokens_ += n; }
+  // Speculative decoding: tokens drafted, and of those the ones the model accepted (each call adds
+  // a step's or a sequence's counts; accepted <= drafted).
+  void add_speculative(int64_t drafted, int64_t accepted) {
+    speculative_drafted_ += drafted;
+    speculative_accepted_ += accepted;
+  }
   void observe_time_to_first_token(double seconds) { ttft_.observe(seconds); }
   void observe_inter_token_latency(double seconds) { itl_.observe(seconds); }
   void count_finished(std::string_view reason);
@@ -63,6 +69,8 @@ class metrics {
   std::atomic<int64_t> open_connections_{0};
   std::atomic<uint64_t> prompt_tokens_{0};
   std::atomic<uint64_t> generated_tokens_{0};
+  std::atomic<uint64_t> speculative_drafted_{0};
+  std::atomic<uint64_t> speculative_accepted_{0};
   histogram ttft_;
   histogram itl_;
   histogram batch_rows_;
