@@ -361,7 +361,64 @@ async function fair() {
   };
 }
 
-const scenarios = { memory, preemption, prefill, prefix, turns, fair };
+// speculative: one stream at a time, each case sent with speculative decoding off and on
+//   (prompt lookup, up to 8 drafted tokens), alternating, `runs` times. Reported per case: decode
+//   tok/s (the server's timings.predicted_per_second) median off and on, the ratio, drafted and
+//   accepted tokens and the acceptance rate, and whether every run's tokens were the same both ways
+//   (they must be: speculation changes no token).
+//   repeats: greedy, the model's own text falls back on what it said before (stories260K's
+//            stories do); quotes: a paragraph given twice in the prompt and asked again;
+//            sampled: temperature 0.8 (seeded), the text repeats itself less.
+async function speculative() {
+  const runs = Number(opt('runs', 5));
+  const maxTokens = Number(opt('max-tokens', 256));
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const post = (payload) => new Promise((resolve, reject) => {
+    const body = JSON.stringify(payload);
+    const req = http.request(new URL('/v1/generate', url), {
+      method: 'POST', agent: false,
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(text))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  const paragraph = 'The old lighthouse keeper climbed the stairs every evening, lit the lamp, and wrote the ' +
+    'weather in his book: wind from the west, rain at dusk, three ships seen before dark.';
+  const cases = {
+    repeats: { prompt: 'Once upon a time', temperature: 0 },
+    quotes: { prompt: `${paragraph}\n${paragraph}\nRepeat the paragraph once more:\n`, temperature: 0 },
+    sampled: { prompt: 'Once upon a time', temperature: 0.8, seed: 7 },
+  };
+  const out = { scenario: 'speculative', max_tokens: maxTokens, runs, cases: {} };
+  for (const [name, c] of Object.entries(cases)) {
+    const rate = { off: [], on: [] };
+    let drafted = 0, accepted = 0, same = true;
+    for (let i = 0; i < runs; ++i) {
+      const base = { prompt: c.prompt, max_tokens: maxTokens, temperature: c.temperature, seed: c.seed ?? 1, cache: false };
+      const off = await post({ ...base, speculative: { mode: 'off' } });
+      const on = await post({ ...base, speculative: { mode: 'ngram', max_tokens: 8 } });
+      rate.off.push(off.timings.predicted_per_second);
+      rate.on.push(on.timings.predicted_per_second);
+      drafted += on.usage.speculative?.drafted_tokens ?? 0;
+      accepted += on.usage.speculative?.accepted_tokens ?? 0;
+      same &&= JSON.stringify(off.tokens) === JSON.stringify(on.tokens);
+    }
+    out.cases[name] = {
+      tok_s_off: +median(rate.off).toFixed(1), tok_s_on: +median(rate.on).toFixed(1),
+      speedup: +(median(rate.on) / median(rate.off)).toFixed(3),
+      drafted_per_run: drafted / runs, accepted_per_run: accepted / runs,
+      acceptance: drafted ? +(accepted / drafted).toFixed(3) : 0, same_tokens: same,
+    };
+  }
+  return out;
+}
+
+const scenarios = { memory, preemption, prefill, prefix, turns, fair, speculative };
 if (!scenarios[scenario]) {
   console.error(`unknown scenario ${scenario}: ${Object.keys(scenarios).join(', ')}`);
   process.exit(2);

@@ -1112,7 +1112,7 @@ void scheduler::run_batch() {
     r += rows;
   }
   if (drafted_step_ > 0) {
-    // METRICS_PENDING
+    if (metrics_) metrics_->add_speculative(drafted_step_, accepted_step_);
     std::lock_guard lock(mu_);
     stats_.drafted_tokens += drafted_step_;
     stats_.accepted_tokens += accepted_step_;
