@@ -371,7 +371,7 @@ async function fair() {
 //            sampled: temperature 0.8 (seeded), the text repeats itself less.
 async function speculative() {
   const runs = Number(opt('runs', 5));
-  const maxTokens = Number(opt('max-tokens', 256));
+  const maxTokens = Number(process.env.SPEC_MAX_TOKENS ?? opt('max-tokens', 256));
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const post = (payload) => new Promise((resolve, reject) => {
     const body = JSON.stringify(payload);

@@ -35,6 +35,7 @@ struct app {
   std::atomic<bool> ready{false};
   std::atomic<bool> stopping{false};
   std::unique_ptr<model> loaded_model;      // a decoder; or
+  std::unique_ptr<model> draft_model;       // (with a decoder) --draft-model, for speculative decoding
   std::unique_ptr<encoder_model> loaded_encoder;  // an encoder (embeddings only)
   const vocab* vocabulary = nullptr;        // the served model's
   std::unique_ptr<scheduler> engine_scheduler;

@@ -76,8 +76,10 @@ void deliver_finish(token_sink& sink, const finish_event& e) noexcept {
 
 }  // namespace
 
-scheduler::scheduler(std::unique_ptr<batch_engine> engine, const scheduler_options& o, metrics* m)
+scheduler::scheduler(std::unique_ptr<batch_engine> engine, const scheduler_options& o, metrics* m,
+                     std::unique_ptr<batch_engine> draft)
     : engine_(std::move(engine)),
+      draft_(std::move(draft)),
       options_(o),
       metrics_(m),
       context_length_(require(engine_).context_length()),
@@ -89,6 +91,10 @@ scheduler::scheduler(std::unique_ptr<batch_engine> engine, const scheduler_optio
       pooling_(engine_->pooling()),
       embedding_dim_(engine_->hidden_dim()),
       shares_blocks_(engine_->shares_blocks()) {
+  if (draft_ && (draft_->vocab_size() != vocab_size_ || draft_->max_logit_rows() < max_running_ ||
+                 draft_->context_length() < context_length_ || !draft_->generates())) {
+    throw std::invalid_argument("the draft engine must share the vocabulary, the context length and take a logit row per running sequence");
+  }
   running_.reserve(static_cast<size_t>(max_running_));
   batch_.reserve(static_cast<size_t>(engine_->max_batch()));
   logit_owners_.reserve(static_cast<size_t>(max_running_));
@@ -766,6 +772,10 @@ void scheduler::slide(sequence& s) {
   s.kv_seq = engine_->seq_create();
   s.n_fed = 0;
   s.refill_to = s.prompt_size();
+  if (s.draft_seq >= 0) {  // the draft model's positions moved too
+    draft_->seq_truncate(s.draft_seq, 0);
+    s.draft_fed = 0;
+  }
   if (!engine_->seq_reserve(s.kv_seq, static_cast<int64_t>(s.prompt_size()) + 1)) {
     finish(s, proto::finish_reason::error, "the KV cache ran out of blocks sliding the context window");
   }
@@ -790,7 +800,7 @@ void scheduler::preempt(sequence& s, bool yield) {
 // Creates the sequence with the KV blocks of its prompt and first token; it takes more as it
 // grows (grow).
 void scheduler::start(pending&& p) {
-  std::optional<std::string> err = request_error(p.request, vocab_size_);
+  std::optional<std::string> err = request_error(p.request, vocab_size_, draft_ != nullptr);
   if (!err && p.request.embed && engine_->pooling() == pooling_type::none) {
     err = "this model cannot embed: it has no pooling type";
   }
@@ -899,7 +909,9 @@ void scheduler::release_forks(sequence& parent, std::span<const float> logits, t
 // budgets never cut a decode row; they are checked anyway, as exceeding them would break the
 // engine's contract, not just slow a sequence down.)
 void scheduler::draft_tokens(sequence& s, int64_t rows, int64_t blocks_kept) {
-  if (s.spec.mode != proto::speculative_mode::ngram || rows < 1) return;
+  const bool ngram = s.spec.mode == proto::speculative_mode::ngram;
+  const bool with_model = s.spec.mode == proto::speculative_mode::draft && draft_;
+  if ((!ngram && !with_model) || rows < 1) return;
   if (s.draft_pause > 0) {
     --s.draft_pause;
     return;
@@ -909,8 +921,18 @@ void scheduler::draft_tokens(sequence& s, int64_t rows, int64_t blocks_kept) {
   const int64_t room = std::min<int64_t>({s.draft_cap, rows, s.max_tokens - s.n_generated - 1,
                                           context_length_ - s.n_fed - 1});
   if (room < 1) return;
-  prompt_lookup(s.context(), static_cast<int32_t>(room), s.draft);
-  if (s.draft.empty()) return;
+  if (ngram) {
+    prompt_lookup(s.context(), static_cast<int32_t>(room), s.draft);
+    if (s.draft.empty()) return;
+  } else {
+    // The draft model's own sequence: positions up to the last one it will be fed.
+    if (s.draft_seq < 0) {
+      s.draft_seq = draft_->seq_create();
+      s.draft_fed = 0;
+    }
+    if (!draft_->seq_reserve(s.draft_seq, static_cast<int64_t>(s.n_fed) + room)) return;
+    s.draft.assign(static_cast<size_t>(room), s.last_token);  // run_draft_model writes them
+  }
   // Blocks for the drafted rows only from the free ones, leaving one per decode row still to
   // place: a draft never evicts the cache nor preempts anyone.
   const int64_t n_positions = static_cast<int64_t>(s.n_fed) + 1 + static_cast<int64_t>(s.draft.size());
@@ -918,7 +940,80 @@ void scheduler::draft_tokens(sequence& s, int64_t rows, int64_t blocks_kept) {
                        kv_cache::blocks_needed(static_cast<int64_t>(s.n_fed) + 1, block_size_);
   if (need > 0 && (engine_->free_blocks() - need < blocks_kept || !engine_->seq_reserve(s.kv_seq, n_positions))) {
     s.draft.clear();
+    return;
   }
+  if (with_model) model_drafts_.push_back(&s);
+}
+
+namespace {
+
+// The draft model's token: the most likely, the lowest id among equals (NaN never wins).
+token_id argmax(std::span<const float> logits) {
+  size_t best = 0;
+  for (size_t i = 1; i < logits.size(); ++i) {
+    if (logits[i] > logits[best] || std::isnan(logits[best])) best = i;
+  }
+  return static_cast<token_id>(best);
+}
+
+}  // namespace
+
+void scheduler::run_draft_model() {
+  if (model_drafts_.empty()) return;
+  const size_t n_vocab = static_cast<size_t>(vocab_size_);
+  std::vector<batch_entry>& b = draft_batch_;
+  std::vector<sequence*>& owners = draft_owners_;
+  // Runs b; each owner's logit row gives its draft token `t`.
+  const auto pass = [&](size_t t) {
+    if (b.empty()) return;
+    const std::span<const float> logits = draft_->forward(b);
+    if (logits.size() != owners.size() * n_vocab) throw std::runtime_error("the draft model returned no logits");
+    for (size_t r = 0; r < owners.size(); ++r) owners[r]->draft[t] = argmax(logits.subspan(r * n_vocab, n_vocab));
+    b.clear();
+    owners.clear();
+  };
+  try {
+    // Every position the draft model has not seen yet, up to the pending token, whose logits
+    // give each sequence its first draft token; in passes of the draft engine's batch.
+    for (sequence* s : model_drafts_) {
+      for (int32_t pos = s->draft_fed; pos <= s->n_fed; ++pos) {
+        const bool last = pos == s->n_fed;
+        if (static_cast<int64_t>(b.size()) == draft_->max_batch() ||
+            (last && static_cast<int64_t>(owners.size()) == draft_->max_logit_rows())) {
+          pass(0);
+        }
+        b.push_back({s->token_at(pos), pos, s->draft_seq, last});
+        if (last) owners.push_back(s);
+      }
+      s->draft_fed = s->n_fed + 1;
+    }
+    pass(0);
+    // Then one pass per further token, each sequence feeding its previous draft token.
+    for (size_t t = 1;; ++t) {
+      for (sequence* s : model_drafts_) {
+        if (t >= s->draft.size()) continue;
+        b.push_back({s->draft[t - 1], s->n_fed + static_cast<int32_t>(t), s->draft_seq, true});
+        owners.push_back(s);
+        s->draft_fed = s->n_fed + static_cast<int32_t>(t) + 1;
+      }
+      if (b.empty()) break;
+      pass(t);
+    }
+  } catch (const std::exception&) {
+    // A failed draft model costs the drafts, never the request: the rows stay (their tokens
+    // valid ids, verified and rejected like any wrong draft), and drafting stops for these.
+    b.clear();
+    owners.clear();
+    for (sequence* s : model_drafts_) {
+      s->spec.mode = proto::speculative_mode::off;
+      draft_->seq_free(s->draft_seq);
+      s->draft_seq = -1;
+    }
+  }
+  for (sequence* s : model_drafts_) {
+    for (size_t i = 0; i < s->draft.size(); ++i) batch_[static_cast<size_t>(s->draft_row) + i].token = s->draft[i];
+  }
+  model_drafts_.clear();
 }
 
 void scheduler::build_batch() {
@@ -946,6 +1041,7 @@ void scheduler::build_batch() {
     --rows_left;
     --logits_left;
     draft_tokens(s, std::min(rows_left, logits_left) - decoders_left, decoders_left);
+    s.draft_row = static_cast<int32_t>(batch_.size());
     for (size_t i = 0; i < s.draft.size(); ++i) {
       batch_.push_back({s.draft[i], s.n_fed + 1 + static_cast<int32_t>(i), s.kv_seq, true});
       logit_owners_.push_back(&s);
@@ -955,6 +1051,7 @@ void scheduler::build_batch() {
     rows_left -= drafted;
     logits_left -= drafted;
   }
+  run_draft_model();  // the draft model's tokens into the rows drafted for them
   // While sequences decode, prompt rows get the budget (see the top).
   decode_rows_ = static_cast<int64_t>(batch_.size());
   const bool budgeted = decode_rows_ > 0 && options_.prefill_share < 100 && prefill_budget_ < rows_left;
@@ -1228,8 +1325,14 @@ void scheduler::verify_drafts(sequence& s, std::span<const float> logits, time_p
     s.draft_cap = std::max(1, accepted + 1);
     s.draft_misses = 0;
   }
-  // The rejected rows' positions are dropped (their blocks released) before anything reads them.
-  if (!s.done) engine_->seq_truncate(s.kv_seq, s.n_fed);
+  // The rejected rows' positions are dropped (their blocks released) before anything reads them;
+  // the draft model keeps what it was fed of the tokens that stood.
+  if (s.done) return;
+  engine_->seq_truncate(s.kv_seq, s.n_fed);
+  if (s.draft_seq >= 0 && s.draft_fed > s.n_fed) {
+    s.draft_fed = s.n_fed;
+    draft_->seq_truncate(s.draft_seq, s.draft_fed);
+  }
 }
 
 void scheduler::fail_batch(const std::string& error) {
@@ -1276,6 +1379,7 @@ void scheduler::finish(sequence& s, proto::finish_reason reason, std::string err
   }
   if (s.fork_parent) std::erase(s.fork_parent->forks, &s);
   if (s.kv_seq >= 0 && !(reason != proto::finish_reason::error && cache_keep(s))) engine_->seq_free(s.kv_seq);
+  if (s.draft_seq >= 0) draft_->seq_free(std::exchange(s.draft_seq, -1));
   if ((reason == proto::finish_reason::stop || reason == proto::finish_reason::length) && !s.pool) {
     mean_answer_ = mean_answer_ == 0 ? s.n_generated : 0.8 * mean_answer_ + 0.2 * s.n_generated;
   }

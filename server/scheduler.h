@@ -251,7 +251,11 @@ struct submit_estimate {
 class scheduler {
  public:
   // Starts the scheduler thread. `m` may be null (no metrics).
-  scheduler(std::unique_ptr<batch_engine> engine, const scheduler_options& o, metrics* m = nullptr);
+  // `draft` (optional): a draft model's engine for speculative mode draft (see the top); it must
+  // share the engine's vocabulary (the caller checks the tokens; this checks the size), hold its
+  // context and take a logit row per running sequence, else std::invalid_argument.
+  scheduler(std::unique_ptr<batch_engine> engine, const scheduler_options& o, metrics* m = nullptr,
+            std::unique_ptr<batch_engine> draft = nullptr);
   ~scheduler();  // shutdown() then join
   scheduler(const scheduler&) = delete;
   scheduler& operator=(const scheduler&) = delete;
@@ -371,6 +375,10 @@ class scheduler {
   // Samples s's decode row and its drafted rows (logits: 1 + s.draft.size() rows) in order, as
   // far as the drafts hold, and drops the positions of the rejected ones.
   void verify_drafts(sequence& s, std::span<const float> logits, time_point now);
+  // Runs the draft model for the sequences draft_tokens listed (model_drafts_): catches each one's
+  // draft sequence up to its pending token, then one pass per draft token, all of them batched;
+  // writes the tokens into their rows of batch_.
+  void run_draft_model();
   // Updates the decode step time and the prompt-row budget from a step that took `seconds`.
   void tune_prefill(int64_t decode_rows, int64_t prompt_rows, double seconds);
   // Pools the batch's hidden rows into their embeddings; finishes those whose input is all in.
@@ -403,6 +411,7 @@ class scheduler {
   void sync_capacity();
 
   std::unique_ptr<batch_engine> engine_;
+  std::unique_ptr<batch_engine> draft_;  // speculative mode draft's model (null: none)
   scheduler_options options_;
   metrics* metrics_;
   const int64_t context_length_;
@@ -471,6 +480,9 @@ class scheduler {
   double prompt_row_s_ = 0;      // recent cost of one prompt row beside decode rows (0: none yet)
   double mean_answer_ = 0;       // recent mean tokens of a finished answer (0: none yet)
   int64_t prefill_budget_ = 0;
+  std::vector<sequence*> model_drafts_;  // sequences whose drafts the draft model writes this step
+  std::vector<batch_entry> draft_batch_;  // run_draft_model's passes, and their logit rows' owners
+  std::vector<sequence*> draft_owners_;
   int64_t drafted_step_ = 0;   // speculative decoding: this step's drafted and accepted tokens
   int64_t accepted_step_ = 0;
   uint64_t fair_turn_ = 0;  // rotates which client goes first on a tie (prompt_grants)

@@ -82,7 +82,7 @@ finish_event scheduler::sequence::make_finish(proto::finish_reason reason, std::
   return e;
 }
 
-std::optional<std::string> request_error(const generation_request& r, int32_t n_vocab) {
+std::optional<std::string> request_error(const generation_request& r, int32_t n_vocab, bool has_draft) {
   for (size_t i = 0; i < r.prompt.size(); ++i) {
     if (r.prompt[i] < 0 || r.prompt[i] >= n_vocab) {
       return "prompt token " + std::to_string(i) + " is " + std::to_string(r.prompt[i]) +
@@ -96,7 +96,7 @@ std::optional<std::string> request_error(const generation_request& r, int32_t n_
   if (r.speculative.max_tokens < 1 || r.speculative.max_tokens > proto::max_speculative_tokens) {
     return "speculative.max_tokens must be from 1 to " + std::to_string(proto::max_speculative_tokens);
   }
-  if (r.speculative.mode == proto::speculative_mode::draft) {
+  if (r.speculative.mode == proto::speculative_mode::draft && !has_draft) {
     return "speculative mode \"draft\" needs a draft model, and this scheduler has none";
   }
   return validate_stops(r.stop);

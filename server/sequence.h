@@ -114,6 +114,11 @@ struct scheduler::sequence {
   int32_t drafted = 0;
   int32_t accepted = 0;   // counted as the token is recorded, so a finish on it counts it
   int32_t verify_row = -1;  // the drafted row whose token is being sampled (-1: none)
+  int32_t draft_row = 0;    // the batch row of draft[0]
+  // Mode draft: the draft model's kv sequence (-1: none yet) and the positions it was fed (the
+  // same tokens as this sequence's, at the same positions).
+  int32_t draft_seq = -1;
+  int32_t draft_fed = 0;
   // The context prompt lookup searches: the window, then everything generated or appended.
   token_context context() const { return {prompt, generated}; }
 
@@ -128,7 +133,8 @@ struct scheduler::sequence {
 
 // Why a request cannot run (a prompt token outside [0, n_vocab), invalid sampling parameters or
 // stop strings), or nullopt. The front end validates first; this keeps the thread safe anyway.
-std::optional<std::string> request_error(const generation_request& r, int32_t n_vocab);
+// has_draft: the scheduler has a draft model (speculative mode draft is possible).
+std::optional<std::string> request_error(const generation_request& r, int32_t n_vocab, bool has_draft);
 
 // The finish event of a request that never ran (refused at shutdown or cancelled while queued).
 finish_event unadmitted_finish(size_t prompt_tokens, proto::finish_reason reason,

@@ -93,6 +93,36 @@ bench_result run_tg(model_engine& e, const vocab& v, int64_t n, int reps) {
   return summarize("tg" + std::to_string(n), n, seconds);
 }
 
+// Speculative decoding's verification cost: n tokens generated in steps of 1 + k rows of one
+// sequence (the pending token and k drafted ones, every row with logits), as the scheduler
+// verifies drafts. `accept_all`: every draft holds (each step advances k + 1 positions: the best
+// case); else none does (each step advances one position and drops the k drafted ones: the
+// worst). Which tokens are drafted does not change the cost, so both are measured on seeded
+// tokens; what a text's acceptance is lies between.
+bench_result run_tg_draft(model_engine& e, const vocab& v, int64_t n, int64_t k, bool accept_all, int reps) {
+  std::vector<batch_entry> batch(static_cast<size_t>(k + 1));
+  std::vector<double> seconds;
+  int64_t produced = 0;
+  for (int r = -1; r < reps; ++r) {
+    const auto tokens = sample_tokens(v, n + k + 1, 3000 + r);
+    const int32_t seq = e.seq_create();
+    auto t0 = clock_type::now();
+    int64_t pos = 0;
+    while (pos < n) {
+      e.seq_reserve(seq, pos + k + 1);
+      for (int64_t i = 0; i <= k; ++i) batch[static_cast<size_t>(i)] = {tokens[pos + i], static_cast<int32_t>(pos + i), seq, true};
+      e.forward(batch);
+      pos += accept_all ? k + 1 : 1;
+      if (!accept_all) e.seq_truncate(seq, pos);
+    }
+    if (r >= 0) seconds.push_back(seconds_since(t0));
+    produced = pos;
+    e.seq_free(seq);
+  }
+  return summarize("tg" + std::to_string(n) + "-d" + std::to_string(k) + (accept_all ? "-all" : "-none"), produced,
+                   seconds);
+}
+
 // tg where each token is sampled from the previous step's logits (the default sampler, seeded):
 // without a grammar (tg-sampled) and under `constraint` (tg-grammar), repetitions interleaved so
 // machine noise hits both alike. A grammar that completes starts again (a fresh decoder), so
@@ -172,6 +202,8 @@ int cmd_bench(std::span<char* const> args) {
                 {"threads", 't', "N", "compute threads (default: all cores)"},
                 kv_type_option,
                 {"repetitions", 'r', "N", "repetitions of each test (default 3)"},
+                {"draft", 'd', "K", "also tg in verification steps of 1 + K rows (speculative decoding), every draft\n"
+                                    "accepted (-all) and none (-none)"},
                 {"output", 'o', "FORMAT", "table (default) or json (one object per line)"},
                 {"limits", 0, "", "measure the machine instead of a model"},
                 json_schema_file_option,
@@ -188,12 +220,15 @@ int cmd_bench(std::span<char* const> args) {
     if (p < 0 || n < 0 || reps < 1 || threads < 1) throw usage_error("-p, -n >= 0, -r, -t >= 1");
     const std::shared_ptr<const grammar> g = grammar_option(opts);
     auto m = model::load(*path);
-    if (p + n > m->hp().n_ctx_train) throw usage_error("p + n exceeds the model's context");
+    const int64_t draft = opts.get_int("draft", 0);
+    if (draft < 0 || draft > 16) throw usage_error("--draft must be from 0 to 16");
+    if (p + n + (draft > 0 ? draft + 1 : 0) > m->hp().n_ctx_train) throw usage_error("p + n exceeds the model's context");
     memory_settings ms;
     ms.threads = threads;
     ms.kv_type = parse_kv_type(opts.get_or("kv-type", "f16"));
-    ms.max_batch = std::max<int64_t>(p, 1);
-    ms.context = std::max<int64_t>({p, n, 1});
+    ms.max_batch = std::max<int64_t>({p, draft + 1, 1});
+    ms.max_logit_rows = draft + 1;
+    ms.context = std::max<int64_t>({p, n + (draft > 0 ? draft + 1 : 0), 1});
     ms.context_explicit = true;
     ms.context_name = "-p/-n";
     ms.sequences_name = "";  // one sequence, no KV budget setting
@@ -203,6 +238,10 @@ int cmd_bench(std::span<char* const> args) {
     std::vector<bench_result> results;
     if (p > 0) results.push_back(run_pp(e, m->vocab(), p, reps));
     if (n > 0) results.push_back(run_tg(e, m->vocab(), n, reps));
+    if (n > 0 && draft > 0) {
+      results.push_back(run_tg_draft(e, m->vocab(), n, draft, true, reps));
+      results.push_back(run_tg_draft(e, m->vocab(), n, draft, false, reps));
+    }
     if (g && n > 0) {
       const auto t0 = clock_type::now();
       const auto trie = std::make_shared<const token_trie>(token_trie_of(e, e.vocab_size()));

@@ -38,6 +38,7 @@ std::string read_template(const std::string& path) {
 // What loading made, for publish().
 struct loaded {
   std::unique_ptr<model> decoder;
+  std::unique_ptr<model> draft;  // --draft-model
   std::unique_ptr<encoder_model> encoder;
   std::unique_ptr<scheduler> sched;
   std::optional<proto::chat_template> chat;
@@ -56,6 +57,7 @@ bool publish(app& a, loaded l) {
                         .count();
   a.vocabulary = l.decoder ? &l.decoder->vocab() : &l.encoder->words;
   a.loaded_model = std::move(l.decoder);
+  a.draft_model = std::move(l.draft);
   a.loaded_encoder = std::move(l.encoder);
   a.ready.store(true, std::memory_order_release);
   return true;
@@ -73,6 +75,7 @@ scheduler_options scheduling(const server_config& c) {
 bool load_encoder(app& a, const gguf_file& f) {
   const server_config& c = a.config;
   if (!c.quantize.empty()) throw load_error(c.model + ": --quantize applies to decoder models, not to a BERT encoder");
+  if (!c.draft_model.empty()) throw load_error(c.model + ": --draft-model applies to decoder models, not to a BERT encoder");
   if (!c.pooling.empty()) throw load_error(c.model + ": --pooling: a BERT encoder pools as its file says");
   loaded l;
   l.encoder = std::make_unique<encoder_model>(encoder_model{vocab::from_gguf(f), bert_encoder::load(f)});
@@ -83,6 +86,43 @@ bool load_encoder(app& a, const gguf_file& f) {
                std::string(pooling_name(e.pooling())).c_str());
   l.sched = std::make_unique<scheduler>(std::move(engine), scheduling(c), &a.stats);
   return publish(a, std::move(l));
+}
+
+// Why the draft model cannot draft for `m`, or nullopt: its tokens must be m's, id for id (the
+// same bytes, the same end-of-generation tokens), since its token ids are verified as m's.
+std::optional<std::string> vocabulary_mismatch(const model& m, const model& draft) {
+  const vocab& a = m.vocab();
+  const vocab& b = draft.vocab();
+  if (a.size() != b.size()) {
+    return "its vocabulary has " + std::to_string(b.size()) + " tokens, the model's " + std::to_string(a.size());
+  }
+  for (token_id id = 0; id < static_cast<token_id>(a.size()); ++id) {
+    if (a.token_to_bytes(id) != b.token_to_bytes(id) || a.is_eog(id) != b.is_eog(id)) {
+      return "its token " + std::to_string(id) + " differs from the model's";
+    }
+  }
+  return std::nullopt;
+}
+
+// --draft-model: loaded, checked against the model's vocabulary, and given its own KV pool for
+// the same sequences and context (planned in what memory is left).
+std::unique_ptr<batch_engine> load_draft(const server_config& c, const model& m, int64_t context, loaded& l) {
+  l.draft = load_model(c.draft_model, std::nullopt, c.threads, "hearth");
+  if (auto why = vocabulary_mismatch(m, *l.draft)) {
+    throw load_error(c.draft_model + ": cannot be the draft model of " + c.model + ": " + *why);
+  }
+  memory_settings ms;
+  ms.sequences = c.parallel;
+  ms.context = context;
+  ms.context_explicit = true;
+  ms.context_name = "the model's context (--ctx)";
+  ms.max_batch = c.batch;
+  ms.max_logit_rows = c.parallel;
+  ms.threads = c.threads;
+  const memory_plan plan = plan_memory(*l.draft, ms);
+  std::fprintf(stderr, "hearth: draft model %s: %lld layers, %.1f MiB weights\nhearth: draft %s\n", c.draft_model.c_str(),
+               static_cast<long long>(l.draft->hp().n_layer), l.draft->weight_bytes() / 1048576.0, plan.summary.c_str());
+  return std::make_unique<model_engine>(*l.draft, model_engine_options::planned(ms, plan));
 }
 
 // Memory is planned before any of it is taken: settings the user gave are met or refused with
@@ -120,7 +160,9 @@ bool load(app& a) {
   if (engine->pooling() != pooling_type::none) {
     std::fprintf(stderr, "hearth: embeddings: %s pooling\n", std::string(pooling_name(engine->pooling())).c_str());
   }
-  l.sched = std::make_unique<scheduler>(std::move(engine), scheduling(c), &a.stats);
+  std::unique_ptr<batch_engine> draft;
+  if (!c.draft_model.empty()) draft = load_draft(c, m, plan.context_length, l);
+  l.sched = std::make_unique<scheduler>(std::move(engine), scheduling(c), &a.stats, std::move(draft));
   return publish(a, std::move(l));
 }
 

@@ -189,3 +189,120 @@ TEST_CASE("speculative: a draft-model request without a draft model is an error"
   CHECK_THAT(rec2.finish.error, Catch::Contains("speculative.max_tokens"));
   f.check_clean();
 }
+
+namespace {
+
+// A scheduler over a fake target and a fake draft model (its own fake_engine: its greedy token
+// is the draft), both still inspectable.
+struct draft_fixture {
+  fake_engine* target;
+  fake_engine* draft;
+  scheduler sch;
+
+  draft_fixture(std::vector<fake_engine::script> target_scripts, std::vector<fake_engine::script> draft_scripts,
+                fake_engine_options o = {}, scheduler_options so = {})
+      : draft_fixture(std::make_unique<fake_engine>(o, std::move(target_scripts)),
+                      std::make_unique<fake_engine>(o, std::move(draft_scripts)), so) {}
+
+  sink_record run(generation_request r) {
+    auto sink = std::make_shared<recording_sink>();
+    REQUIRE(sch.submit(std::move(r), sink) == submit_status::accepted);
+    return sink->wait_finish();
+  }
+  void check_clean() const {
+    CHECK(target->violations() == std::vector<std::string>{});
+    CHECK(draft->violations() == std::vector<std::string>{});
+    CHECK(target->free_blocks() == target->total_blocks());
+    CHECK(draft->free_blocks() == draft->total_blocks());
+  }
+
+ private:
+  draft_fixture(std::unique_ptr<fake_engine> t, std::unique_ptr<fake_engine> d, scheduler_options so)
+      : target(t.get()), draft(d.get()), sch(std::move(t), so, nullptr, std::move(d)) {}
+};
+
+generation_request with_draft_model(generation_request r, int32_t max_draft = 8) {
+  r.speculative = {proto::speculative_mode::draft, max_draft};
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("speculative draft model: a draft that agrees is accepted whole, in fewer target passes", "[scheduler][speculative]") {
+  const std::vector<fake_engine::script> scripts = {{loop_prompt, loop_continuation(80)}};
+  const generation_request r = greedy_request(loop_prompt, 60);
+  const run_result plain = run(r, scripts);
+  draft_fixture f(scripts, scripts);  // the draft model predicts the target exactly
+  const sink_record got = f.run(with_draft_model(r));
+  CHECK(got.tokens == plain.record.tokens);
+  CHECK(got.tokens == fake_engine({}, scripts).greedy(loop_prompt, 60));
+  const proto::usage& u = got.finish.usage;
+  CHECK(u.accepted_tokens == u.drafted_tokens);
+  const auto target_passes = static_cast<int32_t>(f.target->batch_log().size());
+  CHECK(target_passes <= 12);
+  CHECK(u.accepted_tokens == 60 - target_passes);
+  f.check_clean();
+}
+
+TEST_CASE("speculative draft model: a draft that disagrees changes no token, greedy or sampled", "[scheduler][speculative]") {
+  // The target loops; the draft model's own (hashed) tokens mostly do not.
+  const std::vector<fake_engine::script> scripts = {{loop_prompt, loop_continuation(80)}};
+  int32_t drafted = 0, accepted = 0;
+  for (float temperature : {0.0f, 1.0f}) {
+    for (uint64_t seed : {3u, 99u}) {
+      generation_request r = greedy_request(loop_prompt, 40);
+      r.sampling.temperature = temperature;
+      r.sampling.seed = seed;
+      INFO("temperature " << temperature << ", seed " << seed);
+      const run_result plain = run(r, scripts);
+      draft_fixture f(scripts, {});
+      const sink_record got = f.run(with_draft_model(r, 4));
+      CHECK(got.tokens == plain.record.tokens);
+      drafted += got.finish.usage.drafted_tokens;
+      accepted += got.finish.usage.accepted_tokens;
+      f.check_clean();
+    }
+  }
+  CHECK(drafted > 0);
+  CHECK(accepted < drafted);
+}
+
+TEST_CASE("speculative draft model: several sequences, a rolling window and a failing draft model", "[scheduler][speculative]") {
+  const std::vector<fake_engine::script> scripts = {{loop_prompt, loop_continuation(200)}};
+  SECTION("four sequences drafted in the same passes") {
+    draft_fixture f(scripts, scripts);
+    std::vector<std::shared_ptr<recording_sink>> sinks;
+    const std::vector<int32_t> lengths = {30, 12, 25, 40};
+    for (int32_t n : lengths) {
+      auto sink = std::make_shared<recording_sink>();
+      REQUIRE(f.sch.submit(with_draft_model(greedy_request(loop_prompt, n)), sink) == submit_status::accepted);
+      sinks.push_back(sink);
+    }
+    for (size_t i = 0; i < sinks.size(); ++i) {
+      CHECK(sinks[i]->wait_finish().tokens == fake_engine({}, scripts).greedy(loop_prompt, lengths[i]));
+    }
+    f.check_clean();
+  }
+  SECTION("a rolling window recomputes the draft model's positions too") {
+    fake_engine_options small;
+    small.context_length = 32;
+    generation_request r = greedy_request(loop_prompt, 90);
+    r.rolling = true;
+    const run_result plain = run(r, scripts, small);
+    draft_fixture f(scripts, scripts, small);
+    const sink_record got = f.run(with_draft_model(r));
+    CHECK(got.tokens == plain.record.tokens);
+    CHECK(got.finish.usage.truncated_tokens > 0);
+    CHECK(got.finish.usage.accepted_tokens > 0);
+    f.check_clean();
+  }
+  SECTION("a draft model that fails costs the drafts, not the request") {
+    draft_fixture f(scripts, scripts);
+    f.draft->fail_on_call(3);
+    const sink_record got = f.run(with_draft_model(greedy_request(loop_prompt, 40)));
+    CHECK(got.finish.reason == proto::finish_reason::length);
+    CHECK(got.tokens == fake_engine({}, scripts).greedy(loop_prompt, 40));
+    CHECK(f.draft->batch_log().size() == 2);  // two passes ran; after the failure, none
+    f.check_clean();
+  }
+}

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "process.h"
+#include "reference.h"
 #include "server_process.h"
 #include "ws_client.h"
 
@@ -132,4 +133,41 @@ TEST_CASE("speculative: serve --speculative draft without --draft-model does not
   INFO(r.err);
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("hearth serve: speculative mode draft needs a draft model: give --draft-model FILE") != std::string::npos);
+}
+
+TEST_CASE("speculative: a --draft-model drafts for mode draft, and the text is the model's own", "[http][speculative]") {
+  const std::string draft = hearth::test::shared_path("models/stories260K-q4_0.gguf");
+  server_process s({"--draft-model", draft});
+  const auto text_and_usage = [&](json body) {
+    const http_result r = curl_json(s.url("/v1/completions"), body.dump());
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    const json j = json::parse(r.body);
+    return std::pair<std::string, json>(j["choices"][0]["text"], j["usage"]);
+  };
+  for (const json& sampling : {json{{"temperature", 0}}, json{{"temperature", 0.9}, {"seed", 11}}}) {
+    json base = {{"prompt", "Once upon a time"}, {"max_tokens", 120}};
+    base.update(sampling);
+    json with = base;
+    with["speculative"] = {{"mode", "draft"}, {"max_tokens", 6}};
+    INFO(with.dump());
+    const auto [plain_text, plain_usage] = text_and_usage(base);
+    const auto [text, usage] = text_and_usage(with);
+    CHECK(text == plain_text);
+    CHECK_FALSE(plain_usage.contains("speculative"));
+    REQUIRE(usage.contains("speculative"));
+    // The Q4_0 draft of the same model agrees with it most of the time.
+    CHECK(usage["speculative"]["drafted_tokens"] > 0);
+    CHECK(usage["speculative"]["accepted_tokens"] > 0);
+  }
+}
+
+TEST_CASE("speculative: a draft model with another vocabulary does not start", "[http][speculative]") {
+  const process_result r = run_process({"timeout", "60", hearth_bin, "serve", "--port", "0", "-m",
+                                        hearth::test::shared_path("models/stories260K-f32.gguf"), "--draft-model",
+                                        hearth::test::shared_path("models/arch/tiny-llama3-f16.gguf")});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("tiny-llama3-f16.gguf: cannot be the draft model of") != std::string::npos);
+  CHECK(r.err.find("its vocabulary has 128256 tokens, the model's 512") != std::string::npos);
 }
