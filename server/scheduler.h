@@ -94,9 +94,14 @@
 // every running sequence is paused the thread sleeps until a submit, a change or 100 ms pass
 // (cancels and deadlines are seen then).
 //
-// Speculative decoding (generation_request::speculative, mode ngram): a decode row may bring
-// drafted tokens, fed at the positions after it in the same batch, each row asking for logits
-// (prompt lookup, prompt_lookup.h, drafts them from the sequence's own context). Drafts take only
+// Speculative decoding (generation_request::speculative): a decode row may bring drafted tokens,
+// fed at the positions after it in the same batch, each row asking for logits. Mode ngram drafts
+// by prompt lookup (prompt_lookup.h) from the sequence's own context; mode draft by a draft model
+// (the constructor's `draft` engine), greedily: each sequence has its own sequence in the draft
+// engine, caught up to its pending token when it drafts, then one draft pass per drafted token
+// carries every drafting sequence; after verification the draft sequence keeps only positions whose
+// tokens stood (a sliding window starts it over). A draft engine that fails stops drafting for the
+// sequences in that pass; their rows are verified (and rejected) as they are. Drafts take only
 // rows, logit rows and free KV blocks that no other sequence's decode row of the step needs (they
 // never evict nor preempt). After the pass the rows are sampled in order, each exactly as a lone
 // decode row would be; a drafted token stands while it equals the token sampled before it, and the
