@@ -95,7 +95,11 @@ struct model_engine_options {
 
 class model_engine final : public batch_engine {
  public:
-  model_engine(const model& m, const model_engine_options& o);
+  // `pool`: compute threads shared with another engine driven by the same thread (a draft model
+  // beside its target: one pool, so neither's idle workers spin while the other computes); null:
+  // its own pool of o.threads.
+  model_engine(const model& m, const model_engine_options& o, std::shared_ptr<thread_pool> pool = nullptr);
+  std::shared_ptr<thread_pool> pool() const { return pool_; }
 
   int32_t vocab_size() const override { return static_cast<int32_t>(model_.hp().n_vocab); }
   int64_t context_length() const override { return context_length_; }
@@ -129,7 +133,7 @@ class model_engine final : public batch_engine {
  private:
   const model& model_;
   int64_t context_length_;
-  thread_pool pool_;
+  std::shared_ptr<thread_pool> pool_;
   kv_cache kv_;
   int64_t max_logit_rows_;
   pooling_type pooling_;

@@ -361,17 +361,19 @@ async function fair() {
   };
 }
 
-// speculative: one stream at a time, each case sent with speculative decoding off and on
-//   (prompt lookup, up to 8 drafted tokens), alternating, `runs` times. Reported per case: decode
+// speculative: one stream at a time, each case sent with speculative decoding off and in each
+//   mode of SPEC_MODES (default "ngram"; "ngram,draft" when the server has --draft-model), up to 8
+//   drafted tokens, alternating, SPEC_RUNS times (default 5). Reported per case and mode: decode
 //   tok/s (the server's timings.predicted_per_second) median off and on, the ratio, drafted and
-//   accepted tokens and the acceptance rate, and whether every run's tokens were the same both ways
-//   (they must be: speculation changes no token).
+//   accepted tokens per run and the acceptance rate, and whether every run's tokens were the same
+//   both ways (they must be: speculation changes no token). SPEC_MAX_TOKENS (default 256) a run.
 //   repeats: greedy, the model's own text falls back on what it said before (stories260K's
 //            stories do); quotes: a paragraph given twice in the prompt and asked again;
 //            sampled: temperature 0.8 (seeded), the text repeats itself less.
 async function speculative() {
-  const runs = Number(opt('runs', 5));
-  const maxTokens = Number(process.env.SPEC_MAX_TOKENS ?? opt('max-tokens', 256));
+  const runs = Number(process.env.SPEC_RUNS ?? 5);
+  const maxTokens = Number(process.env.SPEC_MAX_TOKENS ?? 256);
+  const modes = (process.env.SPEC_MODES ?? 'ngram').split(',');
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const post = (payload) => new Promise((resolve, reject) => {
     const body = JSON.stringify(payload);
@@ -396,24 +398,34 @@ async function speculative() {
   };
   const out = { scenario: 'speculative', max_tokens: maxTokens, runs, cases: {} };
   for (const [name, c] of Object.entries(cases)) {
-    const rate = { off: [], on: [] };
-    let drafted = 0, accepted = 0, same = true;
-    for (let i = 0; i < runs; ++i) {
-      const base = { prompt: c.prompt, max_tokens: maxTokens, temperature: c.temperature, seed: c.seed ?? 1, cache: false };
-      const off = await post({ ...base, speculative: { mode: 'off' } });
-      const on = await post({ ...base, speculative: { mode: 'ngram', max_tokens: 8 } });
-      rate.off.push(off.timings.predicted_per_second);
-      rate.on.push(on.timings.predicted_per_second);
-      drafted += on.usage.speculative?.drafted_tokens ?? 0;
-      accepted += on.usage.speculative?.accepted_tokens ?? 0;
-      same &&= JSON.stringify(off.tokens) === JSON.stringify(on.tokens);
+    const base = { prompt: c.prompt, max_tokens: maxTokens, temperature: c.temperature, seed: c.seed ?? 1, cache: false };
+    const rate = { off: [] };
+    const stats = {};
+    for (const m of modes) {
+      rate[m] = [];
+      stats[m] = { drafted: 0, accepted: 0, same: true };
     }
-    out.cases[name] = {
-      tok_s_off: +median(rate.off).toFixed(1), tok_s_on: +median(rate.on).toFixed(1),
-      speedup: +(median(rate.on) / median(rate.off)).toFixed(3),
-      drafted_per_run: drafted / runs, accepted_per_run: accepted / runs,
-      acceptance: drafted ? +(accepted / drafted).toFixed(3) : 0, same_tokens: same,
-    };
+    for (let i = 0; i < runs; ++i) {
+      const off = await post({ ...base, speculative: { mode: 'off' } });
+      rate.off.push(off.timings.predicted_per_second);
+      for (const m of modes) {
+        const on = await post({ ...base, speculative: { mode: m, max_tokens: 8 } });
+        rate[m].push(on.timings.predicted_per_second);
+        stats[m].drafted += on.usage.speculative?.drafted_tokens ?? 0;
+        stats[m].accepted += on.usage.speculative?.accepted_tokens ?? 0;
+        stats[m].same &&= JSON.stringify(off.tokens) === JSON.stringify(on.tokens);
+      }
+    }
+    const result = { tok_s_off: +median(rate.off).toFixed(1) };
+    for (const m of modes) {
+      const { drafted, accepted, same } = stats[m];
+      result[m] = {
+        tok_s: +median(rate[m]).toFixed(1), speedup: +(median(rate[m]) / median(rate.off)).toFixed(3),
+        drafted_per_run: drafted / runs, accepted_per_run: accepted / runs,
+        acceptance: drafted ? +(accepted / drafted).toFixed(3) : 0, same_tokens: same,
+      };
+    }
+    out.cases[name] = result;
   }
   return out;
 }

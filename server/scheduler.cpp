@@ -1312,15 +1312,22 @@ void scheduler::verify_drafts(sequence& s, std::span<const float> logits, time_p
   const int32_t accepted = s.accepted - accepted_before;
   drafted_step_ += m;
   accepted_step_ += accepted;
-  // The draft length follows how much of the recent drafts held; a draft wholly rejected pauses
-  // drafting for 1, 2, 4 ... 16 steps, so text that does not repeat costs few verified rows.
+  // The draft length follows how much of the recent drafts held (doubling while they all do); a
+  // draft wholly rejected pauses drafting for 1, 4, 16, then 64 steps, so text the drafts miss
+  // costs few verified rows and draft passes (a draft model then catches up in one pass).
   if (accepted == m) {
-    s.draft_cap = std::min(s.spec.max_tokens, s.draft_cap + 2);
+    s.draft_cap = std::min(s.spec.max_tokens, s.draft_cap * 2);
     s.draft_misses = 0;
   } else if (accepted == 0) {
     s.draft_cap = std::max(1, s.draft_cap / 2);
-    s.draft_pause = 1 << std::min(s.draft_misses, 4);
+    s.draft_pause = 1 << (2 * std::min(s.draft_misses, 3));
     ++s.draft_misses;
+    // A draft model wholly wrong four times in a row is not this text's: each probe costs it a
+    // pass over everything since the last, so it stops drafting for this request.
+    if (s.draft_seq >= 0 && s.draft_misses >= 4) {
+      s.spec.mode = proto::speculative_mode::off;
+      draft_->seq_free(std::exchange(s.draft_seq, -1));
+    }
   } else {
     s.draft_cap = std::max(1, accepted + 1);
     s.draft_misses = 0;

@@ -108,8 +108,10 @@
 // first that does not is replaced by that token and ends the sequence's step, its positions and
 // those after dropped. So a request's tokens are the same with or without speculation, at any
 // temperature and seed (batch invariance again); what changes is how many come out of one step.
-// The draft length adapts per sequence: it grows while drafts hold and shrinks when they fail, and
-// a draft wholly rejected pauses drafting for 1, 2, 4 ... 16 steps. usage counts drafted_tokens
+// The draft length adapts per sequence: it starts at 2, doubles while drafts hold and shrinks when
+// they fail, and a draft wholly rejected pauses drafting for 1, 4, 16, then 64 steps (a draft
+// model's fourth wholly rejected draft in a row ends its drafting for the request: each probe
+// costs it a pass over every token since the last). usage counts drafted_tokens
 // and accepted_tokens.
 //
 // Embedding requests (generation_request::embed) share the queue, the KV blocks and the batches:

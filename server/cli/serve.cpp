@@ -105,8 +105,9 @@ std::optional<std::string> vocabulary_mismatch(const model& m, const model& draf
 }
 
 // --draft-model: loaded, checked against the model's vocabulary, and given its own KV pool for
-// the same sequences and context (planned in what memory is left).
-std::unique_ptr<batch_engine> load_draft(const server_config& c, const model& m, int64_t context, loaded& l) {
+// the same sequences and context (planned in what memory is left), computing on the model's threads.
+std::unique_ptr<batch_engine> load_draft(const server_config& c, const model& m, int64_t context,
+                                        std::shared_ptr<thread_pool> pool, loaded& l) {
   l.draft = load_model(c.draft_model, std::nullopt, c.threads, "hearth");
   if (auto why = vocabulary_mismatch(m, *l.draft)) {
     throw load_error(c.draft_model + ": cannot be the draft model of " + c.model + ": " + *why);
@@ -122,7 +123,7 @@ std::unique_ptr<batch_engine> load_draft(const server_config& c, const model& m,
   const memory_plan plan = plan_memory(*l.draft, ms);
   std::fprintf(stderr, "hearth: draft model %s: %lld layers, %.1f MiB weights\nhearth: draft %s\n", c.draft_model.c_str(),
                static_cast<long long>(l.draft->hp().n_layer), l.draft->weight_bytes() / 1048576.0, plan.summary.c_str());
-  return std::make_unique<model_engine>(*l.draft, model_engine_options::planned(ms, plan));
+  return std::make_unique<model_engine>(*l.draft, model_engine_options::planned(ms, plan), std::move(pool));
 }
 
 // Memory is planned before any of it is taken: settings the user gave are met or refused with
@@ -147,7 +148,9 @@ bool load(app& a) {
   ms.context_explicit = c.ctx > 0;
   ms.kv_budget = static_cast<uint64_t>(c.kv_budget_mib) << 20;
   ms.max_batch = c.batch;
-  ms.max_logit_rows = c.parallel;
+  // A logit row per sequence, and as many again per drafted token the default lets it verify
+  // (speculative decoding; a request asking for more drafts what rows are left).
+  ms.max_logit_rows = static_cast<int64_t>(c.parallel) * (1 + c.draft_max);
   ms.threads = c.threads;
   ms.kv_type = *kv_cache::parse_type(c.kv_type);  // checked at start-up
   const memory_plan plan = plan_memory(m, ms);
@@ -161,7 +164,7 @@ bool load(app& a) {
     std::fprintf(stderr, "hearth: embeddings: %s pooling\n", std::string(pooling_name(engine->pooling())).c_str());
   }
   std::unique_ptr<batch_engine> draft;
-  if (!c.draft_model.empty()) draft = load_draft(c, m, plan.context_length, l);
+  if (!c.draft_model.empty()) draft = load_draft(c, m, plan.context_length, engine->pool(), l);
   l.sched = std::make_unique<scheduler>(std::move(engine), scheduling(c), &a.stats, std::move(draft));
   return publish(a, std::move(l));
 }
