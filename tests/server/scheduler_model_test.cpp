@@ -404,7 +404,12 @@ TEST_CASE("scheduler: speculative decoding keeps llama.cpp's greedy tokens and t
   // The little model's stories repeat themselves: some drafts hold, some do not.
   CHECK(accepted > 0);
   CHECK(accepted < drafted);
-  const scheduler_stats st = spec.sch->stats();
+  // Stats are published at the end of the step the last token came in: wait for that step.
+  scheduler_stats st = spec.sch->stats();
+  for (int i = 0; i < 500 && (st.drafted_tokens != drafted || st.kv_blocks_used != 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    st = spec.sch->stats();
+  }
   CHECK(st.drafted_tokens == drafted);
   CHECK(st.accepted_tokens == accepted);
   CHECK(st.kv_blocks_used == 0);
