@@ -27,6 +27,9 @@ std::string generation_summary(const app& a, const finish_event& e, std::string_
                 e.timings.queue_ms, e.timings.prompt_ms, e.timings.prompt_per_second, e.timings.predicted_ms,
                 e.timings.predicted_per_second);
   std::string out = buf;
+  if (e.usage.drafted_tokens > 0) {  // speculative decoding: how much of the drafts held
+    out += " drafted=" + std::to_string(e.usage.drafted_tokens) + " accepted=" + std::to_string(e.usage.accepted_tokens);
+  }
   if (a.config.log_prompts) {
     out += "\n  prompt: " + std::string(prompt_text) + "\n  output: " + std::string(output_text);
   }

@@ -58,6 +58,12 @@ TEST_CASE("every request is logged with the status sent and its x-request-id", "
                     R"({"messages": [{"role": "user", "content": ")" + marker + R"("}], "max_tokens": 4, "stream": true})",
                     with_id("t-stream")),
        "POST /v1/chat/completions 200 ", 200},
+      {"t-spec",
+       post_request("/v1/completions",
+                    R"({"prompt": "the dog ran in the park. the dog ran in the park. the dog ran in the park.", )"
+                    R"("max_tokens": 40, "temperature": 0, "speculative": "ngram"})",
+                    with_id("t-spec")),
+       "POST /v1/completions 200 ", 200},
       {"t-431", "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + with_id("t-431") + "X: " + std::string(70000, 'a') + "\r\n\r\n",
        "GET /health 431 ", 431},
   };
@@ -77,6 +83,10 @@ TEST_CASE("every request is logged with the status sent and its x-request-id", "
   // Generations say how they ended; prompts never appear.
   CHECK(log_line(s, "t-gen").find("finish=length") != std::string::npos);
   CHECK(log_line(s, "t-stream").find("finish=length") != std::string::npos);
+  // With speculative decoding, how many tokens were drafted and accepted (none without it).
+  CHECK(log_line(s, "t-spec").find(" drafted=") != std::string::npos);
+  CHECK(log_line(s, "t-spec").find(" accepted=") != std::string::npos);
+  CHECK(log_line(s, "t-gen").find(" drafted=") == std::string::npos);
   CHECK(s.log().find(marker) == std::string::npos);
 
   SECTION("ids that are not sane are replaced") {
