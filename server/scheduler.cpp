@@ -901,13 +901,6 @@ void scheduler::release_forks(sequence& parent, std::span<const float> logits, t
   }
 }
 
-// One decode row for every sequence past its prompt, first, so running sequences never stall
-// behind long prompts, each taking a KV block when it needs one (grow, which may preempt newer
-// sequences: they come later in running_, so none of them is in the batch yet); then prompt
-// chunks (prompts, and positions recomputed after a preemption) in admission order while rows
-// remain. Only a prompt's last row asks for logits. (With max_running_ capped, the row and logit
-// budgets never cut a decode row; they are checked anyway, as exceeding them would break the
-// engine's contract, not just slow a sequence down.)
 void scheduler::draft_tokens(sequence& s, int64_t rows, int64_t blocks_kept) {
   const bool ngram = s.spec.mode == proto::speculative_mode::ngram;
   const bool with_model = s.spec.mode == proto::speculative_mode::draft && draft_;
@@ -1016,6 +1009,13 @@ void scheduler::run_draft_model() {
   model_drafts_.clear();
 }
 
+// One decode row for every sequence past its prompt, first, so running sequences never stall
+// behind long prompts, each taking a KV block when it needs one (grow, which may preempt newer
+// sequences: they come later in running_, so none of them is in the batch yet); then prompt
+// chunks (prompts, and positions recomputed after a preemption) in admission order while rows
+// remain. Only a prompt's last row asks for logits. (With max_running_ capped, the row and logit
+// budgets never cut a decode row; they are checked anyway, as exceeding them would break the
+// engine's contract, not just slow a sequence down.)
 void scheduler::build_batch() {
   batch_.clear();
   logit_owners_.clear();
