@@ -243,8 +243,10 @@ void forward_pass::ffn_block(int64_t m, int64_t layer) {
   const matmul_job gate_up[] = {{&L.ffn_gate, gate_.data()}, {&L.ffn_up, up_.data()}};
   observe(gate_up, xn_.data(), m);
   mm_.run(gate_up, xn_.data(), m);
-  // Row by row on the pool: the activation's expf is the costliest elementwise op of a prompt.
+  // Row by row on the pool: the activation's exp is the costliest elementwise op of a prompt
+  // (SiLU's is the kernel set's vectorized one).
   const bool gelu = hp_.arch->activation == ffn_activation::gelu_tanh;
+  const auto silu_mul = mm_.kernels().silu_mul;
   mm_.pool().parallel_for(m, [&](int64_t i) {
     if (gelu) {
       gelu_mul(&gate_[i * ff], &up_[i * ff], ff);

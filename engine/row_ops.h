@@ -1,7 +1,8 @@
 #pragma once
 // The elementwise operations of a transformer layer on rows of floats, each computed the way
 // ggml's CPU backend computes it (it made the reference outputs), so results agree to the last
-// bit where the inputs do. Pure functions; any thread.
+// bit where the inputs do. Pure functions; any thread. (SiLU·up is the kernel set's silu_mul:
+// vectorized, like ggml's own, and the same bits in every set.)
 #include <cstdint>
 
 namespace hearth {
@@ -9,9 +10,6 @@ namespace hearth {
 // y = x / rms(x) * w: the sum of squares accumulates in double, the scale is applied before the
 // weight. y may be x.
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
-
-// gate[i] = silu(gate[i]) * up[i], with SiLU as x / (1 + expf(-x)).
-void silu_mul(float* gate, const float* up, int64_t n);
 
 // gate[i] = gelu(gate[i]) * up[i], GELU's tanh approximation as ggml evaluates it: looked up
 // for the input rounded to F16 in a table of F16 results (exactly 0 below -10, x above 10).

@@ -46,6 +46,10 @@ struct kernel_set {
   void (*attend)(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
                  const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out);
 
+  // gate[i] = silu(gate[i]) * up[i] = gate[i] / (1 + e) * up[i], e = exp_steps::exp(-gate[i])
+  // (exp_steps.h): the same operations in every set, so every set gives the same bits.
+  void (*silu_mul)(float* gate, const float* up, int64_t n);
+
   // Rows of floats to F16 (the KV cache and attention queries).
   void to_f16(const float* x, void* y, int64_t k) const { convert[static_cast<int>(act_format::f16)](x, y, k); }
 };

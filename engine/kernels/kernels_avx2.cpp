@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/exp_steps.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/packed_avx2.h"
@@ -194,6 +195,43 @@ void scale_f16(uint16_t* y, float a, int64_t n) {
   for (; i < n; ++i) y[i] = fp32_to_fp16(fp16_to_fp32(y[i]) * a);
 }
 
+// exp_steps::exp on 4 lanes: x (4 floats, clamped) in double; see exp_steps.h for the steps
+// and why every set gets the same bits.
+inline __m128 exp_steps4(__m128 xf) {
+  namespace e = exp_steps;
+  const __m256d x = _mm256_cvtps_pd(xf);
+  const __m256d n = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(e::log2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256d r = _mm256_fmadd_pd(n, _mm256_set1_pd(-e::ln2_hi), x);
+  r = _mm256_fmadd_pd(n, _mm256_set1_pd(-e::ln2_lo), r);
+  __m256d p = _mm256_set1_pd(e::inv_fact[0]);
+  for (int k = 1; k < 9; ++k) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(e::inv_fact[k]));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+  // 2^n: n + 1.5 * 2^52 holds n in its low bits (|n| < 2^31); plus the bias, into the exponent.
+  const __m256i ni = _mm256_castpd_si256(_mm256_add_pd(n, _mm256_set1_pd(0x1.8p52)));
+  const __m256i bits = _mm256_slli_epi64(_mm256_add_epi64(ni, _mm256_set1_epi64x(1023)), 52);
+  return _mm256_cvtpd_ps(_mm256_mul_pd(p, _mm256_castsi256_pd(bits)));
+}
+
+// exp_steps::exp on 8 lanes. max/min return their second operand for a NaN, so the clamps keep
+// NaN as the scalar steps do (and NaN stays NaN through the rest).
+inline __m256 exp_steps8(__m256 x) {
+  x = _mm256_max_ps(_mm256_set1_ps(exp_steps::lo), x);
+  x = _mm256_min_ps(_mm256_set1_ps(exp_steps::hi), x);
+  return _mm256_set_m128(exp_steps4(_mm256_extractf128_ps(x, 1)), exp_steps4(_mm256_castps256_ps128(x)));
+}
+
+void silu_mul(float* gate, const float* up, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), neg = _mm256_set1_ps(-0.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 e = exp_steps8(_mm256_xor_ps(g, neg));
+    _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+  }
+  exp_steps::silu_mul_from(gate, up, i, n);
+}
+
 }  // namespace
 
 const kernel_set* avx2() {
@@ -212,6 +250,7 @@ const kernel_set* avx2() {
     k.dot_f16 = dot_f16;
     k.mad_f16 = mad_f16;
     k.scale_f16 = scale_f16;
+    k.silu_mul = silu_mul;
     return k;
   }();
   return &ks;

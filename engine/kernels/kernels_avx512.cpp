@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/exp_steps.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/packed_avx2.h"
@@ -274,6 +275,45 @@ void attend(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, 
   }
 }
 
+// exp_steps::exp on 8 lanes: x (8 floats, clamped) in double; see exp_steps.h for the steps
+// and why every set gets the same bits.
+inline __m256 exp_steps8(__m256 xf) {
+  namespace e = exp_steps;
+  const __m512d x = _mm512_cvtps_pd(xf);
+  const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(e::log2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512d r = _mm512_fmadd_pd(n, _mm512_set1_pd(-e::ln2_hi), x);
+  r = _mm512_fmadd_pd(n, _mm512_set1_pd(-e::ln2_lo), r);
+  __m512d p = _mm512_set1_pd(e::inv_fact[0]);
+  for (int k = 1; k < 9; ++k) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(e::inv_fact[k]));
+  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
+  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
+  // 2^n: n + 1.5 * 2^52 holds n in its low bits (|n| < 2^31); plus the bias, into the exponent.
+  const __m512i ni = _mm512_castpd_si512(_mm512_add_pd(n, _mm512_set1_pd(0x1.8p52)));
+  const __m512i bits = _mm512_slli_epi64(_mm512_add_epi64(ni, _mm512_set1_epi64(1023)), 52);
+  return _mm512_cvtpd_ps(_mm512_mul_pd(p, _mm512_castsi512_pd(bits)));
+}
+
+// exp_steps::exp on 16 lanes. max/min return their second operand for a NaN, so the clamps keep
+// NaN as the scalar steps do (and NaN stays NaN through the rest).
+inline __m512 exp_steps16(__m512 x) {
+  x = _mm512_max_ps(_mm512_set1_ps(exp_steps::lo), x);
+  x = _mm512_min_ps(_mm512_set1_ps(exp_steps::hi), x);
+  const __m256 low = exp_steps8(_mm512_castps512_ps256(x));
+  const __m256 high = exp_steps8(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(low)), _mm256_castps_pd(high), 1));
+}
+
+void silu_mul(float* gate, const float* up, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f), neg = _mm512_set1_ps(-0.0f);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 g = _mm512_loadu_ps(gate + i);
+    const __m512 e = exp_steps16(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(g), _mm512_castps_si512(neg))));
+    _mm512_storeu_ps(gate + i, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), _mm512_loadu_ps(up + i)));
+  }
+  exp_steps::silu_mul_from(gate, up, i, n);
+}
+
 }  // namespace
 
 const kernel_set* avx512() {
@@ -293,6 +333,7 @@ const kernel_set* avx512() {
     k.dot_f16 = dot_f16;
     k.mad_f16 = mad_f16;
     k.scale_f16 = scale_f16;
+    k.silu_mul = silu_mul;
     k.attend = attend;
     return k;
   }();

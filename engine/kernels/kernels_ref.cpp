@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "kernels/attention_span.h"
+#include "kernels/exp_steps.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/quant_blocks.h"
@@ -132,6 +133,8 @@ void scale_f32_ref(float* y, float a, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
 
+void silu_mul_ref(float* gate, const float* up, int64_t n) { exp_steps::silu_mul_from(gate, up, 0, n); }
+
 }  // namespace
 
 void attend_heads_ref(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
@@ -153,6 +156,7 @@ const kernel_set& scalar() {
     k.scale_f16 = scale_f16_ref;
     k.mad_f32 = mad_f32_ref;
     k.scale_f32 = scale_f32_ref;
+    k.silu_mul = silu_mul_ref;
     k.attend = attend_heads_ref;
     return k;
   }();

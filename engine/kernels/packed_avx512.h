@@ -125,7 +125,7 @@ void packed_rows(int64_t blocks, const uint8_t* w, size_t group_bytes, int64_t n
 
 }  // namespace v512_driver
 
-// gemm_fn over a packed matrix (kernels.h): activation rows in tiles of 4, then 2, then 1.
+// gemm_fn over a packed matrix (kernels.h): activation rows in tiles of 8, then 4, 2 and 1.
 template <class K>
 struct driver512 {
   static void gemm(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x, size_t x_stride, int64_t m,
@@ -140,6 +140,7 @@ void driver512<K>::gemm(int64_t k, const void* w, size_t w_stride, int64_t n, co
   const auto* xb = static_cast<const uint8_t*>(x);
   const int64_t blocks = k / K::elements;
   int64_t i = 0;
+  for (; i + 8 <= m; i += 8) packed_rows<K, 8>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
   for (; i + 4 <= m; i += 4) packed_rows<K, 4>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
   for (; i + 2 <= m; i += 2) packed_rows<K, 2>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
   for (; i < m; ++i) packed_rows<K, 1>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
