@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/exp_steps.h"
 #include "kernels/type_traits.h"
 
 namespace hearth::kernels {
@@ -43,11 +44,11 @@ void attend_quantized(const kernel_set& ks, ggml_type ktype, ggml_type vtype, co
         float* a = acc.data() + h * hd;
         float ms = 1.0f, vs = 1.0f;
         if (s > max[h]) {
-          ms = std::exp(max[h] - s);
+          ms = exp_steps::exp(max[h] - s);
           max[h] = s;
           ks.scale_f32(a, ms, hd);
         } else {
-          vs = std::exp(s - max[h]);
+          vs = exp_steps::exp(s - max[h]);
         }
         ks.mad_f32(a, vrow.data(), vs, hd);
         sum[h] = sum[h] * ms + vs;

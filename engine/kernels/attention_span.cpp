@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/exp_steps.h"
 #include "kernels/fp16.h"
 
 namespace hearth::kernels {
@@ -23,11 +24,11 @@ void attend_span(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t
       if (cap > 0) s = cap * std::tanh(s);
       float ms = 1.0f, vs = 1.0f;
       if (s > m) {
-        ms = std::exp(m - s);
+        ms = exp_steps::exp(m - s);
         m = s;
         ks.scale_f16(acc, ms, hd);
       } else {
-        vs = std::exp(s - m);
+        vs = exp_steps::exp(s - m);
       }
       ks.mad_f16(acc, v, vs, hd);
       sum = sum * ms + vs;

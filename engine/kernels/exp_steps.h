@@ -1,9 +1,10 @@
 #pragma once
-// exp(x) for the SiLU activation as a fixed sequence of IEEE-754 operations, so every kernel set
-// (scalar, AVX2, AVX-512) computes the same bits for the same input: the scalar function below is
-// the contract, the SIMD sets run the same steps on 4 or 8 double lanes.
+// exp(x) for SiLU and attention's softmax as a fixed sequence of IEEE-754 operations, so every
+// kernel set (scalar, AVX2, AVX-512) computes the same bits for the same input: the scalar
+// function below is the contract, the SIMD sets run the same steps on 4 or 8 double lanes.
 //
-//   x  clamped to [-87, 88]       (e^-87 and e^88 are normal floats), then taken to double
+//   x  clamped to [-104, 89], then taken to double (e^-104 rounds to 0 in float and e^89
+//      overflows to infinity, so the clamp changes no result: below and above, 0 and inf)
 //   n  = nearbyint(x * log2(e))   (double; round to nearest even)
 //   r  = fma(n, -ln2_hi, x), then r = fma(n, -ln2_lo, r)   (Cody-Waite: ln2_hi ends in 12 zero
 //        bits, so n * ln2_hi is exact; |r| <= ln2 / 2 + a little)
@@ -23,8 +24,8 @@
 
 namespace hearth::kernels::exp_steps {
 
-inline constexpr float lo = -87.0f;
-inline constexpr float hi = 88.0f;
+inline constexpr float lo = -104.0f;
+inline constexpr float hi = 89.0f;
 inline constexpr double log2e = 1.4426950408889634;
 inline constexpr double ln2_hi = 0x1.62e42fefa3000p-1;
 inline constexpr double ln2_lo = 0x1.3de6af278ece6p-42;  // ln 2 - ln2_hi, rounded

@@ -56,7 +56,8 @@ struct kernel_set {
 
 // The reference attention (see kernel_set::attend), built from a set's dot_f16, mad_f16 and
 // scale_f16: for each position, s = dot * scale; on a new maximum the F16 accumulator is
-// rescaled by exp(old - new) and the value added with weight 1, else added with exp(s - max);
+// rescaled by exp(old - new) and the value added with weight 1, else added with exp(s - max)
+// (exp is exp_steps::exp: every set the same bits);
 // the row ends divided by the sum of weights (multiplied by its float reciprocal).
 void attend_heads_ref(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
                       const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out);

@@ -3,6 +3,7 @@
 // Built with -mavx512* flags; chosen at run time only on CPUs that have them (dispatch.cpp).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -212,69 +213,6 @@ void scale_f16(uint16_t* y, float a, int64_t n) {
 // attend_heads_ref's sequence, with each key and value row converted to float once for all the
 // heads of the group (the reference converts it once per head). Head dims that are multiples of
 // 64 up to 256 (every llama-family model); others take the reference path.
-void attend(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
-            const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out) {
-  constexpr int max_heads = 16, max_vecs = 16;
-  if (hd % 64 != 0 || hd > 16 * max_vecs || heads > max_heads) {
-    return attend_heads_ref(ks, q, heads, hd, keys, values, block_size, n, scale, out);
-  }
-  const int64_t nv = hd / 16;
-  alignas(64) float qf[max_heads][16 * max_vecs];
-  alignas(64) uint16_t acc[max_heads][16 * max_vecs];
-  float mx[max_heads], sum[max_heads];
-  for (int64_t h = 0; h < heads; ++h) {
-    for (int64_t c = 0; c < nv; ++c) _mm512_store_ps(qf[h] + 16 * c, load16(q + h * hd + 16 * c));
-    std::memset(acc[h], 0, hd * sizeof(uint16_t));
-    mx[h] = -INFINITY;
-    sum[h] = 0.0f;
-  }
-  const __m512 one = _mm512_set1_ps(1.0f);
-  for (int64_t t = 0; t < n; ++t) {
-    const uint16_t* k = keys[t / block_size] + (t % block_size) * hd;
-    const uint16_t* v = values[t / block_size] + (t % block_size) * hd;
-    __m512 kf[max_vecs], vf[max_vecs];
-    for (int64_t c = 0; c < nv; ++c) {
-      kf[c] = load16(k + 16 * c);
-      vf[c] = load16(v + 16 * c);
-    }
-    for (int64_t h = 0; h < heads; ++h) {
-      // Recipe G64: 16-element chunk c feeds accumulator c % 4.
-      __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-      for (int64_t c = 0; c < nv; ++c) a[c % 4] = _mm512_fmadd_ps(_mm512_load_ps(qf[h] + 16 * c), kf[c], a[c % 4]);
-      const float sc = static_cast<float>(static_cast<double>(
-                           hsum16(_mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3]))))) * scale;
-      __m512 vs = one;
-      float ms = 1.0f, w = 1.0f;
-      if (sc > mx[h]) {
-        ms = std::exp(mx[h] - sc);
-        mx[h] = sc;
-        const __m512 vms = _mm512_set1_ps(ms);
-        for (int64_t c = 0; c < nv; ++c) {
-          auto* p = reinterpret_cast<__m256i*>(acc[h] + 16 * c);
-          _mm256_store_si256(p, _mm512_cvtps_ph(_mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256(p)), vms),
-                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-        }
-      } else {
-        w = std::exp(sc - mx[h]);
-        vs = _mm512_set1_ps(w);
-      }
-      for (int64_t c = 0; c < nv; ++c) {
-        auto* p = reinterpret_cast<__m256i*>(acc[h] + 16 * c);
-        _mm256_store_si256(p, _mm512_cvtps_ph(_mm512_fmadd_ps(vf[c], vs, _mm512_cvtph_ps(_mm256_load_si256(p))),
-                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-      }
-      sum[h] = sum[h] * ms + w;
-    }
-  }
-  for (int64_t h = 0; h < heads; ++h) {
-    const __m512 inv = _mm512_set1_ps(1.0f / sum[h]);
-    for (int64_t c = 0; c < nv; ++c) {
-      _mm512_storeu_ps(out + h * hd + 16 * c,
-                       _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(acc[h] + 16 * c))), inv));
-    }
-  }
-}
-
 // exp_steps::exp on 8 lanes: x (8 floats, clamped) in double; see exp_steps.h for the steps
 // and why every set gets the same bits.
 inline __m256 exp_steps8(__m256 xf) {
@@ -312,6 +250,99 @@ void silu_mul(float* gate, const float* up, int64_t n) {
     _mm512_storeu_ps(gate + i, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), _mm512_loadu_ps(up + i)));
   }
   exp_steps::silu_mul_from(gate, up, i, n);
+}
+
+// attend_heads_ref's sequence, 16 positions at a time: first every head's scores for the 16
+// (each key row converted once for all heads), then per head the online softmax's exp arguments
+// in position order (exp(old - new) on a new maximum, else exp(s - max)) and their 16 exps in one
+// vector, then the F16 accumulators in position order. The same operations on the same values
+// as position by position, so the same bits.
+void attend(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
+            const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out) {
+  constexpr int max_heads = 16, max_vecs = 16, span = 16;
+  if (hd % 64 != 0 || hd > 16 * max_vecs || heads > max_heads) {
+    return attend_heads_ref(ks, q, heads, hd, keys, values, block_size, n, scale, out);
+  }
+  const int64_t nv = hd / 16;
+  alignas(64) float qf[max_heads][16 * max_vecs];
+  alignas(64) uint16_t acc[max_heads][16 * max_vecs];
+  alignas(64) float weight[max_heads][span];  // exp of each position's argument
+  uint32_t new_max[max_heads];                // bit t: position t raised the maximum
+  float mx[max_heads], sum[max_heads];
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t c = 0; c < nv; ++c) _mm512_store_ps(qf[h] + 16 * c, load16(q + h * hd + 16 * c));
+    std::memset(acc[h], 0, hd * sizeof(uint16_t));
+    mx[h] = -INFINITY;
+    sum[h] = 0.0f;
+  }
+  for (int64_t t0 = 0; t0 < n; t0 += span) {
+    const int64_t count = std::min<int64_t>(span, n - t0);
+    alignas(64) float sc[max_heads][span];
+    for (int64_t t = 0; t < count; ++t) {
+      const int64_t p = t0 + t;
+      const uint16_t* k = keys[p / block_size] + (p % block_size) * hd;
+      __m512 kf[max_vecs];
+      for (int64_t c = 0; c < nv; ++c) kf[c] = load16(k + 16 * c);
+      for (int64_t h = 0; h < heads; ++h) {
+        // Recipe G64: 16-element chunk c feeds accumulator c % 4.
+        __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (int64_t c = 0; c < nv; ++c) a[c % 4] = _mm512_fmadd_ps(_mm512_load_ps(qf[h] + 16 * c), kf[c], a[c % 4]);
+        sc[h][t] = static_cast<float>(static_cast<double>(
+                       hsum16(_mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3]))))) * scale;
+      }
+    }
+    for (int64_t h = 0; h < heads; ++h) {
+      alignas(64) float arg[span] = {};
+      uint32_t raised = 0;
+      float m = mx[h];
+      for (int64_t t = 0; t < count; ++t) {
+        if (sc[h][t] > m) {
+          arg[t] = m - sc[h][t];
+          m = sc[h][t];
+          raised |= 1u << t;
+        } else {
+          arg[t] = sc[h][t] - m;
+        }
+      }
+      mx[h] = m;
+      new_max[h] = raised;
+      _mm512_store_ps(weight[h], exp_steps16(_mm512_load_ps(arg)));
+    }
+    for (int64_t t = 0; t < count; ++t) {
+      const int64_t p = t0 + t;
+      const uint16_t* v = values[p / block_size] + (p % block_size) * hd;
+      __m512 vf[max_vecs];
+      for (int64_t c = 0; c < nv; ++c) vf[c] = load16(v + 16 * c);
+      for (int64_t h = 0; h < heads; ++h) {
+        float ms = 1.0f, w = 1.0f;
+        if (new_max[h] >> t & 1u) {
+          ms = weight[h][t];
+          const __m512 vms = _mm512_set1_ps(ms);
+          for (int64_t c = 0; c < nv; ++c) {
+            auto* a = reinterpret_cast<__m256i*>(acc[h] + 16 * c);
+            _mm256_store_si256(a, _mm512_cvtps_ph(_mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256(a)), vms),
+                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+          }
+        } else {
+          w = weight[h][t];
+        }
+        const __m512 vs = _mm512_set1_ps(w);
+        for (int64_t c = 0; c < nv; ++c) {
+          auto* a = reinterpret_cast<__m256i*>(acc[h] + 16 * c);
+          _mm256_store_si256(a, _mm512_cvtps_ph(_mm512_fmadd_ps(vf[c], vs, _mm512_cvtph_ps(_mm256_load_si256(a))),
+                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        }
+        sum[h] = sum[h] * ms + w;
+      }
+    }
+  }
+  for (int64_t h = 0; h < heads; ++h) {
+    const __m512 inv = _mm512_set1_ps(1.0f / sum[h]);
+    for (int64_t c = 0; c < nv; ++c) {
+      _mm512_storeu_ps(out + h * hd + 16 * c,
+                       _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(acc[h] + 16 * c))), inv));
+    }
+  }
 }
 
 }  // namespace
