@@ -252,97 +252,156 @@ void silu_mul(float* gate, const float* up, int64_t n) {
   exp_steps::silu_mul_from(gate, up, i, n);
 }
 
-// attend_heads_ref's sequence, 16 positions at a time: first every head's scores for the 16
-// (each key row converted once for all heads), then per head the online softmax's exp arguments
-// in position order (exp(old - new) on a new maximum, else exp(s - max)) and their 16 exps in one
-// vector, then the F16 accumulators in position order. The same operations on the same values
-// as position by position, so the same bits.
-void attend(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
-            const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out) {
-  constexpr int max_heads = 16, max_vecs = 16, span = 16;
-  if (hd % 64 != 0 || hd > 16 * max_vecs || heads > max_heads) {
-    return attend_heads_ref(ks, q, heads, hd, keys, values, block_size, n, scale, out);
+// The 16 sums of hsum16(v[t]) for t < 16, as lanes t: the same additions as hsum16 of each (lane
+// i + lane i+8, then + 4, + 2, + 1), done on all 16 vectors at once by a transposing tree.
+inline __m512 hsum16x16(const __m512* v) {
+  __m512 l1[8], l2[4], l3[2];
+  for (int k = 0; k < 8; ++k) {  // lane i + lane i+8: vector 2k in lanes 0-7, 2k+1 in 8-15
+    l1[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                          _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
   }
-  const int64_t nv = hd / 16;
-  alignas(64) float qf[max_heads][16 * max_vecs];
-  alignas(64) uint16_t acc[max_heads][16 * max_vecs];
-  alignas(64) float weight[max_heads][span];  // exp of each position's argument
-  uint32_t new_max[max_heads];                // bit t: position t raised the maximum
+  for (int k = 0; k < 4; ++k) {  // + 4: 128-bit lane j holds vector 4k + j
+    l2[k] = _mm512_add_ps(_mm512_shuffle_f32x4(l1[2 * k], l1[2 * k + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                          _mm512_shuffle_f32x4(l1[2 * k], l1[2 * k + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+  for (int k = 0; k < 2; ++k) {  // + 2: in 128-bit lane j, vector 8k + j, then 8k + 4 + j
+    l3[k] = _mm512_add_ps(_mm512_shuffle_ps(l2[2 * k], l2[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                          _mm512_shuffle_ps(l2[2 * k], l2[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  }
+  // + 1: lane 4j + i holds vector 4i + j; put vector t in lane t.
+  const __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(l3[0], l3[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                    _mm512_shuffle_ps(l3[0], l3[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), sums);
+}
+
+// The F16 accumulators of heads h0..h0+G-1 (acc rows) through the block's `count` positions:
+// G heads at once so their dependency chains (F16 -> float -> fma -> F16 per position) overlap.
+template <int NV, int G>
+inline void accumulate_heads(uint16_t (*acc)[16 * NV], const float (*vf)[16 * NV], const float (*weight)[16],
+                             const uint32_t* raised, float* sum, int count) {
+  __m256i ah[G][NV];
+  for (int g = 0; g < G; ++g) {
+    for (int c = 0; c < NV; ++c) ah[g][c] = _mm256_load_si256(reinterpret_cast<const __m256i*>(acc[g] + 16 * c));
+  }
+  for (int t = 0; t < count; ++t) {
+    __m512 v[NV];
+    for (int c = 0; c < NV; ++c) v[c] = _mm512_load_ps(vf[t] + 16 * c);
+    for (int g = 0; g < G; ++g) {
+      float ms = 1.0f, w = 1.0f;
+      if (raised[g] >> t & 1u) {
+        ms = weight[g][t];
+        const __m512 vms = _mm512_set1_ps(ms);
+        for (int c = 0; c < NV; ++c) {
+          ah[g][c] = _mm512_cvtps_ph(_mm512_mul_ps(_mm512_cvtph_ps(ah[g][c]), vms), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        }
+      } else {
+        w = weight[g][t];
+      }
+      const __m512 vs = _mm512_set1_ps(w);
+      for (int c = 0; c < NV; ++c) {
+        ah[g][c] = _mm512_cvtps_ph(_mm512_fmadd_ps(v[c], vs, _mm512_cvtph_ps(ah[g][c])), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      }
+      sum[g] = sum[g] * ms + w;
+    }
+  }
+  for (int g = 0; g < G; ++g) {
+    for (int c = 0; c < NV; ++c) _mm256_store_si256(reinterpret_cast<__m256i*>(acc[g] + 16 * c), ah[g][c]);
+  }
+}
+
+// attend_heads_ref's sequence over heads sharing a KV head, 16 positions at a time: the block's
+// key and value rows converted to floats once for all heads; per head, its 16 scores (recipe
+// G64's sums, reduced together by hsum16x16), the online softmax's exp arguments in position
+// order (exp(old - new) on a new maximum, else exp(s - max)) and their 16 exps in one vector;
+// then the F16 accumulators, several heads at a time, kept in registers across the 16 positions.
+// The same operations on the same values as position by position, so the same bits as the
+// reference.
+template <int NV>
+void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, const uint16_t* const* values,
+               int32_t block_size, int64_t n, float scale, float* out) {
+  constexpr int max_heads = 16, span = 16, hd = 16 * NV;
+  constexpr int group = NV <= 4 ? 4 : NV <= 8 ? 2 : 1;  // heads accumulated together (registers)
+  alignas(64) float qf[max_heads][hd];
+  alignas(64) uint16_t acc[max_heads][hd];
+  alignas(64) float kf[span][hd], vf[span][hd];  // the block's rows as floats
+  alignas(64) float weight[max_heads][span];     // each position's exp
+  uint32_t raised[max_heads];                    // bit t: position t raised the head's maximum
   float mx[max_heads], sum[max_heads];
   for (int64_t h = 0; h < heads; ++h) {
-    for (int64_t c = 0; c < nv; ++c) _mm512_store_ps(qf[h] + 16 * c, load16(q + h * hd + 16 * c));
-    std::memset(acc[h], 0, hd * sizeof(uint16_t));
+    for (int c = 0; c < NV; ++c) _mm512_store_ps(qf[h] + 16 * c, load16(q + h * hd + 16 * c));
+    std::memset(acc[h], 0, sizeof acc[h]);
     mx[h] = -INFINITY;
     sum[h] = 0.0f;
   }
+  const __m512 vscale = _mm512_set1_ps(scale);
   for (int64_t t0 = 0; t0 < n; t0 += span) {
-    const int64_t count = std::min<int64_t>(span, n - t0);
-    alignas(64) float sc[max_heads][span];
-    for (int64_t t = 0; t < count; ++t) {
+    const int count = static_cast<int>(std::min<int64_t>(span, n - t0));
+    for (int t = 0; t < count; ++t) {
       const int64_t p = t0 + t;
       const uint16_t* k = keys[p / block_size] + (p % block_size) * hd;
-      __m512 kf[max_vecs];
-      for (int64_t c = 0; c < nv; ++c) kf[c] = load16(k + 16 * c);
-      for (int64_t h = 0; h < heads; ++h) {
-        // Recipe G64: 16-element chunk c feeds accumulator c % 4.
-        __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-        for (int64_t c = 0; c < nv; ++c) a[c % 4] = _mm512_fmadd_ps(_mm512_load_ps(qf[h] + 16 * c), kf[c], a[c % 4]);
-        sc[h][t] = static_cast<float>(static_cast<double>(
-                       hsum16(_mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3]))))) * scale;
+      const uint16_t* v = values[p / block_size] + (p % block_size) * hd;
+      for (int c = 0; c < NV; ++c) {
+        _mm512_store_ps(kf[t] + 16 * c, load16(k + 16 * c));
+        _mm512_store_ps(vf[t] + 16 * c, load16(v + 16 * c));
       }
     }
     for (int64_t h = 0; h < heads; ++h) {
+      // Scores: recipe G64 (16-element chunk c feeds accumulator c % 4), then the lanes' sum.
+      __m512 part[span];
+      for (int t = 0; t < span; ++t) {
+        if (t >= count) {
+          part[t] = _mm512_setzero_ps();
+          continue;
+        }
+        __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (int c = 0; c < NV; ++c) a[c % 4] = _mm512_fmadd_ps(_mm512_load_ps(qf[h] + 16 * c), _mm512_load_ps(kf[t] + 16 * c), a[c % 4]);
+        part[t] = _mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3]));
+      }
+      alignas(64) float sc[span];
+      _mm512_store_ps(sc, _mm512_mul_ps(hsum16x16(part), vscale));
+      // The exp arguments in position order, then their exps together.
       alignas(64) float arg[span] = {};
-      uint32_t raised = 0;
+      uint32_t bits = 0;
       float m = mx[h];
-      for (int64_t t = 0; t < count; ++t) {
-        if (sc[h][t] > m) {
-          arg[t] = m - sc[h][t];
-          m = sc[h][t];
-          raised |= 1u << t;
+      for (int t = 0; t < count; ++t) {
+        if (sc[t] > m) {
+          arg[t] = m - sc[t];
+          m = sc[t];
+          bits |= 1u << t;
         } else {
-          arg[t] = sc[h][t] - m;
+          arg[t] = sc[t] - m;
         }
       }
       mx[h] = m;
-      new_max[h] = raised;
+      raised[h] = bits;
       _mm512_store_ps(weight[h], exp_steps16(_mm512_load_ps(arg)));
     }
-    for (int64_t t = 0; t < count; ++t) {
-      const int64_t p = t0 + t;
-      const uint16_t* v = values[p / block_size] + (p % block_size) * hd;
-      __m512 vf[max_vecs];
-      for (int64_t c = 0; c < nv; ++c) vf[c] = load16(v + 16 * c);
-      for (int64_t h = 0; h < heads; ++h) {
-        float ms = 1.0f, w = 1.0f;
-        if (new_max[h] >> t & 1u) {
-          ms = weight[h][t];
-          const __m512 vms = _mm512_set1_ps(ms);
-          for (int64_t c = 0; c < nv; ++c) {
-            auto* a = reinterpret_cast<__m256i*>(acc[h] + 16 * c);
-            _mm256_store_si256(a, _mm512_cvtps_ph(_mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256(a)), vms),
-                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-          }
-        } else {
-          w = weight[h][t];
-        }
-        const __m512 vs = _mm512_set1_ps(w);
-        for (int64_t c = 0; c < nv; ++c) {
-          auto* a = reinterpret_cast<__m256i*>(acc[h] + 16 * c);
-          _mm256_store_si256(a, _mm512_cvtps_ph(_mm512_fmadd_ps(vf[c], vs, _mm512_cvtph_ps(_mm256_load_si256(a))),
-                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-        }
-        sum[h] = sum[h] * ms + w;
-      }
+    int64_t h = 0;
+    for (; h + group <= heads; h += group) {
+      accumulate_heads<NV, group>(acc + h, vf, weight + h, raised + h, sum + h, count);
     }
+    for (; h < heads; ++h) accumulate_heads<NV, 1>(acc + h, vf, weight + h, raised + h, sum + h, count);
   }
   for (int64_t h = 0; h < heads; ++h) {
     const __m512 inv = _mm512_set1_ps(1.0f / sum[h]);
-    for (int64_t c = 0; c < nv; ++c) {
+    for (int c = 0; c < NV; ++c) {
       _mm512_storeu_ps(out + h * hd + 16 * c,
                        _mm512_mul_ps(_mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(acc[h] + 16 * c))), inv));
     }
   }
+}
+
+void attend(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
+            const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out) {
+  if (heads <= 16) {
+    switch (hd) {
+      case 64: return attend_nv<4>(q, heads, keys, values, block_size, n, scale, out);
+      case 128: return attend_nv<8>(q, heads, keys, values, block_size, n, scale, out);
+      case 256: return attend_nv<16>(q, heads, keys, values, block_size, n, scale, out);
+      default: break;
+    }
+  }
+  attend_heads_ref(ks, q, heads, hd, keys, values, block_size, n, scale, out);
 }
 
 }  // namespace
