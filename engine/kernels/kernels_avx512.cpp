@@ -397,6 +397,7 @@ void attend(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, 
     switch (hd) {
       case 64: return attend_nv<4>(q, heads, keys, values, block_size, n, scale, out);
       case 128: return attend_nv<8>(q, heads, keys, values, block_size, n, scale, out);
+      case 192: return attend_nv<12>(q, heads, keys, values, block_size, n, scale, out);
       case 256: return attend_nv<16>(q, heads, keys, values, block_size, n, scale, out);
       default: break;
     }

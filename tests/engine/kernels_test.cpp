@@ -295,7 +295,7 @@ TEST_CASE("kernels: attention kernels equal the scalar reference", "[kernels]") 
 
 TEST_CASE("kernels: grouped attention equals the per-head reference", "[kernels]") {
   for (const kernel_set* ks : simd_sets()) {
-    for (int64_t hd : {64, 128, 80}) {
+    for (int64_t hd : {64, 128, 80, 192, 256}) {
       for (int64_t heads : {1, 4, 8}) {
         for (int64_t n : {1, 5, 16, 17, 100}) {
           const int32_t bs = 16;
