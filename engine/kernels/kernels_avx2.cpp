@@ -200,16 +200,17 @@ void scale_f16(uint16_t* y, float a, int64_t n) {
 inline __m128 exp_steps4(__m128 xf) {
   namespace e = exp_steps;
   const __m256d x = _mm256_cvtps_pd(xf);
-  const __m256d n = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(e::log2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256d r = _mm256_fmadd_pd(n, _mm256_set1_pd(-e::ln2_hi), x);
-  r = _mm256_fmadd_pd(n, _mm256_set1_pd(-e::ln2_lo), r);
+  const __m256d magic = _mm256_set1_pd(e::round_magic);
+  const __m256d shifted = _mm256_add_pd(_mm256_mul_pd(x, _mm256_set1_pd(e::log2e)), magic);
+  const __m256d n = _mm256_sub_pd(shifted, magic);
+  __m256d r = _mm256_sub_pd(x, _mm256_mul_pd(n, _mm256_set1_pd(e::ln2_hi)));
+  r = _mm256_sub_pd(r, _mm256_mul_pd(n, _mm256_set1_pd(e::ln2_lo)));
   __m256d p = _mm256_set1_pd(e::inv_fact[0]);
-  for (int k = 1; k < 9; ++k) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(e::inv_fact[k]));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
-  // 2^n: n + 1.5 * 2^52 holds n in its low bits (|n| < 2^31); plus the bias, into the exponent.
-  const __m256i ni = _mm256_castpd_si256(_mm256_add_pd(n, _mm256_set1_pd(0x1.8p52)));
-  const __m256i bits = _mm256_slli_epi64(_mm256_add_epi64(ni, _mm256_set1_epi64x(1023)), 52);
+  for (int k = 1; k < 9; ++k) p = _mm256_add_pd(_mm256_mul_pd(p, r), _mm256_set1_pd(e::inv_fact[k]));
+  p = _mm256_add_pd(_mm256_mul_pd(p, r), _mm256_set1_pd(1.0));
+  p = _mm256_add_pd(_mm256_mul_pd(p, r), _mm256_set1_pd(1.0));
+  // The low bits of `shifted` are n; plus the bias, into the exponent field.
+  const __m256i bits = _mm256_slli_epi64(_mm256_add_epi64(_mm256_castpd_si256(shifted), _mm256_set1_epi64x(1023)), 52);
   return _mm256_cvtpd_ps(_mm256_mul_pd(p, _mm256_castsi256_pd(bits)));
 }
 

@@ -210,24 +210,22 @@ void scale_f16(uint16_t* y, float a, int64_t n) {
   for (; i < n; ++i) y[i] = fp32_to_fp16(fp16_to_fp32(y[i]) * a);
 }
 
-// attend_heads_ref's sequence, with each key and value row converted to float once for all the
-// heads of the group (the reference converts it once per head). Head dims that are multiples of
-// 64 up to 256 (every llama-family model); others take the reference path.
 // exp_steps::exp on 8 lanes: x (8 floats, clamped) in double; see exp_steps.h for the steps
 // and why every set gets the same bits.
 inline __m256 exp_steps8(__m256 xf) {
   namespace e = exp_steps;
   const __m512d x = _mm512_cvtps_pd(xf);
-  const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(e::log2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512d r = _mm512_fmadd_pd(n, _mm512_set1_pd(-e::ln2_hi), x);
-  r = _mm512_fmadd_pd(n, _mm512_set1_pd(-e::ln2_lo), r);
+  const __m512d magic = _mm512_set1_pd(e::round_magic);
+  const __m512d shifted = _mm512_add_pd(_mm512_mul_pd(x, _mm512_set1_pd(e::log2e)), magic);
+  const __m512d n = _mm512_sub_pd(shifted, magic);
+  __m512d r = _mm512_sub_pd(x, _mm512_mul_pd(n, _mm512_set1_pd(e::ln2_hi)));
+  r = _mm512_sub_pd(r, _mm512_mul_pd(n, _mm512_set1_pd(e::ln2_lo)));
   __m512d p = _mm512_set1_pd(e::inv_fact[0]);
-  for (int k = 1; k < 9; ++k) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(e::inv_fact[k]));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
-  // 2^n: n + 1.5 * 2^52 holds n in its low bits (|n| < 2^31); plus the bias, into the exponent.
-  const __m512i ni = _mm512_castpd_si512(_mm512_add_pd(n, _mm512_set1_pd(0x1.8p52)));
-  const __m512i bits = _mm512_slli_epi64(_mm512_add_epi64(ni, _mm512_set1_epi64(1023)), 52);
+  for (int k = 1; k < 9; ++k) p = _mm512_add_pd(_mm512_mul_pd(p, r), _mm512_set1_pd(e::inv_fact[k]));
+  p = _mm512_add_pd(_mm512_mul_pd(p, r), _mm512_set1_pd(1.0));
+  p = _mm512_add_pd(_mm512_mul_pd(p, r), _mm512_set1_pd(1.0));
+  // The low bits of `shifted` are n; plus the bias, into the exponent field.
+  const __m512i bits = _mm512_slli_epi64(_mm512_add_epi64(_mm512_castpd_si512(shifted), _mm512_set1_epi64(1023)), 52);
   return _mm512_cvtpd_ps(_mm512_mul_pd(p, _mm512_castsi512_pd(bits)));
 }
 
@@ -391,6 +389,8 @@ void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, co
   }
 }
 
+// kernel_set::attend: attend_nv for head sizes 64, 128, 192 and 256 (every llama-family model)
+// and up to 16 heads per KV head; others take the reference path.
 void attend(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
             const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out) {
   if (heads <= 16) {
