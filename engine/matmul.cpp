@@ -56,7 +56,76 @@ void matmul_runner::run_task(const matmul_job& job, const task& t, int64_t m) co
   }
 }
 
+void matmul_runner::run_units(std::span<const matmul_job> jobs, int64_t u0, int64_t u1, int64_t m) const {
+  for (size_t j = 0; j < jobs.size() && u0 < u1; ++j) {
+    const int64_t begin = unit_begin_[j], end = unit_begin_[j + 1];
+    if (u0 >= end) continue;
+    const int64_t last = std::min(u1, end);
+    const task& whole = tasks_[j];
+    const task t{whole.job, whole.input, (u0 - begin) * pack_rows, std::min((last - begin) * pack_rows, whole.row_end)};
+    run_task(jobs[j], t, m);
+    u0 = last;
+  }
+}
+
+void matmul_runner::run_stream(std::span<const matmul_job> jobs, int64_t m) {
+  const int threads = pool_.size();
+  if (shares_size_ < threads) {
+    shares_ = std::make_unique<std::atomic<uint64_t>[]>(static_cast<size_t>(threads));
+    shares_size_ = threads;
+  }
+  const int64_t units = unit_begin_.back();
+  for (int t = 0; t < threads; ++t) {
+    const uint64_t b = static_cast<uint64_t>(units * t / threads), e = static_cast<uint64_t>(units * (t + 1) / threads);
+    shares_[t].store(b << 32 | e, std::memory_order_relaxed);
+  }
+  // The owner claims a few units at a time from the front of its share (its stream goes on
+  // unbroken); a thief claims the back half of the largest share left.
+  constexpr uint64_t owner_claim = 2;
+  pool_.parallel_for(threads, [&](int64_t self) {
+    for (;;) {
+      std::atomic<uint64_t>& own = shares_[self];
+      uint64_t cur = own.load(std::memory_order_relaxed);
+      uint64_t b = cur >> 32, e = cur & 0xffffffffu;
+      if (b < e) {
+        const uint64_t c = std::min(owner_claim, e - b);
+        if (!own.compare_exchange_weak(cur, (b + c) << 32 | e, std::memory_order_relaxed)) continue;
+        run_units(jobs, static_cast<int64_t>(b), static_cast<int64_t>(b + c), m);
+        continue;
+      }
+      int victim = -1;
+      uint64_t most = 0;
+      for (int t = 0; t < threads; ++t) {
+        const uint64_t v = shares_[t].load(std::memory_order_relaxed);
+        const uint64_t left = (v & 0xffffffffu) - std::min(v >> 32, v & 0xffffffffu);
+        if (left > most) most = left, victim = t;
+      }
+      if (victim < 0) return;
+      std::atomic<uint64_t>& other = shares_[victim];
+      cur = other.load(std::memory_order_relaxed);
+      b = cur >> 32, e = cur & 0xffffffffu;
+      if (b >= e) continue;
+      const uint64_t c = (e - b + 1) / 2;
+      if (!other.compare_exchange_weak(cur, b << 32 | (e - c), std::memory_order_relaxed)) continue;
+      // The claimed units are now this thread's share, taken in order like its own.
+      own.store((e - c) << 32 | e, std::memory_order_relaxed);
+    }
+  });
+}
+
 void matmul_runner::run(std::span<const matmul_job> jobs, const float* x, int64_t m) {
+  if (m < stream_rows && pool_.size() > 1) {
+    tasks_.clear();
+    unit_begin_.assign(1, 0);
+    size_t used = 0;
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      const weight& w = *jobs[j].w;
+      const int32_t in = input_for(kernels::act_format_of(w.type), x, m, w.cols, used);
+      tasks_.push_back({static_cast<int32_t>(j), in, 0, w.rows});
+      unit_begin_.push_back(unit_begin_.back() + (w.rows + pack_rows - 1) / pack_rows);
+    }
+    return run_stream(jobs, m);
+  }
   // Tasks of 16-row units, sized so the pool has several per thread: uneven progress evens out,
   // and SIMD kernels (and packed groups) tile cleanly. Inputs are converted once per format.
   // (All jobs share x, so they share its columns.)

@@ -1,6 +1,8 @@
 #pragma once
 // y = x · wᵀ for a batch of activation rows, on the thread pool, with the active kernel set.
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -27,7 +29,14 @@ class matmul_runner {
   }
   // Several matmuls of the same input (Q, K and V; gate and up): x is converted once per
   // activation format, and one parallel_for runs the tasks of all of them.
+  //
+  // Below stream_rows activation rows a matmul is a stream of its weights: every thread owns one
+  // contiguous share of the jobs' 16-row units and takes it in order (one stream each, whose
+  // prefetching a task boundary would restart), and a thread that runs out takes the far half
+  // of what another has left. From stream_rows up it is compute-bound: tasks of a few units
+  // each, which keep each task's weights in cache across the kernels' activation tiles.
   void run(std::span<const matmul_job> jobs, const float* x, int64_t m);
+  static constexpr int64_t stream_rows = 4;
 
   // Bytes of converted activations run() keeps at most for m rows of at most `cols` columns.
   static checked_size activation_bytes(int64_t m, int64_t cols);
@@ -51,11 +60,20 @@ class matmul_runner {
   // The input of `fmt` for this run, converting x on first use (inputs_[0, used) are this run's).
   int32_t input_for(kernels::act_format fmt, const float* x, int64_t m, int64_t cols, size_t& used);
   void run_task(const matmul_job& job, const task& t, int64_t m) const;
+  // The stream split (see run): units [u0, u1) of the concatenated jobs.
+  void run_stream(std::span<const matmul_job> jobs, int64_t m);
+  void run_units(std::span<const matmul_job> jobs, int64_t u0, int64_t u1, int64_t m) const;
 
   thread_pool& pool_;
   const kernels::kernel_set& ks_;
   std::vector<input> inputs_;  // one per activation format a run needed; buffers kept for reuse
   std::vector<task> tasks_;
+  // The stream split: tasks_[j] is job j's whole row range, unit_begin_[j] its first unit in the
+  // concatenation (and unit_begin_[jobs] their total); each thread's share left, as its first
+  // and end unit packed in one word (begin << 32 | end), so owner and thief claim by one CAS.
+  std::vector<int64_t> unit_begin_;
+  std::unique_ptr<std::atomic<uint64_t>[]> shares_;
+  int shares_size_ = 0;
 };
 
 }  // namespace hearth
