@@ -71,24 +71,24 @@ void matmul_runner::run_units(std::span<const matmul_job> jobs, int64_t u0, int6
 void matmul_runner::run_stream(std::span<const matmul_job> jobs, int64_t m) {
   const int threads = pool_.size();
   if (shares_size_ < threads) {
-    shares_ = std::make_unique<std::atomic<uint64_t>[]>(static_cast<size_t>(threads));
+    shares_ = std::make_unique<share[]>(static_cast<size_t>(threads));
     shares_size_ = threads;
   }
   const int64_t units = unit_begin_.back();
   for (int t = 0; t < threads; ++t) {
     const uint64_t b = static_cast<uint64_t>(units * t / threads), e = static_cast<uint64_t>(units * (t + 1) / threads);
-    shares_[t].store(b << 32 | e, std::memory_order_relaxed);
+    shares_[t].left.store(b << 32 | e, std::memory_order_relaxed);
   }
-  // The owner claims a few units at a time from the front of its share (its stream goes on
-  // unbroken); a thief claims the back half of the largest share left.
-  constexpr uint64_t owner_claim = 2;
+  // The owner claims from the front of its share (its stream goes on unbroken) a quarter of what
+  // it has left, at most 8 units and at least 1, so claims are few but the last ones small; a
+  // thief claims the back half of the largest share left.
   pool_.parallel_for(threads, [&](int64_t self) {
     for (;;) {
-      std::atomic<uint64_t>& own = shares_[self];
+      std::atomic<uint64_t>& own = shares_[self].left;
       uint64_t cur = own.load(std::memory_order_relaxed);
       uint64_t b = cur >> 32, e = cur & 0xffffffffu;
       if (b < e) {
-        const uint64_t c = std::min(owner_claim, e - b);
+        const uint64_t c = std::clamp<uint64_t>((e - b) / 4, 1, 8);
         if (!own.compare_exchange_weak(cur, (b + c) << 32 | e, std::memory_order_relaxed)) continue;
         run_units(jobs, static_cast<int64_t>(b), static_cast<int64_t>(b + c), m);
         continue;
@@ -96,12 +96,12 @@ void matmul_runner::run_stream(std::span<const matmul_job> jobs, int64_t m) {
       int victim = -1;
       uint64_t most = 0;
       for (int t = 0; t < threads; ++t) {
-        const uint64_t v = shares_[t].load(std::memory_order_relaxed);
+        const uint64_t v = shares_[t].left.load(std::memory_order_relaxed);
         const uint64_t left = (v & 0xffffffffu) - std::min(v >> 32, v & 0xffffffffu);
         if (left > most) most = left, victim = t;
       }
       if (victim < 0) return;
-      std::atomic<uint64_t>& other = shares_[victim];
+      std::atomic<uint64_t>& other = shares_[victim].left;
       cur = other.load(std::memory_order_relaxed);
       b = cur >> 32, e = cur & 0xffffffffu;
       if (b >= e) continue;

@@ -71,8 +71,11 @@ class matmul_runner {
   // The stream split: tasks_[j] is job j's whole row range, unit_begin_[j] its first unit in the
   // concatenation (and unit_begin_[jobs] their total); each thread's share left, as its first
   // and end unit packed in one word (begin << 32 | end), so owner and thief claim by one CAS.
+  struct alignas(64) share {  // a cache line each: a claim does not disturb the other owners
+    std::atomic<uint64_t> left;
+  };
   std::vector<int64_t> unit_begin_;
-  std::unique_ptr<std::atomic<uint64_t>[]> shares_;
+  std::unique_ptr<share[]> shares_;
   int shares_size_ = 0;
 };
 
