@@ -76,51 +76,46 @@ bench_result run_pp(model_engine& e, const vocab& v, int64_t p, int reps) {
   return summarize("pp" + std::to_string(p), p, seconds);
 }
 
-bench_result run_tg(model_engine& e, const vocab& v, int64_t n, int reps) {
-  std::vector<double> seconds;
-  for (int r = -1; r < reps; ++r) {
-    auto tokens = sample_tokens(v, n, 2000 + r);
-    int32_t seq = e.seq_create();
-    e.seq_reserve(seq, n);
-    auto t0 = clock_type::now();
-    for (int64_t i = 0; i < n; ++i) {
-      batch_entry b{tokens[i], static_cast<int32_t>(i), seq, true};
-      e.forward(std::span(&b, 1));
-    }
-    if (r >= 0) seconds.push_back(seconds_since(t0));
-    e.seq_free(seq);
-  }
-  return summarize("tg" + std::to_string(n), n, seconds);
-}
-
-// Speculative decoding's verification cost: n tokens generated in steps of 1 + k rows of one
-// sequence (the pending token and k drafted ones, every row with logits), as the scheduler
-// verifies drafts. `accept_all`: every draft holds (each step advances k + 1 positions: the best
-// case); else none does (each step advances one position and drops the k drafted ones: the
-// worst). Which tokens are drafted does not change the cost, so both are measured on seeded
-// tokens; what a text's acceptance is lies between.
-bench_result run_tg_draft(model_engine& e, const vocab& v, int64_t n, int64_t k, bool accept_all, int reps) {
+// n tokens generated in steps of 1 + k rows of one sequence (the pending token and k drafted
+// ones, every row with logits), as the scheduler runs decode (k = 0) and verifies drafts.
+// `accept_all`: every draft holds (each step advances k + 1 positions: the best case); else none
+// does (each step advances one position and drops the k drafted ones: the worst). Which tokens
+// are fed does not change the cost, so they are seeded; what a text's acceptance is lies between.
+bench_result run_steps(model_engine& e, const vocab& v, std::string name, int64_t n, int64_t k, bool accept_all,
+                       uint64_t seed, int reps) {
   std::vector<batch_entry> batch(static_cast<size_t>(k + 1));
   std::vector<double> seconds;
   int64_t produced = 0;
-  for (int r = -1; r < reps; ++r) {
-    const auto tokens = sample_tokens(v, n + k + 1, 3000 + r);
+  for (int r = -1; r < reps; ++r) {  // r == -1: warm-up, not counted
+    const auto tokens = sample_tokens(v, n + k + 1, seed + static_cast<uint64_t>(r + 1));
     const int32_t seq = e.seq_create();
+    e.seq_reserve(seq, n + k + 1);
     auto t0 = clock_type::now();
     int64_t pos = 0;
     while (pos < n) {
-      e.seq_reserve(seq, pos + k + 1);
       for (int64_t i = 0; i <= k; ++i) batch[static_cast<size_t>(i)] = {tokens[pos + i], static_cast<int32_t>(pos + i), seq, true};
       e.forward(batch);
       pos += accept_all ? k + 1 : 1;
-      if (!accept_all) e.seq_truncate(seq, pos);
+      if (!accept_all) {
+        e.seq_truncate(seq, pos);  // which may give back the blocks of the dropped rows
+        e.seq_reserve(seq, pos + k + 1);
+      }
     }
     if (r >= 0) seconds.push_back(seconds_since(t0));
     produced = pos;
     e.seq_free(seq);
   }
-  return summarize("tg" + std::to_string(n) + "-d" + std::to_string(k) + (accept_all ? "-all" : "-none"), produced,
-                   seconds);
+  return summarize(std::move(name), produced, seconds);
+}
+
+bench_result run_tg(model_engine& e, const vocab& v, int64_t n, int reps) {
+  return run_steps(e, v, "tg" + std::to_string(n), n, 0, true, 2000, reps);
+}
+
+// Speculative decoding's verification cost (see run_steps).
+bench_result run_tg_draft(model_engine& e, const vocab& v, int64_t n, int64_t k, bool accept_all, int reps) {
+  return run_steps(e, v, "tg" + std::to_string(n) + "-d" + std::to_string(k) + (accept_all ? "-all" : "-none"), n, k,
+                   accept_all, 3000, reps);
 }
 
 // tg where each token is sampled from the previous step's logits (the default sampler, seeded):
