@@ -282,6 +282,12 @@ std::optional<speculative_mode> read_mode_name(field_reader& r, std::string_view
 // The object form's keys over `s`; errors are recorded in r, naming "speculative.<key>".
 void read_speculative_object(field_reader& r, const nlohmann::json& object, speculative_settings& s) {
   field_reader fields(object, "speculative.");
+  // hearth's own object: a misspelt key would silently leave the server's default in place.
+  for (const auto& [key, value] : object.items()) {
+    fields.check(key == "mode" || key == "max_tokens", key, [&] {
+      return "speculative has no field " + describe(nlohmann::json(key)) + " (its fields are \"mode\" and \"max_tokens\")";
+    });
+  }
   if (const std::optional<std::string> name = fields.string("mode")) {
     if (const auto m = read_mode_name(fields, "mode", *name)) s.mode = *m;
   }

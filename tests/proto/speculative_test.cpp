@@ -93,6 +93,10 @@ TEST_CASE("speculative: a bad value is a 400 naming the field", "[proto][specula
   check_rejected(spec_generate(R"("speculative": {"max_tokens": 2.5})"), "speculative.max_tokens",
                  "speculative.max_tokens must be an integer");
   check_rejected(spec_generate(R"("speculative": {"mode": 1})"), "speculative.mode", "speculative.mode must be a string");
+  // A misspelt key is named, not ignored (the server's default would silently stand).
+  check_rejected(spec_generate(R"("speculative": {"mode": "ngram", "max_token": 4})"), "speculative.max_token",
+                 R"(speculative has no field "max_token" (its fields are "mode" and "max_tokens"))");
+  check_rejected(spec_generate(R"("speculative": {"mdoe": "off"})"), "speculative.mdoe", R"(no field "mdoe")");
   check_rejected(spec_generate(R"("speculative": 3)"), "speculative",
                  R"(speculative must be a string (the mode) or an object {"mode", "max_tokens"} (got 3))");
   check_rejected(spec_generate(R"("speculative": true)"), "speculative", "(got true)");
