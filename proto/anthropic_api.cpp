@@ -275,6 +275,18 @@ json tool_use_block(const tool_call& c) {
 
 json stop_sequence_json(std::string_view s) { return s.empty() ? json(nullptr) : json(s); }
 
+// Anthropic's usage at the end of a message: the prompt as input_tokens computed plus
+// cache_read_input_tokens (the prefix cache's share; hearth writes the cache on its own, so nothing
+// counts as cache_creation_input_tokens), then output_tokens; the speculative counts when drafted.
+json final_usage(const usage& u) {
+  json out = {{"input_tokens", u.prompt_tokens - u.cached_tokens},
+              {"cache_creation_input_tokens", 0},
+              {"cache_read_input_tokens", u.cached_tokens},
+              {"output_tokens", u.completion_tokens}};
+  add_speculative_usage(out, u);
+  return out;
+}
+
 }  // namespace
 
 json messages_response(std::string_view id, std::string_view model, std::string_view reasoning, std::string_view text,
@@ -291,8 +303,7 @@ json messages_response(std::string_view id, std::string_view model, std::string_
               {"content", std::move(content)},
               {"stop_reason", anthropic_stop_reason(reason, stop_sequence, !calls.empty())},
               {"stop_sequence", stop_sequence_json(calls.empty() ? stop_sequence : "")},
-              {"usage", {{"input_tokens", u.prompt_tokens}, {"output_tokens", u.completion_tokens}}}};
-  add_speculative_usage(out["usage"], u);
+              {"usage", final_usage(u)}};
   return out;
 }
 
@@ -341,8 +352,7 @@ json block_stop_event(int index) { return {{"type", "content_block_stop"}, {"ind
 json message_delta_event(const json& stop_reason, std::string_view stop_sequence, const usage& u) {
   json out = {{"type", "message_delta"},
               {"delta", {{"stop_reason", stop_reason}, {"stop_sequence", stop_sequence_json(stop_sequence)}}},
-              {"usage", {{"output_tokens", u.completion_tokens}}}};
-  add_speculative_usage(out["usage"], u);
+              {"usage", final_usage(u)}};
   return out;
 }
 

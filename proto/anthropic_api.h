@@ -60,16 +60,20 @@ nlohmann::json anthropic_error(const api_error& e);
 nlohmann::json anthropic_stop_reason(finish_reason r, std::string_view stop_sequence, bool made_calls);
 
 // The whole answer: {"id", "type": "message", "role": "assistant", "model", "content": [thinking?,
-// text?, tool_use...], "stop_reason", "stop_sequence", "usage": {"input_tokens", "output_tokens"}}.
-// A tool_use block's input is the call's arguments as JSON. With speculative decoding, usage also
-// has hearth's "speculative": {"drafted_tokens", "accepted_tokens"} (here and in message_delta).
+// text?, tool_use...], "stop_reason", "stop_sequence", "usage"}. usage is Anthropic's:
+// {"input_tokens": the prompt tokens computed, "cache_creation_input_tokens": 0,
+// "cache_read_input_tokens": those read from the prefix cache, "output_tokens"}, so the prompt is
+// input + cache read, as Anthropic counts it. A tool_use block's input is the call's arguments as
+// JSON. With speculative decoding, usage also has hearth's "speculative": {"drafted_tokens",
+// "accepted_tokens"} (here and in message_delta).
 nlohmann::json messages_response(std::string_view id, std::string_view model, std::string_view reasoning,
                                  std::string_view text, const std::vector<tool_call>& calls, finish_reason reason,
                                  std::string_view stop_sequence, const usage& u);
 
 // Streamed: the events of Anthropic's sequence, each as "event: NAME\ndata: JSON\n\n".
 std::string anthropic_event(std::string_view name, const nlohmann::json& data);
-// message_start, with the message's head and usage {input_tokens, output_tokens: 0}.
+// message_start, with the message's head and usage {input_tokens: the whole prompt (what the
+// cache will give is not known yet), output_tokens: 0}.
 nlohmann::json message_start_event(std::string_view id, std::string_view model, int32_t input_tokens);
 // content_block_start for a text or thinking block (empty), or a tool_use block (input {}).
 nlohmann::json block_start_event(int index, std::string_view type);
@@ -77,7 +81,8 @@ nlohmann::json tool_use_start_event(int index, const tool_call& call);
 // content_block_delta: text_delta, thinking_delta, or input_json_delta (partial_json).
 nlohmann::json block_delta_event(int index, std::string_view type, std::string_view text);
 nlohmann::json block_stop_event(int index);
-// message_delta with the stop reason and usage {output_tokens} (u's completion_tokens).
+// message_delta with the stop reason and the final usage, as in messages_response (Anthropic's
+// clients take its input and cache counts over message_start's).
 nlohmann::json message_delta_event(const nlohmann::json& stop_reason, std::string_view stop_sequence,
                                    const usage& u);
 

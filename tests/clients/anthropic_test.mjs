@@ -35,8 +35,10 @@ check('messages.create: a text block, max_tokens, usage; count_tokens agrees', a
   assert.equal(m.content.length, 1);
   assert.equal(m.content[0].type, 'text');
   assert.equal(m.usage.output_tokens, 24);
+  // Anthropic's split: the prompt is the tokens computed plus those read from (or written to) a cache.
   const counted = await client.messages.countTokens({ model: 'local', system: 'Be brief.', messages: hello.messages });
-  assert.equal(counted.input_tokens, m.usage.input_tokens);
+  assert.equal(counted.input_tokens,
+    m.usage.input_tokens + m.usage.cache_read_input_tokens + m.usage.cache_creation_input_tokens);
 });
 
 check('streaming: the SDK assembles the same message from the event sequence', async () => {
@@ -48,6 +50,9 @@ check('streaming: the SDK assembles the same message from the event sequence', a
   assert.equal(textOf(final), textOf(whole));
   assert.equal(final.stop_reason, 'max_tokens');
   assert.equal(final.usage.output_tokens, whole.usage.output_tokens);
+  // message_delta's counts replace message_start's (the cache's share is known only at the end).
+  const promptOf = (u) => u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens;
+  assert.equal(promptOf(final.usage), promptOf(whole.usage));
   assert.equal(events[0], 'message_start');
   assert.equal(events.at(-1), 'message_stop');
   assert.equal(events.at(-2), 'message_delta');

@@ -112,7 +112,16 @@ TEST_CASE("anthropic: responses, stop reasons, errors and stream events in Anthr
   CHECK(m == nlohmann::json::parse(R"({"id": "msg_1", "type": "message", "role": "assistant", "model": "m",
       "content": [{"type": "thinking", "thinking": "hmm", "signature": ""}, {"type": "text", "text": "Hi"},
                   {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"x": 1}}],
-      "stop_reason": "tool_use", "stop_sequence": null, "usage": {"input_tokens": 7, "output_tokens": 3}})"));
+      "stop_reason": "tool_use", "stop_sequence": null,
+      "usage": {"input_tokens": 7, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 3}})"));
+  // A prompt partly read from the prefix cache: input_tokens is the rest (Anthropic's split).
+  CHECK(messages_response("msg_3", "m", "", "Hi", {}, finish_reason::stop, "", {.prompt_tokens = 10, .completion_tokens = 2,
+                                                                                .cached_tokens = 6})["usage"] ==
+        nlohmann::json::parse(R"({"input_tokens": 4, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 6,
+                                  "output_tokens": 2})"));
+  CHECK(message_delta_event("end_turn", "", {.prompt_tokens = 10, .completion_tokens = 2, .cached_tokens = 6})["usage"] ==
+        nlohmann::json::parse(R"({"input_tokens": 4, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 6,
+                                  "output_tokens": 2})"));
   CHECK(messages_response("msg_2", "m", "", "", {}, finish_reason::stop, "END", {1, 1})["stop_sequence"] == "END");
 
   CHECK(anthropic_error({400, "bad", "invalid_request_error", "x", ""}) ==
@@ -126,5 +135,6 @@ TEST_CASE("anthropic: responses, stop reasons, errors and stream events in Anthr
   CHECK(block_delta_event(0, "input_json_delta", "{}")["delta"]["partial_json"] == "{}");
   CHECK(message_delta_event("end_turn", "", usage{40, 5}) ==
         nlohmann::json::parse(R"({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
-                                  "usage": {"output_tokens": 5}})"));
+                                  "usage": {"input_tokens": 40, "cache_creation_input_tokens": 0,
+                                            "cache_read_input_tokens": 0, "output_tokens": 5}})"));
 }

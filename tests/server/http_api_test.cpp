@@ -531,6 +531,19 @@ TEST_CASE("chat: a conversation re-sending its history reads it from the prefix 
   CHECK(c["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>() >= prompt / 16 * 16);
   auto metrics = curl(s.url("/metrics"));
   CHECK(metrics.body.find("hearth_prefix_cache_hit_tokens_total") != std::string::npos);
+  // Anthropic's Messages API reports the cache its way: input_tokens computed, the rest read.
+  const json msg = {{"system", "You tell short stories about animals who live in the mountains."},
+                    {"messages", json::array({{{"role", "user"}, {"content", "Tell me about a goat."}}})},
+                    {"max_tokens", 8}, {"temperature", 0}};
+  json m1 = json::parse(curl_json(s.url("/v1/messages"), msg.dump()).body);
+  json m2 = json::parse(curl_json(s.url("/v1/messages"), msg.dump()).body);
+  INFO(m1.dump() << "\n" << m2.dump());
+  // The first shares the chat's template and the start of its system prompt (whole blocks of it).
+  const int whole = m1["usage"]["input_tokens"].get<int>() + m1["usage"]["cache_read_input_tokens"].get<int>();
+  CHECK(m1["usage"]["input_tokens"].get<int>() >= whole / 2);
+  CHECK(m2["usage"]["cache_read_input_tokens"] == (whole - 1) / 16 * 16);
+  CHECK(m2["usage"]["input_tokens"].get<int>() + m2["usage"]["cache_read_input_tokens"].get<int>() == whole);
+  CHECK(m2["usage"]["cache_creation_input_tokens"] == 0);
   // "cache": false: a prompt sent twice is computed twice.
   json priv = {{"prompt", "Once upon a time there was a little owl who lived in a tall old oak tree in the woods."},
                {"max_tokens", 4}, {"temperature", 0}, {"cache", false}};
