@@ -283,7 +283,8 @@ std::optional<speculative_mode> read_mode_name(field_reader& r, std::string_view
 void read_speculative_object(field_reader& r, const nlohmann::json& object, speculative_settings& s) {
   field_reader fields(object, "speculative.");
   // hearth's own object: a misspelt key would silently leave the server's default in place.
-  for (const auto& [key, value] : object.items()) {
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    const std::string& key = it.key();
     fields.check(key == "mode" || key == "max_tokens", key, [&] {
       return "speculative has no field " + describe(nlohmann::json(key)) + " (its fields are \"mode\" and \"max_tokens\")";
     });
