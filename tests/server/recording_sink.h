@@ -1,6 +1,7 @@
 #pragma once
 // A token_sink for scheduler tests: records every event and lets the test thread wait for them.
 // Catch2 assertions stay on the test thread; the sink only records.
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -25,6 +26,7 @@ struct sink_record {
   int64_t first_token_order = -1;
   int64_t finish_order = -1;
   std::vector<std::pair<int64_t, double>> queued;  // every on_queued: position, estimated start (s)
+  std::vector<std::chrono::steady_clock::time_point> queued_at;  // and when it came
   // Every on_steered, with the tokens taken before it.
   std::vector<std::pair<steer_result, size_t>> steered;
 };
@@ -41,6 +43,7 @@ class recording_sink final : public token_sink {
   void on_queued(int64_t position, double estimated_start_s) override {
     std::lock_guard lock(mu_);
     r_.queued.emplace_back(position, estimated_start_s);
+    r_.queued_at.push_back(std::chrono::steady_clock::now());
   }
   void on_steered(const steer_result& result) override {
     {

@@ -59,17 +59,30 @@ TEST_CASE("scheduler: a request past its deadline ends with deadline, running or
 TEST_CASE("scheduler: a request estimated to finish after its deadline is refused with the estimate", "[scheduler][deadline]") {
   fake_fixture f(kPerPass, {.max_sequences = 1});
   gate g;
-  auto a = f.submit(greedy_request({1, 2, 3}, 300), g.at(100));  // decode steps measured first
+  // When token 99 arrived: the scheduler's last published estimate (the step after it) is later.
+  std::chrono::steady_clock::time_point token_99;
+  const auto gated = g.at(100);
+  auto a = f.submit(greedy_request({1, 2, 3}, 300), [&](int n) {  // decode steps measured first
+    if (n == 99) token_99 = std::chrono::steady_clock::now();
+    return gated(n);
+  });
   g.entered.wait();
+  const auto since_token_99 = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - token_99).count();
+  };
   // 200 steps of A left before it starts, then its own 50: at about 2.2 ms a step, ~0.55 s.
   submit_estimate est;
   auto sink = std::make_shared<recording_sink>();
   CHECK(f.sch.submit(with_deadline({4, 5, 6}, 50, 100ms), sink, &est) == submit_status::late);
-  // Each pass sleeps at least 2.2 ms, so the start is at least ~0.44 s away. The step time is
-  // measured, and on a loaded machine (sanitizers, ctest -j) it can be several times the sleep, so
-  // the upper bound is only a sanity bound; what is exact is the ratio: the 50 tokens after the
-  // start cost at least a quarter of the ~200 steps before it, at the same estimated step time.
-  CHECK(est.start_s > 0.2);
+  // When the estimate was published (after token 99), ~201 steps of A were left, ~0.4 s at the
+  // measured step time; the estimate counts down from then, so the start plus the time since
+  // token 99 (an upper bound on the time since publication: under sanitizers and ctest -j, a good
+  // part of a second) is at least that. The step time is measured, and on a loaded machine it can
+  // be several times the pass's sleep, so the upper bound is only a sanity bound; what is exact
+  // is the ratio both ways: the ~201 steps ahead against the 50 tokens (and 3 prompt rows) after.
+  const double since = since_token_99();
+  CHECK(est.start_s + since > 0.2);
+  CHECK(est.start_s + since >= 2.5 * (est.finish_s - est.start_s));
   CHECK(est.start_s < 20.0);
   CHECK(est.finish_s > est.start_s + 0.05);
   CHECK(est.finish_s - est.start_s >= est.start_s * 50.0 / 202.0);
@@ -82,7 +95,8 @@ TEST_CASE("scheduler: a request estimated to finish after its deadline is refuse
   CHECK(rec.tokens == f.fake->greedy({4, 5, 6}, 50));
   REQUIRE_FALSE(rec.queued.empty());
   CHECK(rec.queued.front().first == 0);
-  CHECK(rec.queued.front().second > 0.2);
+  // Told from an estimate published after token 99, counted down to when it was told.
+  CHECK(rec.queued.front().second + std::chrono::duration<double>(rec.queued_at.front() - token_99).count() > 0.2);
   a->wait_finish();
   f.check_clean();
 }
