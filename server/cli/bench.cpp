@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "batch_engine.h"
@@ -89,7 +90,9 @@ bench_result run_steps(model_engine& e, const vocab& v, std::string name, int64_
   for (int r = -1; r < reps; ++r) {  // r == -1: warm-up, not counted
     const auto tokens = sample_tokens(v, n + k + 1, seed + static_cast<uint64_t>(r + 1));
     const int32_t seq = e.seq_create();
-    e.seq_reserve(seq, n + k + 1);
+    // The last step starts before n and feeds k rows after its first: n + k positions, what
+    // cmd_bench sized the cache for (n alone without drafts).
+    if (!e.seq_reserve(seq, n + k)) throw std::runtime_error("bench: the KV cache cannot hold " + std::to_string(n + k) + " positions");
     auto t0 = clock_type::now();
     int64_t pos = 0;
     while (pos < n) {
@@ -98,7 +101,7 @@ bench_result run_steps(model_engine& e, const vocab& v, std::string name, int64_
       pos += accept_all ? k + 1 : 1;
       if (!accept_all) {
         e.seq_truncate(seq, pos);  // which may give back the blocks of the dropped rows
-        e.seq_reserve(seq, pos + k + 1);
+        if (pos < n && !e.seq_reserve(seq, pos + k + 1)) throw std::runtime_error("bench: the KV cache ran out");
       }
     }
     if (r >= 0) seconds.push_back(seconds_since(t0));

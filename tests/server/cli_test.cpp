@@ -25,6 +25,34 @@ TEST_CASE("run: 200 greedy tokens equal llama.cpp's, printed after the prompt", 
   CHECK(r.out == ref.prompt + ref.greedy_text);
 }
 
+TEST_CASE("bench: each test as a JSON line, the cache sized to what the tests feed", "[cli][bench]") {
+  const auto lines = [](const std::string& out) {
+    std::vector<nlohmann::json> v;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) v.push_back(nlohmann::json::parse(line));
+    return v;
+  };
+  // tg alone: its steps use exactly the n positions the cache was sized for (16: a whole KV
+  // block, so one position more would need a second).
+  auto tg = run_process({hearth_bin, "bench", "-m", stories_f32, "-p", "0", "-n", "16", "-r", "1", "-o", "json"});
+  INFO(tg.err);
+  REQUIRE(tg.exit_code == 0);
+  auto t = lines(tg.out);
+  REQUIRE(t.size() == 1);
+  CHECK(t[0]["test"] == "tg16");
+  CHECK(t[0]["tok_s"].get<double>() > 0);
+  // With drafts: the steps of 1 + 2 rows, every draft kept and none.
+  auto all = run_process({hearth_bin, "bench", "-m", stories_f32, "-p", "4", "-n", "8", "-d", "2", "-r", "1", "-o", "json"});
+  INFO(all.err);
+  REQUIRE(all.exit_code == 0);
+  std::vector<std::string> names;
+  for (const auto& j : lines(all.out)) {
+    names.push_back(j["test"]);
+    CHECK(j["tok_s"].get<double>() > 0);
+  }
+  CHECK(names == std::vector<std::string>{"pp4", "tg8", "tg8-d2-all", "tg8-d2-none"});
+}
+
 TEST_CASE("run: the same seed gives the same text, another seed other text", "[cli]") {
   auto gen = [](const char* seed) {
     return run_process({hearth_bin, "run", "-m", stories_f32, "-p", "Once upon a time", "-n", "48",
