@@ -17,8 +17,6 @@ using ojson = nlohmann::ordered_json;
 
 constexpr size_t max_tools = 128;
 
-bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
-
 // One entry of `tools`; false after recording an error.
 bool read_tool(field_reader& r, const json& item, const ojson& ordered, size_t i, tool_request& out) {
   const std::string at = "tools[" + std::to_string(i) + "]";
@@ -263,12 +261,12 @@ tool_request read_tools(field_reader& r, std::string_view raw) {
 tool_dialect tool_dialect_of(std::string_view template_text) {
   tool_dialect d;
   d.format = detect_tool_format(template_text);
-  if (d.format == tool_format::none && !contains(template_text, "tools")) {
+  if (d.format == tool_format::none && template_text.find("tools") == std::string_view::npos) {
     d.format = tool_format::hermes;
     d.taught = true;
   }
-  d.mistral_args = contains(template_text, "[ARGS]");
-  d.seed = contains(template_text, "<seed:tool_call>");
+  d.mistral_args = template_text.find("[ARGS]") != std::string_view::npos;
+  d.seed = template_text.find("<seed:tool_call>") != std::string_view::npos;
   return d;
 }
 

@@ -32,7 +32,7 @@ const split_pattern* const deepseek_coder_passes[] = {&sp::newline, &sp::space_l
 
 // name, passes, ignore_merges, clean_spaces, add_bos: llama.cpp's settings for each name (its
 // default for clean_spaces is on for byte-level BPE, off where a model says so).
-const pre_tokenizer table[] = {
+const pre_tokenizer pre_tokenizers[] = {
     {"default", default_passes, false, true, false},
     {"gpt-2", gpt2_passes, false, true, false},
     {"phi-2", gpt2_passes, false, true, false},
@@ -114,10 +114,10 @@ void code_points::assign(std::string_view text) {
 }
 
 const pre_tokenizer* find_pre_tokenizer(std::string_view name) {
-  return find_row(table, &pre_tokenizer::name, name);
+  return find_row(pre_tokenizers, &pre_tokenizer::name, name);
 }
 
-std::string pre_tokenizer_names() { return row_names(table, &pre_tokenizer::name); }
+std::string pre_tokenizer_names() { return row_names(pre_tokenizers, &pre_tokenizer::name); }
 
 void pre_tokenize(const pre_tokenizer& p, std::string_view text, code_points& t, std::vector<uint32_t>& word_ends) {
   word_ends.clear();

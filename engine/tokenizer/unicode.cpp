@@ -59,7 +59,7 @@ class class_table {
   std::vector<uint32_t> blocks_;
 };
 
-const class_table& table() {
+const class_table& unicode_class_table() {
   static const class_table t;
   return t;
 }
@@ -81,7 +81,7 @@ constexpr uint32_t n_v = 21, n_t = 28;
 
 }  // namespace
 
-uint32_t unicode_classes(uint32_t cp) { return table().classes(cp); }
+uint32_t unicode_classes(uint32_t cp) { return unicode_class_table().classes(cp); }
 
 unicode_category unicode_category_of(uint32_t cp) {
   const uint32_t bits = unicode_classes(cp) & ~unicode_class::space;

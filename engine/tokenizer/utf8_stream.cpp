@@ -4,7 +4,7 @@
 namespace hearth {
 
 namespace {
-constexpr std::string_view replacement_char = "\xEF\xBF\xBD";  // U+FFFD
+constexpr std::string_view replacement_utf8 = "\xEF\xBF\xBD";  // U+FFFD
 }  // namespace
 
 std::string utf8_stream::push(std::string_view bytes) {
@@ -30,7 +30,7 @@ std::string utf8_stream::push(std::string_view bytes) {
     }
     out.append(in.substr(run, i - run));
     if (r.kind == utf8_scan::invalid) {
-      out.append(replacement_char);
+      out.append(replacement_utf8);
       i += r.length;
       run = i;
     } else {
@@ -46,7 +46,7 @@ std::string utf8_stream::flush() {
   // What is held is one valid prefix, i.e. one maximal subpart: one U+FFFD.
   if (pending_.empty()) return {};
   pending_.clear();
-  return std::string(replacement_char);
+  return std::string(replacement_utf8);
 }
 
 }  // namespace hearth

@@ -303,12 +303,7 @@ value f_attr(interpreter& in, const value& v, const call_args& a) {
   return in.get_attribute(v, name.str());
 }
 
-struct filter_entry {
-  std::string_view name;
-  filter_fn fn;
-};
-
-constexpr filter_entry filters[] = {
+constexpr filter_entry value_filters[] = {
     {"string", f_string},   {"trim", f_trim},
     {"upper", case_filter<strings::upper, true>}, {"lower", case_filter<strings::lower, true>},
     {"title", case_filter<strings::jinja_title, false>}, {"capitalize", case_filter<strings::capitalize, true>},
@@ -323,7 +318,7 @@ constexpr filter_entry filters[] = {
 }  // namespace
 
 filter_fn find_filter(std::string_view name) {
-  for (const filter_entry& f : filters) {
+  for (const filter_entry& f : value_filters) {
     if (f.name == name) return f.fn;
   }
   return find_sequence_filter(name);

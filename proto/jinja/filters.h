@@ -6,6 +6,13 @@
 
 namespace hearth::jinja {
 
+// One row of a filter table (filters.cpp: the value filters; filters_sequence.cpp: the sequence
+// filters).
+struct filter_entry {
+  std::string_view name;
+  filter_fn fn;
+};
+
 // The filter named `name`, or null.
 filter_fn find_filter(std::string_view name);
 

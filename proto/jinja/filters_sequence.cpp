@@ -278,12 +278,7 @@ value f_slice(interpreter& in, const value& v, const call_args& a) {
   return value::generator(std::move(out));
 }
 
-struct filter_entry {
-  std::string_view name;
-  filter_fn fn;
-};
-
-constexpr filter_entry filters[] = {
+constexpr filter_entry sequence_filters[] = {
     {"length", f_length},     {"count", f_length},     {"first", f_first},   {"last", f_last},
     {"join", f_join},         {"list", f_list},        {"items", f_items},   {"dictsort", f_dictsort},
     {"sort", f_sort},         {"unique", f_unique},    {"reverse", f_reverse}, {"map", f_map},
@@ -295,7 +290,7 @@ constexpr filter_entry filters[] = {
 }  // namespace
 
 filter_fn find_sequence_filter(std::string_view name) {
-  for (const filter_entry& f : filters) {
+  for (const filter_entry& f : sequence_filters) {
     if (f.name == name) return f.fn;
   }
   return nullptr;

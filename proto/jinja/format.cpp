@@ -15,8 +15,6 @@ namespace hearth::jinja {
 
 namespace {
 
-// Bounds on widths and precisions, so a format cannot ask for an unbounded string.
-constexpr int64_t max_field = 100000;
 
 std::string c_format(const std::string& spec, long long v) {
   const int n = std::snprintf(nullptr, 0, spec.c_str(), v);
@@ -148,7 +146,7 @@ int64_t percent_number(std::string_view f, size_t& p, percent_args& args, int64_
     return args.take_int();
   }
   int64_t n = none;
-  for (; p < f.size() && f[p] >= '0' && f[p] <= '9'; ++p) n = std::min<int64_t>(std::max<int64_t>(n, 0) * 10 + (f[p] - '0'), max_field + 1);
+  for (; p < f.size() && f[p] >= '0' && f[p] <= '9'; ++p) n = std::min<int64_t>(std::max<int64_t>(n, 0) * 10 + (f[p] - '0'), max_format_field + 1);
   return n;
 }
 
@@ -163,7 +161,7 @@ percent_spec parse_percent_spec(std::string_view f, size_t& p, percent_args& arg
   }
   while (p < f.size() && (f[p] == 'h' || f[p] == 'l' || f[p] == 'L')) ++p;
   if (p >= f.size()) incomplete();
-  if (sp.width > max_field || sp.precision > max_field) fail("LimitError", "format field too wide");
+  if (sp.width > max_format_field || sp.precision > max_format_field) fail("LimitError", "format field too wide");
   sp.type = f[p++];
   return sp;
 }

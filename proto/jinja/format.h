@@ -10,6 +10,10 @@ namespace hearth::jinja {
 
 class interpreter;
 
+// Bounds on widths and precisions in both languages, so a format cannot ask for an unbounded
+// string.
+constexpr int64_t max_format_field = 100000;
+
 // fmt % args: args is a tuple of values, a dict (for "%(name)s"), or a single value.
 text percent_format(interpreter& in, const text& fmt, const value& args);
 

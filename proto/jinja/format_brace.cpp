@@ -14,8 +14,6 @@ namespace hearth::jinja {
 
 namespace {
 
-constexpr int64_t max_field = 100000;
-
 struct spec {
   std::string fill = " ";
   char align = 0, sign = '-', type = 0, grouping = 0;
@@ -25,7 +23,7 @@ struct spec {
 
 int64_t read_number(std::string_view s, size_t& i) {
   int64_t n = 0;
-  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) n = std::min<int64_t>(n * 10 + (s[i] - '0'), max_field + 1);
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) n = std::min<int64_t>(n * 10 + (s[i] - '0'), max_format_field + 1);
   return n;
 }
 
@@ -59,7 +57,7 @@ spec parse_spec(std::string_view s) {
   }
   if (i < s.size()) sp.type = s[i++];
   if (i != s.size()) fail("ValueError", "Invalid format specifier");
-  if (sp.width > max_field || sp.precision > max_field) fail("LimitError", "format field too wide");
+  if (sp.width > max_format_field || sp.precision > max_format_field) fail("LimitError", "format field too wide");
   return sp;
 }
 
