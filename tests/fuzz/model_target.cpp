@@ -1,13 +1,14 @@
 // The model loader: metadata -> hparams -> weight shapes -> the engine's buffers (KV cache,
 // scratch) -> vocabulary. Whatever load() accepts must be servable: the engine is built the way
-// `hearth serve` builds it by default (the model's own context, for one sequence; see
-// server/cli/serve.cpp load()) and runs one forward pass of one token.
+// `hearth serve` builds it by default (the model's own context for one sequence, as far as the
+// memory plan allows; see server/cli/serve.cpp load()) and runs one forward pass of one token.
 #include <memory>
 
 #include "batch_engine.h"
 #include "fuzz_target.h"
 #include "load_error.h"
 #include "memory_file.h"
+#include "memory_plan.h"
 #include "model/model.h"
 #include "sampler.h"
 
@@ -17,14 +18,18 @@ namespace {
 
 void run_one_token(const model& m) {
   const hparams& hp = m.hp();
-  model_engine_options o;
-  o.threads = 1;
-  o.max_batch = 8;
-  o.max_logit_rows = 1;
-  o.kv_blocks = kv_cache::blocks_needed(hp.n_ctx_train, o.block_size);
+  // Sized as serve sizes it (plan_memory: the model's context, cut to what memory holds), with a
+  // fixed amount available so a run does not depend on the machine. A file's context_length
+  // alone once asked for a 924 GB KV cache here (regressions/model/context-length-beyond-memory).
+  memory_settings ms;
+  ms.threads = 1;
+  ms.max_batch = 8;
+  ms.max_logit_rows = 1;
+  ms.available = uint64_t{256} << 20;
   std::unique_ptr<model_engine> engine;
   try {
-    engine = std::make_unique<model_engine>(m, o);
+    const memory_plan plan = plan_memory(m, ms);
+    engine = std::make_unique<model_engine>(m, model_engine_options::planned(ms, plan));
   } catch (const load_error&) {
     return;  // refused with a message naming what does not fit: fine
   }
