@@ -15,7 +15,6 @@ namespace hearth::jinja {
 
 namespace {
 
-
 std::string c_format(const std::string& spec, long long v) {
   const int n = std::snprintf(nullptr, 0, spec.c_str(), v);
   std::string s(static_cast<size_t>(n), '\0');
