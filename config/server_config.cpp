@@ -185,6 +185,10 @@ const std::vector<setting>& server_settings() {
       string_setting("imatrix", "FILE",
                      "importance matrix (from hearth imatrix) that --quantize weighs the error by, as quantize --imatrix",
                      &server_config::imatrix),
+      bool_setting("pack-cache",
+                   "keep the weights as repacked for this CPU in MODEL.hearth-cache beside the model (about the "
+                   "model's size again on disk, mode 0600) and map them at later starts instead of repacking",
+                   &server_config::pack_cache),
       string_setting("kv-type", "TYPE",
                      "the KV cache's row type: f16, q8_0 (half the memory of f16) or q4_0 (under a third); "
                      "quantized rows need a head dimension that is a multiple of 32",

@@ -20,8 +20,9 @@ struct server_config {
   std::string chat_template;            // Jinja file used instead of the model's template; empty: the model's
   std::string kv_type = "f16";          // the KV cache's row type: f16, q8_0 or q4_0
   std::string pooling;                  // embeddings' pooling: "", mean, cls, last or none
-  std::string quantize;
-  std::string imatrix;                  // importance matrix weighing `quantize`; empty: none                 // llama-quantize type ("q4_k_m") to quantize the model to at start-up; empty: none
+  std::string quantize;                 // llama-quantize type ("q4_k_m") to quantize the model to at start-up; empty: none
+  std::string imatrix;                  // importance matrix weighing `quantize`; empty: none
+  bool pack_cache = false;              // keep the repacked weights in MODEL.hearth-cache (model/pack_cache.h)
   std::string host = "127.0.0.1";       // loopback only unless asked
   int port = 8080;                      // 0: any free port (printed at start)
   int io_threads = 2;                   // HTTP/WebSocket threads (parse, tokenize, write)

@@ -92,7 +92,10 @@ class gguf_file {
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   size_t file_size() const { return size_; }
+  int64_t mtime_ns() const { return mtime_ns_; }  // the modification time when opened
   size_t data_offset() const { return data_offset_; }
+  // The file's bytes before the tensor data: header, metadata, tensor infos and padding.
+  std::span<const uint8_t> header_bytes() const { return {base_, data_offset_}; }
   // Bytes the parsed structures were charged (see the top of this file).
   size_t parsed_bytes() const { return parsed_bytes_; }
 

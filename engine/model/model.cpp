@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <exception>
 #include <mutex>
 #include <new>
@@ -19,13 +21,13 @@
 
 namespace hearth {
 
-std::unique_ptr<model> model::load(const std::filesystem::path& path, int threads) {
+std::unique_ptr<model> model::load(const std::filesystem::path& path, int threads, const pack_cache_options& cache) {
   gguf_file f = gguf_file::open(path);
   hparams hp = read_hparams(f);
   class vocab v = vocab::from_gguf(f);
   std::unique_ptr<model> m(new model(std::move(f), std::move(hp), std::move(v)));
   m->bind_weights();
-  m->pack_weights(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  m->pack_weights(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), cache);
   return m;
 }
 
@@ -33,9 +35,15 @@ model::model(gguf_file f, hparams hp, class vocab v)
     : file_(std::move(f)), hp_(std::move(hp)), vocab_(std::move(v)) {}
 
 std::optional<std::string> model::file_changed() const {
-  auto what = file_.change_on_disk();
-  if (!what) return std::nullopt;
-  return "model file " + file_.path() + " changed on disk while in use; restart hearth (" + *what + ")";
+  if (auto what = file_.change_on_disk()) {
+    return "model file " + file_.path() + " changed on disk while in use; restart hearth (" + *what + ")";
+  }
+  if (pack_cache_) {
+    if (auto what = pack_cache_->change_on_disk()) {
+      return "pack cache " + pack_cache_->path() + " changed on disk while in use; restart hearth (" + *what + ")";
+    }
+  }
+  return std::nullopt;
 }
 
 namespace {
@@ -188,7 +196,7 @@ void model::bind_weights() {
 
 namespace hearth {
 
-void model::pack_weights(int threads) {
+void model::pack_weights(int threads, const pack_cache_options& cache) {
   const kernels::kernel_set& ks = kernels::active();
   std::vector<weight*> matrices;
   for (weight* w : {&output_}) matrices.push_back(w);
@@ -198,7 +206,13 @@ void model::pack_weights(int threads) {
   std::erase_if(matrices, [&](const weight* w) {
     return !kernels::gemm_packed_for(ks, w->type) || !kernels::packable(w->type);
   });
-  if (matrices.empty()) return;
+  if (matrices.empty()) {
+    if (!cache.path.empty() && cache.log) {
+      cache.log("pack cache " + cache.path.string() + ": not used: the " + ks.name +
+                " kernels read this model's weights as stored");
+    }
+    return;
+  }
   // One arena, 2 MiB-aligned so the kernel can back it with huge pages: a decode step streams
   // every weight once, and 4 KiB pages would cost a TLB miss every 4 KiB. Unlike the mapping,
   // it is anonymous memory committed at once: check it fits before taking it.
@@ -213,13 +227,43 @@ void model::pack_weights(int threads) {
                       " kernels needs " + format_bytes(arena_bytes) + "; " + format_bytes(avail) + " available");
   }
   packed_bytes_ = total.size();
+  // Each matrix's place in the arena (or the cache's payload, laid out the same).
+  std::vector<size_t> offsets;
+  for (size_t offset = 0; const weight* w : matrices) {
+    offsets.push_back(offset);
+    offset += round_up(kernels::packed_bytes(w->type, w->rows, w->cols), align).size();
+  }
+  std::optional<pack_cache_key> key;
+  bool write_cache = false;
+  if (!cache.path.empty()) {
+    key = cache_key(matrices, offsets, arena_bytes.size());
+    std::string why;
+    if (auto c = pack_cache::map(cache.path, *key, why)) {
+      // A decode step streams every weight: through 4 KiB pages it would be slower than from the
+      // arena (a TLB miss every 4 KiB), so such a cache is left unused (and not rewritten).
+      const size_t huge_bytes = c->huge_mapped_bytes();
+      if (!cache.require_huge_pages || huge_bytes >= arena_bytes.size() / 10 * 9) {
+        for (size_t m = 0; m < matrices.size(); ++m) {
+          matrices[m]->packed = c->payload() + offsets[m];
+          matrices[m]->packed_group_bytes = kernels::packed_group_bytes(matrices[m]->type, matrices[m]->cols);
+        }
+        pack_cache_ = std::move(c);
+        if (cache.log) cache.log("pack cache " + cache.path.string() + ": mapped (" + format_bytes(total) + ")");
+        return;
+      }
+      why = "the page cache maps only " + format_bytes(checked_size(huge_bytes)) + " of it with 2 MiB pages here";
+      if (cache.log) cache.log("pack cache " + cache.path.string() + ": not used: " + why + "; repacking");
+    } else {
+      write_cache = true;
+      if (cache.log) cache.log("pack cache " + cache.path.string() + ": not used: " + why + "; repacking, and writing it");
+    }
+  }
   auto* arena = static_cast<uint8_t*>(std::aligned_alloc(huge, arena_bytes.size()));
   if (!arena) throw file_.error("cannot allocate " + format_bytes(arena_bytes) + " to repack the weights");
   packed_arena_.reset(arena);
   madvise(arena, arena_bytes.size(), MADV_HUGEPAGE);
   // Each matrix's place in the arena; then its groups of 16 rows, in chunks, to whichever thread
   // is free (packing is a page-fault-bound copy: a start-up cost that scales with the threads).
-  size_t offset = 0;
   struct chunk {
     const weight* w;
     size_t matrix;  // index into matrices
@@ -231,10 +275,9 @@ void model::pack_weights(int threads) {
   const auto chunks_left = std::make_unique<std::atomic<int64_t>[]>(matrices.size());
   for (size_t m = 0; m < matrices.size(); ++m) {
     weight* w = matrices[m];
-    uint8_t* dst = arena + offset;
+    uint8_t* dst = arena + offsets[m];
     w->packed = dst;
     w->packed_group_bytes = kernels::packed_group_bytes(w->type, w->cols);
-    offset += (kernels::packed_bytes(w->type, w->rows, w->cols) + align - 1) / align * align;
     const int64_t groups = (w->rows + 15) / 16;
     for (int64_t g = 0; g < groups; g += groups_per_chunk) chunks.push_back({w, m, dst, g, std::min(groups, g + groups_per_chunk)});
     chunks_left[m].store((groups + groups_per_chunk - 1) / groups_per_chunk, std::memory_order_relaxed);
@@ -272,6 +315,44 @@ void model::pack_weights(int threads) {
   work();
   for (std::thread& t : helpers) t.join();
   if (failure) std::rethrow_exception(failure);
+  if (write_cache) {
+    // The arena is read-only from here on; the model's destructor stops and joins the writer.
+    cache_writer_ = std::jthread([path = cache.path, log = cache.log, key = std::move(*key), arena](std::stop_token stop) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const std::string error = pack_cache::write(path, key, arena, stop);
+      if (!log) return;
+      if (!error.empty()) {
+        log("pack cache " + path.string() + ": not written: " + error);
+      } else {
+        const std::chrono::duration<double> s = std::chrono::steady_clock::now() - t0;
+        char took[32];
+        std::snprintf(took, sizeof took, "%.1f s", s.count());
+        log("pack cache " + path.string() + ": written (" + format_bytes(checked_size(key.payload_bytes)) + ", " + took +
+            "); later starts map it");
+      }
+    });
+  }
+}
+
+// What a cache must match to stand for these matrices packed from this file by the active kernels.
+pack_cache_key model::cache_key(const std::vector<weight*>& matrices, const std::vector<size_t>& offsets,
+                                size_t payload_bytes) const {
+  pack_cache_key k;
+  k.kernels = kernels::active().name;
+  k.model_size = file_.file_size();
+  k.model_mtime_ns = file_.mtime_ns();
+  const std::span<const uint8_t> head = file_.header_bytes();
+  k.model_hash = fnv1a64(head.data(), head.size());
+  std::vector<ggml_type> types;
+  for (size_t m = 0; m < matrices.size(); ++m) {
+    const weight& w = *matrices[m];
+    k.matrices.push_back({w.type, w.rows, w.cols, offsets[m], kernels::packed_bytes(w.type, w.rows, w.cols)});
+    if (std::find(types.begin(), types.end(), w.type) == types.end()) types.push_back(w.type);
+  }
+  std::sort(types.begin(), types.end());
+  k.layout_hash = pack_layout_hash(types);
+  k.payload_bytes = payload_bytes;
+  return k;
 }
 
 }  // namespace hearth

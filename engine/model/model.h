@@ -3,14 +3,18 @@
 // bound by name, type and shape. Weights point into the mapping and stay in their stored type.
 //
 // Immutable after load(); shared read-only by every thread.
-#include <filesystem>
-#include <memory>
 #include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "gguf/gguf_file.h"
 #include "model/hparams.h"
+#include "model/pack_cache.h"
 #include "tokenizer/vocab.h"
 
 namespace hearth {
@@ -44,17 +48,35 @@ struct layer_weights {
   std::vector<float> ffn_post_norm;      // (n_embd) norm of the FFN output (post_norms families)
 };
 
+// Where to keep the repacked weights between starts (model/pack_cache.h).
+struct pack_cache_options {
+  std::filesystem::path path;  // the cache file (by convention MODEL.hearth-cache); empty: none
+  // Told what became of the cache, a line at a time: mapped, refused and why, written or not
+  // written and why. Called by load() and later by the thread that writes the cache.
+  std::function<void(const std::string&)> log;
+  // Use a cache only where the page cache maps at least 90% of it with 2 MiB pages (decode
+  // streams every weight each step: through 4 KiB pages it is slower than from the arena's huge
+  // pages). Off for tests of the file's handling on any file system.
+  bool require_huge_pages = true;
+};
+
 class model {
  public:
   // Maps, validates and binds. Throws load_error naming the file and the key or tensor, or the
   // memory that repacking would need beyond what is available (available_memory()).
   // `threads`: how many threads repack the weights (0: one per core); the result is the same.
-  static std::unique_ptr<model> load(const std::filesystem::path& path, int threads = 0);
+  // With a cache path, the packed weights are mapped from that file when it holds exactly what
+  // repacking would make (and the page cache maps it with 2 MiB pages); otherwise they are
+  // repacked and the file is written meanwhile by a thread of the model's own, which the
+  // model's destructor stops (the unfinished file is removed).
+  static std::unique_ptr<model> load(const std::filesystem::path& path, int threads = 0,
+                                     const pack_cache_options& cache = {});
 
   // Set when the mapped file was truncated or rewritten in place since load (see
   // gguf_file::change_on_disk): "model file <path> changed on disk while in use; restart hearth
   // (<what changed>)". Results computed from the weights since the change are garbage; the
   // model cannot recover. Cheap (one fstat); any thread.
+  // Likewise when the mapped pack cache changed: "pack cache <path> changed on disk ...".
   std::optional<std::string> file_changed() const;
 
   const gguf_file& file() const { return file_; }
@@ -76,6 +98,12 @@ class model {
   // Bytes of all weight tensors (what one decode step streams at most).
   size_t weight_bytes() const { return weight_bytes_; }
   size_t packed_bytes() const { return packed_bytes_; }
+  // Whether the packed weights are mapped from a pack cache (rather than repacked at load).
+  bool packed_from_cache() const { return pack_cache_.has_value(); }
+  // Waits until the pack cache that load() began writing (if any) is written or has failed.
+  void finish_pack_cache() {
+    if (cache_writer_.joinable()) cache_writer_.join();
+  }
 
  private:
   model(gguf_file f, hparams hp, class vocab v);
@@ -89,8 +117,11 @@ class model {
   std::vector<float> vector(const std::string& name, int64_t n, bool required = true) const;
   // Repacks the Q8_0/Q4_0 matrices when the active kernels read a packed layout; the file's
   // pages of a packed tensor are then released (they stay in the page cache, not in our RSS).
-  // Rows are packed in groups of 16, shared out between `threads` threads.
-  void pack_weights(int threads);
+  // Rows are packed in groups of 16, shared out between `threads` threads; or mapped from the
+  // cache (see load()).
+  void pack_weights(int threads, const pack_cache_options& cache);
+  pack_cache_key cache_key(const std::vector<weight*>& matrices, const std::vector<size_t>& offsets,
+                           size_t payload_bytes) const;
 
   gguf_file file_;
   hparams hp_;
@@ -108,6 +139,8 @@ class model {
     void operator()(uint8_t* p) const { std::free(p); }
   };
   std::unique_ptr<uint8_t, free_deleter> packed_arena_;
+  std::optional<pack_cache> pack_cache_;  // when the packed weights are mapped from one
+  std::jthread cache_writer_;             // writing the cache from packed_arena_ (destroyed first)
 };
 
 }  // namespace hearth

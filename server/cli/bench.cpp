@@ -20,6 +20,7 @@
 #include "token_decoder.h"
 #include "cli/commands.h"
 #include "cli/machine_limits.h"
+#include "cli/load_model.h"
 #include "cli/options.h"
 #include "load_error.h"
 #include "memory_plan.h"
@@ -203,6 +204,8 @@ int cmd_bench(std::span<char* const> args) {
                 {"draft", 'd', "K", "also tg in verification steps of 1 + K rows (speculative decoding), every draft\n"
                                     "accepted (-all) and none (-none)"},
                 {"output", 'o', "FORMAT", "table (default) or json (one object per line)"},
+                {"pack-cache", 0, "", "map the repacked weights from MODEL.hearth-cache, writing it first when absent\n"
+                                      "or stale (as serve --pack-cache)"},
                 {"limits", 0, "", "measure the machine instead of a model"},
                 json_schema_file_option,
                 grammar_file_option});
@@ -217,7 +220,8 @@ int cmd_bench(std::span<char* const> args) {
     const int reps = static_cast<int>(opts.get_int("repetitions", 3));
     if (p < 0 || n < 0 || reps < 1 || threads < 1) throw usage_error("-p, -n >= 0, -r, -t >= 1");
     const std::shared_ptr<const grammar> g = grammar_option(opts);
-    auto m = model::load(*path);
+    auto m = load_model(*path, std::nullopt, threads, "hearth bench", {}, opts.has("pack-cache"));
+    m->finish_pack_cache();  // not measured while it writes
     const int64_t draft = opts.get_int("draft", 0);
     if (draft < 0 || draft > 16) throw usage_error("--draft must be from 0 to 16");
     if (p + n + (draft > 0 ? draft + 1 : 0) > m->hp().n_ctx_train) throw usage_error("p + n exceeds the model's context");

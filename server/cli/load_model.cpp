@@ -51,9 +51,18 @@ void report_quantize_progress(quantize_options& o, const std::string& who, const
 }
 
 std::unique_ptr<model> load_model(const std::string& path, const std::optional<quant_mix>& quantize, int threads,
-                                  const char* who, const std::string& imatrix) {
+                                  const char* who, const std::string& imatrix, bool pack_cache) {
   if (!quantize && !imatrix.empty()) throw std::invalid_argument("--imatrix weighs --quantize: give both");
-  if (!quantize) return model::load(path, threads);
+  if (!quantize) {
+    pack_cache_options cache;
+    if (pack_cache) {
+      cache.path = path + ".hearth-cache";
+      cache.log = [who = std::string(who)](const std::string& line) {
+        std::fprintf(stderr, "%s: %s\n", who.c_str(), line.c_str());
+      };
+    }
+    return model::load(path, threads, cache);
+  }
   quantize_options o;
   o.mix = *quantize;
   o.threads = threads;

@@ -21,8 +21,10 @@ void report_quantize_progress(quantize_options& o, const std::string& who, const
 
 // model::load(path), or load_quantized with a progress bar on stderr prefixed `who`, weighing
 // the error by the importance matrix at `imatrix` when it is not empty (as quantize --imatrix).
+// With `pack_cache` (and no quantizing), the repacked weights are kept in path + ".hearth-cache"
+// (model/pack_cache.h), what becomes of it logged on stderr prefixed `who`.
 // Throws std::invalid_argument for an imatrix without quantize, load_error for a bad file.
 std::unique_ptr<model> load_model(const std::string& path, const std::optional<quant_mix>& quantize, int threads,
-                                  const char* who, const std::string& imatrix = {});
+                                  const char* who, const std::string& imatrix = {}, bool pack_cache = false);
 
 }  // namespace hearth::cli

@@ -108,7 +108,7 @@ std::optional<std::string> vocabulary_mismatch(const model& m, const model& draf
 // the same sequences and context (planned in what memory is left), computing on the model's threads.
 std::unique_ptr<batch_engine> load_draft(const server_config& c, const model& m, int64_t context,
                                         std::shared_ptr<thread_pool> pool, loaded& l) {
-  l.draft = load_model(c.draft_model, std::nullopt, c.threads, "hearth");
+  l.draft = load_model(c.draft_model, std::nullopt, c.threads, "hearth", {}, c.pack_cache);
   if (auto why = vocabulary_mismatch(m, *l.draft)) {
     throw load_error(c.draft_model + ": cannot be the draft model of " + c.model + ": " + *why);
   }
@@ -136,7 +136,7 @@ bool load(app& a) {
     if (f.get_string("general.architecture") == std::optional<std::string_view>("bert")) return load_encoder(a, f);
   }
   loaded l;
-  l.decoder = load_model(c.model, quantize_choice(c.quantize), c.threads, "hearth", c.imatrix);
+  l.decoder = load_model(c.model, quantize_choice(c.quantize), c.threads, "hearth", c.imatrix, c.pack_cache);
   const model& m = *l.decoder;
   // The template first: a bad one fails the load before the KV cache is allocated.
   l.chat = c.chat_template.empty() ? proto::chat_template::from_gguf(m.file(), m.vocab())
@@ -221,6 +221,12 @@ int cmd_serve(std::span<char* const> args) {
   }
   if (!a.config.imatrix.empty() && a.config.quantize.empty()) {
     std::fprintf(stderr, "hearth serve: --imatrix weighs --quantize: give both\n");
+    return 2;
+  }
+  if (a.config.pack_cache && !a.config.quantize.empty()) {
+    std::fprintf(stderr,
+                 "hearth serve: --pack-cache keeps a model file's repacked weights; --quantize makes new ones at each "
+                 "start: give one (hearth quantize writes the quantized file once)\n");
     return 2;
   }
   if (!a.config.pooling.empty() && !pooling_from_name(a.config.pooling)) {
