@@ -8,6 +8,7 @@
 
 #include "forward.h"
 #include "kv_cache.h"
+#include "row_ops.h"
 #include "thread_pool.h"
 
 namespace hearth {
@@ -27,10 +28,6 @@ double log_sum_exp(std::span<const float> x) {
   double sum = 0;
   for (float v : x) sum += std::exp(static_cast<double>(v) - mx);
   return mx + std::log(sum);
-}
-
-token_id argmax_of(std::span<const float> x) {
-  return static_cast<token_id>(std::max_element(x.begin(), x.end()) - x.begin());
 }
 
 }  // namespace
@@ -191,7 +188,7 @@ void logprob_writer::add_row(std::span<const float> logits) {
     const float v = step > 0 ? std::nearbyint((logp_[i] - lo) / step) : 0.0f;
     q_[i] = static_cast<uint16_t>(std::clamp(v, 0.0f, 65535.0f));
   }
-  const token_id top_token = argmax_of(logits);
+  const token_id top_token = static_cast<token_id>(argmax(logits));
   write(&lo, sizeof lo);
   write(&step, sizeof step);
   write(&top_token, sizeof top_token);
@@ -291,7 +288,7 @@ void kl_stats::add(std::span<const float> ref_logp, token_id ref_argmax, std::sp
     kld += std::exp(ref) * (ref - (static_cast<double>(logits[i]) - own_lse));
   }
   kld_.push_back(kld);
-  same_ += argmax_of(logits) == ref_argmax;
+  same_ += static_cast<token_id>(argmax(logits)) == ref_argmax;
   ref_.add(ref_lse - static_cast<double>(ref_logp[static_cast<size_t>(target)]));
   own_.add(own_lse - static_cast<double>(logits[static_cast<size_t>(target)]));
 }

@@ -4,6 +4,7 @@
 // bit where the inputs do. Pure functions; any thread. (SiLU·up is the kernel set's silu_mul:
 // vectorized, like ggml's own, and the same bits in every set.)
 #include <cstdint>
+#include <span>
 
 namespace hearth {
 
@@ -19,5 +20,11 @@ void gelu(float* x, int64_t n);
 
 // x[i] = cap * tanh(x[i] * (1 / cap)): soft-capping of logits.
 void soft_cap(float* x, int64_t n, float cap);
+
+// The largest value of x, NaN ignored; -inf when x is empty or all NaN.
+float max_value(std::span<const float> x);
+// The index of the largest value, the lowest among equals; NaN never wins. 0 when x is empty or
+// all NaN. (Greedy sampling, draft models' tokens, perplexity's top-token agreement.)
+int64_t argmax(std::span<const float> x);
 
 }  // namespace hearth

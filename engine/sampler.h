@@ -91,8 +91,6 @@ class sampler {
 
   void load_logits(std::span<const float> logits, std::span<const uint32_t> allowed);
   void apply_penalties();
-  int32_t argmax() const;
-  float max_logit() const;
   void select_top_k();
   void top_p_listed(float max_l);
   void top_p_all(float max_l);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "metrics.h"
+#include "row_ops.h"
 #include "sequence.h"
 
 namespace hearth {
@@ -938,19 +939,6 @@ void scheduler::draft_tokens(sequence& s, int64_t rows, int64_t blocks_kept) {
   if (with_model) model_drafts_.push_back(&s);
 }
 
-namespace {
-
-// The draft model's token: the most likely, the lowest id among equals (NaN never wins).
-token_id argmax(std::span<const float> logits) {
-  size_t best = 0;
-  for (size_t i = 1; i < logits.size(); ++i) {
-    if (logits[i] > logits[best] || std::isnan(logits[best])) best = i;
-  }
-  return static_cast<token_id>(best);
-}
-
-}  // namespace
-
 void scheduler::run_draft_model() {
   if (model_drafts_.empty()) return;
   const size_t n_vocab = static_cast<size_t>(vocab_size_);
@@ -961,7 +949,7 @@ void scheduler::run_draft_model() {
     if (b.empty()) return;
     const std::span<const float> logits = draft_->forward(b);
     if (logits.size() != owners.size() * n_vocab) throw std::runtime_error("the draft model returned no logits");
-    for (size_t r = 0; r < owners.size(); ++r) owners[r]->draft[t] = argmax(logits.subspan(r * n_vocab, n_vocab));
+    for (size_t r = 0; r < owners.size(); ++r) owners[r]->draft[t] = static_cast<token_id>(argmax(logits.subspan(r * n_vocab, n_vocab)));  // its greedy token
     b.clear();
     owners.clear();
   };

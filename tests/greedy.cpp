@@ -12,10 +12,6 @@
 
 namespace hearth::test {
 
-token_id argmax(std::span<const float> v) {
-  return static_cast<token_id>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
 greedy_run run_greedy(const model& m, const std::vector<token_id>& prompt, size_t n_gen) {
   thread_pool pool(2);
   kv_cache kv(m.hp(), 64);

@@ -18,7 +18,6 @@ struct greedy_run {
 
 greedy_run run_greedy(const model& m, const std::vector<token_id>& prompt, size_t n_gen);
 
-token_id argmax(std::span<const float> v);
 float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);
 // Top-2 margin of a logit vector: below the tolerance, either token may win.
 float top2_margin(const std::vector<float>& v);
