@@ -262,8 +262,8 @@ void model::pack_weights(int threads, const pack_cache_options& cache) {
   if (!arena) throw file_.error("cannot allocate " + format_bytes(arena_bytes) + " to repack the weights");
   packed_arena_.reset(arena);
   madvise(arena, arena_bytes.size(), MADV_HUGEPAGE);
-  // Each matrix's place in the arena; then its groups of 16 rows, in chunks, to whichever thread
-  // is free (packing is a page-fault-bound copy: a start-up cost that scales with the threads).
+  // Each matrix's groups of 16 rows, in chunks, to whichever thread is free (packing is a
+  // page-fault-bound copy: a start-up cost that scales with the threads).
   struct chunk {
     const weight* w;
     size_t matrix;  // index into matrices

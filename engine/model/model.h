@@ -67,8 +67,8 @@ class model {
   // `threads`: how many threads repack the weights (0: one per core); the result is the same.
   // With a cache path, the packed weights are mapped from that file when it holds exactly what
   // repacking would make (and the page cache maps it with 2 MiB pages); otherwise they are
-  // repacked and the file is written meanwhile by a thread of the model's own, which the
-  // model's destructor stops (the unfinished file is removed).
+  // repacked, and a cache that is absent or stale is written meanwhile by a thread of the
+  // model's own, which the model's destructor stops (the unfinished file is removed).
   static std::unique_ptr<model> load(const std::filesystem::path& path, int threads = 0,
                                      const pack_cache_options& cache = {});
 
