@@ -14,6 +14,16 @@ std::string_view to_string(finish_reason r) {
   return "error";
 }
 
+std::string_view to_string(steer_kind k) {
+  switch (k) {
+    case steer_kind::update: return "update";
+    case steer_kind::append: return "append";
+    case steer_kind::pause: return "pause";
+    case steer_kind::resume: return "resume";
+  }
+  return "update";
+}
+
 std::string_view to_string(speculative_mode m) {
   switch (m) {
     case speculative_mode::off: return "off";

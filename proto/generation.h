@@ -9,6 +9,11 @@
 
 namespace hearth::proto {
 
+// The changes a running generation takes (the WebSocket's steering messages, the scheduler's
+// steering box): new settings, input appended, pause, resume.
+enum class steer_kind { update, append, pause, resume };
+std::string_view to_string(steer_kind k);  // "update", "append", "pause", "resume"
+
 // A change to a running generation's settings (the WebSocket's `update`): the fields given change
 // from its next token on, the others stay.
 struct generation_update {

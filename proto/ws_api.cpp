@@ -23,18 +23,18 @@ std::string read_id(field_reader& r) {
   return *id;
 }
 
-std::optional<ws_steer_op> steer_op_of(std::string_view type) {
-  if (type == "update") return ws_steer_op::update;
-  if (type == "append") return ws_steer_op::append;
-  if (type == "pause") return ws_steer_op::pause;
-  if (type == "resume") return ws_steer_op::resume;
+std::optional<steer_kind> steer_op_of(std::string_view type) {
+  if (type == "update") return steer_kind::update;
+  if (type == "append") return steer_kind::append;
+  if (type == "pause") return steer_kind::pause;
+  if (type == "resume") return steer_kind::resume;
   return std::nullopt;
 }
 
 // The fields of a steering message; the id and type are read.
-ws_message read_steer(const nlohmann::json& obj, field_reader& r, std::string id, ws_steer_op op, const limits& lim) {
+ws_message read_steer(const nlohmann::json& obj, field_reader& r, std::string id, steer_kind op, const limits& lim) {
   ws_steer m{std::move(id), op};
-  if (op == ws_steer_op::update) {
+  if (op == steer_kind::update) {
     for (const char* fixed : {"seed", "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty"}) {
       if (obj.contains(fixed)) r.fail(fixed, std::string(fixed) + " cannot change while generating");
     }
@@ -58,7 +58,7 @@ ws_message read_steer(const nlohmann::json& obj, field_reader& r, std::string id
     if (!u.temperature && !u.top_k && !u.top_p && !u.min_p && !u.stop && !u.max_tokens) {
       return ws_error{m.id, bad_request("type", "update changes nothing: give temperature, top_k, top_p, min_p, stop or max_tokens")};
     }
-  } else if (op == ws_steer_op::append) {
+  } else if (op == steer_kind::append) {
     m.text = r.string("text");
     if (const nlohmann::json* t = r.find("tokens"); t && !r.failed()) {
       m.tokens = read_token_ids(r, "tokens", *t, "tokens", lim.n_vocab);
@@ -74,16 +74,6 @@ ws_message read_steer(const nlohmann::json& obj, field_reader& r, std::string id
 }
 
 }  // namespace
-
-std::string_view to_string(ws_steer_op op) {
-  switch (op) {
-    case ws_steer_op::update: return "update";
-    case ws_steer_op::append: return "append";
-    case ws_steer_op::pause: return "pause";
-    case ws_steer_op::resume: return "resume";
-  }
-  return "update";
-}
 
 ws_message parse_ws_message(std::string_view text, const limits& lim) {
   result<nlohmann::json> j = parse_json_object(text, "message");
@@ -132,11 +122,11 @@ nlohmann::json ws_done_event(std::string_view id, finish_reason reason, const us
   return j;
 }
 
-nlohmann::json ws_ack_event(std::string_view id, ws_steer_op op) {
+nlohmann::json ws_ack_event(std::string_view id, steer_kind op) {
   return {{"type", "ack"}, {"id", id}, {"op", to_string(op)}};
 }
 
-nlohmann::json ws_steer_error_event(std::string_view id, ws_steer_op op, const api_error& e) {
+nlohmann::json ws_steer_error_event(std::string_view id, steer_kind op, const api_error& e) {
   nlohmann::json j = ws_error_event(id, e);
   j["op"] = to_string(op);
   return j;

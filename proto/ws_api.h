@@ -44,12 +44,10 @@ struct ws_generate {
 struct ws_cancel {
   std::string id;
 };
-enum class ws_steer_op { update, append, pause, resume };
-std::string_view to_string(ws_steer_op op);
 
 struct ws_steer {
   std::string id;
-  ws_steer_op op = ws_steer_op::update;
+  steer_kind op = steer_kind::update;
   generation_update update;  // update: the fields the message gave (validated)
   // append: one of them (text not empty, tokens not empty and in the vocabulary).
   std::optional<std::string> text;
@@ -78,9 +76,9 @@ nlohmann::json ws_done_event(std::string_view id, finish_reason reason, const us
 // {"type": "error", "id": str|null ("" -> null), "error": {message, type, param, code}}
 nlohmann::json ws_error_event(std::string_view id, const api_error& e);
 // {"type": "ack", "id", "op": "update"|"append"|"pause"|"resume"}: the change was made.
-nlohmann::json ws_ack_event(std::string_view id, ws_steer_op op);
+nlohmann::json ws_ack_event(std::string_view id, steer_kind op);
 // ws_error_event plus "op": the change was refused; the generation goes on unchanged.
-nlohmann::json ws_steer_error_event(std::string_view id, ws_steer_op op, const api_error& e);
+nlohmann::json ws_steer_error_event(std::string_view id, steer_kind op, const api_error& e);
 // {"type": "queued", "id", "position" (0: next), "estimated_start_ms" (null: no estimate yet)}:
 // the generation waits to start.
 nlohmann::json ws_queued_event(std::string_view id, int64_t position, double estimated_start_s);

@@ -32,7 +32,7 @@
 
 namespace hearth {
 
-enum class steer_kind { update, append, pause, resume };
+using proto::steer_kind;
 
 struct steer_op {
   steer_kind kind = steer_kind::update;

@@ -17,12 +17,6 @@ namespace websocket = beast::websocket;
 
 namespace {
 
-// The wire's steering operations are the scheduler's, in the same order.
-static_assert(static_cast<int>(proto::ws_steer_op::update) == static_cast<int>(steer_kind::update) &&
-              static_cast<int>(proto::ws_steer_op::append) == static_cast<int>(steer_kind::append) &&
-              static_cast<int>(proto::ws_steer_op::pause) == static_cast<int>(steer_kind::pause) &&
-              static_cast<int>(proto::ws_steer_op::resume) == static_cast<int>(steer_kind::resume));
-
 // One line per WebSocket generation with the status its last message carries (no prompt text
 // unless --log-prompts). A stand-in until the HTTP request log offers one function for both.
 void log_ws_generation(const app& a, int status, const finish_event& e, bool overflowed) {
@@ -46,10 +40,9 @@ class ws_sink final : public token_sink {
   }
 
   void on_steered(const steer_result& r) override {
-    const auto op = static_cast<proto::ws_steer_op>(r.kind);
-    if (r.error.empty()) return post(proto::ws_ack_event(id_, op), false);
+    if (r.error.empty()) return post(proto::ws_ack_event(id_, r.kind), false);
     const std::string_view param = r.kind == steer_kind::append ? "text" : r.code.empty() ? "" : "max_tokens";
-    post(proto::ws_steer_error_event(id_, op, proto::api_error{400, r.error, "invalid_request_error", std::string(param), r.code}),
+    post(proto::ws_steer_error_event(id_, r.kind, proto::api_error{400, r.error, "invalid_request_error", std::string(param), r.code}),
          false);
   }
 
@@ -197,8 +190,8 @@ void ws_session::steer_generation(proto::ws_steer m) {
   if (it == active_.end()) {
     return reply(proto::ws_steer_error_event(m.id, m.op, proto::bad_request("id", "no generation with this id is running")));
   }
-  steer_op op{static_cast<steer_kind>(m.op), std::move(m.update), {}};
-  if (m.op == proto::ws_steer_op::append) {
+  steer_op op{m.op, std::move(m.update), {}};
+  if (m.op == steer_kind::append) {
     // Input that continues the sequence: no BOS.
     op.tokens = m.tokens ? std::move(*m.tokens) : app_.vocabulary->tokenize(*m.text, false, false);
     if (op.tokens.empty()) {

@@ -131,14 +131,14 @@ inline bool ws_message_ok(const ws_message& m, const limits& lim) {
   }
   if (const ws_steer* st = std::get_if<ws_steer>(&m)) {
     if (st->id.empty() || st->id.size() > max_ws_id_bytes) return false;
-    if (st->op == ws_steer_op::append) {
+    if (st->op == steer_kind::append) {
       // Exactly one input, not empty, ids in the vocabulary.
       if (st->text.has_value() == st->tokens.has_value()) return false;
       if (st->text) return !st->text->empty();
       return !st->tokens->empty() && std::all_of(st->tokens->begin(), st->tokens->end(),
                                                  [&](int32_t t) { return t >= 0 && t < lim.n_vocab; });
     }
-    if (st->op != ws_steer_op::update) return true;
+    if (st->op != steer_kind::update) return true;
     // Something to change, every value in its range.
     sampling_params p;
     if (st->update.temperature) p.temperature = *st->update.temperature;

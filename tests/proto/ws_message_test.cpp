@@ -106,7 +106,7 @@ TEST_CASE("ws: update carries only the fields given", "[proto]") {
   ws_steer u = expect_steer(parse_ws_message(
       R"({"type": "update", "id": "g1", "temperature": 1.25, "stop": ["\n\n", "END"], "max_tokens": 900})", ws_lim));
   CHECK(u.id == "g1");
-  CHECK(u.op == ws_steer_op::update);
+  CHECK(u.op == steer_kind::update);
   CHECK(u.update.temperature == 1.25f);
   CHECK_FALSE(u.update.top_k);
   CHECK_FALSE(u.update.top_p);
@@ -144,7 +144,7 @@ TEST_CASE("ws: update refuses bad values, fixed fields and no change", "[proto]"
 
 TEST_CASE("ws: append takes text or tokens, not both and not nothing", "[proto]") {
   ws_steer a = expect_steer(parse_ws_message(R"({"type": "append", "id": "g3", "text": " Then a dragon came."})", ws_lim));
-  CHECK(a.op == ws_steer_op::append);
+  CHECK(a.op == steer_kind::append);
   CHECK(a.text == " Then a dragon came.");
   CHECK_FALSE(a.tokens);
   a = expect_steer(parse_ws_message(R"({"type": "append", "id": "g3", "tokens": [5, 6, 511]})", ws_lim));
@@ -160,11 +160,11 @@ TEST_CASE("ws: append takes text or tokens, not both and not nothing", "[proto]"
 }
 
 TEST_CASE("ws: pause and resume, and the answers to steering", "[proto]") {
-  CHECK(expect_steer(parse_ws_message(R"({"type": "pause", "id": "g4"})", ws_lim)).op == ws_steer_op::pause);
-  CHECK(expect_steer(parse_ws_message(R"({"type": "resume", "id": "g4"})", ws_lim)).op == ws_steer_op::resume);
+  CHECK(expect_steer(parse_ws_message(R"({"type": "pause", "id": "g4"})", ws_lim)).op == steer_kind::pause);
+  CHECK(expect_steer(parse_ws_message(R"({"type": "resume", "id": "g4"})", ws_lim)).op == steer_kind::resume);
   CHECK(expect_ws_error(parse_ws_message(R"({"type": "pause"})", ws_lim)).error.param == "id");
-  CHECK(ws_ack_event("g4", ws_steer_op::pause) == nlohmann::json{{"type", "ack"}, {"id", "g4"}, {"op", "pause"}});
-  const nlohmann::json refused = ws_steer_error_event("g4", ws_steer_op::append, bad_request("text", "no room"));
+  CHECK(ws_ack_event("g4", steer_kind::pause) == nlohmann::json{{"type", "ack"}, {"id", "g4"}, {"op", "pause"}});
+  const nlohmann::json refused = ws_steer_error_event("g4", steer_kind::append, bad_request("text", "no room"));
   CHECK(refused["type"] == "error");
   CHECK(refused["id"] == "g4");
   CHECK(refused["op"] == "append");
