@@ -1,6 +1,7 @@
 #include "model/pack_cache.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -10,6 +11,8 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <utility>
@@ -93,6 +96,33 @@ size_t smaps_field_kb(const void* start, const std::string& field) {
     }
   }
   return 0;
+}
+
+// Removes the temporary files that writers of `path` left when they died before the rename (a
+// SIGKILL, a power cut): "<path>.tmp-PID-N" whose process is gone from this PID namespace and
+// which nothing has written for 10 minutes (a writer in another namespace sharing the directory
+// writes more often than that).
+void remove_orphaned_temporaries(const std::filesystem::path& path, const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  const std::string prefix = path.filename().string() + ".tmp-";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const size_t dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos ||
+        !std::all_of(rest.begin(), rest.begin() + static_cast<long>(dash), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    const long pid = std::strtol(rest.substr(0, dash).c_str(), nullptr, 10);
+    if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::error_code time_ec;
+    const auto written = fs::last_write_time(it->path(), time_ec);
+    if (time_ec || fs::file_time_type::clock::now() - written < std::chrono::minutes(10)) continue;
+    std::error_code rm_ec;
+    fs::remove(it->path(), rm_ec);
+  }
 }
 
 }  // namespace
@@ -204,6 +234,7 @@ std::string pack_cache::write(const std::filesystem::path& path, const pack_cach
   const uint64_t offset = pack_cache_payload_offset(key), size = offset + key.payload_bytes;
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
+  remove_orphaned_temporaries(path, dir);  // before the free space is counted
   struct statvfs fs {};
   if (::statvfs(dir.c_str(), &fs) == 0) {
     const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;

@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
@@ -211,6 +213,39 @@ TEST_CASE("pack cache: an unwritable place gives the reason and leaves nothing",
   stop.request_stop();
   CHECK(pack_cache::write(dir.file("m.hearth-cache"), key, payload.data(), stop.get_token()) == "stopped");
   CHECK(fs::is_empty(dir.path()));
+}
+
+// A writer killed before its rename (SIGKILL, a power cut) leaves a temporary file as large as the
+// cache; the next write removes it once its process is gone and nothing wrote it for 10 minutes.
+TEST_CASE("pack cache: a dead writer's temporary file is removed by the next write", "[model][pack_cache]") {
+  temp_dir dir;
+  const auto key = pc_sample_key();
+  const auto payload = pc_sample_payload(key);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) _exit(0);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);  // a process id that is gone
+  const auto old = fs::file_time_type::clock::now() - std::chrono::minutes(11);
+  int made = 0;
+  const auto temporary = [&](pid_t pid, bool stale) {
+    const fs::path t = dir.file("m.hearth-cache.tmp-" + std::to_string(pid) + "-" + std::to_string(made++));
+    write_bytes(t, std::vector<uint8_t>(100, 1));
+    if (stale) fs::last_write_time(t, old);
+    return t;
+  };
+  const fs::path dead = temporary(child, true);
+  const fs::path dead_but_recent = temporary(child, false);
+  const fs::path alive = temporary(::getpid(), true);  // a live writer that is slow
+  const fs::path other = dir.file("other.hearth-cache.tmp-" + std::to_string(child) + "-0");  // another model's
+  write_bytes(other, std::vector<uint8_t>(100, 1));
+  fs::last_write_time(other, old);
+  REQUIRE(pack_cache::write(dir.file("m.hearth-cache"), key, payload.data()).empty());
+  CHECK_FALSE(fs::exists(dead));
+  CHECK(fs::exists(dead_but_recent));
+  CHECK(fs::exists(alive));
+  CHECK(fs::exists(other));
+  CHECK(fs::exists(dir.file("m.hearth-cache")));
 }
 
 TEST_CASE("pack cache: the layout hash follows what packing makes of each type", "[model][pack_cache]") {
