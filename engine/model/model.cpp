@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "checked_size.h"
+#include "fnv1a.h"
 #include "kernels/kernels.h"
 #include "kernels/packing.h"
 #include "memory_plan.h"

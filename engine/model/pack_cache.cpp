@@ -17,6 +17,7 @@
 #include <fstream>
 #include <utility>
 
+#include "fnv1a.h"
 #include "kernels/packing.h"
 
 #ifndef MADV_POPULATE_READ
@@ -127,17 +128,9 @@ void remove_orphaned_temporaries(const std::filesystem::path& path, const std::f
 
 }  // namespace
 
-uint64_t fnv1a64(const uint8_t* data, size_t n, uint64_t h) {
-  for (size_t i = 0; i < n; ++i) {
-    h ^= data[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
 uint64_t pack_layout_hash(const std::vector<ggml_type>& types) {
   constexpr int64_t rows = 17, cols = 512;
-  uint64_t h = fnv1a64(nullptr, 0);
+  uint64_t h = fnv1a64_basis;
   for (const ggml_type t : types) {
     const size_t row_bytes = ggml_row_size(t, cols);
     std::vector<uint8_t> src(row_bytes * rows);

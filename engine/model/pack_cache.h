@@ -47,14 +47,12 @@ struct pack_cache_key {
   std::string kernels;          // the kernel set's name
   uint64_t model_size = 0;      // bytes of the model file
   int64_t model_mtime_ns = 0;   // its modification time
-  uint64_t model_hash = 0;      // fnv1a64 of its bytes before the tensor data (metadata, tensor infos)
+  uint64_t model_hash = 0;      // fnv1a64 (fnv1a.h) of its bytes before the tensor data (metadata, tensor infos)
   uint64_t layout_hash = 0;     // pack_layout_hash() of the types packed
   std::vector<pack_cache_matrix> matrices;
   uint64_t payload_bytes = 0;   // the payload's length (the matrices lie inside it)
 };
 
-// 64-bit FNV-1a of `n` bytes, continuing from `h`.
-uint64_t fnv1a64(const uint8_t* data, size_t n, uint64_t h = 0xcbf29ce484222325ull);
 // A hash of what kernels::pack_weights makes of a fixed pseudo-random sample of each type in
 // `types` (17 rows of 512 columns: one whole group of 16 rows and one partial group).
 // Precondition: kernels::packable(t) for each.

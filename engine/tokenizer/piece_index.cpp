@@ -2,15 +2,13 @@
 
 #include <bit>
 
+#include "fnv1a.h"
+
 namespace hearth {
 
 uint64_t piece_index::hash(std::string_view s) {
   // FNV-1a, then a final mix so that the low bits (the slot) depend on every byte.
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
+  uint64_t h = fnv1a64(reinterpret_cast<const uint8_t*>(s.data()), s.size());
   h ^= h >> 29;
   h *= 0xbf58476d1ce4e5b9ull;
   h ^= h >> 32;
