@@ -422,7 +422,7 @@ gguf_file gguf_file::open(const std::filesystem::path& path) {
   struct stat st {};
   if (::fstat(f.fd_, &st) != 0 || !S_ISREG(st.st_mode)) throw f.error("not a regular file");
   f.size_ = static_cast<size_t>(st.st_size);
-  f.mtime_ns_ = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  f.mtime_ns_ = stat_mtime_ns(st);
   if (f.size_ < 24) {
     throw f.error("file is " + std::to_string(f.size_) + " bytes, shorter than a GGUF header (24 bytes)");
   }
@@ -445,16 +445,7 @@ void gguf_file::release_pages(const uint8_t* data, size_t n) const {
 }
 
 std::optional<std::string> gguf_file::change_on_disk() const {
-  if (guard_.faulted()) return "pages of it vanished: it was truncated";
-  struct stat st {};
-  if (fd_ < 0 || ::fstat(fd_, &st) != 0) return std::string("it can no longer be read: ") + std::strerror(errno);
-  if (static_cast<size_t>(st.st_size) != size_) {
-    return "its size changed from " + std::to_string(size_) + " to " + std::to_string(st.st_size) + " bytes";
-  }
-  if (static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec != mtime_ns_) {
-    return std::string("it was modified in place");
-  }
-  return std::nullopt;
+  return mapped_file_change(guard_, fd_, size_, mtime_ns_);
 }
 
 gguf_file::gguf_file(gguf_file&& o) noexcept { *this = std::move(o); }

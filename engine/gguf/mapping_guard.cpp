@@ -1,11 +1,14 @@
 #include "gguf/mapping_guard.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <cstdint>
 #include <mutex>
 #include <utility>
@@ -111,6 +114,21 @@ void mapping_guard::release() {
   s.begin.store(0, std::memory_order_release);
   s.taken.store(false, std::memory_order_release);
   slot_ = -1;
+}
+
+int64_t stat_mtime_ns(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+std::optional<std::string> mapped_file_change(const mapping_guard& guard, int fd, uint64_t size, int64_t mtime) {
+  if (guard.faulted()) return "pages of it vanished: it was truncated";
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0) return std::string("it can no longer be read: ") + std::strerror(errno);
+  if (static_cast<uint64_t>(st.st_size) != size) {
+    return "its size changed from " + std::to_string(size) + " to " + std::to_string(st.st_size) + " bytes";
+  }
+  if (stat_mtime_ns(st) != mtime) return std::string("it was modified in place");
+  return std::nullopt;
 }
 
 }  // namespace hearth

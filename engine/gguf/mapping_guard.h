@@ -21,6 +21,11 @@
 // registry lock-free. At most `max_guarded` mappings are guarded at once; beyond that a guard
 // is inactive (guarded() is false) and the mapping behaves as an unguarded one.
 #include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+struct stat;
 
 namespace hearth {
 
@@ -45,5 +50,14 @@ class mapping_guard {
   void release();
   int slot_ = -1;
 };
+
+// A file's modification time in nanoseconds.
+int64_t stat_mtime_ns(const struct stat& st);
+
+// Why the bytes of a guarded mapping of the file open as `fd` can no longer be trusted, or
+// nullopt: a page of it vanished (the file was truncated: those pages now read as zeros), or the
+// file's size or modification time differs from `size` and `mtime_ns`, taken when it was opened
+// (rewritten in place). Costs one fstat. (gguf_file::change_on_disk, pack_cache::change_on_disk)
+std::optional<std::string> mapped_file_change(const mapping_guard& guard, int fd, uint64_t size, int64_t mtime_ns);
 
 }  // namespace hearth

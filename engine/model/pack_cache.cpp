@@ -47,10 +47,6 @@ struct header_writer {
   }
 };
 
-int64_t mtime_ns(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
 std::string errno_text() { return std::strerror(errno); }
 
 bool write_all(int fd, const uint8_t* p, size_t n, uint64_t at) {
@@ -192,7 +188,7 @@ std::optional<pack_cache> pack_cache::map(const std::filesystem::path& path, con
     return std::nullopt;
   }
   c.size_ = static_cast<uint64_t>(st.st_size);
-  c.mtime_ns_ = mtime_ns(st);
+  c.mtime_ns_ = stat_mtime_ns(st);
   const std::vector<uint8_t> want = pack_cache_header(key);
   std::vector<uint8_t> have(want.size());
   if (c.size_ < want.size() || !read_all(c.fd_, have.data(), have.size(), 0) || have != want) {
@@ -354,14 +350,7 @@ size_t pack_cache::huge_mapped_bytes() const {
 }
 
 std::optional<std::string> pack_cache::change_on_disk() const {
-  if (guard_.faulted()) return "pages of it vanished: it was truncated";
-  struct stat st {};
-  if (fd_ < 0 || ::fstat(fd_, &st) != 0) return "it can no longer be read: " + errno_text();
-  if (static_cast<uint64_t>(st.st_size) != size_) {
-    return "its size changed from " + std::to_string(size_) + " to " + std::to_string(st.st_size) + " bytes";
-  }
-  if (mtime_ns(st) != mtime_ns_) return std::string("it was modified in place");
-  return std::nullopt;
+  return mapped_file_change(guard_, fd_, size_, mtime_ns_);
 }
 
 }  // namespace hearth
