@@ -219,7 +219,9 @@ void model::pack_weights(int threads, const pack_cache_options& cache) {
   // it is anonymous memory committed at once: check it fits before taking it.
   constexpr size_t huge = size_t{2} << 20, align = 64;
   checked_size total;
+  std::vector<checked_size> starts;  // each matrix's place in the arena (or the cache's payload, laid out the same)
   for (const weight* w : matrices) {
+    starts.push_back(total);
     total += round_up(kernels::packed_bytes(w->type, w->rows, w->cols), align);
   }
   const checked_size arena_bytes = round_up(total, huge);
@@ -228,12 +230,8 @@ void model::pack_weights(int threads, const pack_cache_options& cache) {
                       " kernels needs " + format_bytes(arena_bytes) + "; " + format_bytes(avail) + " available");
   }
   packed_bytes_ = total.size();
-  // Each matrix's place in the arena (or the cache's payload, laid out the same).
   std::vector<size_t> offsets;
-  for (size_t offset = 0; const weight* w : matrices) {
-    offsets.push_back(offset);
-    offset += round_up(kernels::packed_bytes(w->type, w->rows, w->cols), align).size();
-  }
+  for (const checked_size& s : starts) offsets.push_back(s.size());  // below arena_bytes: no overflow
   std::optional<pack_cache_key> key;
   bool write_cache = false;
   if (!cache.path.empty()) {

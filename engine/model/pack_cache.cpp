@@ -122,6 +122,11 @@ void remove_orphaned_temporaries(const std::filesystem::path& path, const std::f
   }
 }
 
+// Where the payload starts after a header of `header_bytes`: the next 2 MiB boundary.
+uint64_t payload_offset_after(uint64_t header_bytes) {
+  return (header_bytes + payload_alignment - 1) / payload_alignment * payload_alignment;
+}
+
 }  // namespace
 
 uint64_t pack_layout_hash(const std::vector<ggml_type>& types) {
@@ -168,10 +173,7 @@ std::vector<uint8_t> pack_cache_header(const pack_cache_key& key) {
   return std::move(w.out);
 }
 
-uint64_t pack_cache_payload_offset(const pack_cache_key& key) {
-  const uint64_t header = pack_cache_header(key).size();
-  return (header + payload_alignment - 1) / payload_alignment * payload_alignment;
-}
+uint64_t pack_cache_payload_offset(const pack_cache_key& key) { return payload_offset_after(pack_cache_header(key).size()); }
 
 std::optional<pack_cache> pack_cache::map(const std::filesystem::path& path, const pack_cache_key& key,
                                           std::string& why) {
@@ -195,7 +197,7 @@ std::optional<pack_cache> pack_cache::map(const std::filesystem::path& path, con
     why = "it was made for another model file, kernel set or packing";
     return std::nullopt;
   }
-  const uint64_t offset = pack_cache_payload_offset(key);
+  const uint64_t offset = payload_offset_after(want.size());
   if (c.size_ != offset + key.payload_bytes) {
     why = "it is " + std::to_string(c.size_) + " bytes, expected " + std::to_string(offset + key.payload_bytes);
     return std::nullopt;
@@ -220,7 +222,7 @@ std::optional<pack_cache> pack_cache::map(const std::filesystem::path& path, con
 std::string pack_cache::write(const std::filesystem::path& path, const pack_cache_key& key, const uint8_t* payload,
                               std::stop_token stop) {
   const std::vector<uint8_t> header = pack_cache_header(key);
-  const uint64_t offset = pack_cache_payload_offset(key), size = offset + key.payload_bytes;
+  const uint64_t offset = payload_offset_after(header.size()), size = offset + key.payload_bytes;
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
   remove_orphaned_temporaries(path, dir);  // before the free space is counted
