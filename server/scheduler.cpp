@@ -1411,8 +1411,10 @@ void scheduler::publish_stats(bool ran_batch) {
     // leaves (at least half the mean: an answer already past the mean goes on for a while).
     double tokens = q->max_tokens - q->n_generated;
     if (mean_answer_ > 0) tokens = std::min(tokens, std::max(mean_answer_ - q->n_generated, mean_answer_ / 2));
+    // Its prompt rows left: none once it decodes (n_fed then counts its generated tokens too).
     const double row = prompt_row_s_ > 0 ? prompt_row_s_ : decode_step_s_;
-    slots.push_back(static_cast<double>(q->fill_end() - q->n_fed) * row + tokens * decode_step_s_);
+    const int64_t rows = std::max<int64_t>(0, q->fill_end() - q->n_fed);
+    slots.push_back(static_cast<double>(rows) * row + tokens * decode_step_s_);
   }
   std::sort(slots.begin(), slots.end());
   std::lock_guard lock(mu_);
