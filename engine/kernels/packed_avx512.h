@@ -4,6 +4,7 @@
 // (the *_avx512.cpp files).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
@@ -125,7 +126,15 @@ void packed_rows(int64_t blocks, const uint8_t* w, size_t group_bytes, int64_t n
 
 }  // namespace v512_driver
 
-// gemm_fn over a packed matrix (kernels.h): activation rows in tiles of 8, then 4, 2 and 1.
+// Prefill's tiles of 8 rows take the weights in slices of about this many bytes, each slice
+// through every tile before the next: the slice stays in the core's L2 (1 MB on the machines
+// measured) across tiles, where the whole matrix (several MB) came again from L3 or memory for
+// each tile of 8 rows. +2-5% pp128 and pp512 (docs/performance.md).
+inline constexpr size_t tile_slice_bytes = 256u << 10;
+
+// gemm_fn over a packed matrix (kernels.h): activation rows in tiles of 8 (a weight slice at a
+// time, above, once there are two tiles to share it), then 4, 2 and 1. Each output is computed
+// by the same tile over the same blocks whatever the order, so the results do not depend on it.
 template <class K>
 struct driver512 {
   static void gemm(int64_t k, const void* w, size_t w_stride, int64_t n, const void* x, size_t x_stride, int64_t m,
@@ -140,6 +149,18 @@ void driver512<K>::gemm(int64_t k, const void* w, size_t w_stride, int64_t n, co
   const auto* xb = static_cast<const uint8_t*>(x);
   const int64_t blocks = k / K::elements;
   int64_t i = 0;
+  if (m >= 16) {
+    const int64_t slice_rows = std::max<int64_t>(1, static_cast<int64_t>(tile_slice_bytes / w_stride)) * pack_rows;
+    const int64_t tiles_end = m / 8 * 8;
+    for (int64_t r0 = 0; r0 < n; r0 += slice_rows) {
+      const uint8_t* ws = wb + r0 / pack_rows * w_stride;
+      const int64_t rows = std::min(slice_rows, n - r0);
+      for (int64_t t = 0; t < tiles_end; t += 8) {
+        packed_rows<K, 8>(blocks, ws, w_stride, rows, xb + t * x_stride, x_stride, y + t * ldy + r0, ldy);
+      }
+    }
+    i = tiles_end;
+  }
   for (; i + 8 <= m; i += 8) packed_rows<K, 8>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
   for (; i + 4 <= m; i += 4) packed_rows<K, 4>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);
   for (; i + 2 <= m; i += 2) packed_rows<K, 2>(blocks, wb, w_stride, n, xb + i * x_stride, x_stride, y + i * ldy, ldy);

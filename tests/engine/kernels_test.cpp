@@ -206,6 +206,12 @@ TEST_CASE("kernels: matmuls equal the scalar reference for every (set, type) pai
     }
   }
   CHECK(pairs.size() == sets.size() * all_type_traits().size());
+  // Prefill's weight slices (tile_slice_bytes, 256 KB: 112 rows of Q4_0 or Q4_K and 48 of Q8_0
+  // at k = 4096): two or more, the last one and its last group partial, under two tiles of 8
+  // rows and a rest. The slicing is one template for every type; these cover both kernel kinds.
+  for (ggml_type type : {ggml_type::q4_0, ggml_type::q8_0, ggml_type::q4_k}) {
+    compare_sets(sets, type, 16 * 12 + 7, 4096, 17, pairs);
+  }
 }
 
 TEST_CASE("kernels: F32, F16 and BF16 matmuls agree bit for bit on numbers all three hold exactly",
