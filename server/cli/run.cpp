@@ -30,6 +30,7 @@ struct run_config {
   std::vector<std::string> stops;
   std::optional<quant_mix> quantize;  // --quantize TYPE: quantize at start-up
   std::string imatrix;                // --imatrix FILE: weigh that quantization
+  bool pack_cache = false;            // --pack-cache: map MODEL.hearth-cache, writing it when absent
   ggml_type kv_type = ggml_type::f16;
   std::shared_ptr<const grammar> constraint;  // --grammar / --json-schema
 };
@@ -65,6 +66,11 @@ run_config parse_run(const options& opts) {
   c.kv_type = parse_kv_type(opts.get_or("kv-type", "f16"));
   c.imatrix = opts.get_or("imatrix", "");
   if (!c.imatrix.empty() && !c.quantize) throw usage_error("--imatrix weighs --quantize: give both");
+  c.pack_cache = opts.has("pack-cache");
+  if (c.pack_cache && c.quantize) {
+    throw usage_error("--pack-cache keeps a model file's repacked weights; --quantize makes new ones at each start: "
+                      "give one (hearth quantize writes the quantized file once)");
+  }
   c.constraint = grammar_option(opts);
   c.stops = opts.get_all("stop");
   if (auto err = validate_stops(c.stops)) throw usage_error(*err);
@@ -93,7 +99,7 @@ memory_plan plan_run(const model& m, const run_config& c, int64_t n_prompt, int6
 
 // Prefill the prompt in chunks of the forward pass's batch size, then decode one token at a time.
 int generate(const run_config& c) {
-  auto m = load_model(c.model_path, c.quantize, c.threads, "hearth run", c.imatrix);
+  auto m = load_model(c.model_path, c.quantize, c.threads, "hearth run", c.imatrix, c.pack_cache);
   const hparams& hp = m->hp();
   const class vocab& v = m->vocab();
   std::vector<token_id> prompt = v.tokenize(c.prompt, true);
@@ -145,6 +151,8 @@ int generate(const run_config& c) {
   std::fwrite(rest.data(), 1, rest.size(), stdout);
   // Output is exactly prompt + completion; a terminal also gets a final newline.
   if (isatty(STDOUT_FILENO)) std::fputc('\n', stdout);
+  std::fflush(stdout);
+  m->finish_pack_cache();  // a cache begun at this load is written whole before the process ends
   return 0;
 }
 
@@ -172,7 +180,9 @@ int cmd_run(std::span<char* const> args) {
                 {"stop", 0, "TEXT", "stop before TEXT (may be repeated); TEXT is not printed"},
                 {"seed", 's', "S", "random seed; the same seed gives the same text (default: random)"},
                 {"quantize", 0, "TYPE", "quantize the model to TYPE (q8_0, q4_0, q4_k_m ... as hearth quantize) at start-up"},
-                {"imatrix", 0, "FILE", "importance matrix (hearth imatrix) that --quantize weighs the error by"}});
+                {"imatrix", 0, "FILE", "importance matrix (hearth imatrix) that --quantize weighs the error by"},
+                {"pack-cache", 0, "", "map the repacked weights from MODEL.hearth-cache, writing it when absent or\n"
+                                      "stale (as serve --pack-cache; the run waits for the write before it exits)"}});
   return run_command("run", opts, args, [&] {
     return generate(parse_run(opts));
   });
