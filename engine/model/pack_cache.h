@@ -78,8 +78,8 @@ class pack_cache {
   // in the same directory, synced, then renamed to `path`. Returns an empty string on success,
   // else why it was not written (the system error, or too little disk space: it leaves at least
   // 1 GiB free); the temporary file is removed. Temporary files that dead writers left beside
-  // `path` (a process gone, nothing written for 10 minutes) are removed first. Stops early (returning "stopped") once `stop` is
-  // requested. Reads `payload` only; any thread.
+  // `path` (a process gone, nothing written for 10 minutes) are removed first. Stops early
+  // (returning "stopped") once `stop` is requested. Reads `payload` only; any thread.
   static std::string write(const std::filesystem::path& path, const pack_cache_key& key, const uint8_t* payload,
                            std::stop_token stop = {});
 

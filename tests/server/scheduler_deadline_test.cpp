@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 // sleep never ends early), and so does the scheduler's measured step time, a mean of those.
 constexpr fake_engine_options kPerPass{.max_batch = 64, .max_logit_rows = 8, .block_size = 4, .total_blocks = 4096,
                                       .step_us = 2000, .row_us = 200};
-constexpr double kMinDecodeStepS = 0.0022;
+constexpr double kMinDecodeStepS = static_cast<double>(kPerPass.step_us + kPerPass.row_us) * 1e-6;
 
 // deadline_tokens: max_tokens, as when the client gives it, or (estimate_tokens) fewer.
 generation_request with_deadline(std::vector<token_id> prompt, int32_t max_tokens, std::chrono::milliseconds in,
