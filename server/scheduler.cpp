@@ -1051,7 +1051,7 @@ void scheduler::build_batch() {
   for (auto& p : running_) {
     sequence& s = *p;
     if (!s.runnable() || !s.prefilling() || prompt_left == 0) continue;
-    int64_t n = std::min<int64_t>(s.fill_end() - s.n_fed, prompt_left);
+    int64_t n = std::min<int64_t>(s.fill_left(), prompt_left);
     int64_t* grant = nullptr;
     if (!grants.empty()) {
       grant = &grants[s.client.id];
@@ -1120,10 +1120,10 @@ std::map<std::string_view, int64_t> scheduler::prompt_grants(int64_t rows) {
     if (!s.prefilling()) {
       flow_of(s).held += s.n_in_batch;
     } else if (flow& f = flow_of(s); f.demand == 0) {
-      f.demand = s.fill_end() - s.n_fed;
+      f.demand = s.fill_left();
       ++demanding;
     } else {
-      f.demand += s.fill_end() - s.n_fed;
+      f.demand += s.fill_left();
     }
   }
   if (demanding < 2) return {};  // one client takes them all
@@ -1411,10 +1411,8 @@ void scheduler::publish_stats(bool ran_batch) {
     // leaves (at least half the mean: an answer already past the mean goes on for a while).
     double tokens = q->max_tokens - q->n_generated;
     if (mean_answer_ > 0) tokens = std::min(tokens, std::max(mean_answer_ - q->n_generated, mean_answer_ / 2));
-    // Its prompt rows left: none once it decodes (n_fed then counts its generated tokens too).
     const double row = prompt_row_s_ > 0 ? prompt_row_s_ : decode_step_s_;
-    const int64_t rows = std::max<int64_t>(0, q->fill_end() - q->n_fed);
-    slots.push_back(static_cast<double>(rows) * row + tokens * decode_step_s_);
+    slots.push_back(static_cast<double>(q->fill_left()) * row + tokens * decode_step_s_);
   }
   std::sort(slots.begin(), slots.end());
   std::lock_guard lock(mu_);

@@ -33,6 +33,8 @@ struct scheduler::sequence {
   // fed before it (refill_to), recomputed.
   int32_t fill_end() const { return std::max(prompt_size(), refill_to); }
   bool prefilling() const { return n_fed < fill_end(); }
+  // Rows still to feed without sampling: 0 once it decodes (n_fed then counts generated tokens).
+  int32_t fill_left() const { return prefilling() ? fill_end() - n_fed : 0; }
   // Whether the row at fill_end() - 1 asks for logits: only if no token was sampled yet (a
   // sequence preempted while decoding already holds its next token, last_token).
   bool fill_samples() const { return last_token < 0; }
