@@ -24,7 +24,10 @@ int cmd_synth(std::span<char* const> args) {
                 {"output", 'o', "FILE", "where to write"},
                 {"vocab", 0, "FILE", "GGUF to copy the tokenizer from (default: ../shared/vocab/ggml-vocab-llama-spm.gguf)"},
                 {"seed", 's', "N", "random seed (default 1)"},
-                {"threads", 't', "N", "tensors generated at once (default: all cores)"}});
+                {"threads", 't', "N", "tensors generated at once (default: all cores)"},
+                {"copying", 0, "", "layers 0 and 1 hold an induction circuit, so that the model continues its context\n"
+                                   "by copying (what follows the latest earlier occurrence of the last two tokens):\n"
+                                   "a model to measure speculative decoding on; rope.freq_base is 1e20"}});
   try {
     if (!opts.parse(args)) return 0;
     auto shape_name = opts.get("shape");
@@ -41,8 +44,10 @@ int cmd_synth(std::span<char* const> args) {
     o.vocab_file = opts.get_or("vocab", HEARTH_SHARED_VOCAB);
     o.seed = opts.get_u64("seed", 1);
     o.threads = static_cast<int>(opts.get_int("threads", std::max(1u, std::thread::hardware_concurrency())));
+    o.copying = opts.has("copying");
     write_synth_model(o, *out);
-    std::fprintf(stderr, "hearth synth: wrote %s (%s, %s)\n", out->c_str(), shape_name->c_str(), type.c_str());
+    std::fprintf(stderr, "hearth synth: wrote %s (%s, %s%s)\n", out->c_str(), shape_name->c_str(), type.c_str(),
+                 o.copying ? ", copying" : "");
     return 0;
   } catch (const usage_error& e) {
     std::fprintf(stderr, "hearth synth: %s\n(see hearth synth --help)\n", e.what());
