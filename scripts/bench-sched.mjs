@@ -364,20 +364,28 @@ async function fair() {
 // speculative: one stream at a time, each case sent with speculative decoding off and in each
 //   mode of SPEC_MODES (default "ngram"; "ngram,draft" when the server has --draft-model), up to 8
 //   drafted tokens, alternating, SPEC_RUNS times (default 5). Reported per case and mode: decode
-//   tok/s (the server's timings.predicted_per_second) median off and on, the ratio, drafted and
+//   tok/s (the server's timings.predicted_per_second) median off and on, the speed-up (the median
+//   of each run's on / off, the two sent back to back: steadier on a noisy machine), drafted and
 //   accepted tokens per run and the acceptance rate, and whether every run's tokens were the same
 //   both ways (they must be: speculation changes no token). SPEC_MAX_TOKENS (default 256) a run.
 //   repeats: greedy, the model's own text falls back on what it said before (stories260K's
 //            stories do); quotes: a paragraph given twice in the prompt and asked again;
+//            code: a function, then asked for it again with one name changed (an edit);
 //            sampled: temperature 0.8 (seeded), the text repeats itself less.
+//   A model that copies its context (hearth synth --copying) accepts nearly every draft in each
+//   case; one with random weights almost none: run both for the two ends.
 async function speculative() {
   const runs = Number(process.env.SPEC_RUNS ?? 5);
   const maxTokens = Number(process.env.SPEC_MAX_TOKENS ?? 256);
   const modes = (process.env.SPEC_MODES ?? 'ngram').split(',');
+  // SPEC_PEER_MODE: the server is llama.cpp's, started by scripts/bench-sched --peer with its
+  // speculative decoding set to this mode (it is a server setting there): each case is sent
+  // `runs` times to its /completion, and drafted and accepted come from its timings.
+  const peerMode = process.env.SPEC_PEER_MODE;
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const post = (payload) => new Promise((resolve, reject) => {
+  const post = (path, payload) => new Promise((resolve, reject) => {
     const body = JSON.stringify(payload);
-    const req = http.request(new URL('/v1/generate', url), {
+    const req = http.request(new URL(path, url), {
       method: 'POST', agent: false,
       headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
     }, (res) => {
@@ -389,38 +397,72 @@ async function speculative() {
     req.on('error', reject);
     req.end(body);
   });
+  // One request: decode tok/s, drafted and accepted tokens, and what was generated.
+  const generate = async (c, mode) => {
+    if (peerMode) {
+      const r = await post('/completion', { prompt: c.prompt, n_predict: maxTokens, temperature: c.temperature,
+        seed: c.seed ?? 1, cache_prompt: false });
+      return { tok_s: r.timings.predicted_per_second, drafted: r.timings.draft_n ?? 0,
+        accepted: r.timings.draft_n_accepted ?? 0, output: r.content };
+    }
+    const r = await post('/v1/generate', { prompt: c.prompt, max_tokens: maxTokens, temperature: c.temperature,
+      seed: c.seed ?? 1, cache: false, speculative: mode === 'off' ? { mode } : { mode, max_tokens: 8 } });
+    return { tok_s: r.timings.predicted_per_second, drafted: r.usage.speculative?.drafted_tokens ?? 0,
+      accepted: r.usage.speculative?.accepted_tokens ?? 0, output: JSON.stringify(r.tokens) };
+  };
   const paragraph = 'The old lighthouse keeper climbed the stairs every evening, lit the lamp, and wrote the ' +
     'weather in his book: wind from the west, rain at dusk, three ships seen before dark.';
+  const code = [
+    'def mean_by_key(rows, key):',
+    '    total = {}',
+    '    count = {}',
+    '    for row in rows:',
+    '        k = row[key]',
+    '        total[k] = total.get(k, 0) + row["value"]',
+    '        count[k] = count.get(k, 0) + 1',
+    '    return {k: total[k] / count[k] for k in total}',
+    ''].join('\n');
   const cases = {
     repeats: { prompt: 'Once upon a time', temperature: 0 },
     quotes: { prompt: `${paragraph}\n${paragraph}\nRepeat the paragraph once more:\n`, temperature: 0 },
+    code: { prompt: `${code}\n# The same function with "total" renamed to "sum":\n${code.split('\n')[0]}\n`, temperature: 0 },
     sampled: { prompt: 'Once upon a time', temperature: 0.8, seed: 7 },
   };
   const out = { scenario: 'speculative', max_tokens: maxTokens, runs, cases: {} };
+  if (peerMode) out.peer_mode = peerMode;
   for (const [name, c] of Object.entries(cases)) {
-    const base = { prompt: c.prompt, max_tokens: maxTokens, temperature: c.temperature, seed: c.seed ?? 1, cache: false };
+    if (peerMode) {
+      const rs = [];
+      for (let i = 0; i < runs; ++i) rs.push(await generate(c));
+      const drafted = rs.reduce((a, r) => a + r.drafted, 0), accepted = rs.reduce((a, r) => a + r.accepted, 0);
+      out.cases[name] = { tok_s: +median(rs.map((r) => r.tok_s)).toFixed(1), drafted_per_run: drafted / runs,
+        accepted_per_run: accepted / runs, acceptance: drafted ? +(accepted / drafted).toFixed(3) : 0,
+        output: rs[0].output.slice(0, 80) };
+      continue;
+    }
     const rate = { off: [] };
     const stats = {};
     for (const m of modes) {
       rate[m] = [];
-      stats[m] = { drafted: 0, accepted: 0, same: true };
+      stats[m] = { drafted: 0, accepted: 0, same: true, ratios: [] };
     }
     for (let i = 0; i < runs; ++i) {
-      const off = await post({ ...base, speculative: { mode: 'off' } });
-      rate.off.push(off.timings.predicted_per_second);
+      const off = await generate(c, 'off');
+      rate.off.push(off.tok_s);
       for (const m of modes) {
-        const on = await post({ ...base, speculative: { mode: m, max_tokens: 8 } });
-        rate[m].push(on.timings.predicted_per_second);
-        stats[m].drafted += on.usage.speculative?.drafted_tokens ?? 0;
-        stats[m].accepted += on.usage.speculative?.accepted_tokens ?? 0;
-        stats[m].same &&= JSON.stringify(off.tokens) === JSON.stringify(on.tokens);
+        const on = await generate(c, m);
+        rate[m].push(on.tok_s);
+        stats[m].ratios.push(on.tok_s / off.tok_s);
+        stats[m].drafted += on.drafted;
+        stats[m].accepted += on.accepted;
+        stats[m].same &&= off.output === on.output;
       }
     }
     const result = { tok_s_off: +median(rate.off).toFixed(1) };
     for (const m of modes) {
-      const { drafted, accepted, same } = stats[m];
+      const { drafted, accepted, same, ratios } = stats[m];
       result[m] = {
-        tok_s: +median(rate[m]).toFixed(1), speedup: +(median(rate[m]) / median(rate.off)).toFixed(3),
+        tok_s: +median(rate[m]).toFixed(1), speedup: +median(ratios).toFixed(3),
         drafted_per_run: drafted / runs, accepted_per_run: accepted / runs,
         acceptance: drafted ? +(accepted / drafted).toFixed(3) : 0, same_tokens: same,
       };
