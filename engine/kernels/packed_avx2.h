@@ -85,6 +85,9 @@ struct v256 {
 
 namespace v256_driver {
 
+// Tiles of 3 activation rows prefetch this far ahead, as packed_avx512.h's tiles of 4 and 8 do.
+inline constexpr size_t tile_prefetch_bytes = 4096;
+
 // One 16-row group by C activation rows, over all blocks (prefetching as in packed_avx512.h).
 template <class K, int C>
 void packed_tile(int64_t blocks, const uint8_t* w, const uint8_t* x, size_t x_stride, float* y, size_t ldy,
@@ -95,8 +98,11 @@ void packed_tile(int64_t blocks, const uint8_t* w, const uint8_t* x, size_t x_st
   for (int64_t b = 0; b < blocks; ++b) {
     const act* xb[C];
     for (int c = 0; c < C; ++c) xb[c] = reinterpret_cast<const act*>(x + c * x_stride) + b;
-    if constexpr (K::prefetch > 0 && C <= K::prefetch_rows) {
-      const char* ahead = reinterpret_cast<const char*>(w + b * K::block_bytes + K::prefetch);
+    constexpr size_t ahead_bytes = K::prefetch > 0 && C <= K::prefetch_rows ? K::prefetch
+                                   : C >= 3                                ? tile_prefetch_bytes
+                                                                           : 0;
+    if constexpr (ahead_bytes > 0) {
+      const char* ahead = reinterpret_cast<const char*>(w + b * K::block_bytes + ahead_bytes);
       for (size_t off = 0; off < K::block_bytes; off += 64) _mm_prefetch(ahead + off, _MM_HINT_T0);
     }
     K::template block<C>(w + b * K::block_bytes, xb, acc);

@@ -91,10 +91,18 @@ namespace v512_driver {
 // One 16-row group by C activation rows, over all blocks. One group at a time: a single
 // sequential stream of weights is what the hardware prefetchers follow best (four interleaved
 // groups measured ~25% slower for decode). Kernels that spend long on each block (the
-// K-quants) also prefetch a few KB ahead: without it, decode streamed Q4_K at ~70% and Q6_K at
-// ~45% of Q4_0's bytes per second (a single thread over 250 MB of weights). In tiles of 4
-// activation rows Q4_K measured faster without (its blocks take long enough for the hardware
-// prefetchers), Q6_K still faster with.
+// K-quants) also prefetch a few KB ahead in small tiles (K::prefetch_rows): without it, decode
+// streamed Q4_K at ~70% and Q6_K at ~45% of Q4_0's bytes per second (a single thread over 250 MB
+// of weights).
+//
+// Tiles of 4 and 8 activation rows spend long enough on each block that the hardware prefetchers
+// fall behind a stream from memory, so every type prefetches tile_prefetch_bytes ahead there (or
+// its own distance, where it has one for such tiles). That is what a tile reads when nothing holds
+// its weights in L2: fewer than 16 rows (a speculative verification, a small batch, a prompt's
+// last rows). pp8 went 1.3-1.6x faster with it (docs/performance.md), pp128 1-5%; Q4_0 in tiles
+// of 2 measured slightly slower with it, so they and decode's single rows keep the old rule.
+inline constexpr size_t tile_prefetch_bytes = 4096;
+
 template <class K, int C>
 void packed_tile(int64_t blocks, const uint8_t* w, const uint8_t* x, size_t x_stride, float* y, size_t ldy,
                  int64_t rows_left) {
@@ -104,8 +112,11 @@ void packed_tile(int64_t blocks, const uint8_t* w, const uint8_t* x, size_t x_st
   for (int64_t b = 0; b < blocks; ++b) {
     const act* xb[C];
     for (int c = 0; c < C; ++c) xb[c] = reinterpret_cast<const act*>(x + c * x_stride) + b;
-    if constexpr (K::prefetch > 0 && C <= K::prefetch_rows) {
-      const char* ahead = reinterpret_cast<const char*>(w + b * K::block_bytes + K::prefetch);
+    constexpr size_t ahead_bytes = K::prefetch > 0 && C <= K::prefetch_rows ? K::prefetch
+                                   : C >= 4                                ? tile_prefetch_bytes
+                                                                           : 0;
+    if constexpr (ahead_bytes > 0) {
+      const char* ahead = reinterpret_cast<const char*>(w + b * K::block_bytes + ahead_bytes);
       for (size_t off = 0; off < K::block_bytes; off += 64) _mm_prefetch(ahead + off, _MM_HINT_T0);
     }
     K::template block<C>(w + b * K::block_bytes, xb, acc);
