@@ -1300,14 +1300,16 @@ void scheduler::verify_drafts(sequence& s, std::span<const float> logits, time_p
   const int32_t accepted = s.accepted - accepted_before;
   drafted_step_ += m;
   accepted_step_ += accepted;
-  // The draft length follows how much of the recent drafts held (doubling while they all do); a
-  // draft wholly rejected pauses drafting for 1, 4, 16, then 64 steps, so text the drafts miss
-  // costs few verified rows and draft passes (a draft model then catches up in one pass).
+  // The draft length follows how much of the recent drafts held (growing 3, 7, 15 while they all
+  // do, tile_draft_length); a draft wholly rejected pauses drafting for 1, 4, 16, then 64 steps,
+  // so text the drafts miss costs few verified rows and draft passes (a draft model then catches
+  // up in one pass).
+  const int32_t max = s.spec.max_tokens;
   if (accepted == m) {
-    s.draft_cap = std::min(s.spec.max_tokens, s.draft_cap * 2);
+    s.draft_cap = tile_draft_length(2 * s.draft_cap + 1, max);
     s.draft_misses = 0;
   } else if (accepted == 0) {
-    s.draft_cap = std::max(1, s.draft_cap / 2);
+    s.draft_cap = tile_draft_length(s.draft_cap / 2, max);
     s.draft_pause = 1 << (2 * std::min(s.draft_misses, 3));
     ++s.draft_misses;
     // A draft model wholly wrong four times in a row is not this text's: each probe costs it a
@@ -1317,7 +1319,7 @@ void scheduler::verify_drafts(sequence& s, std::span<const float> logits, time_p
       draft_->seq_free(std::exchange(s.draft_seq, -1));
     }
   } else {
-    s.draft_cap = std::max(1, accepted + 1);
+    s.draft_cap = tile_draft_length(accepted + 1, max);
     s.draft_misses = 0;
   }
   // The rejected rows' positions are dropped (their blocks released) before anything reads them;

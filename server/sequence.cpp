@@ -38,7 +38,7 @@ scheduler::sequence::sequence(pending&& p, int32_t n_vocab, std::shared_ptr<cons
   deadline = p.request.deadline;
   steer = std::move(p.request.steer);
   spec = p.request.speculative;
-  draft_cap = std::min(spec.max_tokens, 2);  // grows while drafts hold (verify_drafts)
+  draft_cap = tile_draft_length(3, spec.max_tokens);  // grows while drafts hold (verify_drafts)
 }
 
 void scheduler::sequence::record_token(token_id t, clock::time_point now) {

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "scheduler_test_util.h"
+#include "sequence.h"
 
 using namespace hearth;
 using namespace hearth::test;
@@ -305,4 +306,19 @@ TEST_CASE("speculative draft model: several sequences, a rolling window and a fa
     CHECK(f.draft->batch_log().size() == 2);  // two passes ran; after the failure, none
     f.check_clean();
   }
+}
+
+TEST_CASE("speculative: draft lengths give 2^n rows with the pending token, within max_tokens", "[scheduler][speculative]") {
+  // 1 + length is a power of two (tiles of 8, 4, 2, 1 rows, none left over), the largest that
+  // neither the wanted length nor the request's max_tokens exceeds, and never below 1.
+  CHECK(tile_draft_length(3, 8) == 3);
+  CHECK(tile_draft_length(7, 8) == 7);
+  CHECK(tile_draft_length(15, 8) == 7);
+  CHECK(tile_draft_length(15, 16) == 15);
+  CHECK(tile_draft_length(31, 16) == 15);
+  CHECK(tile_draft_length(6, 16) == 3);
+  CHECK(tile_draft_length(2, 8) == 1);
+  CHECK(tile_draft_length(0, 8) == 1);
+  CHECK(tile_draft_length(5, 1) == 1);
+  CHECK(tile_draft_length(3, 2) == 1);
 }
