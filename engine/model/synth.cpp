@@ -101,8 +101,10 @@ class copying_circuit {
   copying_circuit(const synth_shape& s, uint64_t seed)
       : hd_(s.n_embd / s.n_head), n_embd_(s.n_embd), gqa_(s.n_head / s.n_head_kv), code_seed_(name_seed(seed, "code")) {
     chunks_ = std::min<int64_t>({4, (s.n_embd - hd_) / (4 * hd_), s.n_head_kv});
-    if (hd_ % 2 != 0 || chunks_ < 1 || s.n_layer < 2 || s.n_head < 2 * chunks_)
-      throw std::invalid_argument("shape " + std::string(s.name) + " cannot hold the copying circuit (needs n_embd >= 5 head dims, 2 layers)");
+    if (hd_ % 2 != 0 || chunks_ < 1 || s.n_layer < 2 || s.n_head < 2 * chunks_) {
+      throw std::invalid_argument("shape " + std::string(s.name) +
+                                  " cannot hold the copying circuit (needs n_embd >= 5 head dims, 2 layers)");
+    }
     n_code_ = chunks_ * hd_;
     // The angle of pair i per position, as the engine's RoPE computes it (float, iterated).
     const float theta_scale = std::pow(static_cast<float>(freq_base), -2.0f / static_cast<float>(hd_));
@@ -129,8 +131,6 @@ class copying_circuit {
         shift_head_[d].push_back(h);
       }
     }
-    head_of_dist_.assign(s.n_head, 0);
-    for (int d = 0; d < 2; ++d) for (int64_t h : shift_head_[d]) head_of_dist_[h] = d + 1;
   }
 
   // Whether the circuit sets tensor `name` (the others are random or ones).
@@ -157,7 +157,9 @@ class copying_circuit {
     }
     // RMSNorm divides by the root mean square: |x|^2 is 2 at layer 0 (the constant and A), 4 at
     // layer 1 (B1 and B2 added), 5 at the output (C added).
-    auto unscale = [&](double norm2) { std::fill(row.begin(), row.end(), static_cast<float>(std::sqrt(norm2 / n_embd_))); };
+    auto unscale = [&](double norm2) {
+      std::fill(row.begin(), row.end(), static_cast<float>(std::sqrt(norm2 / n_embd_)));
+    };
     if (name == "output_norm.weight") return unscale(5);
     const auto [layer, what] = split(name);
     if (what == "ffn_down.weight" || layer > 1) return;  // zero: adds nothing to the residual
@@ -166,7 +168,7 @@ class copying_circuit {
       if (what == "attn_norm.weight") return unscale(2);
       if (what == "attn_q.weight") {
         // exp(-i d theta) times the key: the score sums c^2 cos((distance - d) theta) over the fast pairs.
-        const int d = head_of_dist_[head];
+        const int d = distance_of(head);
         if (d == 0 || pair >= slow_) return;
         const double angle = d * static_cast<double>(theta_[pair]);
         row[0] = static_cast<float>(kPositional * (dim % 2 == 0 ? std::cos(angle) : -std::sin(angle)));
@@ -219,6 +221,14 @@ class copying_circuit {
     return {layer, name.substr(dot + 1)};
   }
 
+  // The distance (1 or 2) query head `head` of layer 0 attends at, or 0 if it has no part.
+  int distance_of(int64_t head) const {
+    for (int d = 0; d < 2; ++d) {
+      if (std::find(shift_head_[d].begin(), shift_head_[d].end(), head) != shift_head_[d].end()) return d + 1;
+    }
+    return 0;
+  }
+
   float code(int64_t token, int64_t j) const {
     const uint64_t bits = mix(code_seed_ ^ mix(static_cast<uint64_t>(token) * static_cast<uint64_t>(n_code_) + j));
     return static_cast<float>((bits & 1) ? 1.0 : -1.0) / std::sqrt(static_cast<float>(n_code_));
@@ -230,8 +240,7 @@ class copying_circuit {
   double match_weight_ = 0;
   std::vector<float> theta_;
   std::vector<int> kv_chunk_;
-  std::vector<int64_t> shift_head_[2];
-  std::vector<int> head_of_dist_;
+  std::vector<int64_t> shift_head_[2];  // per distance 1, 2: layer 0's query head of each chunk
 };
 
 // The bytes of one tensor, generated row by row.
@@ -275,7 +284,8 @@ void write_synth_model(const synth_options& o, const std::filesystem::path& out)
   const synth_shape& s = o.shape;
   gguf_writer w;
   w.add_kv("general.architecture", gguf_meta_value::string("llama"));
-  w.add_kv("general.name", gguf_meta_value::string("synthetic " + std::string(s.name) + (o.copying ? " (copying)" : "")));
+  const std::string name = "synthetic " + std::string(s.name) + (o.copying ? " (copying)" : "");
+  w.add_kv("general.name", gguf_meta_value::string(name));
   w.add_kv("general.file_type", gguf_meta_value::u32(o.mix.file_type));
   w.add_kv("general.quantization_version", gguf_meta_value::u32(2));
   w.add_kv("llama.context_length", gguf_meta_value::u32(static_cast<uint32_t>(s.n_ctx)));
@@ -286,7 +296,8 @@ void write_synth_model(const synth_options& o, const std::filesystem::path& out)
   w.add_kv("llama.attention.head_count", gguf_meta_value::u32(static_cast<uint32_t>(s.n_head)));
   w.add_kv("llama.attention.head_count_kv", gguf_meta_value::u32(static_cast<uint32_t>(s.n_head_kv)));
   w.add_kv("llama.attention.layer_norm_rms_epsilon", gguf_meta_value::f32(1e-5f));
-  w.add_kv("llama.rope.freq_base", gguf_meta_value::f32(o.copying ? static_cast<float>(copying_circuit::freq_base) : 10000.0f));
+  const double freq_base = o.copying ? copying_circuit::freq_base : 10000.0;
+  w.add_kv("llama.rope.freq_base", gguf_meta_value::f32(static_cast<float>(freq_base)));
   w.add_kv("llama.vocab_size", gguf_meta_value::u32(static_cast<uint32_t>(tokens.size())));
   for (const auto& [key, value] : vocab.metadata()) {
     if (key.starts_with("tokenizer.")) w.add_kv(std::string(key), gguf_meta_value::copy_of(value));
