@@ -307,11 +307,43 @@ inline void accumulate_heads(uint16_t (*acc)[16 * NV], const float (*vf)[16 * NV
   }
 }
 
+// The online softmax's steps through one block's scores sc (lanes below count, `live`), from the
+// running maximum m, without a branch per position. In position order the steps are: a score
+// above the maximum raises it (bit t of `raised`) and has the argument old - new, any other has
+// score - maximum. Here the maximum before each position is a prefix scan of "the later value if
+// it is greater, else the earlier" (the steps' own rule, so ties and NaN scores, which never
+// raise, keep the earlier value), shifted one lane; the arguments are the same subtractions of
+// the same values, so the same bits. Dead lanes get argument 0. Returns the new maximum.
+inline float online_max_steps(__m512 sc, float m, __mmask16 live, int count, float* arg, uint32_t& raised) {
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  // NaN and dead lanes never raise: -inf in the scan.
+  __m512 scan = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(sc, sc, _CMP_ORD_Q) & live, ninf, sc);
+  const auto later_if_greater = [](__m512 earlier, __m512 later) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(later, earlier, _CMP_GT_OQ), earlier, later);
+  };
+  const __m512i s = _mm512_castps_si512(scan);
+  scan = later_if_greater(_mm512_castsi512_ps(_mm512_alignr_epi32(s, _mm512_castps_si512(ninf), 15)), scan);
+  __m512i v = _mm512_castps_si512(scan);
+  scan = later_if_greater(_mm512_castsi512_ps(_mm512_alignr_epi32(v, _mm512_castps_si512(ninf), 14)), scan);
+  v = _mm512_castps_si512(scan);
+  scan = later_if_greater(_mm512_castsi512_ps(_mm512_alignr_epi32(v, _mm512_castps_si512(ninf), 12)), scan);
+  v = _mm512_castps_si512(scan);
+  scan = later_if_greater(_mm512_castsi512_ps(_mm512_alignr_epi32(v, _mm512_castps_si512(ninf), 8)), scan);
+  const __m512 vm = _mm512_set1_ps(m);
+  const __m512 after = later_if_greater(vm, scan);  // the maximum after each position
+  const __m512 before = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(after), _mm512_castps_si512(vm), 15));
+  const __mmask16 up = _mm512_cmp_ps_mask(sc, before, _CMP_GT_OQ) & live;
+  const __m512 a = _mm512_mask_blend_ps(up, _mm512_sub_ps(sc, before), _mm512_sub_ps(before, sc));
+  _mm512_store_ps(arg, _mm512_maskz_mov_ps(live, a));
+  raised = up;
+  return _mm512_cvtss_f32(_mm512_permutexvar_ps(_mm512_set1_epi32(count - 1), after));
+}
+
 // attend_heads_ref's sequence over heads sharing a KV head, 16 positions at a time: the block's
 // key and value rows converted to floats once for all heads; per head, its 16 scores (recipe
-// G64's sums, reduced together by hsum16x16), the online softmax's exp arguments in position
-// order (exp(old - new) on a new maximum, else exp(s - max)) and their 16 exps in one vector;
-// then the F16 accumulators, several heads at a time, kept in registers across the 16 positions.
+// G64's sums, reduced together by hsum16x16) and the online softmax's exp arguments in position
+// order (exp(old - new) on a new maximum, else exp(s - max); online_max_steps); then the exps of
+// all heads, four vectors in flight; then the F16 accumulators, several heads at a time, kept in registers across the 16 positions.
 // The same operations on the same values as position by position, so the same bits as the
 // reference.
 template <int NV>
@@ -322,6 +354,7 @@ void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, co
   alignas(64) float qf[max_heads][hd];
   alignas(64) uint16_t acc[max_heads][hd];
   alignas(64) float kf[span][hd], vf[span][hd];  // the block's rows as floats
+  alignas(64) float arg[max_heads][span];        // each position's exp argument
   alignas(64) float weight[max_heads][span];     // each position's exp
   uint32_t raised[max_heads];                    // bit t: position t raised the head's maximum
   float mx[max_heads], sum[max_heads];
@@ -343,6 +376,7 @@ void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, co
         _mm512_store_ps(vf[t] + 16 * c, load16(v + 16 * c));
       }
     }
+    const __mmask16 live = static_cast<__mmask16>((1u << count) - 1u);
     for (int64_t h = 0; h < heads; ++h) {
       // Scores: recipe G64 (16-element chunk c feeds accumulator c % 4), then the lanes' sum.
       __m512 part[span];
@@ -355,27 +389,22 @@ void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, co
         for (int c = 0; c < NV; ++c) a[c % 4] = _mm512_fmadd_ps(_mm512_load_ps(qf[h] + 16 * c), _mm512_load_ps(kf[t] + 16 * c), a[c % 4]);
         part[t] = _mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3]));
       }
-      alignas(64) float sc[span];
-      _mm512_store_ps(sc, _mm512_mul_ps(hsum16x16(part), vscale));
-      // The exp arguments in position order, then their exps together.
-      alignas(64) float arg[span] = {};
-      uint32_t bits = 0;
-      float m = mx[h];
-      for (int t = 0; t < count; ++t) {
-        if (sc[t] > m) {
-          arg[t] = m - sc[t];
-          m = sc[t];
-          bits |= 1u << t;
-        } else {
-          arg[t] = sc[t] - m;
-        }
-      }
-      mx[h] = m;
-      raised[h] = bits;
-      _mm512_store_ps(weight[h], exp_steps16(_mm512_load_ps(arg)));
+      const __m512 sc = _mm512_mul_ps(hsum16x16(part), vscale);
+      // The exp arguments of the position-order steps (see online_max_steps), stored for the
+      // exps below, which run for all heads together so that their dependency chains overlap.
+      mx[h] = online_max_steps(sc, mx[h], live, count, arg[h], raised[h]);
     }
     int64_t h = 0;
-    for (; h + group <= heads; h += group) {
+    for (; h + 4 <= heads; h += 4) {  // four independent polynomial chains in flight
+      const __m512 e0 = exp_steps16(_mm512_load_ps(arg[h])), e1 = exp_steps16(_mm512_load_ps(arg[h + 1]));
+      const __m512 e2 = exp_steps16(_mm512_load_ps(arg[h + 2])), e3 = exp_steps16(_mm512_load_ps(arg[h + 3]));
+      _mm512_store_ps(weight[h], e0);
+      _mm512_store_ps(weight[h + 1], e1);
+      _mm512_store_ps(weight[h + 2], e2);
+      _mm512_store_ps(weight[h + 3], e3);
+    }
+    for (; h < heads; ++h) _mm512_store_ps(weight[h], exp_steps16(_mm512_load_ps(arg[h])));
+    for (h = 0; h + group <= heads; h += group) {
       accumulate_heads<NV, group>(acc + h, vf, weight + h, raised + h, sum + h, count);
     }
     for (; h < heads; ++h) accumulate_heads<NV, 1>(acc + h, vf, weight + h, raised + h, sum + h, count);

@@ -329,6 +329,46 @@ TEST_CASE("kernels: grouped attention equals the per-head reference", "[kernels]
   }
 }
 
+TEST_CASE("kernels: grouped attention keeps the reference's order on ties and rising scores", "[kernels]") {
+  // Scores that tie exactly (a key row repeated), that raise the maximum at every position (each
+  // key a larger multiple of q), and that fall: the softmax's steps must keep the first maximum on
+  // a tie and take each raise in position order, as the per-head reference does.
+  const int64_t hd = 64, heads = 8;
+  const int32_t bs = 16;
+  const auto qf = random_floats(static_cast<size_t>(heads * hd), 21);
+  const auto base = random_floats(static_cast<size_t>(hd), 22);
+  for (int pattern = 0; pattern < 4; ++pattern) {
+    for (int64_t n : {3, 16, 29, 48}) {
+      const int64_t blocks = (n + bs - 1) / bs;
+      std::vector<uint16_t> q(qf.size()), kc(static_cast<size_t>(blocks * bs * hd)), vc(kc.size());
+      for (size_t i = 0; i < q.size(); ++i) q[i] = fp32_to_fp16(qf[i]);
+      const auto vf = random_floats(vc.size(), 23 + n);
+      for (size_t i = 0; i < vc.size(); ++i) vc[i] = fp32_to_fp16(vf[i]);
+      for (int64_t p = 0; p < blocks * bs; ++p) {
+        // 0: one row everywhere; 1: rising; 2: falling; 3: two values alternating (ties and raises).
+        const float f = pattern == 0   ? 1.0f
+                        : pattern == 1 ? 0.25f * static_cast<float>(p + 1)
+                        : pattern == 2 ? 0.25f * static_cast<float>(n - p)
+                                       : (p % 2 == 0 ? 1.0f : 1.5f);
+        for (int64_t i = 0; i < hd; ++i) kc[p * hd + i] = fp32_to_fp16(f * base[i]);
+      }
+      std::vector<const uint16_t*> keys, values;
+      for (int64_t b = 0; b < blocks; ++b) {
+        keys.push_back(kc.data() + b * bs * hd);
+        values.push_back(vc.data() + b * bs * hd);
+      }
+      std::vector<float> expect(heads * hd);
+      scalar().attend(scalar(), q.data(), heads, hd, keys.data(), values.data(), bs, n, 0.125f, expect.data());
+      for (const kernel_set* ks : simd_sets()) {
+        std::vector<float> got(heads * hd);
+        ks->attend(*ks, q.data(), heads, hd, keys.data(), values.data(), bs, n, 0.125f, got.data());
+        INFO(ks->name << " pattern " << pattern << " n=" << n);
+        REQUIRE(std::memcmp(expect.data(), got.data(), expect.size() * 4) == 0);
+      }
+    }
+  }
+}
+
 namespace {
 
 // ulps between two finite floats of the same sign (0 when equal).
