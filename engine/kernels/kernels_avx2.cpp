@@ -3,6 +3,7 @@
 // differs (no vpdpbusd: 8-bit products go through vpmaddubsw + vpmaddwd).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -233,6 +234,120 @@ void silu_mul(float* gate, const float* up, int64_t n) {
   exp_steps::silu_mul_from(gate, up, i, n);
 }
 
+// attend_heads_ref's sequence over heads sharing a KV head, as the AVX-512 set's attend_nv does
+// it with 8-lane vectors: 16 positions at a time, the block's key and value rows converted to
+// floats once for all heads; per head its 16 scores (recipe G64, the lanes 0-7 and 8-15 of each
+// 16-element chunk in two vectors, summed by hsum16 as dot_f16 does), the online softmax's exp
+// arguments in position order and their exps 8 at a time; then each head's F16 accumulators, 64
+// elements at a time in registers across the 16 positions. The same operations on the same
+// values as position by position, so the same bits as the reference.
+template <int NV>
+void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, const uint16_t* const* values,
+               int32_t block_size, int64_t n, float scale, float* out) {
+  constexpr int max_heads = 16, span = 16, hd = 16 * NV;
+  alignas(32) float qf[max_heads][hd];
+  alignas(32) uint16_t acc[max_heads][hd];
+  alignas(32) float kf[span][hd], vf[span][hd];  // the block's rows as floats
+  alignas(32) float weight[max_heads][span];     // each position's exp
+  uint32_t raised[max_heads];                    // bit t: position t raised the head's maximum
+  float mx[max_heads], sum[max_heads];
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int i = 0; i < hd; i += 8) _mm256_store_ps(qf[h] + i, load8(q + h * hd + i));
+    std::memset(acc[h], 0, sizeof acc[h]);
+    mx[h] = -INFINITY;
+    sum[h] = 0.0f;
+  }
+  for (int64_t t0 = 0; t0 < n; t0 += span) {
+    const int count = static_cast<int>(std::min<int64_t>(span, n - t0));
+    for (int t = 0; t < count; ++t) {
+      const int64_t p = t0 + t;
+      const uint16_t* k = keys[p / block_size] + (p % block_size) * hd;
+      const uint16_t* v = values[p / block_size] + (p % block_size) * hd;
+      for (int i = 0; i < hd; i += 8) {
+        _mm256_store_ps(kf[t] + i, load8(k + i));
+        _mm256_store_ps(vf[t] + i, load8(v + i));
+      }
+    }
+    for (int64_t h = 0; h < heads; ++h) {
+      alignas(32) float arg[span] = {};
+      uint32_t bits = 0;
+      float m = mx[h];
+      for (int t = 0; t < count; ++t) {
+        __m256 a[4][2];
+        for (auto& c : a) c[0] = c[1] = _mm256_setzero_ps();
+        for (int c = 0; c < NV; ++c) {
+          a[c % 4][0] = _mm256_fmadd_ps(_mm256_load_ps(qf[h] + 16 * c), _mm256_load_ps(kf[t] + 16 * c), a[c % 4][0]);
+          a[c % 4][1] = _mm256_fmadd_ps(_mm256_load_ps(qf[h] + 16 * c + 8), _mm256_load_ps(kf[t] + 16 * c + 8), a[c % 4][1]);
+        }
+        const __m256 lo = _mm256_add_ps(_mm256_add_ps(a[0][0], a[2][0]), _mm256_add_ps(a[1][0], a[3][0]));
+        const __m256 hi = _mm256_add_ps(_mm256_add_ps(a[0][1], a[2][1]), _mm256_add_ps(a[1][1], a[3][1]));
+        // dot_f16 returns the float of a double that holds this float: the same value.
+        const float sc = hsum16(lo, hi) * scale;
+        if (sc > m) {
+          arg[t] = m - sc;
+          m = sc;
+          bits |= 1u << t;
+        } else {
+          arg[t] = sc - m;
+        }
+      }
+      mx[h] = m;
+      raised[h] = bits;
+      _mm256_store_ps(weight[h], exp_steps8(_mm256_load_ps(arg)));
+      _mm256_store_ps(weight[h] + 8, exp_steps8(_mm256_load_ps(arg + 8)));
+      for (int t = 0; t < count; ++t) {
+        const bool up = bits >> t & 1u;
+        const float ms = up ? weight[h][t] : 1.0f, w = up ? 1.0f : weight[h][t];
+        sum[h] = sum[h] * ms + w;
+      }
+    }
+    // The F16 accumulators, 64 elements (8 vectors) of one head at a time.
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int c0 = 0; c0 < hd; c0 += 64) {
+        __m128i ah[8];
+        for (int c = 0; c < 8; ++c) ah[c] = _mm_load_si128(reinterpret_cast<const __m128i*>(acc[h] + c0 + 8 * c));
+        for (int t = 0; t < count; ++t) {
+          float w = weight[h][t];
+          if (raised[h] >> t & 1u) {
+            const __m256 vms = _mm256_set1_ps(w);
+            for (auto& x : ah) x = _mm256_cvtps_ph(_mm256_mul_ps(_mm256_cvtph_ps(x), vms), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            w = 1.0f;
+          }
+          const __m256 vs = _mm256_set1_ps(w);
+          for (int c = 0; c < 8; ++c) {
+            ah[c] = _mm256_cvtps_ph(_mm256_fmadd_ps(_mm256_load_ps(vf[t] + c0 + 8 * c), vs, _mm256_cvtph_ps(ah[c])),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+          }
+        }
+        for (int c = 0; c < 8; ++c) _mm_store_si128(reinterpret_cast<__m128i*>(acc[h] + c0 + 8 * c), ah[c]);
+      }
+    }
+  }
+  for (int64_t h = 0; h < heads; ++h) {
+    const __m256 inv = _mm256_set1_ps(1.0f / sum[h]);
+    for (int i = 0; i < hd; i += 8) {
+      _mm256_storeu_ps(out + h * hd + i,
+                       _mm256_mul_ps(_mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(acc[h] + i))), inv));
+    }
+  }
+}
+
+// kernel_set::attend: attend_nv for head sizes 64, 128, 192 and 256 and up to 16 heads per KV
+// head; others take the reference path.
+void attend(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
+            const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out) {
+  if (heads <= 16) {
+    switch (hd) {
+      case 64: return attend_nv<4>(q, heads, keys, values, block_size, n, scale, out);
+      case 128: return attend_nv<8>(q, heads, keys, values, block_size, n, scale, out);
+      case 192: return attend_nv<12>(q, heads, keys, values, block_size, n, scale, out);
+      case 256: return attend_nv<16>(q, heads, keys, values, block_size, n, scale, out);
+      default: break;
+    }
+  }
+  attend_heads_ref(ks, q, heads, hd, keys, values, block_size, n, scale, out);
+}
+
 }  // namespace
 
 const kernel_set* avx2() {
@@ -252,6 +367,7 @@ const kernel_set* avx2() {
     k.mad_f16 = mad_f16;
     k.scale_f16 = scale_f16;
     k.silu_mul = silu_mul;
+    k.attend = attend;
     return k;
   }();
   return &ks;
