@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/attend_grouped.h"
 #include "kernels/exp_steps.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
@@ -418,20 +419,13 @@ void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, co
   }
 }
 
-// kernel_set::attend: attend_nv for head sizes 64, 128, 192 and 256 (every llama-family model)
-// and up to 16 heads per KV head; others take the reference path.
+// kernel_set::attend: attend_nv where attend_grouped has a kernel, else the reference path.
 void attend(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
             const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out) {
-  if (heads <= 16) {
-    switch (hd) {
-      case 64: return attend_nv<4>(q, heads, keys, values, block_size, n, scale, out);
-      case 128: return attend_nv<8>(q, heads, keys, values, block_size, n, scale, out);
-      case 192: return attend_nv<12>(q, heads, keys, values, block_size, n, scale, out);
-      case 256: return attend_nv<16>(q, heads, keys, values, block_size, n, scale, out);
-      default: break;
-    }
-  }
-  attend_heads_ref(ks, q, heads, hd, keys, values, block_size, n, scale, out);
+  const bool grouped = attend_grouped(heads, hd, [&](auto nv) {
+    attend_nv<decltype(nv)::value>(q, heads, keys, values, block_size, n, scale, out);
+  });
+  if (!grouped) attend_heads_ref(ks, q, heads, hd, keys, values, block_size, n, scale, out);
 }
 
 }  // namespace
