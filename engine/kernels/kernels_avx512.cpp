@@ -315,6 +315,12 @@ inline void accumulate_heads(uint16_t (*acc)[16 * NV], const float (*vf)[16 * NV
 // it is greater, else the earlier" (the steps' own rule, so ties and NaN scores, which never
 // raise, keep the earlier value), shifted one lane; the arguments are the same subtractions of
 // the same values, so the same bits. Dead lanes get argument 0. Returns the new maximum.
+// x moved up by K lanes (lane t holds x[t - K]), lanes below K from `fill`.
+template <int K>
+inline __m512 lanes_up(__m512 x, __m512 fill) {
+  return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(x), _mm512_castps_si512(fill), 16 - K));
+}
+
 inline float online_max_steps(__m512 sc, float m, __mmask16 live, int count, float* arg, uint32_t& raised) {
   const __m512 ninf = _mm512_set1_ps(-INFINITY);
   // NaN and dead lanes never raise: -inf in the scan.
@@ -322,17 +328,13 @@ inline float online_max_steps(__m512 sc, float m, __mmask16 live, int count, flo
   const auto later_if_greater = [](__m512 earlier, __m512 later) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(later, earlier, _CMP_GT_OQ), earlier, later);
   };
-  const __m512i s = _mm512_castps_si512(scan);
-  scan = later_if_greater(_mm512_castsi512_ps(_mm512_alignr_epi32(s, _mm512_castps_si512(ninf), 15)), scan);
-  __m512i v = _mm512_castps_si512(scan);
-  scan = later_if_greater(_mm512_castsi512_ps(_mm512_alignr_epi32(v, _mm512_castps_si512(ninf), 14)), scan);
-  v = _mm512_castps_si512(scan);
-  scan = later_if_greater(_mm512_castsi512_ps(_mm512_alignr_epi32(v, _mm512_castps_si512(ninf), 12)), scan);
-  v = _mm512_castps_si512(scan);
-  scan = later_if_greater(_mm512_castsi512_ps(_mm512_alignr_epi32(v, _mm512_castps_si512(ninf), 8)), scan);
+  scan = later_if_greater(lanes_up<1>(scan, ninf), scan);
+  scan = later_if_greater(lanes_up<2>(scan, ninf), scan);
+  scan = later_if_greater(lanes_up<4>(scan, ninf), scan);
+  scan = later_if_greater(lanes_up<8>(scan, ninf), scan);
   const __m512 vm = _mm512_set1_ps(m);
   const __m512 after = later_if_greater(vm, scan);  // the maximum after each position
-  const __m512 before = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(after), _mm512_castps_si512(vm), 15));
+  const __m512 before = lanes_up<1>(after, vm);
   const __mmask16 up = _mm512_cmp_ps_mask(sc, before, _CMP_GT_OQ) & live;
   const __m512 a = _mm512_mask_blend_ps(up, _mm512_sub_ps(sc, before), _mm512_sub_ps(before, sc));
   _mm512_store_ps(arg, _mm512_maskz_mov_ps(live, a));
@@ -344,9 +346,9 @@ inline float online_max_steps(__m512 sc, float m, __mmask16 live, int count, flo
 // key and value rows converted to floats once for all heads; per head, its 16 scores (recipe
 // G64's sums, reduced together by hsum16x16) and the online softmax's exp arguments in position
 // order (exp(old - new) on a new maximum, else exp(s - max); online_max_steps); then the exps of
-// all heads, four vectors in flight; then the F16 accumulators, several heads at a time, kept in registers across the 16 positions.
-// The same operations on the same values as position by position, so the same bits as the
-// reference.
+// all heads, four vectors in flight; then the F16 accumulators, several heads at a time, kept in
+// registers across the 16 positions. The same operations on the same values as position by
+// position, so the same bits as the reference.
 template <int NV>
 void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, const uint16_t* const* values,
                int32_t block_size, int64_t n, float scale, float* out) {

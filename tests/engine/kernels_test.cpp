@@ -330,9 +330,11 @@ TEST_CASE("kernels: grouped attention equals the per-head reference", "[kernels]
 }
 
 TEST_CASE("kernels: grouped attention keeps the reference's order on ties and rising scores", "[kernels]") {
-  // Scores that tie exactly (a key row repeated), that raise the maximum at every position (each
-  // key a larger multiple of q), and that fall: the softmax's steps must keep the first maximum on
-  // a tie and take each raise in position order, as the per-head reference does.
+  // Scores that raise the maximum at every position (each key a larger multiple of one row), that
+  // fall, that tie exactly (a key row repeated) and that alternate, within a block and across
+  // block boundaries: the softmax's steps must take each raise in position order and carry the
+  // running maximum into the next block, as the per-head reference does. (A tie raised or not
+  // gives the same bits: the rescale is by exp(0) = 1.)
   const int64_t hd = 64, heads = 8;
   const int32_t bs = 16;
   const auto qf = random_floats(static_cast<size_t>(heads * hd), 21);
