@@ -6,7 +6,6 @@
 #include <stdexcept>
 
 #include "kernels/attention_quant.h"
-#include "kernels/attention_span.h"
 #include "kernels/type_traits.h"
 #include "row_ops.h"
 
@@ -120,9 +119,9 @@ void forward_pass::rope(float* x, int64_t n_heads, int32_t pos, float theta_scal
 // the row's sequence (the latest n_swa of them in a sliding-window layer), in one pass with a
 // running maximum (online softmax). Precision follows ggml's CPU flash attention, which produced
 // the reference outputs: over an F16 cache, q is rounded to F16 like the cache, and each head's
-// weighted sum of values accumulates in an F16 row (kernel_set::attend; attend_span for windows
-// and soft-caps); over a quantized cache, q is quantized like a matmul's activations and the sum
-// accumulates in floats (attend_quantized).
+// weighted sum of values accumulates in an F16 row (kernel_set::attend); over a quantized cache,
+// q is quantized like a matmul's activations and the sum accumulates in floats
+// (attend_quantized).
 void forward_pass::attend_group(const kv_cache& kv, const batch_entry& e, int64_t layer, int64_t g, const float* q,
                                 float* out) const {
   const int64_t hd = hp_.head_dim, heads = hp_.n_head / hp_.n_head_kv;
@@ -151,11 +150,7 @@ void forward_pass::attend_group(const kv_cache& kv, const batch_entry& e, int64_
   // An F16 cache's rows, as F16 elements.
   const auto* const* k16 = reinterpret_cast<const uint16_t* const*>(keys.data());
   const auto* const* v16 = reinterpret_cast<const uint16_t* const*>(values.data());
-  if (first == 0 && hp_.attn_softcap == 0) {
-    ks.attend(ks, qh.data(), heads, hd, k16, v16, kv.block_size(), n, scale, out);
-  } else {
-    kernels::attend_span(ks, qh.data(), heads, hd, k16, v16, kv.block_size(), first, n, scale, hp_.attn_softcap, out);
-  }
+  ks.attend(ks, qh.data(), heads, hd, k16, v16, kv.block_size(), first, n, scale, hp_.attn_softcap, out);
 }
 
 void forward_pass::prepare_row(kv_cache& kv, const batch_entry& e, int64_t i, int64_t layer) {

@@ -39,12 +39,15 @@ struct kernel_set {
   // y = fma(v, a, y) and y = y * a, element by element (one rounding each: every set agrees).
   void (*mad_f32)(float* y, const float* v, float a, int64_t n);
   void (*scale_f32)(float* y, float a, int64_t n);
-  // All query heads that share one KV head, over positions [0, n) stored in blocks of
-  // `block_size` (keys[b], values[b]: block b's [block_size][hd] rows). q: heads x hd, already
-  // F16; out: heads x hd. Each head computes exactly attend_heads_ref's sequence (the three
-  // primitives above); SIMD sets share the key and value conversions between heads.
+  // All query heads that share one KV head, over positions [first, n) stored in blocks of
+  // `block_size` (keys[b], values[b]: block b's [block_size][hd] rows; first > 0 for a sliding
+  // window, whose earlier positions llama.cpp's mask of -inf makes its flash attention skip), each
+  // score soft-capped when cap > 0 (Gemma 2). q: heads x hd, already F16; out: heads x hd. Each
+  // head computes exactly attend_heads_ref's sequence (the three primitives above); SIMD sets
+  // share the key and value conversions between heads.
   void (*attend)(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
-                 const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out);
+                 const uint16_t* const* values, int32_t block_size, int64_t first, int64_t n, float scale, float cap,
+                 float* out);
 
   // gate[i] = silu(gate[i]) * up[i] = gate[i] / (1 + e) * up[i], e = exp_steps::exp(-gate[i])
   // (exp_steps.h): the same operations in every set, so every set gives the same bits.
@@ -55,12 +58,14 @@ struct kernel_set {
 };
 
 // The reference attention (see kernel_set::attend), built from a set's dot_f16, mad_f16 and
-// scale_f16: for each position, s = dot * scale; on a new maximum the F16 accumulator is
-// rescaled by exp(old - new) and the value added with weight 1, else added with exp(s - max)
-// (exp is exp_steps::exp: every set the same bits);
-// the row ends divided by the sum of weights (multiplied by its float reciprocal).
+// scale_f16, head by head: for each position from `first`, s = dot * scale, and with cap > 0
+// s = cap * tanh(s) where scale was first divided by cap (ggml's order); on a new maximum the F16
+// accumulator is rescaled by exp(old - new) and the value added with weight 1, else added with
+// exp(s - max) (exp is exp_steps::exp: every set the same bits); the row ends divided by the sum
+// of weights (multiplied by its float reciprocal).
 void attend_heads_ref(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
-                      const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out);
+                      const uint16_t* const* values, int32_t block_size, int64_t first, int64_t n, float scale,
+                      float cap, float* out);
 
 const kernel_set& scalar();
 const kernel_set* avx2();    // nullptr when not compiled in

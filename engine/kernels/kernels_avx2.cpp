@@ -241,10 +241,11 @@ void silu_mul(float* gate, const float* up, int64_t n) {
 // 16-element chunk in two vectors, summed by hsum16 as dot_f16 does), the online softmax's exp
 // arguments in position order and their exps 8 at a time; then each head's F16 accumulators, 64
 // elements at a time in registers across the 16 positions. The same operations on the same
-// values as position by position, so the same bits as the reference.
+// values as position by position, so the same bits as the reference. Positions from `first`;
+// soft-capped scores through the same std::tanh.
 template <int NV>
 void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, const uint16_t* const* values,
-               int32_t block_size, int64_t n, float scale, float* out) {
+               int32_t block_size, int64_t first, int64_t n, float scale, float cap, float* out) {
   constexpr int max_heads = 16, span = 16, hd = 16 * NV;
   alignas(32) float qf[max_heads][hd];
   alignas(32) uint16_t acc[max_heads][hd];
@@ -258,7 +259,8 @@ void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, co
     mx[h] = -INFINITY;
     sum[h] = 0.0f;
   }
-  for (int64_t t0 = 0; t0 < n; t0 += span) {
+  if (cap > 0) scale /= cap;
+  for (int64_t t0 = first; t0 < n; t0 += span) {
     const int count = static_cast<int>(std::min<int64_t>(span, n - t0));
     for (int t = 0; t < count; ++t) {
       const int64_t p = t0 + t;
@@ -283,7 +285,8 @@ void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, co
         const __m256 lo = _mm256_add_ps(_mm256_add_ps(a[0][0], a[2][0]), _mm256_add_ps(a[1][0], a[3][0]));
         const __m256 hi = _mm256_add_ps(_mm256_add_ps(a[0][1], a[2][1]), _mm256_add_ps(a[1][1], a[3][1]));
         // dot_f16 returns the float of a double that holds this float: the same value.
-        const float sc = hsum16(lo, hi) * scale;
+        float sc = hsum16(lo, hi) * scale;
+        if (cap > 0) sc = cap * std::tanh(sc);
         if (sc > m) {
           arg[t] = m - sc;
           m = sc;
@@ -335,11 +338,12 @@ void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, co
 
 // kernel_set::attend: attend_nv where attend_grouped has a kernel, else the reference path.
 void attend(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
-            const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out) {
+            const uint16_t* const* values, int32_t block_size, int64_t first, int64_t n, float scale, float cap,
+            float* out) {
   const bool grouped = attend_grouped(heads, hd, [&](auto nv) {
-    attend_nv<decltype(nv)::value>(q, heads, keys, values, block_size, n, scale, out);
+    attend_nv<decltype(nv)::value>(q, heads, keys, values, block_size, first, n, scale, cap, out);
   });
-  if (!grouped) attend_heads_ref(ks, q, heads, hd, keys, values, block_size, n, scale, out);
+  if (!grouped) attend_heads_ref(ks, q, heads, hd, keys, values, block_size, first, n, scale, cap, out);
 }
 
 }  // namespace

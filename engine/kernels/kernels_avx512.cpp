@@ -308,6 +308,14 @@ inline void accumulate_heads(uint16_t (*acc)[16 * NV], const float (*vf)[16 * NV
   }
 }
 
+// cap * tanh(s) for each lane of s (the reference's scalar std::tanh: the same bits).
+inline __m512 soft_cap16(__m512 s, float cap) {
+  alignas(64) float lane[16];
+  _mm512_store_ps(lane, s);
+  for (float& x : lane) x = cap * std::tanh(x);
+  return _mm512_load_ps(lane);
+}
+
 // The online softmax's steps through one block's scores sc (lanes below count, `live`), from the
 // running maximum m, without a branch per position. In position order the steps are: a score
 // above the maximum raises it (bit t of `raised`) and has the argument old - new, any other has
@@ -348,10 +356,11 @@ inline float online_max_steps(__m512 sc, float m, __mmask16 live, int count, flo
 // order (exp(old - new) on a new maximum, else exp(s - max); online_max_steps); then the exps of
 // all heads, four vectors in flight; then the F16 accumulators, several heads at a time, kept in
 // registers across the 16 positions. The same operations on the same values as position by
-// position, so the same bits as the reference.
+// position, so the same bits as the reference. Positions from `first`; soft-capped scores
+// through the same std::tanh, lane by lane.
 template <int NV>
 void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, const uint16_t* const* values,
-               int32_t block_size, int64_t n, float scale, float* out) {
+               int32_t block_size, int64_t first, int64_t n, float scale, float cap, float* out) {
   constexpr int max_heads = 16, span = 16, hd = 16 * NV;
   constexpr int group = NV <= 4 ? 4 : NV <= 8 ? 2 : 1;  // heads accumulated together (registers)
   alignas(64) float qf[max_heads][hd];
@@ -367,8 +376,8 @@ void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, co
     mx[h] = -INFINITY;
     sum[h] = 0.0f;
   }
-  const __m512 vscale = _mm512_set1_ps(scale);
-  for (int64_t t0 = 0; t0 < n; t0 += span) {
+  const __m512 vscale = _mm512_set1_ps(cap > 0 ? scale / cap : scale);
+  for (int64_t t0 = first; t0 < n; t0 += span) {
     const int count = static_cast<int>(std::min<int64_t>(span, n - t0));
     for (int t = 0; t < count; ++t) {
       const int64_t p = t0 + t;
@@ -392,7 +401,8 @@ void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, co
         for (int c = 0; c < NV; ++c) a[c % 4] = _mm512_fmadd_ps(_mm512_load_ps(qf[h] + 16 * c), _mm512_load_ps(kf[t] + 16 * c), a[c % 4]);
         part[t] = _mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3]));
       }
-      const __m512 sc = _mm512_mul_ps(hsum16x16(part), vscale);
+      __m512 sc = _mm512_mul_ps(hsum16x16(part), vscale);
+      if (cap > 0) sc = soft_cap16(sc, cap);
       // The exp arguments of the position-order steps (see online_max_steps), stored for the
       // exps below, which run for all heads together so that their dependency chains overlap.
       mx[h] = online_max_steps(sc, mx[h], live, count, arg[h], raised[h]);
@@ -423,11 +433,12 @@ void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, co
 
 // kernel_set::attend: attend_nv where attend_grouped has a kernel, else the reference path.
 void attend(const kernel_set& ks, const uint16_t* q, int64_t heads, int64_t hd, const uint16_t* const* keys,
-            const uint16_t* const* values, int32_t block_size, int64_t n, float scale, float* out) {
+            const uint16_t* const* values, int32_t block_size, int64_t first, int64_t n, float scale, float cap,
+            float* out) {
   const bool grouped = attend_grouped(heads, hd, [&](auto nv) {
-    attend_nv<decltype(nv)::value>(q, heads, keys, values, block_size, n, scale, out);
+    attend_nv<decltype(nv)::value>(q, heads, keys, values, block_size, first, n, scale, cap, out);
   });
-  if (!grouped) attend_heads_ref(ks, q, heads, hd, keys, values, block_size, n, scale, out);
+  if (!grouped) attend_heads_ref(ks, q, heads, hd, keys, values, block_size, first, n, scale, cap, out);
 }
 
 }  // namespace

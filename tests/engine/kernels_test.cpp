@@ -299,30 +299,99 @@ TEST_CASE("kernels: attention kernels equal the scalar reference", "[kernels]") 
   }
 }
 
+namespace {
+
+// Random F16 queries (heads x hd) and an F16 cache of n positions in blocks of 16, as attention
+// reads them.
+struct f16_attention_case {
+  static constexpr int32_t bs = 16;
+  std::vector<uint16_t> q, kc, vc;
+  std::vector<const uint16_t*> keys, values;
+
+  f16_attention_case(int64_t heads, int64_t hd, int64_t n, uint64_t seed) {
+    const int64_t blocks = (n + bs - 1) / bs;
+    q = to_f16_row(random_floats(static_cast<size_t>(heads * hd), seed));
+    kc = to_f16_row(random_floats(static_cast<size_t>(blocks * bs * hd), seed + 1, 2.0f));
+    vc = to_f16_row(random_floats(static_cast<size_t>(blocks * bs * hd), seed + 2));
+    for (int64_t b = 0; b < blocks; ++b) {
+      keys.push_back(kc.data() + b * bs * hd);
+      values.push_back(vc.data() + b * bs * hd);
+    }
+  }
+  static std::vector<uint16_t> to_f16_row(const std::vector<float>& x) {
+    std::vector<uint16_t> h(x.size());
+    for (size_t i = 0; i < x.size(); ++i) h[i] = fp32_to_fp16(x[i]);
+    return h;
+  }
+  std::vector<float> attend(const kernel_set& ks, int64_t heads, int64_t hd, int64_t first, int64_t n, float cap) const {
+    std::vector<float> out(static_cast<size_t>(heads * hd));
+    ks.attend(ks, q.data(), heads, hd, keys.data(), values.data(), bs, first, n, 0.125f, cap, out.data());
+    return out;
+  }
+};
+
+}  // namespace
+
 TEST_CASE("kernels: grouped attention equals the per-head reference", "[kernels]") {
   for (const kernel_set* ks : simd_sets()) {
     for (int64_t hd : {64, 128, 80, 192, 256}) {
       for (int64_t heads : {1, 4, 8}) {
         for (int64_t n : {1, 5, 16, 17, 100}) {
-          const int32_t bs = 16;
-          const int64_t blocks = (n + bs - 1) / bs;
-          auto qf = random_floats(static_cast<size_t>(heads * hd), 11 + n);
-          auto kf = random_floats(static_cast<size_t>(blocks * bs * hd), 12 + n, 2.0f);
-          auto vf = random_floats(static_cast<size_t>(blocks * bs * hd), 13 + n);
-          std::vector<uint16_t> q(qf.size()), kc(kf.size()), vc(vf.size());
-          for (size_t i = 0; i < q.size(); ++i) q[i] = fp32_to_fp16(qf[i]);
-          for (size_t i = 0; i < kc.size(); ++i) kc[i] = fp32_to_fp16(kf[i]);
-          for (size_t i = 0; i < vc.size(); ++i) vc[i] = fp32_to_fp16(vf[i]);
-          std::vector<const uint16_t*> keys, values;
-          for (int64_t b = 0; b < blocks; ++b) {
-            keys.push_back(kc.data() + b * bs * hd);
-            values.push_back(vc.data() + b * bs * hd);
-          }
-          std::vector<float> expect(heads * hd), got(heads * hd);
-          scalar().attend(scalar(), q.data(), heads, hd, keys.data(), values.data(), bs, n, 0.125f, expect.data());
-          ks->attend(*ks, q.data(), heads, hd, keys.data(), values.data(), bs, n, 0.125f, got.data());
+          const f16_attention_case c(heads, hd, n, 11 + static_cast<uint64_t>(n));
+          const std::vector<float> expect = c.attend(scalar(), heads, hd, 0, n, 0.0f);
+          const std::vector<float> got = c.attend(*ks, heads, hd, 0, n, 0.0f);
           INFO(ks->name << " hd=" << hd << " heads=" << heads << " n=" << n);
           REQUIRE(std::memcmp(expect.data(), got.data(), expect.size() * 4) == 0);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("kernels: attention over a sliding window and with soft-capped scores is that softmax, and every set gives the reference's bits",
+          "[kernels]") {
+  // Windows that start inside a block, on a block boundary and at the last position; caps that
+  // bend the scores (1.5: scores here reach ~±6) and one that barely does (Gemma 2's 50).
+  const struct {
+    int64_t first, n;
+  } spans[] = {{0, 17}, {5, 17}, {16, 40}, {37, 100}, {99, 100}};
+  for (int64_t hd : {64, 80, 256}) {
+    for (int64_t heads : {1, 8}) {
+      for (const auto& s : spans) {
+        for (float cap : {0.0f, 1.5f, 50.0f}) {
+          const f16_attention_case c(heads, hd, s.n, 31 + static_cast<uint64_t>(s.n + s.first));
+          const std::vector<float> expect = c.attend(scalar(), heads, hd, s.first, s.n, cap);
+          INFO("hd=" << hd << " heads=" << heads << " first=" << s.first << " n=" << s.n << " cap=" << cap);
+          // First principles, in double: softmax over [first, n) of cap * tanh(q·k * scale / cap)
+          // (or q·k * scale), weighting the value rows. The reference accumulates in F16, so
+          // agreement is to F16's precision.
+          for (int64_t h = 0; h < heads; ++h) {
+            std::vector<double> score;
+            double top = -INFINITY;
+            for (int64_t t = s.first; t < s.n; ++t) {
+              double dot = 0;
+              for (int64_t i = 0; i < hd; ++i) {
+                dot += static_cast<double>(fp16_to_fp32(c.q[h * hd + i])) * fp16_to_fp32(c.kc[t * hd + i]);
+              }
+              double sc = dot * 0.125;
+              if (cap > 0) sc = cap * std::tanh(sc / cap);
+              score.push_back(sc);
+              top = std::max(top, sc);
+            }
+            double total = 0;
+            for (double& sc : score) total += (sc = std::exp(sc - top));
+            for (int64_t i = 0; i < hd; ++i) {
+              double want = 0;
+              for (int64_t t = s.first; t < s.n; ++t) want += score[t - s.first] * fp16_to_fp32(c.vc[t * hd + i]);
+              want /= total;
+              REQUIRE(std::abs(expect[h * hd + i] - want) <= 4e-3 * (1 + std::abs(want)));
+            }
+          }
+          for (const kernel_set* ks : simd_sets()) {
+            const std::vector<float> got = c.attend(*ks, heads, hd, s.first, s.n, cap);
+            INFO(ks->name);
+            REQUIRE(std::memcmp(expect.data(), got.data(), expect.size() * 4) == 0);
+          }
         }
       }
     }
@@ -360,10 +429,10 @@ TEST_CASE("kernels: grouped attention keeps the reference's order on ties and ri
         values.push_back(vc.data() + b * bs * hd);
       }
       std::vector<float> expect(heads * hd);
-      scalar().attend(scalar(), q.data(), heads, hd, keys.data(), values.data(), bs, n, 0.125f, expect.data());
+      scalar().attend(scalar(), q.data(), heads, hd, keys.data(), values.data(), bs, 0, n, 0.125f, 0.0f, expect.data());
       for (const kernel_set* ks : simd_sets()) {
         std::vector<float> got(heads * hd);
-        ks->attend(*ks, q.data(), heads, hd, keys.data(), values.data(), bs, n, 0.125f, got.data());
+        ks->attend(*ks, q.data(), heads, hd, keys.data(), values.data(), bs, 0, n, 0.125f, 0.0f, got.data());
         INFO(ks->name << " pattern " << pattern << " n=" << n);
         REQUIRE(std::memcmp(expect.data(), got.data(), expect.size() * 4) == 0);
       }
