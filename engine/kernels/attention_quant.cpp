@@ -4,7 +4,6 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/exp_steps.h"
 #include "kernels/type_traits.h"
 
 namespace hearth::kernels {
@@ -19,13 +18,15 @@ void attend_quantized(const kernel_set& ks, ggml_type ktype, ggml_type vtype, co
   const size_t q_row = act_row_bytes(kt.act, hd);
   const gemm_fn scores_of = gemm_for(ks, ktype, hd);
   // Per thread: the converted queries (heads rows), one block's scores (heads x block_size),
-  // the accumulators (heads x hd), one dequantized value row, and each head's max and sum.
+  // the accumulators (heads x hd), up to 16 dequantized value rows, one head's scaled (and
+  // capped) scores of them, and each head's max and sum.
+  constexpr int64_t span = 16;  // positions per softmax_rows_f32 call
   thread_local std::vector<uint8_t> qa;
-  thread_local std::vector<float> scores, acc, vrow, max, sum;
+  thread_local std::vector<float> scores, acc, vrows, max, sum;
   qa.resize(heads * q_row);
   scores.resize(static_cast<size_t>(heads) * block_size);
   acc.assign(static_cast<size_t>(heads * hd), 0.0f);
-  vrow.resize(hd);
+  vrows.resize(static_cast<size_t>(span * hd));
   max.assign(heads, -INFINITY);
   sum.assign(heads, 0.0f);
   const convert_fn convert = convert_for(ks, kt.act);
@@ -36,22 +37,18 @@ void attend_quantized(const kernel_set& ks, ggml_type ktype, ggml_type vtype, co
     const int64_t b = t0 / block_size, r0 = t0 % block_size;
     const int64_t t1 = std::min(n, (b + 1) * block_size), count = t1 - t0;
     scores_of(hd, keys[b] + r0 * k_row, k_row, count, qa.data(), q_row, heads, scores.data(), block_size);
-    for (int64_t t = 0; t < count; ++t) {
-      vt.dequantize(values[b] + (r0 + t) * v_row, vrow.data(), hd);
+    // Then up to 16 positions at a time: their value rows dequantized once for all heads, and
+    // each head's steps through them in position order.
+    for (int64_t c0 = 0; c0 < count; c0 += span) {
+      const int c = static_cast<int>(std::min(span, count - c0));
+      for (int t = 0; t < c; ++t) vt.dequantize(values[b] + (r0 + c0 + t) * v_row, vrows.data() + t * hd, hd);
       for (int64_t h = 0; h < heads; ++h) {
-        float s = scores[h * block_size + t] * scale;
-        if (cap > 0) s = cap * std::tanh(s);
-        float* a = acc.data() + h * hd;
-        float ms = 1.0f, vs = 1.0f;
-        if (s > max[h]) {
-          ms = exp_steps::exp(max[h] - s);
-          max[h] = s;
-          ks.scale_f32(a, ms, hd);
-        } else {
-          vs = exp_steps::exp(s - max[h]);
+        float s[span];
+        for (int t = 0; t < c; ++t) {
+          s[t] = scores[h * block_size + c0 + t] * scale;
+          if (cap > 0) s[t] = cap * std::tanh(s[t]);
         }
-        ks.mad_f32(a, vrow.data(), vs, hd);
-        sum[h] = sum[h] * ms + vs;
+        ks.softmax_rows_f32(s, c, &max[h], &sum[h], acc.data() + h * hd, vrows.data(), hd);
       }
     }
     t0 = t1;

@@ -7,8 +7,9 @@
 // added with weight exp(s - max); the row ends multiplied by 1 / (sum of weights).
 //
 // Every step is a kernel of `ks` that agrees bit for bit with the scalar set's (gemm_for,
-// convert_for, mad_f32, scale_f32; dequantizing is exact), so the output is the same bits under
-// every kernel set, and a head's result depends only on its own query and cache rows.
+// convert_for, softmax_rows_f32 for the steps of up to 16 positions at a time; dequantizing is
+// exact), so the output is the same bits under every kernel set, and a head's result depends only
+// on its own query and cache rows.
 // Pure function; any thread (its buffers are thread-local).
 #include <cstdint>
 

@@ -39,6 +39,15 @@ struct kernel_set {
   // y = fma(v, a, y) and y = y * a, element by element (one rounding each: every set agrees).
   void (*mad_f32)(float* y, const float* v, float a, int64_t n);
   void (*scale_f32)(float* y, float a, int64_t n);
+  // One head's online-softmax steps over `count` (1..16) consecutive positions of attention over
+  // a quantized cache, in position order: s[t] the position's score (scaled, capped); *m and *sum
+  // the head's running maximum and sum of weights; acc its hd float accumulators; v the
+  // positions' dequantized value rows, hd floats each, one after another. Each step is
+  // attention_quant.h's: a score above the maximum rescales acc by exp(old - new) (y = y * a) and
+  // adds its row with weight 1, any other adds it with weight exp(s - max) (y = fma(v, a, y)); then
+  // sum = sum * rescale + weight. exp is exp_steps::exp, so every set gives the same bits.
+  // hd % 16 == 0.
+  void (*softmax_rows_f32)(const float* s, int count, float* m, float* sum, float* acc, const float* v, int64_t hd);
   // All query heads that share one KV head, over positions [first, n) stored in blocks of
   // `block_size` (keys[b], values[b]: block b's [block_size][hd] rows; first > 0 for a sliding
   // window, whose earlier positions llama.cpp's mask of -inf makes its flash attention skip), each

@@ -235,6 +235,54 @@ void silu_mul(float* gate, const float* up, int64_t n) {
   exp_steps::silu_mul_from(gate, up, i, n);
 }
 
+// The online softmax's steps through `count` (1..16) scores sc in position order, from the
+// running maximum m: a score above the maximum raises it (its bit in the result) and has weight
+// exp(old - new), any other exp(score - max). The exps 8 at a time into w[0, 16).
+inline uint32_t online_weights(const float* sc, int count, float& m, float* w) {
+  alignas(32) float arg[16] = {};
+  uint32_t raised = 0;
+  for (int t = 0; t < count; ++t) {
+    if (sc[t] > m) {
+      arg[t] = m - sc[t];
+      m = sc[t];
+      raised |= 1u << t;
+    } else {
+      arg[t] = sc[t] - m;
+    }
+  }
+  _mm256_storeu_ps(w, exp_steps8(_mm256_load_ps(arg)));
+  _mm256_storeu_ps(w + 8, exp_steps8(_mm256_load_ps(arg + 8)));
+  return raised;
+}
+
+// kernel_set::softmax_rows_f32: the steps by online_weights, then the accumulators 64 floats at
+// a time, kept in registers across the positions.
+template <int NV>
+void accumulate_rows_f32(float* acc, const float* v, int64_t hd, const float* w, uint32_t raised, int count) {
+  __m256 a[NV];
+  for (int c = 0; c < NV; ++c) a[c] = _mm256_loadu_ps(acc + 8 * c);
+  for (int t = 0; t < count; ++t) {
+    float vs = w[t];
+    if (raised >> t & 1u) {
+      const __m256 ms = _mm256_set1_ps(w[t]);
+      for (auto& x : a) x = _mm256_mul_ps(x, ms);
+      vs = 1.0f;
+    }
+    const __m256 vv = _mm256_set1_ps(vs);
+    for (int c = 0; c < NV; ++c) a[c] = _mm256_fmadd_ps(_mm256_loadu_ps(v + t * hd + 8 * c), vv, a[c]);
+  }
+  for (int c = 0; c < NV; ++c) _mm256_storeu_ps(acc + 8 * c, a[c]);
+}
+
+void softmax_rows_f32(const float* s, int count, float* m, float* sum, float* acc, const float* v, int64_t hd) {
+  alignas(32) float w[16];
+  const uint32_t raised = online_weights(s, count, *m, w);
+  *sum = softmax_sum(*sum, w, raised, count);
+  int64_t c = 0;
+  for (; c + 64 <= hd; c += 64) accumulate_rows_f32<8>(acc + c, v + c, hd, w, raised, count);
+  for (; c < hd; c += 16) accumulate_rows_f32<2>(acc + c, v + c, hd, w, raised, count);
+}
+
 // attend_heads_ref's sequence over heads sharing a KV head, as the AVX-512 set's attend_nv does
 // it with 8-lane vectors: 16 positions at a time, the block's key and value rows converted to
 // floats once for all heads; per head its 16 scores (recipe G64, the lanes 0-7 and 8-15 of each
@@ -272,9 +320,7 @@ void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, co
       }
     }
     for (int64_t h = 0; h < heads; ++h) {
-      alignas(32) float arg[span] = {};
-      uint32_t bits = 0;
-      float m = mx[h];
+      alignas(32) float sc[span];
       for (int t = 0; t < count; ++t) {
         __m256 a[4][2];
         for (auto& c : a) c[0] = c[1] = _mm256_setzero_ps();
@@ -285,25 +331,11 @@ void attend_nv(const uint16_t* q, int64_t heads, const uint16_t* const* keys, co
         const __m256 lo = _mm256_add_ps(_mm256_add_ps(a[0][0], a[2][0]), _mm256_add_ps(a[1][0], a[3][0]));
         const __m256 hi = _mm256_add_ps(_mm256_add_ps(a[0][1], a[2][1]), _mm256_add_ps(a[1][1], a[3][1]));
         // dot_f16 returns the float of a double that holds this float: the same value.
-        float sc = hsum16(lo, hi) * scale;
-        if (cap > 0) sc = cap * std::tanh(sc);
-        if (sc > m) {
-          arg[t] = m - sc;
-          m = sc;
-          bits |= 1u << t;
-        } else {
-          arg[t] = sc - m;
-        }
+        sc[t] = hsum16(lo, hi) * scale;
+        if (cap > 0) sc[t] = cap * std::tanh(sc[t]);
       }
-      mx[h] = m;
-      raised[h] = bits;
-      _mm256_store_ps(weight[h], exp_steps8(_mm256_load_ps(arg)));
-      _mm256_store_ps(weight[h] + 8, exp_steps8(_mm256_load_ps(arg + 8)));
-      for (int t = 0; t < count; ++t) {
-        const bool up = bits >> t & 1u;
-        const float ms = up ? weight[h][t] : 1.0f, w = up ? 1.0f : weight[h][t];
-        sum[h] = sum[h] * ms + w;
-      }
+      raised[h] = online_weights(sc, count, mx[h], weight[h]);
+      sum[h] = softmax_sum(sum[h], weight[h], raised[h], count);
     }
     // The F16 accumulators, 64 elements (8 vectors) of one head at a time.
     for (int64_t h = 0; h < heads; ++h) {
@@ -366,6 +398,7 @@ const kernel_set* avx2() {
     k.scale_f16 = scale_f16;
     k.silu_mul = silu_mul;
     k.attend = attend;
+    k.softmax_rows_f32 = softmax_rows_f32;
     return k;
   }();
   return &ks;

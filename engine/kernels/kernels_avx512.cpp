@@ -350,6 +350,37 @@ inline float online_max_steps(__m512 sc, float m, __mmask16 live, int count, flo
   return _mm512_cvtss_f32(_mm512_permutexvar_ps(_mm512_set1_epi32(count - 1), after));
 }
 
+// kernel_set::softmax_rows_f32: the steps' arguments by online_max_steps, their exps 16 at a
+// time, then the accumulators 64 floats at a time, kept in registers across the positions.
+template <int NV>
+void accumulate_rows_f32(float* acc, const float* v, int64_t hd, const float* w, uint32_t raised, int count) {
+  __m512 a[NV];
+  for (int c = 0; c < NV; ++c) a[c] = _mm512_loadu_ps(acc + 16 * c);
+  for (int t = 0; t < count; ++t) {
+    float vs = w[t];
+    if (raised >> t & 1u) {
+      const __m512 ms = _mm512_set1_ps(w[t]);
+      for (auto& x : a) x = _mm512_mul_ps(x, ms);
+      vs = 1.0f;
+    }
+    const __m512 vv = _mm512_set1_ps(vs);
+    for (int c = 0; c < NV; ++c) a[c] = _mm512_fmadd_ps(_mm512_loadu_ps(v + t * hd + 16 * c), vv, a[c]);
+  }
+  for (int c = 0; c < NV; ++c) _mm512_storeu_ps(acc + 16 * c, a[c]);
+}
+
+void softmax_rows_f32(const float* s, int count, float* m, float* sum, float* acc, const float* v, int64_t hd) {
+  alignas(64) float arg[16], w[16];
+  const __mmask16 live = static_cast<__mmask16>((1u << count) - 1u);
+  uint32_t raised = 0;
+  *m = online_max_steps(_mm512_maskz_loadu_ps(live, s), *m, live, count, arg, raised);
+  _mm512_store_ps(w, exp_steps16(_mm512_load_ps(arg)));
+  *sum = softmax_sum(*sum, w, raised, count);
+  int64_t c = 0;
+  for (; c + 64 <= hd; c += 64) accumulate_rows_f32<4>(acc + c, v + c, hd, w, raised, count);
+  for (; c < hd; c += 16) accumulate_rows_f32<1>(acc + c, v + c, hd, w, raised, count);
+}
+
 // attend_heads_ref's sequence over heads sharing a KV head, 16 positions at a time: the block's
 // key and value rows converted to floats once for all heads; per head, its 16 scores (recipe
 // G64's sums, reduced together by hsum16x16) and the online softmax's exp arguments in position
@@ -462,6 +493,7 @@ const kernel_set* avx512() {
     k.scale_f16 = scale_f16;
     k.silu_mul = silu_mul;
     k.attend = attend;
+    k.softmax_rows_f32 = softmax_rows_f32;
     return k;
   }();
   return &ks;

@@ -132,6 +132,21 @@ void scale_f32_ref(float* y, float a, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
 
+void softmax_rows_f32_ref(const float* s, int count, float* m, float* sum, float* acc, const float* v, int64_t hd) {
+  for (int t = 0; t < count; ++t) {
+    float ms = 1.0f, vs = 1.0f;
+    if (s[t] > *m) {
+      ms = exp_steps::exp(*m - s[t]);
+      *m = s[t];
+      scale_f32_ref(acc, ms, hd);
+    } else {
+      vs = exp_steps::exp(s[t] - *m);
+    }
+    mad_f32_ref(acc, v + t * hd, vs, hd);
+    *sum = *sum * ms + vs;
+  }
+}
+
 void silu_mul_ref(float* gate, const float* up, int64_t n) { exp_steps::silu_mul_from(gate, up, 0, n); }
 
 }  // namespace
@@ -180,6 +195,7 @@ const kernel_set& scalar() {
     k.scale_f16 = scale_f16_ref;
     k.mad_f32 = mad_f32_ref;
     k.scale_f32 = scale_f32_ref;
+    k.softmax_rows_f32 = softmax_rows_f32_ref;
     k.silu_mul = silu_mul_ref;
     k.attend = attend_heads_ref;
     return k;
