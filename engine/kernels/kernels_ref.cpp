@@ -193,8 +193,6 @@ const kernel_set& scalar() {
     k.dot_f16 = dot_attn_f16;
     k.mad_f16 = mad_f16_ref;
     k.scale_f16 = scale_f16_ref;
-    k.mad_f32 = mad_f32_ref;
-    k.scale_f32 = scale_f32_ref;
     k.softmax_rows_f32 = softmax_rows_f32_ref;
     k.silu_mul = silu_mul_ref;
     k.attend = attend_heads_ref;

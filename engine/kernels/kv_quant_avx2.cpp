@@ -1,7 +1,8 @@
 // AVX2 kernels for attention over a quantized KV cache (attention_quant.h): matmuls of Q8_0 and
 // Q4_0 rows in their stored layout against q8 activations (recipe Q8S of recipes.h: each block's
 // integer dot product formed exactly, then acc = fma(dw * dx, isum, acc) block after block, as
-// the scalar gemm_ref does), and the float accumulator rows y = fma(v, a, y), y = y * a.
+// the scalar gemm_ref does). The softmax steps over the float accumulators are each set's
+// kernel_set::softmax_rows_f32.
 #include <immintrin.h>
 
 #include <cmath>
@@ -70,27 +71,11 @@ void gemm_rows(int64_t k, const void* w, size_t w_stride, int64_t n, const void*
   }
 }
 
-void mad_f32(float* y, const float* v, float a, int64_t n) {
-  const __m256 va = _mm256_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(v + i), va, _mm256_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] = std::fma(v[i], a, y[i]);
-}
-
-void scale_f32(float* y, float a, int64_t n) {
-  const __m256 va = _mm256_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), va));
-  for (; i < n; ++i) y[i] *= a;
-}
-
 }  // namespace
 
 void add_kv_quant_avx2(kernel_set& k) {
   k.gemm[static_cast<int>(ggml_type::q8_0)] = gemm_rows<block_q8_0, dot_q8_0>;
   k.gemm[static_cast<int>(ggml_type::q4_0)] = gemm_rows<block_q4_0, dot_q4_0>;
-  k.mad_f32 = mad_f32;
-  k.scale_f32 = scale_f32;
 }
 
 }  // namespace hearth::kernels

@@ -16,8 +16,8 @@ namespace hearth::kernels {
 // Registration of the packed kernels into the AVX2 set (defined in their files).
 void add_quants_avx2(kernel_set& k);
 void add_kquants_avx2(kernel_set& k);
-// Matmuls of Q8_0 and Q4_0 rows in their stored layout (a quantized KV cache's keys) and the
-// float accumulator rows of attention over it; registered into the AVX-512 set as well.
+// Matmuls of Q8_0 and Q4_0 rows in their stored layout (a quantized KV cache's keys);
+// registered into the AVX-512 set as well.
 void add_kv_quant_avx2(kernel_set& k);
 
 // Half h of a 64-byte group vector holds rows 8h..8h+7. Without vpdpbusd, 8-bit products go
