@@ -255,32 +255,13 @@ inline uint32_t online_weights(const float* sc, int count, float& m, float* w) {
   return raised;
 }
 
-// kernel_set::softmax_rows_f32: the steps by online_weights, then the accumulators 64 floats at
-// a time, kept in registers across the positions.
-template <int NV>
-void accumulate_rows_f32(float* acc, const float* v, int64_t hd, const float* w, uint32_t raised, int count) {
-  __m256 a[NV];
-  for (int c = 0; c < NV; ++c) a[c] = _mm256_loadu_ps(acc + 8 * c);
-  for (int t = 0; t < count; ++t) {
-    float vs = w[t];
-    if (raised >> t & 1u) {
-      const __m256 ms = _mm256_set1_ps(w[t]);
-      for (auto& x : a) x = _mm256_mul_ps(x, ms);
-      vs = 1.0f;
-    }
-    const __m256 vv = _mm256_set1_ps(vs);
-    for (int c = 0; c < NV; ++c) a[c] = _mm256_fmadd_ps(_mm256_loadu_ps(v + t * hd + 8 * c), vv, a[c]);
-  }
-  for (int c = 0; c < NV; ++c) _mm256_storeu_ps(acc + 8 * c, a[c]);
-}
-
+// kernel_set::softmax_rows_f32: the steps by online_weights, then the accumulators in registers
+// (accumulate_head_f32).
 void softmax_rows_f32(const float* s, int count, float* m, float* sum, float* acc, const float* v, int64_t hd) {
   alignas(32) float w[16];
   const uint32_t raised = online_weights(s, count, *m, w);
   *sum = softmax_sum(*sum, w, raised, count);
-  int64_t c = 0;
-  for (; c + 64 <= hd; c += 64) accumulate_rows_f32<8>(acc + c, v + c, hd, w, raised, count);
-  for (; c < hd; c += 16) accumulate_rows_f32<2>(acc + c, v + c, hd, w, raised, count);
+  accumulate_head_f32<v256>(acc, v, hd, w, raised, count);
 }
 
 // attend_heads_ref's sequence over heads sharing a KV head, as the AVX-512 set's attend_nv does

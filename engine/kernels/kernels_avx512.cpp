@@ -351,24 +351,7 @@ inline float online_max_steps(__m512 sc, float m, __mmask16 live, int count, flo
 }
 
 // kernel_set::softmax_rows_f32: the steps' arguments by online_max_steps, their exps 16 at a
-// time, then the accumulators 64 floats at a time, kept in registers across the positions.
-template <int NV>
-void accumulate_rows_f32(float* acc, const float* v, int64_t hd, const float* w, uint32_t raised, int count) {
-  __m512 a[NV];
-  for (int c = 0; c < NV; ++c) a[c] = _mm512_loadu_ps(acc + 16 * c);
-  for (int t = 0; t < count; ++t) {
-    float vs = w[t];
-    if (raised >> t & 1u) {
-      const __m512 ms = _mm512_set1_ps(w[t]);
-      for (auto& x : a) x = _mm512_mul_ps(x, ms);
-      vs = 1.0f;
-    }
-    const __m512 vv = _mm512_set1_ps(vs);
-    for (int c = 0; c < NV; ++c) a[c] = _mm512_fmadd_ps(_mm512_loadu_ps(v + t * hd + 16 * c), vv, a[c]);
-  }
-  for (int c = 0; c < NV; ++c) _mm512_storeu_ps(acc + 16 * c, a[c]);
-}
-
+// time, then the accumulators in registers (accumulate_head_f32).
 void softmax_rows_f32(const float* s, int count, float* m, float* sum, float* acc, const float* v, int64_t hd) {
   alignas(64) float arg[16], w[16];
   const __mmask16 live = static_cast<__mmask16>((1u << count) - 1u);
@@ -376,9 +359,7 @@ void softmax_rows_f32(const float* s, int count, float* m, float* sum, float* ac
   *m = online_max_steps(_mm512_maskz_loadu_ps(live, s), *m, live, count, arg, raised);
   _mm512_store_ps(w, exp_steps16(_mm512_load_ps(arg)));
   *sum = softmax_sum(*sum, w, raised, count);
-  int64_t c = 0;
-  for (; c + 64 <= hd; c += 64) accumulate_rows_f32<4>(acc + c, v + c, hd, w, raised, count);
-  for (; c < hd; c += 16) accumulate_rows_f32<1>(acc + c, v + c, hd, w, raised, count);
+  accumulate_head_f32<v512>(acc, v, hd, w, raised, count);
 }
 
 // attend_heads_ref's sequence over heads sharing a KV head, 16 positions at a time: the block's

@@ -81,6 +81,14 @@ struct v256 {
     const __m256 f = _mm256_mul_ps(dm, _mm256_set1_ps(dx));
     return _mm256_fmadd_ps(_mm256_xor_ps(f, _mm256_set1_ps(-0.0f)), _mm256_cvtepi32_ps(msum), acc);
   }
+
+  // Float rows (attend_grouped.h's accumulate_head_f32): 8 floats per vector.
+  static constexpr int float_lanes = 8;
+  static vf fload(const float* p) { return _mm256_loadu_ps(p); }
+  static void fstore(float* p, vf v) { _mm256_storeu_ps(p, v); }
+  static vf fset1(float a) { return _mm256_set1_ps(a); }
+  static vf fmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+  static vf fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }  // a * b + c, one rounding
 };
 
 namespace v256_driver {

@@ -84,6 +84,14 @@ struct v512 {
     return _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(f), _mm512_set1_epi32(INT32_MIN))),
                            _mm512_cvtepi32_ps(msum), acc);
   }
+
+  // Float rows (attend_grouped.h's accumulate_head_f32): 16 floats per vector.
+  static constexpr int float_lanes = 16;
+  static vf fload(const float* p) { return _mm512_loadu_ps(p); }
+  static void fstore(float* p, vf v) { _mm512_storeu_ps(p, v); }
+  static vf fset1(float a) { return _mm512_set1_ps(a); }
+  static vf fmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+  static vf fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }  // a * b + c, one rounding
 };
 
 namespace v512_driver {
