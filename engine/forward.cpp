@@ -31,13 +31,14 @@ struct scratch_shape {
 // Attention buffers of one thread (attend_group): the key and value block pointers of one
 // sequence, and one KV head group's queries in F16; over a quantized cache (attend_quantized)
 // instead its queries in q8 blocks (40 bytes per 32 elements), its float accumulators, the
-// scores of one block, 16 value rows, and each head's max and sum.
+// scores of one block, a softmax_rows_f32 call's value rows, and each head's max and sum.
 checked_size attention_bytes(const hparams& hp, int64_t seq_blocks, int32_t block_size, ggml_type kv_type) {
   const checked_size heads = hp.n_head / hp.n_head_kv;
   const checked_size pointers = checked_size(seq_blocks) * 2 * sizeof(const uint8_t*);
   if (kv_type == ggml_type::f16) return pointers + heads * hp.head_dim * sizeof(uint16_t);
   return pointers + heads * (hp.head_dim / 32 * 40) +
-         (heads * hp.head_dim + heads * block_size + 16 * hp.head_dim + heads * 2) * sizeof(float);
+         (heads * hp.head_dim + heads * block_size + kernels::kernel_set::softmax_rows_max * hp.head_dim + heads * 2) *
+             sizeof(float);
 }
 
 }  // namespace

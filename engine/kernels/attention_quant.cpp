@@ -20,7 +20,7 @@ void attend_quantized(const kernel_set& ks, ggml_type ktype, ggml_type vtype, co
   // Per thread: the converted queries (heads rows), one block's scores (heads x block_size),
   // the accumulators (heads x hd), up to 16 dequantized value rows, one head's scaled (and
   // capped) scores of them, and each head's max and sum.
-  constexpr int64_t span = 16;  // positions per softmax_rows_f32 call
+  constexpr int64_t span = kernel_set::softmax_rows_max;  // positions per softmax_rows_f32 call
   thread_local std::vector<uint8_t> qa;
   thread_local std::vector<float> scores, acc, vrows, max, sum;
   qa.resize(heads * q_row);

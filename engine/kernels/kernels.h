@@ -34,16 +34,17 @@ struct kernel_set {
   float (*dot_f16)(const uint16_t* q, const uint16_t* k, int64_t n);
   void (*mad_f16)(uint16_t* y, const uint16_t* v, float a, int64_t n);
   void (*scale_f16)(uint16_t* y, float a, int64_t n);
-  // One head's online-softmax steps over `count` (1..16) consecutive positions of attention over
-  // a quantized cache (attention_quant.h), whose values are dequantized to floats and summed in
-  // float rows as ggml's CPU flash attention does for a non-F16 cache. In position order: s[t]
-  // the position's score (scaled, capped); *m and *sum the head's running maximum and sum of
-  // weights; acc its hd float accumulators; v the positions' dequantized value rows, hd floats
-  // each, one after another. A score above the maximum rescales acc by exp(old - new) (y = y * a)
-  // and adds its row with weight 1, any other adds it with weight exp(s - max) (y = fma(v, a, y));
-  // then sum = sum * rescale + weight. One rounding per element and operation, and exp is
-  // exp_steps::exp, so every set gives the same bits. hd % 16 == 0.
+  // One head's online-softmax steps over `count` (1..softmax_rows_max) consecutive positions of
+  // attention over a quantized cache (attention_quant.h), whose values are dequantized to floats
+  // and summed in float rows as ggml's CPU flash attention does for a non-F16 cache. In position
+  // order: s[t] the position's score (scaled, capped); *m and *sum the head's running maximum and
+  // sum of weights; acc its hd float accumulators; v the positions' dequantized value rows, hd
+  // floats each, one after another. A score above the maximum rescales acc by exp(old - new)
+  // (y = y * a) and adds its row with weight 1, any other adds it with weight exp(s - max)
+  // (y = fma(v, a, y)); then sum = sum * rescale + weight. One rounding per element and
+  // operation, and exp is exp_steps::exp, so every set gives the same bits. hd % 16 == 0.
   void (*softmax_rows_f32)(const float* s, int count, float* m, float* sum, float* acc, const float* v, int64_t hd);
+  static constexpr int softmax_rows_max = 16;
   // All query heads that share one KV head, over positions [first, n) stored in blocks of
   // `block_size` (keys[b], values[b]: block b's [block_size][hd] rows; first > 0 for a sliding
   // window, whose earlier positions llama.cpp's mask of -inf makes its flash attention skip), each
